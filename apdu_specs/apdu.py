@@ -1,0 +1,236 @@
+"""ISO/IEC 7816-4 command and response APDUs (cases 1–4, short and extended).
+
+Parsing follows the length rules of ISO/IEC 7816-4 §5.1 as vsmartcard applies
+them (domain-facts §1.1): a command is entirely short or entirely extended, an
+extended command is flagged by a ``00`` byte where a short Lc would be. Every
+malformed input raises :class:`APDUFormatError` naming the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from .errors import APDUFormatError
+from .hexutil import to_hex
+
+__all__ = ["CLA", "APDUCase", "CommandAPDU", "ResponseAPDU"]
+
+MAX_SHORT_NE = 256
+MAX_EXTENDED_NE = 65536
+
+
+class APDUCase(Enum):
+    CASE_1 = "1"
+    CASE_2S = "2S"
+    CASE_3S = "3S"
+    CASE_4S = "4S"
+    CASE_2E = "2E"
+    CASE_3E = "3E"
+    CASE_4E = "4E"
+
+
+@dataclass(frozen=True)
+class CLA:
+    """Decoded class byte (ISO/IEC 7816-4 §5.4.1).
+
+    Proprietary classes (b8 set, e.g. GlobalPlatform's 80/84) use the same bit
+    layout as the interindustry ones, which is how GlobalPlatform encodes its
+    channel and secure-messaging bits.
+    """
+
+    raw: int
+    proprietary: bool
+    chaining: bool
+    secure_messaging: bool
+    channel: int
+
+    @classmethod
+    def decode(cls, cla: int) -> CLA:
+        if not 0 <= cla <= 0xFF:
+            raise APDUFormatError(f"CLA out of range: {cla}")
+        if cla == 0xFF:
+            raise APDUFormatError("CLA FF is invalid (reserved for PPS)")
+        proprietary = bool(cla & 0x80)
+        if cla & 0x40:  # further interindustry class: channels 4..19
+            return cls(cla, proprietary, bool(cla & 0x10), bool(cla & 0x20), 4 + (cla & 0x0F))
+        return cls(cla, proprietary, bool(cla & 0x10), bool(cla & 0x0C), cla & 0x03)
+
+    @staticmethod
+    def encode(*, channel: int = 0, secure_messaging: bool = False, chaining: bool = False,
+               proprietary: bool = False) -> int:
+        """Build a class byte for a channel, with SM and chaining bits."""
+        if not 0 <= channel <= 19:
+            raise APDUFormatError(f"logical channel {channel} outside 0..19")
+        base = 0x80 if proprietary else 0x00
+        if chaining:
+            base |= 0x10
+        if channel <= 3:
+            return base | channel | (0x04 if secure_messaging else 0)
+        cla = base | 0x40 | (channel - 4) | (0x20 if secure_messaging else 0)
+        if cla == 0xFF:
+            raise APDUFormatError("that combination encodes CLA FF, which is reserved")
+        return cla
+
+    def with_channel(self, channel: int) -> int:
+        """This class byte moved to another logical channel."""
+        return CLA.encode(channel=channel, secure_messaging=self.secure_messaging,
+                          chaining=self.chaining, proprietary=self.proprietary)
+
+
+@dataclass(frozen=True)
+class CommandAPDU:
+    """A command APDU. ``ne`` is the expected response length (None: no Le field).
+
+    ``extended`` forces the extended encoding; by default it is chosen only when
+    the data or Ne do not fit a short APDU.
+    """
+
+    cla: int
+    ins: int
+    p1: int = 0
+    p2: int = 0
+    data: bytes = b""
+    ne: int | None = None
+    extended: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("cla", "ins", "p1", "p2"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value <= 0xFF:
+                raise APDUFormatError(f"{name.upper()} must be a byte, got {value!r}")
+        if len(self.data) > 65535:
+            raise APDUFormatError(f"command data of {len(self.data)} bytes exceeds 65535")
+        if self.ne is not None and not 0 <= self.ne <= MAX_EXTENDED_NE:
+            raise APDUFormatError(f"Ne {self.ne} outside 0..65536")
+
+    @property
+    def header(self) -> bytes:
+        return bytes((self.cla, self.ins, self.p1, self.p2))
+
+    @property
+    def is_extended(self) -> bool:
+        if not self.data and self.ne is None:
+            return False  # case 1 has no length fields to be extended
+        return (self.extended or len(self.data) > 255
+                or (self.ne is not None and self.ne > MAX_SHORT_NE))
+
+    @property
+    def case(self) -> APDUCase:
+        ext = self.is_extended
+        if not self.data:
+            if self.ne is None:
+                return APDUCase.CASE_1
+            return APDUCase.CASE_2E if ext else APDUCase.CASE_2S
+        if self.ne is None:
+            return APDUCase.CASE_3E if ext else APDUCase.CASE_3S
+        return APDUCase.CASE_4E if ext else APDUCase.CASE_4S
+
+    @property
+    def cla_info(self) -> CLA:
+        return CLA.decode(self.cla)
+
+    def encode(self) -> bytes:
+        out = bytearray(self.header)
+        if self.is_extended:
+            if self.data:
+                out += b"\x00" + len(self.data).to_bytes(2, "big") + self.data
+                if self.ne is not None:
+                    out += (self.ne % MAX_EXTENDED_NE).to_bytes(2, "big")
+            elif self.ne is not None:
+                out += b"\x00" + (self.ne % MAX_EXTENDED_NE).to_bytes(2, "big")
+            return bytes(out)
+        if self.data:
+            out.append(len(self.data))
+            out += self.data
+        if self.ne is not None:
+            out.append(self.ne % MAX_SHORT_NE)
+        return bytes(out)
+
+    __bytes__ = encode
+
+    def replace(self, **changes: object) -> CommandAPDU:
+        fields = {"cla": self.cla, "ins": self.ins, "p1": self.p1, "p2": self.p2,
+                  "data": self.data, "ne": self.ne, "extended": self.extended}
+        fields.update(changes)
+        return CommandAPDU(**fields)  # type: ignore[arg-type]
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CommandAPDU:
+        """Decode a command APDU; raise :class:`APDUFormatError` on any inconsistency."""
+        raw = bytes(raw)
+        n = len(raw)
+        if n < 4:
+            raise APDUFormatError(f"command APDU too short: {n} bytes, a header needs 4")
+        cla, ins, p1, p2 = raw[:4]
+        if n == 4:
+            return cls(cla, ins, p1, p2)
+        if n == 5:
+            return cls(cla, ins, p1, p2, ne=raw[4] or MAX_SHORT_NE)
+        if raw[4] == 0 and n >= 7:
+            return cls._parse_extended(raw)
+        lc = raw[4]
+        if lc == 0:
+            raise APDUFormatError(f"short Lc of 00 with {n - 5} trailing bytes")
+        if n == 5 + lc:
+            return cls(cla, ins, p1, p2, raw[5:])
+        if n == 6 + lc:
+            return cls(cla, ins, p1, p2, raw[5:5 + lc], ne=raw[-1] or MAX_SHORT_NE)
+        raise APDUFormatError(
+            f"short Lc={lc} announces {lc} data bytes but the APDU carries {n - 5} after Lc")
+
+    @classmethod
+    def _parse_extended(cls, raw: bytes) -> CommandAPDU:
+        cla, ins, p1, p2 = raw[:4]
+        n = len(raw)
+        if n == 7:
+            le = int.from_bytes(raw[5:7], "big")
+            return cls(cla, ins, p1, p2, ne=le or MAX_EXTENDED_NE, extended=True)
+        lc = int.from_bytes(raw[5:7], "big")
+        if lc == 0:
+            raise APDUFormatError("extended Lc of 0000 is invalid")
+        if n == 7 + lc:
+            return cls(cla, ins, p1, p2, raw[7:], extended=True)
+        if n == 9 + lc:
+            le = int.from_bytes(raw[-2:], "big")
+            return cls(cla, ins, p1, p2, raw[7:7 + lc], ne=le or MAX_EXTENDED_NE, extended=True)
+        raise APDUFormatError(
+            f"extended Lc={lc} announces {lc} data bytes but the APDU carries {n - 7} after Lc")
+
+    def __str__(self) -> str:
+        return to_hex(self.encode())
+
+
+@dataclass(frozen=True)
+class ResponseAPDU:
+    """A response APDU: data followed by SW1 SW2."""
+
+    data: bytes
+    sw: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.sw <= 0xFFFF:
+            raise APDUFormatError(f"status word out of range: {self.sw:#x}")
+
+    @property
+    def sw1(self) -> int:
+        return self.sw >> 8
+
+    @property
+    def sw2(self) -> int:
+        return self.sw & 0xFF
+
+    def encode(self) -> bytes:
+        return self.data + self.sw.to_bytes(2, "big")
+
+    __bytes__ = encode
+
+    @classmethod
+    def parse(cls, raw: bytes) -> ResponseAPDU:
+        raw = bytes(raw)
+        if len(raw) < 2:
+            raise APDUFormatError(f"response APDU of {len(raw)} bytes has no status word")
+        return cls(raw[:-2], int.from_bytes(raw[-2:], "big"))
+
+    def __str__(self) -> str:
+        return f"{to_hex(self.data)} {self.sw:04X}".lstrip()

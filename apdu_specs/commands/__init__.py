@@ -1,0 +1,8 @@
+"""Declarative command specs: importing this package registers all of them."""
+
+from . import globalplatform, iso7816  # noqa: F401  (register on import)
+from .registry import all_specs, candidates, get, register
+from .spec import CommandSpec, Example, Param, to_plain
+
+__all__ = ["CommandSpec", "Example", "Param", "all_specs", "candidates", "get", "register",
+           "to_plain"]
