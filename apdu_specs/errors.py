@@ -24,4 +24,12 @@ class TLVError(ProtocolError):
 
 
 class SpecError(ProtocolError):
-    """Fields that do not fit a command spec (build) or bytes that do not (parse)."""
+    """Fields that do not fit a command spec (build) or bytes that do not (parse).
+
+    ``sw`` is the status word a card answers for the same defect, so the card
+    dispatcher and the host agree on what each defect means.
+    """
+
+    def __init__(self, message: str, sw: int = 0x6A80) -> None:
+        super().__init__(message)
+        self.sw = sw

@@ -39,12 +39,12 @@ class Param:
 
     def check(self, value: int, which: str, command: str) -> int:
         if not isinstance(value, int) or not 0 <= value <= 0xFF:
-            raise SpecError(f"{command}: {which} ({self.name}) must be a byte, got {value!r}")
+            raise SpecError(f"{command}: {which} ({self.name}) must be a byte, got {value!r}", 0x6A86)
         if self.fixed is not None and value != self.fixed:
-            raise SpecError(f"{command}: {which} must be {self.fixed:02X}, got {value:02X}")
+            raise SpecError(f"{command}: {which} must be {self.fixed:02X}, got {value:02X}", 0x6A86)
         if self.strict and self.values and value not in self.values:
             raise SpecError(f"{command}: {which} ({self.name}) {value:02X} is not one of "
-                            + ", ".join(f"{v:02X}" for v in self.values))
+                            + ", ".join(f"{v:02X}" for v in self.values), 0x6A86)
         return value
 
     def describe(self) -> str:
@@ -144,7 +144,7 @@ class CommandSpec:
         if not isinstance(apdu, CommandAPDU):
             apdu = CommandAPDU.parse(apdu)
         if apdu.ins != self.ins:
-            raise SpecError(f"{self.name}: INS {apdu.ins:02X} is not {self.ins:02X}")
+            raise SpecError(f"{self.name}: INS {apdu.ins:02X} is not {self.ins:02X}", 0x6D00)
         out: dict[str, Any] = {}
         if self.p1.fixed is None:
             out[self.p1.name] = self.p1.check(apdu.p1, "P1", self.name)
@@ -157,7 +157,7 @@ class CommandSpec:
         if self.data is not None and (apdu.data or self.data_required):
             out["data"] = self.parse_data(apdu.data)
         elif self.data is None and apdu.data:
-            raise SpecError(f"{self.name} takes no command data, got {len(apdu.data)} bytes")
+            raise SpecError(f"{self.name} takes no command data, got {len(apdu.data)} bytes", 0x6700)
         if apdu.ne is not None:
             out["ne"] = apdu.ne
         return out
@@ -167,14 +167,14 @@ class CommandSpec:
         try:
             parsed = self.data.parse(data)
         except construct.ConstructError as exc:
-            raise SpecError(f"{self.name}: malformed data: {_first_line(exc)}") from None
+            raise SpecError(f"{self.name}: malformed data: {_first_line(exc)}", 0x6700) from None
         try:
             rebuilt = self.data.build(parsed)
         except construct.ConstructError as exc:  # pragma: no cover - layout bug
             raise SpecError(f"{self.name}: malformed data: {_first_line(exc)}") from None
         if bytes(rebuilt) != bytes(data):
             raise SpecError(f"{self.name}: {len(data) - len(rebuilt)} unexpected trailing bytes"
-                            if len(rebuilt) < len(data) else f"{self.name}: malformed data")
+                            if len(rebuilt) < len(data) else f"{self.name}: malformed data", 0x6700)
         return to_plain(parsed)
 
     def parse_response(self, data: bytes) -> Any:

@@ -1,0 +1,169 @@
+"""The applet framework: what an application on a simulated chip is.
+
+An applet keeps *no* persistent state in Python attributes: everything durable
+lives in its :class:`~cardlib.memory.MemoryView`, so a card image, a snapshot
+or a tear restores it exactly. Handlers are bound to command specs from
+``apdu_specs`` with :func:`handles`; the spec parses the APDU, and a parse
+failure becomes the status word the spec names (6A86 for P1/P2, 6700 for
+lengths, 6A80 for data).
+
+Rule of thumb for handlers: *return* commits the command's writes, *raise*
+:class:`~apdu_specs.sw.SWError` aborts them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from apdu_specs.apdu import CLA, CommandAPDU
+from apdu_specs.commands.spec import CommandSpec
+from apdu_specs.errors import SpecError
+from apdu_specs.sw import SW, SWError
+from apdu_specs.tlv import TLV
+
+from .memory import MemoryView, TransientMemory
+
+__all__ = ["APDUContext", "Applet", "AppletEnv", "Handler", "Response", "handles"]
+
+
+@dataclass(frozen=True)
+class Response:
+    """Response data and status word; 9000 by default."""
+
+    data: bytes = b""
+    sw: int = SW.OK
+
+
+@dataclass
+class APDUContext:
+    """One command as the applet sees it."""
+
+    apdu: CommandAPDU
+    channel: int = 0
+    #: set by a security domain that unwrapped secure messaging for this command
+    secure: bool = False
+
+    @property
+    def cla(self) -> CLA:
+        return CLA.decode(self.apdu.cla)
+
+    @property
+    def ins(self) -> int:
+        return self.apdu.ins
+
+    @property
+    def p1(self) -> int:
+        return self.apdu.p1
+
+    @property
+    def p2(self) -> int:
+        return self.apdu.p2
+
+    @property
+    def data(self) -> bytes:
+        return self.apdu.data
+
+
+@dataclass
+class AppletEnv:
+    """What the chip gives an applet instance: its identity, memory and services."""
+
+    aid: bytes
+    store: MemoryView
+    ram: TransientMemory = field(default_factory=TransientMemory)
+    #: chip services published by others (e.g. "security_domain", "card_identity")
+    services: dict[str, Any] = field(default_factory=dict)
+    random: Callable[[int], bytes] = os.urandom
+
+
+Handler = Callable[[Any, APDUContext, dict[str, Any]], "Response | bytes | None"]
+
+
+def handles(spec: CommandSpec) -> Callable[[Handler], Handler]:
+    """Bind a method to the command spec it implements."""
+
+    def deco(fn: Handler) -> Handler:
+        specs = getattr(fn, "_dualcard_specs", ())
+        fn._dualcard_specs = (*specs, spec)  # type: ignore[attr-defined]
+        return fn
+
+    return deco
+
+
+class Applet:
+    """Base class of every application on a simulated chip."""
+
+    #: may the same instance be selected on several logical channels at once?
+    multiselectable: ClassVar[bool] = False
+    #: human name for registries and docs
+    title: ClassVar[str] = ""
+    _dispatch: ClassVar[dict[int, list[tuple[CommandSpec, str]]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        table: dict[int, list[tuple[CommandSpec, str]]] = {}
+        for klass in reversed(cls.__mro__):
+            for name, member in vars(klass).items():
+                for spec in getattr(member, "_dualcard_specs", ()):
+                    entries = [e for e in table.get(spec.ins, []) if e[0].key != spec.key]
+                    table[spec.ins] = [*entries, (spec, name)]
+        cls._dispatch = table
+
+    def __init__(self, env: AppletEnv) -> None:
+        self.env = env
+
+    # --- life cycle hooks ------------------------------------------------------------
+    @property
+    def aid(self) -> bytes:
+        return self.env.aid
+
+    @property
+    def store(self) -> MemoryView:
+        return self.env.store
+
+    @property
+    def ram(self) -> TransientMemory:
+        return self.env.ram
+
+    def on_install(self, params: bytes) -> None:
+        """Called once, inside the INSTALL transaction, with the install parameters (C9 value)."""
+
+    def on_delete(self) -> None:
+        """Called before the instance and its memory are removed."""
+
+    def select(self, ctx: APDUContext) -> Response | bytes:
+        """Answer a SELECT that chose this applet; the default FCI names the AID."""
+        return TLV.build(0x6F, [TLV.build(0x84, self.aid)]).encode()
+
+    def deselect(self) -> None:
+        """Called when another applet takes this channel; RAM marked so is cleared after."""
+
+    def personalize(self, dgi: int, data: bytes) -> None:
+        """One DGI of STORE DATA routed here by the security domain."""
+        raise SWError(SW.REFERENCED_DATA_NOT_FOUND, f"DGI {dgi:04X} unknown to this applet")
+
+    # --- dispatch -------------------------------------------------------------------
+    def process(self, ctx: APDUContext) -> Response | bytes | None:
+        """Dispatch by INS to the handler bound to the matching spec."""
+        entries = self._dispatch.get(ctx.ins)
+        if not entries:
+            raise SWError(SW.INS_NOT_SUPPORTED)
+        first_error: SpecError | None = None
+        cla_matched = False
+        for spec, name in entries:
+            if bool(spec.cla & 0x80) != bool(ctx.apdu.cla & 0x80):
+                continue
+            cla_matched = True
+            try:
+                fields = spec.parse(ctx.apdu)
+            except SpecError as exc:
+                first_error = first_error or exc
+                continue
+            return getattr(self, name)(ctx, fields)
+        if not cla_matched:
+            raise SWError(SW.CLA_NOT_SUPPORTED)
+        assert first_error is not None
+        raise SWError(first_error.sw, str(first_error))
