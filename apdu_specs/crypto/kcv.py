@@ -1,0 +1,43 @@
+"""Key check values: show a key without showing it.
+
+- AES: ``AES-ECB(key, 16 x 01)[:3]`` — the GlobalPlatform SCP03 convention.
+- DES / 3DES: ``E(key, 8 x 00)[:3]`` — the classic payment-HSM convention.
+- SM4: no published GlobalPlatform rule exists. This project uses
+  ``SM4-ECB(key, 16 x 00)[:3]`` (the "encrypt zeros" convention of payment HSMs)
+  by default; pass ``method=KCVMethod.ONES`` for the AES-style variant.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from apdu_specs.crypto.ciphers import Algorithm, ecb_encrypt
+from apdu_specs.crypto.errors import FormatError
+
+__all__ = ["KCVMethod", "kcv"]
+
+
+class KCVMethod(Enum):
+    """The constant block that is encrypted."""
+
+    ZEROS = 0x00
+    ONES = 0x01
+
+
+_DEFAULT_METHOD = {
+    Algorithm.AES: KCVMethod.ONES,
+    Algorithm.SM4: KCVMethod.ZEROS,
+    Algorithm.TDES: KCVMethod.ZEROS,
+    Algorithm.DES: KCVMethod.ZEROS,
+}
+
+
+def kcv(
+    algorithm: Algorithm, key: bytes, *, method: KCVMethod | None = None, length: int = 3
+) -> bytes:
+    """The leftmost ``length`` bytes of ``key`` encrypting a constant block."""
+    if not 1 <= length <= algorithm.block_size:
+        raise FormatError(f"KCV length must be 1..{algorithm.block_size}, got {length}")
+    method = method or _DEFAULT_METHOD[algorithm]
+    block = bytes([method.value]) * algorithm.block_size
+    return ecb_encrypt(algorithm, key, block)[:length]

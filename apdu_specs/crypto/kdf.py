@@ -1,0 +1,45 @@
+"""NIST SP 800-108 counter-mode KDF with a CMAC PRF, laid out as GlobalPlatform SCP03 uses it.
+
+SCP03 (GPC 2.3 Amendment D §4.1.5) places the one-byte counter *between* the fixed
+prefix and the context, not first as NIST's examples do::
+
+    K_i = CMAC(key, label || 00 || L || i || context),   i = 1, 2, ...
+    label = 11 x 00 || derivation constant,   L = output length in bits (2 bytes)
+
+:func:`counter_kdf` is the raw construction (prefix, counter, suffix); :func:`scp03_kdf`
+builds the SCP03 prefix. Both work with any CMAC-capable block cipher; SCP03 defines
+AES, and the SM4 suite uses the same construction with SM4-CMAC.
+"""
+
+from __future__ import annotations
+
+from apdu_specs.crypto.ciphers import Algorithm, block_cipher
+from apdu_specs.crypto.errors import FormatError
+
+__all__ = ["counter_kdf", "scp03_kdf"]
+
+
+def counter_kdf(
+    algorithm: Algorithm, key: bytes, before_counter: bytes, after_counter: bytes, length: int
+) -> bytes:
+    """``length`` bytes of ``CMAC(key, before_counter || i || after_counter)``, i = 1, 2, ..."""
+    cipher = block_cipher(algorithm, key)
+    blocks = -(-length // cipher.block_size)
+    if length <= 0 or blocks > 0xFF:
+        raise FormatError(f"KDF output length {length} bytes is out of range")
+    out = b"".join(
+        cipher.cmac(before_counter + bytes([i]) + after_counter) for i in range(1, blocks + 1)
+    )
+    return out[:length]
+
+
+def scp03_kdf(
+    algorithm: Algorithm, key: bytes, constant: int, context: bytes, length_bits: int
+) -> bytes:
+    """SCP03 data derivation: ``length_bits`` bits derived from ``key`` for ``constant``."""
+    if not 0 <= constant <= 0xFF:
+        raise FormatError(f"derivation constant {constant} does not fit one byte")
+    if length_bits <= 0 or length_bits % 8 or length_bits > 0xFFFF:
+        raise FormatError(f"KDF output length {length_bits} bits is not a positive byte count")
+    prefix = bytes(11) + bytes([constant]) + b"\x00" + length_bits.to_bytes(2, "big")
+    return counter_kdf(algorithm, key, prefix, context, length_bits // 8)

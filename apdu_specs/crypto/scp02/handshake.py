@@ -1,0 +1,203 @@
+"""SCP02 mutual authentication: INITIALIZE UPDATE and EXTERNAL AUTHENTICATE, both ends.
+
+The structure mirrors :mod:`apdu_specs.crypto.scp03.handshake`: the host checks the card
+cryptogram and builds EXTERNAL AUTHENTICATE (host cryptogram, C-MAC from a zero ICV);
+the card answers INITIALIZE UPDATE and verifies EXTERNAL AUTHENTICATE. Both get an
+:class:`SCP02Session` whose ICV follows the C-MAC of EXTERNAL AUTHENTICATE.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apdu_specs.crypto._apdu import ShortCommand, header_bytes, secure_messaging_cla
+from apdu_specs.crypto.errors import (
+    CryptogramError,
+    DataLengthError,
+    FormatError,
+    SecureChannelError,
+)
+from apdu_specs.crypto.keyset import StaticKeys
+from apdu_specs.crypto.mac import check_mac
+from apdu_specs.crypto.scp02.keys import (
+    CARD_CHALLENGE_LENGTH,
+    HOST_CHALLENGE_LENGTH,
+    SCP02SessionKeys,
+    card_cryptogram,
+    derive_session_keys,
+    host_cryptogram,
+)
+from apdu_specs.crypto.scp02.session import SCP02_SECURITY_LEVELS, SCP02Session
+from apdu_specs.crypto.scp03.params import SecurityLevel
+
+__all__ = ["SCP02CardHandshake", "SCP02HostHandshake", "SCP02InitializeUpdateResponse"]
+
+INS_INITIALIZE_UPDATE = 0x50
+INS_EXTERNAL_AUTHENTICATE = 0x82
+SCP02_ID = 0x02
+RESPONSE_LENGTH = 28
+
+RandomSource = Callable[[int], bytes]
+
+
+@dataclass(frozen=True)
+class SCP02InitializeUpdateResponse:
+    """KDD(10) | KVN | 02 | sequence counter(2) | card challenge(6) | card cryptogram(8)."""
+
+    kdd: bytes
+    kvn: int
+    sequence_counter: int
+    card_challenge: bytes
+    card_cryptogram: bytes
+
+    def encode(self) -> bytes:
+        """The 28 response bytes."""
+        return (
+            self.kdd
+            + bytes((self.kvn, SCP02_ID))
+            + self.sequence_counter.to_bytes(2, "big")
+            + self.card_challenge
+            + self.card_cryptogram
+        )
+
+    @classmethod
+    def parse(cls, data: bytes) -> SCP02InitializeUpdateResponse:
+        """Parse response data (without SW); raise :class:`FormatError` if malformed."""
+        if len(data) != RESPONSE_LENGTH:
+            raise FormatError(f"SCP02 response must be {RESPONSE_LENGTH} bytes, got {len(data)}")
+        if data[11] != SCP02_ID:
+            raise FormatError(f"response announces SCP{data[11]:02X}, not SCP02")
+        return cls(
+            kdd=bytes(data[:10]),
+            kvn=data[10],
+            sequence_counter=int.from_bytes(data[12:14], "big"),
+            card_challenge=bytes(data[14:20]),
+            card_cryptogram=bytes(data[20:28]),
+        )
+
+
+def _bootstrap(keys: SCP02SessionKeys, icv_encryption: bool) -> SCP02Session:
+    return SCP02Session(keys, SecurityLevel.C_MAC, icv_encryption=icv_encryption)
+
+
+class SCP02HostHandshake:
+    """Host end of the SCP02 handshake."""
+
+    def __init__(
+        self,
+        static_keys: StaticKeys,
+        *,
+        kvn: int = 0x00,
+        host_challenge: bytes | None = None,
+        random: RandomSource = os.urandom,
+        icv_encryption: bool = True,
+        cla: int = 0x80,
+    ) -> None:
+        if host_challenge is None:
+            host_challenge = random(HOST_CHALLENGE_LENGTH)
+        if len(host_challenge) != HOST_CHALLENGE_LENGTH:
+            raise DataLengthError(f"SCP02 host challenge must be {HOST_CHALLENGE_LENGTH} bytes")
+        header_bytes(kvn, cla)
+        self.host_challenge = bytes(host_challenge)
+        self._static = static_keys
+        self._kvn = kvn
+        self._icv_encryption = icv_encryption
+        self._cla = cla
+        self._response: SCP02InitializeUpdateResponse | None = None
+        self._keys: SCP02SessionKeys | None = None
+
+    def initialize_update_command(self) -> bytes:
+        """``CLA 50 KVN 00 08 host_challenge 00``."""
+        return ShortCommand(
+            self._cla, INS_INITIALIZE_UPDATE, self._kvn, 0x00, self.host_challenge, 0x00
+        ).encode()
+
+    def process_initialize_update_response(self, data: bytes) -> SCP02InitializeUpdateResponse:
+        """Parse the response, derive the session keys and verify the card cryptogram."""
+        response = SCP02InitializeUpdateResponse.parse(data)
+        keys = derive_session_keys(self._static, response.sequence_counter)
+        expected = card_cryptogram(keys, self.host_challenge, response.card_challenge)
+        check_mac(expected, response.card_cryptogram, what="card cryptogram", error=CryptogramError)
+        self._response, self._keys = response, keys
+        return response
+
+    def external_authenticate(self, level: SecurityLevel | int) -> tuple[bytes, SCP02Session]:
+        """The EXTERNAL AUTHENTICATE APDU and the session it opens once the card says 9000."""
+        if self._response is None or self._keys is None:
+            raise SecureChannelError("INITIALIZE UPDATE response not processed yet")
+        level = SecurityLevel.parse(int(level), SCP02_SECURITY_LEVELS)
+        cryptogram = host_cryptogram(self._keys, self.host_challenge, self._response.card_challenge)
+        bootstrap = _bootstrap(self._keys, self._icv_encryption)
+        cla, data = bootstrap.protect_command(
+            self._cla, INS_EXTERNAL_AUTHENTICATE, level, 0x00, cryptogram
+        )
+        apdu = ShortCommand(cla, INS_EXTERNAL_AUTHENTICATE, level, 0x00, data).encode()
+        session = SCP02Session(
+            self._keys, level, bootstrap.icv, icv_encryption=self._icv_encryption
+        )
+        return apdu, session
+
+
+class SCP02CardHandshake:
+    """Card end of the SCP02 handshake."""
+
+    def __init__(
+        self,
+        static_keys: StaticKeys,
+        *,
+        kdd: bytes,
+        kvn: int,
+        sequence_counter: int,
+        card_challenge: bytes | None = None,
+        random: RandomSource = os.urandom,
+        icv_encryption: bool = True,
+    ) -> None:
+        if len(kdd) != 10:
+            raise DataLengthError(f"KDD must be 10 bytes, got {len(kdd)}")
+        header_bytes(kvn)
+        self._static = static_keys
+        self._kdd = bytes(kdd)
+        self._kvn = kvn
+        self._counter = sequence_counter
+        self._card_challenge = card_challenge
+        self._random = random
+        self._icv_encryption = icv_encryption
+        self._host_challenge: bytes | None = None
+        self._response: SCP02InitializeUpdateResponse | None = None
+        self._keys: SCP02SessionKeys | None = None
+
+    def respond_initialize_update(self, host_challenge: bytes) -> bytes:
+        """The INITIALIZE UPDATE response data (without SW)."""
+        challenge = self._card_challenge
+        if challenge is None:
+            challenge = self._random(CARD_CHALLENGE_LENGTH)
+        keys = derive_session_keys(self._static, self._counter)
+        self._response = SCP02InitializeUpdateResponse(
+            kdd=self._kdd,
+            kvn=self._kvn,
+            sequence_counter=self._counter,
+            card_challenge=bytes(challenge),
+            card_cryptogram=card_cryptogram(keys, host_challenge, challenge),
+        )
+        self._host_challenge, self._keys = bytes(host_challenge), keys
+        return self._response.encode()
+
+    def verify_external_authenticate(self, apdu: bytes) -> SCP02Session:
+        """Verify EXTERNAL AUTHENTICATE; the session it opens, or a typed error."""
+        keys, host_challenge, response = self._keys, self._host_challenge, self._response
+        self._keys = self._host_challenge = self._response = None
+        if keys is None or host_challenge is None or response is None:
+            raise SecureChannelError("EXTERNAL AUTHENTICATE without INITIALIZE UPDATE")
+        cmd = ShortCommand.parse(apdu)
+        if cmd.ins != INS_EXTERNAL_AUTHENTICATE or cmd.p2 != 0x00:
+            raise FormatError("not an EXTERNAL AUTHENTICATE command")
+        if cmd.cla != secure_messaging_cla(cmd.cla) or len(cmd.data) != 16:
+            raise FormatError("EXTERNAL AUTHENTICATE must carry a cryptogram and a C-MAC")
+        level = SecurityLevel.parse(cmd.p1, SCP02_SECURITY_LEVELS)
+        bootstrap = _bootstrap(keys, self._icv_encryption)
+        received = bootstrap.unprotect_command(cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data)
+        expected = host_cryptogram(keys, host_challenge, response.card_challenge)
+        check_mac(expected, received, what="host cryptogram", error=CryptogramError)
+        return SCP02Session(keys, level, bootstrap.icv, icv_encryption=self._icv_encryption)

@@ -1,0 +1,282 @@
+"""SCP03 mutual authentication: INITIALIZE UPDATE and EXTERNAL AUTHENTICATE, both ends.
+
+Theory of operation
+-------------------
+Host: :class:`HostHandshake` builds INITIALIZE UPDATE with its challenge, checks the
+card cryptogram in the response and builds EXTERNAL AUTHENTICATE (host cryptogram plus
+C-MAC computed with an all-zero MAC chaining value). Card: :class:`CardHandshake`
+answers INITIALIZE UPDATE (pseudo-random or random card challenge, card cryptogram) and
+verifies EXTERNAL AUTHENTICATE. Both return an :class:`SCP03Session` whose chaining value
+is the C-MAC of EXTERNAL AUTHENTICATE and whose command counter is 0 (EXTERNAL
+AUTHENTICATE itself is never encrypted and does not count).
+
+Challenges and randomness are parameters, so every handshake can be replayed as a vector.
+The card's sequence counter is persistent card state: the caller passes the current
+value and decides when to increment it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apdu_specs.crypto._apdu import ShortCommand, header_bytes, secure_messaging_cla
+from apdu_specs.crypto.errors import (
+    CryptogramError,
+    DataLengthError,
+    FormatError,
+    SecureChannelError,
+    SecurityLevelError,
+)
+from apdu_specs.crypto.keyset import StaticKeys
+from apdu_specs.crypto.mac import check_mac
+from apdu_specs.crypto.scp03.keys import (
+    SessionKeys,
+    card_cryptogram,
+    derive_session_keys,
+    host_cryptogram,
+    pseudo_random_card_challenge,
+)
+from apdu_specs.crypto.scp03.params import IParameter, SCP03Mode, SecurityLevel
+from apdu_specs.crypto.scp03.session import SCP03Session
+
+__all__ = ["CardHandshake", "HostHandshake", "InitializeUpdateResponse"]
+
+INS_INITIALIZE_UPDATE = 0x50
+INS_EXTERNAL_AUTHENTICATE = 0x82
+SCP03_ID = 0x03
+KDD_LENGTH = 10
+
+RandomSource = Callable[[int], bytes]
+
+
+@dataclass(frozen=True)
+class InitializeUpdateResponse:
+    """The SCP03 INITIALIZE UPDATE response data (GPC 2.3 Amendment D §7.1.1.6)."""
+
+    kdd: bytes
+    kvn: int
+    i_parameter: int
+    card_challenge: bytes
+    card_cryptogram: bytes
+    sequence_counter: int | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.kdd) != KDD_LENGTH:
+            raise DataLengthError(f"KDD must be {KDD_LENGTH} bytes, got {len(self.kdd)}")
+        header_bytes(self.kvn, self.i_parameter)
+        n = self.mode
+        if len(self.card_challenge) != n or len(self.card_cryptogram) != n:
+            raise DataLengthError(f"{n.name} card challenge and cryptogram are {int(n)} bytes")
+        if self.sequence_counter is not None and not 0 <= self.sequence_counter <= 0xFFFFFF:
+            raise FormatError(f"sequence counter {self.sequence_counter} does not fit 3 bytes")
+
+    @property
+    def mode(self) -> SCP03Mode:
+        """S8 or S16, as the i parameter announces."""
+        return SCP03Mode.of(self.i_parameter)
+
+    def encode(self) -> bytes:
+        """KDD(10) | KVN | 03 | i | card challenge | card cryptogram | [sequence counter(3)]."""
+        out = self.kdd + bytes((self.kvn, SCP03_ID, self.i_parameter))
+        out += self.card_challenge + self.card_cryptogram
+        if self.sequence_counter is not None:
+            out += self.sequence_counter.to_bytes(3, "big")
+        return out
+
+    @classmethod
+    def parse(cls, data: bytes) -> InitializeUpdateResponse:
+        """Parse response data (without SW); raise :class:`FormatError` if malformed."""
+        if len(data) < 13:
+            raise FormatError(f"INITIALIZE UPDATE response too short ({len(data)} bytes)")
+        if data[11] != SCP03_ID:
+            raise FormatError(f"response announces SCP{data[11]:02X}, not SCP03")
+        i_parameter = data[12]
+        n = SCP03Mode.of(i_parameter)
+        base = 13 + 2 * n
+        if len(data) not in (base, base + 3):
+            raise FormatError(
+                f"SCP03 {n.name} response must be {base} or {base + 3} bytes, got {len(data)}"
+            )
+        counter = int.from_bytes(data[base:], "big") if len(data) == base + 3 else None
+        return cls(
+            kdd=bytes(data[:10]),
+            kvn=data[10],
+            i_parameter=i_parameter,
+            card_challenge=bytes(data[13 : 13 + n]),
+            card_cryptogram=bytes(data[13 + n : base]),
+            sequence_counter=counter,
+        )
+
+
+def _check_level_supported(level: SecurityLevel, i_parameter: int) -> None:
+    if level & SecurityLevel.R_MAC and not i_parameter & IParameter.R_MAC_SUPPORT:
+        raise SecurityLevelError("the card does not announce R-MAC support")
+    if level & SecurityLevel.R_ENCRYPTION and not i_parameter & IParameter.R_ENC_SUPPORT:
+        raise SecurityLevelError("the card does not announce R-ENCRYPTION support")
+
+
+def _zero_chain(keys: SessionKeys) -> bytes:
+    return bytes(keys.algorithm.block_size)
+
+
+class HostHandshake:
+    """Host end of the SCP03 handshake (off-card entity)."""
+
+    def __init__(
+        self,
+        static_keys: StaticKeys,
+        *,
+        kvn: int = 0x00,
+        mode: SCP03Mode = SCP03Mode.S8,
+        host_challenge: bytes | None = None,
+        random: RandomSource = os.urandom,
+        cla: int = 0x80,
+    ) -> None:
+        header_bytes(kvn, cla)
+        self._static = static_keys
+        self._kvn = kvn
+        self._mode = SCP03Mode(mode)
+        self._cla = cla
+        if host_challenge is None:
+            host_challenge = random(self._mode)
+        if len(host_challenge) != self._mode:
+            raise DataLengthError(f"{self._mode.name} host challenge must be {int(self._mode)} bytes")
+        self.host_challenge = bytes(host_challenge)
+        self._response: InitializeUpdateResponse | None = None
+        self._keys: SessionKeys | None = None
+
+    def initialize_update_command(self) -> bytes:
+        """``CLA 50 KVN 00 Lc host_challenge 00``."""
+        return ShortCommand(
+            self._cla, INS_INITIALIZE_UPDATE, self._kvn, 0x00, self.host_challenge, 0x00
+        ).encode()
+
+    def process_initialize_update_response(self, data: bytes) -> InitializeUpdateResponse:
+        """Parse the response, derive the session keys and verify the card cryptogram."""
+        response = InitializeUpdateResponse.parse(data)
+        if response.mode != self._mode:
+            raise FormatError(f"card answered in {response.mode.name}, host asked {self._mode.name}")
+        keys = derive_session_keys(self._static, self.host_challenge, response.card_challenge)
+        expected = card_cryptogram(keys, self.host_challenge, response.card_challenge)
+        check_mac(
+            expected,
+            response.card_cryptogram,
+            what="card cryptogram",
+            error=CryptogramError,
+        )
+        self._response, self._keys = response, keys
+        return response
+
+    def external_authenticate(self, level: SecurityLevel | int) -> tuple[bytes, SCP03Session]:
+        """The EXTERNAL AUTHENTICATE APDU and the session it opens once the card says 9000."""
+        if self._response is None or self._keys is None:
+            raise SecureChannelError("INITIALIZE UPDATE response not processed yet")
+        level = SecurityLevel.parse(int(level))
+        _check_level_supported(level, self._response.i_parameter)
+        keys = self._keys
+        cryptogram = host_cryptogram(keys, self.host_challenge, self._response.card_challenge)
+        bootstrap = SCP03Session(keys, SecurityLevel.C_MAC, self._mode, _zero_chain(keys))
+        cla, data = bootstrap.protect_command(
+            self._cla, INS_EXTERNAL_AUTHENTICATE, level, 0x00, cryptogram
+        )
+        apdu = ShortCommand(cla, INS_EXTERNAL_AUTHENTICATE, level, 0x00, data).encode()
+        session = SCP03Session(keys, level, self._mode, bootstrap.mac_chaining_value)
+        return apdu, session
+
+
+class CardHandshake:
+    """Card end of the SCP03 handshake (security domain)."""
+
+    def __init__(
+        self,
+        static_keys: StaticKeys,
+        *,
+        kdd: bytes,
+        kvn: int,
+        sequence_counter: int,
+        sd_aid: bytes,
+        i_parameter: int = 0x70,
+        card_challenge: bytes | None = None,
+        random: RandomSource = os.urandom,
+    ) -> None:
+        if len(kdd) != KDD_LENGTH:
+            raise DataLengthError(f"KDD must be {KDD_LENGTH} bytes, got {len(kdd)}")
+        header_bytes(kvn, i_parameter)
+        self._static = static_keys
+        self._kdd = bytes(kdd)
+        self._kvn = kvn
+        self._i = i_parameter
+        self._mode = SCP03Mode.of(i_parameter)
+        self._counter = sequence_counter
+        self._sd_aid = bytes(sd_aid)
+        self._card_challenge = card_challenge
+        self._random = random
+        self._host_challenge: bytes | None = None
+        self._response: InitializeUpdateResponse | None = None
+        self._keys: SessionKeys | None = None
+
+    def _challenge(self) -> bytes:
+        if self._card_challenge is not None:
+            challenge = bytes(self._card_challenge)
+        elif self._i & IParameter.PSEUDO_RANDOM_CHALLENGE:
+            challenge = pseudo_random_card_challenge(
+                self._static, self._counter, self._sd_aid, self._mode
+            )
+        else:
+            challenge = self._random(self._mode)
+        if len(challenge) != self._mode:
+            raise DataLengthError(f"{self._mode.name} card challenge must be {int(self._mode)} bytes")
+        return challenge
+
+    def respond_initialize_update(self, host_challenge: bytes) -> bytes:
+        """The INITIALIZE UPDATE response data (without SW)."""
+        if len(host_challenge) != self._mode:
+            raise DataLengthError(
+                f"{self._mode.name} host challenge must be {int(self._mode)} bytes, "
+                f"got {len(host_challenge)}"
+            )
+        challenge = self._challenge()
+        keys = derive_session_keys(self._static, host_challenge, challenge)
+        with_counter = bool(self._i & IParameter.PSEUDO_RANDOM_CHALLENGE)
+        self._response = InitializeUpdateResponse(
+            kdd=self._kdd,
+            kvn=self._kvn,
+            i_parameter=self._i,
+            card_challenge=challenge,
+            card_cryptogram=card_cryptogram(keys, host_challenge, challenge),
+            sequence_counter=self._counter if with_counter else None,
+        )
+        self._host_challenge = bytes(host_challenge)
+        self._keys = keys
+        return self._response.encode()
+
+    def verify_external_authenticate(self, apdu: bytes) -> SCP03Session:
+        """Verify EXTERNAL AUTHENTICATE; the session it opens, or a typed error.
+
+        Raises :class:`MACError` for a wrong C-MAC, :class:`CryptogramError` for a wrong
+        host cryptogram and :class:`SecurityLevelError` for a level the card refuses.
+        Whatever the outcome, the handshake is used up.
+        """
+        keys, host_challenge, response = self._keys, self._host_challenge, self._response
+        self._keys = self._host_challenge = self._response = None
+        if keys is None or host_challenge is None or response is None:
+            raise SecureChannelError("EXTERNAL AUTHENTICATE without INITIALIZE UPDATE")
+        cmd = ShortCommand.parse(apdu)
+        if cmd.ins != INS_EXTERNAL_AUTHENTICATE or cmd.p2 != 0x00:
+            raise FormatError("not an EXTERNAL AUTHENTICATE command")
+        if cmd.cla != secure_messaging_cla(cmd.cla) or len(cmd.data) != 2 * self._mode:
+            raise FormatError("EXTERNAL AUTHENTICATE must carry a cryptogram and a C-MAC")
+        level = SecurityLevel.parse(cmd.p1)
+        _check_level_supported(level, self._i)
+        bootstrap = SCP03Session(keys, SecurityLevel.C_MAC, self._mode, _zero_chain(keys))
+        received = bootstrap.unprotect_command(cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data)
+        expected = host_cryptogram(keys, host_challenge, response.card_challenge)
+        check_mac(
+            expected,
+            received,
+            what="host cryptogram",
+            error=CryptogramError,
+        )
+        return SCP03Session(keys, level, self._mode, bootstrap.mac_chaining_value)
