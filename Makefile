@@ -2,29 +2,42 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install -q --disable-pip-version-check
 STAMP  := $(VENV)/.installed-stamp
+PCSC_STAMP := $(VENV)/.pcsc-stamp
+# READER=sim (default: cards in process) or READER=vpcd (cards served through pcscd + vpcd)
 READER ?= sim
 
-.PHONY: demo test sysdeps venv lint docs bench clean
+.PHONY: demo test sysdeps venv pcsc lint docs bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[pcsc,dev,postgres]'
+	@$(PIP) --upgrade pip
+	@$(PIP) -e '.[dev,postgres]'
 	@touch $(STAMP)
 
-venv: $(STAMP)
+# pyscard builds from source: it needs swig and libpcsclite-dev (installed by sysdeps).
+$(PCSC_STAMP): $(STAMP)
+	@$(PIP) -e '.[pcsc]'
+	@touch $(PCSC_STAMP)
 
-## System packages for the PC/SC tier (pcscd + vsmartcard-vpcd) and the pyscard build.
+venv: $(STAMP)
+pcsc: sysdeps $(PCSC_STAMP)
+
+## System packages for the PC/SC tier (pcscd + vsmartcard-vpcd), the pyscard build, PostgreSQL.
 sysdeps:
 	@bash scripts/install-sysdeps.sh
 
 ## The main job: an end-to-end run on embedded defaults (simulated cards, SQLite).
+ifeq ($(READER),vpcd)
+demo: pcsc
+else
 demo: $(STAMP)
+endif
 	@$(PY) -m host.demo --reader $(READER)
 
 ## Every test tier: unit, simulator, tear, fuzz, ledger, and the real pcscd + vpcd stack.
-test: sysdeps $(STAMP)
+test: sysdeps $(PCSC_STAMP)
 	@$(PY) -m ruff check .
 	@$(PY) -m pytest
 
@@ -34,7 +47,7 @@ lint: $(STAMP)
 docs: $(STAMP)
 	@$(PY) -m apdu_specs.docgen docs/apdu-reference.md
 
-bench: $(STAMP)
+bench: pcsc
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:

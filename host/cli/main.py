@@ -1,0 +1,61 @@
+"""The ``dualcard`` command: one group per user task, each a few lines over the library."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+
+import click
+
+from .exit_codes import HELP as EXIT_HELP
+from .reader_cmds import apdu, doctor, readers
+
+__all__ = ["cli", "main"]
+
+#: command groups living in their own modules, imported only when used (fast start-up,
+#: and the back office's database layer is never loaded for a card command)
+LAZY_GROUPS = {
+    "sim": ("host.cli.sim_cmds", "sim"),
+    "points": ("host.cli.points_cmds", "points"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_GROUPS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_GROUPS:
+            module, attr = LAZY_GROUPS[cmd_name]
+            return getattr(import_module(module), attr)
+        return super().get_command(ctx, cmd_name)
+
+
+def _version() -> str:
+    try:
+        return version("dualcard")
+    except PackageNotFoundError:  # running from a source tree without installation
+        return "0+unknown"
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_HELP)
+@click.version_option(_version(), "--version", "-V", prog_name="dualcard")
+def cli() -> None:
+    """dualcard — dual-chip loyalty/payment card toolkit.
+
+    Commands marked [!] change a card or a ledger.
+    """
+
+
+cli.add_command(readers)
+cli.add_command(apdu)
+cli.add_command(doctor)
+
+
+def main() -> None:
+    cli(prog_name="dualcard")
+
+
+if __name__ == "__main__":
+    main()

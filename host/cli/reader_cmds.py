@@ -1,0 +1,81 @@
+"""`dualcard readers`, `dualcard apdu`, `dualcard doctor`: the reader-level tools."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from apdu_specs.hexutil import to_hex
+from apdu_specs.sw import describe
+
+from ..connect import open_card
+from .card_io import emit
+from .errors import CLIError, cli_errors
+from .exit_codes import ExitCode
+from .options import HEX, chip_option, json_option, reader_option, trace_option
+
+
+@click.command("readers")
+@json_option
+@cli_errors
+def readers(as_json: bool) -> None:
+    """List the PC/SC readers (with the card's ATR where one is present)."""
+    from ..transport.pcsc import list_pcsc_readers
+
+    names = list_pcsc_readers()
+    emit({"readers": names}, as_json, "\n".join(names) if names else "no PC/SC reader attached")
+
+
+@click.command("apdu")
+@reader_option
+@chip_option
+@trace_option
+@click.option("--expect-sw", "expect", multiple=True, type=HEX,
+              help="fail (exit 6) unless the SW is one of these (repeatable)")
+@click.option("--save/--no-save", default=False,
+              help="for sim:IMAGE readers, write the image back afterwards")
+@click.argument("apdus", nargs=-1, required=True, type=HEX)
+@json_option
+@cli_errors
+def apdu(reader: str | None, chip: int, trace: bool, trace_format: str, expect: tuple[bytes, ...],
+         save: bool, apdus: tuple[bytes, ...], as_json: bool) -> None:
+    """[!] Send raw APDUs to one chip and print the answers."""
+    results = []
+    wanted = {int.from_bytes(e, "big") for e in expect}
+    with open_card(reader, chips=(chip,), trace=sys.stderr if trace else None,
+                   trace_format=trace_format, save_on_exit=save) as link:
+        t = link.chip(chip)
+        for cmd in apdus:
+            resp = t.transmit(cmd)
+            sw = int.from_bytes(resp[-2:], "big")
+            results.append({"command": to_hex(cmd), "data": to_hex(resp[:-2]),
+                            "sw": f"{sw:04X}", "meaning": describe(sw)})
+            if wanted and sw not in wanted:
+                emit(results, as_json, "\n".join(_line(r) for r in results))
+                raise CLIError(f"{to_hex(cmd)}: SW {sw:04X} ({describe(sw)}) is not expected",
+                               ExitCode.CARD_ERROR)
+    emit(results, as_json, "\n".join(_line(r) for r in results))
+
+
+def _line(r: dict[str, str]) -> str:
+    return f"{r['data']} {r['sw']}  ({r['meaning']})".lstrip()
+
+
+@click.command("doctor")
+@json_option
+def doctor(as_json: bool) -> None:
+    """Check the virtual-reader stack (pcscd, vpcd, ports) and say what to fix."""
+    from ..transport.doctor import doctor_checks
+
+    checks = doctor_checks()
+    if as_json:
+        emit([{"name": c.name, "ok": c.ok, "detail": c.detail, "fix": c.fix_hint}
+              for c in checks], True)
+    else:
+        for c in checks:
+            mark = "ok  " if c.ok else "FAIL"
+            click.echo(f"{mark} {c.name}: {c.detail}" + ("" if c.ok or not c.fix_hint
+                                                          else f" — {c.fix_hint}"))
+    if not all(c.ok for c in checks):
+        sys.exit(ExitCode.FAILURE)

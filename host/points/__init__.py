@@ -1,0 +1,66 @@
+"""Host side of chip 2's points purse (mission F2, F4, F5).
+
+- :class:`PointsClient` — the typed client over any transport (select, balances, load,
+  purchase, transaction proof, log);
+- :class:`LoadHost` — the points issuer: checks MAC1, answers MAC2, verifies the TAC;
+- :class:`PurchaseSecurityModule` — the terminal's PSAM interface, and
+  :class:`SoftwarePurchaseSAM`, its software implementation;
+- :func:`verify_tac` — the back office's check of a :class:`PurseRecord`;
+- :mod:`.keys` — per-card key diversification; :mod:`.perso` — personalisation DGIs.
+"""
+
+from apdu_specs.commands.purse_data import Purse, TransactionType
+
+from .client import PendingPurchase, PointsClient
+from .errors import (
+    KeyMismatchError,
+    PointsError,
+    PurseMACError,
+    TransactionInterrupted,
+    WrongPINError,
+)
+from .keys import (
+    FixedCardKeys,
+    PurseCardKeys,
+    PurseIssuerKeys,
+    PurseKeySource,
+    diversification_data,
+    diversify_purse_key,
+)
+from .load_host import LoadAuthorization, LoadHost
+from .messages import LoadInit, PurchaseInit, PurseApplication, TransactionProof
+from .perso import PurseProfile, purse_perso_dgis
+from .records import PurseRecord, expected_tac, verify_tac
+from .security_module import PurchaseAuthorization, PurchaseSecurityModule, SoftwarePurchaseSAM
+
+__all__ = [
+    "FixedCardKeys",
+    "KeyMismatchError",
+    "LoadAuthorization",
+    "LoadHost",
+    "LoadInit",
+    "PendingPurchase",
+    "PointsClient",
+    "PointsError",
+    "PurchaseAuthorization",
+    "PurchaseInit",
+    "PurchaseSecurityModule",
+    "Purse",
+    "PurseApplication",
+    "PurseCardKeys",
+    "PurseIssuerKeys",
+    "PurseKeySource",
+    "PurseMACError",
+    "PurseProfile",
+    "PurseRecord",
+    "SoftwarePurchaseSAM",
+    "TransactionInterrupted",
+    "TransactionProof",
+    "TransactionType",
+    "WrongPINError",
+    "diversification_data",
+    "diversify_purse_key",
+    "expected_tac",
+    "purse_perso_dgis",
+    "verify_tac",
+]
