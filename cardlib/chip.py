@@ -27,11 +27,13 @@ class Chip:
         self.services: dict[str, Any] = {"chip_role": role}
         self.random = random
         self.content = ChipContent(self.memory, self.services, random)
+        self.services["content"] = self.content
 
     def load(self, data: Mapping[str, Value]) -> None:
         """Replace the whole memory (image load, snapshot restore)."""
         self.memory = PersistentMemory(data)
         self.content = ChipContent(self.memory, self.services, self.random)
+        self.services["content"] = self.content
 
     def snapshot(self) -> dict[str, Value]:
         return self.memory.snapshot()

@@ -17,7 +17,7 @@ from .applet import Applet, AppletEnv
 from .memory import PersistentMemory, TransientMemory
 from .registry import find_module
 
-__all__ = ["AppLifeCycle", "AppRecord", "CardLifeCycle", "ChipContent"]
+__all__ = ["AppLifeCycle", "AppRecord", "CardLifeCycle", "ChipContent", "selectable_in_card_state"]
 
 
 class CardLifeCycle:
@@ -50,6 +50,13 @@ class AppLifeCycle:
     @staticmethod
     def selectable(state: int) -> bool:
         return state & 0x07 == 0x07 and not state & 0x80
+
+
+def selectable_in_card_state(card_state: int, is_security_domain: bool) -> bool:
+    """GPC 2.3 §5.1.1.4: a locked card lets only its security domains be selected."""
+    if card_state == CardLifeCycle.TERMINATED:
+        return False
+    return card_state != CardLifeCycle.CARD_LOCKED or is_security_domain
 
 
 @dataclass(frozen=True)
@@ -200,9 +207,19 @@ class ChipContent:
             candidates = candidates[idx + 1:] if idx is not None else candidates
         return candidates[0] if candidates else None
 
+    def selectable(self, rec: AppRecord) -> bool:
+        """GP 2.3 §5.1.1.4 / §5.3: may this application be selected now?
+
+        A locked card lets only its security domains be selected; a locked or
+        merely INSTALLED application cannot be selected.
+        """
+        if not selectable_in_card_state(self.card_state, rec.is_security_domain):
+            return False
+        return rec.is_security_domain or AppLifeCycle.selectable(rec.state)
+
     def default_application(self) -> AppRecord | None:
         recs = self.records()
         for rec in recs:
-            if rec.default_selected and AppLifeCycle.selectable(rec.state):
+            if rec.default_selected and self.selectable(rec):
                 return rec
         return next((r for r in recs if r.is_security_domain), None)

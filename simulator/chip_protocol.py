@@ -34,5 +34,10 @@ class ChipLike(Protocol):
         ...
 
     def transmit(self, apdu: bytes) -> bytes:
-        """Process one command APDU; never raises, always ends in SW1 SW2."""
+        """Process one command APDU; the response always ends in SW1 SW2.
+
+        The only exception is a chip that cannot answer at all (unpowered, torn,
+        pulled out): it raises :class:`simulator.errors.CardMute`, which a reader
+        reports as a removed card.
+        """
         ...

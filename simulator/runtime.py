@@ -33,7 +33,7 @@ from apdu_specs.errors import APDUFormatError
 from apdu_specs.sw import SW, SWError, is_success
 from cardlib.applet import APDUContext, Response
 from cardlib.chip import Chip
-from cardlib.content import AppLifeCycle, CardLifeCycle
+from cardlib.content import CardLifeCycle
 from cardlib.memory import PowerLoss
 
 from .errors import CardMute
@@ -163,14 +163,16 @@ class ChipRuntime:
             return self._select(apdu, cla.channel)
         if channel.selected is None:
             return _sw_bytes(SW.FILE_NOT_FOUND)
-        applet = self.chip.content.instance(channel.selected)
-        return self._run(lambda ctx: applet.process(ctx), APDUContext(apdu, cla.channel), apdu)
+        selected = channel.selected
+        return self._run(lambda ctx: self.chip.content.instance(selected).process(ctx),
+                         APDUContext(apdu, cla.channel), apdu)
 
     def _terminated(self, apdu: CommandAPDU) -> bytes:
         # GP 2.3 §5.1.1.5: a terminated card answers only GET DATA (CPLC and the like).
-        if apdu.ins == 0xCA and self._channels[0].selected is not None:
-            applet = self.chip.content.instance(self._channels[0].selected)
-            return self._run(lambda ctx: applet.process(ctx), APDUContext(apdu, 0), apdu)
+        selected = self._channels[0].selected
+        if apdu.ins == 0xCA and selected is not None:
+            return self._run(lambda ctx: self.chip.content.instance(selected).process(ctx),
+                             APDUContext(apdu, 0), apdu)
         return _sw_bytes(SW.CONDITIONS_NOT_SATISFIED)
 
     # --- running a command atomically ----------------------------------------------
@@ -297,7 +299,12 @@ class ChipRuntime:
 
     def _can_share(self, aid: bytes, channel: int) -> bool:
         elsewhere = any(c.selected == aid for n, c in self._channels.items() if n != channel)
-        return not elsewhere or type(self.chip.content.instance(aid)).multiselectable
+        if not elsewhere:
+            return True
+        try:
+            return type(self.chip.content.instance(aid)).multiselectable
+        except SWError:
+            return False
 
     def _deselect(self, channel: int) -> None:
         current = self._channels[channel].selected
@@ -321,13 +328,13 @@ class ChipRuntime:
         rec = self.chip.content.find(apdu.data, after)
         if rec is None:
             return _sw_bytes(SW.FILE_NOT_FOUND)
-        if not AppLifeCycle.selectable(rec.state) and not rec.is_security_domain:
+        if not self.chip.content.selectable(rec):
             return _sw_bytes(SW.FILE_NOT_FOUND)
         if rec.aid != channel.selected and not self._can_share(rec.aid, channel_no):
             return _sw_bytes(SW.CONDITIONS_NOT_SATISFIED)
         self._deselect(channel_no)
-        applet = self.chip.content.instance(rec.aid)
-        response = self._run(lambda ctx: applet.select(ctx), APDUContext(apdu, channel_no), apdu)
+        response = self._run(lambda ctx: self.chip.content.instance(rec.aid).select(ctx),
+                             APDUContext(apdu, channel_no), apdu)
         sw = int.from_bytes(response[-2:], "big")
         if is_success(sw) or sw >> 8 in (0x62, 0x63, 0x6C):
             channel.selected = rec.aid

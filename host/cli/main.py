@@ -17,6 +17,8 @@ __all__ = ["cli", "main"]
 LAZY_GROUPS = {
     "sim": ("host.cli.sim_cmds", "sim"),
     "points": ("host.cli.points_cmds", "points"),
+    "gp": ("host.cli.gp_cmds", "gp"),
+    "card": ("host.cli.card_cmds", "card"),
 }
 
 

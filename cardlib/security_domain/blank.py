@@ -1,0 +1,57 @@
+"""Manufacture: put an issuer security domain on a chip, as a card leaves the factory.
+
+The chip ends up in OP_READY with the ISD installed, selectable and default selected,
+holding one key set (the GP test keys under KVN FF unless told otherwise) and the
+card's identity (CPLC, KDD, CIN; IIN when given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from apdu_specs.crypto.keyset import StaticKeys
+from cardlib.chip import Chip
+from cardlib.content import CardLifeCycle
+
+from .applet import IssuerSecurityDomain
+from .constants import (
+    INITIAL_KVN,
+    ISD_AID,
+    ISD_LOAD_FILE_AID,
+    ISD_MODULE_AID,
+    ISD_PRIVILEGES,
+    TEST_KEY,
+)
+from .identity import CardIdentity
+from .keystore import KeySet
+from .profile import ISDProfile, Suite
+
+__all__ = ["factory_keys", "install_isd"]
+
+
+def factory_keys(suite: Suite | str = Suite.AES) -> StaticKeys:
+    """The GP test key 40..4F as ENC, MAC and DEK for a suite (16 bytes for each)."""
+    return StaticKeys(TEST_KEY, TEST_KEY, TEST_KEY, Suite(suite).algorithm)
+
+
+def install_isd(chip: Chip, *, suite: Suite | str = Suite.AES, keys: StaticKeys | None = None,
+                kvn: int = INITIAL_KVN, extra_keysets: Sequence[KeySet] = (),
+                card_identity: str = "blank", iin: bytes | None = None, cin: bytes | None = None,
+                identity: CardIdentity | None = None, profile: ISDProfile | None = None,
+                aid: bytes = ISD_AID, sequence_counter: int = 0) -> IssuerSecurityDomain:
+    """Install and configure the ISD on ``chip``; the card state becomes OP_READY.
+
+    ``identity`` overrides the values derived from ``card_identity`` (tests inject a
+    fixed KDD and AID to replay published vectors).
+    """
+    profile = profile or ISDProfile.for_suite(suite)
+    keys = keys or factory_keys(profile.suite)
+    identity = identity or CardIdentity.derive(card_identity, chip.role, iin=iin, cin=cin)
+    content = chip.content
+    content.install(ISD_LOAD_FILE_AID, ISD_MODULE_AID, aid, privileges=ISD_PRIVILEGES)
+    content.set_card_state(CardLifeCycle.OP_READY)
+    isd = content.instance(aid)
+    assert isinstance(isd, IssuerSecurityDomain)
+    isd.configure(profile=profile, keysets=[KeySet(kvn, keys), *extra_keysets],
+                  identity=identity, sequence_counter=sequence_counter)
+    return isd

@@ -1,0 +1,63 @@
+"""What a security domain tells about its card: CPLC, KDD, IIN, CIN.
+
+A simulated card derives them from its card identity and chip role, so every card has
+its own serial number (and KDD, so diversified keys differ per card) and the same card
+always gets the same values. Layout choices (dualcard):
+
+- CPLC: IC fabricator ``D0C1``, IC type ``0001``/``0002`` (chip 1/2), OS id ``DC01``,
+  IC serial number = the first 4 bytes of SHA-256(identity "/" role), batch ``0001``;
+- KDD (10 bytes, the INITIALIZE UPDATE prefix that key diversification uses):
+  fabricator(2) ‖ IC type(2) ‖ serial(4) ‖ batch(2) — so the EMV scheme's KDD[4..9] and
+  the VISA2 scheme's KDD[0..1]‖KDD[4..7] both contain the serial number;
+- CIN (tag 45): ``DC`` followed by the first 7 bytes of that SHA-256; IIN (tag 42) only
+  when the issuer sets one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from apdu_specs.commands.gp_extra import build_cplc, parse_cplc
+
+__all__ = ["CardIdentity"]
+
+_FABRICATOR = bytes.fromhex("D0C1")
+_OS_ID = bytes.fromhex("DC01")
+_BATCH = bytes.fromhex("0001")
+
+
+@dataclass(frozen=True)
+class CardIdentity:
+    cplc: bytes
+    kdd: bytes
+    iin: bytes | None = None
+    cin: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.kdd) != 10:
+            raise ValueError(f"KDD must be 10 bytes, got {len(self.kdd)}")
+        parse_cplc(self.cplc)  # validates the length
+
+    @classmethod
+    def derive(cls, card_identity: str, chip_role: str, *, iin: bytes | None = None,
+               cin: bytes | None = None) -> CardIdentity:
+        digest = hashlib.sha256(f"{card_identity}/{chip_role}".encode()).digest()
+        ic_type = b"\x00\x02" if chip_role == "chip2" else b"\x00\x01"
+        serial = digest[:4]
+        cplc = build_cplc({
+            "ic_fabricator": _FABRICATOR, "ic_type": ic_type, "os_id": _OS_ID,
+            "os_release_date": bytes.fromhex("6001"), "os_release_level": bytes.fromhex("0100"),
+            "ic_serial_number": serial, "ic_batch_identifier": _BATCH,
+        })
+        kdd = _FABRICATOR + ic_type + serial + _BATCH
+        return cls(cplc, kdd, iin, b"\xdc" + digest[:7] if cin is None else cin)
+
+    def to_value(self) -> tuple[Any, ...]:
+        return (self.cplc, self.kdd, self.iin, self.cin)
+
+    @classmethod
+    def from_value(cls, value: tuple[Any, ...]) -> CardIdentity:
+        cplc, kdd, iin, cin = value
+        return cls(cplc, kdd, iin, cin)

@@ -1,0 +1,105 @@
+"""The ISD's key sets, their authentication-failure counters and the SCP sequence counter.
+
+Persistent layout inside the ISD's memory view:
+
+- ``keys/KVN`` → ``(algorithm, enc, mac, dek)``: one static key set per key version;
+- ``authfail/KVN`` → consecutive failed EXTERNAL AUTHENTICATEs, written with
+  ``set_now`` so neither a failing command's rollback nor a tear can reset it;
+- ``seq`` → the secure channel sequence counter, also written at once: a challenge
+  derived from it must never be handed out twice.
+
+Replacing the initial key set: GP reserves key version FF for the keys a card ships
+with. When PUT KEY adds a new key set (P1 = 00) while FF exists, FF is removed in the
+same transaction, so the well-known test keys stop working the moment the issuer's
+keys are in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.keyset import StaticKeys
+from cardlib.memory import MemoryView
+
+from .constants import INITIAL_KVN
+
+__all__ = ["KeySet", "KeyStore"]
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """A key version number and its three static keys (repr shows KCVs only)."""
+
+    kvn: int
+    keys: StaticKeys
+
+    def __repr__(self) -> str:
+        return f"KeySet(kvn={self.kvn:02X}, {self.keys!r})"
+
+
+def _name(kvn: int) -> str:
+    return f"{kvn:02X}"
+
+
+class KeyStore:
+    """Key sets of one security domain, in its persistent memory."""
+
+    def __init__(self, store: MemoryView) -> None:
+        self._store = store
+
+    # --- key sets ------------------------------------------------------------------
+    def versions(self) -> list[int]:
+        return sorted(int(k.split("/", 1)[1], 16) for k in self._store.keys()  # noqa: SIM118 (a MemoryView)
+                      if k.startswith("keys/"))
+
+    def get(self, kvn: int) -> KeySet | None:
+        value = self._store.get("keys/" + _name(kvn))
+        if value is None:
+            return None
+        algorithm, enc, mac, dek = value
+        return KeySet(kvn, StaticKeys(enc, mac, dek, Algorithm(algorithm)))
+
+    def select(self, kvn: int) -> KeySet | None:
+        """The key set INITIALIZE UPDATE names; KVN 00 means the first one."""
+        if kvn == 0:
+            versions = self.versions()
+            return self.get(versions[0]) if versions else None
+        return self.get(kvn)
+
+    def put(self, keyset: KeySet) -> None:
+        k = keyset.keys
+        self._store.set("keys/" + _name(keyset.kvn), (k.algorithm.value, k.enc, k.mac, k.dek))
+        if self.failures(keyset.kvn):
+            self._store.set("authfail/" + _name(keyset.kvn), 0)
+
+    def delete(self, kvn: int) -> None:
+        self._store.delete("keys/" + _name(kvn))
+        self._store.delete("authfail/" + _name(kvn))
+
+    def add(self, keyset: KeySet) -> None:
+        """PUT KEY P1=00: store a new key set, retiring the initial one (FF)."""
+        self.put(keyset)
+        if keyset.kvn != INITIAL_KVN and self.get(INITIAL_KVN) is not None:
+            self.delete(INITIAL_KVN)
+
+    # --- authentication failures --------------------------------------------------------
+    def failures(self, kvn: int) -> int:
+        return int(self._store.get("authfail/" + _name(kvn), 0))
+
+    def record_failure(self, kvn: int) -> int:
+        count = min(self.failures(kvn) + 1, 0xFF)
+        self._store.set_now("authfail/" + _name(kvn), count)
+        return count
+
+    def clear_failures(self, kvn: int) -> None:
+        if self.failures(kvn):
+            self._store.set_now("authfail/" + _name(kvn), 0)
+
+    # --- sequence counter -----------------------------------------------------------------
+    @property
+    def sequence_counter(self) -> int:
+        return int(self._store.get("seq", 0))
+
+    def set_sequence_counter(self, value: int) -> None:
+        self._store.set_now("seq", value)

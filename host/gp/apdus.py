@@ -1,0 +1,151 @@
+"""GP command APDUs built from the command specs (no I/O; style lesson 2: no hand-made hex).
+
+Each builder returns a plain :class:`~apdu_specs.apdu.CommandAPDU`; the client protects it
+with the secure channel and sends it. STORE DATA and PUT KEY need the channel's DEK, so
+they take the channel's encryption functions as arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from apdu_specs.apdu import CommandAPDU
+from apdu_specs.commands.globalplatform import (
+    DELETE,
+    GET_STATUS,
+    INSTALL,
+    PUT_KEY,
+    SET_STATUS,
+    STORE_DATA,
+)
+from apdu_specs.commands.gp_extra import DELETE_KEY, encode_dgi
+from apdu_specs.commands.iso7816 import GET_DATA, SELECT
+from apdu_specs.crypto.keyset import StaticKeys
+from apdu_specs.tlv import TLV
+
+__all__ = [
+    "DGI",
+    "MAX_STORE_DATA_BLOCK",
+    "delete",
+    "delete_key",
+    "get_data",
+    "get_status",
+    "install",
+    "install_for_personalization",
+    "make_selectable",
+    "put_key",
+    "select",
+    "set_status",
+    "store_data",
+]
+
+#: plain data per STORE DATA block: with C-DECRYPTION padding and a 16-byte C-MAC it
+#: still fits a short APDU (223 → 224 encrypted + 16 ≤ 255)
+MAX_STORE_DATA_BLOCK = 223
+
+
+@dataclass(frozen=True, repr=False)
+class DGI:
+    """One data grouping for STORE DATA; ``sensitive`` ones travel encrypted under the DEK."""
+
+    dgi: int
+    value: bytes
+    sensitive: bool = False
+
+    def __repr__(self) -> str:
+        shown = (f"{len(self.value)} bytes, encrypted" if self.sensitive
+                 else self.value.hex().upper())
+        return f"DGI({self.dgi:04X}: {shown})"
+
+
+def select(aid: bytes) -> CommandAPDU:
+    return SELECT.build(selection=0x04, occurrence=0x00, data={"name": aid}, ne=256)
+
+
+def _install(role: int, load_file: bytes = b"", module: bytes = b"", aid: bytes = b"",
+             privileges: bytes = b"", parameters: bytes = b"") -> CommandAPDU:
+    return INSTALL.build(role=role, data={
+        "load_file_aid": load_file, "module_aid": module, "application_aid": aid,
+        "privileges": privileges, "parameters": parameters, "token": b""}, ne=256)
+
+
+def install(load_file: bytes, module: bytes, aid: bytes, *, privileges: bytes = b"\x00",
+            params: bytes = b"", make_selectable: bool = True) -> CommandAPDU:
+    """INSTALL [for install] (and [for make selectable]); ``params`` become the C9 value."""
+    parameters = TLV.build(0xC9, params).encode()
+    return _install(0x0C if make_selectable else 0x04, load_file, module, aid, privileges,
+                    parameters)
+
+
+def make_selectable(aid: bytes, privileges: bytes = b"") -> CommandAPDU:
+    return _install(0x08, aid=aid, privileges=privileges)
+
+
+def install_for_personalization(aid: bytes) -> CommandAPDU:
+    return _install(0x20, aid=aid)
+
+
+def delete(aid: bytes, *, related: bool = False) -> CommandAPDU:
+    return DELETE.build(scope=0x80 if related else 0x00, data={"aid": aid}, ne=256)
+
+
+def delete_key(kvn: int) -> CommandAPDU:
+    return DELETE_KEY.build(data={"key_version": kvn}, ne=256)
+
+
+def get_status(subset: int, *, next_occurrence: bool = False,
+               aid_prefix: bytes = b"") -> CommandAPDU:
+    """GET STATUS in TLV format; ``aid_prefix`` filters (empty: everything)."""
+    fmt = 0x02 | (0x01 if next_occurrence else 0x00)
+    criteria = TLV.build(0x4F, aid_prefix).encode()
+    return GET_STATUS.build(subset=subset, format=fmt, data={"criteria": criteria}, ne=256)
+
+
+def set_status(target: int, state: int, aid: bytes = b"") -> CommandAPDU:
+    data = {"aid": aid} if aid else None
+    return SET_STATUS.build(target=target, state=state, data=data)
+
+
+def get_data(tag: int) -> CommandAPDU:
+    return GET_DATA.build(tag_high=tag >> 8, tag_low=tag & 0xFF, ne=256)
+
+
+def put_key(keys: StaticKeys, new_kvn: int, *, replace_kvn: int = 0x00,
+            component: Callable[[bytes], dict[str, object]]) -> CommandAPDU:
+    """PUT KEY of a whole key set (key id 1: ENC, MAC, DEK); ``component`` encrypts each key."""
+    entries = [component(k) for k in (keys.enc, keys.mac, keys.dek)]
+    return PUT_KEY.build(old_key_version=replace_kvn, key_id=0x81,
+                         data={"new_key_version": new_kvn, "keys": entries}, ne=256)
+
+
+def _streams(dgis: Iterable[DGI], encrypt: Callable[[bytes], bytes]) -> list[tuple[bool, bytes]]:
+    """Runs of consecutive DGIs of the same kind, framed (sensitive values encrypted)."""
+    runs: list[tuple[bool, bytearray]] = []
+    for item in dgis:
+        value = encrypt(item.value) if item.sensitive else item.value
+        if not runs or runs[-1][0] != item.sensitive:
+            runs.append((item.sensitive, bytearray()))
+        runs[-1][1].extend(encode_dgi(item.dgi, value))
+    return [(sensitive, bytes(data)) for sensitive, data in runs]
+
+
+def store_data(dgis: Sequence[DGI], *, encrypt: Callable[[bytes], bytes],
+               block_size: int = MAX_STORE_DATA_BLOCK) -> list[CommandAPDU]:
+    """The STORE DATA blocks for ``dgis`` (P2 numbered from 00, P1 b8 on the last).
+
+    A run of plain or of sensitive DGIs is cut into blocks of ``block_size``; a long DGI
+    may straddle blocks, and a new run always starts a new block.
+    """
+    if not dgis:
+        raise ValueError("STORE DATA needs at least one DGI")
+    blocks: list[tuple[bool, bytes]] = []
+    for sensitive, data in _streams(dgis, encrypt):
+        blocks += [(sensitive, data[i:i + block_size]) for i in range(0, len(data), block_size)]
+    if len(blocks) > 256:
+        raise ValueError(f"{len(blocks)} STORE DATA blocks exceed the 256 a sequence can number")
+    out = []
+    for number, (sensitive, payload) in enumerate(blocks):
+        control = 0x08 | (0x60 if sensitive else 0x00) | (0x80 if number == len(blocks) - 1 else 0)
+        out.append(STORE_DATA.build(control=control, block=number, data={"payload": payload}))
+    return out

@@ -1,0 +1,33 @@
+"""Errors of the GlobalPlatform host library (a status word error is :class:`CardError`).
+
+:class:`AuthenticationError` means: stop. The keys or the key version are wrong, or the
+card refused the host's cryptogram; trying again only brings the key set closer to
+being locked.
+"""
+
+from __future__ import annotations
+
+from apdu_specs.sw import CardError
+
+__all__ = ["AuthenticationError", "CardError", "GPError", "KCVMismatchError", "KeySpecError",
+           "ResponseError"]
+
+
+class GPError(Exception):
+    """Base of the GP host errors that are not plain status words."""
+
+
+class AuthenticationError(GPError):
+    """Secure channel not opened: wrong keys, unknown or blocked key set, refused cryptogram."""
+
+
+class KeySpecError(GPError, ValueError):
+    """A key specification that cannot be understood or resolved (never shows key values)."""
+
+
+class KCVMismatchError(GPError):
+    """PUT KEY: the card reports key check values other than those of the keys sent."""
+
+
+class ResponseError(GPError):
+    """A response that does not parse, or whose R-MAC does not verify."""

@@ -1,0 +1,248 @@
+"""Opening a GlobalPlatform secure channel, sans I/O (style lesson 1).
+
+:func:`secure_channel_flow` is a generator: it yields command APDUs (bytes) and is sent
+the raw responses (data ‖ SW); its return value is the open :class:`SecureChannel`. Any
+transport runs it with :func:`run_flow`, and a test can drive it by hand with fixed
+challenges to replay published vectors.
+
+The flow:
+
+1. INITIALIZE UPDATE with the host challenge (8 bytes in S8 mode). A card in S16 mode
+   answers 6700; with ``mode=None`` (automatic) the flow retries once with 16 bytes.
+2. The response names the protocol (SCP02 or SCP03), the key version and the KDD; the
+   card's static keys follow from the key spec (diversified with the KDD if asked) and
+   the card cryptogram is checked. A mismatch raises :class:`AuthenticationError` and
+   EXTERNAL AUTHENTICATE is *not* sent: the host never spends one of the card's tries on
+   keys it already knows are wrong.
+3. EXTERNAL AUTHENTICATE with the host cryptogram at the requested security level;
+   anything but 9000 raises :class:`AuthenticationError`.
+
+Which algorithm: SCP02 means 3DES; SCP03 means AES unless the caller says SM4 (GP has
+no field that tells them apart).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from apdu_specs.apdu import CLA
+from apdu_specs.commands.globalplatform import INITIALIZE_UPDATE
+from apdu_specs.commands.gp_extra import encode_key_component, encrypt_sensitive
+from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.errors import CryptoError, CryptogramError
+from apdu_specs.crypto.keyset import StaticKeys
+from apdu_specs.crypto.scp02 import SCP02HostHandshake, SCP02InitializeUpdateResponse
+from apdu_specs.crypto.scp02 import derive_session_keys as scp02_session_keys
+from apdu_specs.crypto.scp03 import (
+    HostHandshake,
+    InitializeUpdateResponse,
+    SCP03Mode,
+    SecurityLevel,
+)
+from apdu_specs.crypto.secure_messaging import SecureMessagingSession
+from apdu_specs.sw import CardError, describe
+
+from .errors import AuthenticationError, ResponseError
+from .keyspec import KeySpec
+
+__all__ = ["ChannelOptions", "Flow", "SecureChannel", "run_flow", "secure_channel_flow"]
+
+Flow = Generator[bytes, bytes, Any]
+
+_SCP03 = 0x03
+_SCP02 = 0x02
+
+
+@dataclass(frozen=True)
+class ChannelOptions:
+    """What to ask for: security level, key version, algorithm, S8/S16, logical channel."""
+
+    level: int = SecurityLevel.C_MAC
+    kvn: int = 0x00
+    #: ``Algorithm.SM4`` for an SM4 card; ``None``: 3DES for SCP02, AES for SCP03
+    algorithm: Algorithm | None = None
+    #: ``None``: S8, retried in S16 when the card asks for it (6700)
+    mode: SCP03Mode | None = None
+    channel: int = 0
+
+    @property
+    def cla(self) -> int:
+        return CLA.encode(channel=self.channel, proprietary=True)
+
+
+class SecureChannel:
+    """An open secure channel: wraps commands, unwraps responses, encrypts under the DEK."""
+
+    def __init__(self, session: SecureMessagingSession, *, scp: int, kvn: int, kdd: bytes,
+                 sequence_counter: int | None, i_parameter: int | None, static: StaticKeys,
+                 options: ChannelOptions) -> None:
+        self.session = session
+        self.scp = scp
+        self.kvn = kvn
+        self.kdd = kdd
+        self.sequence_counter = sequence_counter
+        self.i_parameter = i_parameter
+        self.static = static
+        self.options = options
+        if scp == _SCP02:
+            self._dek = (Algorithm.TDES, scp02_session_keys(static, sequence_counter or 0).s_dek)
+        else:
+            self._dek = (static.algorithm, static.dek)
+
+    @property
+    def level(self) -> int:
+        return int(self.session.security_level)
+
+    @property
+    def algorithm(self) -> Algorithm:
+        return self.static.algorithm
+
+    @property
+    def is_open(self) -> bool:
+        return self.session.is_open
+
+    def wrap(self, apdu: bytes) -> bytes:
+        """Protect a plain command APDU (CLA 80 → 84, C-MAC, encryption per level)."""
+        try:
+            return self.session.wrap_command(apdu)
+        except CryptoError as exc:
+            raise ResponseError(f"cannot protect the command: {exc}") from None
+
+    def unwrap(self, response: bytes) -> bytes:
+        """Verify and decrypt a response (R-MAC, R-ENC per level); the plain data ‖ SW."""
+        try:
+            return self.session.unwrap_response(response)
+        except CryptoError as exc:
+            raise ResponseError(f"response protection does not verify: {exc}") from None
+
+    def encrypt_sensitive(self, value: bytes) -> bytes:
+        """An encrypted DGI's content, under the DEK (see :mod:`apdu_specs.commands.gp_extra`)."""
+        algorithm, key = self._dek
+        return encrypt_sensitive(algorithm, key, value)
+
+    def key_component(self, key: bytes) -> dict[str, object]:
+        """One PUT KEY entry for ``key`` (of this channel's algorithm), under the DEK."""
+        algorithm, dek = self._dek
+        return encode_key_component(algorithm, key, dek)
+
+    @property
+    def key_algorithm(self) -> Algorithm:
+        """The algorithm of keys PUT KEY may carry on this channel."""
+        return self._dek[0]
+
+    def __repr__(self) -> str:
+        return (f"SecureChannel(SCP{self.scp:02X}, kvn={self.kvn:02X}, level={self.level:02X}, "
+                f"{self.static!r})")
+
+
+def _sw(response: bytes) -> int:
+    if len(response) < 2:
+        raise ResponseError(f"response of {len(response)} byte(s) has no status word")
+    return int.from_bytes(response[-2:], "big")
+
+
+def _init_update_apdu(challenge: bytes, options: ChannelOptions) -> bytes:
+    return INITIALIZE_UPDATE.build(key_version=options.kvn, data={"host_challenge": challenge},
+                                   cla=options.cla).encode()
+
+
+def _refusal(sw: int, kvn: int) -> Exception:
+    if sw == 0x6A88:
+        return AuthenticationError(f"the card has no key set {kvn:02X} (6A88)")
+    if sw == 0x6983:
+        return AuthenticationError("the key set is blocked after too many failed authentications "
+                                   "(6983)")
+    return CardError(sw, "INITIALIZE UPDATE")
+
+
+def secure_channel_flow(keys: KeySpec, options: ChannelOptions | None = None, *,
+                        host_challenge: bytes | None = None,
+                        random: Callable[[int], bytes] = os.urandom) -> Flow:
+    """Yield INITIALIZE UPDATE and EXTERNAL AUTHENTICATE; return the :class:`SecureChannel`."""
+    options = options or ChannelOptions()
+    mode = options.mode or SCP03Mode.S8
+    challenge = host_challenge if host_challenge is not None else random(int(mode))
+    response = yield _init_update_apdu(challenge, options)
+    sw = _sw(response)
+    if sw == 0x6700 and options.mode is None and host_challenge is None:
+        mode = SCP03Mode.S16
+        challenge = random(int(mode))
+        response = yield _init_update_apdu(challenge, options)
+        sw = _sw(response)
+    if sw != 0x9000:
+        raise _refusal(sw, options.kvn)
+    data = response[:-2]
+    scp = data[11] if len(data) > 11 else -1
+    if scp == _SCP03:
+        handshake, static, details = _scp03(keys, options, mode, challenge, data)
+    elif scp == _SCP02:
+        handshake, static, details = _scp02(keys, options, challenge, data)
+    else:
+        raise ResponseError(f"INITIALIZE UPDATE answer of {len(data)} bytes names no known SCP")
+    apdu, session = handshake.external_authenticate(options.level)
+    response = yield apdu
+    sw = _sw(response)
+    if sw != 0x9000:
+        raise AuthenticationError(
+            f"EXTERNAL AUTHENTICATE refused with {sw:04X} ({describe(sw)}); stopped — each "
+            "failure counts towards locking the key set")
+    return SecureChannel(session, scp=scp, static=static, options=options, **details)
+
+
+def _check_card(handshake: HostHandshake | SCP02HostHandshake, data: bytes, keys: KeySpec,
+                static: StaticKeys, kvn: int) -> None:
+    try:
+        handshake.process_initialize_update_response(data)
+    except CryptogramError:
+        raise AuthenticationError(
+            f"card cryptogram does not match: wrong keys for key set {kvn:02X} "
+            f"({keys.text}, card keys KCV {_kcvs(static)}); stopped without sending "
+            "EXTERNAL AUTHENTICATE") from None
+    except CryptoError as exc:
+        raise ResponseError(f"INITIALIZE UPDATE answer: {exc}") from None
+
+
+def _kcvs(static: StaticKeys) -> str:
+    return "/".join(k.hex().upper() for k in static.kcvs())
+
+
+def _scp03(keys: KeySpec, options: ChannelOptions, mode: SCP03Mode, challenge: bytes,
+           data: bytes) -> tuple[HostHandshake, StaticKeys, dict[str, Any]]:
+    try:
+        parsed = InitializeUpdateResponse.parse(data)
+    except CryptoError as exc:
+        raise ResponseError(f"INITIALIZE UPDATE answer: {exc}") from None
+    static = keys.card_keys(parsed.kdd, options.algorithm or Algorithm.AES)
+    handshake = HostHandshake(static, kvn=options.kvn, mode=mode, host_challenge=challenge,
+                              cla=options.cla)
+    _check_card(handshake, data, keys, static, parsed.kvn)
+    return handshake, static, {"kvn": parsed.kvn, "kdd": parsed.kdd,
+                               "sequence_counter": parsed.sequence_counter,
+                               "i_parameter": parsed.i_parameter}
+
+
+def _scp02(keys: KeySpec, options: ChannelOptions, challenge: bytes,
+           data: bytes) -> tuple[SCP02HostHandshake, StaticKeys, dict[str, Any]]:
+    try:
+        parsed = SCP02InitializeUpdateResponse.parse(data)
+    except CryptoError as exc:
+        raise ResponseError(f"INITIALIZE UPDATE answer: {exc}") from None
+    static = keys.card_keys(parsed.kdd, Algorithm.TDES)
+    handshake = SCP02HostHandshake(static, kvn=options.kvn, host_challenge=challenge,
+                                   cla=options.cla)
+    _check_card(handshake, data, keys, static, parsed.kvn)
+    return handshake, static, {"kvn": parsed.kvn, "kdd": parsed.kdd,
+                               "sequence_counter": parsed.sequence_counter, "i_parameter": None}
+
+
+def run_flow(transmit: Callable[[bytes], bytes], flow: Flow) -> Any:
+    """Drive ``flow`` over ``transmit`` until it returns; its return value."""
+    try:
+        command = next(flow)
+        while True:
+            command = flow.send(transmit(command))
+    except StopIteration as done:
+        return done.value
