@@ -19,6 +19,7 @@ LAZY_GROUPS = {
     "points": ("host.cli.points_cmds", "points"),
     "gp": ("host.cli.gp_cmds", "gp"),
     "card": ("host.cli.card_cmds", "card"),
+    "pay": ("host.cli.pay_cmds", "pay"),
 }
 
 

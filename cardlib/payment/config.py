@@ -1,0 +1,55 @@
+"""The personalised configuration of a payment application, decoded for one command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apdu_specs.payment import dgi as D
+from apdu_specs.payment.cryptogram import CryptogramVersion, IssuerMasterKeys
+from apdu_specs.sw import SW, SWError
+from apdu_specs.tlv import parse_dol
+from cardlib.memory import MemoryView
+
+from .perso import REQUIRED_KEYS
+
+__all__ = ["AppConfig", "Dol", "dol_length", "risk_parameters"]
+
+Dol = list[tuple[int, int]]
+
+
+def dol_length(dol: Dol) -> int:
+    return sum(n for _, n in dol)
+
+
+def risk_parameters(store: MemoryView) -> D.RiskParameters | None:
+    raw = store.get("risk")
+    return None if raw is None else D.RiskParameters.decode(raw)
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    crypto: D.CryptoParameters
+    risk: D.RiskParameters
+    keys: IssuerMasterKeys
+    aip: bytes
+    afl: bytes
+    pdol: Dol
+    cdol1: Dol
+    cdol2: Dol
+
+    @property
+    def version(self) -> CryptogramVersion:
+        return self.crypto.version
+
+    @classmethod
+    def load(cls, store: MemoryView) -> AppConfig:
+        """The configuration, or 6985 while personalisation is incomplete."""
+        missing = [k for k in REQUIRED_KEYS if store.get(k) is None]
+        if missing:
+            raise SWError(SW.CONDITIONS_NOT_SATISFIED, "not personalised: " + ", ".join(missing))
+        crypto = D.CryptoParameters.decode(store.get("crypto"))
+        gpo = store.get("gpo")
+        return cls(crypto, D.RiskParameters.decode(store.get("risk")),
+                   D.decode_master_keys(store.get("keys"), crypto.version),
+                   gpo[:2], gpo[2:], parse_dol(store.get("pdol", b"")),
+                   parse_dol(store.get("cdol1")), parse_dol(store.get("cdol2")))

@@ -1,0 +1,56 @@
+"""The issuer's keys for chip 1: EMV issuer master keys, and the stripe's CVK and PVK.
+
+Reprs and errors show key check values, never keys. :func:`load_issuer_keys` reads
+the JSON key file the CLI takes (a demo and test convenience: production keys live
+in an HSM or a key store, not in files).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.kcv import kcv
+from apdu_specs.errors import HexError
+from apdu_specs.hexutil import parse_hex, to_hex
+from apdu_specs.payment.cryptogram import IssuerMasterKeys
+
+from .errors import ProfileError
+
+__all__ = ["IssuerKeys", "load_issuer_keys"]
+
+
+@dataclass(frozen=True)
+class IssuerKeys:
+    emv: IssuerMasterKeys
+    cvk: bytes  #: CVK-A ‖ CVK-B (2-key 3DES)
+    pvk: bytes  #: PVK (2-key 3DES)
+
+    def __post_init__(self) -> None:
+        for name, key in (("CVK", self.cvk), ("PVK", self.pvk)):
+            if len(key) != 16:
+                raise ProfileError(f"the {name} is a 16-byte 3DES key, got {len(key)} bytes")
+
+    def __repr__(self) -> str:
+        return (f"IssuerKeys(CVK kcv {to_hex(kcv(Algorithm.TDES, self.cvk))}, "
+                f"PVK kcv {to_hex(kcv(Algorithm.TDES, self.pvk))})")
+
+
+def load_issuer_keys(path: str | Path) -> IssuerKeys:
+    """Keys from ``{"imk_ac": hex, "imk_smi": hex, "imk_smc": hex, "cvk": hex, "pvk": hex}``."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        fields = {name: parse_hex(str(raw[name]), what=name)
+                  for name in ("imk_ac", "imk_smi", "imk_smc", "cvk", "pvk")}
+    except OSError as exc:
+        raise ProfileError(f"cannot read issuer key file {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise ProfileError(f"issuer key file {path} is not a JSON object: {exc}") from None
+    except KeyError as exc:
+        raise ProfileError(f"issuer key file {path} lacks {exc.args[0]!r}") from None
+    except HexError as exc:
+        raise ProfileError(f"issuer key file {path}: {exc}") from None
+    return IssuerKeys(IssuerMasterKeys(fields["imk_ac"], fields["imk_smi"], fields["imk_smc"]),
+                      fields["cvk"], fields["pvk"])
