@@ -20,6 +20,7 @@ LAZY_GROUPS = {
     "gp": ("host.cli.gp_cmds", "gp"),
     "card": ("host.cli.card_cmds", "card"),
     "pay": ("host.cli.pay_cmds", "pay"),
+    "stripe": ("host.cli.stripe_cmds", "stripe"),
 }
 
 

@@ -1,0 +1,28 @@
+"""Field checks shared by the track and discretionary-data models."""
+
+from __future__ import annotations
+
+from .errors import BadCharacter, FieldTooLong, FieldTooShort
+from .formats import TrackFormat
+
+__all__ = ["check_digits", "check_length", "check_text"]
+
+
+def check_length(value: str, what: str, minimum: int, maximum: int) -> None:
+    if len(value) > maximum:
+        raise FieldTooLong(what, maximum, len(value))
+    if len(value) < minimum:
+        raise FieldTooShort(what, minimum, len(value))
+
+
+def check_digits(value: str, what: str) -> None:
+    for position, char in enumerate(value):
+        if char not in "0123456789":
+            raise BadCharacter(char, position, what)
+
+
+def check_text(value: str, what: str, fmt: TrackFormat, forbidden: str) -> None:
+    """Every character recordable on ``fmt`` and none of ``forbidden`` (framing)."""
+    for position, char in enumerate(value):
+        if not fmt.allows(char) or char in forbidden:
+            raise BadCharacter(char, position, what)
