@@ -151,7 +151,7 @@ class Applet:
         entries = self._dispatch.get(ctx.ins)
         if not entries:
             raise SWError(SW.INS_NOT_SUPPORTED)
-        first_error: SpecError | None = None
+        errors: list[SpecError] = []
         cla_matched = False
         for spec, name in entries:
             if bool(spec.cla & 0x80) != bool(ctx.apdu.cla & 0x80):
@@ -160,10 +160,11 @@ class Applet:
             try:
                 fields = spec.parse(ctx.apdu)
             except SpecError as exc:
-                first_error = first_error or exc
+                errors.append(exc)
                 continue
             return getattr(self, name)(ctx, fields)
         if not cla_matched:
             raise SWError(SW.CLA_NOT_SUPPORTED)
-        assert first_error is not None
-        raise SWError(first_error.sw, str(first_error))
+        # Prefer the complaint of a spec whose P1/P2 fitted (INS is shared by several specs).
+        chosen = next((e for e in errors if e.sw != SW.INCORRECT_P1P2), errors[0])
+        raise SWError(chosen.sw, str(chosen))

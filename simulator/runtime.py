@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 INS_SELECT = 0xA4
 INS_MANAGE_CHANNEL = 0x70
 INS_GET_RESPONSE = 0xC0
+_FILE_SELECTIONS = frozenset((0x00, 0x01, 0x02, 0x03, 0x08, 0x09))
 
 
 def _sw_bytes(sw: int) -> bytes:
@@ -159,8 +160,12 @@ class ChipRuntime:
         apdu = apdu_or_done
         if apdu.ins == INS_MANAGE_CHANNEL and not cla.proprietary:
             return self._manage_channel(apdu, cla.channel)
-        if apdu.ins == INS_SELECT and apdu.p1 == 0x04 and not cla.proprietary:
-            return self._select(apdu, cla.channel)
+        if apdu.ins == INS_SELECT and not cla.proprietary:
+            if apdu.p1 == 0x04:
+                return self._select(apdu, cla.channel)
+            # The chips carry applications, not a file system (ISO/IEC 7816-4 §11.2.2).
+            return _sw_bytes(SW.FILE_NOT_FOUND if apdu.p1 in _FILE_SELECTIONS
+                             else SW.INCORRECT_P1P2)
         if channel.selected is None:
             return _sw_bytes(SW.FILE_NOT_FOUND)
         selected = channel.selected
@@ -226,6 +231,9 @@ class ChipRuntime:
         return head + _sw_bytes(0x6100 | (rest if rest < 256 else 0))
 
     def _get_response(self, apdu: CommandAPDU) -> bytes:
+        if apdu.data:
+            self._pending = b""
+            return _sw_bytes(SW.WRONG_LENGTH)
         if apdu.p1 or apdu.p2:
             self._pending = b""
             return _sw_bytes(SW.INCORRECT_P1P2)

@@ -147,6 +147,8 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
     def _external_authenticate(self, ctx: APDUContext, state: ChannelState) -> Response:
         handshake, kvn = state.handshake, state.handshake_kvn
         state.drop_session()
+        if ctx.p2 != 0x00:
+            raise SWError(SW.INCORRECT_P1P2, "EXTERNAL AUTHENTICATE takes P2=00")
         if handshake is None:
             raise SWError(SW.CONDITIONS_NOT_SATISFIED, "no INITIALIZE UPDATE before")
         store = self.keystore

@@ -21,6 +21,10 @@ LAZY_GROUPS = {
     "card": ("host.cli.card_cmds", "card"),
     "pay": ("host.cli.pay_cmds", "pay"),
     "stripe": ("host.cli.stripe_cmds", "stripe"),
+    "perso": ("host.cli.perso_cmds", "perso"),
+    "conformance": ("host.cli.qa_cmds", "conformance"),
+    "script": ("host.cli.qa_cmds", "script"),
+    "replay": ("host.cli.qa_cmds", "replay"),
 }
 
 

@@ -76,8 +76,11 @@ def open_image(path: str | os.PathLike[str]) -> SimulatedCard:
     return SimulatedCard.load(path)
 
 
-def blank_card(identity: str = "blank") -> SimulatedCard:
-    """A fresh, unpersonalised simulated card (issuer security domains on both chips)."""
+def blank_card(identity: str = "blank", *, suite: str = "AES") -> SimulatedCard:
+    """A fresh, unpersonalised simulated card (issuer security domains on both chips).
+
+    ``suite`` (AES, SM4 or TDES) is the algorithm suite of the chips' security domains.
+    """
     from simulator.blank import new_blank_card
 
-    return new_blank_card(identity)
+    return new_blank_card(identity, suite=suite)

@@ -1,0 +1,121 @@
+"""Personalisation throughput: simulated dual-chip cards per second, in process.
+
+Every card is the full job: a blank card, SCP03 with C-MAC and C-DECRYPTION on both chips,
+INSTALL / STORE DATA (secrets encrypted under the DEK) / PUT KEY / SET STATUS, and the
+read-back. A counting transport sits right above each simulated chip, so the time spent
+inside the simulator (card work) is measured apart from everything above it (host work:
+planning, key diversification, APDU building, secure messaging, checks). The blank
+card's manufacture is card-side work too and is timed on its own.
+
+Goals: at least 200 cards/s in process; host work at most 1 ms per APDU.
+Prints the median of several runs.
+
+Run: python bench/bench_perso.py [cards per run] [runs]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cardlib.payment  # the simulator's payment load file
+import cardlib.purse  # noqa: F401  (the simulator's purse load file)
+from host.keystore import new_key_file
+from host.perso import HolderRecord, Personaliser, SimImageTarget, load_profile, read_holders_text
+from host.perso.counting import CountingTransport
+from host.transport.base import Transport
+from host.transport.t0 import T0Transport
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILE = ROOT / "examples" / "perso" / "profile.toml"
+CARDS = 40
+RUNS = 5
+
+
+@dataclass
+class Sample:
+    cards: int
+    seconds: float
+    card_seconds: float
+    blank_seconds: float
+    apdus: int
+
+    @property
+    def cards_per_second(self) -> float:
+        return self.cards / self.seconds
+
+    @property
+    def host_ms_per_apdu(self) -> float:
+        return (self.seconds - self.card_seconds - self.blank_seconds) / self.apdus * 1000
+
+    @property
+    def card_ms_per_apdu(self) -> float:
+        return self.card_seconds / self.apdus * 1000
+
+
+class TimedTarget(SimImageTarget):
+    """Blank simulated cards (not saved), counted and timed below the T=0 layer."""
+
+    def __init__(self) -> None:
+        super().__init__(ROOT, save=False, wrap=self._wrap)
+        self.counters: list[CountingTransport] = []
+        self.blank_seconds = 0.0
+
+    def _wrap(self, transport: Transport) -> Transport:
+        counter = CountingTransport(transport)
+        self.counters.append(counter)
+        return T0Transport(counter)
+
+    def blank(self, identity: str):  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        try:
+            return super().blank(identity)
+        finally:
+            self.blank_seconds += time.perf_counter() - start
+
+
+def holders(count: int) -> list[HolderRecord]:
+    rows = "".join(f"HOLDER/NUMBER {i % 100},C-{i}\n" for i in range(count))
+    return list(read_holders_text("name,holder_id\n" + rows))
+
+
+def one_run(personaliser: Personaliser, records: list[HolderRecord]) -> Sample:
+    target = TimedTarget()
+    start = time.perf_counter()
+    for holder in records:
+        plan = personaliser.plan(holder)
+        with target.card(plan) as slot:
+            personaliser.personalise(plan, slot.transports)
+    seconds = time.perf_counter() - start
+    return Sample(len(records), seconds, sum(c.inner_seconds for c in target.counters),
+                  target.blank_seconds, sum(c.count for c in target.counters))
+
+
+def main() -> None:
+    cards = int(sys.argv[1]) if len(sys.argv) > 1 else CARDS
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else RUNS
+    personaliser = Personaliser(load_profile(PROFILE), new_key_file("AES"))
+    records = holders(cards)
+    one_run(personaliser, records[:3])  # warm up caches
+    samples = [one_run(personaliser, records) for _ in range(runs)]
+    rate = statistics.median(s.cards_per_second for s in samples)
+    host = statistics.median(s.host_ms_per_apdu for s in samples)
+    card = statistics.median(s.card_ms_per_apdu for s in samples)
+    blank = statistics.median(s.blank_seconds / s.cards * 1000 for s in samples)
+    apdus = samples[0].apdus / samples[0].cards
+    print(f"personalisation, in process, SCP03 C-MAC + C-DECRYPTION, both chips, read-back "
+          f"(median of {runs} runs of {cards} cards)")
+    print(f"  cards per second        {rate:8.1f}   (goal >= 200)")
+    print(f"  APDUs per card          {apdus:8.1f}")
+    print(f"  host work per APDU      {host:8.3f} ms (goal <= 1 ms)")
+    print(f"  simulator per APDU      {card:8.3f} ms")
+    print(f"  blank card manufacture  {blank:8.3f} ms per card")
+    print(f"  per card: host {host * apdus:.2f} ms, simulator {card * apdus:.2f} ms, "
+          f"manufacture {blank:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

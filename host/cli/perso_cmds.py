@@ -1,0 +1,382 @@
+"""`dualcard perso …`: issuer keys, and personalising one card or a batch of cards.
+
+Each command is a few lines over :mod:`host.keystore` and :mod:`host.perso`. Secrets are
+never options: a sealed key file's passphrase comes from ``--passphrase-file``,
+``$DUALCARD_KEYS_PASSPHRASE`` or a hidden prompt; key components from ``--part-file``,
+``$DUALCARD_KEY_PART_<n>`` or a hidden prompt. What is printed names keys by reference
+and KCV only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..gp import AuthenticationError as GPAuthenticationError
+from ..gp import KCVMismatchError
+from ..keystore import (
+    MAX_COMPONENTS,
+    MIN_COMPONENTS,
+    KeyComponent,
+    KeyFile,
+    KeyStoreError,
+    SecretSource,
+    algorithm_named,
+    combine_components,
+    is_sealed,
+    new_key_file,
+    parse_secret_hex,
+    read_key_info,
+    suite_of,
+)
+from ..perso import (
+    AuditJournal,
+    AuditRecord,
+    AuthenticationError,
+    BatchIdentity,
+    BatchSummary,
+    CardStateError,
+    HolderError,
+    JournalError,
+    PersoError,
+    Personaliser,
+    PINMailer,
+    ProfileError,
+    ReaderTarget,
+    SimImageTarget,
+    VerificationMismatch,
+    holder_from_json,
+    load_profile,
+    read_holders,
+    run_batch,
+)
+from ..perso.render import card_json, card_text
+from .card_io import emit
+from .errors import CLIError, cli_errors, register_error
+from .exit_codes import HELP as EXIT_HELP
+from .exit_codes import ExitCode
+from .options import json_option, trace_option
+
+__all__ = ["perso"]
+
+ENV_PASSPHRASE = "DUALCARD_KEYS_PASSPHRASE"
+ENV_PART = "DUALCARD_KEY_PART_{n}"
+
+register_error(AuthenticationError, ExitCode.AUTHENTICATION)
+register_error(GPAuthenticationError, ExitCode.AUTHENTICATION)
+register_error(VerificationMismatch, ExitCode.VERIFY_MISMATCH)
+register_error(KCVMismatchError, ExitCode.VERIFY_MISMATCH)
+for _usage in (ProfileError, HolderError, JournalError, KeyStoreError):
+    register_error(_usage, ExitCode.USAGE)
+register_error(CardStateError, ExitCode.FAILURE)
+register_error(PersoError, ExitCode.FAILURE)
+
+_PATH = click.Path(dir_okay=False, path_type=Path)
+_EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _hidden_prompt(label: str) -> str:
+    return str(click.prompt(label, hide_input=True, err=True))
+
+
+def _passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
+    def ask(label: str) -> str:
+        return str(click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True))
+
+    return SecretSource("key file passphrase", ENV_PASSPHRASE, passphrase_file, ask).read()
+
+
+def _load_keys(path: Path, passphrase_file: Path | None) -> KeyFile:
+    return KeyFile.load(path, lambda: _passphrase(passphrase_file))
+
+
+def _keys_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--passphrase-file", type=_EXISTING,
+                      help=f"first line: the key file passphrase [else ${ENV_PASSPHRASE}, else "
+                           "asked]")(fn)
+    return click.option("--keys", "keys_path", required=True, type=_EXISTING,
+                        help="issuer master key file (dualcard perso keys new)")(fn)
+
+
+@click.group("perso", epilog=EXIT_HELP)
+def perso() -> None:
+    """Personalisation: issuer keys, one card, or a batch of cards."""
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+@perso.group("keys")
+def keys() -> None:
+    """Issuer master keys: generate, enter in components, list KCVs."""
+
+
+@keys.command("new")
+@click.option("--out", "out", required=True, type=_PATH, help="key file to write (mode 0600)")
+@click.option("--suite", default="AES", show_default=True, help="algorithm suite: AES, SM4, TDES")
+@click.option("--encrypt", is_flag=True, help="seal the file with a passphrase (scrypt + AES-GCM)")
+@click.option("--passphrase-file", type=_EXISTING, help="first line: the passphrase to seal with")
+@click.option("--force", is_flag=True, help="overwrite an existing file")
+@json_option
+@cli_errors
+def keys_new(out: Path, suite: str, encrypt: bool, passphrase_file: Path | None, force: bool,
+             as_json: bool) -> None:
+    """[!] Generate a fresh set of issuer master keys for a suite."""
+    if out.exists() and not force:
+        raise CLIError(f"{out} exists (use --force to replace it)", ExitCode.USAGE)
+    keyfile = new_key_file(suite)
+    passphrase = _passphrase(passphrase_file, confirm=True) if encrypt else None
+    keyfile.save(out, passphrase)
+    _emit_keys(keyfile.suite, [(i.name, i.algorithm, i.length, i.kcv) for i in keyfile.info()],
+               passphrase is not None, as_json, f"new key file {out}")
+
+
+@keys.command("import-parts")
+@_keys_options
+@click.option("--name", required=True, help="key reference, e.g. emv_ac")
+@click.option("--algorithm", default="AES", show_default=True, help="AES, SM4 or TDES")
+@click.option("--parts", type=click.IntRange(MIN_COMPONENTS, MAX_COMPONENTS), default=2,
+              show_default=True, help="number of components")
+@click.option("--part-file", "part_files", multiple=True, type=_EXISTING,
+              help="file holding one component (first line); repeat per component")
+@click.option("--part-kcv", "part_kcvs", multiple=True,
+              help="KCV of each component, in order (asked when missing)")
+@click.option("--kcv", "combined_kcv", help="KCV of the combined key (asked when missing)")
+@click.option("--replace", is_flag=True, help="replace a key of the same name")
+@json_option
+@cli_errors
+def keys_import_parts(keys_path: Path, passphrase_file: Path | None, name: str, algorithm: str,
+                      parts: int, part_files: tuple[Path, ...], part_kcvs: tuple[str, ...],
+                      combined_kcv: str | None, replace: bool, as_json: bool) -> None:
+    """[!] Enter a key as 2–3 components (each checked by its KCV), XOR them, store the key.
+
+    Component values come from --part-file, $DUALCARD_KEY_PART_<n> or a hidden prompt.
+    """
+    if part_files and len(part_files) != parts:
+        raise CLIError(f"--part-file given {len(part_files)} times for {parts} components",
+                       ExitCode.USAGE)
+    sealed = is_sealed(keys_path)
+    passphrase = _passphrase(passphrase_file) if sealed else None
+    keyfile = KeyFile.load(keys_path, passphrase)
+    components = []
+    for n in range(1, parts + 1):
+        source = SecretSource(f"component {n} of {name} (hex)", ENV_PART.format(n=n),
+                              part_files[n - 1] if part_files else None, _hidden_prompt)
+        value = parse_secret_hex(source.read(), f"component {n}")
+        kcv_text = part_kcvs[n - 1] if len(part_kcvs) >= n else \
+            click.prompt(f"KCV of component {n}", err=True)
+        components.append(KeyComponent(value, parse_secret_hex(kcv_text, f"KCV of component {n}")))
+    combined = combined_kcv or click.prompt(f"KCV of the combined key {name}", err=True)
+    key = combine_components(name, algorithm_named(algorithm), components,
+                             parse_secret_hex(combined, "combined KCV"))
+    keyfile.add(key, replace=replace)
+    keyfile.save(keys_path, passphrase)
+    emit({"name": key.name, "algorithm": key.algorithm.value, "kcv": key.kcv_hex}, as_json,
+         f"{key.name} ({key.algorithm.value}-{len(key.value) * 8}) stored, KCV {key.kcv_hex}")
+
+
+@keys.command("list")
+@click.option("--keys", "keys_path", required=True, type=_EXISTING, help="issuer master key file")
+@json_option
+@cli_errors
+def keys_list(keys_path: Path, as_json: bool) -> None:
+    """Key references, algorithms and KCVs (no passphrase needed)."""
+    suite, infos, sealed = read_key_info(keys_path)
+    suite_of(suite)
+    _emit_keys(suite, [(i.name, i.algorithm, i.length, i.kcv) for i in infos], sealed, as_json,
+               str(keys_path))
+
+
+def _emit_keys(suite: str, rows: list[tuple[str, str, int, str]], sealed: bool, as_json: bool,
+               title: str) -> None:
+    data = {"suite": suite, "sealed": sealed,
+            "keys": [{"name": n, "algorithm": a, "bits": length * 8, "kcv": k}
+                     for n, a, length, k in rows]}
+    lines = [f"{title}: suite {suite}{', sealed' if sealed else ''}"]
+    lines += [f"  {n:<16} {a:<5} {length * 8:>3} bits  KCV {k}" for n, a, length, k in rows]
+    emit(data, as_json, "\n".join(lines))
+
+
+# --- personalisation --------------------------------------------------------------------------
+
+
+def _perso_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--profile", "profile_path", required=True, type=_EXISTING,
+                     help="personalisation profile (TOML)"),
+        _keys_options,
+        click.option("--pin-mailer", type=_PATH,
+                     help="PIN mailer file to append to (mode 0600) [default: next to the audit "
+                          "file, pin-mailer.csv]"),
+        click.option("--dry-run", is_flag=True,
+                     help="compute keys, DGIs and the APDU count; send and write nothing"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _personaliser(profile_path: Path, keys_path: Path, passphrase_file: Path | None,
+                  mailer: Path | None) -> Personaliser:
+    profile = load_profile(profile_path)
+    keyfile = _load_keys(keys_path, passphrase_file)
+    return Personaliser(profile, keyfile, mailer=PINMailer(mailer) if mailer else None)
+
+
+@perso.command("run")
+@click.option("--reader", "-r", envvar="DUALCARD_READER", required=True, metavar="READER",
+              help="pcsc:NAME (both slots of a dual-slot reader) | sim:IMAGE [env DUALCARD_READER]")
+@_perso_options
+@click.option("--input", "input_path", type=_EXISTING, help="holders CSV (with --holder-row)")
+@click.option("--holder-row", type=click.IntRange(1), help="1-based row of --input to personalise")
+@click.option("--holder", "holder_json", metavar="JSON",
+              help='one holder as JSON, e.g. {"name": "LI/NA", "holder_id": "C-1"}')
+@trace_option
+@json_option
+@cli_errors
+def run(reader: str, profile_path: Path, keys_path: Path, passphrase_file: Path | None,
+        pin_mailer: Path | None, dry_run: bool, input_path: Path | None, holder_row: int | None,
+        holder_json: str | None, trace: bool, trace_format: str, as_json: bool) -> None:
+    """[!] Personalise the card in READER (both chips, one pass) and read it back."""
+    if (holder_json is None) == (holder_row is None):
+        raise CLIError("give --holder JSON, or --input CSV with --holder-row N", ExitCode.USAGE)
+    if holder_row is not None:
+        if input_path is None:
+            raise CLIError("--holder-row needs --input", ExitCode.USAGE)
+        holders = read_holders(input_path)
+        if holder_row > len(holders):
+            raise CLIError(f"{input_path} has {len(holders)} rows, not {holder_row}",
+                           ExitCode.USAGE)
+        holder = holders[holder_row - 1]
+    else:
+        holder = holder_from_json(str(holder_json))
+    mailer = None if dry_run else (pin_mailer or Path("pin-mailer.csv"))
+    personaliser = _personaliser(profile_path, keys_path, passphrase_file, mailer)
+    plan = personaliser.plan(holder)
+    if dry_run:
+        report = personaliser.estimate(plan)
+    else:
+        target = ReaderTarget(reader, personaliser.profile.chips,
+                              trace=sys.stderr if trace else None, trace_format=trace_format)
+        with target.card(plan) as slot:
+            report = personaliser.personalise(plan, slot.transports, stripe=slot.stripe)
+            slot.commit()
+    emit(card_json(report, dry_run=dry_run), as_json, card_text(report, dry_run=dry_run))
+
+
+@perso.command("batch")
+@_perso_options
+@click.option("--input", "input_path", required=True, type=_EXISTING, help="holders CSV")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="write one simulated card image per holder here")
+@click.option("--reader", "-r", metavar="READER",
+              help="personalise physical cards in this reader (pcsc:NAME), one after another")
+@click.option("--audit", "audit_path", type=_PATH,
+              help="audit file, also the journal a re-run resumes from "
+                   "[default: OUT-DIR/audit.jsonl, or perso-audit.jsonl]")
+@click.option("--retry-failed", is_flag=True, help="on resume, try failed rows again")
+@click.option("--yes", "-y", is_flag=True, help="do not wait for Enter between physical cards")
+@json_option
+@cli_errors
+def batch(profile_path: Path, keys_path: Path, passphrase_file: Path | None,
+          pin_mailer: Path | None, dry_run: bool, input_path: Path, out_dir: Path | None,
+          reader: str | None, audit_path: Path | None, retry_failed: bool, yes: bool,
+          as_json: bool) -> None:
+    """[!] Personalise a card per holder: simulated images (--out-dir) or a reader (--reader).
+
+    Exit 0 when every card is issued, 8 when some failed (see the audit file), 5 on an
+    authentication failure (stopped at once: do not retry with the same keys).
+    """
+    if (out_dir is None) == (reader is None):
+        raise CLIError("give exactly one of --out-dir DIR or --reader READER", ExitCode.USAGE)
+    holders = read_holders(input_path)
+    audit = audit_path or ((out_dir / "audit.jsonl") if out_dir else Path("perso-audit.jsonl"))
+    mailer = None if dry_run else (pin_mailer or audit.parent / "pin-mailer.csv")
+    personaliser = _personaliser(profile_path, keys_path, passphrase_file, mailer)
+    journal = None
+    target: SimImageTarget | ReaderTarget | None = None
+    if not dry_run:
+        journal = AuditJournal(audit, BatchIdentity(personaliser.profile.fingerprint,
+                                                    _sha256(input_path),
+                                                    personaliser.keys.master_kcvs()))
+        journal.open()
+        target = (SimImageTarget(out_dir, personaliser.profile.suite.name) if out_dir
+                  else ReaderTarget(str(reader), personaliser.profile.chips,
+                                    before=None if yes else _ask_insert,
+                                    after=None if yes else _ask_remove))
+    show_bar = not as_json and sys.stderr.isatty()
+    records: list[AuditRecord] = []
+
+    def on_card(record: AuditRecord) -> None:
+        records.append(record)
+        _card_done(record, advance, show_bar)
+
+    with _progress(len(holders), show_bar) as advance:
+        try:
+            summary = run_batch(personaliser, holders, target, journal, retry_failed=retry_failed,
+                                on_card=on_card)
+        except KeyboardInterrupt:
+            raise CLIError(f"interrupted; run the same command again to resume from {audit}",
+                           ExitCode.INTERRUPTED) from None
+    _summary(summary, audit if journal else None, as_json, records if dry_run else None)
+    if not summary.ok:
+        raise CLIError(f"{summary.failed + summary.skipped_failed} card(s) failed; see {audit}",
+                       ExitCode.PARTIAL_BATCH)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _ask_insert(plan: Any) -> None:
+    card = plan.card
+    click.prompt(f"insert the card for row {card.index + 1} ({card.name}) and press Enter",
+                 default="", show_default=False, err=True)
+
+
+def _ask_remove(plan: Any) -> None:
+    click.echo(f"take out card {plan.card.card_id}", err=True)
+
+
+@contextmanager
+def _progress(total: int, show: bool) -> Iterator[Callable[[], None]]:
+    if not show:
+        yield lambda: None
+        return
+    with click.progressbar(length=total, label="personalising", file=sys.stderr) as bar:
+        yield lambda: bar.update(1)
+
+
+def _card_done(record: AuditRecord, advance: Callable[[], None], bar: bool) -> None:
+    advance()
+    if record.result == "failed" and not bar:
+        click.echo(f"row {record.row} ({record.card_id or '?'}) failed: {record.reason}", err=True)
+
+
+def _summary(summary: BatchSummary, audit: Path | None, as_json: bool,
+             planned: list[AuditRecord] | None) -> None:
+    """The batch's outcome; for a dry run (``planned`` given), every card's plan as well."""
+    dry_run = planned is not None
+    data: dict[str, Any] = {**summary.to_json(), "audit": str(audit) if audit else None,
+                            "dry_run": dry_run}
+    lines = []
+    if planned is not None:
+        data["cards"] = [r.to_json() for r in planned]
+        lines += [f"row {r.row}: card {r.card_id} {r.pan} — {r.apdus} APDUs, "
+                  f"{len(r.kcvs)} per-card keys" for r in planned if r.result != "failed"]
+    done = "planned" if dry_run else "issued"
+    lines += [f"{summary.total} holders: {summary.planned if dry_run else summary.issued} {done}, "
+             f"{summary.failed} failed, {summary.skipped} already done before"
+             + (f" ({summary.skipped_failed} of them failed; --retry-failed tries them again)"
+                if summary.skipped_failed else "")
+             + (f", {summary.resumed} resumed" if summary.resumed else "")]
+    lines += [f"  row {row}: {why}" for row, why in summary.failures]
+    if audit is not None:
+        lines.append(f"audit: {audit}")
+    emit(data, as_json, "\n".join(lines))

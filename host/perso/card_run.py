@@ -1,0 +1,122 @@
+"""One card, both chips, one pass: personalise, write the stripe, read back, mail the PIN.
+
+:class:`Personaliser` holds what every card of a run shares (profile, master keys, PIN
+mailer) and :meth:`Personaliser.personalise` takes one card's transports. The order is
+what keeps a torn or interrupted card from ever being reported as issued:
+
+1. each chip is brought to SECURED (:mod:`.chip_run`; resumable at any write);
+2. the stripe is encoded (when the reader has an encoder);
+3. the card is read back (:mod:`.verify`) — a difference raises
+   :class:`~.errors.VerificationMismatch`;
+4. the PIN line goes to the mailer (synced to disk);
+5. only then does the caller record the card as issued.
+
+A card whose chips were all SECURED before the run began is read back first: if it
+carries this holder's data (a run cut short after its last write, or a card issued
+again), it only receives this run's PIN; otherwise it is somebody else's card and is
+refused (:class:`~.errors.AlreadyPersonalisedError`) before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from host.gp import GPClient
+from host.keystore import KeyFile
+from host.payment.stripe import StripeTracks
+from host.transport.base import Transport
+
+from .card_data import CardData, resolve_card
+from .card_keys import CardKeyFactory
+from .chip_run import ChipReport, open_chip, personalise_chip
+from .errors import AlreadyPersonalisedError, VerificationMismatch
+from .estimate import APDUCount, count_apdus
+from .holders import HolderRecord
+from .pin_mailer import PINMailer
+from .plan import CardPlan, plan_card
+from .profile import Profile
+from .verify import verify_card
+
+__all__ = ["CardReport", "Personaliser", "StripeWriter"]
+
+#: writes tracks 1 and 2 to the card's stripe (the encoder of a personalisation machine)
+StripeWriter = Callable[[StripeTracks], None]
+
+
+@dataclass
+class CardReport:
+    """The outcome of one card (only built for a card that was issued or planned)."""
+
+    plan: CardPlan
+    chips: dict[int, ChipReport] = field(default_factory=dict)
+    stripe_written: bool = False
+    verified: bool = False
+    estimate: APDUCount | None = None
+
+    @property
+    def card(self) -> CardData:
+        return self.plan.card
+
+    @property
+    def resumed(self) -> bool:
+        return any(r.resumed for r in self.chips.values())
+
+    def kcvs(self) -> dict[str, str]:
+        """Per-card key check values: ISD keys of each chip, application keys."""
+        out = {f"chip{n}.isd": r.isd_kcvs for n, r in sorted(self.chips.items()) if r.isd_kcvs}
+        return {**out, **self.plan.kcvs}
+
+
+class Personaliser:
+    """Personalises cards of one profile with one key file."""
+
+    def __init__(self, profile: Profile, keys: KeyFile, *, mailer: PINMailer | None = None,
+                 today: Callable[[], _dt.date] = _dt.date.today) -> None:
+        self.profile = profile
+        self.keys = CardKeyFactory(keys, profile)
+        self.mailer = mailer
+        self._today = today
+
+    def __repr__(self) -> str:
+        return f"Personaliser({self.profile!r}, {self.keys!r})"
+
+    def plan(self, holder: HolderRecord, *, pin: str | None = None) -> CardPlan:
+        """The card's complete data (a fresh PIN unless ``pin`` is given, for tests)."""
+        card = resolve_card(holder, self.profile, today=self._today(), pin=pin)
+        return plan_card(card, self.profile, self.keys)
+
+    def _check_issued_card(self, plan: CardPlan, transports: Mapping[int, Transport]) -> None:
+        """A fully SECURED card may only be this holder's (its PIN is then issued again)."""
+        try:
+            verify_card(transports, plan, self.keys)
+        except VerificationMismatch as exc:
+            raise AlreadyPersonalisedError(
+                f"the card is already personalised, not with this holder's data ({exc}); "
+                "nothing was written") from None
+
+    def estimate(self, plan: CardPlan) -> CardReport:
+        """A dry run of ``plan``: everything computed, nothing sent, nothing written."""
+        return CardReport(plan, estimate=count_apdus(plan, self.profile))
+
+    def personalise(self, plan: CardPlan, transports: Mapping[int, Transport], *,
+                    stripe: StripeWriter | None = None) -> CardReport:
+        """Personalise, encode, verify and mail one card (see the module docstring)."""
+        report = CardReport(plan, estimate=count_apdus(plan, self.profile))
+        clients = {chip: GPClient(transports[chip]) for chip in self.profile.chips}
+        states = {chip: open_chip(client, chip, self.keys) for chip, client in clients.items()}
+        if all(state.secured for state in states.values()):
+            self._check_issued_card(plan, transports)
+            states = {chip: open_chip(client, chip, self.keys) for chip, client in clients.items()}
+        for chip, client in clients.items():
+            report.chips[chip] = personalise_chip(client, states[chip], plan.chip_apps(chip),
+                                                  self.keys)
+        if stripe is not None and plan.stripe is not None:
+            stripe(plan.stripe)
+            report.stripe_written = True
+        verify_card(transports, plan, self.keys)
+        report.verified = True
+        if self.mailer is not None:
+            self.mailer.add(plan.card)
+        return report

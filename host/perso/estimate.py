@@ -1,0 +1,78 @@
+"""How many command APDUs a card's personalisation sends (for dry runs and reports).
+
+Counted from the plan exactly as the run sends them on a blank card (a test checks the
+count against a real run): STORE DATA blocks as the GP builder cuts them, GET STATUS
+in one page (a handful of applications fits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apdu_specs.payment import dgi as payment_dgi
+from host.gp import apdus
+
+from .plan import AppPlan, CardPlan
+from .profile import AppKind, Profile
+
+__all__ = ["APDUCount", "count_apdus"]
+
+#: SELECT ISD, GET DATA (key information), INITIALIZE UPDATE, EXTERNAL AUTHENTICATE,
+#: GET STATUS (ISD), GET STATUS (applications)
+_OPEN = 6
+#: PUT KEY, SET STATUS (card)
+_CLOSE = 2
+#: the read-back's SELECT ISD, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, 2 x GET STATUS, SELECT
+_VERIFY_ISD = 6
+_NOT_RECORDS = (payment_dgi.RISK_PARAMETERS, payment_dgi.CRYPTO_PARAMETERS)
+
+
+@dataclass(frozen=True)
+class APDUCount:
+    personalise: int
+    verify: int
+
+    @property
+    def total(self) -> int:
+        return self.personalise + self.verify
+
+
+def _framed(length: int) -> int:
+    """A DGI's size on the wire: identifier, length (1 byte, or FF and 2), value."""
+    return 2 + (1 if length < 0xFF else 3) + length
+
+
+def store_data_blocks(app: AppPlan, cipher_block: int,
+                      data_block: int = apdus.MAX_STORE_DATA_BLOCK) -> int:
+    """The number of STORE DATA commands ``app`` needs, as :func:`host.gp.apdus.store_data`
+    cuts them: a run of plain or of encrypted DGIs fills blocks of ``data_block`` bytes, a
+    change of kind starts a new block, an encrypted value is padded to ``cipher_block``."""
+    runs: list[list[int]] = []
+    for dgi in app.dgis:
+        size = len(dgi.value)
+        if dgi.sensitive:
+            size = (size // cipher_block + 1) * cipher_block  # method 2 always pads
+        if not runs or runs[-1][0] != dgi.sensitive:
+            runs.append([dgi.sensitive, 0])
+        runs[-1][1] += _framed(size)
+    return sum(-(-length // data_block) for _, length in runs)
+
+
+def _verify_app(app: AppPlan) -> int:
+    if app.spec.kind is AppKind.PURSE:
+        return 1 + 3  # SELECT, GET BALANCE of each purse
+    records = [d for d in app.dgis if payment_dgi.record_of_dgi(d.dgi) is not None
+               and d.dgi not in _NOT_RECORDS]
+    return 1 + len(records)
+
+
+def count_apdus(plan: CardPlan, profile: Profile) -> APDUCount:
+    """Commands a blank card receives, and those of the read-back."""
+    block = profile.suite.block_size
+    personalise = verify = 0
+    for chip in profile.chips:
+        apps = plan.chip_apps(chip)
+        personalise += _OPEN + _CLOSE
+        personalise += sum(3 + store_data_blocks(app, block) for app in apps)
+        verify += _VERIFY_ISD + sum(_verify_app(app) for app in apps)
+    return APDUCount(personalise, verify)

@@ -1,0 +1,114 @@
+"""Read a personalised card back and compare it with its plan; any difference is a mismatch.
+
+Per chip: the ISD opens a secure channel with the *issuer's* per-card keys (so PUT KEY
+took), says SECURED, and lists every planned application PERSONALIZED. Per application,
+outside the channel: SELECT answers the FCI that was stored, every record reads back
+byte for byte (chip 1), the purse names this card and its purses with their opening
+balances (chip 2). Secrets are never read back — a card cannot be asked for its keys
+or PIN; the KCVs the card itself checked at STORE DATA and PUT KEY stand for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from apdu_specs.apdu import ResponseAPDU
+from apdu_specs.commands.iso7816 import READ_RECORD, SELECT
+from apdu_specs.commands.purse_data import Purse
+from apdu_specs.errors import TLVError
+from apdu_specs.payment import dgi as payment_dgi
+from apdu_specs.sw import SW
+from apdu_specs.tlv import find, parse_tlvs
+from host.gp import ChannelOptions, GPClient, Subset
+from host.points.client import PointsClient
+from host.transport.base import Transport
+
+from .card_keys import CardKeyFactory
+from .chip_run import CHIP_LEVEL, PERSONALIZED
+from .errors import VerificationMismatch
+from .plan import AppPlan, CardPlan
+from .profile import AppKind
+
+__all__ = ["verify_card"]
+
+_SECURED = 0x0F
+#: DGIs whose number looks like SFI ‖ record but which carry parameters
+_NOT_RECORDS = frozenset({payment_dgi.RISK_PARAMETERS, payment_dgi.CRYPTO_PARAMETERS})
+
+
+def verify_card(transports: Mapping[int, Transport], plan: CardPlan, keys: CardKeyFactory) -> None:
+    """Raise :class:`VerificationMismatch` naming the first difference found."""
+    for chip in keys.profile.chips:
+        transport = transports[chip]
+        _verify_isd(GPClient(transport), chip, plan, keys)
+        for app in plan.chip_apps(chip):
+            if app.spec.kind is AppKind.PURSE:
+                _verify_purse(transport, app, plan, keys)
+            else:
+                _verify_records(transport, app)
+
+
+def _mismatch(app_or_chip: str, message: str) -> VerificationMismatch:
+    return VerificationMismatch(f"read-back of {app_or_chip}: {message}")
+
+
+def _verify_isd(client: GPClient, chip: int, plan: CardPlan, keys: CardKeyFactory) -> None:
+    client.select()
+    client.open_secure_channel(keys.isd_spec, ChannelOptions(
+        level=CHIP_LEVEL, kvn=keys.profile.isd_key_version, algorithm=keys.profile.suite.algorithm))
+    isd = client.get_status(Subset.ISD)
+    if not isd or isd[0].state != _SECURED:
+        state = f"{isd[0].state:02X}" if isd else "missing"
+        raise _mismatch(f"chip {chip}", f"card life cycle is {state}, not SECURED (0F)")
+    states = {e.aid: e.state for e in client.get_status(Subset.APPLICATIONS)}
+    for app in plan.chip_apps(chip):
+        if states.get(app.spec.aid) != PERSONALIZED:
+            raise _mismatch(app.spec.label, "application is not PERSONALIZED")
+    client.select()  # close the channel before the applications are selected
+
+
+def _send(transport: Transport, apdu: bytes, what: str) -> ResponseAPDU:
+    response = ResponseAPDU.parse(transport.transmit(apdu))
+    if response.sw != SW.OK:
+        raise _mismatch(what, f"card answered {response.sw:04X}")
+    return response
+
+
+def _verify_records(transport: Transport, app: AppPlan) -> None:
+    spec = app.spec
+    select = SELECT.build(selection=0x04, occurrence=0x00, data={"name": spec.aid}, ne=256)
+    fci = _send(transport, select.encode(), spec.label).data
+    stored = {d.dgi: d.value for d in app.dgis}
+    expected_fci = stored.get(payment_dgi.FCI_PROPRIETARY)
+    try:
+        template = parse_tlvs(fci)
+        proprietary = find(template[0].children, 0xA5) if template else None
+    except TLVError:
+        raise _mismatch(spec.label, "SELECT does not answer an FCI") from None
+    if expected_fci is not None and (proprietary is None or proprietary.value != expected_fci):
+        raise _mismatch(spec.label, "FCI differs from the one personalised")
+    for dgi, value in stored.items():
+        where = payment_dgi.record_of_dgi(dgi)
+        if where is None or dgi in _NOT_RECORDS:
+            continue
+        sfi, number = where
+        read = READ_RECORD.build(record=number, reference=(sfi << 3) | 0x04, ne=256)
+        if _send(transport, read.encode(), spec.label).data != value:
+            raise _mismatch(spec.label, f"record {number} of SFI {sfi} differs")
+
+
+def _verify_purse(transport: Transport, app: AppPlan, plan: CardPlan, keys: CardKeyFactory) -> None:
+    client = PointsClient(transport, app.spec.aid)
+    application = client.select()
+    label = app.spec.label
+    if application.identity != plan.card.card_id:
+        raise _mismatch(label, f"card identity {application.identity}, "
+                               f"expected {plan.card.card_id}")
+    points = keys.profile.points
+    if set(application.purses) != set(Purse):
+        raise _mismatch(label, "not every purse is personalised")
+    for purse in Purse:
+        balance = client.balance(purse)
+        if balance != points.initial[purse]:
+            raise _mismatch(label, f"{purse.label} balance {balance}, expected "
+                            f"{points.initial[purse]}")
