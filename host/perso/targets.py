@@ -8,7 +8,6 @@ a reader. Simulated cards are reached only through :mod:`host.transport.sim`.
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ from host.transport.base import Transport
 from host.transport.t0 import T0Transport
 
 from .card_run import StripeWriter
-from .errors import PersoError
 from .plan import CardPlan
 
 __all__ = ["CardSlot", "ReaderTarget", "SimImageTarget", "sim_stripe_writer"]
@@ -79,12 +77,7 @@ class SimImageTarget:
         """A blank simulated card of the profile's suite."""
         from host.transport.sim import blank_card
 
-        if self.suite == "AES":
-            return blank_card(identity)
-        if "suite" not in inspect.signature(blank_card).parameters:
-            raise PersoError(f"simulated blank cards are made with AES security domains; "
-                             f"a {self.suite} profile needs a {self.suite} blank card")
-        return blank_card(identity, suite=self.suite)  # type: ignore[call-arg]
+        return blank_card(identity, suite=self.suite)
 
     @contextmanager
     def card(self, plan: CardPlan) -> Iterator[CardSlot]:

@@ -14,33 +14,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from simulator.card import SimulatedCard
 
-__all__ = ["blank_card", "fault", "load_card", "register_shipped_applets", "vpcd_bridge"]
-
-#: the applications a dualcard card carries; their load files register on import, until
-#: the distribution declares them in the ``dualcard.applets`` entry-point group
-_SHIPPED_APPLETS = ("cardlib.payment", "cardlib.purse")
-
-
-def register_shipped_applets() -> None:
-    """Make the payment and purse load files known to simulated chips (INSTALL needs them)."""
-    registry = importlib.import_module("cardlib.registry")
-    registry.load_entry_points()
-    for name in _SHIPPED_APPLETS:
-        importlib.import_module(name)
+__all__ = ["blank_card", "fault", "load_card", "vpcd_bridge"]
 
 
 def blank_card(identity: str) -> SimulatedCard:
-    """Both chips fresh from the factory: an ISD each, GlobalPlatform test keys."""
+    """Both chips fresh from the factory: an ISD each, GlobalPlatform test keys.
+
+    Simulated chips find the applets to INSTALL through the ``dualcard.applets``
+    entry points (payment, purse, and any installed applet distribution).
+    """
     from host.transport.sim import blank_card as new_blank
 
-    register_shipped_applets()
     return new_blank(identity)
 
 
 def load_card(path: str) -> SimulatedCard:
     from host.transport.sim import open_image
 
-    register_shipped_applets()
     return open_image(path)
 
 
