@@ -4,7 +4,9 @@
 # and skip (with the reason) elsewhere.
 set -euo pipefail
 need=()
-for pkg in pcscd vsmartcard-vpcd libpcsclite-dev swig pcsc-tools opensc postgresql; do
+# vsmartcard-vpicc + python3-virtualsmartcard: the baseline emulator of bench/bench_vpcd.py
+for pkg in pcscd vsmartcard-vpcd libpcsclite-dev swig pcsc-tools opensc postgresql \
+           vsmartcard-vpicc python3-virtualsmartcard; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -86,6 +86,10 @@ def serve(card_path: Path, host: str, port: int, trace: bool, tear: str | None,
         click.echo(f"chip{slot + 1} >> {to_hex(cmd)}\nchip{slot + 1} << {to_hex(resp[:-2])} "
                    f"{sw:04X} ({describe(sw)}) {seconds * 1000:.2f} ms", err=True)
 
+    def on_connection(slot: int, attached: bool) -> None:
+        click.echo(f"chip{slot + 1}: {'attached to' if attached else 'detached from'} vpcd",
+                   err=True)
+
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
 
@@ -105,7 +109,7 @@ def serve(card_path: Path, host: str, port: int, trace: bool, tear: str | None,
                "(chip 2); Ctrl-C to stop", err=True)
     try:
         serve_card([card.chip1, card.chip2], host, port, trace=on_apdu if trace else None,
-                   stop_event=stop)
+                   present=lambda: card.inserted, on_connection=on_connection, stop_event=stop)
     finally:
         if not no_save:
             card.save(card_path)
