@@ -7,7 +7,8 @@ Prerequisites (Debian, as root; pcscd is started for the run if it is not runnin
 
 Usage: python bench/bench_vpcd.py [--runs 5] [--count 3000] [--no-baseline]
 
-Prints the median of several runs for: a plain SELECT, a 256-byte READ BINARY
+Ours is the card runtime with the benchmark applet (bench_applet.py). Prints the
+median of several runs for: a SELECT by AID, a 256-byte READ BINARY
 answered in one response, the same read through 61xx + GET RESPONSE, card resets
 (SCardReconnect with SCARD_RESET_CARD), and the chip called in process. The
 baseline in the same run is vsmartcard's own emulator (see baseline_vicc.py)
@@ -26,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import baseline_vicc  # beside this script
+from bench_applet import READ_256, bench_runtime
+from bench_applet import SELECT as SELECT_AID
 
 from host.testing.pcscd import (
     PCSCStackUnavailable,
@@ -36,10 +39,8 @@ from host.testing.pcscd import (
 from host.transport.pcsc import PCSCTransport
 from host.transport.t0 import T0Transport
 from simulator.vpcd.bridge import DEFAULT_BASE_PORT, VPCDBridge
-from simulator.vpcd.toy_chip import ToyChip
 
-SELECT_AID = bytes.fromhex("00A4040007F000000001000100")
-READ_256 = bytes.fromhex("00B0000000")
+READ_256_NO_LE = READ_256[:4]  # Le absent: the card answers 6100, then GET RESPONSE
 GOAL_RATIO = 250.0
 GOAL_RESETS = 2000.0
 
@@ -64,17 +65,18 @@ def checked(transport: PCSCTransport | T0Transport, apdu: bytes, size: int) -> C
 
 
 def bench_ours(readers: tuple[str, str], count: int, runs: int) -> dict[str, float]:
-    direct, chained = ToyChip(response_chaining=False), ToyChip()
+    direct, chained = bench_runtime(), bench_runtime()
     results: dict[str, float] = {}
     with VPCDBridge(direct, slot=0), VPCDBridge(chained, slot=1):
         wait_for_card(readers[0], atr=direct.atr)
         wait_for_card(readers[1], atr=chained.atr)
         with PCSCTransport(readers[0]) as slot0, PCSCTransport(readers[1]) as slot1:
-            results["SELECT"] = median_rate(checked(slot0, SELECT_AID, 0), count, runs)
+            results["SELECT"] = median_rate(checked(slot0, SELECT_AID, 11), count, runs)
             results["READ 256 B"] = median_rate(checked(slot0, READ_256, 256), count, runs)
             t0 = T0Transport(slot1)
+            t0.transmit(SELECT_AID)
             results["READ 256 B via 61xx (2 APDUs)"] = median_rate(
-                checked(t0, READ_256, 256), count // 2, runs)
+                checked(t0, READ_256_NO_LE, 256), count // 2, runs)
             results["reset"] = median_rate(slot0.reset, count, runs)
     results["in process SELECT"] = median_rate(lambda: direct.transmit(SELECT_AID),
                                                count * 20, runs)

@@ -1,0 +1,121 @@
+"""Clearing throughput: card transactions verified and posted per second, by batch size.
+
+Each run clears one terminal batch of N card records (two thirds points loads that reward a
+purchase, one third points spent at the merchant) from up to 10,000 distinct cards: every
+TAC is verified in software and every record posted in one database transaction. Set-up
+(members, agreements, signing the records as the cards would) is outside the timing.
+
+    .venv/bin/python bench/bench_clearing.py            # SQLite, 1k / 10k / 100k
+    .venv/bin/python bench/bench_clearing.py --sizes 1000,10000 --runs 5
+    DUALCARD_BENCH_PG_URL=postgresql+psycopg://... .venv/bin/python bench/bench_clearing.py
+
+Prints the median of the runs for each size; the figure depends on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+from host.backoffice import Agreement, Asset, BackOffice, Member, MemberKind, Ratio, Rounding
+from host.backoffice.database import Database
+from host.backoffice.sample_cards import SampleCards, SampleTerminal
+from host.backoffice.schema import metadata
+from host.backoffice.verifier import SoftwareCardVerifier
+
+MAX_CARDS = 10_000
+TERMINAL = "00000000B001"
+START = datetime(2030, 1, 1, 9, tzinfo=UTC)
+
+
+def _setup(url: str, card_count: int, cards: SampleCards) -> BackOffice:
+    card_ids = [f"BENCH{i:06d}" for i in range(card_count)]
+    office = BackOffice(url, verifier=SoftwareCardVerifier(cards.key_store(card_ids)))
+    office.init(at=START)
+    office.add_member(Member("BM1", MemberKind.MERCHANT, "Bench merchant", START,
+                             two_way=Ratio(1, 10), terminals=(TERMINAL,)), at=START)
+    office.add_agreement(Agreement("BA1", "BM1", "std", Asset.CONSUMPTION_POINTS, 1, 100,
+                                   Rounding.DOWN, START), at=START)
+    office.add_members([
+        Member(f"BC{i:06d}", MemberKind.CONSUMER, "bench", START, card_id=card_id,
+               consumer_group="std")
+        for i, card_id in enumerate(card_ids)
+    ], at=START)
+    return office
+
+
+def _batch(terminal: SampleTerminal, size: int, card_count: int, run: int, at: datetime):
+    """Loads first (so every spend is covered), then spends."""
+    loads = size - size // 3
+    for i in range(loads):
+        card = f"BENCH{i % card_count:06d}"
+        terminal.load(card, 100 + i % 50, (100 + i % 50) * 100, at)
+    for i in range(size - loads):
+        terminal.spend(f"BENCH{i % card_count:06d}", 10, at)
+    return terminal.close_batch(f"bench-{size}-{run}")
+
+
+def measure(url: str, sizes: list[int], runs: int) -> list[tuple[int, float, float]]:
+    cards = SampleCards("bench")
+    card_count = min(max(sizes), MAX_CARDS)
+    office = _setup(url, card_count, cards)
+    terminal = SampleTerminal(TERMINAL, cards)
+    figures = []
+    at = START + timedelta(hours=1)
+    for size in sizes:
+        timings = []
+        for run in range(runs):
+            batch = _batch(terminal, size, min(size, card_count), run, at)
+            began = time.perf_counter()
+            result = office.clear(batch, at=at)
+            timings.append(time.perf_counter() - began)
+            if result.status != "created" or result.records != size:
+                raise SystemExit(f"bench batch not cleared: {result.status}")
+        median = statistics.median(timings)
+        figures.append((size, median, size / median))
+    office.close()
+    return figures
+
+
+def _drop_all(url: str) -> None:
+    db = Database(url)
+    with db.engine.begin() as conn:
+        metadata.drop_all(conn)
+        conn.execute(text("SELECT 1"))
+    db.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    targets = []
+    with tempfile.TemporaryDirectory() as tmp:
+        targets.append(("sqlite", f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"))
+        pg_url = os.environ.get("DUALCARD_BENCH_PG_URL")
+        if pg_url:
+            targets.append(("postgresql", pg_url))
+        print(f"clearing benchmark (median of {args.runs} runs; verify + post)")
+        print(f"{'database':<11} {'records':>8} {'seconds':>9} {'records/s':>10}")
+        for name, url in targets:
+            if name == "postgresql":
+                _drop_all(url)
+            for size, seconds, rate in measure(url, sizes, args.runs):
+                print(f"{name:<11} {size:>8} {seconds:>9.3f} {rate:>10,.0f}")
+            if name == "postgresql":
+                _drop_all(url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
