@@ -22,6 +22,8 @@ LAZY_GROUPS = {
     "pay": ("host.cli.pay_cmds", "pay"),
     "stripe": ("host.cli.stripe_cmds", "stripe"),
     "perso": ("host.cli.perso_cmds", "perso"),
+    "pos": ("host.cli.pos_cmds", "pos"),
+    "ledger": ("host.cli.ledger_cmds", "ledger"),
     "conformance": ("host.cli.qa_cmds", "conformance"),
     "script": ("host.cli.qa_cmds", "script"),
     "replay": ("host.cli.qa_cmds", "replay"),

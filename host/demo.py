@@ -1,0 +1,595 @@
+"""``make demo``: one day of the alliance, end to end, on embedded defaults.
+
+    python -m host.demo --reader sim|vpcd [--json] [--out DIR]
+
+Fresh issuer keys; three dual-chip cards personalised through their security domains;
+an alliance of three merchants, a bank and an insurer with their agreements; a day of
+sales by debit and credit with points earned on chip 2, points spent at a merchant, a
+premium paid with points, bank points converted, a stripe fallback; the terminals'
+batches cleared (one uploaded twice), the day settled; a credit line raised by the back
+office that reaches the card at its next purchase; statements.
+
+``--reader sim`` runs the cards in process. ``--reader vpcd`` serves each card in turn
+on the virtual reader (pcscd + vpcd, fixed slots) and talks PC/SC, swapping cards
+between transactions as a holder hands one over. Output is numbered steps for a
+person, or one JSON document (``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apdu_specs.commands.purse_data import Purse
+from apdu_specs.crypto import luhn
+from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.kcv import kcv
+from apdu_specs.payment.aids import CREDIT_AID
+from apdu_specs.payment.cryptogram import IssuerMasterKeys, version_for
+from host.backoffice import (
+    Agreement,
+    Asset,
+    BackOffice,
+    CardKeys,
+    Member,
+    MemberKind,
+    Ratio,
+    Rounding,
+    SoftwareCardVerifier,
+    StaticKeyStore,
+)
+from host.payment.client import PaymentClient
+from host.payment.issuer import AuthorisationPolicy
+from host.payment.keys import IssuerKeys
+from host.payment.profile import ApplicationProfile, Product
+from host.payment.stripe import encode_stripe
+from host.points import PurseIssuerKeys, SoftwarePurchaseSAM
+from host.pos import (
+    InProcessBackOffice,
+    Journal,
+    MerchantIdentity,
+    PaymentMethod,
+    SaleResult,
+    Terminal,
+    format_cny,
+)
+from host.pos.batch import PAYMENT_RECORDS_CARRY_IAD
+from host.pos.context import EmptySlot
+from host.pos.inprocess import PURSE_ASSETS
+from host.pos.records import PointsResult
+from host.testing.faults import CardFaults
+from host.testing.personalise import SampleCard, sample_card
+from host.transport.base import Transport
+from host.transport.sim import sim_transports
+from host.transport.t0 import T0Transport
+
+__all__ = ["DemoError", "Story", "main", "run_demo"]
+
+CST = dt.timezone(dt.timedelta(hours=8))
+DAY = dt.date(2025, 6, 18)
+BANK, INSURER = "icbc-demo", "pingan-demo"
+
+
+class DemoError(Exception):
+    """The demo cannot run here (e.g. no virtual reader for ``--reader vpcd``)."""
+
+
+# -- the story ---------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    number: int
+    title: str
+    explanation: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Story:
+    """Numbered steps with short explanations; printed as it goes, or kept for JSON."""
+
+    def __init__(self, echo: Callable[[str], None] | None = None) -> None:
+        self.steps: list[Step] = []
+        self._echo = echo
+
+    def step(self, title: str, explanation: str) -> None:
+        self.steps.append(Step(len(self.steps) + 1, title, explanation))
+        if self._echo:
+            self._echo(f"\n{len(self.steps)}. {title}\n   {explanation}")
+
+    def event(self, text: str, **data: Any) -> None:
+        self.steps[-1].events.append({"text": text, **data})
+        if self._echo:
+            for line in text.splitlines():
+                self._echo(f"   {line}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"steps": [{"number": s.number, "title": s.title, "explanation": s.explanation,
+                           "events": s.events} for s in self.steps]}
+
+
+# -- the cast ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Holder:
+    member_id: str
+    name: str  #: SURNAME/GIVEN, as the card carries it
+    identity: str  #: the card identity (chip 2), which the alliance knows the holder by
+    pan_prefix: str
+    pin: str
+    credit_limit: int
+
+
+HOLDERS = (
+    Holder("zhang", "ZHANG/SAN", "6200001000000001", "62000010000000", "1234", 500_000),
+    Holder("li", "LI/LEI", "6200001000000002", "62000010000001", "2580", 100_000),
+    Holder("han", "HAN/MEIMEI", "6200001000000003", "62000010000002", "1357", 300_000),
+)
+MERCHANTS = (
+    ("supermarket", "HAPPY SUPERMARKET", "0000000A0001", 1, 100),
+    ("electronics", "BRIGHT ELECTRONICS", "0000000B0001", 1, 100),
+    ("bookstore", "RIVERSIDE BOOKS", "0000000C0001", 2, 100),
+)
+BANK_TERMINAL, INSURER_TERMINAL = "0000000D0001", "0000000E0001"
+
+
+def _pan(prefix: str, product: Product) -> str:
+    body = prefix + ("1" if product is Product.DEBIT else "2") + "0"
+    body = body[:15]
+    return body + luhn.check_digit(body)
+
+
+@dataclass
+class Keys:
+    payment: IssuerKeys
+    points: PurseIssuerKeys
+
+    @classmethod
+    def generate(cls) -> Keys:
+        r = os.urandom
+        return cls(IssuerKeys(IssuerMasterKeys(r(16), r(16), r(16)), r(16), r(16)),
+                   PurseIssuerKeys(Algorithm.AES, r(16), r(16), r(16)))
+
+    def kcvs(self) -> dict[str, str]:
+        emv = self.payment.emv
+        return {"emv-ac": kcv(Algorithm.AES, emv.ac).hex().upper(),
+                "emv-smi": kcv(Algorithm.AES, emv.smi).hex().upper(),
+                "emv-smc": kcv(Algorithm.AES, emv.smc).hex().upper(),
+                "points-load": kcv(Algorithm.AES, self.points.load_master).hex().upper(),
+                "points-purchase": kcv(Algorithm.AES, self.points.purchase_master).hex().upper(),
+                "points-tac": kcv(Algorithm.AES, self.points.tac_master).hex().upper()}
+
+
+def _card_data(holder: Holder, keys: Keys) -> SampleCard:
+    debit = ApplicationProfile(Product.DEBIT, _pan(holder.pan_prefix, Product.DEBIT), "3012",
+                               holder.name, offline_limit=20_000, pin=holder.pin)
+    credit = ApplicationProfile(Product.CREDIT, _pan(holder.pan_prefix, Product.CREDIT), "3012",
+                                holder.name, credit_limit=holder.credit_limit, priority=2,
+                                pin=holder.pin)
+    return SampleCard(holder.identity, debit, credit, keys.payment, keys.points, purse_pin=None)
+
+
+def _key_store(cards: Sequence[SampleCard], keys: Keys) -> StaticKeyStore:
+    """What the back office verifies card records with: TAC keys, ICC AC master keys."""
+    store = {}
+    for data in cards:
+        dtk = {PURSE_ASSETS[p].value: keys.points.card_keys(data.identity, p).dtk for p in Purse}
+        ac_mk = {p.product.value: version_for(p.cvn).icc_master_key(keys.payment.emv.ac, p.pan,
+                                                                    p.psn)
+                 for p in data.payment_profiles}
+        store[data.identity] = CardKeys(dtk, ac_mk)
+    return StaticKeyStore(store, Algorithm.AES)
+
+
+# -- cards in a reader -------------------------------------------------------------------
+
+
+class Reader:
+    """Presents one card at a time: in process (``sim``) or on the virtual reader."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._sim: dict[str, tuple[Transport, Transport]] = {}
+
+    def start(self) -> None:
+        if self.kind == "vpcd":
+            from host.testing.pcscd import PCSCStackUnavailable, ensure_pcsc_stack
+
+            try:
+                ensure_pcsc_stack()
+            except PCSCStackUnavailable as exc:
+                raise DemoError(f"--reader vpcd needs pcscd with vsmartcard-vpcd: {exc} "
+                                "(make sysdeps, or use --reader sim)") from None
+
+    @contextmanager
+    def present(self, card: Any) -> Iterator[tuple[Transport, Transport]]:
+        if self.kind == "vpcd":
+            from host.testing.vpcd import served_on_vpcd
+
+            with served_on_vpcd(card) as link:
+                yield link.chip(1), link.chip(2)
+            return
+        if card.identity not in self._sim:
+            pair = tuple(T0Transport(t) for t in sim_transports(card))
+            for transport in pair:
+                transport.connect()
+            self._sim[card.identity] = pair  # type: ignore[assignment]
+        yield self._sim[card.identity]
+
+
+# -- the alliance ------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    story: Story
+    reader: Reader
+    keys: Keys
+    office: BackOffice
+    link: InProcessBackOffice
+    cards: dict[str, Any]  #: member id -> simulated card
+    data: dict[str, SampleCard]
+    terminals: dict[str, Terminal]
+    now: dt.datetime
+
+    def clock(self) -> dt.datetime:
+        return self.now
+
+    def at(self, hour: int, minute: int = 0, day: dt.date = DAY) -> None:
+        self.now = dt.datetime.combine(day, dt.time(hour, minute), CST)
+
+    @contextmanager
+    def card_at(self, holder: str, terminal: str) -> Iterator[Terminal]:
+        """The holder hands the card over at ``terminal``."""
+        with self.reader.present(self.cards[holder]) as (chip1, chip2):
+            term = self.terminals[terminal]
+            term.attach(chip1, chip2)
+            yield term
+
+
+class _TACOnlyVerifier:
+    """Stopgap while the back office's payment record lacks the IAD (9F10) that chip 1's
+    cryptograms cover: TACs are verified for real; chip 1 payments are accepted unverified,
+    and the story says so."""
+
+    def __init__(self, inner: SoftwareCardVerifier) -> None:
+        self._inner = inner
+
+    def verify_purse_tac(self, record: Any) -> bool:
+        return self._inner.verify_purse_tac(record)
+
+    def verify_payment_cryptogram(self, record: Any) -> bool:
+        return True
+
+
+def _setup_alliance(story: Story, out: Path, keys: Keys, data: dict[str, SampleCard]) -> BackOffice:
+    verifier: Any = SoftwareCardVerifier(_key_store(list(data.values()), keys))
+    if not PAYMENT_RECORDS_CARRY_IAD:
+        verifier = _TACOnlyVerifier(verifier)
+        story.event("note: this build's back office record of a chip 1 payment lacks the "
+                    "issuer application data its cryptogram covers, so clearing accepts chip "
+                    "1 payments unverified (chip 2 TACs are verified)",
+                    payments_verified=False)
+    office = BackOffice(f"sqlite:///{out / 'ledger.sqlite3'}", verifier=verifier)
+    opened = dt.datetime.combine(DAY, dt.time(7, 0), CST)
+    office.init(at=opened)
+    members = [Member(mid, MemberKind.MERCHANT, name.title(), opened, two_way=Ratio(1, 10),
+                      terminals=(tid,)) for mid, name, tid, _, _ in MERCHANTS]
+    members += [Member(BANK, MemberKind.BANK, "Demo Bank", opened),
+                Member(INSURER, MemberKind.INSURER, "Demo Insurance", opened)]
+    members += [Member(h.member_id, MemberKind.CONSUMER, h.name.replace("/", " ").title(), opened,
+                       card_id=h.identity, consumer_group="standard") for h in HOLDERS]
+    office.add_members(members, at=opened)
+    agreements = [Agreement(f"{mid}-std", mid, "standard", Asset.CONSUMPTION_POINTS, pts, per,
+                            Rounding.DOWN, opened) for mid, _, _, pts, per in MERCHANTS]
+    agreements += [Agreement("bank-debit", BANK, "standard", Asset.BANK_POINTS, 1, 200,
+                             Rounding.DOWN, opened),
+                   Agreement("bank-credit", BANK, "standard", Asset.CREDIT_POINTS, 1, 100,
+                             Rounding.DOWN, opened)]
+    for agreement in agreements:
+        office.add_agreement(agreement, at=opened)
+    for mid, name, tid, pts, per in MERCHANTS:
+        story.event(f"merchant {name:<20} terminal {tid}  earns {pts} point(s) per "
+                    f"{format_cny(per)}", merchant=mid, terminal=tid, points=pts, per_fen=per)
+    story.event(f"bank {BANK}: 1 bank point per CNY 2.00 by debit, 1 credit point per "
+                "CNY 1.00 by credit; insurer " + INSURER, bank=BANK, insurer=INSURER)
+    for h in HOLDERS:
+        story.event(f"consumer {h.member_id:<6} card {h.identity}  ({h.name})",
+                    member=h.member_id, card=h.identity)
+    return office
+
+
+def _build_world(story: Story, reader: Reader, out: Path) -> World:
+    story.step("Issuer keys", "The bank's EMV master keys (chip 1) and the alliance's purse "
+               "master keys (chip 2) are generated; only key check values are ever shown.")
+    keys = Keys.generate()
+    story.event("  ".join(f"{name} KCV {value}" for name, value in keys.kcvs().items()),
+                kcvs=keys.kcvs())
+
+    story.step("Cards personalised", "Each blank dual-chip card is personalised through each "
+               "chip's security domain (SCP03): debit and credit on chip 1, three purses on "
+               "chip 2; the stripe carries track 1 and 2 with service code 201 (chip card).")
+    data = {h.member_id: _card_data(h, keys) for h in HOLDERS}
+    cards = {}
+    for h in HOLDERS:
+        card = sample_card(data[h.member_id])
+        tracks = encode_stripe(data[h.member_id].debit, keys.payment)
+        card.card.stripe.track1, card.card.stripe.track2 = tracks.track1, tracks.track2
+        cards[h.member_id] = card
+        d = data[h.member_id]
+        story.event(f"{h.name:<11} card {h.identity}  debit {_mask(d.debit.pan)}  credit "
+                    f"{_mask(d.credit.pan)} (limit {format_cny(h.credit_limit)})",
+                    holder=h.member_id, card=h.identity, credit_limit=h.credit_limit)
+
+    story.step("The alliance", "Three merchants, a bank and an insurer sign the alliance's "
+               "agreements: how many points a purchase earns (F4, F10, F17).")
+    office = _setup_alliance(story, out, keys, data)
+    link = InProcessBackOffice(office, payment_keys=keys.payment, points_keys=keys.points,
+                               bank_id=BANK,
+                               policy=AuthorisationPolicy(approve_up_to=20_000_00,
+                                                          refer_up_to=50_000_00))
+    world = World(story, reader, keys, office, link, cards, data, {}, dt.datetime.now(CST))
+    terminals = [(mid, name, tid) for mid, name, tid, _, _ in MERCHANTS]
+    terminals += [(BANK, "DEMO BANK", BANK_TERMINAL), (INSURER, "DEMO INSURANCE",
+                                                      INSURER_TERMINAL)]
+    for mid, name, tid in terminals:
+        identity = MerchantIdentity(mid, bytes.fromhex(tid), name)
+        journal = Journal(out / f"journal-{tid}.sqlite3", terminal_id=tid)
+        world.terminals[mid] = Terminal(
+            EmptySlot(), EmptySlot(), merchant=identity,
+            backoffice=link, sam=SoftwarePurchaseSAM(keys.points, identity.terminal_id),
+            journal=journal, clock=world.clock)
+    return world
+
+
+def _mask(pan: str) -> str:
+    return pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+
+
+# -- the day -----------------------------------------------------------------------------
+
+
+def _sale_line(who: str, where: str, sale: SaleResult) -> str:
+    head = f"{who:<6} at {where:<12} {format_cny(sale.amount):>14}  "
+    how = sale.holder.application if sale.holder else ""
+    outcome = f"{sale.status.value.upper()} ({sale.message})"
+    points = ", ".join(f"+{m.points} {m.purse.label}" for m in sale.points)
+    line = f"{head}{how:<16} {outcome}"
+    if points:
+        line += f"; points {points}"
+    if sale.fallback:
+        line += f"; FALLBACK after chip error: {sale.chip_error}"
+    return line
+
+
+def _sale_event(world: World, who: str, where: str, sale: SaleResult) -> None:
+    world.story.event(_sale_line(who, where, sale), **{"who": who, "terminal": where,
+                                                        **sale.to_dict()})
+
+
+def _points_event(world: World, who: str, where: str, result: PointsResult) -> None:
+    fen = result.redemption.fen if result.redemption else None
+    text = (f"{who:<6} at {where:<12} {result.kind.value:<10} {result.points} "
+            f"{result.purse.label} points: {result.status.value.upper()} ({result.message})")
+    if fen is not None:
+        text += f", worth {format_cny(fen)}"
+    if result.movement:
+        text += f"; card balance {result.movement.balance_after}"
+    world.story.event(text, **{"who": who, "terminal": where, **result.to_dict()})
+
+
+def _morning(world: World) -> None:
+    world.story.step("Morning sales", "Each holder pays by chip 1 (PIN verified, ARQC sent "
+                     "online, ARPC checked by the card) and earns points on chip 2: "
+                     "consumption points from the merchant, bank points for debit, credit "
+                     "points for credit. Every step is journaled before the slip prints.")
+    world.at(9, 5)
+    with world.card_at("zhang", "supermarket") as term:
+        sale = term.purchase(268_50, pin="1234", method=PaymentMethod.DEBIT)
+        _sale_event(world, "zhang", "supermarket", sale)
+        world.story.event("the slip:\n" + term.receipt(sale.txn_id).rstrip(),
+                          slip_of=sale.txn_id)
+    world.at(9, 40)
+    with world.card_at("li", "electronics") as term:
+        sale = term.purchase(5_288_00, pin="2580", method=PaymentMethod.CREDIT)
+        _sale_event(world, "li", "electronics", sale)
+    world.at(10, 15)
+    with world.card_at("han", "bookstore") as term:
+        world.story.event("han mistypes the PIN, then pays again and picks credit on the "
+                          "settlement screen:")
+        wrong = term.purchase(88_00, pin="0000", method=PaymentMethod.DEBIT)
+        _sale_event(world, "han", "bookstore", wrong)
+        sale = term.purchase(88_00, pin="1357", choose=lambda apps: apps[-1])
+        _sale_event(world, "han", "bookstore", sale)
+    world.at(11, 0)
+    with world.card_at("han", "electronics") as term:
+        world.story.event("han tries more than the issuer approves (CNY 20,000.00):")
+        declined = term.purchase(60_000_00, pin="1357", method=PaymentMethod.CREDIT)
+        _sale_event(world, "han", "electronics", declined)
+    world.at(11, 30)
+    faults = CardFaults(world.cards["zhang"])
+    faults.force_sw(chip=1, ins=0xA4, sw=0x6F00)  # chip 1 fails at the first SELECT
+    with world.card_at("zhang", "supermarket") as term:
+        world.story.event("zhang's chip 1 fails (a fault injected in the simulator); the "
+                          "stripe (service code 201) is allowed only now, so the terminal "
+                          "asks for a swipe:")
+        card = world.cards["zhang"].card
+        wedge = _wedge(card.stripe.track1, card.stripe.track2)
+        sale = term.purchase(45_60, pin="1234", swipe=lambda: wedge)
+        _sale_event(world, "zhang", "supermarket", sale)
+
+
+def _wedge(*tracks: str) -> str:
+    """What a keyboard-wedge reader types: each track up to its end sentinel, no LRC."""
+    return "".join(track[: track.index("?") + 1] for track in tracks)
+
+
+def _upload(world: World, names: Sequence[str], *, again: bool = False) -> None:
+    for name in names:
+        term = world.terminals[name]
+        for receipt in term.upload():
+            s = receipt.summary
+            earned = ", ".join(f"{v} {k.replace('_points', '')}" for k, v in
+                               sorted(dict(s.get("earned", {})).items())) or "none"
+            world.story.event(
+                f"{name:<12} batch {receipt.batch_id}: {receipt.status}; payments "
+                f"{format_cny(int(s.get('payments_fen', 0)))}, points earned {earned}, "
+                f"redeemed {s.get('redeemed', 0)}, merchant credit points "
+                f"{s.get('merchant_credit_points', 0)}",
+                terminal=name, batch=receipt.batch_id, status=receipt.status, summary=dict(s))
+            if again:
+                repeat = term.upload_batch(receipt.batch_id)
+                world.story.event(f"{name:<12} batch {repeat.batch_id} sent again: "
+                                  f"{repeat.status} (nothing posted twice)",
+                                  terminal=name, batch=repeat.batch_id, status=repeat.status)
+
+
+def _afternoon(world: World) -> None:
+    world.story.step("Afternoon: points spent", "Points earned at one merchant are spent at "
+                     "another (F17), turned into money by the bank, or pay an insurance "
+                     "premium (F5, F20). The terminal's security module authorises each "
+                     "debit; the card's MAC2 proves it and its TAC goes to the back office.")
+    world.at(14, 10)
+    with world.card_at("zhang", "bookstore") as term:
+        _points_event(world, "zhang", "bookstore", term.spend_points(100))
+    world.at(15, 0)
+    with world.card_at("li", INSURER) as term:
+        result = term.pay_premium(2_000, insurer_id=INSURER, policy="POL-2025-0618-LI")
+        _points_event(world, "li", "insurer", result)
+    world.at(15, 30)
+    with world.card_at("zhang", BANK) as term:
+        _points_event(world, "zhang", "bank", term.convert_points(50))
+
+
+def _settle(world: World) -> None:
+    world.story.step("Evening: clearing and settlement", "The other terminals upload; the "
+                     "back office settles the day: each merchant funds the points it "
+                     "issued and is reimbursed for the points redeemed at it.")
+    world.at(20, 0)
+    _upload(world, [m for m, *_ in MERCHANTS])
+    after = dt.datetime.combine(DAY + dt.timedelta(days=1), dt.time(0, 30), CST)
+    result = world.office.settle(DAY, at=after)
+    for position in result.positions:
+        net = position.net_fen
+        flow = f"receives {format_cny(net)}" if net > 0 else f"pays {format_cny(-net)}"
+        world.story.event(f"{position.merchant_id:<12} issued {position.points_issued:>5} "
+                          f"points, {position.points_redeemed:>4} redeemed there: {flow}",
+                          **position.as_dict())
+
+
+def _credit_line(world: World) -> None:
+    world.story.step("A credit line reaches the card", "The credit-granting unit (F11) raises "
+                     "lines from points earned; the new limit waits in the back office and "
+                     "reaches chip 1 as an issuer script (PUT DATA DF11) inside the card's "
+                     "next online credit purchase. GET DATA shows the limit before and after.")
+    next_day = DAY + dt.timedelta(days=1)
+    world.at(8, 0, next_day)
+    for decision in world.office.review_credit(at=world.now):
+        if decision.raised:
+            world.story.event(f"{decision.member_id}: {decision.explanation}",
+                              **decision.as_dict())
+    world.at(10, 0, next_day)
+    with world.card_at("li", "supermarket") as term:
+        before = _card_credit_limit(term)
+        sale = term.purchase(99_00, pin="2580", method=PaymentMethod.CREDIT)
+        after = _card_credit_limit(term)
+        _sale_event(world, "li", "supermarket", sale)
+    world.story.event(f"li's card: credit limit {format_cny(before)} before, "
+                      f"{format_cny(after)} after (GET DATA DF11)",
+                      limit_before=before, limit_after=after)
+    _upload(world, ["supermarket"])
+
+
+def _card_credit_limit(term: Terminal) -> int:
+    client = PaymentClient(term.card.chip1)
+    client.select_application(CREDIT_AID)
+    return client.read_counters().credit_limit or 0
+
+
+def _statements(world: World) -> None:
+    world.story.step("Statements", "What each holder sees: the alliance's ledger (points and "
+                     "money) and the card's own purses; and the merchants' positions.")
+    for h in HOLDERS:
+        balances = {asset.value: world.office.balance(f"{h.member_id}:{asset.value}").posted
+                    for asset in (Asset.CONSUMPTION_POINTS, Asset.BANK_POINTS,
+                                  Asset.CREDIT_POINTS)}
+        cny = world.office.balance(f"{h.member_id}:cny").posted
+        with world.reader.present(world.cards[h.member_id]) as (_, chip2):
+            from host.points import PointsClient
+
+            card = {p.label: v for p, v in PointsClient(chip2).balances().items()}
+        world.story.event(
+            f"{h.member_id:<6} ledger: consumption {balances['consumption_points']}, bank "
+            f"{balances['bank_points']}, credit {balances['credit_points']}, money "
+            f"{format_cny(cny)} | card: consumption {card['consumption']}, bank "
+            f"{card['bank']}, credit {card['credit']}",
+            holder=h.member_id, ledger=balances, money_fen=cny, card=card)
+    for mid, *_ in MERCHANTS:
+        credit = world.office.balance(f"{mid}:merchant_credit_points").posted
+        money = world.office.balance(f"{mid}:cny").posted
+        world.story.event(f"{mid:<12} merchant credit points {credit}, money {format_cny(money)}",
+                          merchant=mid, merchant_credit_points=credit, money_fen=money)
+    premium = world.office.balance(f"{INSURER}:cny").posted
+    world.story.event(f"{INSURER} received premiums of {format_cny(premium)}",
+                      insurer=INSURER, money_fen=premium)
+
+
+def run_demo(reader: str = "sim", out: str | Path | None = None,
+             echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the whole day; the story as one JSON-ready document."""
+    if reader not in ("sim", "vpcd"):
+        raise DemoError(f"--reader is sim or vpcd, not {reader!r}")
+    directory = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="dualcard-demo-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    story = Story(echo)
+    card_reader = Reader(reader)
+    card_reader.start()
+    world = _build_world(story, card_reader, directory)
+    _morning(world)
+    world.story.step("Midday: batches uploaded", "Terminals upload their journals as "
+                     "batches; the back office verifies every TAC and cryptogram, then posts "
+                     "the points. A batch sent twice is cleared once (idempotent batch id).")
+    world.at(12, 30)
+    _upload(world, ["supermarket", "electronics"], again=True)
+    _afternoon(world)
+    _settle(world)
+    _credit_line(world)
+    _statements(world)
+    world.office.close()
+    return {"reader": reader, "directory": str(directory), "business_day": DAY.isoformat(),
+            **story.as_dict()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m host.demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--reader", choices=("sim", "vpcd"), default="sim",
+                        help="cards in process (sim) or served through pcscd + vpcd")
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument("--out", default=None,
+                        help="directory for the ledger and journals (default: a temp dir)")
+    args = parser.parse_args(argv)
+    echo = None if args.json else print
+    try:
+        document = run_demo(args.reader, args.out, echo)
+    except DemoError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(document, indent=2, default=str))
+    else:
+        print(f"\nDone. Ledger and terminal journals are in {document['directory']}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""A terminal's configuration file (``dualcard-pos-terminal/1``), for the CLI and operators.
+
+JSON naming the merchant, the terminal id, the journal file, the back office database
+and the key files; paths are relative to the configuration file. Keys live in their own
+files (as the ``pay`` and ``points`` commands read them), never in this one::
+
+    {"format": "dualcard-pos-terminal/1", "merchant_id": "tea-house",
+     "name": "JASMINE TEA HOUSE", "terminal_id": "0000000A0001",
+     "journal": "journal.sqlite3", "backoffice": "sqlite:///ledger.sqlite3",
+     "bank_id": "bank", "payment_keys": "issuer.json", "points_keys": "points-keys.json",
+     "card_keys": "card-keys.json"}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from host.backoffice import BackOffice, SoftwareCardVerifier, load_key_file
+from host.payment.keys import load_issuer_keys as load_payment_keys
+from host.points import SoftwarePurchaseSAM
+from host.points.keyfile import load_issuer_keys as load_points_keys
+from host.transport.base import Transport
+
+from .errors import POSError
+from .inprocess import InProcessBackOffice
+from .journal import Journal
+from .merchant import MerchantIdentity
+from .terminal import Terminal
+
+__all__ = ["CONFIG_FORMAT", "TerminalConfig", "load_config"]
+
+CONFIG_FORMAT = "dualcard-pos-terminal/1"
+_REQUIRED = ("merchant_id", "terminal_id", "journal", "backoffice", "bank_id", "payment_keys",
+             "points_keys", "card_keys")
+
+
+@dataclass(frozen=True)
+class TerminalConfig:
+    merchant: MerchantIdentity
+    journal: Path
+    backoffice_url: str
+    bank_id: str
+    payment_keys: Path
+    points_keys: Path
+    card_keys: Path
+
+    def open_journal(self) -> Journal:
+        return Journal(self.journal, terminal_id=self.merchant.terminal_hex)
+
+    def open_backoffice(self) -> InProcessBackOffice:
+        """The in-process back office: ledger, issuer and points issuer with their keys."""
+        office = BackOffice(self.backoffice_url,
+                            verifier=SoftwareCardVerifier(load_key_file(self.card_keys)))
+        return InProcessBackOffice(office, payment_keys=load_payment_keys(self.payment_keys),
+                                   points_keys=load_points_keys(self.points_keys),
+                                   bank_id=self.bank_id)
+
+    def terminal(self, chip1: Transport, chip2: Transport, link: InProcessBackOffice,
+                 journal: Journal) -> Terminal:
+        sam = SoftwarePurchaseSAM(load_points_keys(self.points_keys), self.merchant.terminal_id)
+        return Terminal(chip1, chip2, merchant=self.merchant, backoffice=link, sam=sam,
+                        journal=journal)
+
+
+def _path(base: Path, value: Any, name: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise POSError(f"terminal configuration: {name} must be a path")
+    path = Path(value)
+    return path if path.is_absolute() else base / path
+
+
+def _url(base: Path, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise POSError("terminal configuration: backoffice must be a database URL")
+    prefix = "sqlite:///"
+    if value.startswith(prefix) and not value.startswith(prefix + "/"):
+        return prefix + str(base / value[len(prefix):])
+    return value
+
+
+def load_config(path: str | Path) -> TerminalConfig:
+    """Read a terminal configuration; :class:`POSError` names what is wrong."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise POSError(f"cannot read terminal configuration {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise POSError(f"terminal configuration {path} is not JSON: {exc.msg}") from None
+    if not isinstance(data, dict) or data.get("format") != CONFIG_FORMAT:
+        raise POSError(f"terminal configuration {path}: format must be {CONFIG_FORMAT!r}")
+    missing = [name for name in _REQUIRED if name not in data]
+    if missing:
+        raise POSError(f"terminal configuration {path} lacks {', '.join(missing)}")
+    base = path.parent
+    try:
+        terminal_id = bytes.fromhex(str(data["terminal_id"]))
+    except ValueError:
+        raise POSError("terminal configuration: terminal_id must be 12 hex digits") from None
+    merchant = MerchantIdentity(str(data["merchant_id"]), terminal_id,
+                                str(data.get("name") or data["merchant_id"]))
+    return TerminalConfig(merchant, _path(base, data["journal"], "journal"),
+                          _url(base, data["backoffice"]), str(data["bank_id"]),
+                          _path(base, data["payment_keys"], "payment_keys"),
+                          _path(base, data["points_keys"], "points_keys"),
+                          _path(base, data["card_keys"], "card_keys"))

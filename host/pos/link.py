@@ -1,0 +1,147 @@
+"""What a terminal asks of the alliance's back office, as one small protocol.
+
+:class:`BackOfficeLink` is everything a POS needs online: the issuer's authorisation of
+a chip or stripe payment (with any issuer scripts waiting for the card), the points
+calculation of the merchant's agreement, the points issuer's load approvals, redemptions
+(points into money or premiums), and the upload of terminal batches. The in-process
+implementation is :class:`host.pos.inprocess.InProcessBackOffice`; a remote one (HTTP,
+ISO 8583, a message queue) implements the same methods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from apdu_specs.commands.purse_data import Purse
+from apdu_specs.magstripe.tracks import Track2
+from host.backoffice.records import TerminalBatch
+from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
+from host.points.load_host import LoadAuthorization
+from host.points.messages import LoadInit
+from host.points.records import PurseRecord
+
+__all__ = [
+    "BackOfficeLink",
+    "EarnQuote",
+    "OnlineAnswer",
+    "PaymentMethod",
+    "RedemptionReceipt",
+    "StripeDecision",
+    "UploadReceipt",
+]
+
+
+class PaymentMethod(StrEnum):
+    """Which chip 1 application pays: the bank (debit) card or the credit card."""
+
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+    @property
+    def points_purse(self) -> Purse:
+        """The chip 2 purse this way of paying earns (F2): bank points or credit points."""
+        return Purse.BANK if self is PaymentMethod.DEBIT else Purse.CREDIT
+
+
+@dataclass(frozen=True)
+class OnlineAnswer:
+    """The issuer's answer to an ARQC, with the back-office ids of the scripts it carries."""
+
+    response: AuthorisationResponse
+    #: issuer scripts queued for this card (e.g. a raised credit limit), to confirm once run
+    script_ids: tuple[str, ...] = ()
+    #: the credit limit those scripts write to the card, if any
+    new_credit_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class StripeDecision:
+    """The issuer's decision on a swiped stripe (CVV checked online)."""
+
+    decision: Decision
+    reason: str = ""
+
+    @property
+    def approved(self) -> bool:
+        return self.decision is Decision.APPROVE
+
+
+@dataclass(frozen=True)
+class EarnQuote:
+    """Points a purchase earns on one purse, by the agreement in force (F10)."""
+
+    purse: Purse
+    points: int
+    #: who awards them: the merchant (consumption points) or the bank (bank/credit points)
+    issuer_id: str
+    agreement_id: str
+
+
+@dataclass(frozen=True)
+class RedemptionReceipt:
+    """Points turned into money on the holder's account, or into an insurance premium."""
+
+    redemption_id: str
+    status: str  #: "created", or "exists" when the same redemption was sent before
+    points: int
+    fen: int
+    target: str  #: the account credited (the holder's, or the insurer's)
+
+
+@dataclass(frozen=True)
+class UploadReceipt:
+    """The back office's answer to a batch upload."""
+
+    batch_id: str
+    status: str  #: "created", or "exists" when the same batch was cleared before
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class BackOfficeLink(Protocol):
+    """The terminal's online partner: issuer, points issuer, points calculation, clearing."""
+
+    def authorise(self, request: AuthorisationRequest, *, card_id: str,
+                  method: PaymentMethod) -> OnlineAnswer:
+        """Verify the ARQC, decide, answer with the ARPC and any scripts for this card."""
+        ...
+
+    def scripts_delivered(self, script_ids: Sequence[str], *, at: dt.datetime) -> None:
+        """The card ran these scripts successfully: do not send them again."""
+        ...
+
+    def authorise_stripe(self, track2: Track2, amount: int) -> StripeDecision:
+        """Decide on a stripe transaction (the CVV is checked by the issuer)."""
+        ...
+
+    def earn_quotes(self, *, merchant_id: str, card_id: str, method: PaymentMethod | None,
+                    purchase_fen: int, at: dt.datetime) -> list[EarnQuote]:
+        """The points a purchase earns: consumption points from the merchant, bank or
+        credit points from the bank for a chip payment by debit or credit."""
+        ...
+
+    def load_key_index(self, card_id: str, purse: Purse) -> int:
+        """The key index INITIALIZE FOR LOAD must name for this card's purse."""
+        ...
+
+    def authorize_load(self, card_id: str, init: LoadInit, when: dt.datetime) -> LoadAuthorization:
+        """The points issuer checks MAC1 and answers MAC2."""
+        ...
+
+    def confirm_load(self, authorization: LoadAuthorization, tac: bytes) -> PurseRecord:
+        """The load's record once its TAC checks (``PurseMACError`` otherwise)."""
+        ...
+
+    def redeem(self, *, redemption_id: str, card_id: str, purse: Purse, points: int,
+               at: dt.datetime, insurer_id: str | None = None,
+               policy: str | None = None) -> RedemptionReceipt:
+        """Points spent on the card become money for the holder, or a premium (F5, F20)."""
+        ...
+
+    def upload(self, batch: TerminalBatch, *, at: dt.datetime) -> UploadReceipt:
+        """Clear a terminal batch; the same batch twice is answered ``exists``."""
+        ...

@@ -1,0 +1,103 @@
+"""``make demo`` in process (sim mode): the day's story, step by step, as a newcomer reads it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from host.demo import DemoError, main, run_demo
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    lines: list[str] = []
+    document = run_demo("sim", tmp_path_factory.mktemp("demo"), echo=lines.append)
+    document["printed"] = "\n".join(lines)
+    return document
+
+
+def _events(story: dict[str, Any], title: str) -> list[dict[str, Any]]:
+    (step,) = [s for s in story["steps"] if s["title"] == title]
+    return step["events"]
+
+
+def test_the_day_has_its_numbered_steps(story: dict[str, Any]) -> None:
+    assert [s["title"] for s in story["steps"]] == [
+        "Issuer keys", "Cards personalised", "The alliance", "Morning sales",
+        "Midday: batches uploaded", "Afternoon: points spent",
+        "Evening: clearing and settlement", "A credit line reaches the card", "Statements"]
+    printed = story["printed"]
+    assert "\n1. Issuer keys\n" in printed and "\n9. Statements\n" in printed
+    assert "CNY 5,288.00" in printed and "KEEP THIS SLIP" in printed
+    (keys,) = _events(story, "Issuer keys")
+    assert set(keys["kcvs"]) >= {"emv-ac", "points-tac"}  # check values, never keys
+    assert len(_events(story, "Cards personalised")) == 3
+
+
+def test_the_morning_sales(story: dict[str, Any]) -> None:
+    sales = [e for e in _events(story, "Morning sales") if "status" in e]
+    by = [(e["who"], e["status"], e["amount"]) for e in sales]
+    assert by == [("zhang", "approved", 268_50), ("li", "approved", 5_288_00),
+                  ("han", "declined", 88_00), ("han", "approved", 88_00),
+                  ("han", "declined", 60_000_00), ("zhang", "approved", 45_60)]
+    assert sales[2]["message"] == "wrong PIN, 2 tries left"
+    assert sales[3]["holder"]["method"] == "credit"  # chosen on the screen
+    assert {p["purse"]: p["points"] for p in sales[0]["points"]} == {"consumption": 268,
+                                                                    "bank": 134}
+    fallback = sales[-1]
+    assert fallback["fallback"] and "6F00" in fallback["chip_error"]
+    assert [p["purse"] for p in fallback["points"]] == ["consumption"]
+
+
+def test_batches_clear_once(story: dict[str, Any]) -> None:
+    uploads = _events(story, "Midday: batches uploaded")
+    assert [e["status"] for e in uploads] == ["created", "exists", "created", "exists"]
+    assert uploads[0]["summary"]["payments_fen"] == 268_50
+
+
+def test_points_are_spent_three_ways(story: dict[str, Any]) -> None:
+    spent = _events(story, "Afternoon: points spent")
+    assert [(e["kind"], e["status"], e["points"]) for e in spent] == [
+        ("points", "approved", 100), ("premium", "approved", 2_000),
+        ("conversion", "approved", 50)]
+    assert spent[1]["redemption"]["fen"] == 2_000 and spent[1]["policy"]
+
+
+def test_the_day_is_settled(story: dict[str, Any]) -> None:
+    positions = [e for e in _events(story, "Evening: clearing and settlement")
+                 if "net_fen" in e]
+    assert {p["merchant"] for p in positions} == {"supermarket", "electronics", "bookstore"}
+    bookstore = next(p for p in positions if p["merchant"] == "bookstore")
+    assert bookstore["points_redeemed"] == 100
+
+
+def test_the_raised_credit_line_reaches_the_card(story: dict[str, Any]) -> None:
+    events = _events(story, "A credit line reaches the card")
+    (limits,) = [e for e in events if "limit_before" in e]
+    assert (limits["limit_before"], limits["limit_after"]) == (1_000_00, 2_000_00)
+    (sale,) = [e for e in events if e.get("kind") == "sale"]
+    assert sale["credit_limit"] == 2_000_00
+
+
+def test_ledger_and_cards_agree(story: dict[str, Any]) -> None:
+    holders = [e for e in _events(story, "Statements") if "ledger" in e]
+    assert len(holders) == 3
+    for holder in holders:
+        ledger, card = holder["ledger"], holder["card"]
+        assert (ledger["consumption_points"], ledger["bank_points"], ledger["credit_points"]) \
+            == (card["consumption"], card["bank"], card["credit"])
+    insurer = _events(story, "Statements")[-1]
+    assert insurer["money_fen"] == 2_000
+
+
+def test_json_mode_prints_one_document(tmp_path, capsys) -> None:
+    assert main(["--json", "--out", str(tmp_path)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["reader"] == "sim" and len(document["steps"]) == 9
+
+
+def test_an_unknown_reader_is_refused() -> None:
+    with pytest.raises(DemoError):
+        run_demo("teleport")
