@@ -23,8 +23,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
-
 from host.backoffice import Agreement, Asset, BackOffice, Member, MemberKind, Ratio, Rounding
 from host.backoffice.database import Database
 from host.backoffice.sample_cards import SampleCards, SampleTerminal
@@ -89,7 +87,6 @@ def _drop_all(url: str) -> None:
     db = Database(url)
     with db.engine.begin() as conn:
         metadata.drop_all(conn)
-        conn.execute(text("SELECT 1"))
     db.dispose()
 
 

@@ -62,7 +62,6 @@ from host.pos import (
     Terminal,
     format_cny,
 )
-from host.pos.batch import PAYMENT_RECORDS_CARRY_IAD
 from host.pos.context import EmptySlot
 from host.pos.inprocess import PURSE_ASSETS
 from host.pos.records import PointsResult
@@ -257,29 +256,8 @@ class World:
             yield term
 
 
-class _TACOnlyVerifier:
-    """Stopgap while the back office's payment record lacks the IAD (9F10) that chip 1's
-    cryptograms cover: TACs are verified for real; chip 1 payments are accepted unverified,
-    and the story says so."""
-
-    def __init__(self, inner: SoftwareCardVerifier) -> None:
-        self._inner = inner
-
-    def verify_purse_tac(self, record: Any) -> bool:
-        return self._inner.verify_purse_tac(record)
-
-    def verify_payment_cryptogram(self, record: Any) -> bool:
-        return True
-
-
 def _setup_alliance(story: Story, out: Path, keys: Keys, data: dict[str, SampleCard]) -> BackOffice:
-    verifier: Any = SoftwareCardVerifier(_key_store(list(data.values()), keys))
-    if not PAYMENT_RECORDS_CARRY_IAD:
-        verifier = _TACOnlyVerifier(verifier)
-        story.event("note: this build's back office record of a chip 1 payment lacks the "
-                    "issuer application data its cryptogram covers, so clearing accepts chip "
-                    "1 payments unverified (chip 2 TACs are verified)",
-                    payments_verified=False)
+    verifier = SoftwareCardVerifier(_key_store(list(data.values()), keys))
     office = BackOffice(f"sqlite:///{out / 'ledger.sqlite3'}", verifier=verifier)
     opened = dt.datetime.combine(DAY, dt.time(7, 0), CST)
     office.init(at=opened)

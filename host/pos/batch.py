@@ -8,8 +8,6 @@ batch rebuilt from the journal is byte-for-byte the batch uploaded before.
 
 from __future__ import annotations
 
-import dataclasses
-
 from apdu_specs.commands.purse_data import Purse
 from host.backoffice.records import PaymentRecord
 from host.backoffice.records import PurseRecord as BatchPurseRecord
@@ -18,20 +16,16 @@ from host.points.records import PurseRecord
 from .inprocess import PURSE_ASSETS
 from .link import PaymentMethod
 
-__all__ = ["PAYMENT_RECORDS_CARRY_IAD", "load_record", "payment_record", "spend_record"]
-
-#: whether the back office's payment record carries the issuer application data (9F10),
-#: which dualcard's cryptograms cover after the ATC (docs/payment.md §8)
-PAYMENT_RECORDS_CARRY_IAD = "iad" in {f.name for f in dataclasses.fields(PaymentRecord)}
+__all__ = ["load_record", "payment_record", "spend_record"]
 
 
 def payment_record(txn_id: str, card_id: str, method: PaymentMethod, amount: int, atc: int,
                    cryptogram: bytes, cdol1_data: bytes, aip: bytes, iad: bytes,
                    date: str, time: str) -> PaymentRecord:
-    """Chip 1's payment: the first cryptogram (ARQC, or a TC approved offline)."""
-    extra = {"iad": iad} if PAYMENT_RECORDS_CARRY_IAD else {}
+    """Chip 1's payment: the first cryptogram (ARQC, or a TC approved offline) and the
+    data it covers (CDOL1 data, AIP, and the issuer application data after the ATC)."""
     return PaymentRecord(f"{txn_id}-pay", card_id, method.value, amount, atc, cryptogram,
-                         cdol1_data, aip, date, time, **extra)
+                         cdol1_data, aip, date, time, iad)
 
 
 def _date_time(record: PurseRecord) -> tuple[str, str]:

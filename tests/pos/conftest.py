@@ -23,7 +23,6 @@ from host.backoffice import (
 from host.payment.issuer import AuthorisationPolicy
 from host.points import SoftwarePurchaseSAM
 from host.pos import InProcessBackOffice, Journal, MerchantIdentity, Terminal
-from host.pos.batch import PAYMENT_RECORDS_CARRY_IAD
 from host.testing.backoffice import sample_key_store
 from host.testing.fixtures import simulated_link
 from host.testing.personalise import SAMPLE
@@ -34,12 +33,6 @@ TID = bytes.fromhex("0000000A0001")
 MERCHANT = MerchantIdentity("shop-a", TID, "SHOP A")
 PIN = "1234"
 
-#: clearing a chip 1 payment needs the back office to verify the cryptogram over the data
-#: the card covered, which ends with the issuer application data (docs/payment.md §8)
-needs_payment_clearing = pytest.mark.skipif(
-    not PAYMENT_RECORDS_CARRY_IAD,
-    reason="the back office's payment record does not carry the IAD (9F10) its cryptogram "
-           "covers, so real chip payments cannot be cleared yet")
 
 
 class Clock:

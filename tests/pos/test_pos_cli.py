@@ -15,7 +15,7 @@ from host.points.keyfile import issuer_keys_to_dict
 from host.pos.inprocess import PURSE_ASSETS
 from host.testing.personalise import SAMPLE, sample_card
 
-from .conftest import MERCHANT, build_office, needs_payment_clearing
+from .conftest import MERCHANT, build_office
 
 
 @pytest.fixture
@@ -100,7 +100,6 @@ def test_batches_list_when_empty(setup: dict[str, str]) -> None:
     assert "nothing to upload" in _run("batch", "upload", "--config", setup["config"]).output
 
 
-@needs_payment_clearing
 def test_batch_upload_is_safe_to_repeat(setup: dict[str, str]) -> None:
     _run("purchase", "--config", setup["config"], "--reader", setup["reader"],
          "--amount", "50.00", stdin="1234\n")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .conftest import needs_payment_clearing
-
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pos.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -44,7 +42,6 @@ def test_the_guide_runs_up_to_the_batch_upload(capsys) -> None:
     assert "interrupted during consumption points load" in out
 
 
-@needs_payment_clearing
 def test_the_whole_guide_runs(capsys) -> None:
     _run(_blocks())
     assert "premium paid 50" in capsys.readouterr().out

@@ -22,7 +22,7 @@ from host.pos.pending import pending_from_dict, pending_to_dict
 from host.testing.faults import CardFaults
 from host.testing.personalise import SAMPLE
 
-from .conftest import MERCHANT, PIN, Rig, needs_payment_clearing
+from .conftest import MERCHANT, PIN, Rig
 
 CREDIT_FOR_LOAD = 0x52
 
@@ -117,7 +117,6 @@ def test_a_rejected_batch_is_marked_and_raised(rig: Rig) -> None:
     assert entry.status == "rejected" and "points_differ" in str(entry.receipt)
 
 
-@needs_payment_clearing
 def test_chip_sales_clear_with_their_cryptograms(rig: Rig) -> None:
     rig.terminal.purchase(100_00, pin=PIN, method=PaymentMethod.DEBIT)
     rig.terminal.purchase(200_00, pin=PIN, method=PaymentMethod.CREDIT)

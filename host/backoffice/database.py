@@ -1,0 +1,189 @@
+"""Where the back office keeps its data: SQLite in a file by default (zero set-up), PostgreSQL
+when given a ``postgresql+psycopg://`` URL, the same code for both.
+
+Writers are serialised so concurrent terminals never lose an update:
+
+* SQLite: every write transaction starts with ``BEGIN IMMEDIATE`` (the database write lock is
+  taken up front, so two writers never both read a balance and then both write it); the
+  journal is in WAL mode so readers are not blocked.
+* PostgreSQL: the accounts a transaction touches are locked with ``SELECT … FOR UPDATE`` in
+  ascending id order (a stable order, so two transactions cannot deadlock on each other), and
+  balances are updated relatively (``x = x + :delta``) on the locked rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+
+from host.backoffice.errors import ConfigurationError
+from host.backoffice.schema import metadata
+
+__all__ = ["DEFAULT_DB_FILE", "Database", "chunked", "default_url"]
+
+DEFAULT_DB_FILE = "dualcard.sqlite3"
+_WRITE_OPTION = "dualcard_write"
+#: Rows per IN (...) list: far below SQLite's and PostgreSQL's parameter limits.
+CHUNK = 500
+
+
+def default_url(env: dict[str, str] | None = None) -> str:
+    """``DUALCARD_DB`` if set (a URL or a file path), else ``./dualcard.sqlite3``."""
+    value = (env if env is not None else os.environ).get("DUALCARD_DB", "").strip()
+    return as_url(value or DEFAULT_DB_FILE)
+
+
+def as_url(value: str) -> str:
+    """Accept a database URL or a plain file path (taken as an SQLite file)."""
+    if "://" in value:
+        return value
+    return f"sqlite:///{value}"
+
+
+def chunked(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """Slices of at most ``size`` items, in order."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Database:
+    """An engine plus the transaction discipline of the ledger."""
+
+    def __init__(self, url: str, *, busy_timeout_s: float = 60.0) -> None:
+        self.url = as_url(url)
+        try:
+            parsed = make_url(self.url)
+        except (ArgumentError, ValueError) as exc:
+            raise ConfigurationError(f"not a database URL: {url!r}") from exc
+        self.dialect = parsed.get_backend_name()
+        self._insert_sql: dict[tuple[str, tuple[str, ...]], str] = {}
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ConfigurationError(
+                f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL"
+            )
+        try:
+            self.engine: Engine = self._make_engine(parsed, busy_timeout_s)
+        except (NoSuchModuleError, ModuleNotFoundError) as exc:
+            raise ConfigurationError(
+                f"no driver for {parsed.drivername!r}: install dualcard[postgres] for PostgreSQL"
+            ) from exc
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def _make_engine(self, parsed: Any, busy_timeout_s: float) -> Engine:
+        if self.dialect == "postgresql":
+            return create_engine(parsed, pool_pre_ping=True)
+        in_memory = parsed.database in (None, "", ":memory:")
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": busy_timeout_s}}
+        if in_memory:
+            kwargs["poolclass"] = StaticPool
+            kwargs["connect_args"]["check_same_thread"] = False
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+
+    def create_schema(self) -> None:
+        """Create every table that does not exist yet (idempotent)."""
+        with self.engine.begin() as conn:
+            metadata.create_all(conn)
+
+    def has_schema(self) -> bool:
+        with self.read() as conn:
+            return conn.dialect.has_table(conn, "ledger_accounts")
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One serialised write transaction: committed on success, rolled back on error."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot on both databases)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def lock_rows(self, conn: Connection, table: Any, ids: Sequence[str]) -> list[Any]:
+        """Rows of ``table`` whose id is in ``ids``, locked FOR UPDATE on PostgreSQL in
+        ascending id order (SQLite already holds the write lock)."""
+        ordered = sorted(set(ids))
+        rows: list[Any] = []
+        for part in chunked(ordered):
+            query = select(table).where(table.c.id.in_(part))
+            if not self.is_sqlite:
+                query = query.order_by(table.c.id).with_for_update()
+            rows.extend(conn.execute(query).all())
+        return rows
+
+    def insert_rows(
+        self, conn: Connection, table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert many rows given as tuples in ``columns`` order with one driver-level
+        ``executemany`` (the hot path of clearing; values are plain ints, str, bytes, bool or
+        None, which both drivers adapt natively)."""
+        if not rows:
+            return
+        key = (table.name, tuple(columns))
+        sql = self._insert_sql.get(key)
+        if sql is None:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+                   f"VALUES ({', '.join([mark] * len(columns))})")
+            self._insert_sql[key] = sql
+        conn.exec_driver_sql(sql, list(rows))
+
+    def add_to_columns(
+        self, conn: Connection, table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """``UPDATE table SET c = c + ?, ... WHERE id = ?`` for many rows given as
+        ``(delta_1, ..., delta_n, id)``: relative updates, safe on locked rows."""
+        if not rows:
+            return
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sets = ", ".join(f"{c} = {c} + {mark}" for c in columns)
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE id = {mark}", list(rows))
+
+    def lock_key(self, conn: Connection, key: str, *, shared: bool = False) -> None:
+        """A transaction-scoped named lock (PostgreSQL advisory lock; SQLite's write lock
+        already serialises writers). Shared holders exclude only exclusive ones."""
+        if self.is_sqlite:
+            return
+        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        conn.execute(text(f"SELECT {function}(:k)"), {"k": number})
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let us emit BEGIN ourselves (pysqlite's implicit BEGIN is deferred and too late).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=FULL")  # a committed batch survives power loss
+        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: a large batch's index pages
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(_WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")

@@ -1,0 +1,311 @@
+"""The double-entry ledger over a :class:`~host.backoffice.database.Database`.
+
+Every write goes through :meth:`Ledger.apply` inside one serialised transaction: expire the
+holds that are due, load and lock the touched accounts, plan (see :mod:`posting`), then insert
+the transfers with ``executemany`` and update the running balances relatively, all before the
+commit. Business operations (clearing, settlement, conversion, credit) call ``apply`` inside
+their own write transaction so their records and their transfers commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from host.backoffice.accounts import Account, AccountSpec
+from host.backoffice.assets import Asset
+from host.backoffice.clock import to_micros
+from host.backoffice.database import Database, chunked
+from host.backoffice.errors import (
+    BoundsViolationError,
+    IdReusedError,
+    NotFoundError,
+    TransferRejectedError,
+)
+from host.backoffice.posting import (
+    TRANSFER_COLUMNS,
+    AccountState,
+    HoldState,
+    HoldStatus,
+    Plan,
+    Planner,
+    balance_from_row,
+)
+from host.backoffice.schema import (
+    FORMAT_VERSION,
+    ledger_accounts,
+    ledger_bound_changes,
+    ledger_open_holds,
+    ledger_transfers,
+)
+from host.backoffice.transfers import Balance, Reason, Transfer, TransferKind, TransferResult
+
+__all__ = ["Ledger"]
+
+_T = ledger_transfers
+_A = ledger_accounts
+_RESOLUTION_STATUS = {
+    TransferKind.POST_PENDING.value: HoldStatus.POSTED,
+    TransferKind.VOID_PENDING.value: HoldStatus.VOIDED,
+    TransferKind.EXPIRE_PENDING.value: HoldStatus.EXPIRED,
+}
+_MAX_RETRIES = 3
+
+
+class Ledger:
+    """Accounts, transfers and balances; see the module docstring."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- accounts --------------------------------------------------------------------------
+
+    def create_accounts(self, specs: Sequence[AccountSpec], *, at: datetime) -> list[str]:
+        """Open accounts (own transaction). Returns ``created``/``exists`` per spec."""
+        with self.db.write() as conn:
+            return self.create_accounts_in(conn, specs, at=at)
+
+    def create_accounts_in(
+        self, conn: Connection, specs: Sequence[AccountSpec], *, at: datetime
+    ) -> list[str]:
+        """Open accounts inside the caller's write transaction.
+
+        An id reused with a different asset, role, owner or bounds raises
+        :class:`IdReusedError` (bounds are compared as first declared)."""
+        existing = {row.id: row for row in self._rows_by_id(conn, _A, [s.id for s in specs])}
+        answers: list[str] = []
+        new_rows: list[dict[str, Any]] = []
+        made: dict[str, AccountSpec] = {}
+        ts = to_micros(at)
+        for spec in specs:
+            known = made.get(spec.id) or existing.get(spec.id)
+            if known is not None:
+                _compare_account(spec, known)
+                answers.append("exists")
+                continue
+            made[spec.id] = spec
+            new_rows.append({
+                "id": spec.id, "asset": spec.asset.value, "owner_id": spec.owner_id,
+                "role": spec.role, "lower_bound": spec.lower_bound,
+                "upper_bound": spec.upper_bound, "debits_posted": 0, "credits_posted": 0,
+                "debits_pending": 0, "credits_pending": 0, "created_at": ts,
+                "format_version": FORMAT_VERSION,
+            })
+            answers.append("created")
+        if new_rows:
+            conn.execute(insert(_A), new_rows)
+        return answers
+
+    def account(self, account_id: str, *, conn: Connection | None = None) -> Account:
+        """One account with its current balances."""
+        rows = self.accounts([account_id], conn=conn)
+        if not rows:
+            raise NotFoundError(f"no account {account_id!r}")
+        return rows[0]
+
+    def accounts(self, ids: Iterable[str], *, conn: Connection | None = None) -> list[Account]:
+        """Accounts by id (missing ids are left out), in id order."""
+        ids = sorted(set(ids))
+        if conn is not None:
+            rows = self._rows_by_id(conn, _A, ids)
+        else:
+            with self.db.read() as own:
+                rows = self._rows_by_id(own, _A, ids)
+        return sorted((Account.from_row(r) for r in rows), key=lambda a: a.id)
+
+    def set_bounds(
+        self,
+        conn: Connection,
+        account_id: str,
+        *,
+        lower_bound: int | None,
+        upper_bound: int | None,
+        reason: str,
+        at: datetime,
+    ) -> Account:
+        """Change an account's bounds inside the caller's write transaction; the change is
+        logged with its reason. A bound may not be moved past the current balance."""
+        rows = self.db.lock_rows(conn, _A, [account_id])
+        if not rows:
+            raise NotFoundError(f"no account {account_id!r}")
+        row = rows[0]
+        state = AccountState.from_row(row)
+        lowest = state.credits_posted - state.debits_posted - state.debits_pending
+        highest = state.credits_posted + state.credits_pending - state.debits_posted
+        if lower_bound is not None and lowest < lower_bound:
+            raise BoundsViolationError(f"{account_id}: lower bound {lower_bound} above the balance")
+        if upper_bound is not None and highest > upper_bound:
+            raise BoundsViolationError(f"{account_id}: upper bound {upper_bound} below the balance")
+        conn.execute(
+            update(_A).where(_A.c.id == account_id)
+            .values(lower_bound=lower_bound, upper_bound=upper_bound)
+        )
+        conn.execute(insert(ledger_bound_changes).values(
+            account_id=account_id, old_lower=row.lower_bound, new_lower=lower_bound,
+            old_upper=row.upper_bound, new_upper=upper_bound, reason=reason,
+            ts=to_micros(at), format_version=FORMAT_VERSION,
+        ))
+        return self.account(account_id, conn=conn)
+
+    # -- transfers -------------------------------------------------------------------------
+
+    def create_transfers(
+        self, transfers: Sequence[Transfer], *, at: datetime
+    ) -> list[TransferResult]:
+        """Submit transfers in one transaction with TigerBeetle semantics: independent
+        transfers succeed or fail on their own, linked chains as a unit. Returns one result per
+        request, in order. Raises :class:`IdReusedError` (nothing posted) on a reused id."""
+        for attempt in range(_MAX_RETRIES):
+            try:
+                with self.db.write() as conn:
+                    return self.apply(conn, transfers, at=at).results
+            except IntegrityError:
+                # A concurrent writer inserted one of our ids between our check and our
+                # insert (possible on PostgreSQL when the two touch different accounts):
+                # the retry sees it and answers exists / exists_with_different_*.
+                if attempt == _MAX_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def post_all(self, transfers: Sequence[Transfer], *, at: datetime) -> list[TransferResult]:
+        """Like :meth:`create_transfers` but all or nothing: if any request fails, nothing is
+        written and :class:`TransferRejectedError` names the failures."""
+        with self.db.write() as conn:
+            plan = self.apply(conn, transfers, at=at, all_or_nothing=True)
+        return plan.results
+
+    def expire_due(self, *, at: datetime) -> int:
+        """Expire every hold whose time has come; returns how many were released."""
+        with self.db.write() as conn:
+            plan = self.apply(conn, [], at=at)
+        return len(plan.closed_holds)
+
+    def apply(
+        self,
+        conn: Connection,
+        transfers: Sequence[Transfer],
+        *,
+        at: datetime,
+        all_or_nothing: bool = False,
+        ids_are_new: bool = False,
+    ) -> Plan:
+        """Plan and write ``transfers`` inside the caller's write transaction.
+
+        With ``all_or_nothing`` any failure raises :class:`TransferRejectedError` before
+        anything is written. ``ids_are_new`` skips the existence look-up when the caller
+        guarantees fresh ids by its own idempotency key (clearing: the batch id); a collision
+        then surfaces as :class:`IdReusedError`."""
+        at_micros = to_micros(at)
+        due = self._due_hold_ids(conn, at_micros)
+        referenced = sorted({t.pending_id for t in transfers if t.pending_id is not None} | due)
+        pending_rows = {r.id: r for r in self._rows_by_id(conn, _T, referenced)}
+        account_ids = _accounts_named(transfers, pending_rows.values())
+        states = {
+            row.id: AccountState.from_row(row)
+            for row in self.db.lock_rows(conn, _A, account_ids)
+        }
+        existing = {} if ids_are_new else self._existing(conn, [t.id for t in transfers])
+        holds = self._hold_states(conn, pending_rows)
+        planner = Planner(at_micros=at_micros, accounts=states, existing=existing, holds=holds)
+        planner.expire(sorted((holds[h] for h in due if h in holds), key=lambda h: h.id))
+        plan = planner.apply(transfers)
+        if all_or_nothing and not plan.ok:
+            raise TransferRejectedError({r.id: r.code.value for r in plan.results if not r.ok})
+        try:
+            self._write(conn, plan)
+        except IntegrityError as exc:
+            if ids_are_new:
+                raise IdReusedError("transfer", "(one of the batch)", "content") from exc
+            raise
+        return plan
+
+    def balances_after(self, conn: Connection, correlation_id: str) -> dict[str, Balance]:
+        """The balances the transfers of one correlation id left behind (the original
+        result of an operation answered again as ``exists``)."""
+        query = (select(_T).where(_T.c.correlation_id == correlation_id).order_by(_T.c.seq))
+        latest: dict[str, Balance] = {}
+        for row in conn.execute(query):
+            latest[row.debit_account] = balance_from_row(row, "dr")
+            latest[row.credit_account] = balance_from_row(row, "cr")
+        return latest
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _write(self, conn: Connection, plan: Plan) -> None:
+        self.db.insert_rows(conn, _T, TRANSFER_COLUMNS, plan.rows)
+        self.db.insert_rows(
+            conn, ledger_open_holds, ("transfer_id", "expires_at", "format_version"),
+            [(tid, expires, FORMAT_VERSION) for tid, expires in plan.opened_holds],
+        )
+        for part in chunked(plan.closed_holds):
+            conn.execute(delete(ledger_open_holds).where(ledger_open_holds.c.transfer_id.in_(part)))
+        self.db.add_to_columns(
+            conn, _A, ("debits_posted", "credits_posted", "debits_pending", "credits_pending"),
+            [(*deltas, aid) for aid, deltas in sorted(plan.deltas.items())],
+        )
+
+    @staticmethod
+    def _rows_by_id(conn: Connection, table: Any, ids: Sequence[str]) -> list[Any]:
+        rows: list[Any] = []
+        for part in chunked(sorted(set(ids))):
+            rows.extend(conn.execute(select(table).where(table.c.id.in_(part))).all())
+        return rows
+
+    def _existing(self, conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
+        return {row.id: row for row in self._rows_by_id(conn, _T, ids)}
+
+    @staticmethod
+    def _due_hold_ids(conn: Connection, at_micros: int) -> set[str]:
+        query = select(ledger_open_holds.c.transfer_id).where(
+            ledger_open_holds.c.expires_at <= at_micros
+        )
+        return set(conn.execute(query).scalars())
+
+    @staticmethod
+    def _hold_states(conn: Connection, pending_rows: dict[str, Any]) -> dict[str, HoldState]:
+        resolutions: dict[str, str] = {}
+        for part in chunked(sorted(pending_rows)):
+            query = select(_T.c.pending_id, _T.c.kind).where(_T.c.pending_id.in_(part))
+            resolutions.update({r.pending_id: r.kind for r in conn.execute(query)})
+        holds: dict[str, HoldState] = {}
+        for pid, row in pending_rows.items():
+            if row.kind != TransferKind.PENDING.value:
+                status = HoldStatus.NOT_PENDING
+            else:
+                status = _RESOLUTION_STATUS.get(resolutions.get(pid, ""), HoldStatus.OPEN)
+            holds[pid] = HoldState(
+                pid, row.debit_account, row.credit_account, Asset(row.asset),
+                Reason(row.reason), row.amount, row.expires_at, status,
+            )
+        return holds
+
+
+def _accounts_named(transfers: Sequence[Transfer], pending_rows: Iterable[Any]) -> list[str]:
+    ids: set[str] = set()
+    for t in transfers:
+        if t.debit_account is not None:
+            ids.add(t.debit_account)
+        if t.credit_account is not None:
+            ids.add(t.credit_account)
+    for row in pending_rows:
+        ids.add(row.debit_account)
+        ids.add(row.credit_account)
+    return sorted(ids)
+
+
+def _compare_account(spec: AccountSpec, known: Any) -> None:
+    fields = [
+        ("asset", spec.asset.value, known.asset),
+        ("role", spec.role, known.role),
+        ("owner_id", spec.owner_id, known.owner_id),
+    ]
+    if isinstance(known, AccountSpec):
+        fields += [("lower_bound", spec.lower_bound, known.lower_bound),
+                   ("upper_bound", spec.upper_bound, known.upper_bound)]
+    for name, wanted, stored in fields:
+        if wanted != stored:
+            raise IdReusedError("account", spec.id, name)

@@ -1,0 +1,181 @@
+"""Sample cards and a sample terminal for demonstrations, benchmarks and tests: it makes the
+records a real chip would make (TACs and ARQCs computed with the same :mod:`apdu_specs`
+functions the cards use) from deterministic per-card keys.
+
+The keys derive from a seed with SHA-256; they are test keys, never for a real card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.emv import EMVScheme
+from apdu_specs.crypto.purse import LOAD_EP, PURCHASE_EP, PurseScheme
+from host.backoffice.assets import Asset
+from host.backoffice.card_keys import KEY_FILE_FORMAT, CardKeys, StaticKeyStore
+from host.backoffice.records import PaymentRecord, PurseRecord, TerminalBatch
+
+__all__ = ["SampleCards", "SampleTerminal"]
+
+
+class SampleCards:
+    """Deterministic 3DES test keys for any card id."""
+
+    def __init__(self, seed: str = "dualcard-sample") -> None:
+        self.seed = seed
+        self._purse = PurseScheme(Algorithm.TDES)
+        self._emv = EMVScheme(Algorithm.TDES)
+        self._cache: dict[str, CardKeys] = {}
+
+    def keys(self, card_id: str) -> CardKeys:
+        if card_id not in self._cache:
+            dtk = self._derive(card_id, "dtk")
+            self._cache[card_id] = CardKeys(
+                {"*": dtk},
+                {"debit": self._derive(card_id, "ac-debit"),
+                 "credit": self._derive(card_id, "ac-credit")},
+            )
+        return self._cache[card_id]
+
+    def key_store(self, card_ids: Iterable[str]) -> StaticKeyStore:
+        return StaticKeyStore({c: self.keys(c) for c in card_ids}, Algorithm.TDES)
+
+    def key_file_data(self, card_ids: Iterable[str]) -> dict[str, object]:
+        """The JSON form of a key file for these cards."""
+        cards = {}
+        for card_id in card_ids:
+            keys = self.keys(card_id)
+            cards[card_id] = {
+                "dtk": keys.dtk["*"].hex().upper(),
+                "ac_mk": {app: key.hex().upper() for app, key in keys.ac_mk.items()},
+            }
+        return {"format": KEY_FILE_FORMAT, "algorithm": "3des", "cards": cards}
+
+    def _derive(self, card_id: str, label: str) -> bytes:
+        return hashlib.sha256(f"{self.seed}|{card_id}|{label}".encode()).digest()[:16]
+
+    def load_tac(self, card_id: str, record: PurseRecord) -> bytes:
+        tac_key = self._purse.tac_key(self.keys(card_id).dtk["*"])
+        return self._purse.load_tac(
+            tac_key, record.balance_after or 0, record.card_seq, record.amount, LOAD_EP,
+            record.terminal_id, bytes.fromhex(record.date + record.time),
+        )
+
+    def purchase_tac(self, card_id: str, record: PurseRecord) -> bytes:
+        tac_key = self._purse.tac_key(self.keys(card_id).dtk["*"])
+        return self._purse.purchase_tac(
+            tac_key, record.amount, PURCHASE_EP, record.terminal_id, record.terminal_seq or 0,
+            bytes.fromhex(record.date + record.time),
+        )
+
+    def arqc(self, card_id: str, application: str, atc: int, cdol1: bytes, aip: bytes) -> bytes:
+        master_key = self.keys(card_id).ac_mk[application]
+        session_key = self._emv.ac_session_key(master_key, atc)
+        return self._emv.application_cryptogram(session_key, cdol1 + aip + atc.to_bytes(2, "big"))
+
+
+@dataclass
+class _CardState:
+    online_seq: int = 0
+    offline_seq: int = 0
+    atc: int = 0
+    balances: dict[str, int] = field(default_factory=dict)
+
+
+class SampleTerminal:
+    """A merchant terminal that records signed card transactions into a batch."""
+
+    AIP = bytes.fromhex("3C00")
+
+    def __init__(self, terminal_id: str, cards: SampleCards) -> None:
+        self.terminal_id = terminal_id
+        self._tid = bytes.fromhex(terminal_id)
+        self._cards = cards
+        self._state: dict[str, _CardState] = {}
+        self._records: list[PaymentRecord | PurseRecord] = []
+        self._terminal_seq = 0
+
+    def _card(self, card_id: str) -> _CardState:
+        return self._state.setdefault(card_id, _CardState())
+
+    def pay(self, card_id: str, amount_fen: int, at: datetime, application: str = "debit") -> str:
+        """A chip-1 payment; returns its record id."""
+        state = self._card(card_id)
+        state.atc += 1
+        date, time = at.strftime("%Y%m%d"), at.strftime("%H%M%S")
+        cdol1 = (
+            bytes.fromhex(f"{amount_fen:012d}") + bytes(6) + bytes.fromhex("0156")
+            + bytes(5) + bytes.fromhex("0156") + bytes.fromhex(date[2:]) + b"\x00"
+            + hashlib.sha256(f"{card_id}{state.atc}".encode()).digest()[:4]
+        )
+        record_id = f"r{len(self._records) + 1}"
+        arqc = self._cards.arqc(card_id, application, state.atc, cdol1, self.AIP)
+        self._records.append(PaymentRecord(
+            record_id, card_id, application, amount_fen, state.atc, arqc, cdol1, self.AIP,
+            date, time,
+        ))
+        return record_id
+
+    def load(
+        self,
+        card_id: str,
+        points: int,
+        purchase_fen: int,
+        at: datetime,
+        *,
+        purse: Asset = Asset.CONSUMPTION_POINTS,
+        payment_ref: str | None = None,
+        issuer_id: str | None = None,
+    ) -> str:
+        """Points credited to chip 2 for a purchase; returns the record id."""
+        state = self._card(card_id)
+        balance = state.balances.get(purse.value, 0) + points
+        record = PurseRecord(
+            f"r{len(self._records) + 1}", "load", card_id, purse, points, self._tid,
+            state.online_seq, at.strftime("%Y%m%d"), at.strftime("%H%M%S"), b"\x00" * 4,
+            balance_after=balance, purchase_fen=purchase_fen, payment_ref=payment_ref,
+            issuer_id=issuer_id,
+        )
+        record = _with_tac(record, self._cards.load_tac(card_id, record))
+        state.online_seq += 1
+        state.balances[purse.value] = balance
+        self._records.append(record)
+        return record.record_id
+
+    def spend(
+        self, card_id: str, points: int, at: datetime, *, purse: Asset = Asset.CONSUMPTION_POINTS
+    ) -> str:
+        """Points debited from chip 2 at this merchant; returns the record id. Like the card,
+        refuses to go below zero (the card answers 9401)."""
+        state = self._card(card_id)
+        if state.balances.get(purse.value, 0) < points:
+            raise ValueError(f"card {card_id} holds fewer than {points} {purse.value} (9401)")
+        self._terminal_seq += 1
+        record = PurseRecord(
+            f"r{len(self._records) + 1}", "purchase", card_id, purse, points, self._tid,
+            state.offline_seq, at.strftime("%Y%m%d"), at.strftime("%H%M%S"), b"\x00" * 4,
+            terminal_seq=self._terminal_seq,
+        )
+        record = _with_tac(record, self._cards.purchase_tac(card_id, record))
+        state.offline_seq += 1
+        state.balances[purse.value] = state.balances.get(purse.value, 0) - points
+        self._records.append(record)
+        return record.record_id
+
+    def card_balance(self, card_id: str, purse: Asset = Asset.CONSUMPTION_POINTS) -> int:
+        """The purse balance the card itself holds."""
+        return self._card(card_id).balances.get(purse.value, 0)
+
+    def close_batch(self, batch_id: str) -> TerminalBatch:
+        """The batch of everything recorded since the last close."""
+        batch = TerminalBatch(batch_id, self.terminal_id, tuple(self._records))
+        self._records = []
+        return batch
+
+
+def _with_tac(record: PurseRecord, tac: bytes) -> PurseRecord:
+    return replace(record, tac=tac)

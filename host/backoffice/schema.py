@@ -1,0 +1,313 @@
+"""The database tables of the back office (SQLAlchemy Core), one metadata for both SQLite
+and PostgreSQL. Every table carries ``format_version`` so a later release can tell how a row
+was written. Times are integer microseconds since the epoch (UTC); amounts are BIGINT.
+
+``ledger_*`` tables are the double-entry ledger; ``bo_*`` tables are the alliance's business
+(members, agreements, clearing, settlement, credit, messages). Transfers and card records are
+append-only; ``ledger_accounts`` holds the running balances updated in the same transaction
+as each insert; ``ledger_open_holds`` is a work index of holds that can still expire.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "bo_agreements",
+    "bo_batch_rejections",
+    "bo_batches",
+    "bo_card_records",
+    "bo_credit_changes",
+    "bo_issuer_scripts",
+    "bo_members",
+    "bo_outbox",
+    "bo_settings",
+    "bo_settled_days",
+    "bo_settlements",
+    "bo_terminals",
+    "ledger_accounts",
+    "ledger_bound_changes",
+    "ledger_open_holds",
+    "ledger_transfers",
+    "metadata",
+]
+
+#: Version of the row layout written by this code.
+FORMAT_VERSION = 1
+
+metadata = MetaData()
+
+_Id = String(128)
+_Seq = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER
+
+
+def _version() -> Column:
+    return Column("format_version", SmallInteger, nullable=False, default=FORMAT_VERSION)
+
+
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("id", _Id, primary_key=True),
+    Column("asset", String(32), nullable=False),
+    Column("owner_id", String(64), nullable=True),
+    Column("role", String(64), nullable=False),
+    Column("lower_bound", BigInteger, nullable=True),
+    Column("upper_bound", BigInteger, nullable=True),
+    Column("debits_posted", BigInteger, nullable=False, default=0),
+    Column("credits_posted", BigInteger, nullable=False, default=0),
+    Column("debits_pending", BigInteger, nullable=False, default=0),
+    Column("credits_pending", BigInteger, nullable=False, default=0),
+    Column("created_at", BigInteger, nullable=False),
+    _version(),
+)
+Index("ix_ledger_accounts_owner", ledger_accounts.c.owner_id)
+
+ledger_transfers = Table(
+    "ledger_transfers",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("id", _Id, nullable=False, unique=True),
+    Column("kind", String(8), nullable=False),
+    Column("debit_account", _Id, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("credit_account", _Id, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("posted_amount", BigInteger, nullable=False),  # effect on *_posted
+    Column("pending_delta", BigInteger, nullable=False),  # effect on *_pending (signed)
+    Column("pending_id", _Id, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("reason", String(32), nullable=False),
+    Column("source_kind", String(16), nullable=False),
+    Column("source_id", _Id, nullable=False),
+    Column("correlation_id", _Id, nullable=True),
+    Column("details", Text, nullable=True),
+    Column("linked", Boolean, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    # Balances of both accounts right after this transfer: the original result of a retry.
+    Column("dr_debits_posted", BigInteger, nullable=False),
+    Column("dr_credits_posted", BigInteger, nullable=False),
+    Column("dr_debits_pending", BigInteger, nullable=False),
+    Column("dr_credits_pending", BigInteger, nullable=False),
+    Column("cr_debits_posted", BigInteger, nullable=False),
+    Column("cr_credits_posted", BigInteger, nullable=False),
+    Column("cr_debits_pending", BigInteger, nullable=False),
+    Column("cr_credits_pending", BigInteger, nullable=False),
+    _version(),
+)
+# A hold resolves once: at most one post/void/expire names a given pending transfer.
+Index(
+    "ux_ledger_transfers_pending_id",
+    ledger_transfers.c.pending_id,
+    unique=True,
+    sqlite_where=ledger_transfers.c.pending_id.isnot(None),
+    postgresql_where=ledger_transfers.c.pending_id.isnot(None),
+)
+Index("ix_ledger_transfers_debit", ledger_transfers.c.debit_account, ledger_transfers.c.ts)
+Index("ix_ledger_transfers_credit", ledger_transfers.c.credit_account, ledger_transfers.c.ts)
+Index("ix_ledger_transfers_correlation", ledger_transfers.c.correlation_id)
+
+ledger_open_holds = Table(
+    "ledger_open_holds",
+    metadata,
+    Column("transfer_id", _Id, primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+    _version(),
+)
+Index("ix_ledger_open_holds_expires", ledger_open_holds.c.expires_at)
+
+ledger_bound_changes = Table(
+    "ledger_bound_changes",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("account_id", _Id, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("old_lower", BigInteger, nullable=True),
+    Column("new_lower", BigInteger, nullable=True),
+    Column("old_upper", BigInteger, nullable=True),
+    Column("new_upper", BigInteger, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    _version(),
+)
+
+bo_settings = Table(
+    "bo_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    _version(),
+)
+
+bo_members = Table(
+    "bo_members",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("card_id", String(64), nullable=True, unique=True),
+    Column("pan_token", String(64), nullable=True, unique=True),
+    Column("consumer_group", String(64), nullable=True),
+    Column("two_way_num", BigInteger, nullable=True),
+    Column("two_way_den", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    _version(),
+)
+
+bo_terminals = Table(
+    "bo_terminals",
+    metadata,
+    Column("terminal_id", String(32), primary_key=True),
+    Column("merchant_id", String(64), ForeignKey("bo_members.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    _version(),
+)
+
+bo_agreements = Table(
+    "bo_agreements",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("issuer_id", String(64), ForeignKey("bo_members.id"), nullable=False),
+    Column("consumer_group", String(64), nullable=False),
+    Column("asset", String(32), nullable=False),
+    Column("points_num", BigInteger, nullable=False),
+    Column("per_fen", BigInteger, nullable=False),
+    Column("rounding", String(16), nullable=False),
+    Column("valid_from", BigInteger, nullable=False),
+    Column("valid_to", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    _version(),
+)
+Index("ix_bo_agreements_lookup", bo_agreements.c.issuer_id, bo_agreements.c.consumer_group)
+
+bo_batches = Table(
+    "bo_batches",
+    metadata,
+    Column("id", _Id, primary_key=True),
+    Column("terminal_id", String(32), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    Column("digest", LargeBinary(32), nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("business_day", String(10), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    _version(),
+)
+
+bo_batch_rejections = Table(
+    "bo_batch_rejections",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("batch_id", _Id, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    _version(),
+)
+
+bo_card_records = Table(
+    "bo_card_records",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("batch_id", _Id, ForeignKey("bo_batches.id"), nullable=False),
+    Column("record_id", String(64), nullable=False),
+    Column("record_type", String(16), nullable=False),
+    Column("card_id", String(64), nullable=False),
+    Column("purse", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("txn_key", String(64), nullable=False),
+    Column("terminal_id", String(32), nullable=False),
+    Column("card_time", String(14), nullable=False),
+    # What the MAC covers beyond the columns above, so any record can be proved again:
+    # chip 2: the card's sequence, the balance after a load, the terminal's sequence;
+    # chip 1: the ATC (card_seq), CDOL1 data || AIP (mac_data) and the IAD (mac_extra).
+    Column("card_seq", Integer, nullable=False),
+    Column("balance_after", BigInteger, nullable=True),
+    Column("terminal_seq", BigInteger, nullable=True),
+    Column("mac_data", LargeBinary, nullable=True),
+    Column("mac_extra", LargeBinary, nullable=True),
+    Column("mac", LargeBinary(16), nullable=False),
+    Column("mac_verified", Boolean, nullable=False),
+    Column("transfer_id", _Id, nullable=True),
+    _version(),
+    UniqueConstraint("batch_id", "record_id", name="ux_bo_card_records_batch_record"),
+    # The same card transaction presented in two batches is caught here.
+    UniqueConstraint("card_id", "txn_key", name="ux_bo_card_records_card_txn"),
+)
+
+bo_settled_days = Table(
+    "bo_settled_days",
+    metadata,
+    Column("business_day", String(10), primary_key=True),
+    Column("ts", BigInteger, nullable=False),
+    _version(),
+)
+
+bo_settlements = Table(
+    "bo_settlements",
+    metadata,
+    Column("business_day", String(10), primary_key=True),
+    Column("merchant_id", String(64), primary_key=True),
+    Column("points_issued", BigInteger, nullable=False),
+    Column("points_redeemed", BigInteger, nullable=False),
+    Column("funding_fen", BigInteger, nullable=False),
+    Column("payout_fen", BigInteger, nullable=False),
+    Column("net_fen", BigInteger, nullable=False),
+    Column("transfer_id", _Id, nullable=True),
+    Column("ts", BigInteger, nullable=False),
+    _version(),
+)
+
+bo_credit_changes = Table(
+    "bo_credit_changes",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), ForeignKey("bo_members.id"), nullable=False),
+    Column("account_id", _Id, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("old_limit", BigInteger, nullable=False),
+    Column("new_limit", BigInteger, nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("explanation", Text, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    _version(),
+)
+
+bo_issuer_scripts = Table(
+    "bo_issuer_scripts",
+    metadata,
+    Column("id", _Id, primary_key=True),
+    Column("card_id", String(64), nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+    Column("new_limit", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger, nullable=True),
+    _version(),
+)
+Index("ix_bo_issuer_scripts_card", bo_issuer_scripts.c.card_id)
+
+bo_outbox = Table(
+    "bo_outbox",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("dedup_key", _Id, nullable=False, unique=True),
+    Column("recipient_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger, nullable=True),
+    _version(),
+)
+Index("ix_bo_outbox_undelivered", bo_outbox.c.delivered_at, bo_outbox.c.seq)
