@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from apdu_specs.commands.gp_extra import app_state_name, card_state_name
 from apdu_specs.hexutil import to_hex
+from apdu_specs.sw import CardError
 
+from ..card_summary import PaymentAppSummary, PointsSummary, payment_summary, points_summary
 from ..gp.info import CardInfo, read_card_info
 from .card_io import emit
 from .errors import cli_errors
@@ -29,11 +32,53 @@ def card() -> None:
 @gp_options
 @cli_errors
 def info(no_auth: bool, **params: Any) -> None:
-    """Life cycle, CPLC, identity, key sets (versions and KCVs only) and applications."""
+    """Both chips (or --chip N): life cycle, CPLC, identity, key sets (KCVs only),
+    applications, the holder data of chip 1 (PAN masked), the purses and logs of chip 2."""
     keys = None if no_auth else resolver_from(params.get("key_file")).parse(params["key_spec"])
-    with open_gp(params, authenticate=False) as client:
-        result = read_card_info(client, keys=keys, options=channel_options(params))
-    emit(result.to_json(), params["as_json"], _human(result))
+    source = click.get_current_context().get_parameter_source("chip")
+    chips = (params["chip"],) if source is ParameterSource.COMMANDLINE else (1, 2)
+    report: dict[str, Any] = {}
+    human: list[str] = []
+    for chip in chips:
+        with open_gp({**params, "chip": chip}, authenticate=False) as client:
+            result = read_card_info(client, keys=keys, options=channel_options(params))
+            try:
+                payment, points = payment_summary(client.transport), points_summary(client.transport)
+            except CardError:  # e.g. a terminated card answers nothing but GET DATA
+                payment, points = [], None
+        entry = result.to_json()
+        entry["payment_applications"] = [p.to_json() for p in payment]
+        entry["purses"] = points.to_json() if points is not None else None
+        report[f"chip{chip}"] = entry
+        human += [f"== chip {chip}", _human(result), *_human_payment(payment),
+                  *_human_points(points)]
+    emit(report if len(chips) > 1 else report[f"chip{chips[0]}"], params["as_json"],
+         "\n".join(human))
+
+
+def _human_payment(apps: list[PaymentAppSummary]) -> list[str]:
+    lines = []
+    for a in apps:
+        lines.append(f"PAYMENT     {a.label or to_hex(a.aid)}  {a.masked_pan}  {a.holder}  "
+                     f"expires {a.expiry[:2]}/{a.expiry[2:4]}"
+                     + ("  BLOCKED" if a.blocked else ""))
+        lines.append(f"            ATC {a.atc}  PIN tries {a.pin_tries}"
+                     + (f"  offline limit {a.offline_limit / 100:,.2f}"
+                        if a.offline_limit is not None else "")
+                     + (f"  credit limit {a.credit_limit / 100:,.2f}"
+                        if a.credit_limit is not None else ""))
+    return lines
+
+
+def _human_points(points: PointsSummary | None) -> list[str]:
+    if points is None:
+        return []
+    lines = ["PURSES      " + "  ".join(f"{p.label} {b}" for p, b in points.balances.items())]
+    for purse, entries in points.logs.items():
+        for e in entries:
+            lines.append(f"  {purse.label:<12} {e['when']}  {e['type']:<8} {e['amount']:>8}  "
+                         f"balance {e['balance_after']:>8}  seq {e['card_seq']}  TAC {e['tac']}")
+    return lines
 
 
 def _human(info: CardInfo) -> str:

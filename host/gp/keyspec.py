@@ -8,11 +8,16 @@
 - SOURCE: ``default`` — the public GP test key 40..4F, the only key value ever
   accepted in a spec; ``env:NAME`` — hex in environment variable NAME, or in NAME_ENC,
   NAME_MAC and NAME_DEK for three different keys; ``file:PATH[#ENTRY]`` — an entry of a
-  TOML key file; ``prompt`` — asked for interactively; a bare ``NAME`` — entry NAME of
+  key file; ``prompt`` — asked for interactively; a bare ``NAME`` — entry NAME of
   the key file given to the resolver, else environment variable NAME.
 
+A key file is either the issuer key file that ``dualcard perso keys new`` writes (JSON,
+optionally sealed: its passphrase comes from ``$DUALCARD_KEYS_PASSPHRASE`` or the
+prompt) — so ``kdf3:file:issuer.json#isd`` opens a card personalised from it — or a
+small TOML file:
+
 Key values themselves are refused in a spec: a command line ends up in shell history and
-in ``ps``. Key file (TOML)::
+in ``ps``. TOML key file::
 
     [issuer]                # one entry: one key for ENC, MAC and DEK …
     key = "4041…4F"
@@ -45,6 +50,8 @@ from apdu_specs.hexutil import parse_hex
 from .errors import KeySpecError
 
 __all__ = ["KeyResolver", "KeySpec", "MasterKeys", "parse_key_spec"]
+
+ENV_PASSPHRASE = "DUALCARD_KEYS_PASSPHRASE"
 
 _SCHEMES = {d.value: d for d in Diversification}
 _3DES_SCHEMES = (Diversification.EMV_CPS, Diversification.VISA2)
@@ -159,9 +166,13 @@ class KeyResolver:
 
     def _from_file(self, path: Path, entry: str | None) -> MasterKeys:
         try:
-            tables = tomllib.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise KeySpecError(f"cannot read key file {path}: {exc.strerror}") from None
+        if text.lstrip().startswith("{"):
+            return self._from_issuer_key_file(path, entry)
+        try:
+            tables = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise KeySpecError(f"key file {path} is not valid TOML: {exc}") from None
         if entry is None:
@@ -173,6 +184,22 @@ class KeyResolver:
         if not isinstance(table, dict):
             raise KeySpecError(f"key file {path} has no entry [{entry}]")
         return _keys_from_table(table, f"{path}#{entry}")
+
+    def _from_issuer_key_file(self, path: Path, entry: str | None) -> MasterKeys:
+        from host.keystore import KeyFile, KeyStoreError
+
+        def passphrase() -> str:
+            if ENV_PASSPHRASE in self._env:
+                return self._env[ENV_PASSPHRASE]
+            if self._prompt is None:
+                raise KeySpecError(f"{path} is sealed: set ${ENV_PASSPHRASE}")
+            return self._prompt(f"passphrase of {path}")
+
+        try:
+            keys = KeyFile.load(path, passphrase)
+            return MasterKeys.single(keys.get(entry or "isd").value)
+        except KeyStoreError as exc:
+            raise KeySpecError(str(exc)) from None
 
     def _from_prompt(self) -> MasterKeys:
         if self._prompt is None:

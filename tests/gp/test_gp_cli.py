@@ -69,7 +69,7 @@ def test_gp_cli_card_life_cycle(image: str) -> None:
     assert run(gp, "status", "terminated", "-r", image, input="n\n").exit_code == 1  # aborted
     assert "SECURED" in run(gp, "status", "-r", image).output
     assert "TERMINATED" in run(gp, "status", "terminated", "--yes", "-r", image).output
-    info = json.loads(run(card, "info", "-r", image, "--json").output)
+    info = json.loads(run(card, "info", "-r", image, "--chip", "1", "--json").output)
     assert info["life_cycle"] == "TERMINATED" and info["cplc"] is not None
 
 
@@ -91,7 +91,7 @@ def test_gp_cli_card_info(image: str) -> None:
     assert "life cycle  OP_READY" in result.output
     assert "key set FF" in result.output and "KCV enc=504A77" in result.output
     assert "4041424344" not in result.output
-    public = json.loads(run(card, "info", "-r", image, "--no-auth", "--json").output)
+    public = json.loads(run(card, "info", "-r", image, "--chip", "1", "--no-auth", "--json").output)
     assert public["life_cycle"] is None and public["scp"] == "03" and public["i"] == "70"
     assert public["keys"][0] == {"kvn": "FF", "id": 1, "type": "88", "length": 16}
 
