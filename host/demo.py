@@ -268,6 +268,8 @@ def _setup_alliance(story: Story, out: Path, keys: Keys, data: dict[str, SampleC
     members += [Member(h.member_id, MemberKind.CONSUMER, h.name.replace("/", " ").title(), opened,
                        card_id=h.identity, consumer_group="standard") for h in HOLDERS]
     office.add_members(members, at=opened)
+    for h in HOLDERS:  # the back office starts from the limits the cards were issued with
+        office.open_credit_line(h.member_id, h.credit_limit, at=opened)
     agreements = [Agreement(f"{mid}-std", mid, "standard", Asset.CONSUMPTION_POINTS, pts, per,
                             Rounding.DOWN, opened) for mid, _, _, pts, per in MERCHANTS]
     agreements += [Agreement("bank-debit", BANK, "standard", Asset.BANK_POINTS, 1, 200,
@@ -282,8 +284,8 @@ def _setup_alliance(story: Story, out: Path, keys: Keys, data: dict[str, SampleC
     story.event(f"bank {BANK}: 1 bank point per CNY 2.00 by debit, 1 credit point per "
                 "CNY 1.00 by credit; insurer " + INSURER, bank=BANK, insurer=INSURER)
     for h in HOLDERS:
-        story.event(f"consumer {h.member_id:<6} card {h.identity}  ({h.name})",
-                    member=h.member_id, card=h.identity)
+        story.event(f"consumer {h.member_id:<6} card {h.identity}  ({h.name})  credit line "
+                    f"{format_cny(h.credit_limit)}", member=h.member_id, card=h.identity)
     return office
 
 

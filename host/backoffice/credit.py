@@ -149,6 +149,30 @@ def review_credit(
     return decisions
 
 
+def open_line(
+    db: Database, ledger: Ledger, member_id: str, limit: int, *, reason: str, at: datetime
+) -> CreditDecision:
+    """The line a member starts with — the limit the issuer personalised on the card.
+
+    Logged like any change, but no issuer script is queued: the card already has it.
+    """
+    if limit < 0:
+        raise ValidationError("a credit line is not negative")
+    with db.write() as conn:
+        line_account = account_id(member_id, Role.CREDIT_LINE)
+        account = ledger.account(line_account, conn=conn)
+        old_limit = account.credit_line or 0
+        explanation = f"{reason}: credit line {_cny(old_limit)} → {_cny(limit)}"
+        ledger.set_bounds(conn, line_account, lower_bound=-limit,
+                          upper_bound=account.upper_bound, reason=explanation, at=at)
+        conn.execute(insert(bo_credit_changes).values(
+            member_id=member_id, account_id=line_account, old_limit=old_limit, new_limit=limit,
+            rule="issued", explanation=explanation, ts=to_micros(at),
+            format_version=FORMAT_VERSION,
+        ))
+    return CreditDecision(member_id, "issued", 0, old_limit, limit, explanation)
+
+
 def _review(
     conn: Connection, ledger: Ledger, rule: CreditRule, member: Member, at: datetime
 ) -> CreditDecision:

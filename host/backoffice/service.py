@@ -133,6 +133,12 @@ class BackOffice:
     ) -> list[credit.CreditDecision]:
         return credit.review_credit(self.db, self.ledger, at=at, member_ids=member_ids)
 
+    def open_credit_line(
+        self, member_id: str, limit: int, *, at: datetime, reason: str = "card issued"
+    ) -> credit.CreditDecision:
+        """Start a member's line at the limit the card was personalised with (minor units)."""
+        return credit.open_line(self.db, self.ledger, member_id, limit, reason=reason, at=at)
+
     def pending_limit_updates(self, card_id: str) -> list[credit.LimitUpdate]:
         return credit.pending_limit_updates(self.db, card_id)
 

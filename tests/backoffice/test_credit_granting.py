@@ -100,3 +100,16 @@ def test_rules_must_ascend() -> None:
         CreditRule("bad", MemberKind.CONSUMER, ((10, 500), (5, 900)))
     assert CONSUMER_RULE.line_for(999) == (0, None)
     assert CONSUMER_RULE.line_for(20_000) == (500_000, 20_000)
+
+
+def test_a_line_opened_at_issuance_is_the_base_of_later_raises(shoppers: SampleAlliance) -> None:
+    office = shoppers.office
+    opened = office.open_credit_line("C001", 100_000, at=T0)
+    assert (opened.old_limit, opened.new_limit, opened.script_id) == (0, 100_000, None)
+    assert office.pending_limit_updates(card(1)) == []  # the card was issued with it
+    decisions = {d.member_id: d for d in office.review_credit(at=REVIEW)}
+    assert (decisions["C001"].old_limit, decisions["C001"].new_limit) == (100_000, 200_000)
+    assert "1,000.00 CNY to 2,000.00 CNY" in decisions["C001"].explanation
+    with pytest.raises(ValidationError):
+        office.open_credit_line("C002", -1, at=T0)
+    check_invariants(office.db)
