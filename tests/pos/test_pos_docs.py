@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from tests.docblocks import blocks, run
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "pos.md"
-BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
+PAGE = "pos.md"
 
 
 def _blocks() -> list[str]:
-    return BLOCK.findall(DOC.read_text(encoding="utf-8"))
+    return blocks(PAGE)
 
 
-def _run(blocks: list[str]) -> None:
+def _run(code: list[str]) -> None:
     namespace: dict[str, object] = {"__name__": "pos_guide"}
     try:
-        for number, block in enumerate(blocks, start=1):
-            exec(compile(block, f"{DOC.name} block {number}", "exec"), namespace)
+        run(PAGE, code, namespace)
     finally:
         office = namespace.get("office")
         if office is not None:
