@@ -129,29 +129,44 @@ class TLV:
         return f"{self.tag:X}[{len(self.value)}]={to_hex(self.value)}"
 
 
-def _iter_tlvs(data: bytes) -> Iterator[TLV]:
+def _parse_into(data: bytes, out: list[TLV]) -> None:
+    """One pass over ``data``; the hot path of every card answer, so tag and length
+    decoding are inlined for the common short forms."""
     pos = 0
     n = len(data)
     while pos < n:
-        if data[pos] in (0x00, 0xFF):
+        first = data[pos]
+        if first == 0x00 or first == 0xFF:
             pos += 1
             continue
-        tag, pos = decode_tag(data, pos)
-        length, pos = decode_length(data, pos)
-        if pos + length > n:
-            raise TLVError(
-                f"tag {tag:X} announces {length} bytes but only {n - pos} remain")
-        value = data[pos:pos + length]
-        pos += length
-        if is_constructed(tag):
-            yield TLV(tag, value, tuple(_iter_tlvs(value)))
+        if first & 0x1F == 0x1F:
+            tag, pos = decode_tag(data, pos)
         else:
-            yield TLV(tag, value)
+            tag = first
+            pos += 1
+        if pos < n and data[pos] < 0x80:
+            length = data[pos]
+            pos += 1
+        else:
+            length, pos = decode_length(data, pos)
+        end = pos + length
+        if end > n:
+            raise TLVError(f"tag {tag:X} announces {length} bytes but only {n - pos} remain")
+        value = data[pos:end]
+        pos = end
+        if first & 0x20:
+            kids: list[TLV] = []
+            _parse_into(value, kids)
+            out.append(TLV(tag, value, tuple(kids)))
+        else:
+            out.append(TLV(tag, value))
 
 
 def parse_tlvs(data: bytes) -> list[TLV]:
     """Parse a sequence of BER-TLV objects (recursing into constructed ones)."""
-    return list(_iter_tlvs(bytes(data)))
+    out: list[TLV] = []
+    _parse_into(bytes(data), out)
+    return out
 
 
 def encode_tlvs(objs: Iterable[TLV]) -> bytes:

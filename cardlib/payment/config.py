@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from apdu_specs.payment import dgi as D
@@ -47,9 +48,17 @@ class AppConfig:
         missing = [k for k in REQUIRED_KEYS if store.get(k) is None]
         if missing:
             raise SWError(SW.CONDITIONS_NOT_SATISFIED, "not personalised: " + ", ".join(missing))
-        crypto = D.CryptoParameters.decode(store.get("crypto"))
-        gpo = store.get("gpo")
-        return cls(crypto, D.RiskParameters.decode(store.get("risk")),
-                   D.decode_master_keys(store.get("keys"), crypto.version),
-                   gpo[:2], gpo[2:], parse_dol(store.get("pdol", b"")),
-                   parse_dol(store.get("cdol1")), parse_dol(store.get("cdol2")))
+        return _decode(store.get("crypto"), store.get("risk"), store.get("keys"),
+                       store.get("gpo"), store.get("pdol", b""), store.get("cdol1"),
+                       store.get("cdol2"))
+
+
+@functools.lru_cache(maxsize=256)
+def _decode(crypto_raw: bytes, risk: bytes, keys: bytes, gpo: bytes, pdol: bytes, cdol1: bytes,
+            cdol2: bytes) -> AppConfig:
+    """Decoded once per distinct stored configuration: every command needs it, and the
+    stored bytes (immutable) are the cache key, so a change on the card is never missed."""
+    crypto = D.CryptoParameters.decode(crypto_raw)
+    return AppConfig(crypto, D.RiskParameters.decode(risk),
+                     D.decode_master_keys(keys, crypto.version), gpo[:2], gpo[2:],
+                     parse_dol(pdol), parse_dol(cdol1), parse_dol(cdol2))

@@ -16,6 +16,7 @@ load host), the purchase master (in the merchants' security modules) and the TAC
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -131,11 +132,7 @@ class PurseIssuerKeys:
             object.__setattr__(self, name, _check_key(getattr(self, name), name))
 
     def card_keys(self, card_identity: str, purse: Purse) -> PurseCardKeys:
-        def div(master: bytes) -> bytes:
-            return diversify_purse_key(master, card_identity, purse, self.algorithm)
-
-        return PurseCardKeys(self.algorithm, div(self.load_master), div(self.purchase_master),
-                             div(self.tac_master), self.key_index, self.key_version)
+        return _card_keys(self, card_identity, Purse(purse))
 
     def __repr__(self) -> str:
         kcvs = _kcvs(self.algorithm, load=self.load_master, purchase=self.purchase_master,
@@ -157,3 +154,14 @@ class FixedCardKeys:
 
     def __repr__(self) -> str:
         return f"FixedCardKeys({', '.join(p.label for p in self.keys)})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _card_keys(issuer: PurseIssuerKeys, card_identity: str, purse: Purse) -> PurseCardKeys:
+    """Diversified once per card and purse: a terminal loads the same cards all day."""
+
+    def div(master: bytes) -> bytes:
+        return diversify_purse_key(master, card_identity, purse, issuer.algorithm)
+
+    return PurseCardKeys(issuer.algorithm, div(issuer.load_master), div(issuer.purchase_master),
+                         div(issuer.tac_master), issuer.key_index, issuer.key_version)
