@@ -47,6 +47,14 @@ class CLA:
 
     @classmethod
     def decode(cls, cla: int) -> CLA:
+        # Every command's class byte is decoded on both sides: the 255 valid answers are
+        # immutable, so they are built once (_DECODED) and shared.
+        if type(cla) is int and 0 <= cla < 0xFF and cls is CLA:
+            return _DECODED[cla]
+        return cls._decode(cla)
+
+    @classmethod
+    def _decode(cls, cla: int) -> CLA:
         if not 0 <= cla <= 0xFF:
             raise APDUFormatError(f"CLA out of range: {cla}")
         if cla == 0xFF:
@@ -78,7 +86,10 @@ class CLA:
                           chaining=self.chaining, proprietary=self.proprietary)
 
 
-@dataclass(frozen=True)
+_DECODED: tuple[CLA, ...] = tuple(CLA._decode(value) for value in range(0xFF))
+
+
+@dataclass(frozen=True, init=False)
 class CommandAPDU:
     """A command APDU. ``ne`` is the expected response length (None: no Le field).
 
@@ -94,7 +105,30 @@ class CommandAPDU:
     ne: int | None = None
     extended: bool = False
 
-    def __post_init__(self) -> None:
+    def __init__(self, cla: int, ins: int, p1: int = 0, p2: int = 0, data: bytes = b"",
+                 ne: int | None = None, extended: bool = False) -> None:
+        # Several commands are built per APDU on each side: filling the (frozen) fields
+        # through __dict__ costs a third of the generated __init__'s object.__setattr__.
+        fields = self.__dict__
+        fields["cla"], fields["ins"], fields["p1"], fields["p2"] = cla, ins, p1, p2
+        fields["data"], fields["ne"], fields["extended"] = data, ne, extended
+        if not (type(cla) is int and type(ins) is int and type(p1) is int and type(p2) is int
+                and 0 <= cla <= 0xFF and 0 <= ins <= 0xFF and 0 <= p1 <= 0xFF
+                and 0 <= p2 <= 0xFF and len(data) <= 65535
+                and (ne is None or (type(ne) is int and 0 <= ne <= MAX_EXTENDED_NE))):
+            self._check()  # the common case passes the one expression above
+
+    @classmethod
+    def _decoded(cls, cla: int, ins: int, p1: int, p2: int, data: bytes = b"",
+                 ne: int | None = None, extended: bool = False) -> CommandAPDU:
+        """A command whose fields come from decoding bytes, so they already fit."""
+        apdu = object.__new__(cls)
+        fields = apdu.__dict__
+        fields["cla"], fields["ins"], fields["p1"], fields["p2"] = cla, ins, p1, p2
+        fields["data"], fields["ne"], fields["extended"] = data, ne, extended
+        return apdu
+
+    def _check(self) -> None:
         for name in ("cla", "ins", "p1", "p2"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= 0xFF:
@@ -158,24 +192,24 @@ class CommandAPDU:
     @classmethod
     def parse(cls, raw: bytes) -> CommandAPDU:
         """Decode a command APDU; raise :class:`APDUFormatError` on any inconsistency."""
-        raw = bytes(raw)
+        raw = raw if type(raw) is bytes else bytes(raw)
         n = len(raw)
         if n < 4:
             raise APDUFormatError(f"command APDU too short: {n} bytes, a header needs 4")
         cla, ins, p1, p2 = raw[:4]
         if n == 4:
-            return cls(cla, ins, p1, p2)
+            return cls._decoded(cla, ins, p1, p2)
         if n == 5:
-            return cls(cla, ins, p1, p2, ne=raw[4] or MAX_SHORT_NE)
+            return cls._decoded(cla, ins, p1, p2, ne=raw[4] or MAX_SHORT_NE)
         if raw[4] == 0 and n >= 7:
             return cls._parse_extended(raw)
         lc = raw[4]
         if lc == 0:
             raise APDUFormatError(f"short Lc of 00 with {n - 5} trailing bytes")
         if n == 5 + lc:
-            return cls(cla, ins, p1, p2, raw[5:])
+            return cls._decoded(cla, ins, p1, p2, raw[5:])
         if n == 6 + lc:
-            return cls(cla, ins, p1, p2, raw[5:5 + lc], ne=raw[-1] or MAX_SHORT_NE)
+            return cls._decoded(cla, ins, p1, p2, raw[5:5 + lc], ne=raw[-1] or MAX_SHORT_NE)
         raise APDUFormatError(
             f"short Lc={lc} announces {lc} data bytes but the APDU carries {n - 5} after Lc")
 
@@ -212,6 +246,13 @@ class ResponseAPDU:
         if not 0 <= self.sw <= 0xFFFF:
             raise APDUFormatError(f"status word out of range: {self.sw:#x}")
 
+    @classmethod
+    def _decoded(cls, data: bytes, sw: int) -> ResponseAPDU:
+        """A response decoded from bytes (its status word fits two bytes)."""
+        response = object.__new__(cls)
+        response.__dict__["data"], response.__dict__["sw"] = data, sw
+        return response
+
     @property
     def sw1(self) -> int:
         return self.sw >> 8
@@ -227,10 +268,10 @@ class ResponseAPDU:
 
     @classmethod
     def parse(cls, raw: bytes) -> ResponseAPDU:
-        raw = bytes(raw)
+        raw = raw if type(raw) is bytes else bytes(raw)
         if len(raw) < 2:
             raise APDUFormatError(f"response APDU of {len(raw)} bytes has no status word")
-        return cls(raw[:-2], int.from_bytes(raw[-2:], "big"))
+        return cls._decoded(raw[:-2], int.from_bytes(raw[-2:], "big"))
 
     def __str__(self) -> str:
         return f"{to_hex(self.data)} {self.sw:04X}".lstrip()

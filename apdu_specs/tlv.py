@@ -7,6 +7,7 @@ always writes minimal lengths. Tags are plain ints (``0x9F02``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -36,10 +37,14 @@ def tag_bytes(tag: int) -> bytes:
     return tag.to_bytes(max(1, (tag.bit_length() + 7) // 8), "big")
 
 
+# Tags are few and their encodings never change: the per-tag answers below are computed
+# once (every TLV built or encoded asks them).
+@functools.lru_cache(maxsize=2048)
 def is_constructed(tag: int) -> bool:
     return bool(tag_bytes(tag)[0] & 0x20)
 
 
+@functools.lru_cache(maxsize=2048)
 def encode_tag(tag: int) -> bytes:
     raw = tag_bytes(tag)
     # validate that the bytes form one well-formed tag
@@ -98,7 +103,7 @@ def decode_length(data: bytes, pos: int) -> tuple[int, int]:
     return int.from_bytes(data[pos:pos + count], "big"), pos + count
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TLV:
     """One data object. A constructed object keeps its children in ``children``."""
 
@@ -106,11 +111,17 @@ class TLV:
     value: bytes = b""
     children: tuple[TLV, ...] = field(default=())
 
+    def __init__(self, tag: int, value: bytes = b"", children: tuple[TLV, ...] = ()) -> None:
+        # Parsing builds one object per data object: filling the frozen fields through
+        # __dict__ costs half of the generated __init__'s object.__setattr__ calls.
+        fields = self.__dict__
+        fields["tag"], fields["value"], fields["children"] = tag, value, children
+
     @classmethod
     def build(cls, tag: int, content: bytes | Iterable[TLV]) -> TLV:
-        if isinstance(content, bytes | bytearray):
+        if type(content) is bytes or isinstance(content, bytes | bytearray):
             if is_constructed(tag):
-                return cls(tag, bytes(content), tuple(parse_tlvs(bytes(content))))
+                return cls(tag, bytes(content), _parsed(bytes(content)))
             return cls(tag, bytes(content))
         kids = tuple(content)
         return cls(tag, encode_tlvs(kids), kids)
@@ -120,7 +131,10 @@ class TLV:
         return is_constructed(self.tag)
 
     def encode(self) -> bytes:
-        return encode_tag(self.tag) + encode_length(len(self.value)) + self.value
+        n = len(self.value)
+        if n < 0x80:
+            return encode_tag(self.tag) + bytes((n,)) + self.value
+        return encode_tag(self.tag) + encode_length(n) + self.value
 
     def find(self, tag: int) -> TLV | None:
         return find(self.children, tag)
@@ -164,13 +178,20 @@ def _parse_into(data: bytes, out: list[TLV]) -> None:
 
 def parse_tlvs(data: bytes) -> list[TLV]:
     """Parse a sequence of BER-TLV objects (recursing into constructed ones)."""
+    return list(_parsed(data if type(data) is bytes else bytes(data)))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(data: bytes) -> tuple[TLV, ...]:
+    """The objects of ``data``: a pure function of immutable bytes, and TLVs are frozen,
+    so the same answer (a card's FCI, a record read again) is parsed once."""
     out: list[TLV] = []
-    _parse_into(bytes(data), out)
-    return out
+    _parse_into(data, out)
+    return tuple(out)
 
 
 def encode_tlvs(objs: Iterable[TLV]) -> bytes:
-    return b"".join(o.encode() for o in objs)
+    return b"".join([o.encode() for o in objs])
 
 
 def find_all(objs: Iterable[TLV], tag: int) -> Iterator[TLV]:
@@ -183,21 +204,34 @@ def find_all(objs: Iterable[TLV], tag: int) -> Iterator[TLV]:
 
 
 def find(objs: Iterable[TLV], tag: int) -> TLV | None:
-    return next(find_all(objs, tag), None)
+    """The first object with ``tag``, depth first (what :func:`find_all` yields first)."""
+    for o in objs:
+        if o.tag == tag:
+            return o
+        if o.children:
+            hit = find(o.children, tag)
+            if hit is not None:
+                return hit
+    return None
 
 
 # --- Data Object Lists (EMV Book 3 §5.4) -------------------------------------------
 
 def parse_dol(data: bytes) -> list[tuple[int, int]]:
     """A DOL is a list of (tag, length) pairs with no values."""
+    return list(_parsed_dol(data if type(data) is bytes else bytes(data)))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_dol(data: bytes) -> tuple[tuple[int, int], ...]:
+    """A pure function of immutable bytes: each distinct DOL (a card's CDOL1, PDOL…) once."""
     out: list[tuple[int, int]] = []
     pos = 0
-    data = bytes(data)
     while pos < len(data):
         tag, pos = decode_tag(data, pos)
         length, pos = decode_length(data, pos)
         out.append((tag, length))
-    return out
+    return tuple(out)
 
 
 def encode_dol(entries: Sequence[tuple[int, int]]) -> bytes:

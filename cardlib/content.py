@@ -7,6 +7,7 @@ Applet *instances* are rebuilt from records on demand.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -83,8 +84,27 @@ class AppRecord:
 
     @classmethod
     def from_value(cls, aid: bytes, value: tuple[Any, ...]) -> AppRecord:
+        if cls is AppRecord:
+            return _record_of(aid, value)
         lf, mod, state, privs, params, order = value
         return cls(aid, lf, mod, state, privs, params, order)
+
+
+@functools.lru_cache(maxsize=1024)
+def _record_of(aid: bytes, value: tuple[Any, ...]) -> AppRecord:
+    """Records are decoded on every SELECT: a pure function of the stored (immutable)
+    value, so the frozen record is built once per value."""
+    lf, mod, state, privs, params, order = value
+    return AppRecord(aid, lf, mod, state, privs, params, order)
+
+
+def _order(rec: AppRecord) -> int:
+    return rec.order
+
+
+@functools.lru_cache(maxsize=1024)
+def _aid_of_key(key: str) -> bytes:
+    return bytes.fromhex(key.split("/", 1)[1])
 
 
 class ChipContent:
@@ -108,11 +128,9 @@ class ChipContent:
 
     # --- registry -------------------------------------------------------------------
     def records(self) -> list[AppRecord]:
-        out = []
-        for key in self._mem.keys("registry/"):
-            aid = bytes.fromhex(key.split("/", 1)[1])
-            out.append(AppRecord.from_value(aid, self._mem.read(key)))
-        return sorted(out, key=lambda r: r.order)
+        read = self._mem.read
+        out = [_record_of(_aid_of_key(key), read(key)) for key in self._mem.keys("registry/")]
+        return sorted(out, key=_order)
 
     def record(self, aid: bytes) -> AppRecord | None:
         value = self._mem.read("registry/" + bytes(aid).hex().upper())

@@ -15,6 +15,14 @@ discards only the inner writes. Some state must survive a failing command — a
 PIN or MAC try counter decremented before the error is answered — and is
 written with :meth:`write_now`, which bypasses the journal.
 
+Listing keys (:meth:`keys`) is answered from a cache per prefix, kept only while the set
+of visible keys under it stays the same. Every change of that set — a write that makes a
+key appear, a delete, an abort or power-up that drops journaled writes — stamps the
+key's first path segment (``registry``, ``app``, ``card``…) with a new *key-set
+version*; a prefix that names a segment is checked against that segment's stamp, any
+other prefix against the latest stamp of all. Values are never cached here, only which
+keys exist.
+
 Tearing: :meth:`arm_tear` makes the N-th persistent write (journal entry,
 immediate write or commit) raise :class:`PowerLoss` *after* it has happened. A
 tear on a journal entry loses the command; a tear on the commit keeps it but the
@@ -42,12 +50,18 @@ class PowerLoss(BaseException):
     """
 
 
+_PLAIN = frozenset((int, bool, str, bytes, type(None)))
+
+
 def _check_value(value: Value) -> Value:
+    if type(value) in _PLAIN:  # the usual case, without isinstance over five types
+        return value
     if isinstance(value, _IMMUTABLE):
         return value
     if isinstance(value, tuple):
         for item in value:
-            _check_value(item)
+            if type(item) not in _PLAIN:
+                _check_value(item)
         return value
     if isinstance(value, bytearray):
         return bytes(value)
@@ -63,19 +77,35 @@ class PersistentMemory:
         self._journals: list[dict[str, Value]] = []
         self._tear_at: int | None = None
         self.writes = 0  #: persistent writes since power-up (journal, immediate and commit)
+        #: changes whenever the set of visible keys may have changed (see the module doc)
+        self._key_version = 0
+        #: first path segment → the key-set version of its last change
+        self._segment_versions: dict[str, int] = {}
+        #: a delete sits in an open journal (keys of the store may be hidden)
+        self._journaled_delete = False
+        self._keys_cache: dict[str, tuple[int, tuple[str, ...]]] = {}
 
     # --- reads -----------------------------------------------------------------------
     def read(self, key: str, default: Value = None) -> Value:
-        for journal in reversed(self._journals):
-            if key in journal:
-                value = journal[key]
-                return default if value is _DELETED else value
+        journals = self._journals
+        if journals:
+            for journal in reversed(journals) if len(journals) > 1 else journals:
+                if key in journal:
+                    value = journal[key]
+                    return default if value is _DELETED else value
         return self._store.get(key, default)
 
     def __contains__(self, key: str) -> bool:
         return self.read(key, _DELETED) is not _DELETED
 
     def keys(self, prefix: str = "") -> list[str]:
+        if "/" in prefix:
+            version = self._segment_versions.get(prefix.partition("/")[0], 0)
+        else:
+            version = self._key_version
+        hit = self._keys_cache.get(prefix)
+        if hit is not None and hit[0] == version:
+            return list(hit[1])
         merged = set(k for k in self._store if k.startswith(prefix))
         for journal in self._journals:
             for k, v in journal.items():
@@ -84,7 +114,31 @@ class PersistentMemory:
                         merged.discard(k)
                     else:
                         merged.add(k)
-        return sorted(merged)
+        found = sorted(merged)
+        if len(self._keys_cache) >= 256:
+            self._keys_cache.clear()
+        self._keys_cache[prefix] = (version, tuple(found))
+        return found
+
+    def _key_set_changes(self, key: str) -> None:
+        self._key_version += 1
+        self._segment_versions[key.partition("/")[0]] = self._key_version
+
+    def _journals_dropped(self, journals: list[dict[str, Value]]) -> None:
+        for journal in journals:
+            for key in journal:
+                self._key_set_changes(key)
+
+    def _appears(self, key: str) -> None:
+        """Called before ``key`` is written: a key not visible until now changes the set.
+
+        A key in the committed store or already written in the open journal is visible
+        unless a delete is journaled (``_journaled_delete``), which is rare: then any write
+        counts. Any other key may be new.
+        """
+        if self._journaled_delete or (key not in self._store
+                                      and not (self._journals and key in self._journals[-1])):
+            self._key_set_changes(key)
 
     # --- writes ----------------------------------------------------------------------
     def _count_write(self) -> None:
@@ -99,20 +153,24 @@ class PersistentMemory:
         if not self._journals:
             self.write_now(key, value)
             return
+        self._appears(key)
         self._journals[-1][key] = value
         self._count_write()
 
     def delete(self, key: str) -> None:
+        self._key_set_changes(key)
         if not self._journals:
             self._store.pop(key, None)
             self._count_write()
             return
         self._journals[-1][key] = _DELETED
+        self._journaled_delete = True
         self._count_write()
 
     def write_now(self, key: str, value: Value) -> None:
         """Durable at once, whatever happens to the command (try counters)."""
         value = _check_value(value)
+        self._appears(key)
         self._store[key] = value
         for journal in self._journals:
             journal.pop(key, None)
@@ -133,6 +191,7 @@ class PersistentMemory:
         if self._journals:  # nested: merge into the enclosing transaction
             self._journals[-1].update(journal)
             return
+        self._journaled_delete = False
         if not journal:
             return
         for key, value in journal.items():
@@ -144,10 +203,14 @@ class PersistentMemory:
 
     def abort(self) -> None:
         if self._journals:
-            self._journals.pop()
+            self._journals_dropped([self._journals.pop()])
+        if not self._journals:
+            self._journaled_delete = False
 
     def abort_all(self) -> None:
+        self._journals_dropped(self._journals)
         self._journals.clear()
+        self._journaled_delete = False
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -176,7 +239,7 @@ class PersistentMemory:
 
     def power_up(self) -> None:
         """Anything not committed when power went is gone."""
-        self._journals.clear()
+        self.abort_all()
         self.writes = 0
 
     def snapshot(self) -> dict[str, Value]:
@@ -212,9 +275,10 @@ class MemoryView:
     def delete(self, key: str) -> None:
         self._mem.delete(self._prefix + key)
 
-    def keys(self) -> list[str]:
+    def keys(self, prefix: str = "") -> list[str]:
+        """Keys of this namespace (those starting with ``prefix`` only, when given)."""
         n = len(self._prefix)
-        return [k[n:] for k in self._mem.keys(self._prefix)]
+        return [k[n:] for k in self._mem.keys(self._prefix + prefix)]
 
     def clear(self) -> None:
         for key in self.keys():

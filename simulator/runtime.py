@@ -112,18 +112,19 @@ class ChipRuntime:
         if not self.powered:
             raise CardMute("the chip is not powered")
         self.apdu_count += 1
-        fault = self._take_fault(apdu[1] if len(apdu) > 1 else -1)
-        if isinstance(fault, MuteCard):
-            self.power_off()
-            raise CardMute("card pulled out (fault injection)")
-        if isinstance(fault, ForcedSW):
-            return _sw_bytes(fault.sw)
+        fault = self._take_fault(apdu[1] if len(apdu) > 1 else -1) if self.faults else None
+        if fault is not None:
+            if isinstance(fault, MuteCard):
+                self.power_off()
+                raise CardMute("card pulled out (fault injection)")
+            if isinstance(fault, ForcedSW):
+                return _sw_bytes(fault.sw)
         try:
-            response = self._transmit(bytes(apdu))
+            response = self._transmit(apdu if type(apdu) is bytes else bytes(apdu))
         except PowerLoss as exc:
             self.power_off()
             raise CardMute(f"power lost: {exc}") from None
-        if isinstance(fault, TruncatedResponse):
+        if fault is not None and isinstance(fault, TruncatedResponse):
             return response[:fault.keep]
         return response
 
@@ -151,25 +152,28 @@ class ChipRuntime:
         if apdu.ins == INS_GET_RESPONSE and not cla.proprietary:
             return self._get_response(apdu)
         self._pending = b""
-        if self.chip.content.card_state == CardLifeCycle.TERMINATED:
+        content = self.chip.content
+        if content.card_state == CardLifeCycle.TERMINATED:
             return self._terminated(apdu)
         channel = self._channels[cla.channel]
-        apdu_or_done = self._reassemble_chain(channel, apdu, cla)
-        if isinstance(apdu_or_done, bytes):
-            return apdu_or_done
-        apdu = apdu_or_done
-        if apdu.ins == INS_MANAGE_CHANNEL and not cla.proprietary:
+        if cla.chaining or channel.chain_ins is not None:
+            apdu_or_done = self._reassemble_chain(channel, apdu, cla)
+            if isinstance(apdu_or_done, bytes):
+                return apdu_or_done
+            apdu = apdu_or_done
+        ins = apdu.ins
+        if ins == INS_MANAGE_CHANNEL and not cla.proprietary:
             return self._manage_channel(apdu, cla.channel)
-        if apdu.ins == INS_SELECT and not cla.proprietary:
+        if ins == INS_SELECT and not cla.proprietary:
             if apdu.p1 == 0x04:
                 return self._select(apdu, cla.channel)
             # The chips carry applications, not a file system (ISO/IEC 7816-4 §11.2.2).
             return _sw_bytes(SW.FILE_NOT_FOUND if apdu.p1 in _FILE_SELECTIONS
                              else SW.INCORRECT_P1P2)
-        if channel.selected is None:
-            return _sw_bytes(SW.FILE_NOT_FOUND)
         selected = channel.selected
-        return self._run(lambda ctx: self.chip.content.instance(selected).process(ctx),
+        if selected is None:
+            return _sw_bytes(SW.FILE_NOT_FOUND)
+        return self._run(lambda ctx: content.instance(selected).process(ctx),
                          APDUContext(apdu, cla.channel), apdu)
 
     def _terminated(self, apdu: CommandAPDU) -> bytes:
@@ -187,7 +191,11 @@ class ChipRuntime:
         mem.begin()
         try:
             result = call(ctx)
-            resp = result if isinstance(result, Response) else Response(bytes(result or b""))
+            if type(result) is bytes:
+                data, sw = result, SW.OK
+            else:
+                resp = result if isinstance(result, Response) else Response(bytes(result or b""))
+                data, sw = resp.data, resp.sw
         except SWError as exc:
             mem.abort_all()
             return _sw_bytes(exc.sw)
@@ -197,8 +205,9 @@ class ChipRuntime:
             mem.abort_all()
             self._internal_error(apdu)
             return _sw_bytes(SW.NO_PRECISE_DIAGNOSIS)
-        ok = is_success(resp.sw) or resp.sw >> 8 in (0x62, 0x63)
-        data = resp.data if ok else b""
+        ok = is_success(sw) or sw >> 8 in (0x62, 0x63)
+        if not ok:
+            data = b""
         if ok and data and apdu.ne is not None and len(data) > apdu.ne \
                 and not apdu.is_extended and len(data) <= 256:
             mem.abort_all()  # wrong Le: nothing happened, the host re-sends with 6Cxx's length
@@ -207,7 +216,7 @@ class ChipRuntime:
             mem.commit()
         else:
             mem.abort_all()
-        return self._size_response(data, resp.sw, apdu.ne)
+        return self._size_response(data, sw, apdu.ne)
 
     def _internal_error(self, apdu: CommandAPDU) -> None:
         text = f"{self.chip.role}: unexpected exception on {apdu}:\n{traceback.format_exc()}"

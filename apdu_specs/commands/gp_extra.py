@@ -20,6 +20,7 @@ Both ends of a GP exchange must agree on these byte layouts, so they live here o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -102,22 +103,23 @@ def encode_dgi(dgi: int, value: bytes) -> bytes:
 def split_dgis(buffer: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
     """Complete DGIs at the front of ``buffer``, and the incomplete rest (for the next block)."""
     out: list[tuple[int, bytes]] = []
-    pos = 0
+    pos, n = 0, len(buffer)
     while True:
-        rest = buffer[pos:]
-        if len(rest) < 3:
-            return out, rest
-        dgi = int.from_bytes(rest[:2], "big")
-        if rest[2] == 0xFF:
-            if len(rest) < 5:
-                return out, rest
-            length, header = int.from_bytes(rest[3:5], "big"), 5
+        left = n - pos
+        if left < 3:
+            return out, buffer[pos:]
+        dgi = (buffer[pos] << 8) | buffer[pos + 1]
+        if buffer[pos + 2] == 0xFF:
+            if left < 5:
+                return out, buffer[pos:]
+            length, header = (buffer[pos + 3] << 8) | buffer[pos + 4], 5
         else:
-            length, header = rest[2], 3
-        if len(rest) < header + length:
-            return out, rest
-        out.append((dgi, bytes(rest[header:header + length])))
-        pos += header + length
+            length, header = buffer[pos + 2], 3
+        if left < header + length:
+            return out, buffer[pos:]
+        start = pos + header
+        out.append((dgi, bytes(buffer[start:start + length])))
+        pos = start + length
 
 
 # --- sensitive data and key components under the DEK -------------------------------------
@@ -205,13 +207,16 @@ CPLC_FIELDS: tuple[tuple[str, int], ...] = (
     ("ic_personalization_equipment_id", 4),
 )
 CPLC_LENGTH = sum(n for _, n in CPLC_FIELDS)
+_ABSENT = object()
+_ZEROS = {n: bytes(n) for _, n in CPLC_FIELDS}
 
 
 def build_cplc(fields: Mapping[str, bytes]) -> bytes:
     """The 42 CPLC bytes; missing fields are zeros."""
     out = bytearray()
     for name, n in CPLC_FIELDS:
-        value = bytes(fields.get(name, bytes(n)))
+        value = fields.get(name, _ABSENT)
+        value = _ZEROS[n] if value is _ABSENT else bytes(value)
         if len(value) != n:
             raise SpecError(f"CPLC field {name} must be {n} bytes, got {len(value)}")
         out += value
@@ -341,6 +346,9 @@ class RegistryEntry:
 
     def to_tlv(self) -> bytes:
         """GET STATUS TLV format: one ``E3`` template."""
+        return _entry_tlv(self)
+
+    def _build_tlv(self) -> bytes:
         parts = [TLV.build(0x4F, self.aid), TLV.build(0x9F70, bytes([self.state]))]
         if self.privileges:
             parts.append(TLV.build(0xC5, self.privileges))
@@ -377,13 +385,26 @@ class RegistryEntry:
                    values.get(0xCC, b""), values.get(0xCE, b""), tuple(modules))
 
 
+@functools.lru_cache(maxsize=512)
+def _entry_tlv(entry: RegistryEntry) -> bytes:
+    """A frozen entry's E3 template, built once per distinct entry (GET STATUS lists the
+    same entries again and again)."""
+    return entry._build_tlv()
+
+
 def parse_registry(data: bytes) -> list[RegistryEntry]:
     """Registry entries of a GET STATUS response in TLV format."""
+    return list(_registry(data if type(data) is bytes else bytes(data)))
+
+
+@functools.lru_cache(maxsize=256)
+def _registry(data: bytes) -> tuple[RegistryEntry, ...]:
+    """Frozen entries of a response: the same answers come back card after card."""
     try:
         objs = parse_tlvs(data)
     except TLVError as exc:
         raise SpecError(f"GET STATUS response: {exc}") from None
-    return [RegistryEntry.from_tlv(o) for o in objs if o.tag == 0xE3]
+    return tuple(RegistryEntry.from_tlv(o) for o in objs if o.tag == 0xE3)
 
 
 # --- specs -------------------------------------------------------------------------------

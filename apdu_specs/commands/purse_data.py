@@ -11,6 +11,7 @@ Everything here is the project's own definition modelled on the PBOC electronic 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -29,6 +30,7 @@ from ..crypto.ciphers import Algorithm
 from ..crypto.purse import PurseScheme
 from ..errors import SpecError, TLVError
 from ..tlv import TLV, find, parse_tlvs
+from ._fast_layout import fast_layout
 from .spec import to_plain
 
 __all__ = [
@@ -132,10 +134,18 @@ class TransactionType(IntEnum):
 
 def algorithm_for_id(algorithm_id: int) -> Algorithm:
     """The suite behind an algorithm ID byte (00 3DES, 04 SM4, 80 AES)."""
+    algorithm = _ALGORITHM_IDS.get(algorithm_id) if type(algorithm_id) is int else None
+    if algorithm is not None:
+        return algorithm
     for algorithm in (Algorithm.TDES, Algorithm.SM4, Algorithm.AES):
         if PurseScheme(algorithm).algorithm_id == algorithm_id:
             return algorithm
     raise SpecError(f"unknown purse algorithm ID {algorithm_id:02X}")
+
+
+#: the same answers, looked up (the schemes never change)
+_ALGORITHM_IDS = {PurseScheme(algorithm).algorithm_id: algorithm
+                  for algorithm in (Algorithm.AES, Algorithm.SM4, Algorithm.TDES)}
 
 
 # --- codecs ----------------------------------------------------------------------------
@@ -170,6 +180,12 @@ def parse_transaction_time(raw: bytes) -> _dt.datetime:
     text = bytes(raw).hex()
     if len(raw) != 7 or not text.isdigit():
         raise SpecError(f"transaction date-time {bytes(raw).hex().upper()} is not 7 BCD bytes")
+    return _transaction_time(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _transaction_time(text: str) -> _dt.datetime:
+    """``strptime`` is slow and the answer (a datetime) immutable: once per distinct text."""
     try:
         return _dt.datetime.strptime(text, "%Y%m%d%H%M%S")
     except ValueError:
@@ -181,6 +197,11 @@ def parse_transaction_time(raw: bytes) -> _dt.datetime:
 
 def parse_layout(layout: Construct, data: bytes, what: str) -> dict:
     """Fields of ``data`` laid out as ``layout``, exactly (6A80 on any mismatch)."""
+    fast = fast_layout(layout)
+    if fast is not None:
+        parsed = fast.parse(data, exact=True)
+        if parsed is not None:
+            return parsed
     try:
         parsed = to_plain(layout.parse(bytes(data)))
         rebuilt = layout.build(parsed)
@@ -193,6 +214,11 @@ def parse_layout(layout: Construct, data: bytes, what: str) -> dict:
 
 def build_layout(layout: Construct, fields: dict, what: str) -> bytes:
     """``fields`` laid out as ``layout``; :class:`SpecError` if they do not fit."""
+    fast = fast_layout(layout)
+    if fast is not None:
+        built = fast.build(fields)
+        if built is not None:
+            return built
     try:
         return bytes(layout.build(fields))
     except (ConstructError, TypeError, ValueError, KeyError) as exc:
@@ -237,11 +263,13 @@ class KeyKind(IntEnum):
 OPTION_PIN_FOR_PURCHASE = 0x01
 
 
+@functools.lru_cache(maxsize=64)
 def purse_dgi(purse: Purse) -> int:
     """DGI ``02pp``: a purse's parameters and initial state."""
     return 0x0200 | Purse(purse).value
 
 
+@functools.lru_cache(maxsize=64)
 def key_dgi(purse: Purse, kind: KeyKind) -> int:
     """DGI ``8p0k``: one key of one purse (sensitive: arrives decrypted from the SD)."""
     return 0x8000 | (Purse(purse).value << 8) | KeyKind(kind).value

@@ -20,6 +20,7 @@ import construct
 from ..apdu import CommandAPDU
 from ..errors import APDUFormatError, SpecError
 from ..hexutil import parse_hex
+from ._fast_layout import fast_layout
 
 __all__ = ["CommandSpec", "Example", "Param", "to_plain"]
 
@@ -134,6 +135,11 @@ class CommandSpec:
             if self.data_required:
                 raise SpecError(f"{self.name}: field 'data' is required")
             return b""
+        fast = fast_layout(self.data)
+        if fast is not None:
+            built = fast.build(value)
+            if built is not None:
+                return built
         try:
             return bytes(self.data.build(value))
         except (construct.ConstructError, TypeError, ValueError, KeyError) as exc:
@@ -147,14 +153,15 @@ class CommandSpec:
         if apdu.ins != self.ins:
             raise SpecError(f"{self.name}: INS {apdu.ins:02X} is not {self.ins:02X}", 0x6D00)
         out: dict[str, Any] = {}
-        if self.p1.fixed is None:
-            out[self.p1.name] = self.p1.check(apdu.p1, "P1", self.name)
-        else:
-            self.p1.check(apdu.p1, "P1", self.name)
-        if self.p2.fixed is None:
-            out[self.p2.name] = self.p2.check(apdu.p2, "P2", self.name)
-        else:
-            self.p2.check(apdu.p2, "P2", self.name)
+        p1, p2 = self.p1, self.p2
+        if p1.fixed is None:
+            out[p1.name] = p1.check(apdu.p1, "P1", self.name)
+        elif apdu.p1 != p1.fixed or p1.strict:
+            p1.check(apdu.p1, "P1", self.name)  # raises, naming the expected value
+        if p2.fixed is None:
+            out[p2.name] = p2.check(apdu.p2, "P2", self.name)
+        elif apdu.p2 != p2.fixed or p2.strict:
+            p2.check(apdu.p2, "P2", self.name)
         if self.data is not None and (apdu.data or self.data_required):
             out["data"] = self.parse_data(apdu.data)
         elif self.data is None and apdu.data:
@@ -165,6 +172,11 @@ class CommandSpec:
 
     def parse_data(self, data: bytes) -> Any:
         assert self.data is not None
+        fast = fast_layout(self.data)
+        if fast is not None:
+            parsed = fast.parse(data, exact=True)
+            if parsed is not None:
+                return parsed
         stream = io.BytesIO(data)
         try:
             parsed = self.data.parse_stream(stream)
@@ -178,6 +190,11 @@ class CommandSpec:
     def parse_response(self, data: bytes) -> Any:
         if self.response is None:
             return data
+        fast = fast_layout(self.response)
+        if fast is not None:
+            parsed = fast.parse(data, exact=False)
+            if parsed is not None:
+                return parsed
         try:
             return to_plain(self.response.parse(data))
         except construct.ConstructError as exc:
@@ -186,6 +203,11 @@ class CommandSpec:
     def build_response(self, value: Any) -> bytes:
         if self.response is None:
             return bytes(value or b"")
+        fast = fast_layout(self.response)
+        if fast is not None:
+            built = fast.build(value)
+            if built is not None:
+                return built
         try:
             return bytes(self.response.build(value))
         except (construct.ConstructError, TypeError, ValueError, KeyError) as exc:

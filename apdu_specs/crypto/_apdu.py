@@ -13,12 +13,14 @@ from apdu_specs.crypto.errors import FormatError
 
 __all__ = [
     "ShortCommand",
+    "encode_short",
     "has_secure_messaging",
     "header_bytes",
     "is_protected_status",
     "mac_cla",
     "plain_cla",
     "secure_messaging_cla",
+    "split_short",
 ]
 
 
@@ -41,22 +43,7 @@ class ShortCommand:
     @classmethod
     def parse(cls, apdu: bytes) -> ShortCommand:
         """Split a case 1–4 short APDU; raise :class:`FormatError` on anything else."""
-        if len(apdu) < 4:
-            raise FormatError(f"a command APDU has at least 4 bytes, got {len(apdu)}")
-        cla, ins, p1, p2 = apdu[:4]
-        body = apdu[4:]
-        if not body:
-            return cls(cla, ins, p1, p2)
-        if len(body) == 1:
-            return cls(cla, ins, p1, p2, le=body[0])
-        lc = body[0]
-        if lc == 0:
-            raise FormatError("extended-length APDUs are not supported by secure messaging")
-        if len(body) == 1 + lc:
-            return cls(cla, ins, p1, p2, bytes(body[1:]))
-        if len(body) == 2 + lc:
-            return cls(cla, ins, p1, p2, bytes(body[1:-1]), body[-1])
-        raise FormatError(f"Lc={lc} does not match the {len(body) - 1} bytes that follow it")
+        return cls(*_split(apdu))
 
     @property
     def header(self) -> bytes:
@@ -65,21 +52,61 @@ class ShortCommand:
 
     def encode(self) -> bytes:
         """The APDU bytes; raise :class:`FormatError` if the data does not fit a short APDU."""
-        if len(self.data) > 255:
-            raise FormatError(f"{len(self.data)} data bytes do not fit a short APDU")
-        out = self.header
-        if self.data:
-            out += bytes([len(self.data)]) + self.data
-        if self.le is not None:
-            out += bytes([self.le])
-        return out
+        return encode_short(self.cla, self.ins, self.p1, self.p2, self.data, self.le)
+
+
+ShortFields = tuple[int, int, int, int, bytes, int | None]
+
+
+def _split(apdu: bytes) -> ShortFields:
+    if len(apdu) < 4:
+        raise FormatError(f"a command APDU has at least 4 bytes, got {len(apdu)}")
+    cla, ins, p1, p2 = apdu[:4]
+    body = apdu[4:]
+    if not body:
+        return cla, ins, p1, p2, b"", None
+    if len(body) == 1:
+        return cla, ins, p1, p2, b"", body[0]
+    lc = body[0]
+    if lc == 0:
+        raise FormatError("extended-length APDUs are not supported by secure messaging")
+    if len(body) == 1 + lc:
+        return cla, ins, p1, p2, bytes(body[1:]), None
+    if len(body) == 2 + lc:
+        return cla, ins, p1, p2, bytes(body[1:-1]), body[-1]
+    raise FormatError(f"Lc={lc} does not match the {len(body) - 1} bytes that follow it")
+
+
+def split_short(apdu: bytes) -> ShortFields:
+    """What :meth:`ShortCommand.parse` finds, as a tuple ``(cla, ins, p1, p2, data, le)``.
+
+    The secure-messaging hot path: no object is built for a command that is only split
+    and joined again. Raises exactly what :meth:`ShortCommand.parse` raises.
+    """
+    if type(apdu) is bytes:
+        return _split(apdu)  # every header byte of a bytes object already fits a byte
+    cmd = ShortCommand.parse(apdu)
+    return cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data, cmd.le
+
+
+def encode_short(cla: int, ins: int, p1: int, p2: int, data: bytes, le: int | None) -> bytes:
+    """The bytes of a short command (what :meth:`ShortCommand.encode` returns)."""
+    if len(data) > 255:
+        raise FormatError(f"{len(data)} data bytes do not fit a short APDU")
+    out = header_bytes(cla, ins, p1, p2)
+    if data:
+        out += bytes((len(data),)) + data
+    if le is not None:
+        out += bytes((le,))
+    return out
 
 
 def header_bytes(*fields: int) -> bytes:
     """Header fields as bytes; raise :class:`FormatError` if one does not fit a byte."""
-    if not all(0 <= value <= 0xFF for value in fields):
-        raise FormatError(f"APDU header fields must be bytes, got {fields}")
-    return bytes(fields)
+    try:
+        return bytes(fields)
+    except ValueError:  # an int outside 0..255 (other types raise TypeError, as before)
+        raise FormatError(f"APDU header fields must be bytes, got {fields}") from None
 
 
 def secure_messaging_cla(cla: int) -> int:

@@ -53,6 +53,10 @@ class Algorithm(Enum):
     TDES = "TDES"
     DES = "DES"
 
+    # Members are singletons compared by identity, so the identity hash agrees with ==;
+    # Enum's own __hash__ is a Python call on every cache and table lookup.
+    __hash__ = object.__hash__
+
     @property
     def block_size(self) -> int:
         """Block length in bytes (16 for AES and SM4, 8 for DES and 3DES)."""
@@ -130,7 +134,9 @@ class BlockCipher:
         self.block_size = algorithm.block_size
         self._primitive = _primitive(algorithm, bytes(key))
         self._lock = threading.Lock()
-        self._ecb_enc: CipherContext = Cipher(self._primitive, modes.ECB()).encryptor()
+        # Contexts are made on first use: a key used only for CBC-MAC or CMAC (one per card
+        # on the issuer's side) never pays for an ECB context.
+        self._ecb_enc: CipherContext | None = None
         self._ecb_dec: CipherContext | None = None
         self._cbc_enc: CipherContext | None = None
         self._cbc_dec: CipherContext | None = None
@@ -161,6 +167,8 @@ class BlockCipher:
         """Encrypt whole blocks in ECB mode."""
         self._check_blocks(data)
         with self._lock:
+            if self._ecb_enc is None:
+                self._ecb_enc = Cipher(self._primitive, modes.ECB()).encryptor()
             return self._ecb_enc.update(data)
 
     def decrypt_ecb(self, data: bytes) -> bytes:
@@ -174,16 +182,20 @@ class BlockCipher:
     def encrypt_cbc(self, data: bytes, iv: bytes | None = None) -> bytes:
         """Encrypt whole blocks in CBC mode (IV of zeros unless given)."""
         self._check_blocks(data)
-        iv = self._check_iv(iv)
+        if iv is not None:
+            iv = self._check_iv(iv)
         if not data:
             return b""
         n = self.block_size
         with self._lock:
             if self._cbc_enc is None:
                 self._cbc_enc = Cipher(self._primitive, modes.CBC(self._enc_chain)).encryptor()
-            # The live context XORs P1 with its chaining block; pre-cancel that and apply iv.
-            first = xor(xor(data[:n], iv), self._enc_chain)
-            out = self._cbc_enc.update(first + data[n:])
+            # The live context XORs P1 with its chaining block; pre-cancel that and apply iv
+            # (integer XORs: this runs once per MAC on the issuer's clearing path).
+            first = int.from_bytes(data[:n], "big") ^ int.from_bytes(self._enc_chain, "big")
+            if iv is not None:
+                first ^= int.from_bytes(iv, "big")
+            out = self._cbc_enc.update(first.to_bytes(n, "big") + data[n:])
             self._enc_chain = out[-n:]
             return out
 
@@ -198,8 +210,10 @@ class BlockCipher:
             if self._cbc_dec is None:
                 self._cbc_dec = Cipher(self._primitive, modes.CBC(self._dec_chain)).decryptor()
             out = self._cbc_dec.update(data)
-            # The live context XORed D(C1) with its chaining block; swap that for iv.
-            first = xor(xor(out[:n], self._dec_chain), iv)
+            # The live context XORed D(C1) with its chaining block; swap that for iv
+            # (integer XORs: this runs for every command the card decrypts).
+            first = (int.from_bytes(out[:n], "big") ^ int.from_bytes(self._dec_chain, "big")
+                     ^ int.from_bytes(iv, "big")).to_bytes(n, "big")
             self._dec_chain = data[-n:]
             return first + out[n:]
 

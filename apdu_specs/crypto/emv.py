@@ -27,6 +27,7 @@ AES and SM4 (the SM4 scheme is the AES one with SM4 in its place):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from enum import Enum
@@ -102,12 +103,9 @@ class EMVScheme:
         option: MasterKeyOption = MasterKeyOption.A,
     ) -> bytes:
         """The card's master key derived from the issuer master key ``imk``."""
-        y = bytes.fromhex(derivation_digits(pan, psn, option))
-        not_y = xor(y, b"\xff" * 8)
-        if self._is_des:
-            return with_odd_parity(ecb_encrypt(self.algorithm, imk, y + not_y))
-        key = ecb_encrypt(self.algorithm, imk, y + not_y + not_y + y)
-        return key[: len(imk)]
+        if type(imk) is bytes and type(pan) is str and type(psn) is str:
+            return _icc_master_key(self.algorithm, imk, pan, psn, option)
+        return _derive_icc_master_key(self.algorithm, imk, pan, psn, option)
 
     def session_key(self, master_key: bytes, r: bytes) -> bytes:
         """EMV common session key for diversification value ``r`` (one block)."""
@@ -190,3 +188,21 @@ class EMVScheme:
 def _check_length(value: bytes, length: int, what: str) -> None:
     if len(value) != length:
         raise DataLengthError(f"{what} must be {length} bytes, got {len(value)}")
+
+
+@functools.lru_cache(maxsize=256)
+def _icc_master_key(algorithm: Algorithm, imk: bytes, pan: str, psn: str,
+                    option: MasterKeyOption) -> bytes:
+    """The issuer derives a card's master key for every cryptogram it checks: a pure
+    function of the issuer key and the PAN, derived once."""
+    return _derive_icc_master_key(algorithm, imk, pan, psn, option)
+
+
+def _derive_icc_master_key(algorithm: Algorithm, imk: bytes, pan: str, psn: str,
+                           option: MasterKeyOption) -> bytes:
+    y = bytes.fromhex(derivation_digits(pan, psn, option))
+    not_y = xor(y, b"\xff" * 8)
+    if algorithm is Algorithm.TDES:
+        return with_odd_parity(ecb_encrypt(algorithm, imk, y + not_y))
+    key = ecb_encrypt(algorithm, imk, y + not_y + not_y + y)
+    return key[: len(imk)]

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 from enum import Enum
 
 from apdu_specs.crypto.ciphers import Algorithm, ecb_encrypt
@@ -36,6 +37,19 @@ def kcv(
     algorithm: Algorithm, key: bytes, *, method: KCVMethod | None = None, length: int = 3
 ) -> bytes:
     """The leftmost ``length`` bytes of ``key`` encrypting a constant block."""
+    if type(key) is bytes and method is None and length == 3:
+        return _default_kcv(algorithm, key)
+    return _kcv(algorithm, key, method, length)
+
+
+@functools.lru_cache(maxsize=1024)
+def _default_kcv(algorithm: Algorithm, key: bytes) -> bytes:
+    """The usual 3-byte KCV: a pure function of the key, asked for again and again (the
+    plan's audit, PUT KEY on both ends, key-set reprs), so it is computed once per key."""
+    return _kcv(algorithm, key, None, 3)
+
+
+def _kcv(algorithm: Algorithm, key: bytes, method: KCVMethod | None, length: int) -> bytes:
     if not 1 <= length <= algorithm.block_size:
         raise FormatError(f"KCV length must be 1..{algorithm.block_size}, got {length}")
     method = method or _DEFAULT_METHOD[algorithm]

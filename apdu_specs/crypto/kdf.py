@@ -13,6 +13,8 @@ AES, and the SM4 suite uses the same construction with SM4-CMAC.
 
 from __future__ import annotations
 
+import functools
+
 from apdu_specs.crypto.ciphers import Algorithm, block_cipher
 from apdu_specs.crypto.errors import FormatError
 
@@ -27,6 +29,8 @@ def counter_kdf(
     blocks = -(-length // cipher.block_size)
     if length <= 0 or blocks > 0xFF:
         raise FormatError(f"KDF output length {length} bytes is out of range")
+    if blocks == 1:  # every SCP03 key and cryptogram: one CMAC, no joining
+        return cipher.cmac(before_counter + b"\x01" + after_counter)[:length]
     out = b"".join(
         cipher.cmac(before_counter + bytes([i]) + after_counter) for i in range(1, blocks + 1)
     )
@@ -37,9 +41,14 @@ def scp03_kdf(
     algorithm: Algorithm, key: bytes, constant: int, context: bytes, length_bits: int
 ) -> bytes:
     """SCP03 data derivation: ``length_bits`` bits derived from ``key`` for ``constant``."""
+    return counter_kdf(algorithm, key, _prefix(constant, length_bits), context, length_bits // 8)
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _prefix(constant: int, length_bits: int) -> bytes:
+    """label (11 x 00 ‖ constant) ‖ 00 ‖ L: a handful of values, built once each."""
     if not 0 <= constant <= 0xFF:
         raise FormatError(f"derivation constant {constant} does not fit one byte")
     if length_bits <= 0 or length_bits % 8 or length_bits > 0xFFFF:
         raise FormatError(f"KDF output length {length_bits} bits is not a positive byte count")
-    prefix = bytes(11) + bytes([constant]) + b"\x00" + length_bits.to_bytes(2, "big")
-    return counter_kdf(algorithm, key, prefix, context, length_bits // 8)
+    return bytes(11) + bytes([constant]) + b"\x00" + length_bits.to_bytes(2, "big")

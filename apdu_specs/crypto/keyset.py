@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from apdu_specs.crypto.ciphers import Algorithm, check_key
@@ -51,6 +52,17 @@ class StaticKeys:
         """
         if algorithm is None:
             algorithm = Algorithm.AES if scheme is Diversification.KDF3 else Algorithm.TDES
+        if cls is StaticKeys and type(master_key) is bytes and type(kdd) is bytes:
+            return _diversified(master_key, kdd, scheme, algorithm)
         keys = (diversify(scheme, master_key, kdd, kt, algorithm) for kt in KeyType)
         enc, mac, dek = keys
         return cls(enc, mac, dek, algorithm)
+
+
+@functools.lru_cache(maxsize=256)
+def _diversified(master_key: bytes, kdd: bytes, scheme: Diversification,
+                 algorithm: Algorithm) -> StaticKeys:
+    """A card's key set: a pure function of the master key and the KDD, derived again for
+    every secure channel the host opens with that card, so derived once."""
+    enc, mac, dek = (diversify(scheme, master_key, kdd, kt, algorithm) for kt in KeyType)
+    return StaticKeys(enc, mac, dek, algorithm)

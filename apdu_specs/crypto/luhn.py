@@ -7,16 +7,16 @@ from apdu_specs.crypto.errors import FormatError
 __all__ = ["check_digit", "is_valid"]
 
 
+#: a digit's contribution when doubled (d * 2, less 9 above 4)
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def _sum(digits: str, double_first: bool) -> int:
     if not digits.isascii() or not digits.isdigit():
         raise FormatError("a Luhn number must be decimal digits")
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if (position % 2 == 0) == double_first:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total
+    values = [ord(char) - 48 for char in reversed(digits)]
+    doubled = values[0 if double_first else 1::2]
+    return sum(values[1 if double_first else 0::2]) + sum(_DOUBLED[v] for v in doubled)
 
 
 def check_digit(payload: str) -> str:

@@ -32,6 +32,7 @@ The date-time is 7 BCD bytes ``YYYYMMDDhhmmss`` (see :func:`transaction_time`).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from dataclasses import dataclass
 
 from apdu_specs.crypto.ciphers import Algorithm, check_key, ecb_encrypt, xor
@@ -65,6 +66,18 @@ _ALGORITHM_IDS = {Algorithm.TDES: 0x00, Algorithm.SM4: 0x04, Algorithm.AES: 0x80
 
 def transaction_time(moment: _dt.datetime) -> bytes:
     """``YYYYMMDDhhmmss`` as 7 BCD bytes."""
+    if type(moment) is _dt.datetime:
+        return _bcd_time(moment)
+    return _encode_time(moment)
+
+
+@functools.lru_cache(maxsize=256)
+def _bcd_time(moment: _dt.datetime) -> bytes:
+    """Every MAC and TAC of a movement covers its time: encoded once per moment."""
+    return _encode_time(moment)
+
+
+def _encode_time(moment: _dt.datetime) -> bytes:
     digits = (
         f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
         f"{moment.hour:02d}{moment.minute:02d}{moment.second:02d}"

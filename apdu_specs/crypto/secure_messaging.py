@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from enum import IntFlag
 
-from apdu_specs.crypto._apdu import ShortCommand, plain_cla
+from apdu_specs.crypto._apdu import encode_short, plain_cla, split_short
 from apdu_specs.crypto.errors import CryptoError, FormatError, SessionClosedError
 
 __all__ = ["SecureMessagingSession", "check_status_word"]
@@ -70,21 +70,26 @@ class SecureMessagingSession(ABC):
 
     def wrap_command(self, apdu: bytes) -> bytes:
         """Host: protect a short command APDU (case 1–4); a present Le is sent as 00."""
-        cmd = ShortCommand.parse(apdu)
+        cla, ins, p1, p2, data, le = split_short(apdu)
         self._require_open()
         if not self.protects_commands:
             return bytes(apdu)
-        cla, data = self.protect_command(cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data)
-        le = None if cmd.le is None else 0x00
-        return ShortCommand(cla, cmd.ins, cmd.p1, cmd.p2, data, le).encode()
+        return self.wrap_fields(cla, ins, p1, p2, data, le is not None)
+
+    def wrap_fields(self, cla: int, ins: int, p1: int, p2: int, data: bytes,
+                    has_le: bool) -> bytes:
+        """Host: :meth:`wrap_command` for a command already split into its fields (short,
+        at a level with C-MAC): the protected APDU, Le sent as 00 when present."""
+        cla, data = self.protect_command(cla, ins, p1, p2, data)
+        return encode_short(cla, ins, p1, p2, data, 0x00 if has_le else None)
 
     def unwrap_command(self, apdu: bytes) -> bytes:
         """Card: verify and decrypt a protected short APDU; returns the plain APDU."""
-        cmd = ShortCommand.parse(apdu)
-        data = self.unprotect_command(cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data)
+        cla, ins, p1, p2, data, le = split_short(apdu)
+        data = self.unprotect_command(cla, ins, p1, p2, data)
         if not self.protects_commands:
             return bytes(apdu)
-        return ShortCommand(plain_cla(cmd.cla), cmd.ins, cmd.p1, cmd.p2, data, cmd.le).encode()
+        return encode_short(plain_cla(cla), ins, p1, p2, data, le)
 
     def wrap_response(self, response: bytes) -> bytes:
         """Card: ``data || SW`` in, protected ``data' || SW`` out."""

@@ -16,6 +16,8 @@ def check_length(value: str, what: str, minimum: int, maximum: int) -> None:
 
 
 def check_digits(value: str, what: str) -> None:
+    if value.isascii() and value.isdigit():
+        return  # ASCII digits are exactly 0-9
     for position, char in enumerate(value):
         if char not in "0123456789":
             raise BadCharacter(char, position, what)
@@ -23,6 +25,7 @@ def check_digits(value: str, what: str) -> None:
 
 def check_text(value: str, what: str, fmt: TrackFormat, forbidden: str) -> None:
     """Every character recordable on ``fmt`` and none of ``forbidden`` (framing)."""
+    base, limit = fmt.base, 1 << fmt.data_bits
     for position, char in enumerate(value):
-        if not fmt.allows(char) or char in forbidden:
+        if not 0 <= ord(char) - base < limit or char in forbidden:  # fmt.allows, inlined
             raise BadCharacter(char, position, what)

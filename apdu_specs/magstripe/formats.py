@@ -9,8 +9,6 @@ with the bit coder: a track string can be checked without ever producing bits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import reduce
-from operator import xor
 
 from .errors import BadCharacter
 
@@ -55,8 +53,14 @@ class TrackFormat:
         The LRC is the XOR of the data bits of every character; its parity bit is
         computed on the LRC itself when it is recorded, not as a column XOR.
         """
-        codes = (self.code_of(c, i) for i, c in enumerate(text))
-        return self.char_of(reduce(xor, codes, 0))
+        base, limit = self.base, 1 << self.data_bits
+        total = 0
+        for i, c in enumerate(text):
+            code = ord(c) - base
+            if not 0 <= code < limit:
+                self.code_of(c, i)  # raises BadCharacter naming it
+            total ^= code
+        return self.char_of(total)
 
 
 TRACK1 = TrackFormat(

@@ -45,12 +45,12 @@ class AppConfig:
     @classmethod
     def load(cls, store: MemoryView) -> AppConfig:
         """The configuration, or 6985 while personalisation is incomplete."""
-        missing = [k for k in REQUIRED_KEYS if store.get(k) is None]
+        values = dict(zip(REQUIRED_KEYS, map(store.get, REQUIRED_KEYS), strict=True))
+        missing = [k for k, v in values.items() if v is None]
         if missing:
             raise SWError(SW.CONDITIONS_NOT_SATISFIED, "not personalised: " + ", ".join(missing))
-        return _decode(store.get("crypto"), store.get("risk"), store.get("keys"),
-                       store.get("gpo"), store.get("pdol", b""), store.get("cdol1"),
-                       store.get("cdol2"))
+        return _decode(values["crypto"], values["risk"], values["keys"], values["gpo"],
+                       store.get("pdol", b""), values["cdol1"], values["cdol2"])
 
 
 @functools.lru_cache(maxsize=256)

@@ -6,6 +6,8 @@ SFI and record) and read back by READ RECORD ``P2 = SFI << 3 | 4``.
 
 from __future__ import annotations
 
+import functools
+
 from apdu_specs.errors import TLVError
 from apdu_specs.sw import SW, SWError
 from apdu_specs.tlv import TLV, parse_tlvs
@@ -61,6 +63,18 @@ class RecordFile:
 
 def build_fci(df_name: bytes, proprietary: bytes | None) -> bytes:
     """``6F { 84 DF name, A5 proprietary }`` (A5 left out before personalisation)."""
+    if type(df_name) is bytes and (proprietary is None or type(proprietary) is bytes):
+        return _fci(df_name, proprietary)
+    return _build_fci(df_name, proprietary)
+
+
+@functools.lru_cache(maxsize=256)
+def _fci(df_name: bytes, proprietary: bytes | None) -> bytes:
+    """Every SELECT answers it: a pure function of the stored (immutable) bytes."""
+    return _build_fci(df_name, proprietary)
+
+
+def _build_fci(df_name: bytes, proprietary: bytes | None) -> bytes:
     kids = [TLV(0x84, df_name)]
     if proprietary is not None:
         kids.append(TLV.build(0xA5, proprietary))

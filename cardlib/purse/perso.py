@@ -111,6 +111,13 @@ def _pin(pin: PIN, data: bytes) -> None:
     pin.set(fields["pin"], fields["try_limit"])
 
 
+#: each purse DGI number → its purse, and the key kind for a key DGI (None: the purse's state)
+_PURSE_ROUTES: dict[int, tuple[Purse, KeyKind | None]] = {
+    **{purse_dgi(purse): (purse, None) for purse in Purse},
+    **{key_dgi(purse, kind): (purse, kind) for purse in Purse for kind in KeyKind},
+}
+
+
 def personalize_purse_dgi(store: MemoryView, pin: PIN, dgi: int, data: bytes) -> None:
     """Apply one DGI to the purse application's memory; 6A88 for an unknown DGI."""
     if dgi == DGI.APPLICATION:
@@ -119,12 +126,11 @@ def personalize_purse_dgi(store: MemoryView, pin: PIN, dgi: int, data: bytes) ->
     if dgi == DGI.PIN:
         _pin(pin, data)
         return
-    for purse in Purse:
-        if dgi == purse_dgi(purse):
-            _purse(PurseState(store, purse), data)
-            return
-        for kind in KeyKind:
-            if dgi == key_dgi(purse, kind):
-                _key(PurseState(store, purse), kind, data)
-                return
-    raise SWError(SW.REFERENCED_DATA_NOT_FOUND, f"DGI {dgi:04X} unknown to the points purse")
+    route = _PURSE_ROUTES.get(dgi)
+    if route is None:
+        raise SWError(SW.REFERENCED_DATA_NOT_FOUND, f"DGI {dgi:04X} unknown to the points purse")
+    purse, kind = route
+    if kind is None:
+        _purse(PurseState(store, purse), data)
+    else:
+        _key(PurseState(store, purse), kind, data)

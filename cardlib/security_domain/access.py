@@ -62,6 +62,8 @@ def access_for(ins: int) -> CommandAccess:
 
 def check_card_state(card_state: int, ins: int) -> None:
     """Raise 6985 when the card's life cycle state forbids the command."""
+    if card_state != CardLifeCycle.TERMINATED and card_state != CardLifeCycle.CARD_LOCKED:
+        return  # only those two states refuse commands
     access = access_for(ins)
     if card_state == CardLifeCycle.TERMINATED and ins != 0xCA:
         raise SWError(SW.CONDITIONS_NOT_SATISFIED, "card terminated")

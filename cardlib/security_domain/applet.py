@@ -24,6 +24,7 @@ INITIALIZE UPDATE with that key set answers 6983 until PUT KEY replaces it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -95,20 +96,18 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
     def select(self, ctx: APDUContext) -> bytes:
         self.channels.reset(ctx.channel)
         profile = self.profile
-        recognition = parse_tlvs(build_card_recognition(scp=profile.suite.scp,
-                                                         i_parameter=profile.i_parameter))[0]
-        proprietary = TLV.build(0xA5, [*recognition.children, TLV.build(0x9F65, b"\xff")])
-        return TLV.build(0x6F, [TLV.build(0x84, self.aid), proprietary]).encode()
+        return _fci(self.aid, profile.suite.scp, profile.i_parameter)
 
     # --- the one entry point -------------------------------------------------------------
     def process(self, ctx: APDUContext) -> Response | bytes | None:
         state = self.channel_state(ctx)
-        if ctx.ins == INS_EXTERNAL_AUTHENTICATE and ctx.apdu.cla & 0x80:
-            check_card_state(self.content.card_state, ctx.ins)
+        ins = ctx.apdu.ins
+        if ins == INS_EXTERNAL_AUTHENTICATE and ctx.apdu.cla & 0x80:
+            check_card_state(self.content.card_state, ins)
             return self._external_authenticate(ctx, state)
-        requirement = access_for(ctx.ins).requirement
+        requirement = access_for(ins).requirement
         plain = unwrap(state, ctx, requirement)  # first: the MAC chain advances whatever follows
-        check_card_state(self.content.card_state, ctx.ins)
+        check_card_state(self.content.card_state, ins)
         check_requirement(state, requirement)
         try:
             result = super().process(plain)
@@ -200,6 +199,14 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
             key_type = KEY_TYPES[keyset.keys.algorithm]
             out += [KeyInfo(key_id, kvn, key_type, len(keyset.keys.enc)) for key_id in (1, 2, 3)]
         return out
+
+
+@functools.lru_cache(maxsize=64)
+def _fci(aid: bytes, scp: int, i_parameter: int) -> bytes:
+    """The ISD's FCI: AID and card recognition data (a pure function of its inputs)."""
+    recognition = parse_tlvs(build_card_recognition(scp=scp, i_parameter=i_parameter))[0]
+    proprietary = TLV.build(0xA5, [*recognition.children, TLV.build(0x9F65, b"\xff")])
+    return TLV.build(0x6F, [TLV.build(0x84, aid), proprietary]).encode()
 
 
 ISD_LOAD_FILE = register_load_file(LoadFile(ISD_LOAD_FILE_AID, "dualcard issuer security domain",

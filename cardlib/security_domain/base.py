@@ -6,7 +6,7 @@ from cardlib.applet import APDUContext, Applet
 from cardlib.content import ChipContent
 
 from ._content import chip_content
-from .channel import Channels, ChannelState
+from .channel import Channels, ChannelState, state_in
 from .identity import CardIdentity
 from .keystore import KeyStore
 from .profile import ISDProfile
@@ -41,7 +41,7 @@ class SecurityDomainBase(Applet):
         return Channels(self.ram)
 
     def channel_state(self, ctx: APDUContext) -> ChannelState:
-        return self.channels.get(ctx.channel)
+        return state_in(self.env.ram, ctx.channel)
 
     @property
     def content(self) -> ChipContent:

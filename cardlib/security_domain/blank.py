@@ -7,6 +7,7 @@ card's identity (CPLC, KDD, CIN; IIN when given).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from apdu_specs.crypto.keyset import StaticKeys
@@ -29,8 +30,12 @@ from .profile import ISDProfile, Suite
 __all__ = ["factory_keys", "install_isd"]
 
 
+@functools.lru_cache(maxsize=16, typed=True)
 def factory_keys(suite: Suite | str = Suite.AES) -> StaticKeys:
-    """The GP test key 40..4F as ENC, MAC and DEK for a suite (16 bytes for each)."""
+    """The GP test key 40..4F as ENC, MAC and DEK for a suite (16 bytes for each).
+
+    The key set is frozen and the same for every blank card of a suite: built once.
+    """
     return StaticKeys(TEST_KEY, TEST_KEY, TEST_KEY, Suite(suite).algorithm)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from apdu_specs.apdu import CommandAPDU
-from apdu_specs.crypto.errors import CryptoError
+from apdu_specs.crypto.errors import CryptoError, FormatError
 from apdu_specs.crypto.scp03.params import SecurityLevel
 from apdu_specs.crypto.secure_messaging import SecureMessagingSession
 from apdu_specs.errors import APDUFormatError
@@ -33,7 +33,15 @@ from .access import Requirement
 from .personalization import StoreDataSession
 from .protocols import CardSideHandshake, DataEncryptionKey
 
-__all__ = ["ChannelState", "Channels", "check_requirement", "unwrap", "wrap"]
+__all__ = ["ChannelState", "Channels", "check_requirement", "state_in", "unwrap", "wrap"]
+
+_C_MAC = int(SecurityLevel.C_MAC)  # a plain int: IntFlag arithmetic is slow on a hot path
+#: the RAM key of each logical channel's state (channels 0-19)
+_CHANNEL_KEYS = tuple(f"channel/{n}" for n in range(20))
+
+
+def _channel_key(channel: int) -> str:
+    return _CHANNEL_KEYS[channel] if 0 <= channel < 20 else f"channel/{channel}"
 
 
 @dataclass
@@ -66,6 +74,16 @@ class ChannelState:
         self.perso = None
 
 
+def state_in(ram: TransientMemory, channel: int) -> ChannelState:
+    """The state of ``channel`` in the ISD's RAM (created on first use)."""
+    key = _channel_key(channel)
+    on_deselect = ram.on_deselect
+    state = on_deselect.get(key)
+    if state is None:
+        state = on_deselect[key] = ChannelState()
+    return state
+
+
 class Channels:
     """The ISD's per-channel states inside its RAM."""
 
@@ -73,18 +91,14 @@ class Channels:
         self._ram = ram
 
     def get(self, channel: int) -> ChannelState:
-        state = self._ram.on_deselect.get(f"channel/{channel}")
-        if state is None:
-            state = ChannelState()
-            self._ram.on_deselect[f"channel/{channel}"] = state
-        return state
+        return state_in(self._ram, channel)
 
     def states(self) -> list[ChannelState]:
         """The states of every channel the ISD has seen since it was last deselected."""
         return [v for k, v in self._ram.on_deselect.items() if k.startswith("channel/")]
 
     def reset(self, channel: int) -> None:
-        old = self._ram.on_deselect.pop(f"channel/{channel}", None)
+        old = self._ram.on_deselect.pop(_channel_key(channel), None)
         if old is not None:
             old.drop_session()
 
@@ -96,24 +110,31 @@ def _abort(state: ChannelState, why: str) -> SWError:
 
 def unwrap(state: ChannelState, ctx: APDUContext, requirement: Requirement) -> APDUContext:
     """The plain command to dispatch, or SWError 6982 (the session is then gone)."""
-    cla = ctx.apdu.cla
+    apdu = ctx.apdu
+    cla = apdu.cla
     sm_bits = 0 if cla & 0x40 else cla & 0x0C
     if sm_bits and not (cla & 0x80 and sm_bits == 0x04):
         raise SWError(SW.SECURE_MESSAGING_NOT_SUPPORTED, "only GlobalPlatform secure messaging")
-    protected = bool(sm_bits)
-    session = state.session if state.authenticated else None
-    if not protected:
+    session = state.session
+    if session is not None and not session.is_open:
+        session = None  # what state.authenticated says
+    if not sm_bits:
         if session is not None and session.protects_commands and requirement > Requirement.NONE:
             raise _abort(state, "command without the C-MAC the session requires")
         return ctx
     if session is None or not session.protects_commands:
         raise _abort(state, "secure messaging without a session that expects it")
     try:
-        plain = session.unwrap_command(ctx.apdu.encode())
-        apdu = CommandAPDU.parse(plain)
+        # What ``session.unwrap_command(apdu.encode())`` and parsing its answer give,
+        # without encoding the command only to split it again (the plain CLA has the
+        # secure-messaging bits cleared; CLAs of channels 4-19 never get here).
+        if apdu.is_extended:
+            raise FormatError("extended-length APDUs are not supported by secure messaging")
+        data = session.unprotect_command(apdu.cla, apdu.ins, apdu.p1, apdu.p2, apdu.data)
+        plain = CommandAPDU(apdu.cla & ~0x0C, apdu.ins, apdu.p1, apdu.p2, data, apdu.ne)
     except (CryptoError, APDUFormatError) as exc:
         raise _abort(state, str(exc)) from None
-    return APDUContext(apdu, ctx.channel, secure=True)
+    return APDUContext(plain, ctx.channel, secure=True)
 
 
 def check_requirement(state: ChannelState, requirement: Requirement) -> None:
@@ -122,7 +143,7 @@ def check_requirement(state: ChannelState, requirement: Requirement) -> None:
         return
     if not state.authenticated:
         raise SWError(SW.SECURITY_STATUS_NOT_SATISFIED, "no secure channel")
-    if requirement is Requirement.C_MAC and not state.level & SecurityLevel.C_MAC:
+    if requirement is Requirement.C_MAC and not state.level & _C_MAC:
         raise SWError(SW.SECURITY_STATUS_NOT_SATISFIED, "security level lacks C-MAC")
 
 
@@ -131,4 +152,5 @@ def wrap(state: ChannelState, response: Response, secured: bool) -> Response:
     session = state.session
     if not secured or session is None or not session.is_open:
         return response
-    return Response(session.protect_response(response.data, response.sw), response.sw)
+    data = session.protect_response(response.data, response.sw)
+    return response if data is response.data else Response(data, response.sw)

@@ -15,6 +15,7 @@ always gets the same values. Layout choices (dualcard):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -59,5 +60,14 @@ class CardIdentity:
 
     @classmethod
     def from_value(cls, value: tuple[Any, ...]) -> CardIdentity:
+        if cls is CardIdentity:
+            return _identity_of(value)
         cplc, kdd, iin, cin = value
         return cls(cplc, kdd, iin, cin)
+
+
+@functools.lru_cache(maxsize=256)
+def _identity_of(value: tuple[Any, ...]) -> CardIdentity:
+    """Decoded once per stored (immutable) value; the identity is frozen too."""
+    cplc, kdd, iin, cin = value
+    return CardIdentity(cplc, kdd, iin, cin)

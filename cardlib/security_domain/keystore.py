@@ -16,6 +16,7 @@ keys are in.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from apdu_specs.crypto.ciphers import Algorithm
@@ -42,6 +43,14 @@ def _name(kvn: int) -> str:
     return f"{kvn:02X}"
 
 
+@functools.lru_cache(maxsize=256)
+def _keyset_of(kvn: int, value: tuple[str, bytes, bytes, bytes]) -> KeySet:
+    """A stored key set, decoded once per (immutable) stored value: every INITIALIZE
+    UPDATE reads it, and the key set is frozen."""
+    algorithm, enc, mac, dek = value
+    return KeySet(kvn, StaticKeys(enc, mac, dek, Algorithm(algorithm)))
+
+
 class KeyStore:
     """Key sets of one security domain, in its persistent memory."""
 
@@ -50,15 +59,13 @@ class KeyStore:
 
     # --- key sets ------------------------------------------------------------------
     def versions(self) -> list[int]:
-        return sorted(int(k.split("/", 1)[1], 16) for k in self._store.keys()  # noqa: SIM118 (a MemoryView)
-                      if k.startswith("keys/"))
+        return sorted(int(k.split("/", 1)[1], 16) for k in self._store.keys("keys/"))
 
     def get(self, kvn: int) -> KeySet | None:
         value = self._store.get("keys/" + _name(kvn))
         if value is None:
             return None
-        algorithm, enc, mac, dek = value
-        return KeySet(kvn, StaticKeys(enc, mac, dek, Algorithm(algorithm)))
+        return _keyset_of(kvn, value)
 
     def select(self, kvn: int) -> KeySet | None:
         """The key set INITIALIZE UPDATE names; KVN 00 means the first one."""

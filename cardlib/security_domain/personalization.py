@@ -13,6 +13,7 @@ dependent, 11 encrypted under the DEK); b5–b4 structure (00 none, 01 DGI, 10 B
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from apdu_specs.commands.gp_extra import split_dgis
@@ -43,6 +44,12 @@ class StoreDataControl:
 
     @classmethod
     def parse(cls, p1: int) -> StoreDataControl:
+        if cls is StoreDataControl and type(p1) is int:
+            return _control_of(p1)
+        return cls._decode(p1)
+
+    @classmethod
+    def _decode(cls, p1: int) -> StoreDataControl:
         encryption = (p1 >> 5) & 0x03
         structure = (p1 >> 3) & 0x03
         if encryption == 0b10 or structure == 0b11:
@@ -52,6 +59,12 @@ class StoreDataControl:
     @property
     def encrypted(self) -> bool:
         return self.encryption == Encryption.ENCRYPTED
+
+
+@functools.lru_cache(maxsize=256)
+def _control_of(p1: int) -> StoreDataControl:
+    """P1 decoded once per value (the frozen answer is shared)."""
+    return StoreDataControl._decode(p1)
 
 
 @dataclass

@@ -14,6 +14,7 @@ One profile value per ISD, written at manufacture (:func:`~.blank.install_isd`):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -71,6 +72,8 @@ class ISDProfile:
     @classmethod
     def for_suite(cls, suite: Suite | str, **overrides: Any) -> ISDProfile:
         """The usual profile of a suite (SCP02 gets i=55)."""
+        if not overrides and cls is ISDProfile and isinstance(suite, str):
+            return _usual_profile(suite)  # every blank card asks for one of three
         suite = Suite(suite)
         base: dict[str, Any] = {"suite": suite, "i_parameter": 0x55 if suite.scp == 2 else 0x70}
         return cls(**{**base, **overrides})
@@ -81,5 +84,21 @@ class ISDProfile:
 
     @classmethod
     def from_value(cls, value: tuple[Any, ...]) -> ISDProfile:
+        if cls is ISDProfile:
+            return _profile_of(value)
         suite, i_parameter, failures, page, key_sets = value
         return cls(Suite(suite), i_parameter, failures, page, key_sets)
+
+
+@functools.lru_cache(maxsize=16, typed=True)
+def _usual_profile(suite: str) -> ISDProfile:
+    suite = Suite(suite)
+    return ISDProfile(suite, 0x55 if suite.scp == 2 else 0x70)
+
+
+@functools.lru_cache(maxsize=64)
+def _profile_of(value: tuple[Any, ...]) -> ISDProfile:
+    """The ISD reads its profile on every command: decoded (and validated) once per
+    stored value, which is immutable, as is the profile."""
+    suite, i_parameter, failures, page, key_sets = value
+    return ISDProfile(Suite(suite), i_parameter, failures, page, key_sets)

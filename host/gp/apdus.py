@@ -7,8 +7,10 @@ they take the channel's encryption functions as arguments.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from apdu_specs.apdu import CommandAPDU
 from apdu_specs.commands.globalplatform import (
@@ -40,6 +42,25 @@ __all__ = [
     "store_data",
 ]
 
+_Builder = TypeVar("_Builder", bound=Callable[..., CommandAPDU])
+
+
+def _memoized(build: _Builder) -> _Builder:
+    """A builder that depends only on its (bytes and int) arguments, whose APDU is frozen:
+    the commands a run repeats card after card (SELECT, GET STATUS, INSTALL…) are built
+    once. An unhashable argument (a bytearray) is simply built afresh."""
+    cached = functools.lru_cache(maxsize=256, typed=True)(build)
+
+    @functools.wraps(build)
+    def builder(*args: Any, **kwargs: Any) -> CommandAPDU:
+        try:
+            return cached(*args, **kwargs)
+        except TypeError:
+            return build(*args, **kwargs)
+
+    return builder  # type: ignore[return-value]
+
+
 #: plain data per STORE DATA block: with C-DECRYPTION padding and a 16-byte C-MAC it
 #: still fits a short APDU (223 → 224 encrypted + 16 ≤ 255)
 MAX_STORE_DATA_BLOCK = 223
@@ -59,6 +80,7 @@ class DGI:
         return f"DGI({self.dgi:04X}: {shown})"
 
 
+@_memoized
 def select(aid: bytes) -> CommandAPDU:
     return SELECT.build(selection=0x04, occurrence=0x00, data={"name": aid}, ne=256)
 
@@ -70,6 +92,7 @@ def _install(role: int, load_file: bytes = b"", module: bytes = b"", aid: bytes 
         "privileges": privileges, "parameters": parameters, "token": b""}, ne=256)
 
 
+@_memoized
 def install(load_file: bytes, module: bytes, aid: bytes, *, privileges: bytes = b"\x00",
             params: bytes = b"", make_selectable: bool = True) -> CommandAPDU:
     """INSTALL [for install] (and [for make selectable]); ``params`` become the C9 value."""
@@ -78,22 +101,27 @@ def install(load_file: bytes, module: bytes, aid: bytes, *, privileges: bytes = 
                     parameters)
 
 
+@_memoized
 def make_selectable(aid: bytes, privileges: bytes = b"") -> CommandAPDU:
     return _install(0x08, aid=aid, privileges=privileges)
 
 
+@_memoized
 def install_for_personalization(aid: bytes) -> CommandAPDU:
     return _install(0x20, aid=aid)
 
 
+@_memoized
 def delete(aid: bytes, *, related: bool = False) -> CommandAPDU:
     return DELETE.build(scope=0x80 if related else 0x00, data={"aid": aid}, ne=256)
 
 
+@_memoized
 def delete_key(kvn: int) -> CommandAPDU:
     return DELETE_KEY.build(data={"key_version": kvn}, ne=256)
 
 
+@_memoized
 def get_status(subset: int, *, next_occurrence: bool = False,
                aid_prefix: bytes = b"") -> CommandAPDU:
     """GET STATUS in TLV format; ``aid_prefix`` filters (empty: everything)."""
@@ -102,11 +130,13 @@ def get_status(subset: int, *, next_occurrence: bool = False,
     return GET_STATUS.build(subset=subset, format=fmt, data={"criteria": criteria}, ne=256)
 
 
+@_memoized
 def set_status(target: int, state: int, aid: bytes = b"") -> CommandAPDU:
     data = {"aid": aid} if aid else None
     return SET_STATUS.build(target=target, state=state, data=data)
 
 
+@_memoized
 def get_data(tag: int) -> CommandAPDU:
     return GET_DATA.build(tag_high=tag >> 8, tag_low=tag & 0xFF, ne=256)
 

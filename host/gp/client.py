@@ -60,6 +60,10 @@ class CardStates:
     TERMINATED = 0xFF
 
 
+#: the command name of each STORE DATA block number (for status word errors)
+_STORE_DATA_NAMES = tuple(f"STORE DATA block {n:02X}" for n in range(256))
+
+
 class GPClient:
     """Talk GlobalPlatform to the security domain of one chip."""
 
@@ -72,9 +76,8 @@ class GPClient:
     def send(self, apdu: CommandAPDU, command: str, *,
              expect: Sequence[int] = (0x9000,)) -> ResponseAPDU:
         """Send one command (protected when a channel is open); check its status word."""
-        raw = apdu.encode()
-        if self.channel is not None:
-            raw = self.channel.wrap(raw)
+        channel = self.channel
+        raw = apdu.encode() if channel is None else channel.wrap_apdu(apdu)
         response = self.transport.transmit(raw)
         if len(response) < 2:
             raise ResponseError(f"{command}: answer of {len(response)} byte(s) has no status word")
@@ -121,7 +124,7 @@ class GPClient:
         blocks = apdus.store_data(dgis, encrypt=self._channel("STORE DATA").encrypt_sensitive,
                                   block_size=block_size)
         for block in blocks:
-            self.send(block, f"STORE DATA block {block.p2:02X}")
+            self.send(block, _STORE_DATA_NAMES[block.p2])
         return len(blocks)
 
     def personalize(self, aid: bytes, dgis: Sequence[DGI]) -> int:

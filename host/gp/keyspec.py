@@ -31,6 +31,7 @@ Nothing here prints, logs or formats a key: reprs and descriptions show KCVs.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -55,6 +56,12 @@ ENV_PASSPHRASE = "DUALCARD_KEYS_PASSPHRASE"
 
 _SCHEMES = {d.value: d for d in Diversification}
 _3DES_SCHEMES = (Diversification.EMV_CPS, Diversification.VISA2)
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _static_keys(enc: bytes, mac: bytes, dek: bytes, algorithm: Algorithm) -> StaticKeys:
+    """Keys used as given: the same frozen key set for every channel opened with them."""
+    return StaticKeys(enc, mac, dek, algorithm)
 
 
 @dataclass(frozen=True, repr=False)
@@ -96,7 +103,10 @@ class KeySpec:
         """The card's static keys: diversified with ``kdd`` if the spec has a scheme."""
         try:
             if self.scheme is None:
-                return StaticKeys(self.keys.enc, self.keys.mac, self.keys.dek, algorithm)
+                keys = self.keys
+                if type(keys.enc) is type(keys.mac) is type(keys.dek) is bytes:
+                    return _static_keys(keys.enc, keys.mac, keys.dek, algorithm)
+                return StaticKeys(keys.enc, keys.mac, keys.dek, algorithm)
             if self.scheme in _3DES_SCHEMES and algorithm is not Algorithm.TDES:
                 raise KeySpecError(f"{self.scheme.value}: diversification makes 3DES keys, "
                                    f"this card uses {algorithm.value} (use kdf3:)")

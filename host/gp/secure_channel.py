@@ -28,7 +28,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from apdu_specs.apdu import CLA
+from apdu_specs.apdu import CLA, CommandAPDU
 from apdu_specs.commands.globalplatform import INITIALIZE_UPDATE
 from apdu_specs.commands.gp_extra import encode_key_component, encrypt_sensitive
 from apdu_specs.crypto.ciphers import Algorithm
@@ -108,6 +108,17 @@ class SecureChannel:
         """Protect a plain command APDU (CLA 80 → 84, C-MAC, encryption per level)."""
         try:
             return self.session.wrap_command(apdu)
+        except CryptoError as exc:
+            raise ResponseError(f"cannot protect the command: {exc}") from None
+
+    def wrap_apdu(self, apdu: CommandAPDU) -> bytes:
+        """:meth:`wrap` of ``apdu.encode()``, without encoding a command only to split it."""
+        session = self.session
+        if apdu.is_extended or not session.is_open or not session.protects_commands:
+            return self.wrap(apdu.encode())  # the general path reports or passes it as is
+        try:
+            return session.wrap_fields(apdu.cla, apdu.ins, apdu.p1, apdu.p2, apdu.data,
+                                       apdu.ne is not None)
         except CryptoError as exc:
             raise ResponseError(f"cannot protect the command: {exc}") from None
 

@@ -125,7 +125,8 @@ def _with_template(items: list[tuple[int, bytes]],
     out = []
     for dgi, value in items:
         if dgi == _RECORD_2:
-            kids = [o for o in parse_tlvs(parse_tlvs(value)[0].value) if o.tag not in template]
+            # the 70 template's children, as parsing its value again would give them
+            kids = [o for o in parse_tlvs(value)[0].children if o.tag not in template]
             kids += [TLV(tag, data) for tag, data in template.items()]
             value = TLV.build(0x70, kids).encode()
         out.append((dgi, value))

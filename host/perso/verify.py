@@ -10,6 +10,7 @@ or PIN; the KCVs the card itself checked at STORE DATA and PUT KEY stand for the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from apdu_specs.apdu import ResponseAPDU
@@ -74,10 +75,20 @@ def _send(transport: Transport, apdu: bytes, what: str) -> ResponseAPDU:
     return response
 
 
+@functools.lru_cache(maxsize=64, typed=True)
+def _select(aid: bytes) -> bytes:
+    """SELECT by AID (the same few commands for every card of a run)."""
+    return SELECT.build(selection=0x04, occurrence=0x00, data={"name": aid}, ne=256).encode()
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _read_record(number: int, sfi: int) -> bytes:
+    return READ_RECORD.build(record=number, reference=(sfi << 3) | 0x04, ne=256).encode()
+
+
 def _verify_records(transport: Transport, app: AppPlan) -> None:
     spec = app.spec
-    select = SELECT.build(selection=0x04, occurrence=0x00, data={"name": spec.aid}, ne=256)
-    fci = _send(transport, select.encode(), spec.label).data
+    fci = _send(transport, _select(spec.aid), spec.label).data
     stored = {d.dgi: d.value for d in app.dgis}
     expected_fci = stored.get(payment_dgi.FCI_PROPRIETARY)
     try:
@@ -92,8 +103,7 @@ def _verify_records(transport: Transport, app: AppPlan) -> None:
         if where is None or dgi in _NOT_RECORDS:
             continue
         sfi, number = where
-        read = READ_RECORD.build(record=number, reference=(sfi << 3) | 0x04, ne=256)
-        if _send(transport, read.encode(), spec.label).data != value:
+        if _send(transport, _read_record(number, sfi), spec.label).data != value:
             raise _mismatch(spec.label, f"record {number} of SFI {sfi} differs")
 
 

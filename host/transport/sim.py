@@ -45,13 +45,11 @@ class SimTransport:
         return atr
 
     def transmit(self, apdu: bytes) -> bytes:
-        from simulator.errors import CardMute
-
         if not self._connected:
             raise NoCardError(f"{self.name}: not connected")
         try:
-            response = self._chip.transmit(bytes(apdu))
-        except CardMute as exc:
+            response = self._chip.transmit(apdu if type(apdu) is bytes else bytes(apdu))
+        except _card_mute() as exc:
             self._connected = False
             raise CardRemovedError(f"{self.name}: {exc}") from None
         if len(response) < 2:
@@ -61,6 +59,20 @@ class SimTransport:
 
     def __repr__(self) -> str:
         return f"SimTransport({self.name})"
+
+
+def _card_mute() -> type[Exception]:
+    """The simulator's "no answer" error, imported on first use (this module must stay
+    importable without card-side code); an import statement per APDU would cost more."""
+    global _CARD_MUTE
+    if _CARD_MUTE is None:
+        from simulator.errors import CardMute
+
+        _CARD_MUTE = CardMute
+    return _CARD_MUTE
+
+
+_CARD_MUTE: type[Exception] | None = None
 
 
 def sim_transports(card: SimulatedCard) -> tuple[SimTransport, SimTransport]:

@@ -110,10 +110,16 @@ class InitializeUpdateResponse:
         )
 
 
+_R_MAC, _R_ENC = SecurityLevel.R_MAC.value, SecurityLevel.R_ENCRYPTION.value
+_R_MAC_SUPPORT, _R_ENC_SUPPORT = IParameter.R_MAC_SUPPORT.value, IParameter.R_ENC_SUPPORT.value
+_PSEUDO_RANDOM = IParameter.PSEUDO_RANDOM_CHALLENGE.value
+
+
 def _check_level_supported(level: SecurityLevel, i_parameter: int) -> None:
-    if level & SecurityLevel.R_MAC and not i_parameter & IParameter.R_MAC_SUPPORT:
+    bits = int(level)  # plain ints: IntFlag arithmetic is slow on every handshake
+    if bits & _R_MAC and not i_parameter & _R_MAC_SUPPORT:
         raise SecurityLevelError("the card does not announce R-MAC support")
-    if level & SecurityLevel.R_ENCRYPTION and not i_parameter & IParameter.R_ENC_SUPPORT:
+    if bits & _R_ENC and not i_parameter & _R_ENC_SUPPORT:
         raise SecurityLevelError("the card does not announce R-ENCRYPTION support")
 
 
@@ -220,7 +226,7 @@ class CardHandshake:
     def _challenge(self) -> bytes:
         if self._card_challenge is not None:
             challenge = bytes(self._card_challenge)
-        elif self._i & IParameter.PSEUDO_RANDOM_CHALLENGE:
+        elif self._i & _PSEUDO_RANDOM:
             challenge = pseudo_random_card_challenge(
                 self._static, self._counter, self._sd_aid, self._mode
             )
@@ -239,7 +245,7 @@ class CardHandshake:
             )
         challenge = self._challenge()
         keys = derive_session_keys(self._static, host_challenge, challenge)
-        with_counter = bool(self._i & IParameter.PSEUDO_RANDOM_CHALLENGE)
+        with_counter = bool(self._i & _PSEUDO_RANDOM)
         self._response = InitializeUpdateResponse(
             kdd=self._kdd,
             kvn=self._kvn,

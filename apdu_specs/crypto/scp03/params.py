@@ -55,4 +55,7 @@ class SCP03Mode(IntEnum):
     @classmethod
     def of(cls, i_parameter: int) -> SCP03Mode:
         """The mode that ``i_parameter`` announces."""
-        return cls.S16 if i_parameter & IParameter.S16 else cls.S8
+        return cls.S16 if i_parameter & _S16_BIT else cls.S8
+
+
+_S16_BIT = IParameter.S16.value  # a plain int: IntFlag arithmetic is slow on a hot path

@@ -1,0 +1,277 @@
+"""A fast path for the simplest ``construct`` layouts, with ``construct`` as the authority.
+
+Why: a command's data is parsed on the card and built on the host for every APDU, and
+``construct``'s general machinery (streams, contexts, containers) costs tens of
+microseconds per layout where slicing bytes costs one or two. Most layouts of the specs
+are flat: a ``Struct`` of fixed-length bytes, big-endian unsigned integers, one-byte
+length-prefixed bytes (:data:`~.layouts.LV`), constants, a greedy tail, and at most a
+``GreedyRange`` of such flat items (PUT KEY's key components).
+
+Theory of operation: :func:`fast_layout` reads a layout's ``construct`` tree once and
+returns a :class:`FastLayout` when every piece is one of those, else ``None``. A
+:class:`FastLayout` only ever answers what ``construct`` answers for the same input: when
+the input fits the layout exactly as written it returns the same fields (or bytes);
+for anything else — a short field, a wrong constant, a value of another type, a number
+out of range — it returns ``None``, and the caller runs ``construct`` itself, which
+raises its usual error. The fast path never accepts what ``construct`` would refuse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from construct import (
+    Bytes,
+    BytesInteger,
+    Const,
+    Construct,
+    FormatField,
+    GreedyRange,
+    Prefixed,
+    Renamed,
+    Struct,
+)
+from construct.core import GreedyBytes
+
+__all__ = ["FastLayout", "fast_layout"]
+
+# field kinds
+_FIXED, _GREEDY, _UINT, _LV, _CONST, _RANGE = range(6)
+_UINT_FORMATS = {">B": 1, ">H": 2, ">L": 4, ">Q": 8}
+
+#: (kind, name, argument): the argument is a length, a constant, or a range's item
+Field = tuple[int, str | None, Any]
+#: a range's item: the fields of a flat Struct, or one unnamed field
+Item = tuple[bool, tuple[Field, ...]]
+
+
+def _unwrap(con: Construct) -> Construct | None:
+    inner = con
+    while isinstance(inner, Renamed):
+        if inner.parsed is not None:
+            return None
+        inner = inner.subcon
+    if getattr(inner, "parsed", None) is not None:
+        return None
+    return inner
+
+
+def _plain_field(con: Construct, name: str | None, *, nested: bool) -> Field | None:
+    """The (kind, name, argument) of one piece, or None if it is not a flat kind."""
+    inner = _unwrap(con)
+    if inner is None:
+        return None
+    if inner is GreedyBytes:
+        return None if nested else (_GREEDY, name, None)
+    if type(inner) is Bytes and type(inner.length) is int and inner.length >= 0:
+        return (_FIXED, name, inner.length)
+    if type(inner) is FormatField and inner.fmtstr in _UINT_FORMATS:
+        return (_UINT, name, _UINT_FORMATS[inner.fmtstr])
+    if (type(inner) is BytesInteger and type(inner.length) is int and inner.length > 0
+            and inner.signed is False and inner.swapped is False):
+        return (_UINT, name, inner.length)
+    if (type(inner) is Prefixed and inner.subcon is GreedyBytes and not inner.includelength
+            and type(inner.lengthfield) is FormatField and inner.lengthfield.fmtstr == ">B"):
+        return (_LV, name, None)
+    if (type(inner) is Const and name is None and type(inner.value) is bytes
+            and type(inner.subcon) is Bytes and inner.subcon.length == len(inner.value)):
+        return (_CONST, None, inner.value)
+    if type(inner) is GreedyRange and not nested and not inner.discard:
+        item = _range_item(inner.subcon)
+        return None if item is None else (_RANGE, name, item)
+    return None
+
+
+def _consumes(field: Field) -> bool:
+    """Does the field always take at least one byte (so a range of it ends)?"""
+    kind, _, arg = field
+    if kind in (_UINT, _LV):
+        return True
+    if kind == _FIXED:
+        return bool(arg > 0)
+    return kind == _CONST and len(arg) > 0
+
+
+def _range_item(con: Construct) -> Item | None:
+    inner = _unwrap(con)
+    if inner is None:
+        return None
+    if type(inner) is Struct:
+        fields = _struct_fields(inner, nested=True)
+        if fields is None or not any(_consumes(f) for f in fields):
+            return None
+        return (True, fields)
+    field = _plain_field(inner, None, nested=True)
+    if field is None or field[0] == _CONST or not _consumes(field):
+        return None
+    return (False, (field,))
+
+
+def _struct_fields(con: Struct, *, nested: bool) -> tuple[Field, ...] | None:
+    fields = []
+    for sub in con.subcons:
+        name = sub.name
+        if name is not None and (not isinstance(name, str) or name.startswith("_")):
+            return None
+        field = _plain_field(sub, name, nested=nested)
+        if field is None or (field[0] == _CONST) != (name is None):
+            return None
+        fields.append(field)
+    names = [name for _, name, _ in fields if name is not None]
+    if len(names) != len(set(names)):
+        return None
+    return tuple(fields)
+
+
+def _parse_value(kind: int, arg: Any, data: bytes, pos: int, n: int) -> tuple[Any, int] | None:
+    """One field's value and the position after it, or None if it does not fit."""
+    if kind == _FIXED:
+        end = pos + arg
+        return None if end > n else (data[pos:end], end)
+    if kind == _UINT:
+        end = pos + arg
+        return None if end > n else (int.from_bytes(data[pos:end], "big"), end)
+    if kind == _GREEDY:
+        return data[pos:], n
+    if kind == _LV:
+        if pos >= n:
+            return None
+        end = pos + 1 + data[pos]
+        return None if end > n else (data[pos + 1:end], end)
+    if kind == _CONST:
+        end = pos + len(arg)
+        return None if data[pos:end] != arg else (None, end)
+    items: list[Any] = []  # _RANGE: as many whole items as fit, as GreedyRange does
+    while True:
+        got = _parse_item(arg, data, pos, n)
+        if got is None:
+            return items, pos
+        value, pos = got
+        items.append(value)
+
+
+def _parse_item(item: Item, data: bytes, pos: int, n: int) -> tuple[Any, int] | None:
+    is_struct, fields = item
+    if not is_struct:
+        kind, _, arg = fields[0]
+        return _parse_value(kind, arg, data, pos, n)
+    return _parse_fields(fields, data, pos, n)
+
+
+def _parse_fields(fields: tuple[Field, ...], data: bytes, pos: int,
+                  n: int) -> tuple[dict[str, Any], int] | None:
+    out: dict[str, Any] = {}
+    for kind, name, arg in fields:
+        got = _parse_value(kind, arg, data, pos, n)
+        if got is None:
+            return None
+        value, pos = got
+        if name is not None:
+            out[name] = value
+    return out, pos
+
+
+def _build_value(kind: int, arg: Any, value: Any, parts: list[bytes]) -> bool:
+    """Append one field's bytes; False when construct must decide."""
+    if kind == _UINT:
+        if type(value) is not int or not 0 <= value < 1 << (8 * arg):
+            return False
+        parts.append(value.to_bytes(arg, "big"))
+        return True
+    if kind == _RANGE:
+        if type(value) is not list:
+            return False
+        return all(_build_item(arg, element, parts) for element in value)
+    if type(value) is not bytes:
+        return False
+    if kind == _FIXED:
+        if len(value) != arg:
+            return False
+        parts.append(value)
+    elif kind == _GREEDY:
+        parts.append(value)
+    else:  # _LV
+        if len(value) > 0xFF:
+            return False
+        parts.append(bytes((len(value),)))
+        parts.append(value)
+    return True
+
+
+def _build_item(item: Item, value: Any, parts: list[bytes]) -> bool:
+    is_struct, fields = item
+    if not is_struct:
+        kind, _, arg = fields[0]
+        return _build_value(kind, arg, value, parts)
+    return _build_fields(fields, value, parts)
+
+
+def _build_fields(fields: tuple[Field, ...], obj: Any, parts: list[bytes]) -> bool:
+    if not isinstance(obj, dict):
+        return False
+    for kind, name, arg in fields:
+        if kind == _CONST:
+            if None in obj:
+                return False
+            parts.append(arg)
+        elif name is None or name not in obj or not _build_value(kind, arg, obj[name], parts):
+            return False
+    return True
+
+
+class FastLayout:
+    """Parse and build one flat layout; ``None`` means "ask construct"."""
+
+    __slots__ = ("_fields", "_greedy_only")
+
+    def __init__(self, fields: tuple[Field, ...] | None) -> None:
+        self._fields = fields or ()
+        #: a bare GreedyBytes (not a Struct): the value is the bytes themselves
+        self._greedy_only = fields is None
+
+    def parse(self, data: bytes, *, exact: bool) -> Any:
+        """Fields of ``data`` (a plain dict), or None when construct must decide.
+
+        ``exact``: the layout must use every byte (else None, so that the caller's own
+        trailing-bytes check reports it).
+        """
+        if type(data) is not bytes:
+            data = bytes(data)
+        if self._greedy_only:
+            return data
+        n = len(data)
+        got = _parse_fields(self._fields, data, 0, n)
+        if got is None or (exact and got[1] != n):
+            return None
+        return got[0]
+
+    def build(self, obj: Any) -> bytes | None:
+        """The bytes of ``obj``, or None when construct must decide (or complain)."""
+        if self._greedy_only:
+            return obj if type(obj) is bytes else None
+        parts: list[bytes] = []
+        if not _build_fields(self._fields, obj, parts):
+            return None
+        return b"".join(parts)
+
+
+_CACHE: dict[int, tuple[Construct, FastLayout | None]] = {}
+
+
+def _analyse(con: Construct) -> FastLayout | None:
+    if con is GreedyBytes:
+        return FastLayout(None)
+    if type(con) is not Struct or getattr(con, "parsed", None) is not None:
+        return None
+    fields = _struct_fields(con, nested=False)
+    return None if fields is None else FastLayout(fields)
+
+
+def fast_layout(con: Construct) -> FastLayout | None:
+    """The fast path for ``con`` (analysed once per layout object), or None."""
+    hit = _CACHE.get(id(con))
+    if hit is not None and hit[0] is con:
+        return hit[1]
+    fast = _analyse(con)
+    _CACHE[id(con)] = (con, fast)
+    return fast
