@@ -90,7 +90,7 @@ class Personaliser:
     def _check_issued_card(self, plan: CardPlan, transports: Mapping[int, Transport]) -> None:
         """A fully SECURED card may only be this holder's (its PIN is then issued again)."""
         try:
-            verify_card(transports, plan, self.keys)
+            verify_card(transports, plan, self.keys, isd_selected=True)  # by open_chip
         except VerificationMismatch as exc:
             raise AlreadyPersonalisedError(
                 f"the card is already personalised, not with this holder's data ({exc}); "
@@ -115,7 +115,7 @@ class Personaliser:
         if stripe is not None and plan.stripe is not None:
             stripe(plan.stripe)
             report.stripe_written = True
-        verify_card(transports, plan, self.keys)
+        verify_card(transports, plan, self.keys, isd_selected=True)  # each ISD is still selected
         report.verified = True
         if self.mailer is not None:
             self.mailer.add(plan.card)

@@ -10,15 +10,15 @@ torn at any moment holds the effect of some prefix of this sequence:
 2. PUT KEY: the issuer's per-card keys replace the factory test keys (KVN FF), one command;
 3. SET STATUS (card) SECURED — the chip's marker, written last.
 
-The run always starts by looking (nothing is written but the secure channel's own
-sequence counter): which key set the ISD has (FF: factory
-keys, else the profile's KVN: issuer keys), the card life cycle, the applications and
-their states. From there it *resumes*: an application already PERSONALIZED is kept, one
-present but not PERSONALIZED was cut short and is deleted and installed afresh (its
-half-written data cannot be trusted, and a purse never takes its opening state twice),
-PUT KEY is skipped when the issuer keys are in, and a SECURED chip is finished. Anything
-else (a locked or terminated card, key sets that are neither FF nor the issuer's) is
-reported and nothing is written.
+The run always starts by looking (nothing is written but the secure channel's own sequence
+counter): which key set the ISD has (FF: factory keys, else the profile's KVN: issuer
+keys; the channel is opened with FF first, then with the issuer's KVN), the card life
+cycle, the applications and their states. From there it *resumes*: an application already
+PERSONALIZED is kept, one present but not PERSONALIZED was cut short and is deleted and
+installed afresh (its half-written data cannot be trusted, and a purse never takes its
+opening state twice), PUT KEY is skipped when the issuer keys are in, and a SECURED chip
+is finished. Anything else (a locked or terminated card, key sets that are neither FF nor
+the issuer's) is reported and nothing is written.
 
 The PIN: a run that was cut short had generated a PIN that was never mailed, and any
 application it finished carries that PIN. So every application that is *kept* receives
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from apdu_specs.crypto.scp03 import SecurityLevel
 from host.gp import AuthenticationError as GPAuthenticationError
-from host.gp import ChannelOptions, GPClient, Subset
+from host.gp import ChannelOptions, GPClient, KeySpec, Subset, UnknownKeySetError
 from host.gp.client import CardStates
 
 from .card_keys import INITIAL_KVN, CardKeyFactory, factory_key_spec
@@ -99,23 +99,36 @@ def _options(kvn: int, keys: CardKeyFactory) -> ChannelOptions:
     return ChannelOptions(level=CHIP_LEVEL, kvn=kvn, algorithm=algorithm)
 
 
+def _try_key_set(client: GPClient, chip: int, kvn: int, spec: KeySpec,
+                 keys: CardKeyFactory) -> bool:
+    """Open the channel with key set ``kvn``; False when the card has no such key set."""
+    try:
+        client.open_secure_channel(spec, _options(kvn, keys))
+    except UnknownKeySetError:
+        return False  # 6A88: nothing was computed, nothing written, nothing counted
+    except GPAuthenticationError as exc:
+        raise AuthenticationError(f"chip {chip}: {exc}") from None
+    return True
+
+
 def open_chip(client: GPClient, chip: int, keys: CardKeyFactory) -> ChipState:
-    """SELECT the ISD, open the secure channel with the right key set, read the chip's state."""
+    """SELECT the ISD, open the secure channel with the right key set, read the chip's state.
+
+    The factory keys (FF) are tried first, then the issuer's: INITIALIZE UPDATE with a key
+    version the card lacks answers 6A88 and changes nothing, so asking is cheaper than
+    listing the key sets first (GET DATA E0 is only read to name them in an error).
+    """
     client.select()
-    versions = {info.kvn for info in client.key_information()}
     issuer_kvn = keys.profile.isd_key_version
-    if INITIAL_KVN in versions:
-        kvn, spec = INITIAL_KVN, factory_key_spec()
-    elif issuer_kvn in versions:
-        kvn, spec = issuer_kvn, keys.isd_spec
+    if _try_key_set(client, chip, INITIAL_KVN, factory_key_spec(), keys):
+        kvn = INITIAL_KVN
+    elif _try_key_set(client, chip, issuer_kvn, keys.isd_spec, keys):
+        kvn = issuer_kvn
     else:
+        versions = {info.kvn for info in client.key_information()}
         shown = ", ".join(f"{v:02X}" for v in sorted(versions)) or "none"
         raise CardStateError(f"chip {chip}: key sets {shown} are neither the factory keys (FF) "
                              f"nor this issuer's ({issuer_kvn:02X}); nothing written")
-    try:
-        client.open_secure_channel(spec, _options(kvn, keys))
-    except GPAuthenticationError as exc:
-        raise AuthenticationError(f"chip {chip}: {exc}") from None
     isd = client.get_status(Subset.ISD)
     if not isd:
         raise CardStateError(f"chip {chip}: GET STATUS lists no issuer security domain")

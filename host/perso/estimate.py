@@ -17,13 +17,14 @@ from .profile import AppKind, Profile
 
 __all__ = ["APDUCount", "count_apdus"]
 
-#: SELECT ISD, GET DATA (key information), INITIALIZE UPDATE, EXTERNAL AUTHENTICATE,
-#: GET STATUS (ISD), GET STATUS (applications)
-_OPEN = 6
+#: SELECT ISD, INITIALIZE UPDATE (factory keys), EXTERNAL AUTHENTICATE, GET STATUS (ISD),
+#: GET STATUS (applications)
+_OPEN = 5
 #: PUT KEY, SET STATUS (card)
 _CLOSE = 2
-#: the read-back's SELECT ISD, INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, 2 x GET STATUS, SELECT
-_VERIFY_ISD = 6
+#: the read-back's INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, 2 x GET STATUS (the ISD is still
+#: selected; the first application's SELECT closes the channel, else a SELECT ISD does)
+_VERIFY_ISD = 4
 _NOT_RECORDS = (payment_dgi.RISK_PARAMETERS, payment_dgi.CRYPTO_PARAMETERS)
 
 
@@ -74,5 +75,5 @@ def count_apdus(plan: CardPlan, profile: Profile) -> APDUCount:
         apps = plan.chip_apps(chip)
         personalise += _OPEN + _CLOSE
         personalise += sum(3 + store_data_blocks(app, block) for app in apps)
-        verify += _VERIFY_ISD + sum(_verify_app(app) for app in apps)
+        verify += _VERIFY_ISD + (0 if apps else 1) + sum(_verify_app(app) for app in apps)
     return APDUCount(personalise, verify)

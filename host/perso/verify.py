@@ -37,11 +37,16 @@ _SECURED = 0x0F
 _NOT_RECORDS = frozenset({payment_dgi.RISK_PARAMETERS, payment_dgi.CRYPTO_PARAMETERS})
 
 
-def verify_card(transports: Mapping[int, Transport], plan: CardPlan, keys: CardKeyFactory) -> None:
-    """Raise :class:`VerificationMismatch` naming the first difference found."""
+def verify_card(transports: Mapping[int, Transport], plan: CardPlan, keys: CardKeyFactory, *,
+                isd_selected: bool = False) -> None:
+    """Raise :class:`VerificationMismatch` naming the first difference found.
+
+    ``isd_selected``: every chip's ISD is already selected on the basic channel (as after
+    :func:`.chip_run.open_chip`); INITIALIZE UPDATE then starts afresh without SELECT.
+    """
     for chip in keys.profile.chips:
         transport = transports[chip]
-        _verify_isd(GPClient(transport), chip, plan, keys)
+        _verify_isd(GPClient(transport), chip, plan, keys, selected=isd_selected)
         for app in plan.chip_apps(chip):
             if app.spec.kind is AppKind.PURSE:
                 _verify_purse(transport, app, plan, keys)
@@ -53,8 +58,10 @@ def _mismatch(app_or_chip: str, message: str) -> VerificationMismatch:
     return VerificationMismatch(f"read-back of {app_or_chip}: {message}")
 
 
-def _verify_isd(client: GPClient, chip: int, plan: CardPlan, keys: CardKeyFactory) -> None:
-    client.select()
+def _verify_isd(client: GPClient, chip: int, plan: CardPlan, keys: CardKeyFactory, *,
+                selected: bool) -> None:
+    if not selected:
+        client.select()
     client.open_secure_channel(keys.isd_spec, ChannelOptions(
         level=CHIP_LEVEL, kvn=keys.profile.isd_key_version, algorithm=keys.profile.suite.algorithm))
     isd = client.get_status(Subset.ISD)
@@ -62,10 +69,12 @@ def _verify_isd(client: GPClient, chip: int, plan: CardPlan, keys: CardKeyFactor
         state = f"{isd[0].state:02X}" if isd else "missing"
         raise _mismatch(f"chip {chip}", f"card life cycle is {state}, not SECURED (0F)")
     states = {e.aid: e.state for e in client.get_status(Subset.APPLICATIONS)}
-    for app in plan.chip_apps(chip):
+    apps = plan.chip_apps(chip)
+    for app in apps:
         if states.get(app.spec.aid) != PERSONALIZED:
             raise _mismatch(app.spec.label, "application is not PERSONALIZED")
-    client.select()  # close the channel before the applications are selected
+    if not apps:
+        client.select()  # close the channel (an application's SELECT closes it otherwise)
 
 
 def _send(transport: Transport, apdu: bytes, what: str) -> ResponseAPDU:
