@@ -8,6 +8,7 @@ rounding=down``: a purchase of 12,345 fen earns 123 points. Integer arithmetic o
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,7 +63,7 @@ class Agreement:
 
     @property
     def rate(self) -> Ratio:
-        return Ratio(self.points, self.per_fen)
+        return _ratio(self.points, self.per_fen)
 
     def points_for(self, purchase_fen: int) -> int:
         """Points earned on a purchase of ``purchase_fen`` fen."""
@@ -88,6 +89,12 @@ class Agreement:
             "rounding": self.rounding.value, "valid_from": self.valid_from.isoformat(),
             "valid_to": self.valid_to.isoformat() if self.valid_to else None,
         }
+
+
+@functools.lru_cache(maxsize=1024)
+def _ratio(points: int, per_fen: int) -> Ratio:
+    """The rate of an agreement, made once: clearing asks for it on every load record."""
+    return Ratio(points, per_fen)
 
 
 def add_agreement(conn: Connection, agreement: Agreement, *, at: datetime) -> str:

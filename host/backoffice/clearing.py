@@ -10,9 +10,9 @@ Theory of operation:
    the batch whole, with a reason per record (:class:`BatchRejectedError`).
 2. One serialised write transaction: refuse a business day already settled, insert the batch
    row (its primary key makes a concurrent duplicate wait, then fail and answer ``exists``),
-   post the transfers all-or-nothing with ``executemany``, insert the verified card records
-   and the notices. A balance bound that fails (points spent before they were cleared) rolls
-   everything back and rejects the batch with that record's reason.
+   post the transfers all-or-nothing in bulk (:func:`database.insert_rows`), insert the
+   verified card records and the notices. A balance bound that fails (points spent before
+   they were cleared) rolls everything back and rejects the batch with that record's reason.
 
 A batch killed half-way leaves nothing: the transaction never committed. Re-sending it posts
 it once; re-sending it again answers ``exists`` with the balances the posting produced.
@@ -21,9 +21,9 @@ it once; re-sending it again answers ``exists`` with the balances the posting pr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -244,13 +244,13 @@ class Clearing:
 
     def _card_holders(self, conn: Connection, card_ids: Iterable[str]) -> dict[str, CardHolder]:
         missing = sorted(c for c in card_ids if c not in self._holders)
-        for part in chunked(missing):
-            m = bo_members.c
-            query = select(m.id, m.card_id, m.consumer_group).where(
-                m.card_id.in_(part), m.kind == MemberKind.CONSUMER.value
-            )
-            for row in conn.execute(query):
-                self._holders[row.card_id] = CardHolder(row.id, row.consumer_group or "")
+        consumer = MemberKind.CONSUMER.value
+        columns = ("id", "card_id", "consumer_group", "kind")
+        for member_id, card_id, group, kind in self.db.rows_where_in(
+            conn, bo_members, columns, "card_id", missing
+        ):
+            if kind == consumer:
+                self._holders[card_id] = CardHolder(member_id, group or "")
         return self._holders
 
     def _banks(self, conn: Connection, batch: TerminalBatch) -> frozenset[str]:
@@ -317,18 +317,16 @@ class _ConcurrentDuplicate(Exception):
 _EARNED_KEY = {purse: f"earned.{purse.value}" for purse in PURSE_ROLE}
 
 
-class _AccountNames:
-    """``member:role`` ids, each built once per batch."""
+@functools.lru_cache(maxsize=1 << 18)
+def _card_source(card_id: str) -> Source:
+    """The source of a card's transfers: one immutable object per card, not per record."""
+    return Source(SourceKind.CARD, card_id)
 
-    def __init__(self) -> None:
-        self._names: dict[tuple[str, Role], str] = {}
 
-    def get(self, member_id: str, role: Role) -> str:
-        key = (member_id, role)
-        name = self._names.get(key)
-        if name is None:
-            name = self._names[key] = account_id(member_id, role)
-        return name
+@functools.lru_cache(maxsize=1 << 18)
+def _account(member_id: str, role: Role) -> str:
+    """A ``member:role`` id, built once rather than once per record."""
+    return account_id(member_id, role)
 
 
 class _Postings:
@@ -339,64 +337,76 @@ class _Postings:
     ) -> None:
         self.checked = checked
         self.transfers: list[Transfer] = []
-        self.record_of: dict[str, str] = {}
-        self.transfer_of: dict[str, str] = {}
-        self.earned: dict[str, int] = defaultdict(int)
+        self._record_ids: list[str] = []  # what each transfer posts, for its card record
+        self.earned: dict[str, int] = {}
         self.redeemed = 0
-        self._per_holder: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._per_holder: dict[str, dict[str, int]] = {}
         bid = batch.batch_id
         terminal = Source(SourceKind.TERMINAL, batch.terminal_id)
-        # Each transfer names the card as its source, the batch as its correlation id and
-        # the merchant (and, for earns, the agreement and the purchase) in its details; the
-        # terminal and the record are on the card record that points at the transfer.
-        sources: dict[str, Source] = {}
-        accounts = _AccountNames()
-        for record, holder, issuer, agreement in checked.earns:
-            tid = f"{bid}/{record.record_id}"
-            purse = record.purse
-            source = sources.get(record.card_id) or sources.setdefault(
-                record.card_id, Source(SourceKind.CARD, record.card_id)
-            )
-            self._add(tid, record.record_id, Transfer.single(
-                tid, accounts.get(issuer, ISSUING_ROLE[purse]),
-                accounts.get(holder.member_id, PURSE_ROLE[purse]), record.amount, purse,
-                Reason.EARN, source, correlation_id=bid,
-                details={"merchant": merchant_id, "purchase_fen": record.purchase_fen or 0,
-                         "agreement": agreement.id},
-            ))
-            key = _EARNED_KEY[purse]
-            self.earned[purse.value] += record.amount
-            self._per_holder[holder.member_id][key] += record.amount
-        redeemed_at = accounts.get(merchant_id, Role.POINTS_REDEEMED)
-        for record, holder in checked.redeems:
-            tid = f"{bid}/{record.record_id}"
-            source = sources.get(record.card_id) or sources.setdefault(
-                record.card_id, Source(SourceKind.CARD, record.card_id)
-            )
-            self._add(tid, record.record_id, Transfer.single(
-                tid, accounts.get(holder.member_id, Role.CONSUMPTION_POINTS), redeemed_at,
-                record.amount, Asset.CONSUMPTION_POINTS, Reason.REDEEM, source,
-                correlation_id=bid, details={"merchant": merchant_id},
-            ))
-            self.redeemed += record.amount
-            self._per_holder[holder.member_id]["redeemed"] += record.amount
+        self._add_card_transfers(bid, merchant_id, checked)
         awarded = self.earned.get(Asset.CONSUMPTION_POINTS.value, 0)
         self.credit_points = two_way.apply(awarded, Rounding.DOWN)
         if self.credit_points:
             tid = f"{bid}/two-way"
-            self._add(tid, "(two-way credit points)", Transfer.single(
+            self.transfers.append(Transfer.single(
                 tid, account_id(ALLIANCE_ID, Role.MERCHANT_CREDIT_ISSUED),
                 account_id(merchant_id, Role.MERCHANT_CREDIT_POINTS), self.credit_points,
                 Asset.MERCHANT_CREDIT_POINTS, Reason.MERCHANT_CREDIT, terminal,
-                correlation_id=bid,
-                details={"points_awarded": awarded, "rule": str(two_way)},
+                correlation_id=bid, details={"points_awarded": awarded, "rule": str(two_way)},
             ))
+            self._record_ids.append("(two-way credit points)")
         self.payments_fen = sum(p.amount_fen for p, _ in checked.payments)
 
-    def _add(self, tid: str, record_id: str, transfer: Transfer) -> None:
-        self.transfers.append(transfer)
-        self.record_of[tid] = record_id
-        self.transfer_of[record_id] = tid
+    @property
+    def record_of(self) -> dict[str, str]:
+        """Record id by transfer id (made when a rejection names its records)."""
+        return dict(zip([t.id for t in self.transfers], self._record_ids, strict=True))
+
+    def _add_card_transfers(self, bid: str, merchant_id: str, checked: CheckedBatch) -> None:
+        """One transfer per earn and per redeem, built on the trusted path of
+        :meth:`Transfer.single_prechecked`: the accounts, source kinds and reasons are this
+        function's own, and the batch id is a valid correlation id whenever a transfer id
+        ``{batch id}/{record id}`` passes its check (its prefix, shorter, of the same safe
+        characters). Each transfer names the card as its source, the batch as its correlation
+        id and the merchant (and, for earns, the agreement and the purchase) in its details;
+        the terminal and the record are on the card record that points at the transfer."""
+        single = Transfer.single_prechecked
+        transfers, record_ids, per_holder = self.transfers, self._record_ids, self._per_holder
+        earned: dict[Asset, int] = {}
+        for record, holder, issuer, agreement in checked.earns:
+            rid, purse, amount = record.record_id, record.purse, record.amount
+            transfers.append(single(
+                f"{bid}/{rid}", _account(issuer, ISSUING_ROLE[purse]),
+                _account(holder.member_id, PURSE_ROLE[purse]), amount, purse, Reason.EARN,
+                _card_source(record.card_id), bid,
+                {"agreement": agreement.id, "merchant": merchant_id,
+                 "purchase_fen": record.purchase_fen or 0},
+            ))
+            record_ids.append(rid)
+            earned[purse] = earned.get(purse, 0) + amount
+            figures = per_holder.get(holder.member_id)
+            if figures is None:
+                figures = per_holder[holder.member_id] = {}
+            key = _EARNED_KEY[purse]
+            figures[key] = figures.get(key, 0) + amount
+        self.earned.update((purse.value, points) for purse, points in earned.items())
+        redeemed_at = _account(merchant_id, Role.POINTS_REDEEMED)
+        redeem_details = {"merchant": merchant_id}  # one read-only view for all redeems
+        redeemed = 0
+        for record, holder in checked.redeems:
+            rid, amount = record.record_id, record.amount
+            transfers.append(single(
+                f"{bid}/{rid}", _account(holder.member_id, Role.CONSUMPTION_POINTS), redeemed_at,
+                amount, Asset.CONSUMPTION_POINTS, Reason.REDEEM, _card_source(record.card_id),
+                bid, redeem_details,
+            ))
+            record_ids.append(rid)
+            redeemed += amount
+            figures = per_holder.get(holder.member_id)
+            if figures is None:
+                figures = per_holder[holder.member_id] = {}
+            figures["redeemed"] = figures.get("redeemed", 0) + amount
+        self.redeemed += redeemed
 
     def result(self, batch: TerminalBatch, merchant_id: str, day: date) -> ClearingResult:
         return ClearingResult(
@@ -407,17 +417,18 @@ class _Postings:
     def card_rows(self, batch: TerminalBatch) -> list[tuple[Any, ...]]:
         """Rows for :data:`_CARD_COLUMNS`: every record, each with its verified MAC."""
         rows = []
-        bid, terminal, transfer_of = batch.batch_id, batch.terminal_id, self.transfer_of
-        for r in batch.records:
+        bid, terminal = batch.batch_id, batch.terminal_id
+        transfer_of = dict(zip(self._record_ids, [t.id for t in self.transfers], strict=True))
+        for r, txn_key in zip(batch.records, self.checked.txn_keys, strict=True):
             if isinstance(r, PaymentRecord):
                 rows.append((
                     bid, r.record_id, r.kind, r.card_id, f"chip1.{r.application}", r.amount_fen,
-                    r.txn_key, terminal, r.date + r.time, r.atc, None, None, r.cdol1 + r.aip,
+                    txn_key, terminal, r.date + r.time, r.atc, None, None, r.cdol1 + r.aip,
                     r.iad, r.arqc, True, None, FORMAT_VERSION,
                 ))
             else:
                 rows.append((
-                    bid, r.record_id, r.kind, r.card_id, r.purse.value, r.amount, r.txn_key,
+                    bid, r.record_id, r.kind, r.card_id, r.purse._value_, r.amount, txn_key,
                     terminal, r.date + r.time, r.card_seq, r.balance_after, r.terminal_seq,
                     None, None, r.tac, True, transfer_of.get(r.record_id), FORMAT_VERSION,
                 ))
@@ -425,13 +436,13 @@ class _Postings:
 
     def notices(self, batch: TerminalBatch, merchant_id: str) -> list[Notice]:
         notices = []
+        bid = batch.batch_id
         for member_id, figures in sorted(self._per_holder.items()):
-            kind = MessageKind.POINTS_EARNED if any(
-                k.startswith("earned.") for k in figures
-            ) else MessageKind.POINTS_REDEEMED
+            kind = (MessageKind.POINTS_REDEEMED if figures.keys() == {"redeemed"}
+                    else MessageKind.POINTS_EARNED)
             notices.append(Notice(
-                f"{batch.batch_id}/notice/{member_id}", member_id, kind,
-                {"batch": batch.batch_id, "merchant": merchant_id, **figures},
+                f"{bid}/notice/{member_id}", member_id, kind,
+                {"batch": bid, "merchant": merchant_id, **figures},
             ))
         if self.credit_points:
             notices.append(Notice(

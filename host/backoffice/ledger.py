@@ -2,9 +2,10 @@
 
 Every write goes through :meth:`Ledger.apply` inside one serialised transaction: expire the
 holds that are due, load and lock the touched accounts, plan (see :mod:`posting`), then insert
-the transfers with ``executemany`` and update the running balances relatively, all before the
-commit. Business operations (clearing, settlement, conversion, credit) call ``apply`` inside
-their own write transaction so their records and their transfers commit together.
+the transfers in bulk (:func:`~host.backoffice.database.insert_rows`) and update the running
+balances relatively, all before the commit. Business operations (clearing, settlement,
+conversion, credit) call ``apply`` inside their own write transaction so their records and
+their transfers commit together.
 """
 
 from __future__ import annotations
@@ -205,8 +206,8 @@ class Ledger:
         pending_rows = {r.id: r for r in self._rows_by_id(conn, _T, referenced)}
         account_ids = _accounts_named(transfers, pending_rows.values())
         states = {
-            row.id: AccountState.from_row(row)
-            for row in self.db.lock_rows(conn, _A, account_ids)
+            state.id: state
+            for state in map(AccountState.from_row, self.db.lock_rows(conn, _A, account_ids))
         }
         existing = {} if ids_are_new else self._existing(conn, [t.id for t in transfers])
         holds = self._hold_states(conn, pending_rows)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from host.backoffice.clock import from_micros, to_micros
-from host.backoffice.database import Database, chunked
+from host.backoffice.database import Database, chunked, insert_rows
 from host.backoffice.schema import FORMAT_VERSION, bo_outbox
 
 __all__ = ["Message", "MessageKind", "Notice", "mark_delivered", "post_notices", "undelivered"]
@@ -58,6 +58,11 @@ class Message:
         }
 
 
+#: ``json.dumps(body, sort_keys=True)`` without building an encoder per notice (clearing
+#: writes one notice per card holder of a batch).
+_BODY_JSON = json.JSONEncoder(sort_keys=True)
+
+
 def post_notices(conn: Connection, notices: Sequence[Notice], *, at: datetime) -> None:
     """Write notices inside the caller's transaction."""
     if not notices:
@@ -65,20 +70,14 @@ def post_notices(conn: Connection, notices: Sequence[Notice], *, at: datetime) -
     ts = to_micros(at)
     columns = ("dedup_key", "recipient_id", "kind", "body", "created_at", "format_version")
     rows = [
-        (n.dedup_key, n.recipient_id, n.kind.value, json.dumps(n.body, sort_keys=True), ts,
+        (n.dedup_key, n.recipient_id, n.kind._value_, _BODY_JSON.encode(n.body), ts,
          FORMAT_VERSION)
         for n in notices
     ]
     if len(rows) == 1:  # a lone notice: the plain statement is simpler than the bulk path
         conn.execute(insert(bo_outbox).values(dict(zip(columns, rows[0], strict=True))))
         return
-    conn.exec_driver_sql(_bulk_sql(conn, columns), rows)
-
-
-def _bulk_sql(conn: Connection, columns: Sequence[str]) -> str:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return (f"INSERT INTO {bo_outbox.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([mark] * len(columns))})")
+    insert_rows(conn, bo_outbox, columns, rows)
 
 
 def undelivered(

@@ -29,12 +29,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from json.encoder import encode_basestring as _quote
+from operator import itemgetter
 from typing import Any
 
 from host.backoffice.assets import Asset
 from host.backoffice.clock import to_micros
 from host.backoffice.errors import IdReusedError
-from host.backoffice.schema import FORMAT_VERSION
+from host.backoffice.schema import FORMAT_VERSION, ledger_accounts
 from host.backoffice.transfers import (
     Balance,
     Reason,
@@ -68,6 +69,11 @@ _COLUMN = {name: index for index, name in enumerate(TRANSFER_COLUMNS)}
 _DR = _COLUMN["dr_debits_posted"]
 _CR = _COLUMN["cr_debits_posted"]
 _ASSETS = {asset.value: asset for asset in Asset}
+_ACCOUNT_FIELDS = itemgetter(*(
+    list(ledger_accounts.c.keys()).index(name)
+    for name in ("id", "asset", "lower_bound", "upper_bound", "debits_posted", "credits_posted",
+                 "debits_pending", "credits_pending")
+))
 #: Enum values by member: a dict look-up is cheaper than the ``.value`` descriptor.
 _VALUE: dict[Any, str] = {
     member: member.value
@@ -76,6 +82,8 @@ _VALUE: dict[Any, str] = {
 _SINGLE = TransferKind.SINGLE
 _PENDING = TransferKind.PENDING
 _POST = TransferKind.POST_PENDING
+_CREATED = TransferCode.CREATED
+_new_balance = _new_result = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -93,10 +101,12 @@ class AccountState:
 
     @classmethod
     def from_row(cls, row: Any) -> AccountState:
-        return cls(
-            row.id, _ASSETS[row.asset], row.lower_bound, row.upper_bound, row.debits_posted,
-            row.credits_posted, row.debits_pending, row.credits_pending,
-        )
+        """From a whole ``ledger_accounts`` row (every column in the table's order, as
+        :meth:`Database.lock_rows` returns it), read by position: clearing reads thousands."""
+        (account_id, asset, lower, upper, debits_posted, credits_posted, debits_pending,
+         credits_pending) = _ACCOUNT_FIELDS(row)
+        return cls(account_id, _ASSETS[asset], lower, upper, debits_posted, credits_posted,
+                   debits_pending, credits_pending)
 
     def snapshot(self) -> tuple[int, int, int, int]:
         return (self.debits_posted, self.credits_posted, self.debits_pending, self.credits_pending)
@@ -105,8 +115,10 @@ class AccountState:
         (self.debits_posted, self.credits_posted, self.debits_pending, self.credits_pending) = snap
 
     def balance(self) -> Balance:
-        return Balance(self.id, self.debits_posted, self.credits_posted, self.debits_pending,
-                       self.credits_pending)
+        # tuple.__new__ is what the named tuple's own constructor calls, minus one frame:
+        # the planner takes two balances per transfer.
+        return _new_balance(Balance, (self.id, self.debits_posted, self.credits_posted,
+                                      self.debits_pending, self.credits_pending))
 
 
 class HoldStatus(StrEnum):
@@ -234,12 +246,18 @@ class Planner:
     # -- lone transfers and chains ---------------------------------------------------------
 
     def _apply_lone(self, transfer: Transfer) -> None:
-        stored = self._seen_before(transfer)
-        if stored is not None:
-            self.plan.results.append(_exists(transfer, stored))
-            return
+        tid = transfer.id
+        if tid in self._made or tid in self._existing:
+            stored = self._seen_before(transfer)
+            if stored is not None:
+                self.plan.results.append(_exists(transfer, stored))
+                return
         try:
-            self.plan.results.append(self._apply_one(transfer))
+            if transfer.kind is _SINGLE:
+                result = self._apply_movement(transfer)
+            else:
+                result = self._apply_one(transfer)
+            self.plan.results.append(result)
         except _Failed as failure:
             self.plan.results.append(
                 TransferResult(transfer.id, failure.code, *self._current_balances(transfer))
@@ -414,9 +432,9 @@ class Planner:
         self._emit(
             t.id, t.kind, debit, credit, asset, amount, posted, pending_delta, t.pending_id,
             expires, reason, (_VALUE[source.kind], source.id), t.correlation_id,
-            details_text(t.details), t.linked, self._at,
+            details_text(t.details) if t.details else None, t.linked, self._at,
         )
-        return TransferResult(t.id, TransferCode.CREATED, debit.balance(), credit.balance())
+        return _new_result(TransferResult, (t.id, _CREATED, debit.balance(), credit.balance()))
 
     def _emit(
         self,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from host.backoffice.agreements import Agreement, AgreementBook
 from host.backoffice.assets import Asset
 from host.backoffice.errors import NotFoundError, RecordRejection
-from host.backoffice.records import PaymentRecord, PurseRecord, Record, TerminalBatch
+from host.backoffice.records import PaymentRecord, PurseRecord, TerminalBatch
 from host.backoffice.verifier import CardVerifier
 
 __all__ = ["CardHolder", "CheckedBatch", "check_batch"]
@@ -29,12 +29,16 @@ class CardHolder:
 
 @dataclass(slots=True)
 class CheckedBatch:
-    """Records that passed, with what each earns, or the reasons the batch fails."""
+    """Records that passed, with what each earns, or the reasons the batch fails.
+
+    ``txn_keys`` holds each record's :attr:`~records.PurseRecord.txn_key`, in batch order
+    (``None`` where the card is unknown), so the card rows reuse them."""
 
     rejections: list[RecordRejection] = field(default_factory=list)
     earns: list[tuple[PurseRecord, CardHolder, str, Agreement]] = field(default_factory=list)
     redeems: list[tuple[PurseRecord, CardHolder]] = field(default_factory=list)
     payments: list[tuple[PaymentRecord, CardHolder]] = field(default_factory=list)
+    txn_keys: list[str | None] = field(default_factory=list)
 
 
 def check_batch(
@@ -52,10 +56,20 @@ def check_batch(
     out = CheckedBatch()
     payments = {r.record_id: r for r in batch.records if isinstance(r, PaymentRecord)}
     in_batch: set[tuple[str, str]] = set()
+    txn_keys = out.txn_keys
     for record in batch.records:
-        reason = _check_common(record, holders, seen_txns, in_batch)
         holder = holders.get(record.card_id)
-        if reason is None and holder is not None:
+        if holder is None:
+            txn_keys.append(None)
+            out.rejections.append(RecordRejection(record.record_id, "unknown_card"))
+            continue
+        txn_key = record.txn_key
+        txn_keys.append(txn_key)
+        key = (record.card_id, txn_key)
+        if key in in_batch or key in seen_txns:
+            reason: str | None = "duplicate_card_transaction"
+        else:
+            in_batch.add(key)
             if isinstance(record, PaymentRecord):
                 reason = _check_payment(record, verifier)
                 if reason is None:
@@ -70,21 +84,6 @@ def check_batch(
         if reason is not None:
             out.rejections.append(RecordRejection(record.record_id, reason))
     return out
-
-
-def _check_common(
-    record: Record,
-    holders: Mapping[str, CardHolder],
-    seen: set[tuple[str, str]],
-    in_batch: set[tuple[str, str]],
-) -> str | None:
-    if record.card_id not in holders:
-        return "unknown_card"
-    key = (record.card_id, record.txn_key)
-    if key in seen or key in in_batch:
-        return "duplicate_card_transaction"
-    in_batch.add(key)
-    return None
 
 
 def _check_payment(record: PaymentRecord, verifier: CardVerifier) -> str | None:

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
 from apdu_specs.crypto.emv import EMVScheme
 from apdu_specs.crypto.errors import CryptoError
-from apdu_specs.crypto.padding import Padding, pad
+from apdu_specs.crypto.padding import pad_method2
 from apdu_specs.crypto.purse import LOAD_EP, PURCHASE_EP, PurseScheme
 from host.backoffice.assets import Asset
 from host.backoffice.card_keys import CardKeyStore
@@ -95,24 +95,34 @@ class SoftwareCardVerifier:
 
     def _tac_mac(self, card_id: str, purse: Asset) -> Callable[[bytes], bytes] | None:
         key = (card_id, purse)
-        if key in self._tac_macs:
-            self._tac_macs.move_to_end(key)
-            return self._tac_macs[key]
-        mac = self._make_tac_mac(self._keys.tac_key_of(card_id, purse))
-        self._tac_macs[key] = mac
-        if len(self._tac_macs) > self._cache_size:
-            self._tac_macs.popitem(last=False)
-        return mac
+        macs = self._tac_macs
+        mac = macs.get(key, _UNSEEN)
+        if mac is not _UNSEEN:
+            macs.move_to_end(key)
+            return mac
+        made = self._make_tac_mac(self._keys.tac_key_of(card_id, purse))
+        macs[key] = made
+        if len(macs) > self._cache_size:
+            macs.popitem(last=False)
+        return made
 
     def _make_tac_mac(self, dtk: bytes | None) -> Callable[[bytes], bytes] | None:
+        """The purse MAC of :meth:`PurseScheme.mac` on a cipher of this card's own: a first
+        seen card costs one cipher object and, on first use, one cipher context."""
         if dtk is None:
             return None
         try:
             tac_key = self._purse.tac_key(dtk)
+            if self._purse.algorithm is not Algorithm.TDES:
+                cmac = BlockCipher(self._purse.algorithm, tac_key).cmac
+                return lambda data: cmac(data)[:_TAC_LENGTH]
+            # The PBOC MAC of :func:`apdu_specs.crypto.mac.pboc_mac`: single-DES CBC-MAC,
+            # padding method 2, the leftmost 4 bytes of the last block.
+            encrypt_cbc = BlockCipher(Algorithm.DES, tac_key).encrypt_cbc
         except (CryptoError, ValueError):
             return None
-        if self._purse.algorithm is not Algorithm.TDES:
-            return lambda data: self._purse.mac(tac_key, data)
-        # The PBOC MAC of :func:`apdu_specs.crypto.mac.pboc_mac` on a cipher of our own.
-        cipher = BlockCipher(Algorithm.DES, tac_key)
-        return lambda data: cipher.encrypt_cbc(pad(data, 8, Padding.METHOD_2))[-8:][:4]
+        return lambda data: encrypt_cbc(pad_method2(data, 8))[-8:-8 + _TAC_LENGTH]
+
+
+_TAC_LENGTH = 4
+_UNSEEN = object()
