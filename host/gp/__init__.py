@@ -13,6 +13,7 @@ from .errors import (
     KCVMismatchError,
     KeySpecError,
     ResponseError,
+    UnknownKeySetError,
 )
 from .keyspec import KeyResolver, KeySpec, MasterKeys, parse_key_spec
 from .secure_channel import ChannelOptions, SecureChannel, run_flow, secure_channel_flow
@@ -33,6 +34,7 @@ __all__ = [
     "ResponseError",
     "SecureChannel",
     "Subset",
+    "UnknownKeySetError",
     "parse_key_spec",
     "run_flow",
     "secure_channel_flow",

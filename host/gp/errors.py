@@ -10,7 +10,7 @@ from __future__ import annotations
 from apdu_specs.sw import CardError
 
 __all__ = ["AuthenticationError", "CardError", "GPError", "KCVMismatchError", "KeySpecError",
-           "ResponseError"]
+           "ResponseError", "UnknownKeySetError"]
 
 
 class GPError(Exception):
@@ -19,6 +19,14 @@ class GPError(Exception):
 
 class AuthenticationError(GPError):
     """Secure channel not opened: wrong keys, unknown or blocked key set, refused cryptogram."""
+
+
+class UnknownKeySetError(AuthenticationError):
+    """INITIALIZE UPDATE answered 6A88: the card has no key set of that version.
+
+    Nothing was computed with the keys, so nothing counts against any key set: a caller
+    may try another key version.
+    """
 
 
 class KeySpecError(GPError, ValueError):

@@ -45,7 +45,7 @@ from apdu_specs.crypto.scp03 import (
 from apdu_specs.crypto.secure_messaging import SecureMessagingSession
 from apdu_specs.sw import CardError, describe
 
-from .errors import AuthenticationError, ResponseError
+from .errors import AuthenticationError, ResponseError, UnknownKeySetError
 from .keyspec import KeySpec
 
 __all__ = ["ChannelOptions", "Flow", "SecureChannel", "run_flow", "secure_channel_flow"]
@@ -162,7 +162,7 @@ def _init_update_apdu(challenge: bytes, options: ChannelOptions) -> bytes:
 
 def _refusal(sw: int, kvn: int) -> Exception:
     if sw == 0x6A88:
-        return AuthenticationError(f"the card has no key set {kvn:02X} (6A88)")
+        return UnknownKeySetError(f"the card has no key set {kvn:02X} (6A88)")
     if sw == 0x6983:
         return AuthenticationError("the key set is blocked after too many failed authentications "
                                    "(6983)")
