@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from apdu_specs.commands.gp_extra import CARD_STATE_NAMES, app_state_name
 from apdu_specs.sw import SW, SWError
 
 from .applet import Applet, AppletEnv
@@ -29,8 +30,7 @@ class CardLifeCycle:
     SECURED = 0x0F
     CARD_LOCKED = 0x7F
     TERMINATED = 0xFF
-    NAMES: ClassVar[dict[int, str]] = {0x01: "OP_READY", 0x07: "INITIALIZED", 0x0F: "SECURED",
-                                       0x7F: "CARD_LOCKED", 0xFF: "TERMINATED"}
+    NAMES: ClassVar[dict[int, str]] = CARD_STATE_NAMES
 
 
 class AppLifeCycle:
@@ -41,12 +41,7 @@ class AppLifeCycle:
     PERSONALIZED = 0x0F
     LOCKED_BIT = 0x80
 
-    @staticmethod
-    def name(state: int) -> str:
-        if state & 0x83 == 0x83:
-            return "LOCKED"
-        return {0x03: "INSTALLED", 0x07: "SELECTABLE", 0x0F: "PERSONALIZED"}.get(
-            state, f"APP_SPECIFIC_{state:02X}")
+    name = staticmethod(app_state_name)
 
     @staticmethod
     def selectable(state: int) -> bool:

@@ -123,7 +123,7 @@ def serve(card_path: Path, host: str, port: int, trace: bool, tear: str | None,
 @cli_errors
 def info(card_path: Path, as_json: bool) -> None:
     """What is on each chip of an image (applications and life cycle states)."""
-    from cardlib.content import AppLifeCycle, CardLifeCycle
+    from apdu_specs.commands.gp_extra import app_state_name, card_state_name
     from simulator.card import SimulatedCard
 
     card = SimulatedCard.load(card_path)
@@ -132,8 +132,8 @@ def info(card_path: Path, as_json: bool) -> None:
         content = rt.chip.content
         out["chips"][role] = {
             "atr": to_hex(rt.atr),
-            "card_state": CardLifeCycle.NAMES.get(content.card_state, f"{content.card_state:02X}"),
-            "applications": [{"aid": to_hex(r.aid), "state": AppLifeCycle.name(r.state),
+            "card_state": card_state_name(content.card_state),
+            "applications": [{"aid": to_hex(r.aid), "state": app_state_name(r.state),
                               "security_domain": r.is_security_domain}
                              for r in content.records()],
         }
