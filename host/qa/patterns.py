@@ -3,7 +3,7 @@
 - A status word pattern is four hex digits, any of which may be ``X``: ``9000``,
   ``61XX`` (any 61xx), ``63CX`` (wrong PIN, any number of tries left).
 - A data pattern is hex where ``XX`` is any one byte (a single ``X``, any nibble) and
-  ``..`` any number of bytes, none included: ``6F .. 84 07 F0XXXXXXXXXXXX ..``.
+  ``..`` any number of bytes, none included: ``6F .. 84 07 F0 XX XX XX XX XX XX ..``.
   Spaces, colons and ``0x`` prefixes are ignored, as everywhere hex is typed.
 
 Both compile to regular expressions over upper-case hex, so matching never guesses.

@@ -6,7 +6,7 @@ One step per line::
     reset                                   warm reset of the current chip
     chip 2                                  following commands go to chip 2
     00 A4 04 00 07 F0000000020101           a command, answer not checked
-    805C000204 -> 0000XXXX 9000             expected data (XX: any byte) and SW
+    805C000204 -> 0000 XX XX 9000           expected data (XX: any byte) and SW
     00B201CC20 -> (9000, 6A83)              any of these SWs, data not checked
     80CA9F7F00 -> 9F7F .. 9000              '..': any number of bytes
     exit                                    stop here (the rest is ignored)
