@@ -127,8 +127,27 @@ class _FieldReader:
         return value
 
 
+class _Track:
+    """What both tracks share; each names its :class:`TrackFormat` as ``FORMAT``."""
+
+    FORMAT: ClassVar[TrackFormat]
+    service_code: str | None
+
+    def encode(self) -> str:
+        raise NotImplementedError  # abstract: each track lays out its own fields
+
+    @property
+    def service(self) -> ServiceCode | None:
+        return None if self.service_code is None else ServiceCode(self.service_code)
+
+    def encode_with_lrc(self) -> str:
+        """Start sentinel through end sentinel, then the LRC character."""
+        text = self.encode()
+        return text + self.FORMAT.lrc(text)
+
+
 @dataclass(frozen=True)
-class Track2:
+class Track2(_Track):
     """Track 2: PAN, expiry, service code and numeric discretionary data."""
 
     FORMAT: ClassVar[TrackFormat] = TRACK2
@@ -147,10 +166,6 @@ class Track2:
         check_text(self.discretionary, "track 2 discretionary data", TRACK2, ";?")
         _check_recorded_length(self.encode(), TRACK2)
 
-    @property
-    def service(self) -> ServiceCode | None:
-        return None if self.service_code is None else ServiceCode(self.service_code)
-
     def encode(self) -> str:
         """``;PAN=YYMMSSSDD?`` (start sentinel through end sentinel, no LRC)."""
         sep = TRACK2.field_separator
@@ -158,10 +173,6 @@ class Track2:
             f";{self.pan}{sep}{_optional(self.expiry, sep)}"
             f"{_optional(self.service_code, sep)}{self.discretionary}?"
         )
-
-    def encode_with_lrc(self) -> str:
-        text = self.encode()
-        return text + TRACK2.lrc(text)
 
     @classmethod
     def decode(cls, text: str, *, check_luhn: bool = True) -> Track2:
@@ -200,7 +211,7 @@ class Track2:
 
 
 @dataclass(frozen=True)
-class Track1:
+class Track1(_Track):
     """Track 1 format B: PAN, cardholder name, expiry, service code, discretionary data."""
 
     FORMAT: ClassVar[TrackFormat] = TRACK1
@@ -223,10 +234,6 @@ class Track1:
         _check_recorded_length(self.encode(), TRACK1)
 
     @property
-    def service(self) -> ServiceCode | None:
-        return None if self.service_code is None else ServiceCode(self.service_code)
-
-    @property
     def surname(self) -> str:
         """The part of ``SURNAME/FIRST`` before the slash (the whole name if none)."""
         return self.name.partition("/")[0].strip()
@@ -243,10 +250,6 @@ class Track1:
             f"{_optional(self.expiry, sep)}{_optional(self.service_code, sep)}"
             f"{self.discretionary}?"
         )
-
-    def encode_with_lrc(self) -> str:
-        text = self.encode()
-        return text + TRACK1.lrc(text)
 
     @classmethod
     def decode(cls, text: str, *, check_luhn: bool = True) -> Track1:

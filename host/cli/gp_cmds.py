@@ -226,13 +226,7 @@ def delete(aid: bytes, related: bool, **params: Any) -> None:
 @cli_errors
 def lock(aid: bytes | None, **params: Any) -> None:
     """[!] Lock an application, or without AID the whole card (CARD_LOCKED)."""
-    with open_gp(params, changes_card=True) as client:
-        if aid:
-            client.lock_application(aid)
-        else:
-            client.set_card_status(CardStates.CARD_LOCKED)
-    what = to_hex(aid) if aid else "card"
-    emit({"locked": what}, params["as_json"], f"locked {what}")
+    _set_locked(aid, True, params)
 
 
 @gp.command("unlock")
@@ -241,13 +235,19 @@ def lock(aid: bytes | None, **params: Any) -> None:
 @cli_errors
 def unlock(aid: bytes | None, **params: Any) -> None:
     """[!] Unlock an application, or without AID the card (back to SECURED)."""
+    _set_locked(aid, False, params)
+
+
+def _set_locked(aid: bytes | None, locked: bool, params: dict[str, Any]) -> None:
     with open_gp(params, changes_card=True) as client:
-        if aid:
+        if aid and locked:
+            client.lock_application(aid)
+        elif aid:
             client.unlock_application(aid)
         else:
-            client.set_card_status(CardStates.SECURED)
-    what = to_hex(aid) if aid else "card"
-    emit({"unlocked": what}, params["as_json"], f"unlocked {what}")
+            client.set_card_status(CardStates.CARD_LOCKED if locked else CardStates.SECURED)
+    what, verb = (to_hex(aid) if aid else "card"), ("locked" if locked else "unlocked")
+    emit({verb: what}, params["as_json"], f"{verb} {what}")
 
 
 @gp.command("put-key")
