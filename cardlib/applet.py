@@ -145,6 +145,24 @@ class Applet:
         """One DGI of STORE DATA routed here by the security domain."""
         raise SWError(SW.REFERENCED_DATA_NOT_FOUND, f"DGI {dgi:04X} unknown to this applet")
 
+    def end_personalization(self) -> None:
+        """Called in the last STORE DATA block's transaction (P1 b8 set) once its DGIs are in.
+
+        EMV CPS applications move themselves to PERSONALIZED at that point when their data
+        is complete (see :meth:`mark_personalized`); the default does nothing, and the
+        issuer then sets the state with SET STATUS.
+        """
+
+    def mark_personalized(self) -> None:
+        """Move this instance from SELECTABLE to PERSONALIZED (GP application state 0F).
+
+        An application may set its own application-specific state (GP 2.3 §5.3.1); only
+        SELECTABLE moves, so a locked or already personalised instance is left alone.
+        """
+        content = self.env.services.get("content")
+        if content is not None:
+            content.mark_personalized(self.aid)
+
     # --- dispatch -------------------------------------------------------------------
     def process(self, ctx: APDUContext) -> Response | bytes | None:
         """Dispatch by INS to the handler bound to the matching spec."""

@@ -177,6 +177,13 @@ class ChipContent:
         self._put(new)
         return new
 
+    def mark_personalized(self, aid: bytes) -> None:
+        """SELECTABLE → PERSONALIZED, as an application does itself at the end of its
+        personalisation; any other state is left as it is."""
+        rec = self.record(aid)
+        if rec is not None and rec.state == AppLifeCycle.SELECTABLE:
+            self.set_app_state(aid, AppLifeCycle.PERSONALIZED)
+
     # --- instances ------------------------------------------------------------------
     @staticmethod
     def _prefix(aid: bytes) -> str:

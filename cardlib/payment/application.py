@@ -26,7 +26,7 @@ from apdu_specs.tlv import TLV
 from cardlib.applet import APDUContext, Response, handles
 
 from .config import AppConfig, dol_length, risk_parameters
-from .perso import personalize_application
+from .perso import missing_data, personalize_application
 from .records import RecordFile, build_fci
 from .scripts import IssuerScripts
 from .state import PaymentState, Session, payment_pin, session_of
@@ -49,6 +49,10 @@ class PaymentApplication(IssuerScripts):
 
     def personalize(self, dgi: int, data: bytes) -> None:
         personalize_application(self.store, payment_pin(self.store, self.ram), dgi, data)
+
+    def end_personalization(self) -> None:
+        if not missing_data(self.store):
+            self.mark_personalized()
 
     def _transaction(self) -> Transaction:
         return Transaction(AppConfig.load(self.store), PaymentState(self.store),

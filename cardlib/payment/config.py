@@ -11,7 +11,7 @@ from apdu_specs.sw import SW, SWError
 from apdu_specs.tlv import parse_dol
 from cardlib.memory import MemoryView
 
-from .perso import REQUIRED_KEYS
+from .perso import REQUIRED_KEYS, missing_data
 
 __all__ = ["AppConfig", "Dol", "dol_length", "risk_parameters"]
 
@@ -46,9 +46,9 @@ class AppConfig:
     def load(cls, store: MemoryView) -> AppConfig:
         """The configuration, or 6985 while personalisation is incomplete."""
         values = dict(zip(REQUIRED_KEYS, map(store.get, REQUIRED_KEYS), strict=True))
-        missing = [k for k, v in values.items() if v is None]
-        if missing:
-            raise SWError(SW.CONDITIONS_NOT_SATISFIED, "not personalised: " + ", ".join(missing))
+        if None in values.values():
+            raise SWError(SW.CONDITIONS_NOT_SATISFIED,
+                          "not personalised: " + ", ".join(missing_data(store)))
         return _decode(values["crypto"], values["risk"], values["keys"], values["gpo"],
                        store.get("pdol", b""), values["cdol1"], values["cdol2"])
 

@@ -29,6 +29,10 @@ class PaymentDirectory(Applet):
     def personalize(self, dgi: int, data: bytes) -> None:
         personalize_directory(self.store, dgi, data)
 
+    def end_personalization(self) -> None:
+        if self.store.get("fci") is not None:
+            self.mark_personalized()
+
     @handles(READ_RECORD)
     def read_record(self, ctx: APDUContext, fields: dict[str, Any]) -> bytes:
         return RecordFile(self.store).read(fields["record"], fields["reference"])

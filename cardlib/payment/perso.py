@@ -20,11 +20,16 @@ from cardlib.pin import PIN
 
 from .records import RecordFile, parse_template
 
-__all__ = ["REQUIRED_KEYS", "personalize_application", "personalize_directory"]
+__all__ = ["REQUIRED_KEYS", "missing_data", "personalize_application", "personalize_directory"]
 
 #: what must be stored before GET PROCESSING OPTIONS works
 REQUIRED_KEYS = ("crypto", "risk", "keys", "gpo", "fci", "cdol1", "cdol2")
 DEFAULT_PIN_TRY_LIMIT = 3
+
+
+def missing_data(store: MemoryView) -> list[str]:
+    """What GET PROCESSING OPTIONS still lacks; empty once the application is personalised."""
+    return [key for key in REQUIRED_KEYS if store.get(key) is None]
 
 
 def _dol(value: bytes, what: str) -> bytes:

@@ -86,6 +86,13 @@ class PointsPurseApplet(Applet):
     def personalize(self, dgi: int, data: bytes) -> None:
         personalize_purse_dgi(self.store, self.pin, dgi, data)
 
+    def end_personalization(self) -> None:
+        """Personalised once it names its card and every purse it opened has its TAC key."""
+        opened = [state for p in Purse if (state := self.purse(p)).params is not None]
+        if (self.store.get("identity") is not None and opened
+                and all(state.tac_key is not None for state in opened)):
+            self.mark_personalized()
+
     # --- reads ------------------------------------------------------------------------
     @handles(specs.GET_BALANCE)
     def get_balance(self, ctx: APDUContext, fields: dict[str, Any]) -> bytes:

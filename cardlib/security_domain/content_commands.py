@@ -187,6 +187,7 @@ class ContentCommands(SecurityDomainBase):
         for dgi, value, encrypted in items:
             applet.personalize(dgi, self._decrypt(state, value) if encrypted else value)
         if control.last:
+            applet.end_personalization()
             state.perso = None
         return b""
 

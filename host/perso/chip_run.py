@@ -6,7 +6,9 @@ Every write is one GP command, and the card applies each command atomically, so 
 torn at any moment holds the effect of some prefix of this sequence:
 
 1. for each application, in profile order: INSTALL → INSTALL [for personalization] and
-   STORE DATA blocks → SET STATUS (application) PERSONALIZED — the application's marker;
+   STORE DATA blocks → PERSONALIZED, the application's marker: set by the application
+   itself in its last STORE DATA block's transaction (EMV CPS applications do; the
+   profile's ``marks_personalized``), else by SET STATUS (application);
 2. PUT KEY: the issuer's per-card keys replace the factory test keys (KVN FF), one command;
 3. SET STATUS (card) SECURED — the chip's marker, written last.
 
@@ -175,7 +177,8 @@ def _application(client: GPClient, app: AppPlan, state: ChipState, report: ChipR
     client.install(spec.load_file, spec.module, spec.aid, privileges=spec.privileges,
                    params=app.install_params)
     client.personalize(spec.aid, list(app.dgis))
-    client.set_application_status(spec.aid, PERSONALIZED)
+    if not spec.marks_personalized:
+        client.set_application_status(spec.aid, PERSONALIZED)
     report.installed.append(spec.name)
 
 

@@ -74,6 +74,8 @@ def count_apdus(plan: CardPlan, profile: Profile) -> APDUCount:
     for chip in profile.chips:
         apps = plan.chip_apps(chip)
         personalise += _OPEN + _CLOSE
-        personalise += sum(3 + store_data_blocks(app, block) for app in apps)
+        # INSTALL, INSTALL [for personalization], the blocks, SET STATUS unless self-marked
+        personalise += sum(2 + store_data_blocks(app, block) + (not app.spec.marks_personalized)
+                           for app in apps)
         verify += _VERIFY_ISD + (0 if apps else 1) + sum(_verify_app(app) for app in apps)
     return APDUCount(personalise, verify)

@@ -85,15 +85,18 @@ _AFTER_SECRETS = frozenset({payment_dgi.KEY_CHECK_VALUES})
 def _dgis(items: Sequence[tuple[int, bytes]]) -> tuple[DGI, ...]:
     """The DGIs in sending order: plain ones, then the secrets, then what checks them.
 
-    Every change between plain and encrypted data starts a new STORE DATA block, so
-    grouping the secrets saves commands. The builders' relative order is kept inside each
-    group, which keeps the applications' own rules (parameters before keys, PIN try
-    limit before PIN, KCVs after keys).
+    Every change between plain and encrypted data starts a new STORE DATA block, so the
+    secrets are grouped, and what checks them (the KCVs) travels encrypted with them — a
+    KCV is no secret, but its own plain block would cost a command. The builders'
+    relative order is kept inside each group, which keeps the applications' own rules
+    (parameters before keys, PIN try limit before PIN, KCVs after keys).
     """
     dgis = [DGI(dgi, bytes(value), is_sensitive(dgi)) for dgi, value in items]
     plain = [d for d in dgis if not d.sensitive and d.dgi not in _AFTER_SECRETS]
-    checks = [d for d in dgis if not d.sensitive and d.dgi in _AFTER_SECRETS]
-    return (*plain, *(d for d in dgis if d.sensitive), *checks)
+    secrets = [d for d in dgis if d.sensitive]
+    checks = [DGI(d.dgi, d.value, sensitive=bool(secrets)) for d in dgis
+              if not d.sensitive and d.dgi in _AFTER_SECRETS]
+    return (*plain, *secrets, *checks)
 
 
 def _payment_profiles(card: CardData, profile: Profile) -> dict[bytes, ApplicationProfile]:

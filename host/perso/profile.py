@@ -106,6 +106,9 @@ class ApplicationSpec:
     module: bytes
     privileges: bytes = b"\x00"
     payment: PaymentSettings | None = None
+    #: the application moves itself to PERSONALIZED on its last STORE DATA block (as EMV
+    #: CPS applications do); False: the run sends SET STATUS PERSONALIZED after the data
+    marks_personalized: bool = False
 
     @property
     def label(self) -> str:
@@ -355,15 +358,18 @@ def _application(t: Table, chip: int) -> ApplicationSpec:
     else:
         aid = t.hex("aid", _AID, PURSE_AID.hex() if kind is AppKind.PURSE else MISSING)
         name = t.text("name", kind.value, max_length=32)
+    code = (t.hex("load_file", _AID, load_file.hex()), t.hex("module", _AID, module.hex()))
     spec = ApplicationSpec(
         kind=kind,
         name=name,
         chip=chip,
         aid=aid,
-        load_file=t.hex("load_file", _AID, load_file.hex()),
-        module=t.hex("module", _AID, module.hex()),
+        load_file=code[0],
+        module=code[1],
         privileges=t.hex("privileges", range(1, 4), "00"),
         payment=_payment(t) if kind is AppKind.PAYMENT else None,
+        # dualcard's own applications mark themselves; other code must say so
+        marks_personalized=t.boolean("marks_personalized", code == (load_file, module)),
     )
     t.done()
     return spec

@@ -9,10 +9,19 @@ from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.crypto.keyset import StaticKeys
 from apdu_specs.sw import CardError
 from cardlib.security_domain import ISDProfile
-from host.gp import DGI, AuthenticationError, KCVMismatchError, KeySpec, MasterKeys, Subset, apdus
+from host.gp import (
+    DGI,
+    AuthenticationError,
+    GPClient,
+    KCVMismatchError,
+    KeySpec,
+    MasterKeys,
+    Subset,
+    apdus,
+)
 
 from .gp_helpers import ISD, blank, client, sw_of
-from .perso_applet import PERSO_AID, PERSO_LOAD_FILE, PERSO_MODULE, REFUSED_DGI
+from .perso_applet import COMPLETE_DGI, PERSO_AID, PERSO_LOAD_FILE, PERSO_MODULE, REFUSED_DGI
 
 NEW = StaticKeys(bytes(range(16)), bytes(range(16, 32)), bytes(range(32, 48)))
 NEW_SPEC = KeySpec(MasterKeys(NEW.enc, NEW.mac, NEW.dek), source="new")
@@ -195,6 +204,33 @@ def test_gp_store_data_routes_dgis_and_decrypts_sensitive_ones() -> None:
     assert perso_app(card).dgis() == {d.dgi: d.value for d in dgis}
     store_data = [c for c, _ in gp.transport.log if c[1] == 0xE2]
     assert b"secret key data" not in b"".join(store_data)
+
+
+def _app_state(gp: GPClient) -> int:
+    return {e.aid: e.state for e in gp.get_status(Subset.APPLICATIONS)}[PERSO_AID]
+
+
+def test_an_application_marks_itself_personalised_on_the_last_block_only_when_complete() -> None:
+    card = blank()
+    gp = client(card, level=0x03)
+    gp.install(PERSO_LOAD_FILE, PERSO_MODULE, PERSO_AID)
+    gp.personalize(PERSO_AID, [DGI(0x0101, b"not yet")])
+    assert _app_state(gp) == 0x07  # SELECTABLE: the toy lacks its completing DGI
+    gp.install_for_personalization(PERSO_AID)
+    first, last = apdus.store_data([DGI(COMPLETE_DGI, bytes(300))], encrypt=bytes)
+    gp.send(first, "STORE DATA")
+    assert _app_state(gp) == 0x07  # the data is in, but only the last block ends the sequence
+    gp.send(last, "STORE DATA")
+    assert _app_state(gp) == 0x0F  # PERSONALIZED, in the last block's own transaction
+
+
+def test_only_a_selectable_application_is_moved_by_its_own_personalisation() -> None:
+    card = blank()
+    gp = client(card, level=0x03)
+    gp.install(PERSO_LOAD_FILE, PERSO_MODULE, PERSO_AID)
+    gp.set_application_status(PERSO_AID, 0x1F)  # an application-specific state of the issuer's
+    gp.personalize(PERSO_AID, [DGI(COMPLETE_DGI, b"x")])
+    assert _app_state(gp) == 0x1F
 
 
 def test_gp_encrypted_dgi_on_the_wire_is_not_plain_even_with_mac_only() -> None:

@@ -131,3 +131,15 @@ def test_stripe_on_the_card_and_the_chip_track_with_icvv() -> None:
     assert icvv == cvv(KEYS.cvk, DEBIT.pan, DEBIT.expiry, "999")
     assert not stripe_cvv_ok(Track2(chip_track.pan, chip_track.expiry, chip_track.service_code,
                                     chip_track.discretionary).encode(), KEYS)
+
+
+def test_the_application_marks_itself_personalised_only_once_complete() -> None:
+    chip, applet = fresh_application()
+    for dgi, data in DGIS[:4]:
+        store_dgi(chip, applet, dgi, data)
+    applet.end_personalization()  # parameters and keys, but no GPO response, records, FCI…
+    assert chip.content.record(DEBIT.application_aid).state == 0x07
+    for dgi, data in DGIS[4:]:
+        store_dgi(chip, applet, dgi, data)
+    applet.end_personalization()
+    assert chip.content.record(DEBIT.application_aid).state == 0x0F

@@ -113,3 +113,14 @@ def test_pan_range_exhaustion_is_clear() -> None:
     assert pan[:15] == "622202000000009" and is_valid(pan)
     with pytest.raises(ProfileError, match="exhausted"):
         profile.card.pan_range.pan(1)
+
+
+def test_own_applications_mark_themselves_personalised_other_code_must_say_so() -> None:
+    assert all(app.marks_personalized for app in parse_profile(SAMPLE).applications)
+    other = _with("chip1.applications.2.module", "F0000000EE01")
+    assert not parse_profile(other).applications[2].marks_personalized
+    told = _with("chip1.applications.2.module", "F0000000EE01")
+    told["chip1"]["applications"][2]["marks_personalized"] = True
+    assert parse_profile(told).applications[2].marks_personalized
+    with pytest.raises(ProfileError, match="true or false"):
+        parse_profile(_with("chip1.applications.2.marks_personalized", "yes"))

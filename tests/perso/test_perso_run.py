@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tomllib
 from pathlib import Path
 
@@ -122,6 +123,25 @@ def test_dry_run_sends_nothing_and_counts_exactly(perso: Personaliser,
         t.connect()
     perso.personalise(plan, transports)
     assert sum(c.count for c in counters) == estimate.total
+
+
+def test_applications_that_do_not_mark_themselves_get_set_status(
+        perso: Personaliser, holders: list[HolderRecord]) -> None:
+    """A profile whose applications leave their state to the issuer: SET STATUS per
+    application, counted by the dry run, and the card ends the same."""
+    profile = dataclasses.replace(perso.profile, applications=tuple(
+        dataclasses.replace(app, marks_personalized=False) for app in perso.profile.applications))
+    issuer_marked = Personaliser(profile, sample_keys())
+    plan = issuer_marked.plan(holders[1])
+    card = fresh_card(plan.card.card_id)
+    counters = [CountingTransport(t) for t in sim_transports(card)]
+    transports = {n: T0Transport(c) for n, c in enumerate(counters, start=1)}
+    for t in transports.values():
+        t.connect()
+    assert issuer_marked.personalise(plan, transports).verified
+    sent = sum(c.count for c in counters)
+    assert sent == count_apdus(plan, profile).total
+    assert sent == count_apdus(perso.plan(holders[1]), perso.profile).total + len(plan.apps)
 
 
 def test_another_issuers_card_is_an_authentication_failure(tmp_path: Path,

@@ -105,3 +105,22 @@ def test_an_unpersonalised_purse_cannot_be_used():
     transport.connect()
     with pytest.raises(PointsError, match="not personalised"):
         PointsClient(transport).select()
+
+
+def test_the_purse_marks_itself_personalised_only_with_identity_and_tac_keys():
+    chip = Chip("chip2")
+    dgis = dict(purse_perso_dgis(IDENTITY, issuer_keys(), profiles={
+        Purse.CONSUMPTION: PurseProfile(max_balance=100, initial_balance=0)}))
+    without_tac = [(d, v) for d, v in dgis.items() if d != key_dgi(Purse.CONSUMPTION, KeyKind.TAC)]
+    purse = install_purse(chip, [])
+    chip.content.set_app_state(purse.aid, 0x07)  # as INSTALL leaves it
+    with chip.memory.transaction():
+        for dgi, data in without_tac:
+            purse.personalize(dgi, data)
+        purse.end_personalization()
+    assert chip.content.record(purse.aid).state == 0x07
+    with chip.memory.transaction():
+        purse.personalize(key_dgi(Purse.CONSUMPTION, KeyKind.TAC),
+                          dgis[key_dgi(Purse.CONSUMPTION, KeyKind.TAC)])
+        purse.end_personalization()
+    assert chip.content.record(purse.aid).state == 0x0F
