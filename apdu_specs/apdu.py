@@ -271,7 +271,7 @@ class ResponseAPDU:
         raw = raw if type(raw) is bytes else bytes(raw)
         if len(raw) < 2:
             raise APDUFormatError(f"response APDU of {len(raw)} bytes has no status word")
-        return cls._decoded(raw[:-2], int.from_bytes(raw[-2:], "big"))
+        return cls._decoded(raw[:-2], (raw[-2] << 8) | raw[-1])
 
     def __str__(self) -> str:
         return f"{to_hex(self.data)} {self.sw:04X}".lstrip()

@@ -79,6 +79,26 @@ class AppletEnv:
     random: Callable[[int], bytes] = os.urandom
 
 
+#: (id of the spec, INS, P1, P2, data, Ne) → (the spec, its parse of such a command)
+_PARSED: dict[tuple[int, int, int, int, bytes, int | None], tuple[CommandSpec, dict[str, Any]]] = {}
+
+
+def _shared_parse(spec: CommandSpec, apdu: CommandAPDU) -> dict[str, Any]:
+    """``spec.parse(apdu)``, shared by identical commands (a personalisation run sends the
+    same INSTALL and GET STATUS commands to every card). Parsing is a pure function of the
+    spec and the command; the answer is shared, so it is only given to handlers that never
+    change it. Failures are not kept: they raise every time."""
+    key = (id(spec), apdu.ins, apdu.p1, apdu.p2, apdu.data, apdu.ne)
+    hit = _PARSED.get(key)
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    fields = spec.parse(apdu)
+    if len(_PARSED) >= 512:
+        _PARSED.clear()
+    _PARSED[key] = (spec, fields)
+    return fields
+
+
 Handler = Callable[[Any, APDUContext, dict[str, Any]], "Response | bytes | None"]
 
 
@@ -100,16 +120,20 @@ class Applet:
     multiselectable: ClassVar[bool] = False
     #: human name for registries and docs
     title: ClassVar[str] = ""
-    _dispatch: ClassVar[dict[int, list[tuple[CommandSpec, str]]]] = {}
+    #: commands (by INS) whose parsed fields identical commands may share: their handlers
+    #: only read the fields and their data carries nothing secret (see :func:`_shared_parse`)
+    shared_parse_ins: ClassVar[frozenset[int]] = frozenset()
+    #: INS → (spec, handler name, the spec's proprietary-class bit 0x80 or 0) per spec
+    _dispatch: ClassVar[dict[int, list[tuple[CommandSpec, str, int]]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        table: dict[int, list[tuple[CommandSpec, str]]] = {}
+        table: dict[int, list[tuple[CommandSpec, str, int]]] = {}
         for klass in reversed(cls.__mro__):
             for name, member in vars(klass).items():
                 for spec in getattr(member, "_dualcard_specs", ()):
                     entries = [e for e in table.get(spec.ins, []) if e[0].key != spec.key]
-                    table[spec.ins] = [*entries, (spec, name)]
+                    table[spec.ins] = [*entries, (spec, name, spec.cla & 0x80)]
         cls._dispatch = table
 
     def __init__(self, env: AppletEnv) -> None:
@@ -166,17 +190,22 @@ class Applet:
     # --- dispatch -------------------------------------------------------------------
     def process(self, ctx: APDUContext) -> Response | bytes | None:
         """Dispatch by INS to the handler bound to the matching spec."""
-        entries = self._dispatch.get(ctx.ins)
+        apdu = ctx.apdu
+        entries = self._dispatch.get(apdu.ins)
         if not entries:
             raise SWError(SW.INS_NOT_SUPPORTED)
         errors: list[SpecError] = []
         cla_matched = False
-        for spec, name in entries:
-            if bool(spec.cla & 0x80) != bool(ctx.apdu.cla & 0x80):
+        proprietary = apdu.cla & 0x80
+        for spec, name, spec_proprietary in entries:
+            if spec_proprietary != proprietary:
                 continue
             cla_matched = True
             try:
-                fields = spec.parse(ctx.apdu)
+                if apdu.ins in self.shared_parse_ins:
+                    fields = _shared_parse(spec, apdu)
+                else:
+                    fields = spec.parse(apdu)
             except SpecError as exc:
                 errors.append(exc)
                 continue

@@ -102,6 +102,17 @@ def _aid_of_key(key: str) -> bytes:
     return bytes.fromhex(key.split("/", 1)[1])
 
 
+@functools.lru_cache(maxsize=1024)
+def _registry_key(aid: bytes) -> str:
+    """The memory key of an application's record (every command names one or two)."""
+    return "registry/" + aid.hex().upper()
+
+
+@functools.lru_cache(maxsize=1024)
+def _app_prefix(aid: bytes) -> str:
+    return "app/" + aid.hex().upper() + "/"
+
+
 class ChipContent:
     """Installed applications of one chip and their instances."""
 
@@ -116,7 +127,8 @@ class ChipContent:
     # --- card life cycle ------------------------------------------------------------
     @property
     def card_state(self) -> int:
-        return int(self._mem.read("card/state", CardLifeCycle.OP_READY))
+        state = self._mem.read("card/state", CardLifeCycle.OP_READY)
+        return state if type(state) is int else int(state)
 
     def set_card_state(self, state: int) -> None:
         self._mem.write("card/state", state)
@@ -128,11 +140,15 @@ class ChipContent:
         return sorted(out, key=_order)
 
     def record(self, aid: bytes) -> AppRecord | None:
-        value = self._mem.read("registry/" + bytes(aid).hex().upper())
-        return None if value is None else AppRecord.from_value(bytes(aid), value)
+        if type(aid) is not bytes:
+            aid = bytes(aid)
+        value = self._mem.read(_registry_key(aid))
+        return None if value is None else _record_of(aid, value)
 
-    def _put(self, rec: AppRecord) -> None:
-        self._mem.write("registry/" + rec.aid.hex().upper(), rec.as_value())
+    def _put(self, aid: bytes, value: tuple[Any, ...]) -> AppRecord:
+        """Store a record's value; the record is decoded from it (shared by equal values)."""
+        self._mem.write(_registry_key(aid), value)
+        return _record_of(aid, value)
 
     def install(self, load_file_aid: bytes, module_aid: bytes, aid: bytes, *,
                 privileges: bytes = b"\x00", params: bytes = b"",
@@ -150,9 +166,8 @@ class ChipContent:
         order = int(self._mem.read("card/install_seq", 0)) + 1
         self._mem.write("card/install_seq", order)
         state = AppLifeCycle.SELECTABLE if make_selectable else AppLifeCycle.INSTALLED
-        rec = AppRecord(bytes(aid), bytes(load_file_aid), bytes(module_aid), state,
-                        bytes(privileges), bytes(params), order)
-        self._put(rec)
+        rec = self._put(bytes(aid), (bytes(load_file_aid), bytes(module_aid), state,
+                                     bytes(privileges), bytes(params), order))
         self._instances.pop(rec.aid, None)
         self.instance(rec.aid).on_install(params)
         return rec
@@ -162,7 +177,7 @@ class ChipContent:
         if rec is None:
             raise SWError(SW.REFERENCED_DATA_NOT_FOUND, "no such application")
         self.instance(aid).on_delete()
-        self._mem.delete("registry/" + rec.aid.hex().upper())
+        self._mem.delete(_registry_key(rec.aid))
         for key in self._mem.keys(self._prefix(rec.aid)):
             self._mem.delete(key)
         self._instances.pop(rec.aid, None)
@@ -172,25 +187,27 @@ class ChipContent:
         rec = self.record(aid)
         if rec is None:
             raise SWError(SW.REFERENCED_DATA_NOT_FOUND, "no such application")
-        new = AppRecord(rec.aid, rec.load_file_aid, rec.module_aid, state, rec.privileges,
-                        rec.params, rec.order)
-        self._put(new)
-        return new
+        return self._put_state(rec, state)
+
+    def _put_state(self, rec: AppRecord, state: int) -> AppRecord:
+        return self._put(rec.aid, (rec.load_file_aid, rec.module_aid, state, rec.privileges,
+                                   rec.params, rec.order))
 
     def mark_personalized(self, aid: bytes) -> None:
         """SELECTABLE → PERSONALIZED, as an application does itself at the end of its
         personalisation; any other state is left as it is."""
         rec = self.record(aid)
         if rec is not None and rec.state == AppLifeCycle.SELECTABLE:
-            self.set_app_state(aid, AppLifeCycle.PERSONALIZED)
+            self._put_state(rec, AppLifeCycle.PERSONALIZED)
 
     # --- instances ------------------------------------------------------------------
     @staticmethod
     def _prefix(aid: bytes) -> str:
-        return "app/" + aid.hex().upper() + "/"
+        return _app_prefix(aid)
 
     def instance(self, aid: bytes) -> Applet:
-        aid = bytes(aid)
+        if type(aid) is not bytes:
+            aid = bytes(aid)
         inst = self._instances.get(aid)
         if inst is not None:
             return inst

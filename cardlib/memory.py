@@ -5,10 +5,16 @@ Theory of operation
 Persistent state is a map from string keys to immutable values (int, bool, str,
 bytes, None and tuples of those). The runtime opens a *command transaction*
 before dispatching each APDU; every :meth:`PersistentMemory.write` inside it is
-journaled and only reaches the store at :meth:`commit`, which is itself one
+journaled and only becomes durable at :meth:`commit`, which is itself one
 persistent write. An error (a status word other than success, or any
 exception) aborts the journal, so a command commits all its writes or none —
 what a Java Card transaction gives, but with real rollback.
+
+The journal is an *undo* journal: a write goes to the live map at once and the
+journal keeps the value the key had before the transaction first touched it. Reads
+(many per command, against a few writes) are then one dictionary lookup; an abort puts
+the old values back, and the committed store (:meth:`snapshot`) is the live map with
+the open journals undone.
 
 Applets may nest explicit transactions (:meth:`transaction`): an inner abort
 discards only the inner writes. Some state must survive a failing command — a
@@ -17,11 +23,13 @@ written with :meth:`write_now`, which bypasses the journal.
 
 Listing keys (:meth:`keys`) is answered from a cache per prefix, kept only while the set
 of visible keys under it stays the same. Every change of that set — a write that makes a
-key appear, a delete, an abort or power-up that drops journaled writes — stamps the
-key's first path segment (``registry``, ``app``, ``card``…) with a new *key-set
-version*; a prefix that names a segment is checked against that segment's stamp, any
-other prefix against the latest stamp of all. Values are never cached here, only which
-keys exist.
+key appear, a delete that makes one go, an abort or power-up that puts either back —
+stamps the key's first path segment (``registry``, ``app``, ``card``…) with a new
+*key-set version*; a prefix that names a segment is checked against that segment's
+stamp, any other prefix against the latest stamp of all. Values are never cached here,
+only which keys exist. A listing the cache cannot answer scans only the keys of the
+prefix's directory (``app/``, ``app/A000…/``): the memory keeps which keys each
+directory of one or two segments holds.
 
 Tearing: :meth:`arm_tear` makes the N-th persistent write (journal entry,
 immediate write or commit) raise :class:`PowerLoss` *after* it has happened. A
@@ -31,7 +39,8 @@ terminal never sees the answer. Either way power-up finds a consistent store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -40,7 +49,8 @@ __all__ = ["MemoryView", "PersistentMemory", "PowerLoss", "TransientMemory", "Va
 Value = Any  # int | bool | str | bytes | None | tuple[Value, ...]
 
 _IMMUTABLE = (int, bool, str, bytes, type(None))
-_DELETED = object()
+#: an undo journal's "the key did not exist before"
+_ABSENT = object()
 
 
 class PowerLoss(BaseException):
@@ -69,148 +79,174 @@ def _check_value(value: Value) -> Value:
                     f"got {type(value).__name__}")
 
 
+@functools.lru_cache(maxsize=4096)
+def _directories_of(path: str) -> tuple[str, ...]:
+    """The directories of the first one and two segments a key or prefix is in:
+    ``app/A1/x/y`` → ``("app/", "app/A1/")``, ``card/state`` → ``("card/",)``."""
+    first = path.find("/")
+    if first < 0:
+        return ()
+    second = path.find("/", first + 1)
+    if second < 0:
+        return (path[:first + 1],)
+    return (path[:first + 1], path[:second + 1])
+
+
 class PersistentMemory:
     """The non-volatile store of one chip."""
 
     def __init__(self, data: Mapping[str, Value] | None = None) -> None:
-        self._store: dict[str, Value] = dict(data or {})
-        self._journals: list[dict[str, Value]] = []
+        #: what a read sees: the committed store with the open transactions' writes applied.
+        #: Never replaced (views keep a reference to it), only changed in place.
+        self._live: dict[str, Value] = dict(data or {})
+        #: one undo journal per open transaction, innermost last: key → value before
+        #: the transaction first wrote it (``_ABSENT`` if it did not exist)
+        self._undo: list[dict[str, Value]] = []
         self._tear_at: int | None = None
         self.writes = 0  #: persistent writes since power-up (journal, immediate and commit)
         #: changes whenever the set of visible keys may have changed (see the module doc)
         self._key_version = 0
         #: first path segment → the key-set version of its last change
         self._segment_versions: dict[str, int] = {}
-        #: a delete sits in an open journal (keys of the store may be hidden)
-        self._journaled_delete = False
+        #: directory → the keys under it, for the directories of the first one and two path
+        #: segments (``app/``, ``app/A000…/``): a listing scans only its directory's keys
+        self._directories: dict[str, set[str]] = {}
+        for key in self._live:
+            for directory in _directories_of(key):
+                self._directories.setdefault(directory, set()).add(key)
         self._keys_cache: dict[str, tuple[int, tuple[str, ...]]] = {}
 
     # --- reads -----------------------------------------------------------------------
     def read(self, key: str, default: Value = None) -> Value:
-        journals = self._journals
-        if journals:
-            for journal in reversed(journals) if len(journals) > 1 else journals:
-                if key in journal:
-                    value = journal[key]
-                    return default if value is _DELETED else value
-        return self._store.get(key, default)
+        return self._live.get(key, default)
 
     def __contains__(self, key: str) -> bool:
-        return self.read(key, _DELETED) is not _DELETED
+        return key in self._live
 
     def keys(self, prefix: str = "") -> list[str]:
-        if "/" in prefix:
+        if "/" in prefix:  # every key under the prefix is in the prefix's directories
             version = self._segment_versions.get(prefix.partition("/")[0], 0)
+            candidates: Iterable[str] = self._directories.get(_directories_of(prefix)[-1], ())
         else:
             version = self._key_version
+            candidates = self._live
         hit = self._keys_cache.get(prefix)
         if hit is not None and hit[0] == version:
             return list(hit[1])
-        merged = set(k for k in self._store if k.startswith(prefix))
-        for journal in self._journals:
-            for k, v in journal.items():
-                if k.startswith(prefix):
-                    if v is _DELETED:
-                        merged.discard(k)
-                    else:
-                        merged.add(k)
-        found = sorted(merged)
+        found = sorted([k for k in candidates if k.startswith(prefix)])
         if len(self._keys_cache) >= 256:
             self._keys_cache.clear()
         self._keys_cache[prefix] = (version, tuple(found))
         return found
 
-    def _key_set_changes(self, key: str) -> None:
-        self._key_version += 1
-        self._segment_versions[key.partition("/")[0]] = self._key_version
-
-    def _journals_dropped(self, journals: list[dict[str, Value]]) -> None:
-        for journal in journals:
-            for key in journal:
-                self._key_set_changes(key)
-
     def _appears(self, key: str) -> None:
-        """Called before ``key`` is written: a key not visible until now changes the set.
+        """``key`` was not visible and now is."""
+        directories = _directories_of(key)
+        self._key_version = self._segment_versions[key.partition("/")[0]] = self._key_version + 1
+        for directory in directories:
+            keys = self._directories.get(directory)
+            if keys is None:
+                self._directories[directory] = {key}
+            else:
+                keys.add(key)
 
-        A key in the committed store or already written in the open journal is visible
-        unless a delete is journaled (``_journaled_delete``), which is rare: then any write
-        counts. Any other key may be new.
-        """
-        if self._journaled_delete or (key not in self._store
-                                      and not (self._journals and key in self._journals[-1])):
-            self._key_set_changes(key)
+    def _vanishes(self, key: str) -> None:
+        """``key`` was visible and now is not."""
+        self._key_version = self._segment_versions[key.partition("/")[0]] = self._key_version + 1
+        for directory in _directories_of(key):
+            self._directories[directory].discard(key)
 
     # --- writes ----------------------------------------------------------------------
     def _count_write(self) -> None:
         self.writes += 1
         if self._tear_at is not None and self.writes >= self._tear_at:
-            self._tear_at = None
-            raise PowerLoss(f"tear after persistent write {self.writes}")
+            self._tear()
+
+    def _tear(self) -> None:
+        self._tear_at = None
+        raise PowerLoss(f"tear after persistent write {self.writes}")
 
     def write(self, key: str, value: Value) -> None:
         """Journaled write: visible at once, durable only when the command commits."""
-        value = _check_value(value)
-        if not self._journals:
+        if type(value) not in _PLAIN:
+            value = _check_value(value)
+        undo = self._undo
+        if not undo:
             self.write_now(key, value)
             return
-        self._appears(key)
-        self._journals[-1][key] = value
-        self._count_write()
+        live = self._live
+        old = live.get(key, _ABSENT)
+        if old is _ABSENT:
+            self._appears(key)
+        journal = undo[-1]
+        if key not in journal:
+            journal[key] = old
+        live[key] = value
+        self.writes += 1  # _count_write, inlined on the most frequent kind of write
+        if self._tear_at is not None and self.writes >= self._tear_at:
+            self._tear()
 
     def delete(self, key: str) -> None:
-        self._key_set_changes(key)
-        if not self._journals:
-            self._store.pop(key, None)
-            self._count_write()
-            return
-        self._journals[-1][key] = _DELETED
-        self._journaled_delete = True
+        old = self._live.pop(key, _ABSENT)
+        if old is not _ABSENT:
+            self._vanishes(key)
+        if self._undo:
+            self._undo[-1].setdefault(key, old)
         self._count_write()
 
     def write_now(self, key: str, value: Value) -> None:
         """Durable at once, whatever happens to the command (try counters)."""
-        value = _check_value(value)
-        self._appears(key)
-        self._store[key] = value
-        for journal in self._journals:
+        if type(value) not in _PLAIN:
+            value = _check_value(value)
+        live = self._live
+        if key not in live:
+            self._appears(key)
+        live[key] = value
+        for journal in self._undo:
             journal.pop(key, None)
         self._count_write()
 
     # --- transactions ----------------------------------------------------------------
     @property
     def in_transaction(self) -> bool:
-        return bool(self._journals)
+        return bool(self._undo)
 
     def begin(self) -> None:
-        self._journals.append({})
+        self._undo.append({})
 
     def commit(self) -> None:
-        if not self._journals:
+        undo = self._undo
+        if not undo:
             raise RuntimeError("commit without a transaction")
-        journal = self._journals.pop()
-        if self._journals:  # nested: merge into the enclosing transaction
-            self._journals[-1].update(journal)
+        journal = undo.pop()
+        if undo:  # nested: the enclosing transaction undoes these writes too
+            outer = undo[-1]
+            for key, old in journal.items():
+                if key not in outer:
+                    outer[key] = old
             return
-        self._journaled_delete = False
-        if not journal:
-            return
-        for key, value in journal.items():
-            if value is _DELETED:
-                self._store.pop(key, None)
+        if journal:
+            self._count_write()  # the commit record itself
+
+    def _undo_journal(self, journal: dict[str, Value]) -> None:
+        live = self._live
+        for key, old in journal.items():
+            if old is _ABSENT:
+                if live.pop(key, _ABSENT) is not _ABSENT:
+                    self._vanishes(key)
             else:
-                self._store[key] = value
-        self._count_write()  # the commit record itself
+                if key not in live:
+                    self._appears(key)
+                live[key] = old
 
     def abort(self) -> None:
-        if self._journals:
-            self._journals_dropped([self._journals.pop()])
-        if not self._journals:
-            self._journaled_delete = False
+        if self._undo:
+            self._undo_journal(self._undo.pop())
 
     def abort_all(self) -> None:
-        self._journals_dropped(self._journals)
-        self._journals.clear()
-        self._journaled_delete = False
+        undo = self._undo
+        while undo:  # innermost first, so the outermost journal's old values win
+            self._undo_journal(undo.pop())
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -244,7 +280,14 @@ class PersistentMemory:
 
     def snapshot(self) -> dict[str, Value]:
         """The committed store (values are immutable, so a shallow copy is a deep one)."""
-        return dict(self._store)
+        store = dict(self._live)
+        for journal in reversed(self._undo):  # innermost first: the outermost old value wins
+            for key, old in journal.items():
+                if old is _ABSENT:
+                    store.pop(key, None)
+                else:
+                    store[key] = old
+        return store
 
     def view(self, prefix: str) -> MemoryView:
         return MemoryView(self, prefix)
@@ -253,18 +296,21 @@ class PersistentMemory:
 class MemoryView:
     """A namespace inside a chip's memory (one per applet instance)."""
 
-    __slots__ = ("_mem", "_prefix")
+    __slots__ = ("_live", "_mem", "_prefix")
 
     def __init__(self, memory: PersistentMemory, prefix: str) -> None:
         self._mem = memory
         self._prefix = prefix if prefix.endswith("/") else prefix + "/"
+        #: the memory's live map (never replaced): applets read many values per command,
+        #: and this spares each read a call into the memory
+        self._live = memory._live
 
     @property
     def memory(self) -> PersistentMemory:
         return self._mem
 
     def get(self, key: str, default: Value = None) -> Value:
-        return self._mem.read(self._prefix + key, default)
+        return self._live.get(self._prefix + key, default)
 
     def set(self, key: str, value: Value) -> None:
         self._mem.write(self._prefix + key, value)

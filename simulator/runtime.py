@@ -173,29 +173,31 @@ class ChipRuntime:
         selected = channel.selected
         if selected is None:
             return _sw_bytes(SW.FILE_NOT_FOUND)
-        return self._run(lambda ctx: content.instance(selected).process(ctx),
-                         APDUContext(apdu, cla.channel), apdu)
+        return self._run(selected, APDUContext(apdu, cla.channel))
 
     def _terminated(self, apdu: CommandAPDU) -> bytes:
         # GP 2.3 §5.1.1.5: a terminated card answers only GET DATA (CPLC and the like).
         selected = self._channels[0].selected
         if apdu.ins == 0xCA and selected is not None:
-            return self._run(lambda ctx: self.chip.content.instance(selected).process(ctx),
-                             APDUContext(apdu, 0), apdu)
+            return self._run(selected, APDUContext(apdu, 0))
         return _sw_bytes(SW.CONDITIONS_NOT_SATISFIED)
 
     # --- running a command atomically ----------------------------------------------
-    def _run(self, call: Callable[[APDUContext], Response | bytes | None], ctx: APDUContext,
-             apdu: CommandAPDU) -> bytes:
+    def _run(self, aid: bytes, ctx: APDUContext, *, select: bool = False) -> bytes:
+        """Run the command on the applet ``aid`` (its ``select`` or ``process``) in one
+        memory transaction, and turn the answer or the error into response bytes."""
+        apdu = ctx.apdu
         mem = self.chip.memory
         mem.begin()
         try:
-            result = call(ctx)
-            if type(result) is bytes:
-                data, sw = result, SW.OK
+            applet = self.chip.content.instance(aid)
+            result = applet.select(ctx) if select else applet.process(ctx)
+            if type(result) is bytes:  # the usual answer: data and 9000
+                data, sw, ok = result, 0x9000, True
             else:
                 resp = result if isinstance(result, Response) else Response(bytes(result or b""))
                 data, sw = resp.data, resp.sw
+                ok = is_success(sw) or sw >> 8 in (0x62, 0x63)
         except SWError as exc:
             mem.abort_all()
             return _sw_bytes(exc.sw)
@@ -205,7 +207,6 @@ class ChipRuntime:
             mem.abort_all()
             self._internal_error(apdu)
             return _sw_bytes(SW.NO_PRECISE_DIAGNOSIS)
-        ok = is_success(sw) or sw >> 8 in (0x62, 0x63)
         if not ok:
             data = b""
         if ok and data and apdu.ne is not None and len(data) > apdu.ne \
@@ -350,8 +351,7 @@ class ChipRuntime:
         if rec.aid != channel.selected and not self._can_share(rec.aid, channel_no):
             return _sw_bytes(SW.CONDITIONS_NOT_SATISFIED)
         self._deselect(channel_no)
-        response = self._run(lambda ctx: self.chip.content.instance(rec.aid).select(ctx),
-                             APDUContext(apdu, channel_no), apdu)
+        response = self._run(rec.aid, APDUContext(apdu, channel_no), select=True)
         sw = int.from_bytes(response[-2:], "big")
         if is_success(sw) or sw >> 8 in (0x62, 0x63, 0x6C):
             channel.selected = rec.aid

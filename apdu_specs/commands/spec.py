@@ -40,6 +40,9 @@ class Param:
     strict: bool = False
 
     def check(self, value: int, which: str, command: str) -> int:
+        if (type(value) is int and 0 <= value <= 0xFF and self.fixed is None
+                and not self.strict):
+            return value  # the common case of a free P1/P2, decided in one expression
         if not isinstance(value, int) or not 0 <= value <= 0xFF:
             raise SpecError(f"{command}: {which} ({self.name}) must be a byte, got {value!r}", 0x6A86)
         if self.fixed is not None and value != self.fixed:
@@ -111,14 +114,15 @@ class CommandSpec:
     def build(self, fields: Mapping[str, Any] | None = None, /, *, cla: int | None = None,
               **kw: Any) -> CommandAPDU:
         """A command APDU from named fields (P1/P2 names, ``data``, ``ne``)."""
-        f = dict(fields or {}, **kw)
-        p1 = self.p1.fixed if self.p1.fixed is not None else f.get(self.p1.name)
-        p2 = self.p2.fixed if self.p2.fixed is not None else f.get(self.p2.name)
+        f = dict(fields, **kw) if fields else kw  # kw is already a fresh dict
+        p1_spec, p2_spec = self.p1, self.p2
+        p1 = p1_spec.fixed if p1_spec.fixed is not None else f.get(p1_spec.name)
+        p2 = p2_spec.fixed if p2_spec.fixed is not None else f.get(p2_spec.name)
         if p1 is None or p2 is None:
-            missing = self.p1.name if p1 is None else self.p2.name
+            missing = p1_spec.name if p1 is None else p2_spec.name
             raise SpecError(f"{self.name}: field {missing!r} is required")
-        self.p1.check(p1, "P1", self.name)
-        self.p2.check(p2, "P2", self.name)
+        p1_spec.check(p1, "P1", self.name)
+        p2_spec.check(p2, "P2", self.name)
         data = self.build_data(f.get("data"))
         ne = f.get("ne", self.ne)
         try:

@@ -181,12 +181,13 @@ class BlockCipher:
 
     def encrypt_cbc(self, data: bytes, iv: bytes | None = None) -> bytes:
         """Encrypt whole blocks in CBC mode (IV of zeros unless given)."""
-        self._check_blocks(data)
+        n = self.block_size
+        if len(data) % n:
+            self._check_blocks(data)  # raises
         if iv is not None:
             iv = self._check_iv(iv)
         if not data:
             return b""
-        n = self.block_size
         with self._lock:
             if self._cbc_enc is None:
                 self._cbc_enc = Cipher(self._primitive, modes.CBC(self._enc_chain)).encryptor()
@@ -201,11 +202,12 @@ class BlockCipher:
 
     def decrypt_cbc(self, data: bytes, iv: bytes | None = None) -> bytes:
         """Decrypt whole blocks in CBC mode (IV of zeros unless given)."""
-        self._check_blocks(data)
+        n = self.block_size
+        if len(data) % n:
+            self._check_blocks(data)  # raises
         iv = self._check_iv(iv)
         if not data:
             return b""
-        n = self.block_size
         with self._lock:
             if self._cbc_dec is None:
                 self._cbc_dec = Cipher(self._primitive, modes.CBC(self._dec_chain)).decryptor()

@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import functools
 
-from apdu_specs.crypto.ciphers import Algorithm, block_cipher
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, block_cipher
 from apdu_specs.crypto.errors import FormatError
 
-__all__ = ["counter_kdf", "scp03_kdf"]
+__all__ = ["counter_kdf", "scp03_kdf", "scp03_kdf_with"]
 
 
 def counter_kdf(
     algorithm: Algorithm, key: bytes, before_counter: bytes, after_counter: bytes, length: int
 ) -> bytes:
     """``length`` bytes of ``CMAC(key, before_counter || i || after_counter)``, i = 1, 2, ..."""
-    cipher = block_cipher(algorithm, key)
+    return _counter_kdf(block_cipher(algorithm, key), before_counter, after_counter, length)
+
+
+def _counter_kdf(cipher: BlockCipher, before_counter: bytes, after_counter: bytes,
+                 length: int) -> bytes:
     blocks = -(-length // cipher.block_size)
     if length <= 0 or blocks > 0xFF:
         raise FormatError(f"KDF output length {length} bytes is out of range")
@@ -41,7 +45,14 @@ def scp03_kdf(
     algorithm: Algorithm, key: bytes, constant: int, context: bytes, length_bits: int
 ) -> bytes:
     """SCP03 data derivation: ``length_bits`` bits derived from ``key`` for ``constant``."""
-    return counter_kdf(algorithm, key, _prefix(constant, length_bits), context, length_bits // 8)
+    prefix = _prefix(constant, length_bits)
+    return _counter_kdf(block_cipher(algorithm, key), prefix, context, length_bits // 8)
+
+
+def scp03_kdf_with(cipher: BlockCipher, constant: int, context: bytes, length_bits: int) -> bytes:
+    """:func:`scp03_kdf` under a key whose cipher is already at hand (several derivations
+    from one key look it up once)."""
+    return _counter_kdf(cipher, _prefix(constant, length_bits), context, length_bits // 8)
 
 
 @functools.lru_cache(maxsize=64, typed=True)

@@ -33,6 +33,12 @@ class SecureMessagingSession(ABC):
         """True if commands carry a C-MAC at this level."""
 
     @property
+    def protects_responses(self) -> bool:
+        """False only when responses certainly carry no protection at this level (no
+        R-MAC), so that :meth:`unwrap_response` has nothing to verify."""
+        return True
+
+    @property
     def is_open(self) -> bool:
         """False once :meth:`close` was called or a verification failed."""
         return not self._closed
@@ -98,6 +104,9 @@ class SecureMessagingSession(ABC):
 
     def unwrap_response(self, response: bytes) -> bytes:
         """Host: protected ``data' || SW`` in, ``data || SW`` out."""
+        if (not self._closed and type(response) is bytes and len(response) >= 2
+                and not self.protects_responses):
+            return response  # the level protects no response: the answer is already plain
         sw = _status_word(response)
         return self.unprotect_response(response[:-2], sw) + response[-2:]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from .errors import BadCharacter, FieldTooLong, FieldTooShort
 from .formats import TrackFormat
 
@@ -25,7 +27,15 @@ def check_digits(value: str, what: str) -> None:
 
 def check_text(value: str, what: str, fmt: TrackFormat, forbidden: str) -> None:
     """Every character recordable on ``fmt`` and none of ``forbidden`` (framing)."""
+    if _allowed(fmt, forbidden).issuperset(value):
+        return  # the usual case, answered in one set operation; else find the culprit
     base, limit = fmt.base, 1 << fmt.data_bits
     for position, char in enumerate(value):
         if not 0 <= ord(char) - base < limit or char in forbidden:  # fmt.allows, inlined
             raise BadCharacter(char, position, what)
+
+
+@functools.lru_cache(maxsize=32)
+def _allowed(fmt: TrackFormat, forbidden: str) -> frozenset[str]:
+    """The characters :func:`check_text` lets through (a pure function of its arguments)."""
+    return frozenset(chr(fmt.base + code) for code in range(1 << fmt.data_bits)) - set(forbidden)

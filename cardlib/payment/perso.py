@@ -8,6 +8,8 @@ checks another: 0E01 (cryptographic parameters) before 8000 (keys), 8000 before 
 
 from __future__ import annotations
 
+import functools
+
 from apdu_specs.errors import ProtocolError
 from apdu_specs.payment import dgi as D
 from apdu_specs.payment.afl import decode_afl
@@ -80,15 +82,15 @@ def _personalize(store: MemoryView, pin: PIN, dgi: int, data: bytes) -> None:
     elif dgi == D.GPO_RESPONSE:
         if len(data) < 6:
             raise SWError(SW.WRONG_DATA, "DGI 9104 is AIP (2) followed by at least one AFL entry")
-        decode_afl(data[2:])
+        _check_afl(data[2:])
         store.set("gpo", data)
     elif dgi == D.CRYPTO_PARAMETERS:
-        params = D.CryptoParameters.decode(data)
-        store.set("crypto", params.encode())
+        params = _crypto_parameters(data)
+        store.set("crypto", _canonical_crypto(data))
         if store.get("atc") is None:
             store.set("atc", params.initial_atc)
     elif dgi == D.RISK_PARAMETERS:
-        store.set("risk", D.RiskParameters.decode(data).encode())
+        store.set("risk", _canonical_risk(data))
     elif dgi == D.MASTER_KEYS:
         store.set("keys", D.encode_master_keys(D.decode_master_keys(data, _version(store))))
     elif dgi == D.KEY_CHECK_VALUES:
@@ -110,7 +112,30 @@ def _version(store: MemoryView) -> CryptogramVersion:
     raw = store.get("crypto")
     if raw is None:
         raise SWError(SW.CONDITIONS_NOT_SATISFIED, "DGI 0E01 must come before the keys")
-    return D.CryptoParameters.decode(raw).version
+    return _crypto_parameters(raw).version
+
+
+# DGIs that are the same on every card of a profile (parameters, the GPO answer) are
+# checked and re-encoded once per distinct value: pure functions of immutable bytes,
+# and a bad value raises every time (lru_cache keeps only answers).
+@functools.lru_cache(maxsize=64)
+def _crypto_parameters(data: bytes) -> D.CryptoParameters:
+    return D.CryptoParameters.decode(data)
+
+
+@functools.lru_cache(maxsize=64)
+def _canonical_crypto(data: bytes) -> bytes:
+    return _crypto_parameters(data).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _canonical_risk(data: bytes) -> bytes:
+    return D.RiskParameters.decode(data).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _check_afl(afl: bytes) -> None:
+    decode_afl(afl)
 
 
 def _check_kcvs(store: MemoryView, data: bytes) -> None:

@@ -72,7 +72,7 @@ class PointsPurseApplet(Applet):
         self.pin = PIN(self.store, self.ram, "pin")
 
     def purse(self, purse: int) -> PurseState:
-        return PurseState(self.store, Purse(purse))
+        return PurseState(self.store, purse)  # PurseState checks the purse number
 
     # --- life cycle -------------------------------------------------------------------
     def select(self, ctx: APDUContext) -> bytes:

@@ -67,8 +67,8 @@ def _application(store: MemoryView, data: bytes) -> None:
     store.set("identity", fields["identity"])
 
 
-def _purse(state: PurseState, data: bytes) -> None:
-    fields = _parse(PURSE_DGI, data, f"DGI {purse_dgi(state.purse):04X}")
+def _purse(state: PurseState, data: bytes, what: str) -> None:
+    fields = _parse(PURSE_DGI, data, what)
     if state.params is not None:
         raise SWError(SW.CONDITIONS_NOT_SATISFIED,
                       f"{state.purse.label} purse already personalised")
@@ -86,8 +86,7 @@ def _purse(state: PurseState, data: bytes) -> None:
     state.offline_seq = 0
 
 
-def _key(state: PurseState, kind: KeyKind, data: bytes) -> None:
-    what = f"DGI {key_dgi(state.purse, kind):04X}"
+def _key(state: PurseState, kind: KeyKind, data: bytes, what: str) -> None:
     if kind is KeyKind.TAC:
         fields = _parse(TAC_KEY_DGI, data, what)
         state.set_tac_key(PurseKey(fields["key_version"], fields["key"]))
@@ -111,26 +110,30 @@ def _pin(pin: PIN, data: bytes) -> None:
     pin.set(fields["pin"], fields["try_limit"])
 
 
-#: each purse DGI number → its purse, and the key kind for a key DGI (None: the purse's state)
-_PURSE_ROUTES: dict[int, tuple[Purse, KeyKind | None]] = {
-    **{purse_dgi(purse): (purse, None) for purse in Purse},
-    **{key_dgi(purse, kind): (purse, kind) for purse in Purse for kind in KeyKind},
+#: each purse DGI number → its purse, the key kind for a key DGI (None: the purse's state)
+#: and its name for error messages
+_PURSE_ROUTES: dict[int, tuple[Purse, KeyKind | None, str]] = {
+    **{purse_dgi(purse): (purse, None, f"DGI {purse_dgi(purse):04X}") for purse in Purse},
+    **{key_dgi(purse, kind): (purse, kind, f"DGI {key_dgi(purse, kind):04X}")
+       for purse in Purse for kind in KeyKind},
 }
+_APPLICATION_NUMBER = int(DGI.APPLICATION)  # plain ints: an enum member lookup costs more
+_PIN_NUMBER = int(DGI.PIN)
 
 
 def personalize_purse_dgi(store: MemoryView, pin: PIN, dgi: int, data: bytes) -> None:
     """Apply one DGI to the purse application's memory; 6A88 for an unknown DGI."""
-    if dgi == DGI.APPLICATION:
+    if dgi == _APPLICATION_NUMBER:
         _application(store, data)
         return
-    if dgi == DGI.PIN:
+    if dgi == _PIN_NUMBER:
         _pin(pin, data)
         return
     route = _PURSE_ROUTES.get(dgi)
     if route is None:
         raise SWError(SW.REFERENCED_DATA_NOT_FOUND, f"DGI {dgi:04X} unknown to the points purse")
-    purse, kind = route
+    purse, kind, what = route
     if kind is None:
-        _purse(PurseState(store, purse), data)
+        _purse(PurseState(store, purse), data, what)
     else:
-        _key(PurseState(store, purse), kind, data)
+        _key(PurseState(store, purse), kind, data, what)

@@ -8,6 +8,7 @@ applet decides what moves together.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from apdu_specs.commands.purse_data import Purse, algorithm_for_id
@@ -42,20 +43,31 @@ class PurseKey:
     key: bytes = field(repr=False)
 
 
+@functools.lru_cache(maxsize=256)
+def _params_of(value: tuple[int, int, int]) -> PurseParams:
+    """Stored parameters, decoded once per (immutable) value: the frozen result is shared."""
+    return PurseParams(*value)
+
+
+#: each purse's key prefix and its log's (a purse's state is built several times per command)
+_PREFIXES = {purse: f"purse{purse.value}/" for purse in Purse}
+_LOG_PREFIXES = {purse: prefix + "log/" for purse, prefix in _PREFIXES.items()}
+
+
 class PurseState:
     """Typed access to one purse's records in the applet's memory."""
 
     def __init__(self, store: MemoryView, purse: Purse) -> None:
-        self.purse = Purse(purse)
+        self.purse = purse if type(purse) is Purse else Purse(purse)
         self._store = store
-        self._p = f"purse{self.purse.value}/"
-        self.log = PurseLog(store, self._p + "log/")
+        self._p = _PREFIXES[self.purse]
+        self.log = PurseLog(store, _LOG_PREFIXES[self.purse])
 
     # --- parameters and keys ---------------------------------------------------------
     @property
     def params(self) -> PurseParams | None:
         value = self._store.get(self._p + "params")
-        return None if value is None else PurseParams(*value)
+        return None if value is None else _params_of(value)
 
     def set_params(self, params: PurseParams) -> None:
         self._store.set(self._p + "params",

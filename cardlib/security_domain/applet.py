@@ -50,8 +50,9 @@ from apdu_specs.tlv import TLV, parse_tlvs
 from cardlib.applet import APDUContext, Response, handles
 from cardlib.registry import LoadFile, register_load_file
 
+from ._content import chip_content
 from .access import access_for, check_card_state
-from .channel import ChannelState, check_requirement, unwrap, wrap
+from .channel import ChannelState, check_requirement, state_in, unwrap, wrap
 from .constants import ISD_LOAD_FILE_AID, ISD_MODULE_AID
 from .content_commands import ContentCommands
 from .identity import CardIdentity
@@ -70,6 +71,8 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
 
     title: ClassVar[str] = "issuer security domain"
     multiselectable: ClassVar[bool] = True
+    #: INSTALL, GET STATUS, SET STATUS, DELETE, GET DATA: same on every card of a run
+    shared_parse_ins: ClassVar[frozenset[int]] = frozenset((0xE6, 0xF2, 0xF0, 0xE4, 0xCA))
 
     # --- manufacture ---------------------------------------------------------------------
     def configure(self, *, profile: ISDProfile, keysets: Sequence[KeySet],
@@ -100,14 +103,17 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
 
     # --- the one entry point -------------------------------------------------------------
     def process(self, ctx: APDUContext) -> Response | bytes | None:
-        state = self.channel_state(ctx)
-        ins = ctx.apdu.ins
-        if ins == INS_EXTERNAL_AUTHENTICATE and ctx.apdu.cla & 0x80:
-            check_card_state(self.content.card_state, ins)
+        env = self.env
+        state = state_in(env.ram, ctx.channel)
+        apdu = ctx.apdu
+        ins = apdu.ins
+        content = chip_content(env)
+        if ins == INS_EXTERNAL_AUTHENTICATE and apdu.cla & 0x80:
+            check_card_state(content.card_state, ins)
             return self._external_authenticate(ctx, state)
         requirement = access_for(ins).requirement
         plain = unwrap(state, ctx, requirement)  # first: the MAC chain advances whatever follows
-        check_card_state(self.content.card_state, ins)
+        check_card_state(content.card_state, ins)
         check_requirement(state, requirement)
         try:
             result = super().process(plain)
@@ -115,8 +121,13 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
             if exc.sw >> 8 not in (0x62, 0x63):
                 raise
             result = Response(b"", exc.sw)
+        if not plain.secure:
+            return result  # nothing to add to the answer of a plain command
+        if type(result) is bytes:  # the usual answer: data and 9000
+            return wrap(state, result, 0x9000)
         response = result if isinstance(result, Response) else Response(bytes(result or b""))
-        return wrap(state, response, plain.secure)
+        data = wrap(state, response.data, response.sw)
+        return response if data is response.data else Response(data, response.sw)
 
     # --- secure channel ------------------------------------------------------------------
     @handles(INITIALIZE_UPDATE)

@@ -26,7 +26,7 @@ from apdu_specs.crypto.scp03.params import SecurityLevel
 from apdu_specs.crypto.secure_messaging import SecureMessagingSession
 from apdu_specs.errors import APDUFormatError
 from apdu_specs.sw import SW, SWError
-from cardlib.applet import APDUContext, Response
+from cardlib.applet import APDUContext
 from cardlib.memory import TransientMemory
 
 from .access import Requirement
@@ -36,6 +36,9 @@ from .protocols import CardSideHandshake, DataEncryptionKey
 __all__ = ["ChannelState", "Channels", "check_requirement", "state_in", "unwrap", "wrap"]
 
 _C_MAC = int(SecurityLevel.C_MAC)  # a plain int: IntFlag arithmetic is slow on a hot path
+# module-level names: an enum member looked up on its class costs more than a global
+_NONE = Requirement.NONE
+_NEEDS_C_MAC = Requirement.C_MAC
 #: the RAM key of each logical channel's state (channels 0-19)
 _CHANNEL_KEYS = tuple(f"channel/{n}" for n in range(20))
 
@@ -119,7 +122,7 @@ def unwrap(state: ChannelState, ctx: APDUContext, requirement: Requirement) -> A
     if session is not None and not session.is_open:
         session = None  # what state.authenticated says
     if not sm_bits:
-        if session is not None and session.protects_commands and requirement > Requirement.NONE:
+        if session is not None and session.protects_commands and requirement is not _NONE:
             raise _abort(state, "command without the C-MAC the session requires")
         return ctx
     if session is None or not session.protects_commands:
@@ -139,18 +142,19 @@ def unwrap(state: ChannelState, ctx: APDUContext, requirement: Requirement) -> A
 
 def check_requirement(state: ChannelState, requirement: Requirement) -> None:
     """6982 unless the channel's session meets ``requirement``."""
-    if requirement is Requirement.NONE:
+    if requirement is _NONE:
         return
-    if not state.authenticated:
+    session = state.session
+    if session is None or not session.is_open:  # what state.authenticated says, inlined
         raise SWError(SW.SECURITY_STATUS_NOT_SATISFIED, "no secure channel")
-    if requirement is Requirement.C_MAC and not state.level & _C_MAC:
+    if requirement is _NEEDS_C_MAC and not int(session.security_level) & _C_MAC:
         raise SWError(SW.SECURITY_STATUS_NOT_SATISFIED, "security level lacks C-MAC")
 
 
-def wrap(state: ChannelState, response: Response, secured: bool) -> Response:
-    """Add response protection to the answer of a command that came through the session."""
+def wrap(state: ChannelState, data: bytes, sw: int) -> bytes:
+    """The data field to answer a command that came through the session with: ``data``
+    with the response protection the session's level asks for."""
     session = state.session
-    if not secured or session is None or not session.is_open:
-        return response
-    data = session.protect_response(response.data, response.sw)
-    return response if data is response.data else Response(data, response.sw)
+    if session is None or not session.is_open:
+        return data
+    return session.protect_response(data, sw)

@@ -13,6 +13,7 @@ too — then those are deleted and the load file stays. The ISD cannot be delete
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Any
 
@@ -36,8 +37,12 @@ __all__ = ["ContentCommands"]
 _DONE = b"\x00"  # INSTALL / DELETE answer: no confirmation data
 
 
+@functools.lru_cache(maxsize=256)
 def _install_parameters(field: bytes) -> bytes:
-    """The application-specific parameters (C9 value) of the install parameters field."""
+    """The application-specific parameters (C9 value) of the install parameters field.
+
+    A pure function of the field, which every card of a profile gets the same.
+    """
     if not field:
         return b""
     try:

@@ -43,6 +43,20 @@ def _name(kvn: int) -> str:
     return f"{kvn:02X}"
 
 
+#: the memory keys of each key version's key set and failure counter (read by every
+#: INITIALIZE UPDATE and EXTERNAL AUTHENTICATE: formatted once)
+_KEYSET_KEYS = tuple("keys/" + _name(kvn) for kvn in range(256))
+_AUTHFAIL_KEYS = tuple("authfail/" + _name(kvn) for kvn in range(256))
+
+
+def _keyset_key(kvn: int) -> str:
+    return _KEYSET_KEYS[kvn] if 0 <= kvn <= 0xFF else "keys/" + _name(kvn)
+
+
+def _authfail_key(kvn: int) -> str:
+    return _AUTHFAIL_KEYS[kvn] if 0 <= kvn <= 0xFF else "authfail/" + _name(kvn)
+
+
 @functools.lru_cache(maxsize=256)
 def _keyset_of(kvn: int, value: tuple[str, bytes, bytes, bytes]) -> KeySet:
     """A stored key set, decoded once per (immutable) stored value: every INITIALIZE
@@ -62,7 +76,7 @@ class KeyStore:
         return sorted(int(k.split("/", 1)[1], 16) for k in self._store.keys("keys/"))
 
     def get(self, kvn: int) -> KeySet | None:
-        value = self._store.get("keys/" + _name(kvn))
+        value = self._store.get(_keyset_key(kvn))
         if value is None:
             return None
         return _keyset_of(kvn, value)
@@ -76,13 +90,13 @@ class KeyStore:
 
     def put(self, keyset: KeySet) -> None:
         k = keyset.keys
-        self._store.set("keys/" + _name(keyset.kvn), (k.algorithm.value, k.enc, k.mac, k.dek))
+        self._store.set(_keyset_key(keyset.kvn), (k.algorithm.value, k.enc, k.mac, k.dek))
         if self.failures(keyset.kvn):
-            self._store.set("authfail/" + _name(keyset.kvn), 0)
+            self._store.set(_authfail_key(keyset.kvn), 0)
 
     def delete(self, kvn: int) -> None:
-        self._store.delete("keys/" + _name(kvn))
-        self._store.delete("authfail/" + _name(kvn))
+        self._store.delete(_keyset_key(kvn))
+        self._store.delete(_authfail_key(kvn))
 
     def add(self, keyset: KeySet) -> None:
         """PUT KEY P1=00: store a new key set, retiring the initial one (FF)."""
@@ -92,16 +106,16 @@ class KeyStore:
 
     # --- authentication failures --------------------------------------------------------
     def failures(self, kvn: int) -> int:
-        return int(self._store.get("authfail/" + _name(kvn), 0))
+        return int(self._store.get(_authfail_key(kvn), 0))
 
     def record_failure(self, kvn: int) -> int:
         count = min(self.failures(kvn) + 1, 0xFF)
-        self._store.set_now("authfail/" + _name(kvn), count)
+        self._store.set_now(_authfail_key(kvn), count)
         return count
 
     def clear_failures(self, kvn: int) -> None:
         if self.failures(kvn):
-            self._store.set_now("authfail/" + _name(kvn), 0)
+            self._store.set_now(_authfail_key(kvn), 0)
 
     # --- sequence counter -----------------------------------------------------------------
     @property

@@ -13,11 +13,13 @@ size the card answers ``6310`` and keeps the rest for GET STATUS with P2 b1 set
 
 from __future__ import annotations
 
+import functools
+
 from apdu_specs.commands.gp_extra import RegistryEntry
 from apdu_specs.errors import TLVError
 from apdu_specs.sw import SW, SWError
 from apdu_specs.tlv import find, parse_tlvs
-from cardlib.content import ChipContent
+from cardlib.content import AppRecord, ChipContent
 from cardlib.registry import all_load_files
 
 __all__ = ["LOADED", "aid_filter", "encode_entries", "paginate", "registry_entries"]
@@ -25,8 +27,12 @@ __all__ = ["LOADED", "aid_filter", "encode_entries", "paginate", "registry_entri
 LOADED = 0x01
 
 
+@functools.lru_cache(maxsize=64)
 def aid_filter(criteria: bytes) -> bytes:
-    """The AID prefix of the search criteria; 6A80 unless they hold a 4F object."""
+    """The AID prefix of the search criteria; 6A80 unless they hold a 4F object.
+
+    A pure function of the criteria, which are the same in most GET STATUS commands.
+    """
     try:
         objs = parse_tlvs(criteria)
     except TLVError as exc:
@@ -44,8 +50,7 @@ def registry_entries(subset: int, content: ChipContent, isd_aid: bytes) -> list[
         privileges = rec.privileges if rec is not None else b""
         return [RegistryEntry(isd_aid, content.card_state, privileges)]
     if subset == 0x40:
-        return [RegistryEntry(r.aid, r.state, r.privileges, r.load_file_aid, isd_aid)
-                for r in content.records() if r.aid != isd_aid]
+        return [_application_entry(r, isd_aid) for r in content.records() if r.aid != isd_aid]
     with_modules = subset == 0x10
     out = []
     for lf in all_load_files():
@@ -53,6 +58,12 @@ def registry_entries(subset: int, content: ChipContent, isd_aid: bytes) -> list[
         modules = tuple(sorted(lf.modules)) if with_modules else ()
         out.append(RegistryEntry(lf.aid, LOADED, b"", b"", isd_aid, version, modules))
     return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _application_entry(rec: AppRecord, isd_aid: bytes) -> RegistryEntry:
+    """An application's entry: a pure function of its (frozen, shared) record."""
+    return RegistryEntry(rec.aid, rec.state, rec.privileges, rec.load_file_aid, isd_aid)
 
 
 def encode_entries(entries: list[RegistryEntry], tlv_format: bool, subset: int) -> list[bytes]:

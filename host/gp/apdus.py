@@ -151,13 +151,19 @@ def put_key(keys: StaticKeys, new_kvn: int, *, replace_kvn: int = 0x00,
 
 def _streams(dgis: Iterable[DGI], encrypt: Callable[[bytes], bytes]) -> list[tuple[bool, bytes]]:
     """Runs of consecutive DGIs of the same kind, framed (sensitive values encrypted)."""
-    runs: list[tuple[bool, bytearray]] = []
+    runs: list[tuple[bool, bytes]] = []
+    kind: bool | None = None
+    framed: list[bytes] = []  # the current run's DGIs, joined once the run ends
     for item in dgis:
-        value = encrypt(item.value) if item.sensitive else item.value
-        if not runs or runs[-1][0] != item.sensitive:
-            runs.append((item.sensitive, bytearray()))
-        runs[-1][1].extend(encode_dgi(item.dgi, value))
-    return [(sensitive, bytes(data)) for sensitive, data in runs]
+        sensitive = item.sensitive
+        if sensitive != kind:
+            if framed:
+                runs.append((bool(kind), b"".join(framed)))
+            kind, framed = sensitive, []
+        framed.append(encode_dgi(item.dgi, encrypt(item.value) if sensitive else item.value))
+    if framed:
+        runs.append((bool(kind), b"".join(framed)))
+    return runs
 
 
 def store_data(dgis: Sequence[DGI], *, encrypt: Callable[[bytes], bytes],

@@ -203,10 +203,11 @@ def secure_channel_flow(keys: KeySpec, options: ChannelOptions | None = None, *,
     return SecureChannel(session, scp=scp, static=static, options=options, **details)
 
 
-def _check_card(handshake: HostHandshake | SCP02HostHandshake, data: bytes, keys: KeySpec,
-                static: StaticKeys, kvn: int) -> None:
+def _check_card(check: Callable[[], object], keys: KeySpec, static: StaticKeys,
+                kvn: int) -> None:
+    """Run the handshake's card cryptogram ``check``, its failures worded for the operator."""
     try:
-        handshake.process_initialize_update_response(data)
+        check()
     except CryptogramError:
         raise AuthenticationError(
             f"card cryptogram does not match: wrong keys for key set {kvn:02X} "
@@ -229,7 +230,7 @@ def _scp03(keys: KeySpec, options: ChannelOptions, mode: SCP03Mode, challenge: b
     static = keys.card_keys(parsed.kdd, options.algorithm or Algorithm.AES)
     handshake = HostHandshake(static, kvn=options.kvn, mode=mode, host_challenge=challenge,
                               cla=options.cla)
-    _check_card(handshake, data, keys, static, parsed.kvn)
+    _check_card(lambda: handshake.check_response(parsed), keys, static, parsed.kvn)
     return handshake, static, {"kvn": parsed.kvn, "kdd": parsed.kdd,
                                "sequence_counter": parsed.sequence_counter,
                                "i_parameter": parsed.i_parameter}
@@ -244,7 +245,8 @@ def _scp02(keys: KeySpec, options: ChannelOptions, challenge: bytes,
     static = keys.card_keys(parsed.kdd, Algorithm.TDES)
     handshake = SCP02HostHandshake(static, kvn=options.kvn, host_challenge=challenge,
                                    cla=options.cla)
-    _check_card(handshake, data, keys, static, parsed.kvn)
+    _check_card(lambda: handshake.process_initialize_update_response(data), keys, static,
+                parsed.kvn)
     return handshake, static, {"kvn": parsed.kvn, "kdd": parsed.kdd,
                                "sequence_counter": parsed.sequence_counter, "i_parameter": None}
 

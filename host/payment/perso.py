@@ -19,7 +19,8 @@ Records (SFI 1, read by the terminal per the AFL ``08 01 02 00``):
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 
 from apdu_specs.payment import dgi as D
 from apdu_specs.payment.afl import AFLEntry, encode_afl
@@ -67,7 +68,9 @@ def cdol2(method: ARPCMethod) -> bytes:
     return encode_dol([(0x8A, 2), (0x91, method.data_length), (0x95, 5), (0x9F37, 4)])
 
 
+@functools.lru_cache(maxsize=256)
 def _date(yymm: str, last_day: bool) -> bytes:
+    """YYMMDD in BCD (a pure function of a month: the cards of a batch share a few)."""
     year, month = 2000 + int(yymm[:2]), int(yymm[2:])
     day = calendar.monthrange(year, month)[1] if last_day else 1
     return bytes.fromhex(f"{yymm}{day:02d}")
@@ -77,48 +80,93 @@ def _pan(pan: str) -> bytes:
     return bytes.fromhex(pan + "F" * (len(pan) % 2))
 
 
-def _records(profile: ApplicationProfile, keys: IssuerKeys) -> list[bytes]:
-    first = [TLV(0x57, track2_equivalent(profile, keys)),
-             TLV(0x5F20, profile.cardholder_name.encode("ascii"))]
-    second = [TLV(0x5A, _pan(profile.pan)), TLV(0x5F24, _date(profile.expiry, True))]
-    if profile.effective is not None:
-        second.append(TLV(0x5F25, _date(profile.effective, False)))
-    second += [
-        TLV(0x5F28, encode_numeric(profile.country, 2)),
-        TLV(0x5F34, bytes.fromhex(profile.psn)),
+def _record(objects: bytes) -> bytes:
+    """A record template (70) around objects already encoded."""
+    return TLV(0x70, objects).encode()
+
+
+# What every card of one product shares is encoded once: the functions below are pure
+# functions of a few profile settings (ints, strings, an enum), cached on them.
+
+@functools.lru_cache(maxsize=64)
+def _crypto_parameters(cvn: int, dki: int, arpc_method: ARPCMethod, initial_atc: int) -> bytes:
+    return D.CryptoParameters(cvn, dki, arpc_method, initial_atc).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _risk_parameters(offline_limit: int, currency: int, lower_consecutive_offline: int,
+                     upper_consecutive_offline: int, credit_limit: int | None) -> bytes:
+    return D.RiskParameters(offline_limit, currency, lower_consecutive_offline,
+                            upper_consecutive_offline, credit_limit).encode()
+
+
+@functools.lru_cache(maxsize=64)
+def _fci_proprietary(label: str, priority: int) -> bytes:
+    return encode_tlvs([TLV(0x50, label.encode("ascii")), TLV(0x87, bytes([priority])),
+                        TLV(0x9F38, PDOL), TLV(0x5F2D, LANGUAGES)])
+
+
+@functools.lru_cache(maxsize=64)
+def _record_2_tail(country: int, psn: str, arpc_method: ARPCMethod, currency: int,
+                   currency_exponent: int, template: tuple[tuple[int, bytes], ...]) -> bytes:
+    """Record 2 after the card's own dates: the product's objects, then the template's
+    (a template object replaces the product's object of the same tag)."""
+    replaced = dict(template)
+    objs = [
+        TLV(0x5F28, encode_numeric(country, 2)),
+        TLV(0x5F34, bytes.fromhex(psn)),
         TLV(0x9F07, USAGE_CONTROL), TLV(0x8E, CVM_LIST),
-        TLV(0x8C, CDOL1), TLV(0x8D, cdol2(profile.arpc_method)),
+        TLV(0x8C, CDOL1), TLV(0x8D, cdol2(arpc_method)),
         TLV(0x9F0D, IAC_DEFAULT), TLV(0x9F0E, IAC_DENIAL), TLV(0x9F0F, IAC_ONLINE),
         TLV(0x9F08, APPLICATION_VERSION),
-        TLV(0x9F42, encode_numeric(profile.currency, 2)),
-        TLV(0x9F44, bytes([profile.currency_exponent])),
+        TLV(0x9F42, encode_numeric(currency, 2)),
+        TLV(0x9F44, bytes([currency_exponent])),
     ]
-    return [TLV.build(0x70, objs).encode() for objs in (first, second)]
+    kept = [o for o in objs if o.tag not in replaced]
+    return encode_tlvs([*kept, *(TLV(tag, value) for tag, value in template)])
 
 
-def _fci_proprietary(profile: ApplicationProfile) -> bytes:
-    return encode_tlvs([TLV(0x50, profile.application_label.encode("ascii")),
-                        TLV(0x87, bytes([profile.priority])), TLV(0x9F38, PDOL),
-                        TLV(0x5F2D, LANGUAGES)])
+def _records(profile: ApplicationProfile, keys: IssuerKeys,
+             template: tuple[tuple[int, bytes], ...]) -> list[bytes]:
+    first = (TLV(0x57, track2_equivalent(profile, keys)).encode()
+             + TLV(0x5F20, profile.cardholder_name.encode("ascii")).encode())
+    dates = [TLV(0x5A, _pan(profile.pan)), TLV(0x5F24, _date(profile.expiry, True))]
+    if profile.effective is not None:
+        dates.append(TLV(0x5F25, _date(profile.effective, False)))
+    if template:
+        replaced = dict(template)
+        dates = [o for o in dates if o.tag not in replaced]
+    tail = _record_2_tail(profile.country, profile.psn, profile.arpc_method, profile.currency,
+                          profile.currency_exponent, template)
+    return [_record(first), _record(encode_tlvs(dates) + tail)]
 
 
-def application_dgis(profile: ApplicationProfile, keys: IssuerKeys) -> list[tuple[int, bytes]]:
-    """Every DGI of one application, in the order the card requires."""
+def application_dgis(profile: ApplicationProfile, keys: IssuerKeys, *,
+                     record_template: Mapping[int, bytes] | None = None
+                     ) -> list[tuple[int, bytes]]:
+    """Every DGI of one application, in the order the card requires.
+
+    ``record_template``: data objects (tag → value) added to record 2 of SFI 1, after its
+    own objects; one with the tag of an object of the record replaces it.
+    """
     version = version_for(profile.cvn)
     card_keys = version.icc_master_keys(keys.emv, profile.pan, profile.psn)
-    crypto = D.CryptoParameters(profile.cvn, profile.dki, profile.arpc_method, profile.initial_atc)
-    risk = D.RiskParameters(profile.offline_limit, profile.currency,
-                            profile.lower_consecutive_offline, profile.upper_consecutive_offline,
-                            profile.credit_limit)
-    out = [(D.CRYPTO_PARAMETERS, crypto.encode()), (D.RISK_PARAMETERS, risk.encode()),
+    out = [(D.CRYPTO_PARAMETERS, _crypto_parameters(profile.cvn, profile.dki,
+                                                    profile.arpc_method, profile.initial_atc)),
+           (D.RISK_PARAMETERS, _risk_parameters(profile.offline_limit, profile.currency,
+                                                profile.lower_consecutive_offline,
+                                                profile.upper_consecutive_offline,
+                                                profile.credit_limit)),
            (D.MASTER_KEYS, D.encode_master_keys(card_keys)),
            (D.KEY_CHECK_VALUES, D.encode_kcvs(card_keys, version))]
     if profile.pin is not None:
         out += [(D.PIN_TRY_LIMIT, bytes([profile.pin_try_limit])),
                 (D.PIN, encode_pin_block(profile.pin))]
-    out += [(D.FCI_PROPRIETARY, _fci_proprietary(profile)),
+    out += [(D.FCI_PROPRIETARY, _fci_proprietary(profile.application_label, profile.priority)),
             (D.GPO_RESPONSE, profile.aip + AFL)]
-    out += [(D.record_dgi(1, n), rec) for n, rec in enumerate(_records(profile, keys), 1)]
+    template = tuple(record_template.items()) if record_template else ()
+    out += [(D.record_dgi(1, n), rec)
+            for n, rec in enumerate(_records(profile, keys, template), 1)]
     return out
 
 

@@ -24,6 +24,9 @@ __all__ = ["ICVV_SERVICE_CODE", "StripeTracks", "encode_stripe", "stripe_cvv_ok"
 
 ICVV_SERVICE_CODE = "999"
 NO_PVV = "0000"
+#: a profile checked its PAN's Luhn digit when it was made (if ``check_luhn``; it is frozen),
+#: so the tracks built from it check everything else but not that again
+_RECHECK_LUHN = False
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,9 @@ def encode_stripe(profile: ApplicationProfile, keys: IssuerKeys) -> StripeTracks
     """Tracks 1 and 2 for the application the stripe stands for."""
     data = _discretionary(profile, keys, profile.service_code)
     t1 = Track1(profile.pan, profile.cardholder_name, profile.expiry, profile.service_code, data,
-                check_luhn=profile.check_luhn)
+                check_luhn=_RECHECK_LUHN)
     t2 = Track2(profile.pan, profile.expiry, profile.service_code, data,
-                check_luhn=profile.check_luhn)
+                check_luhn=_RECHECK_LUHN)
     return StripeTracks(t1.encode_with_lrc(), t2.encode_with_lrc())
 
 
@@ -55,7 +58,7 @@ def track2_equivalent(profile: ApplicationProfile, keys: IssuerKeys) -> bytes:
     """Tag 57 of the chip application: track 2 in BCD with the iCVV."""
     data = _discretionary(profile, keys, ICVV_SERVICE_CODE)
     return Track2(profile.pan, profile.expiry, profile.service_code, data,
-                  check_luhn=profile.check_luhn).to_track2_equivalent()
+                  check_luhn=_RECHECK_LUHN).to_track2_equivalent()
 
 
 def stripe_cvv_ok(track2: str, keys: IssuerKeys) -> bool:

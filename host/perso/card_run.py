@@ -35,7 +35,7 @@ from .errors import AlreadyPersonalisedError, VerificationMismatch
 from .estimate import APDUCount, count_apdus
 from .holders import HolderRecord
 from .pin_mailer import PINMailer
-from .plan import CardPlan, plan_card
+from .plan import CardPlan, CardPlanner
 from .profile import Profile
 from .verify import verify_card
 
@@ -78,6 +78,7 @@ class Personaliser:
         self.keys = CardKeyFactory(keys, profile)
         self.mailer = mailer
         self._today = today
+        self._planner = CardPlanner(profile, self.keys)
 
     def __repr__(self) -> str:
         return f"Personaliser({self.profile!r}, {self.keys!r})"
@@ -85,7 +86,7 @@ class Personaliser:
     def plan(self, holder: HolderRecord, *, pin: str | None = None) -> CardPlan:
         """The card's complete data (a fresh PIN unless ``pin`` is given, for tests)."""
         card = resolve_card(holder, self.profile, today=self._today(), pin=pin)
-        return plan_card(card, self.profile, self.keys)
+        return self._planner.plan(card)
 
     def _check_issued_card(self, plan: CardPlan, transports: Mapping[int, Transport]) -> None:
         """A fully SECURED card may only be this holder's (its PIN is then issued again)."""

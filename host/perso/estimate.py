@@ -48,23 +48,26 @@ def store_data_blocks(app: AppPlan, cipher_block: int,
     """The number of STORE DATA commands ``app`` needs, as :func:`host.gp.apdus.store_data`
     cuts them: a run of plain or of encrypted DGIs fills blocks of ``data_block`` bytes, a
     change of kind starts a new block, an encrypted value is padded to ``cipher_block``."""
-    runs: list[list[int]] = []
+    blocks = 0
+    run_sensitive: bool | None = None
+    run_length = 0
     for dgi in app.dgis:
         size = len(dgi.value)
         if dgi.sensitive:
             size = (size // cipher_block + 1) * cipher_block  # method 2 always pads
-        if not runs or runs[-1][0] != dgi.sensitive:
-            runs.append([dgi.sensitive, 0])
-        runs[-1][1] += _framed(size)
-    return sum(-(-length // data_block) for _, length in runs)
+        if dgi.sensitive != run_sensitive:
+            blocks += -(-run_length // data_block)
+            run_sensitive, run_length = dgi.sensitive, 0
+        run_length += _framed(size)
+    return blocks + -(-run_length // data_block)
 
 
 def _verify_app(app: AppPlan) -> int:
     if app.spec.kind is AppKind.PURSE:
         return 1 + 3  # SELECT, GET BALANCE of each purse
-    records = [d for d in app.dgis if payment_dgi.record_of_dgi(d.dgi) is not None
-               and d.dgi not in _NOT_RECORDS]
-    return 1 + len(records)
+    records = sum(1 for d in app.dgis
+                  if d.dgi not in _NOT_RECORDS and payment_dgi.record_of_dgi(d.dgi) is not None)
+    return 1 + records
 
 
 def count_apdus(plan: CardPlan, profile: Profile) -> APDUCount:
@@ -75,7 +78,7 @@ def count_apdus(plan: CardPlan, profile: Profile) -> APDUCount:
         apps = plan.chip_apps(chip)
         personalise += _OPEN + _CLOSE
         # INSTALL, INSTALL [for personalization], the blocks, SET STATUS unless self-marked
-        personalise += sum(2 + store_data_blocks(app, block) + (not app.spec.marks_personalized)
-                           for app in apps)
+        for app in apps:
+            personalise += 2 + store_data_blocks(app, block) + (not app.spec.marks_personalized)
         verify += _VERIFY_ISD + (0 if apps else 1) + sum(_verify_app(app) for app in apps)
     return APDUCount(personalise, verify)

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from apdu_specs.commands.purse_data import DGI as PurseDGI
 from apdu_specs.commands.purse_data import KEY_LENGTH, KeyKind, Purse, key_dgi
-from apdu_specs.crypto.suite import AlgorithmSuite
 from apdu_specs.payment import dgi as payment_dgi
 from apdu_specs.payment.issuer_response import ARPCMethod
-from apdu_specs.tlv import TLV, parse_tlvs
 from host.gp import DGI
 from host.payment.perso import application_dgis, directory_dgis
 from host.payment.profile import ApplicationProfile, Product
@@ -31,9 +30,8 @@ from .card_data import CardData
 from .card_keys import CardKeyFactory
 from .profile import AppKind, ApplicationSpec, Profile
 
-__all__ = ["PIN_DGIS", "AppPlan", "CardPlan", "is_sensitive", "plan_card"]
+__all__ = ["PIN_DGIS", "AppPlan", "CardPlan", "CardPlanner", "is_sensitive", "plan_card"]
 
-_RECORD_2 = payment_dgi.record_dgi(1, 2)
 #: the PIN DGI of the payment applications and of the purse (both EMV CPS's 8010)
 PIN_DGIS = frozenset({payment_dgi.PIN, int(PurseDGI.PIN)})
 
@@ -78,6 +76,9 @@ class CardPlan:
         return f"CardPlan({self.card!r}, {len(self.apps)} applications)"
 
 
+#: the audit name of each purse key
+_PURSE_KEY_NAMES = ((KeyKind.LOAD, "dlk"), (KeyKind.PURCHASE, "dpk"), (KeyKind.TAC, "dtk"))
+
 #: DGIs that check secrets sent before them (the KCVs of DGI 8000), so they stay behind them
 _AFTER_SECRETS = frozenset({payment_dgi.KEY_CHECK_VALUES})
 
@@ -91,102 +92,151 @@ def _dgis(items: Sequence[tuple[int, bytes]]) -> tuple[DGI, ...]:
     relative order is kept inside each group, which keeps the applications' own rules
     (parameters before keys, PIN try limit before PIN, KCVs after keys).
     """
-    dgis = [DGI(dgi, bytes(value), is_sensitive(dgi)) for dgi, value in items]
-    plain = [d for d in dgis if not d.sensitive and d.dgi not in _AFTER_SECRETS]
-    secrets = [d for d in dgis if d.sensitive]
-    checks = [DGI(d.dgi, d.value, sensitive=bool(secrets)) for d in dgis
-              if not d.sensitive and d.dgi in _AFTER_SECRETS]
-    return (*plain, *secrets, *checks)
+    plain: list[DGI] = []
+    secrets: list[DGI] = []
+    checks: list[tuple[int, bytes]] = []
+    for dgi, value in items:
+        if is_sensitive(dgi):
+            secrets.append(DGI(dgi, bytes(value), True))
+        elif dgi in _AFTER_SECRETS:
+            checks.append((dgi, value))
+        else:
+            plain.append(DGI(dgi, bytes(value), False))
+    encrypted = bool(secrets)
+    return (*plain, *secrets, *(DGI(dgi, bytes(value), encrypted) for dgi, value in checks))
 
 
-def _payment_profiles(card: CardData, profile: Profile) -> dict[bytes, ApplicationProfile]:
-    out: dict[bytes, ApplicationProfile] = {}
-    for rank, spec in enumerate(profile.payment_apps):
+@dataclass(frozen=True)
+class _PaymentApp:
+    """A payment application of the profile, with what its cards share worked out once."""
+
+    spec: ApplicationSpec
+    #: its rank among the payment applications (the PSN of the card plus the rank, unless set)
+    rank: int
+    #: the PSN the profile sets for it, if any
+    psn: str | None
+    #: the :class:`ApplicationProfile` arguments that are the same on every card
+    shared: dict[str, Any]
+    #: the audit names of the KCVs of MK-AC, MK-SMI and MK-SMC, in DGI 9000's order
+    kcv_names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, spec: ApplicationSpec, rank: int, profile: Profile) -> _PaymentApp:
         settings = spec.payment
         assert settings is not None
-        psn = settings.psn or f"{(int(card.psn) + rank) % 100:02d}"
-        out[spec.aid] = ApplicationProfile(
+        shared = dict(
             product=Product.CREDIT if settings.credit_limit is not None else Product.DEBIT,
-            pan=card.pan, expiry=card.expiry, cardholder_name=card.name, psn=psn,
-            effective=card.effective[:4], label=settings.label, priority=settings.priority,
-            aid=spec.aid, currency=profile.currency, currency_exponent=profile.currency_exponent,
+            label=settings.label, priority=settings.priority, aid=spec.aid,
+            currency=profile.currency, currency_exponent=profile.currency_exponent,
             country=profile.country, offline_limit=settings.offline_limit,
             credit_limit=settings.credit_limit,
             lower_consecutive_offline=settings.lower_consecutive_offline,
             upper_consecutive_offline=settings.upper_consecutive_offline,
-            pin=card.pin, pin_try_limit=profile.pin.try_limit, cvn=profile.cvn, dki=settings.dki,
+            pin_try_limit=profile.pin.try_limit, cvn=profile.cvn, dki=settings.dki,
             arpc_method=ARPCMethod(settings.arpc_method),
             service_code=profile.magstripe.service_code, pvki=profile.magstripe.pvki)
-    return out
+        names = tuple(f"chip{spec.chip}.{spec.name}.{key}" for key in ("mk_ac", "mk_smi", "mk_smc"))
+        return cls(spec, rank, settings.psn, shared, names)
+
+    def application_profile(self, card: CardData) -> ApplicationProfile:
+        """The application's data for ``card`` (checked as every profile is)."""
+        return ApplicationProfile(
+            pan=card.pan, expiry=card.expiry, cardholder_name=card.name,
+            psn=self.psn or f"{(int(card.psn) + self.rank) % 100:02d}",
+            effective=card.effective[:4], pin=card.pin, **self.shared)
+
+    def kcvs(self, items: Sequence[tuple[int, bytes]]) -> dict[str, str]:
+        """The KCVs of the card's keys, read from DGI 9000 just built."""
+        values = next((v for d, v in items if d == payment_dgi.KEY_CHECK_VALUES), b"")
+        return {name: values[3 * i:3 * i + 3].hex().upper()
+                for i, name in enumerate(self.kcv_names) if len(values) >= 3 * i + 3}
 
 
-def _with_template(items: list[tuple[int, bytes]],
-                   template: dict[int, bytes]) -> list[tuple[int, bytes]]:
-    """Record 2 of SFI 1 with the profile's template objects added (same tag: replaced)."""
-    if not template:
-        return items
-    out = []
-    for dgi, value in items:
-        if dgi == _RECORD_2:
-            # the 70 template's children, as parsing its value again would give them
-            kids = [o for o in parse_tlvs(value)[0].children if o.tag not in template]
-            kids += [TLV(tag, data) for tag, data in template.items()]
-            value = TLV.build(0x70, kids).encode()
-        out.append((dgi, value))
-    return out
+class CardPlanner:
+    """Plans the cards of one profile with one key file (:meth:`plan` is :func:`plan_card`).
+
+    What is the same on every card is prepared once, when the planner is made: the
+    issuer's keys, each payment application's settings, the purse profiles, the audit
+    names of the keys, and the directories (PSE, PPSE), which list the applications by
+    AID, label and priority only.
+    """
+
+    def __init__(self, profile: Profile, keys: CardKeyFactory) -> None:
+        self.profile = profile
+        self.keys = keys
+        self._payments = tuple(_PaymentApp.of(spec, rank, profile)
+                               for rank, spec in enumerate(profile.payment_apps))
+        self._issuer_keys = keys.payment_keys if self._payments else None
+        self._purse_profiles = _purse_profiles(profile) if profile.purse_apps else {}
+        #: (audit name, key DGI) of every purse key, for the KCVs
+        self._purse_key_names = {
+            spec.aid: tuple((f"chip{spec.chip}.{spec.name}.{purse.label}.{name}",
+                             key_dgi(purse, kind))
+                            for purse in Purse for kind, name in _PURSE_KEY_NAMES)
+            for spec in profile.purse_apps}
+        #: the directories' plans, built with the first card (from its payment profiles)
+        self._directories: dict[bytes, AppPlan] | None = None
+
+    def plan(self, card: CardData) -> CardPlan:
+        """The complete personalisation of one card."""
+        profile = self.profile
+        payments = {app.spec.aid: (app, app.application_profile(card)) for app in self._payments}
+        issuer_keys = self._issuer_keys
+        kcvs: dict[str, str] = {}
+        apps: list[AppPlan] = []
+        for spec in profile.applications:
+            if spec.kind is AppKind.DIRECTORY:
+                apps.append(self._directory_plans(payments)[spec.aid])
+                continue
+            if spec.kind is AppKind.PAYMENT:
+                assert issuer_keys is not None and spec.payment is not None
+                app, app_profile = payments[spec.aid]
+                items = application_dgis(app_profile, issuer_keys,
+                                         record_template=spec.payment.template)
+                kcvs.update(app.kcvs(items))
+            else:
+                items = self._purse_dgis(card)
+                kcvs.update(self._purse_kcvs(spec, items))
+            apps.append(AppPlan(spec, _dgis(items)))
+        stripe = None
+        if profile.magstripe.enabled and payments and issuer_keys is not None:
+            stripe = encode_stripe(next(iter(payments.values()))[1], issuer_keys)
+        return CardPlan(card, tuple(apps), stripe, kcvs)
+
+    def _directory_plans(self, payments: dict[bytes, tuple[_PaymentApp, ApplicationProfile]]
+                         ) -> dict[bytes, AppPlan]:
+        """The PSE and PPSE: they list the applications by AID, label and priority, which
+        the profile sets, so the first card's directories are every card's."""
+        if self._directories is None:
+            listed = directory_dgis([p for _, p in payments.values()]) if payments else {}
+            self._directories = {
+                spec.aid: AppPlan(spec, _dgis(listed.get(spec.aid)
+                                              or directory_dgis([])[spec.aid]))
+                for spec in self.profile.applications if spec.kind is AppKind.DIRECTORY}
+        return self._directories
+
+    def _purse_dgis(self, card: CardData) -> list[tuple[int, bytes]]:
+        profile = self.profile
+        return purse_perso_dgis(card.card_id, self.keys.purse_keys,
+                                profiles=self._purse_profiles, pin=card.pin,
+                                pin_try_limit=profile.pin.try_limit,
+                                mac_try_limit=profile.points.mac_try_limit)
+
+    def _purse_kcvs(self, spec: ApplicationSpec,
+                    items: Sequence[tuple[int, bytes]]) -> dict[str, str]:
+        """KCVs of the purse keys, read from the key DGIs just built (the key is their tail)."""
+        values = dict(items)
+        suite = self.profile.suite
+        return {name: suite.kcv(values[dgi][-KEY_LENGTH:]).hex().upper()
+                for name, dgi in self._purse_key_names[spec.aid]}
 
 
 def plan_card(card: CardData, profile: Profile, keys: CardKeyFactory) -> CardPlan:
-    """The complete personalisation of one card."""
-    payments = _payment_profiles(card, profile)
-    issuer_keys = keys.payment_keys if payments else None
-    directories = directory_dgis(list(payments.values())) if payments else {}
-    kcvs: dict[str, str] = {}
-    apps: list[AppPlan] = []
-    for spec in profile.applications:
-        if spec.kind is AppKind.DIRECTORY:
-            items = directories.get(spec.aid) or directory_dgis([])[spec.aid]
-        elif spec.kind is AppKind.PAYMENT:
-            assert issuer_keys is not None and spec.payment is not None
-            items = _with_template(application_dgis(payments[spec.aid], issuer_keys),
-                                   spec.payment.template)
-            kcvs.update(_payment_kcvs(spec, items))
-        else:
-            items = _purse_dgis(card, profile, keys)
-            kcvs.update(_purse_kcvs(spec, items, profile.suite))
-        apps.append(AppPlan(spec, _dgis(items)))
-    stripe = None
-    if profile.magstripe.enabled and payments and issuer_keys is not None:
-        stripe = encode_stripe(next(iter(payments.values())), issuer_keys)
-    return CardPlan(card, tuple(apps), stripe, kcvs)
-
-
-def _payment_kcvs(spec: ApplicationSpec, items: Sequence[tuple[int, bytes]]) -> dict[str, str]:
-    values = dict(items).get(payment_dgi.KEY_CHECK_VALUES, b"")
-    names = ("mk_ac", "mk_smi", "mk_smc")
-    return {f"chip{spec.chip}.{spec.name}.{name}": values[3 * i:3 * i + 3].hex().upper()
-            for i, name in enumerate(names) if len(values) >= 3 * i + 3}
+    """The complete personalisation of one card (for many, :class:`CardPlanner`)."""
+    return CardPlanner(profile, keys).plan(card)
 
 
 def _purse_profiles(profile: Profile) -> dict[Purse, PurseProfile]:
     points = profile.points
     return {p: PurseProfile(points.max_balance[p], points.initial[p], points.pin_for_purchase)
             for p in Purse}
-
-
-def _purse_dgis(card: CardData, profile: Profile, keys: CardKeyFactory) -> list[tuple[int, bytes]]:
-    return purse_perso_dgis(card.card_id, keys.purse_keys, profiles=_purse_profiles(profile),
-                            pin=card.pin, pin_try_limit=profile.pin.try_limit,
-                            mac_try_limit=profile.points.mac_try_limit)
-
-
-def _purse_kcvs(spec: ApplicationSpec, items: Sequence[tuple[int, bytes]],
-                suite: AlgorithmSuite) -> dict[str, str]:
-    """KCVs of the purse keys, read from the key DGIs just built (the key is their tail)."""
-    out = {}
-    values = dict(items)
-    for purse in Purse:
-        for kind, name in ((KeyKind.LOAD, "dlk"), (KeyKind.PURCHASE, "dpk"), (KeyKind.TAC, "dtk")):
-            key = values[key_dgi(purse, kind)][-KEY_LENGTH:]
-            out[f"chip{spec.chip}.{spec.name}.{purse.label}.{name}"] = suite.kcv(key).hex().upper()
-    return out

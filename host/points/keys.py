@@ -68,8 +68,13 @@ def diversify_purse_key(master_key: bytes, card_identity: str, purse: Purse,
     """The 16-byte key of ``purse`` on card ``card_identity`` from a 16-byte master key."""
     master_key = _check_key(master_key, "a purse master key")
     y = diversification_data(card_identity, purse)
+    return _diversify(master_key, y, _check_algorithm(algorithm))
+
+
+def _diversify(master_key: bytes, y: bytes, algorithm: Algorithm) -> bytes:
+    """The derivation itself, for a checked master key, ``Y`` and algorithm."""
     block = y + xor(y, b"\xff" * 8)
-    if _check_algorithm(algorithm) is Algorithm.TDES:
+    if algorithm is Algorithm.TDES:
         return with_odd_parity(ecb_encrypt(Algorithm.TDES, master_key, block))
     return ecb_encrypt(algorithm, master_key, block)
 
@@ -98,12 +103,18 @@ class PurseCardKeys:
 
     @property
     def algorithm_id(self) -> int:
-        return self.scheme.algorithm_id
+        return _algorithm_id(self.algorithm)
 
     def __repr__(self) -> str:
         return (f"PurseCardKeys({self.algorithm.value}, index {self.key_index:02X} "
                 f"version {self.key_version:02X}, KCV "
                 f"{_kcvs(self.algorithm, dlk=self.dlk, dpk=self.dpk, dtk=self.dtk)})")
+
+
+@functools.lru_cache(maxsize=8)
+def _algorithm_id(algorithm: Algorithm) -> int:
+    """The scheme's algorithm ID, asked for every purse of every card personalised."""
+    return PurseScheme(algorithm).algorithm_id
 
 
 @runtime_checkable
@@ -158,10 +169,14 @@ class FixedCardKeys:
 
 @functools.lru_cache(maxsize=4096)
 def _card_keys(issuer: PurseIssuerKeys, card_identity: str, purse: Purse) -> PurseCardKeys:
-    """Diversified once per card and purse: a terminal loads the same cards all day."""
+    """Diversified once per card and purse: a terminal loads the same cards all day.
+
+    The issuer's master keys and algorithm were checked when it was made (it is frozen),
+    so only the card identity is checked here, once for the three keys."""
+    y = diversification_data(card_identity, purse)
 
     def div(master: bytes) -> bytes:
-        return diversify_purse_key(master, card_identity, purse, issuer.algorithm)
+        return _diversify(master, y, issuer.algorithm)
 
     return PurseCardKeys(issuer.algorithm, div(issuer.load_master), div(issuer.purchase_master),
                          div(issuer.tac_master), issuer.key_index, issuer.key_version)

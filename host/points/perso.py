@@ -6,6 +6,7 @@ sensitive, so the security domain's STORE DATA must carry them encrypted.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -47,6 +48,15 @@ class PurseProfile:
             raise PointsError("need 0 <= initial balance <= max balance < 2**32")
 
 
+@functools.lru_cache(maxsize=64)
+def _purse_state(algorithm_id: int, profile: PurseProfile) -> bytes:
+    """A purse's parameters and opening state: the same on every card of a product."""
+    return build_layout(PURSE_DGI, {
+        "algorithm_id": algorithm_id, "max_balance": profile.max_balance,
+        "balance": profile.initial_balance,
+        "options": OPTION_PIN_FOR_PURCHASE if profile.pin_for_purchase else 0}, "purse DGI")
+
+
 def purse_perso_dgis(card_identity: str, keys: PurseKeySource, *,
                      profiles: Mapping[Purse, PurseProfile] | None = None,
                      pin: str | None = None, pin_try_limit: int = 3,
@@ -61,10 +71,7 @@ def purse_perso_dgis(card_identity: str, keys: PurseKeySource, *,
     for purse, profile in sorted(profiles.items()):
         purse = Purse(purse)
         card = keys.card_keys(card_identity, purse)
-        dgis.append((purse_dgi(purse), build_layout(PURSE_DGI, {
-            "algorithm_id": card.algorithm_id, "max_balance": profile.max_balance,
-            "balance": profile.initial_balance,
-            "options": OPTION_PIN_FOR_PURCHASE if profile.pin_for_purchase else 0}, "purse DGI")))
+        dgis.append((purse_dgi(purse), _purse_state(card.algorithm_id, profile)))
         for kind, key in ((KeyKind.LOAD, card.dlk), (KeyKind.PURCHASE, card.dpk)):
             dgis.append((key_dgi(purse, kind), build_layout(KEY_DGI, {
                 "key_index": card.key_index, "key_version": card.key_version, "key": key},

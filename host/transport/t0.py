@@ -39,9 +39,14 @@ class T0Transport(TransportWrapper):
         self.max_get_response = max_get_response
 
     def transmit(self, apdu: bytes) -> bytes:
-        response = self._send_fixing_le(apdu)
-        if response[-2] != 0x61:
-            return response
+        response = self._send(apdu)
+        sw1 = response[-2]
+        if sw1 != 0x61 and sw1 != 0x6C:
+            return response  # the common case: one exchange, nothing to complete
+        if sw1 == 0x6C:
+            response = self._fix_le(apdu, response)
+            if response[-2] != 0x61:
+                return response
         data = bytearray()
         for _ in range(self.max_get_response):
             data += response[:-2]
@@ -56,6 +61,10 @@ class T0Transport(TransportWrapper):
         response = self._send(apdu)
         if response[-2] != 0x6C:
             return response
+        return self._fix_le(apdu, response)
+
+    def _fix_le(self, apdu: bytes, response: bytes) -> bytes:
+        """Send ``apdu`` again with the Le its 6Cxx ``response`` asked for."""
         try:
             retry = with_le(apdu, response[-1] or 256)
         except ValueError:

@@ -78,6 +78,11 @@ class SCP02Session(SecureMessagingSession):
         return bool(self._level & SecurityLevel.C_MAC)
 
     @property
+    def protects_responses(self) -> bool:
+        """Always False: responses are not protected in SCP02 here."""
+        return False
+
+    @property
     def icv(self) -> bytes:
         """The ICV the next C-MAC will start from."""
         return self._icv

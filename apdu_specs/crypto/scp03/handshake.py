@@ -100,14 +100,22 @@ class InitializeUpdateResponse:
                 f"SCP03 {n.name} response must be {base} or {base + 3} bytes, got {len(data)}"
             )
         counter = int.from_bytes(data[base:], "big") if len(data) == base + 3 else None
-        return cls(
-            kdd=bytes(data[:10]),
+        data = bytes(data)
+        if cls is not InitializeUpdateResponse:
+            return cls(data[:10], data[10], i_parameter, data[13 : 13 + n], data[13 + n : base],
+                       counter)
+        # Every field was sliced to its checked length above, so __post_init__ would find
+        # nothing to refuse: filled in directly (both ends parse this on every handshake).
+        response = object.__new__(cls)
+        response.__dict__.update(
+            kdd=data[:10],
             kvn=data[10],
             i_parameter=i_parameter,
-            card_challenge=bytes(data[13 : 13 + n]),
-            card_cryptogram=bytes(data[13 + n : base]),
+            card_challenge=data[13 : 13 + n],
+            card_cryptogram=data[13 + n : base],
             sequence_counter=counter,
         )
+        return response
 
 
 _R_MAC, _R_ENC = SecurityLevel.R_MAC.value, SecurityLevel.R_ENCRYPTION.value
@@ -161,7 +169,11 @@ class HostHandshake:
 
     def process_initialize_update_response(self, data: bytes) -> InitializeUpdateResponse:
         """Parse the response, derive the session keys and verify the card cryptogram."""
-        response = InitializeUpdateResponse.parse(data)
+        return self.check_response(InitializeUpdateResponse.parse(data))
+
+    def check_response(self, response: InitializeUpdateResponse) -> InitializeUpdateResponse:
+        """:meth:`process_initialize_update_response` for a response already parsed (the
+        caller needed its KDD to find the card's keys first)."""
         if response.mode != self._mode:
             raise FormatError(f"card answered in {response.mode.name}, host asked {self._mode.name}")
         keys = derive_session_keys(self._static, self.host_challenge, response.card_challenge)
@@ -184,10 +196,9 @@ class HostHandshake:
         keys = self._keys
         cryptogram = host_cryptogram(keys, self.host_challenge, self._response.card_challenge)
         bootstrap = SCP03Session(keys, SecurityLevel.C_MAC, self._mode, _zero_chain(keys))
-        cla, data = bootstrap.protect_command(
-            self._cla, INS_EXTERNAL_AUTHENTICATE, level, 0x00, cryptogram
+        apdu = bootstrap.wrap_fields(
+            self._cla, INS_EXTERNAL_AUTHENTICATE, int(level), 0x00, cryptogram, False
         )
-        apdu = ShortCommand(cla, INS_EXTERNAL_AUTHENTICATE, level, 0x00, data).encode()
         session = SCP03Session(keys, level, self._mode, bootstrap.mac_chaining_value)
         return apdu, session
 

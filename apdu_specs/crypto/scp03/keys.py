@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.ciphers import Algorithm, block_cipher
 from apdu_specs.crypto.errors import DataLengthError, FormatError, UnsupportedAlgorithmError
 from apdu_specs.crypto.kcv import kcv
-from apdu_specs.crypto.kdf import scp03_kdf
+from apdu_specs.crypto.kdf import scp03_kdf, scp03_kdf_with
 from apdu_specs.crypto.keyset import StaticKeys
 
 __all__ = [
@@ -61,6 +61,12 @@ class SessionKeys:
         return f"SessionKeys({self.algorithm.value}, KCV {shown})"
 
 
+# plain ints: the constants go into bytes() on every handshake of both ends
+_S_ENC = DerivationConstant.S_ENC.value
+_S_MAC = DerivationConstant.S_MAC.value
+_S_RMAC = DerivationConstant.S_RMAC.value
+
+
 def _check_algorithm(algorithm: Algorithm) -> None:
     if algorithm not in SCP03_ALGORITHMS:
         raise UnsupportedAlgorithmError(f"SCP03 is defined for AES and SM4, not {algorithm.value}")
@@ -82,14 +88,12 @@ def derive_session_keys(
     algorithm = static_keys.algorithm
     _check_algorithm(algorithm)
     context = _context(host_challenge, card_challenge)
-
-    def derive(key: bytes, constant: DerivationConstant) -> bytes:
-        return scp03_kdf(algorithm, key, constant, context, len(key) * 8)
-
+    enc, mac = static_keys.enc, static_keys.mac
+    mac_cipher = block_cipher(algorithm, mac)  # S-MAC and S-RMAC both come from Key-MAC
     return SessionKeys(
-        s_enc=derive(static_keys.enc, DerivationConstant.S_ENC),
-        s_mac=derive(static_keys.mac, DerivationConstant.S_MAC),
-        s_rmac=derive(static_keys.mac, DerivationConstant.S_RMAC),
+        s_enc=scp03_kdf(algorithm, enc, _S_ENC, context, len(enc) * 8),
+        s_mac=scp03_kdf_with(mac_cipher, _S_MAC, context, len(mac) * 8),
+        s_rmac=scp03_kdf_with(mac_cipher, _S_RMAC, context, len(mac) * 8),
         dek=static_keys.dek,
         algorithm=algorithm,
     )

@@ -119,6 +119,11 @@ class SCP03Session(SecureMessagingSession):
         return self._c_mac
 
     @property
+    def protects_responses(self) -> bool:
+        """True if responses carry an R-MAC at this level."""
+        return self._r_mac
+
+    @property
     def mode(self) -> SCP03Mode:
         """S8 or S16: the length of the MACs."""
         return self._mode
@@ -141,7 +146,10 @@ class SCP03Session(SecureMessagingSession):
     # -- building blocks ---------------------------------------------------------------
 
     def _icv(self, response: bool) -> bytes:
-        return self._enc.encrypt_ecb(self._counter_block(response))
+        # E(counter block) as a one-block CBC with a zero IV (the same block ECB gives): the
+        # key's CBC context also serves _encrypt (R-ENC here, C-DECRYPTION on the other end
+        # when both share this process's cipher cache), so no ECB context is made for it.
+        return self._enc.encrypt_cbc(self._counter_block(response))
 
     def _counter_block(self, response: bool) -> bytes:
         counter = self._counter.to_bytes(self._block, "big")
@@ -176,6 +184,20 @@ class SCP03Session(SecureMessagingSession):
 
     # -- host side ---------------------------------------------------------------------
 
+    def _protect(self, cla: int, ins: int, p1: int, p2: int, data: bytes) -> bytes:
+        """The protected data field (encrypted data ‖ C-MAC); counter and MCV move on.
+
+        The caller has checked that the session is open at a C-MAC level and that the
+        header fields are bytes with a GlobalPlatform secure-messaging CLA.
+        """
+        if self._encrypted_length(len(data)) + self._n > 255:
+            raise FormatError(f"{len(data)} data bytes do not fit a short APDU once protected")
+        self._counter += 1
+        if data and self._c_dec:
+            data = self._encrypt(data, response=False)
+        self._mcv = self._command_mac(cla, ins, p1, p2, data)
+        return data + self._mcv[: self._n]
+
     def protect_command(
         self, cla: int, ins: int, p1: int, p2: int, data: bytes
     ) -> tuple[int, bytes]:
@@ -185,13 +207,24 @@ class SCP03Session(SecureMessagingSession):
         if not self._c_mac:
             return cla, data
         tx_cla = secure_messaging_cla(cla)
-        if self._encrypted_length(len(data)) + self._n > 255:
-            raise FormatError(f"{len(data)} data bytes do not fit a short APDU once protected")
-        self._counter += 1
-        if data and self._c_dec:
-            data = self._encrypt(data, response=False)
-        self._mcv = self._command_mac(cla, ins, p1, p2, data)
-        return tx_cla, data + self._mcv[: self._n]
+        return tx_cla, self._protect(cla, ins, p1, p2, data)
+
+    def wrap_fields(self, cla: int, ins: int, p1: int, p2: int, data: bytes,
+                    has_le: bool) -> bytes:
+        """Host: the protected APDU for a split short command (see the base class).
+
+        The host's per-command path: the APDU is joined once from the protected field,
+        without the tuple and the second header check of the general route, which still
+        handles (and reports) everything off the common case.
+        """
+        if (self._closed or not self._c_mac or type(cla) is not int or not 0 <= cla <= 0xFF
+                or cla & 0x40 or type(ins) is not int or not 0 <= ins <= 0xFF
+                or type(p1) is not int or not 0 <= p1 <= 0xFF
+                or type(p2) is not int or not 0 <= p2 <= 0xFF):
+            return super().wrap_fields(cla, ins, p1, p2, data, has_le)
+        body = self._protect(cla, ins, p1, p2, data)
+        apdu = bytes((cla | 0x04, ins, p1, p2, len(body))) + body
+        return apdu + b"\x00" if has_le else apdu
 
     def unprotect_response(self, body: bytes, sw: int) -> bytes:
         """Host: verify the R-MAC and decrypt; returns the plain response data."""
