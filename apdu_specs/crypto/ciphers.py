@@ -38,6 +38,7 @@ __all__ = [
     "clear_cache",
     "ecb_decrypt",
     "ecb_encrypt",
+    "ecb_encrypt_once",
     "xor",
 ]
 
@@ -91,6 +92,12 @@ def xor(a: bytes, b: bytes) -> bytes:
     if len(a) != len(b):
         raise DataLengthError(f"cannot XOR {len(a)} bytes with {len(b)} bytes")
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
+
+
+def _check_blocks(algorithm: Algorithm, data: bytes) -> None:
+    if len(data) % algorithm.block_size:
+        raise DataLengthError(f"{algorithm.value} needs a multiple of {algorithm.block_size} "
+                              f"bytes, got {len(data)} bytes")
 
 
 def _primitive(
@@ -148,11 +155,7 @@ class BlockCipher:
         return f"BlockCipher({self.algorithm.value})"
 
     def _check_blocks(self, data: bytes) -> None:
-        if len(data) % self.block_size:
-            raise DataLengthError(
-                f"{self.algorithm.value} needs a multiple of {self.block_size} bytes, "
-                f"got {len(data)} bytes"
-            )
+        _check_blocks(self.algorithm, data)
 
     def _check_iv(self, iv: bytes | None) -> bytes:
         if iv is None:
@@ -244,6 +247,13 @@ def block_cipher(algorithm: Algorithm, key: bytes) -> BlockCipher:
 def clear_cache() -> None:
     """Drop every cached cipher context (e.g. after keys were replaced)."""
     _cached_block_cipher.cache_clear()
+
+
+def ecb_encrypt_once(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:
+    """ECB encryption under a key that is used once (the KCV of a fresh per-card key): a
+    throw-away context is cheaper than building, caching and evicting a :class:`BlockCipher`."""
+    _check_blocks(algorithm, data)
+    return Cipher(_primitive(algorithm, bytes(key)), modes.ECB()).encryptor().update(data)
 
 
 def ecb_encrypt(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:

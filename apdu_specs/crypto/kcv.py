@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from enum import Enum
 
-from apdu_specs.crypto.ciphers import Algorithm, ecb_encrypt
+from apdu_specs.crypto.ciphers import Algorithm, ecb_encrypt_once
 from apdu_specs.crypto.errors import FormatError
 
 __all__ = ["KCVMethod", "kcv"]
@@ -54,4 +54,4 @@ def _kcv(algorithm: Algorithm, key: bytes, method: KCVMethod | None, length: int
         raise FormatError(f"KCV length must be 1..{algorithm.block_size}, got {length}")
     method = method or _DEFAULT_METHOD[algorithm]
     block = bytes([method.value]) * algorithm.block_size
-    return ecb_encrypt(algorithm, key, block)[:length]
+    return ecb_encrypt_once(algorithm, key, block)[:length]

@@ -16,7 +16,13 @@ from .errors import (
     UnknownKeySetError,
 )
 from .keyspec import KeyResolver, KeySpec, MasterKeys, parse_key_spec
-from .secure_channel import ChannelOptions, SecureChannel, run_flow, secure_channel_flow
+from .secure_channel import (
+    ChannelOptions,
+    SecureChannel,
+    card_authentication_flow,
+    run_flow,
+    secure_channel_flow,
+)
 
 __all__ = [
     "DGI",
@@ -35,6 +41,7 @@ __all__ = [
     "SecureChannel",
     "Subset",
     "UnknownKeySetError",
+    "card_authentication_flow",
     "parse_key_spec",
     "run_flow",
     "secure_channel_flow",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from apdu_specs.apdu import CommandAPDU, ResponseAPDU
 from apdu_specs.commands.gp_extra import (
@@ -35,7 +35,13 @@ from . import apdus
 from .apdus import DGI
 from .errors import GPError, KCVMismatchError, ResponseError
 from .keyspec import KeySpec
-from .secure_channel import ChannelOptions, SecureChannel, run_flow, secure_channel_flow
+from .secure_channel import (
+    ChannelOptions,
+    SecureChannel,
+    card_authentication_flow,
+    run_flow,
+    secure_channel_flow,
+)
 
 __all__ = ["CardStates", "GPClient", "Subset"]
 
@@ -103,6 +109,15 @@ class GPClient:
                                    host_challenge=host_challenge, random=random)
         self.channel = run_flow(self.transport.transmit, flow)
         return self.channel
+
+    def authenticate_card(self, keys: KeySpec, options: ChannelOptions | None = None, *,
+                          random: Callable[[int], bytes] = os.urandom) -> dict[str, Any]:
+        """INITIALIZE UPDATE alone: check that the card holds key set ``options.kvn`` with
+        ``keys`` (its cryptogram), without a session; ``AuthenticationError`` if not."""
+        self.channel = None  # INITIALIZE UPDATE ends any session of this channel
+        details: dict[str, Any] = run_flow(self.transport.transmit, card_authentication_flow(
+            keys, options or ChannelOptions(), random=random))
+        return details
 
     # --- content management --------------------------------------------------------------
     def install(self, load_file: bytes, module: bytes, aid: bytes, *, privileges: bytes = b"\x00",

@@ -48,7 +48,14 @@ from apdu_specs.sw import CardError, describe
 from .errors import AuthenticationError, ResponseError, UnknownKeySetError
 from .keyspec import KeySpec
 
-__all__ = ["ChannelOptions", "Flow", "SecureChannel", "run_flow", "secure_channel_flow"]
+__all__ = [
+    "ChannelOptions",
+    "Flow",
+    "SecureChannel",
+    "card_authentication_flow",
+    "run_flow",
+    "secure_channel_flow",
+]
 
 Flow = Generator[bytes, bytes, Any]
 
@@ -169,11 +176,10 @@ def _refusal(sw: int, kvn: int) -> Exception:
     return CardError(sw, "INITIALIZE UPDATE")
 
 
-def secure_channel_flow(keys: KeySpec, options: ChannelOptions | None = None, *,
-                        host_challenge: bytes | None = None,
-                        random: Callable[[int], bytes] = os.urandom) -> Flow:
-    """Yield INITIALIZE UPDATE and EXTERNAL AUTHENTICATE; return the :class:`SecureChannel`."""
-    options = options or ChannelOptions()
+def _initialize(keys: KeySpec, options: ChannelOptions, host_challenge: bytes | None,
+                random: Callable[[int], bytes]) -> Generator[bytes, bytes, tuple[int, Any,
+                                                                           StaticKeys, dict[str, Any]]]:
+    """INITIALIZE UPDATE (retried in S16 if asked for) and the card cryptogram check."""
     mode = options.mode or SCP03Mode.S8
     challenge = host_challenge if host_challenge is not None else random(int(mode))
     response = yield _init_update_apdu(challenge, options)
@@ -193,6 +199,15 @@ def secure_channel_flow(keys: KeySpec, options: ChannelOptions | None = None, *,
         handshake, static, details = _scp02(keys, options, challenge, data)
     else:
         raise ResponseError(f"INITIALIZE UPDATE answer of {len(data)} bytes names no known SCP")
+    return scp, handshake, static, details
+
+
+def secure_channel_flow(keys: KeySpec, options: ChannelOptions | None = None, *,
+                        host_challenge: bytes | None = None,
+                        random: Callable[[int], bytes] = os.urandom) -> Flow:
+    """Yield INITIALIZE UPDATE and EXTERNAL AUTHENTICATE; return the :class:`SecureChannel`."""
+    options = options or ChannelOptions()
+    scp, handshake, static, details = yield from _initialize(keys, options, host_challenge, random)
     apdu, session = handshake.external_authenticate(options.level)
     response = yield apdu
     sw = _sw(response)
@@ -201,6 +216,21 @@ def secure_channel_flow(keys: KeySpec, options: ChannelOptions | None = None, *,
             f"EXTERNAL AUTHENTICATE refused with {sw:04X} ({describe(sw)}); stopped — each "
             "failure counts towards locking the key set")
     return SecureChannel(session, scp=scp, static=static, options=options, **details)
+
+
+def card_authentication_flow(keys: KeySpec, options: ChannelOptions | None = None, *,
+                             host_challenge: bytes | None = None,
+                             random: Callable[[int], bytes] = os.urandom) -> Flow:
+    """Yield INITIALIZE UPDATE alone: the card proves it holds key set ``options.kvn``.
+
+    Its cryptogram is checked against ``keys`` (:class:`AuthenticationError` if it does
+    not match). No session opens and nothing counts against the key set; a session open
+    on the channel ends, as any INITIALIZE UPDATE ends it. Returns the KVN, KDD and
+    sequence counter the card answered.
+    """
+    options = options or ChannelOptions()
+    _, _, _, details = yield from _initialize(keys, options, host_challenge, random)
+    return details
 
 
 def _check_card(check: Callable[[], object], keys: KeySpec, static: StaticKeys,

@@ -88,10 +88,11 @@ class Personaliser:
         card = resolve_card(holder, self.profile, today=self._today(), pin=pin)
         return self._planner.plan(card)
 
-    def _check_issued_card(self, plan: CardPlan, transports: Mapping[int, Transport]) -> None:
+    def _check_issued_card(self, plan: CardPlan, transports: Mapping[int, Transport],
+                           clients: Mapping[int, GPClient]) -> None:
         """A fully SECURED card may only be this holder's (its PIN is then issued again)."""
         try:
-            verify_card(transports, plan, self.keys, isd_selected=True)  # by open_chip
+            verify_card(transports, plan, self.keys, sessions=clients)  # opened by open_chip
         except VerificationMismatch as exc:
             raise AlreadyPersonalisedError(
                 f"the card is already personalised, not with this holder's data ({exc}); "
@@ -108,7 +109,7 @@ class Personaliser:
         clients = {chip: GPClient(transports[chip]) for chip in self.profile.chips}
         states = {chip: open_chip(client, chip, self.keys) for chip, client in clients.items()}
         if all(state.secured for state in states.values()):
-            self._check_issued_card(plan, transports)
+            self._check_issued_card(plan, transports, clients)
             states = {chip: open_chip(client, chip, self.keys) for chip, client in clients.items()}
         for chip, client in clients.items():
             report.chips[chip] = personalise_chip(client, states[chip], plan.chip_apps(chip),
@@ -116,7 +117,7 @@ class Personaliser:
         if stripe is not None and plan.stripe is not None:
             stripe(plan.stripe)
             report.stripe_written = True
-        verify_card(transports, plan, self.keys, isd_selected=True)  # each ISD is still selected
+        verify_card(transports, plan, self.keys, sessions=clients)  # each ISD's channel is open
         report.verified = True
         if self.mailer is not None:
             self.mailer.add(plan.card)

@@ -22,9 +22,9 @@ __all__ = ["APDUCount", "count_apdus"]
 _OPEN = 5
 #: PUT KEY, SET STATUS (card)
 _CLOSE = 2
-#: the read-back's INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, 2 x GET STATUS (the ISD is still
-#: selected; the first application's SELECT closes the channel, else a SELECT ISD does)
-_VERIFY_ISD = 4
+#: the read-back's 2 x GET STATUS in the run's channel, then INITIALIZE UPDATE with the
+#: issuer's key version (which also ends the session)
+_VERIFY_ISD = 3
 _NOT_RECORDS = (payment_dgi.RISK_PARAMETERS, payment_dgi.CRYPTO_PARAMETERS)
 
 
@@ -80,5 +80,5 @@ def count_apdus(plan: CardPlan, profile: Profile) -> APDUCount:
         # INSTALL, INSTALL [for personalization], the blocks, SET STATUS unless self-marked
         for app in apps:
             personalise += 2 + store_data_blocks(app, block) + (not app.spec.marks_personalized)
-        verify += _VERIFY_ISD + (0 if apps else 1) + sum(_verify_app(app) for app in apps)
+        verify += _VERIFY_ISD + sum(_verify_app(app) for app in apps)
     return APDUCount(personalise, verify)

@@ -1,11 +1,16 @@
 """Read a personalised card back and compare it with its plan; any difference is a mismatch.
 
-Per chip: the ISD opens a secure channel with the *issuer's* per-card keys (so PUT KEY
-took), says SECURED, and lists every planned application PERSONALIZED. Per application,
-outside the channel: SELECT answers the FCI that was stored, every record reads back
-byte for byte (chip 1), the purse names this card and its purses with their opening
-balances (chip 2). Secrets are never read back — a card cannot be asked for its keys
-or PIN; the KCVs the card itself checked at STORE DATA and PUT KEY stand for them.
+Per chip, in a secure channel: the ISD says SECURED and lists every planned application
+PERSONALIZED, and the card proves it holds the *issuer's* per-card key set (so PUT KEY
+took). Right after a run the channel the run opened is still there: the listing is read
+in it, and when it was opened with the factory keys that PUT KEY replaced, INITIALIZE
+UPDATE with the issuer's key version proves the new key set by the card's cryptogram
+alone (no session, nothing counted; the values of all three keys were already checked
+by their KCVs, by the card, in PUT KEY). Otherwise a channel is opened with the issuer's
+keys. Per application, outside the channel: SELECT answers the FCI that was stored, every
+record reads back byte for byte (chip 1), the purse names this card and its purses with
+their opening balances (chip 2). Secrets are never read back — a card cannot be asked for
+its keys or PIN; the KCVs the card itself checked at STORE DATA and PUT KEY stand for them.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from apdu_specs.errors import TLVError
 from apdu_specs.payment import dgi as payment_dgi
 from apdu_specs.sw import SW
 from apdu_specs.tlv import find, parse_tlvs
-from host.gp import ChannelOptions, GPClient, Subset
+from host.gp import AuthenticationError as GPAuthenticationError
+from host.gp import ChannelOptions, GPClient, Subset, UnknownKeySetError
 from host.points.client import PointsClient
 from host.transport.base import Transport
 
@@ -38,15 +44,18 @@ _NOT_RECORDS = frozenset({payment_dgi.RISK_PARAMETERS, payment_dgi.CRYPTO_PARAME
 
 
 def verify_card(transports: Mapping[int, Transport], plan: CardPlan, keys: CardKeyFactory, *,
-                isd_selected: bool = False) -> None:
+                sessions: Mapping[int, GPClient] | None = None) -> None:
     """Raise :class:`VerificationMismatch` naming the first difference found.
 
-    ``isd_selected``: every chip's ISD is already selected on the basic channel (as after
-    :func:`.chip_run.open_chip`); INITIALIZE UPDATE then starts afresh without SELECT.
+    ``sessions``: per chip, the GP client whose secure channel with the ISD is still open
+    on the basic channel (as :func:`.chip_run.open_chip` and
+    :func:`.chip_run.personalise_chip` leave it); the ISD is then read in that channel.
     """
     for chip in keys.profile.chips:
         transport = transports[chip]
-        _verify_isd(GPClient(transport), chip, plan, keys, selected=isd_selected)
+        session = (sessions or {}).get(chip)
+        _verify_isd(transport, chip, plan, keys,
+                    session if session is not None and session.channel is not None else None)
         for app in plan.chip_apps(chip):
             if app.spec.kind is AppKind.PURSE:
                 _verify_purse(transport, app, plan, keys)
@@ -58,12 +67,15 @@ def _mismatch(app_or_chip: str, message: str) -> VerificationMismatch:
     return VerificationMismatch(f"read-back of {app_or_chip}: {message}")
 
 
-def _verify_isd(client: GPClient, chip: int, plan: CardPlan, keys: CardKeyFactory, *,
-                selected: bool) -> None:
-    if not selected:
+def _verify_isd(transport: Transport, chip: int, plan: CardPlan, keys: CardKeyFactory,
+                session: GPClient | None) -> None:
+    issuer = ChannelOptions(level=CHIP_LEVEL, kvn=keys.profile.isd_key_version,
+                            algorithm=keys.profile.suite.algorithm)
+    client = session
+    if client is None:
+        client = GPClient(transport)
         client.select()
-    client.open_secure_channel(keys.isd_spec, ChannelOptions(
-        level=CHIP_LEVEL, kvn=keys.profile.isd_key_version, algorithm=keys.profile.suite.algorithm))
+        client.open_secure_channel(keys.isd_spec, issuer)
     isd = client.get_status(Subset.ISD)
     if not isd or isd[0].state != _SECURED:
         state = f"{isd[0].state:02X}" if isd else "missing"
@@ -73,7 +85,13 @@ def _verify_isd(client: GPClient, chip: int, plan: CardPlan, keys: CardKeyFactor
     for app in apps:
         if states.get(app.spec.aid) != PERSONALIZED:
             raise _mismatch(app.spec.label, "application is not PERSONALIZED")
-    if not apps:
+    assert client.channel is not None
+    if client.channel.kvn != issuer.kvn:  # opened with the keys PUT KEY replaced
+        try:
+            client.authenticate_card(keys.isd_spec, issuer)  # also ends the session
+        except (GPAuthenticationError, UnknownKeySetError) as exc:
+            raise _mismatch(f"chip {chip}", f"the issuer's key set: {exc}") from None
+    elif not apps:
         client.select()  # close the channel (an application's SELECT closes it otherwise)
 
 

@@ -12,7 +12,7 @@ from apdu_specs.crypto.scp03 import (
     derive_session_keys,
 )
 from cardlib.security_domain import ISDProfile, factory_keys
-from host.gp import AuthenticationError, GPClient, KeySpec, MasterKeys
+from host.gp import AuthenticationError, GPClient, KeySpec, MasterKeys, parse_key_spec
 from simulator.errors import CardMute
 
 from .gp_helpers import ISD, blank, client, sw_of, transport, tx
@@ -121,3 +121,19 @@ def test_gp_static_keys_repr_shows_kcvs_only() -> None:
                   repr(WRONG.keys)):
         assert "000102030405" not in shown and "404142434445" not in shown
     assert sw_of(gp.transport.log[-1][1]) == 0x9000
+
+
+def test_gp_card_authentication_alone_proves_the_keys_without_a_session() -> None:
+    """INITIALIZE UPDATE alone: the card's cryptogram is checked, no session opens, a session
+    open before ends, and neither right nor wrong keys count against the key set."""
+    card = blank()
+    gp = client(card)  # a session at C-MAC
+    details = gp.authenticate_card(parse_key_spec("default"))
+    assert details["kvn"] == 0xFF and gp.channel is None
+    assert sw_of(gp.transport.transmit(bytes.fromhex("80F28000024F00"))) == 0x6982  # no session
+    gp.transport.log.clear()
+    with pytest.raises(AuthenticationError, match="card cryptogram does not match"):
+        gp.authenticate_card(WRONG)
+    assert [c[1] for c, _ in gp.transport.log] == [0x50]
+    assert isd_of(card).keystore.failures(0xFF) == 0
+    gp.open_secure_channel(parse_key_spec("default"))  # the key set is as usable as before

@@ -145,7 +145,7 @@ def test_a_dry_run_writes_nothing(tmp_path: Path) -> None:
     perso = personaliser(tmp_path)
     planned = []
     summary = run_batch(perso, _holders(6), None, None, on_card=planned.append)
-    assert summary.planned == 6 and summary.apdus == 6 * 56
+    assert summary.planned == 6 and summary.apdus == 6 * 54
     assert list(tmp_path.iterdir()) == []
     assert planned[0].result == "planned" and planned[0].kcvs["chip1.debit.mk_ac"]
 

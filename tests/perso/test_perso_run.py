@@ -186,6 +186,23 @@ def test_read_back_finds_a_changed_record(perso: Personaliser, holders: list[Hol
         verify_card(connect(card), plan, perso.keys)
 
 
+def test_read_back_in_the_runs_channel_proves_the_issuer_key_set(
+        perso: Personaliser, holders: list[HolderRecord]) -> None:
+    """Read in a channel opened with other keys, the read-back asks the card for the
+    issuer's key set by INITIALIZE UPDATE: a card without it is a mismatch."""
+    plan = perso.plan(holders[0])
+    card = fresh_card(plan.card.card_id)
+    perso.personalise(plan, connect(card))
+    _move_keyset(card, perso.profile.isd_key_version, 0x30)  # the issuer's keys, now as KVN 30
+    transports = connect(card)
+    session = GPClient(transports[1])
+    session.select()
+    session.open_secure_channel(perso.keys.isd_spec, ChannelOptions(
+        level=0x03, kvn=0x30, algorithm=perso.profile.suite.algorithm))
+    with pytest.raises(VerificationMismatch, match=r"chip 1: the issuer's key set: .*6A88"):
+        verify_card(transports, plan, perso.keys, sessions={1: session})
+
+
 def test_a_card_error_names_the_command(perso: Personaliser, holders: list[HolderRecord]) -> None:
     plan = perso.plan(holders[0])
     card = fresh_card(plan.card.card_id)

@@ -60,7 +60,7 @@ def test_one_card_through_the_virtual_reader(served: SimulatedCard, tmp_path: Pa
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["verified"] and not data["stripe_written"]  # a PC/SC reader has no encoder
-    assert data["apdus"]["total"] == 56
+    assert data["apdus"]["total"] == 54
     for runtime in served.runtimes().values():
         assert runtime.chip.content.card_state == CardLifeCycle.SECURED
         assert not runtime.internal_errors

@@ -132,6 +132,7 @@ def test_cached_cbc_contexts_match_fresh_ciphers(algorithm, operations) -> None:
         assert cached.encrypt_ecb(data) == _fresh(algorithm, key, modes.ECB()).encryptor().update(
             data
         )
+        assert ciphers.ecb_encrypt_once(algorithm, key, data) == cached.encrypt_ecb(data)
 
 
 def test_single_des_and_two_key_tdes_expansion() -> None:
@@ -182,6 +183,8 @@ def test_partial_blocks_and_bad_iv_are_typed() -> None:
         ciphers.cbc_encrypt(Algorithm.AES, bytes(16), bytes(16), iv=bytes(8))
     with pytest.raises(DataLengthError):
         ciphers.xor(b"\x01", b"\x01\x02")
+    with pytest.raises(DataLengthError, match="multiple of 8"):
+        ciphers.ecb_encrypt_once(Algorithm.TDES, bytes(16), bytes(12))
     # A rejected call leaves the cached context usable.
     assert ciphers.cbc_encrypt(Algorithm.AES, bytes(16), bytes(16)) == ciphers.ecb_encrypt(
         Algorithm.AES, bytes(16), bytes(16)
