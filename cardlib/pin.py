@@ -7,6 +7,7 @@ never give the guesser a free try.
 
 from __future__ import annotations
 
+import functools
 import hmac
 
 from apdu_specs.sw import SW, SWError
@@ -16,6 +17,12 @@ from .memory import MemoryView, TransientMemory
 __all__ = ["PIN"]
 
 
+@functools.lru_cache(maxsize=64)
+def _keys_of(name: str) -> tuple[str, str, str, str]:
+    """The memory keys of a PIN (value, limit, tries) and its RAM flag, named once."""
+    return f"{name}.value", f"{name}.limit", f"{name}.tries", f"{name}.ok"
+
+
 class PIN:
     def __init__(self, store: MemoryView, ram: TransientMemory, name: str = "pin",
                  try_limit: int = 3) -> None:
@@ -23,18 +30,19 @@ class PIN:
         self._ram = ram
         self._name = name
         self._default_limit = try_limit
+        self._value_key, self._limit_key, self._tries_key, self._ok_key = _keys_of(name)
 
     @property
     def is_set(self) -> bool:
-        return self._store.get(f"{self._name}.value") is not None
+        return self._store.get(self._value_key) is not None
 
     @property
     def try_limit(self) -> int:
-        return int(self._store.get(f"{self._name}.limit", self._default_limit))
+        return int(self._store.get(self._limit_key, self._default_limit))
 
     @property
     def tries_left(self) -> int:
-        return int(self._store.get(f"{self._name}.tries", self.try_limit))
+        return int(self._store.get(self._tries_key, self.try_limit))
 
     @property
     def blocked(self) -> bool:
@@ -42,38 +50,38 @@ class PIN:
 
     @property
     def validated(self) -> bool:
-        return bool(self._ram.on_deselect.get(f"{self._name}.ok"))
+        return bool(self._ram.on_deselect.get(self._ok_key))
 
     def set(self, value: bytes, try_limit: int | None = None) -> None:
         """Personalise or change the PIN; resets the counter."""
         if try_limit is not None:
             if not 1 <= try_limit <= 15:
                 raise SWError(SW.WRONG_DATA, "PIN try limit must be 1..15")
-            self._store.set(f"{self._name}.limit", try_limit)
-        self._store.set(f"{self._name}.value", bytes(value))
-        self._store.set(f"{self._name}.tries", self.try_limit)
+            self._store.set(self._limit_key, try_limit)
+        self._store.set(self._value_key, bytes(value))
+        self._store.set(self._tries_key, self.try_limit)
 
     def unblock(self, new_value: bytes | None = None) -> None:
         """Issuer action: reset the counter (and optionally the value)."""
         if new_value is not None:
-            self._store.set(f"{self._name}.value", bytes(new_value))
-        self._store.set_now(f"{self._name}.tries", self.try_limit)
+            self._store.set(self._value_key, bytes(new_value))
+        self._store.set_now(self._tries_key, self.try_limit)
 
     def check(self, candidate: bytes) -> int:
         """Return 0x9000 or 0x63Cx; raise 6983 when blocked, 6A88 when not personalised."""
-        stored = self._store.get(f"{self._name}.value")
+        stored = self._store.get(self._value_key)
         if stored is None:
             raise SWError(SW.REFERENCED_DATA_NOT_FOUND, "no PIN personalised")
         tries = self.tries_left
         if tries == 0:
             raise SWError(SW.AUTH_METHOD_BLOCKED)
-        self._store.set_now(f"{self._name}.tries", tries - 1)
+        self._store.set_now(self._tries_key, tries - 1)
         if hmac.compare_digest(stored, bytes(candidate)):
-            self._store.set_now(f"{self._name}.tries", self.try_limit)
-            self._ram.on_deselect[f"{self._name}.ok"] = True
+            self._store.set_now(self._tries_key, self.try_limit)
+            self._ram.on_deselect[self._ok_key] = True
             return SW.OK
-        self._ram.on_deselect.pop(f"{self._name}.ok", None)
+        self._ram.on_deselect.pop(self._ok_key, None)
         return 0x63C0 | (tries - 1)
 
     def reset_validation(self) -> None:
-        self._ram.on_deselect.pop(f"{self._name}.ok", None)
+        self._ram.on_deselect.pop(self._ok_key, None)

@@ -258,6 +258,18 @@ class CardRecognition:
 def build_card_recognition(gp_version: Sequence[int] = (2, 3, 1), scp: int = 3,
                            i_parameter: int = 0x70) -> bytes:
     """The whole ``66`` object as GET DATA returns it."""
+    if type(scp) is int and type(i_parameter) is int and all(type(v) is int for v in gp_version):
+        return _card_recognition(tuple(gp_version), scp, i_parameter)
+    return _build_card_recognition(gp_version, scp, i_parameter)
+
+
+@functools.lru_cache(maxsize=64)
+def _card_recognition(gp_version: tuple[int, ...], scp: int, i_parameter: int) -> bytes:
+    """Every GET DATA 66 answers it: a pure function of three ints (errors are not kept)."""
+    return _build_card_recognition(gp_version, scp, i_parameter)
+
+
+def _build_card_recognition(gp_version: Sequence[int], scp: int, i_parameter: int) -> bytes:
     inner = [
         _oid(b"\x01"),
         TLV.build(0x60, [_oid(b"\x02" + bytes(gp_version))]),

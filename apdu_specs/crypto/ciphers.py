@@ -253,7 +253,11 @@ def ecb_encrypt_once(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:
     """ECB encryption under a key that is used once (the KCV of a fresh per-card key): a
     throw-away context is cheaper than building, caching and evicting a :class:`BlockCipher`."""
     _check_blocks(algorithm, data)
-    return Cipher(_primitive(algorithm, bytes(key)), modes.ECB()).encryptor().update(data)
+    return Cipher(_primitive(algorithm, bytes(key)), _ECB).encryptor().update(data)
+
+
+#: ECB carries no state (no IV), so one mode object serves every throw-away context
+_ECB = modes.ECB()
 
 
 def ecb_encrypt(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:

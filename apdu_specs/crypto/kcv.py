@@ -52,6 +52,10 @@ def _default_kcv(algorithm: Algorithm, key: bytes) -> bytes:
 def _kcv(algorithm: Algorithm, key: bytes, method: KCVMethod | None, length: int) -> bytes:
     if not 1 <= length <= algorithm.block_size:
         raise FormatError(f"KCV length must be 1..{algorithm.block_size}, got {length}")
-    method = method or _DEFAULT_METHOD[algorithm]
-    block = bytes([method.value]) * algorithm.block_size
+    block = _BLOCKS[algorithm, method or _DEFAULT_METHOD[algorithm]]
     return ecb_encrypt_once(algorithm, key, block)[:length]
+
+
+#: the constant block of each algorithm and method, made once (every fresh key asks)
+_BLOCKS = {(algorithm, method): bytes([method.value]) * algorithm.block_size
+           for algorithm in Algorithm for method in KCVMethod}

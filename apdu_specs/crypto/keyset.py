@@ -22,10 +22,13 @@ class StaticKeys:
     algorithm: Algorithm = Algorithm.AES
 
     def __post_init__(self) -> None:
+        algorithm = self.algorithm
         for name in ("enc", "mac", "dek"):
-            value = bytes(getattr(self, name))
-            check_key(self.algorithm, value)
-            object.__setattr__(self, name, value)
+            value = getattr(self, name)
+            if type(value) is not bytes:  # bytes(value) of bytes is the same object
+                value = bytes(value)
+                object.__setattr__(self, name, value)
+            check_key(algorithm, value)
 
     def __repr__(self) -> str:
         enc, mac, dek = (k.hex().upper() for k in self.kcvs())

@@ -55,10 +55,21 @@ def _store_record(store: MemoryView, dgi: int, data: bytes) -> bool:
 
 
 def _store_fci(store: MemoryView, data: bytes) -> None:
-    template = parse_template(TLV(0xA5, bytes(data)).encode(), 0xA5, "DGI 9102")
+    data = bytes(data)
+    store.set("pdol", _fci_pdol(data))
+    store.set("fci", data)
+
+
+@functools.lru_cache(maxsize=64)
+def _fci_pdol(data: bytes) -> bytes:
+    """The PDOL (empty when absent) of an FCI proprietary template, checked.
+
+    The FCI is the same on every card of a profile: a pure function of its bytes, and a
+    bad one raises every time (lru_cache keeps only answers).
+    """
+    template = parse_template(TLV(0xA5, data).encode(), 0xA5, "DGI 9102")
     pdol = find(template.children, 0x9F38)
-    store.set("pdol", _dol(pdol.value, "PDOL") if pdol is not None else b"")
-    store.set("fci", bytes(data))
+    return _dol(pdol.value, "PDOL") if pdol is not None else b""
 
 
 def personalize_directory(store: MemoryView, dgi: int, data: bytes) -> None:

@@ -88,9 +88,9 @@ class PointsPurseApplet(Applet):
 
     def end_personalization(self) -> None:
         """Personalised once it names its card and every purse it opened has its TAC key."""
-        opened = [state for p in Purse if (state := self.purse(p)).params is not None]
+        opened = [state for p in Purse if (state := self.purse(p)).has_params]
         if (self.store.get("identity") is not None and opened
-                and all(state.tac_key is not None for state in opened)):
+                and all(state.has_tac_key for state in opened)):
             self.mark_personalized()
 
     # --- reads ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ sequence numbers the issuer has already seen.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from apdu_specs.commands.purse_data import (
@@ -72,18 +73,31 @@ def _purse(state: PurseState, data: bytes, what: str) -> None:
     if state.params is not None:
         raise SWError(SW.CONDITIONS_NOT_SATISFIED,
                       f"{state.purse.label} purse already personalised")
-    try:
-        algorithm_for_id(fields["algorithm_id"])
-    except SpecError as exc:
-        raise SWError(SW.WRONG_DATA, str(exc)) from None
-    if fields["balance"] > fields["max_balance"]:
-        raise SWError(SW.WRONG_DATA, "initial balance above the purse maximum")
-    if fields["options"] & ~OPTION_PIN_FOR_PURCHASE:
-        raise SWError(SW.WRONG_DATA, f"unknown purse option bits {fields['options']:02X}")
-    state.set_params(PurseParams(fields["algorithm_id"], fields["max_balance"], fields["options"]))
-    state.balance = fields["balance"]
+    params, balance = _purse_values(fields["algorithm_id"], fields["max_balance"],
+                                    fields["balance"], fields["options"])
+    state.set_params(params)
+    state.balance = balance
     state.online_seq = 0
     state.offline_seq = 0
+
+
+@functools.lru_cache(maxsize=64)
+def _purse_values(algorithm_id: int, max_balance: int, balance: int,
+                  options: int) -> tuple[PurseParams, int]:
+    """A purse state DGI's parameters and opening balance, checked.
+
+    The same on every card of a profile: a pure function of the (int) fields, and a bad
+    value raises every time (lru_cache keeps only answers).
+    """
+    try:
+        algorithm_for_id(algorithm_id)
+    except SpecError as exc:
+        raise SWError(SW.WRONG_DATA, str(exc)) from None
+    if balance > max_balance:
+        raise SWError(SW.WRONG_DATA, "initial balance above the purse maximum")
+    if options & ~OPTION_PIN_FOR_PURCHASE:
+        raise SWError(SW.WRONG_DATA, f"unknown purse option bits {options:02X}")
+    return PurseParams(algorithm_id, max_balance, options), balance
 
 
 def _key(state: PurseState, kind: KeyKind, data: bytes, what: str) -> None:

@@ -95,6 +95,16 @@ class PurseState:
     def tac_key(self) -> PurseKey | None:
         return self._key("key/tac")
 
+    @property
+    def has_tac_key(self) -> bool:
+        """Is the TAC key personalised? (without building the key)"""
+        return self._store.get(self._p + "key/tac") is not None
+
+    @property
+    def has_params(self) -> bool:
+        """Is the purse personalised? (without decoding its parameters)"""
+        return self._store.get(self._p + "params") is not None
+
     def set_load_key(self, index: int, key: PurseKey) -> None:
         self._store.set(self._p + f"key/load/{index}", (key.version, key.key))
 

@@ -6,7 +6,7 @@ blank chip; :class:`IssuerSecurityDomain` is the applet.
 """
 
 from .applet import ISD_LOAD_FILE, IssuerSecurityDomain
-from .blank import factory_keys, install_isd
+from .blank import blank_chip, factory_keys, install_isd
 from .constants import (
     INITIAL_KVN,
     ISD_AID,
@@ -33,6 +33,7 @@ __all__ = [
     "IssuerSecurityDomain",
     "KeySet",
     "Suite",
+    "blank_chip",
     "factory_keys",
     "install_isd",
     "selectable_in_card_state",

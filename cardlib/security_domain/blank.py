@@ -3,6 +3,11 @@
 The chip ends up in OP_READY with the ISD installed, selectable and default selected,
 holding one key set (the GP test keys under KVN FF unless told otherwise) and the
 card's identity (CPLC, KDD, CIN; IIN when given).
+
+:func:`blank_chip` makes the same chip faster for bulk manufacture: the factory writes
+the same memory on every chip of a suite but for the identity, so the memory
+:func:`install_isd` writes is built once per suite, key set and profile (a *factory
+image*) and each new chip gets a copy with its own identity written into it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Sequence
 from apdu_specs.crypto.keyset import StaticKeys
 from cardlib.chip import Chip
 from cardlib.content import CardLifeCycle
+from cardlib.memory import PersistentMemory, Value
 
 from .applet import IssuerSecurityDomain
 from .constants import (
@@ -27,7 +33,7 @@ from .identity import CardIdentity
 from .keystore import KeySet
 from .profile import ISDProfile, Suite
 
-__all__ = ["factory_keys", "install_isd"]
+__all__ = ["blank_chip", "factory_keys", "install_isd"]
 
 
 @functools.lru_cache(maxsize=16, typed=True)
@@ -60,3 +66,33 @@ def install_isd(chip: Chip, *, suite: Suite | str = Suite.AES, keys: StaticKeys 
     isd.configure(profile=profile, keysets=[KeySet(kvn, keys), *extra_keysets],
                   identity=identity, sequence_counter=sequence_counter)
     return isd
+
+
+#: the identity a factory image is built with (overwritten on every chip made from it)
+_IMAGE_IDENTITY = "factory image"
+
+
+@functools.lru_cache(maxsize=16)
+def _factory_image(profile: ISDProfile, keys: StaticKeys) -> tuple[tuple[str, Value], ...]:
+    """What :func:`install_isd` writes into an empty chip's memory, in write order.
+
+    A pure function of the (frozen) profile and keys; the identity it holds is a
+    placeholder that :func:`blank_chip` overwrites.
+    """
+    chip = Chip("chip1")
+    install_isd(chip, keys=keys, profile=profile, card_identity=_IMAGE_IDENTITY)
+    return tuple(chip.snapshot().items())
+
+
+def blank_chip(role: str, *, suite: Suite | str = Suite.AES, keys: StaticKeys | None = None,
+               card_identity: str = "blank", iin: bytes | None = None,
+               profile: ISDProfile | None = None) -> Chip:
+    """A new chip as :func:`install_isd` leaves it (same memory, key for key and in the
+    same order), made from a copy of the factory image with only the identity written."""
+    profile = profile or ISDProfile.for_suite(suite)
+    keys = keys or factory_keys(profile.suite)
+    chip = Chip(role, PersistentMemory(dict(_factory_image(profile, keys))))
+    isd = chip.content.instance(ISD_AID)
+    assert isinstance(isd, IssuerSecurityDomain)
+    isd.set_identity(CardIdentity.derive(card_identity, role, iin=iin))
+    return chip

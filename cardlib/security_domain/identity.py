@@ -20,13 +20,29 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from apdu_specs.commands.gp_extra import build_cplc, parse_cplc
+from apdu_specs.commands.gp_extra import CPLC_FIELDS, CPLC_LENGTH, build_cplc, parse_cplc
 
 __all__ = ["CardIdentity"]
 
 _FABRICATOR = bytes.fromhex("D0C1")
 _OS_ID = bytes.fromhex("DC01")
 _BATCH = bytes.fromhex("0001")
+_CPLC_HEADER = b"\x9f\x7f\x2a"
+#: where the IC serial number sits in the CPLC
+_SERIAL_AT = sum(n for _, n in CPLC_FIELDS[:[name for name, _ in CPLC_FIELDS].index(
+    "ic_serial_number")])
+
+
+@functools.lru_cache(maxsize=8)
+def _cplc_around_serial(ic_type: bytes) -> tuple[bytes, bytes]:
+    """The CPLC of a chip type before and after its serial number: every chip of the type
+    shares them, so a card's CPLC is built once per type and only the serial spliced in."""
+    cplc = build_cplc({
+        "ic_fabricator": _FABRICATOR, "ic_type": ic_type, "os_id": _OS_ID,
+        "os_release_date": bytes.fromhex("6001"), "os_release_level": bytes.fromhex("0100"),
+        "ic_serial_number": bytes(4), "ic_batch_identifier": _BATCH,
+    })
+    return cplc[:_SERIAL_AT], cplc[_SERIAL_AT + 4:]
 
 
 @dataclass(frozen=True)
@@ -39,7 +55,10 @@ class CardIdentity:
     def __post_init__(self) -> None:
         if len(self.kdd) != 10:
             raise ValueError(f"KDD must be 10 bytes, got {len(self.kdd)}")
-        parse_cplc(self.cplc)  # validates the length
+        cplc = self.cplc
+        # validates the length (parse_cplc would take the 42 plain bytes as they are)
+        if type(cplc) is not bytes or len(cplc) != CPLC_LENGTH or cplc[:3] == _CPLC_HEADER:
+            parse_cplc(cplc)
 
     @classmethod
     def derive(cls, card_identity: str, chip_role: str, *, iin: bytes | None = None,
@@ -47,11 +66,8 @@ class CardIdentity:
         digest = hashlib.sha256(f"{card_identity}/{chip_role}".encode()).digest()
         ic_type = b"\x00\x02" if chip_role == "chip2" else b"\x00\x01"
         serial = digest[:4]
-        cplc = build_cplc({
-            "ic_fabricator": _FABRICATOR, "ic_type": ic_type, "os_id": _OS_ID,
-            "os_release_date": bytes.fromhex("6001"), "os_release_level": bytes.fromhex("0100"),
-            "ic_serial_number": serial, "ic_batch_identifier": _BATCH,
-        })
+        head, tail = _cplc_around_serial(ic_type)
+        cplc = head + serial + tail
         kdd = _FABRICATOR + ic_type + serial + _BATCH
         return cls(cplc, kdd, iin, b"\xdc" + digest[:7] if cin is None else cin)
 

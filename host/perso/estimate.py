@@ -7,6 +7,7 @@ in one page (a handful of applications fits).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from apdu_specs.payment import dgi as payment_dgi
@@ -38,11 +39,6 @@ class APDUCount:
         return self.personalise + self.verify
 
 
-def _framed(length: int) -> int:
-    """A DGI's size on the wire: identifier, length (1 byte, or FF and 2), value."""
-    return 2 + (1 if length < 0xFF else 3) + length
-
-
 def store_data_blocks(app: AppPlan, cipher_block: int,
                       data_block: int = apdus.MAX_STORE_DATA_BLOCK) -> int:
     """The number of STORE DATA commands ``app`` needs, as :func:`host.gp.apdus.store_data`
@@ -51,23 +47,30 @@ def store_data_blocks(app: AppPlan, cipher_block: int,
     blocks = 0
     run_sensitive: bool | None = None
     run_length = 0
-    for dgi in app.dgis:
+    for dgi in app.dgis:  # every card's count walks its DGIs: kept to plain int arithmetic
         size = len(dgi.value)
-        if dgi.sensitive:
+        sensitive = dgi.sensitive
+        if sensitive:
             size = (size // cipher_block + 1) * cipher_block  # method 2 always pads
-        if dgi.sensitive != run_sensitive:
+        if sensitive != run_sensitive:
             blocks += -(-run_length // data_block)
-            run_sensitive, run_length = dgi.sensitive, 0
-        run_length += _framed(size)
+            run_sensitive, run_length = sensitive, 0
+        # framed on the wire: identifier, length (1 byte, or FF and 2), value
+        run_length += size + (3 if size < 0xFF else 5)
     return blocks + -(-run_length // data_block)
 
 
 def _verify_app(app: AppPlan) -> int:
     if app.spec.kind is AppKind.PURSE:
         return 1 + 3  # SELECT, GET BALANCE of each purse
-    records = sum(1 for d in app.dgis
-                  if d.dgi not in _NOT_RECORDS and payment_dgi.record_of_dgi(d.dgi) is not None)
-    return 1 + records
+    return 1 + sum(_is_record(d.dgi) for d in app.dgis)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_record(dgi: int) -> bool:
+    """Whether the read-back reads DGI ``dgi`` as a record (a pure function of the number,
+    asked for every DGI of every card)."""
+    return dgi not in _NOT_RECORDS and payment_dgi.record_of_dgi(dgi) is not None
 
 
 def count_apdus(plan: CardPlan, profile: Profile) -> APDUCount:

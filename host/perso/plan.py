@@ -12,6 +12,7 @@ to travel encrypted under the session DEK.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,16 @@ class CardPlan:
     kcvs: dict[str, str] = field(default_factory=dict)
 
     def chip_apps(self, chip: int) -> tuple[AppPlan, ...]:
-        return tuple(a for a in self.apps if a.spec.chip == chip)
+        return self._by_chip.get(chip, ())
+
+    @functools.cached_property
+    def _by_chip(self) -> dict[int, tuple[AppPlan, ...]]:
+        """The applications of each chip, in order: the run, its count and its read-back
+        each ask for them (stored in the instance's own dict, so the plan stays frozen)."""
+        by_chip: dict[int, list[AppPlan]] = {}
+        for app in self.apps:
+            by_chip.setdefault(app.spec.chip, []).append(app)
+        return {chip: tuple(apps) for chip, apps in by_chip.items()}
 
     def __repr__(self) -> str:
         return f"CardPlan({self.card!r}, {len(self.apps)} applications)"

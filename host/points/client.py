@@ -16,6 +16,7 @@ wrap the transport in :class:`host.transport.t0.T0Transport`, as
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,19 @@ __all__ = ["PendingPurchase", "PointsClient"]
 
 LOAD = TransactionType.LOAD
 PURCHASE = TransactionType.PURCHASE
+
+
+# The read commands every card of a run receives are the same few: built once each (pure
+# functions of an AID or a purse, both immutable).
+@functools.lru_cache(maxsize=64)
+def _select_apdu(aid: bytes) -> bytes:
+    return iso7816.SELECT.build(selection=0x04, occurrence=0x00, data={"name": aid},
+                                ne=256).encode()
+
+
+@functools.lru_cache(maxsize=16)
+def _balance_apdu(purse: Purse) -> bytes:
+    return specs.GET_BALANCE.build(purse=purse).encode()
 
 
 def _now() -> _dt.datetime:
@@ -81,9 +95,13 @@ class PointsClient:
               expect: tuple[int, ...] = (SW.OK,)) -> ResponseAPDU:
         if spec is not iso7816.SELECT and self._application is None:
             self.select()
-        apdu = spec.build(dict(fields))
+        return self._exchange(spec, spec.build(dict(fields)).encode(), expect)
+
+    def _exchange(self, spec: CommandSpec, apdu: bytes,
+                  expect: tuple[int, ...] = (SW.OK,)) -> ResponseAPDU:
+        """Send ``apdu`` (built from ``spec``) and check the status word."""
         try:
-            raw = self.transport.transmit(apdu.encode())
+            raw = self.transport.transmit(apdu)
         except TransportError:
             self._application = None  # a card that went away must be selected again
             raise
@@ -92,7 +110,10 @@ class PointsClient:
         return response
 
     def _call(self, spec: CommandSpec, **fields: Any) -> dict[str, Any]:
-        response = self._send(spec, fields)
+        return self._parsed(spec, self._send(spec, fields))
+
+    @staticmethod
+    def _parsed(spec: CommandSpec, response: ResponseAPDU) -> dict[str, Any]:
         try:
             return spec.parse_response(response.data)
         except SpecError as exc:
@@ -101,8 +122,7 @@ class PointsClient:
     # --- selection and reads ----------------------------------------------------------
     def select(self) -> PurseApplication:
         """SELECT the purse application; its FCI names the card and its purses."""
-        response = self._send(iso7816.SELECT, {"selection": 0x04, "occurrence": 0x00,
-                                               "data": {"name": self.aid}, "ne": 256})
+        response = self._exchange(iso7816.SELECT, _select_apdu(self.aid))
         try:
             fci = parse_fci(response.data)
         except SpecError as exc:
@@ -120,7 +140,11 @@ class PointsClient:
         return self.application.identity
 
     def balance(self, purse: Purse) -> int:
-        return int(self._call(specs.GET_BALANCE, purse=Purse(purse))["balance"])
+        apdu = _balance_apdu(Purse(purse))
+        if self._application is None:
+            self.select()
+        response = self._exchange(specs.GET_BALANCE, apdu)
+        return int(self._parsed(specs.GET_BALANCE, response)["balance"])
 
     def balances(self) -> dict[Purse, int]:
         """Balances of every personalised purse."""

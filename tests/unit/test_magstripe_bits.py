@@ -187,8 +187,13 @@ def test_missing_end_sentinel(track: Track) -> None:
     with pytest.raises(BadSentinel) as caught:
         decode_bits(damaged, fmt, reverse=False)
     assert caught.value.which == "end"
-    with pytest.raises(StripeError):
-        decode_bits(damaged, fmt)
+    try:
+        read = decode_bits(damaged, fmt)
+    except StripeError:
+        return
+    # Read backwards, the damaged stream may by chance be another well-formed character
+    # stream (sentinels, parity and LRC all hold, e.g. "%^:?"): never the track written.
+    assert read.reversed and read.text != track.encode()
 
 
 def test_missing_lrc() -> None:
