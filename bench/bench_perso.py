@@ -31,8 +31,8 @@ from host.transport.t0 import T0Transport
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "examples" / "perso" / "profile.toml"
-CARDS = 40
-RUNS = 5
+CARDS = 60
+RUNS = 7
 
 
 @dataclass
