@@ -64,6 +64,14 @@ def _static_keys(enc: bytes, mac: bytes, dek: bytes, algorithm: Algorithm) -> St
     return StaticKeys(enc, mac, dek, algorithm)
 
 
+@functools.lru_cache(maxsize=16, typed=True)
+def _diversified(master: bytes, kdd: bytes, scheme: Diversification,
+                 algorithm: Algorithm) -> StaticKeys:
+    """One chip's keys from the master key: a run asks for them several times (the secure
+    channel, PUT KEY, the KCVs of the audit, the read-back), so a few chips' are kept."""
+    return StaticKeys.from_master(master, kdd, scheme, algorithm)
+
+
 @dataclass(frozen=True, repr=False)
 class MasterKeys:
     """ENC, MAC and DEK as given (master keys when a scheme diversifies them)."""
@@ -114,7 +122,7 @@ class KeySpec:
                 raise KeySpecError("kdf3: diversification makes AES/SM4 keys, this card uses 3DES")
             if len({self.keys.enc, self.keys.mac, self.keys.dek}) != 1:
                 raise KeySpecError(f"{self.scheme.value}: diversification takes one master key")
-            return StaticKeys.from_master(self.keys.enc, kdd, self.scheme, algorithm)
+            return _diversified(bytes(self.keys.enc), bytes(kdd), self.scheme, algorithm)
         except CryptoError as exc:
             raise KeySpecError(f"{self.text}: {exc}") from None
 
