@@ -100,7 +100,7 @@ def one_run(personaliser: Personaliser, records: list[HolderRecord]) -> Sample:
     for holder in records:
         plan = personaliser.plan(holder)
         with target.card(plan) as slot:
-            personaliser.personalise(plan, slot.transports)
+            personaliser.personalise(plan, slot.transports, fresh=slot.fresh)
         target.settle()
     seconds = time.perf_counter() - start
     return Sample(len(records), seconds, target.card_seconds, target.blank_seconds, target.apdus)

@@ -265,7 +265,8 @@ def run(reader: str, profile_path: Path, keys_path: Path, passphrase_file: Path 
         target = ReaderTarget(reader, personaliser.profile.chips,
                               trace=sys.stderr if trace else None, trace_format=trace_format)
         with target.card(plan) as slot:
-            report = personaliser.personalise(plan, slot.transports, stripe=slot.stripe)
+            report = personaliser.personalise(plan, slot.transports, stripe=slot.stripe,
+                                              fresh=slot.fresh)
             slot.commit()
     emit(card_json(report, dry_run=dry_run), as_json, card_text(report, dry_run=dry_run))
 

@@ -124,7 +124,8 @@ def _one(personaliser: Personaliser, holder: HolderRecord, target: CardTarget | 
             summary.apdus += report.estimate.total if report.estimate else 0
             return _record(plan, holder, PLANNED, report=report), None
         with target.card(plan) as slot:
-            report = personaliser.personalise(plan, slot.transports, stripe=slot.stripe)
+            report = personaliser.personalise(plan, slot.transports, stripe=slot.stripe,
+                                              fresh=slot.fresh)
             slot.commit()
         summary.issued += 1
         summary.resumed += report.resumed

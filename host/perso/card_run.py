@@ -98,16 +98,21 @@ class Personaliser:
                 f"the card is already personalised, not with this holder's data ({exc}); "
                 "nothing was written") from None
 
-    def estimate(self, plan: CardPlan) -> CardReport:
+    def estimate(self, plan: CardPlan, *, fresh: bool = False) -> CardReport:
         """A dry run of ``plan``: everything computed, nothing sent, nothing written."""
-        return CardReport(plan, estimate=count_apdus(plan, self.profile))
+        return CardReport(plan, estimate=count_apdus(plan, self.profile, fresh=fresh))
 
     def personalise(self, plan: CardPlan, transports: Mapping[int, Transport], *,
-                    stripe: StripeWriter | None = None) -> CardReport:
-        """Personalise, encode, verify and mail one card (see the module docstring)."""
-        report = CardReport(plan, estimate=count_apdus(plan, self.profile))
+                    stripe: StripeWriter | None = None, fresh: bool = False) -> CardReport:
+        """Personalise, encode, verify and mail one card (see the module docstring).
+
+        ``fresh``: the card was just made blank by the caller (see :func:`.chip_run.open_chip`);
+        its state is not read first.
+        """
+        report = CardReport(plan, estimate=count_apdus(plan, self.profile, fresh=fresh))
         clients = {chip: GPClient(transports[chip]) for chip in self.profile.chips}
-        states = {chip: open_chip(client, chip, self.keys) for chip, client in clients.items()}
+        states = {chip: open_chip(client, chip, self.keys, fresh=fresh)
+                  for chip, client in clients.items()}
         if all(state.secured for state in states.values()):
             self._check_issued_card(plan, transports, clients)
             states = {chip: open_chip(client, chip, self.keys) for chip, client in clients.items()}

@@ -113,13 +113,23 @@ def _try_key_set(client: GPClient, chip: int, kvn: int, spec: KeySpec,
     return True
 
 
-def open_chip(client: GPClient, chip: int, keys: CardKeyFactory) -> ChipState:
+def open_chip(client: GPClient, chip: int, keys: CardKeyFactory, *,
+              fresh: bool = False) -> ChipState:
     """SELECT the ISD, open the secure channel with the right key set, read the chip's state.
+
+    ``fresh``: the chip was made blank by the caller moments ago (a simulated card a target
+    has just manufactured), so its state is known — OP_READY, the factory keys, no
+    application, the ISD selected by the reset (it is the default-selected application) —
+    and only the secure channel is opened.
 
     The factory keys (FF) are tried first, then the issuer's: INITIALIZE UPDATE with a key
     version the card lacks answers 6A88 and changes nothing, so asking is cheaper than
     listing the key sets first (GET DATA E0 is only read to name them in an error).
     """
+    if fresh:
+        if not _try_key_set(client, chip, INITIAL_KVN, factory_key_spec(), keys):
+            raise CardStateError(f"chip {chip}: a blank card without the factory keys (FF)")
+        return ChipState(chip, INITIAL_KVN, _OP_READY, {})
     client.select()
     issuer_kvn = keys.profile.isd_key_version
     if _try_key_set(client, chip, INITIAL_KVN, factory_key_spec(), keys):

@@ -21,6 +21,8 @@ __all__ = ["APDUCount", "count_apdus"]
 #: SELECT ISD, INITIALIZE UPDATE (factory keys), EXTERNAL AUTHENTICATE, GET STATUS (ISD),
 #: GET STATUS (applications)
 _OPEN = 5
+#: a card the caller has just made blank: INITIALIZE UPDATE, EXTERNAL AUTHENTICATE
+_OPEN_FRESH = 2
 #: PUT KEY, SET STATUS (card)
 _CLOSE = 2
 #: the read-back's 2 x GET STATUS in the run's channel, then INITIALIZE UPDATE with the
@@ -73,13 +75,14 @@ def _is_record(dgi: int) -> bool:
     return dgi not in _NOT_RECORDS and payment_dgi.record_of_dgi(dgi) is not None
 
 
-def count_apdus(plan: CardPlan, profile: Profile) -> APDUCount:
-    """Commands a blank card receives, and those of the read-back."""
+def count_apdus(plan: CardPlan, profile: Profile, *, fresh: bool = False) -> APDUCount:
+    """Commands a blank card receives, and those of the read-back (``fresh``: a card the
+    caller has just made blank, whose state the run does not read first)."""
     block = profile.suite.block_size
     personalise = verify = 0
     for chip in profile.chips:
         apps = plan.chip_apps(chip)
-        personalise += _OPEN + _CLOSE
+        personalise += (_OPEN_FRESH if fresh else _OPEN) + _CLOSE
         # INSTALL, INSTALL [for personalization], the blocks, SET STATUS unless self-marked
         for app in apps:
             personalise += 2 + store_data_blocks(app, block) + (not app.spec.marks_personalized)

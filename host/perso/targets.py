@@ -41,6 +41,8 @@ class CardSlot:
     commit: Callable[[], None] = field(default=_nothing)
     #: the simulated card, when it is one (QA tooling: fault injection, inspection)
     simulated: Any = None
+    #: the target has just made this card blank: its state is known and is not read first
+    fresh: bool = False
 
 
 def sim_stripe_writer(simulated: Any) -> StripeWriter:
@@ -94,7 +96,8 @@ class SimImageTarget:
             if self.save:
                 simulated.save(path)
 
-        yield CardSlot(transports, sim_stripe_writer(simulated), str(path), commit, simulated)
+        yield CardSlot(transports, sim_stripe_writer(simulated), str(path), commit, simulated,
+                       fresh=True)
 
 
 class ReaderTarget:

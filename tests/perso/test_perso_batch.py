@@ -84,6 +84,7 @@ class FaultyTarget(SimImageTarget):
             if row == self.foreign_row:
                 other = personaliser(None, self.foreign_keys)
                 other.personalise(other.plan(_holders(row)[-1]), slot.transports)
+                slot.fresh = False  # no longer blank: the run must look at it first
             yield slot
 
 
