@@ -38,6 +38,7 @@ from host.transport.t0 import T0Transport
 from simulator.blank import new_blank_card
 from simulator.card import SimulatedCard
 from simulator.faults import ForcedSW
+from tests.gp.gp_helpers import Recorder
 
 from .perso_helpers import PROFILE, connect, fresh_card, personaliser, sample_keys
 
@@ -151,26 +152,24 @@ def test_a_card_the_target_just_made_is_not_looked_at_first(
     """A fresh blank card from the image target: no SELECT and no GET STATUS before the
     work (its state is known), exactly as the estimate counts; the card ends the same."""
     counters: list[CountingTransport] = []
+    recorders: list[Recorder] = []
 
     def wrap(transport: Transport) -> Transport:
-        counters.append(CountingTransport(transport))
+        recorders.append(Recorder(transport))
+        counters.append(CountingTransport(recorders[-1]))
         return T0Transport(counters[-1])
 
     plan = perso.plan(holders[2])
     target = SimImageTarget(tmp_path, wrap=wrap, save=False)
     with target.card(plan) as slot:
         assert slot.fresh
-        sent: list[bytes] = []
-        for counter in counters:
-            inner = counter.inner
-            counter.inner = _Recording(inner, sent)
         report = perso.personalise(plan, slot.transports, fresh=slot.fresh)
         snapshot = slot.simulated.snapshot()
     assert report.verified
     assert sum(c.count for c in counters) == count_apdus(plan, perso.profile, fresh=True).total
     assert count_apdus(plan, perso.profile).total - count_apdus(
         plan, perso.profile, fresh=True).total == 6  # SELECT ISD, 2 x GET STATUS per chip
-    assert sent[0][1] == 0x50  # INITIALIZE UPDATE first
+    assert all(r.log[0][0][1] == 0x50 for r in recorders)  # INITIALIZE UPDATE first
     for memory in snapshot.memories.values():
         assert memory["card/state"] == CardLifeCycle.SECURED
 
@@ -182,20 +181,6 @@ def test_a_fresh_card_that_is_not_blank_is_refused(perso: Personaliser,
     perso.personalise(plan, connect(card))
     with pytest.raises(CardStateError, match="blank card without the factory keys"):
         perso.personalise(perso.plan(holders[0]), connect(card), fresh=True)
-
-
-class _Recording(Transport):
-    """Keeps every command sent through it."""
-
-    def __init__(self, inner: Transport, sent: list[bytes]) -> None:
-        self.inner, self.sent = inner, sent
-
-    def connect(self) -> None:
-        self.inner.connect()
-
-    def transmit(self, apdu: bytes) -> bytes:
-        self.sent.append(bytes(apdu))
-        return self.inner.transmit(apdu)
 
 
 def test_another_issuers_card_is_an_authentication_failure(tmp_path: Path,
