@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ARQCError", "CardDataError", "PaymentError", "ProfileError"]
+__all__ = ["ARQCError", "CardDataError", "PaymentError", "ProfileError", "RequestMismatchError"]
 
 
 class PaymentError(Exception):
@@ -19,3 +19,8 @@ class ProfileError(PaymentError, ValueError):
 
 class ARQCError(PaymentError):
     """The ARQC does not verify: the request did not come from this card (or was altered)."""
+
+
+class RequestMismatchError(PaymentError, ValueError):
+    """An authorisation request whose clear fields disagree with what its cryptogram covers
+    (or whose covered data does not fit the issuer's CDOL1): refused, never decided on."""

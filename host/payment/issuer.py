@@ -7,10 +7,18 @@ method), applies the :class:`AuthorisationPolicy` and returns the ARC, the issue
 authentication data for tag 91 (ARPC method 1 or 2) and any scripts, already keyed
 with this transaction's session keys. A request whose ARQC does not verify raises
 :class:`~host.payment.errors.ARQCError`: never answer a cryptogram you cannot check.
+
+The issuer decides on what the cryptogram covers, never on what the terminal writes beside
+it: the amount, currency and date come from the CDOL1 data cut by the issuer's *own* record
+of the card's CDOL1 (the layout it personalised, :data:`host.payment.perso.CDOL1`), and a
+request whose clear ``amount`` or ``currency`` disagree with them is refused
+(:class:`~host.payment.errors.RequestMismatchError`): a terminal that sends ``amount=100``
+beside a cryptogram over 30,000.00 is lying, and the card would give a TC for 30,000.00.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -28,17 +36,19 @@ from apdu_specs.payment.script import (
     IssuerScript,
     ScriptSession,
 )
-from apdu_specs.tlv import split_dol_data
+from apdu_specs.tlv import parse_dol, split_dol_data
 
 from .card_data import CardData
 from .client import CryptogramResponse
-from .errors import ARQCError, CardDataError
+from .errors import ARQCError, CardDataError, RequestMismatchError
+from .perso import CDOL1
 from .scripts import ScriptOrder
 
 __all__ = [
     "AuthorisationPolicy",
     "AuthorisationRequest",
     "AuthorisationResponse",
+    "CoveredFacts",
     "Decision",
     "Issuer",
 ]
@@ -73,6 +83,38 @@ class AuthorisationRequest:
                    amount, currency)
 
 
+@dataclass(frozen=True)
+class CoveredFacts:
+    """What the application cryptogram covers, cut from the CDOL1 data by the issuer's own
+    CDOL1: the only amounts, currency and date an issuer or back office may act on."""
+
+    amount: int  #: 9F02, minor units
+    other_amount: int  #: 9F03 (cashback), minor units
+    currency: int  #: 5F2A, ISO 4217 numeric
+    date: dt.date | None  #: 9A, the terminal's transaction date (None: not a calendar date)
+    transaction_type: int  #: 9C
+
+    @classmethod
+    def from_cdol1_data(cls, data: bytes, cdol1: bytes = CDOL1) -> CoveredFacts:
+        """Cut ``data`` by ``cdol1`` (encoded DOL); :class:`CardDataError` if it does not fit."""
+        try:
+            values = split_dol_data(parse_dol(cdol1), data)
+            return cls(decode_numeric(values[0x9F02]), decode_numeric(values[0x9F03]),
+                       decode_numeric(values[0x5F2A]), _yymmdd(values[0x9A]),
+                       decode_numeric(values[0x9C]))
+        except (ProtocolError, KeyError) as exc:
+            raise CardDataError(f"CDOL1 data does not fit the issuer's CDOL1: {exc}") from None
+
+
+def _yymmdd(field: bytes) -> dt.date | None:
+    """EMV n6 date (9A) as a date; None for BCD that names no day (e.g. 000000)."""
+    yymmdd = decode_numeric(field)
+    try:
+        return dt.date(2000 + yymmdd // 10000, yymmdd // 100 % 100, yymmdd % 100)
+    except ValueError:
+        return None
+
+
 class Decision(Enum):
     APPROVE = "approve"
     DECLINE = "decline"
@@ -88,20 +130,35 @@ class Decision(Enum):
 class AuthorisationPolicy:
     """Approve up to ``approve_up_to``, refer up to ``refer_up_to``, decline above.
 
-    A blocked application is always declined. ``None`` means no limit.
+    A blocked application is always declined; so is a currency other than ``currency`` (when
+    set) and a transaction dated more than ``max_date_skew_days`` from the issuer's day.
+    ``None`` means no limit. Every rule reads :class:`CoveredFacts`, never the request.
     """
 
     approve_up_to: int | None = None
     refer_up_to: int | None = None
+    currency: int | None = None
+    max_date_skew_days: int = 1
 
-    def decide(self, request: AuthorisationRequest, iad: IssuerApplicationData) -> Decision:
+    def decide(self, facts: CoveredFacts, iad: IssuerApplicationData, *,
+               today: dt.date | None = None) -> tuple[Decision, str]:
+        """The decision on a verified cryptogram's facts, and why (empty when approved)."""
         if iad.cvr.history.application_blocked:
-            return Decision.DECLINE
-        if self.approve_up_to is None or request.amount <= self.approve_up_to:
-            return Decision.APPROVE
-        if self.refer_up_to is not None and request.amount <= self.refer_up_to:
-            return Decision.REFERRAL
-        return Decision.DECLINE
+            return Decision.DECLINE, "application blocked"
+        if self.currency is not None and facts.currency != self.currency:
+            return Decision.DECLINE, f"currency {facts.currency:03d} not accepted"
+        if today is not None and (facts.date is None
+                                  or abs((facts.date - today).days) > self.max_date_skew_days):
+            return Decision.DECLINE, f"transaction dated {facts.date}, the issuer's day is {today}"
+        return self.decide_amount(facts.amount + facts.other_amount)
+
+    def decide_amount(self, amount: int) -> tuple[Decision, str]:
+        """The limits alone (also what a swiped stripe, with no cryptogram, is held to)."""
+        if self.approve_up_to is None or amount <= self.approve_up_to:
+            return Decision.APPROVE, ""
+        if self.refer_up_to is not None and amount <= self.refer_up_to:
+            return Decision.REFERRAL, "above the approval limit"
+        return Decision.DECLINE, "above the issuer's limit"
 
 
 @dataclass(frozen=True)
@@ -110,6 +167,9 @@ class AuthorisationResponse:
     arc: bytes
     issuer_authentication_data: bytes
     scripts: tuple[IssuerScript, ...] = ()
+    #: what the verified cryptogram covers (what the decision was taken on)
+    facts: CoveredFacts | None = None
+    reason: str = ""
 
     @property
     def approved(self) -> bool:
@@ -120,10 +180,11 @@ class Issuer:
     """One issuer's online authorisation for chip 1's applications."""
 
     def __init__(self, keys: IssuerMasterKeys, *, policy: AuthorisationPolicy | None = None,
-                 arpc_method: ARPCMethod = ARPCMethod.METHOD_2) -> None:
+                 arpc_method: ARPCMethod = ARPCMethod.METHOD_2, cdol1: bytes = CDOL1) -> None:
         self._keys = keys
         self.policy = policy or AuthorisationPolicy()
         self.arpc_method = arpc_method
+        self.cdol1 = cdol1  #: the CDOL1 this issuer personalised (encoded DOL)
 
     def __repr__(self) -> str:
         return f"Issuer(ARPC method {self.arpc_method.value}, {self.policy})"
@@ -151,6 +212,19 @@ class Issuer:
             raise ARQCError(f"ARQC of card {request.pan[:6]}… ATC {request.atc:04X} "
                             "does not verify") from None
         return iad
+
+    def covered_facts(self, request: AuthorisationRequest) -> CoveredFacts:
+        """The amount, currency and date of the request's CDOL1 data, cut by the issuer's own
+        CDOL1; :class:`RequestMismatchError` if the clear fields say otherwise."""
+        try:
+            facts = CoveredFacts.from_cdol1_data(request.cdol1_data, self.cdol1)
+        except CardDataError as exc:
+            raise RequestMismatchError(str(exc)) from None
+        if (request.amount, request.currency) != (facts.amount, facts.currency):
+            raise RequestMismatchError(
+                f"the request says amount {request.amount} currency {request.currency:03d}, "
+                f"the cryptogram covers amount {facts.amount} currency {facts.currency:03d}")
+        return facts
 
     def verify_second_cryptogram(self, request: AuthorisationRequest, second: CryptogramResponse,
                                  cdol2_data: bytes) -> None:
@@ -189,10 +263,15 @@ class Issuer:
                   scripts_before: Sequence[ScriptOrder] = (),
                   scripts_after: Sequence[ScriptOrder] = (),
                   method: ARPCMethod | None = None,
-                  csu: CardStatusUpdate | None = None) -> AuthorisationResponse:
-        """Verify, decide and answer; scripts run before (71) / after (72) the second GENERATE AC."""
+                  csu: CardStatusUpdate | None = None,
+                  today: dt.date | None = None) -> AuthorisationResponse:
+        """Verify, decide and answer; scripts run before (71) / after (72) the second GENERATE AC.
+
+        The decision is taken on the facts the ARQC covers (:meth:`covered_facts`), on the
+        issuer's day ``today`` when given."""
         iad = self.verify_arqc(request)
-        decision = self.policy.decide(request, iad)
+        facts = self.covered_facts(request)
+        decision, reason = self.policy.decide(facts, iad, today=today)
         data = self.issuer_authentication_data(request, decision, method=method, csu=csu)
         scripts: list[IssuerScript] = []
         if scripts_before or scripts_after:
@@ -201,4 +280,4 @@ class Issuer:
                                      (AFTER_SECOND_AC, scripts_after)):
                 if orders:
                     scripts.append(IssuerScript(tuple(o(session) for o in orders), template))
-        return AuthorisationResponse(decision, decision.arc, data, tuple(scripts))
+        return AuthorisationResponse(decision, decision.arc, data, tuple(scripts), facts, reason)
