@@ -29,11 +29,13 @@ from sqlalchemy import (
 __all__ = [
     "FORMAT_VERSION",
     "bo_agreements",
+    "bo_authorisations",
     "bo_batch_rejections",
     "bo_batches",
     "bo_card_records",
     "bo_credit_changes",
     "bo_issuer_scripts",
+    "bo_load_grants",
     "bo_members",
     "bo_outbox",
     "bo_settings",
@@ -47,8 +49,9 @@ __all__ = [
     "metadata",
 ]
 
-#: Version of the row layout written by this code.
-FORMAT_VERSION = 1
+#: Version of the row layout written by this code (2: card records keep what nobody proves
+#: apart, in ``claimed``, and a payment's final cryptogram; issuer authorisations; load grants).
+FORMAT_VERSION = 2
 
 metadata = MetaData()
 
@@ -232,20 +235,67 @@ bo_card_records = Table(
     Column("terminal_id", String(32), nullable=False),
     Column("card_time", String(14), nullable=False),
     # What the MAC covers beyond the columns above, so any record can be proved again:
-    # chip 2: the card's sequence, the balance after a load, the terminal's sequence;
-    # chip 1: the ATC (card_seq), CDOL1 data || AIP (mac_data) and the IAD (mac_extra).
-    Column("card_seq", Integer, nullable=False),
+    # chip 2: the card's online sequence and the balance after a load, the terminal's
+    # sequence of a purchase; chip 1: the ATC (card_seq), CDOL1 data || AIP (mac_data) and
+    # the IAD (mac_extra) of the first cryptogram, CDOL2 data (final_mac_data) and the IAD
+    # (final_mac_extra) of the final one. A column no MAC covers for this record is NULL.
+    Column("card_seq", Integer, nullable=True),
     Column("balance_after", BigInteger, nullable=True),
     Column("terminal_seq", BigInteger, nullable=True),
     Column("mac_data", LargeBinary, nullable=True),
     Column("mac_extra", LargeBinary, nullable=True),
     Column("mac", LargeBinary(16), nullable=False),
+    Column("final_mac", LargeBinary(16), nullable=True),
+    Column("final_mac_data", LargeBinary, nullable=True),
+    Column("final_mac_extra", LargeBinary, nullable=True),
     Column("mac_verified", Boolean, nullable=False),
+    # Fields the terminal sent that no MAC covers, kept as it said them (JSON): never read
+    # by a decision (docs/trust.md).
+    Column("claimed", Text, nullable=True),
+    # A load: the sale it rewards, per purse ("earn:<purse>:<sale key>"); one load per sale
+    # and purse, ever.
+    Column("sale_key", String(96), nullable=True),
     Column("transfer_id", _Id, nullable=True),
     _version(),
     UniqueConstraint("batch_id", "record_id", name="ux_bo_card_records_batch_record"),
     # The same card transaction presented in two batches is caught here.
     UniqueConstraint("card_id", "txn_key", name="ux_bo_card_records_card_txn"),
+    UniqueConstraint("card_id", "sale_key", name="ux_bo_card_records_card_sale"),
+)
+
+#: The issuer's own record of every online authorisation it answered: what a terminal's
+#: word about a sale is held against (an ARQC the issuer never approved earns nothing).
+bo_authorisations = Table(
+    "bo_authorisations",
+    metadata,
+    Column("id", _Id, primary_key=True),
+    Column("kind", String(16), nullable=False),  # "chip" or "stripe"
+    Column("arqc", LargeBinary(16), nullable=True, unique=True),
+    Column("card_id", String(64), nullable=True),  # as the terminal named the card
+    Column("application", String(16), nullable=False),  # debit / credit / stripe
+    Column("amount", BigInteger, nullable=False),  # covered by the ARQC (chip)
+    Column("currency", Integer, nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("issuer_id", String(64), nullable=False),
+    Column("merchant_id", String(64), nullable=True),
+    Column("terminal_id", String(32), nullable=True),
+    Column("ts", BigInteger, nullable=False),
+    _version(),
+)
+
+#: Loads the points issuer signed (MAC2), one per sale and purse: the load authoriser's
+#: memory, so a terminal cannot have a sale rewarded twice on the card.
+bo_load_grants = Table(
+    "bo_load_grants",
+    metadata,
+    Column("card_id", String(64), primary_key=True),
+    Column("sale_key", String(96), primary_key=True),
+    Column("purse", String(32), primary_key=True),
+    Column("online_seq", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    _version(),
 )
 
 bo_settled_days = Table(

@@ -18,6 +18,8 @@ from apdu_specs.crypto.emv import EMVScheme
 from apdu_specs.crypto.errors import CryptoError
 from apdu_specs.crypto.padding import pad_method2
 from apdu_specs.crypto.purse import LOAD_EP, PURCHASE_EP, PurseScheme
+from apdu_specs.payment.cryptogram import CryptogramVersion
+from apdu_specs.payment.errors import PaymentFormatError
 from host.backoffice.assets import Asset
 from host.backoffice.card_keys import CardKeyStore
 from host.backoffice.records import PaymentRecord, PurseRecord
@@ -34,7 +36,13 @@ class CardVerifier(Protocol):
         ...
 
     def verify_payment_cryptogram(self, record: PaymentRecord) -> bool:
-        """True if ``record.arqc`` is the card's ARQC over CDOL1 data, AIP, ATC and IAD."""
+        """True if ``record.arqc`` is the card's first cryptogram over CDOL1 data, AIP, ATC
+        and IAD."""
+        ...
+
+    def verify_final_cryptogram(self, record: PaymentRecord) -> bool:
+        """True if ``record.final_ac`` is the card's second cryptogram over CDOL1 data, CDOL2
+        data, AIP, ATC and the final IAD."""
         ...
 
 
@@ -82,16 +90,26 @@ class SoftwareCardVerifier:
         return hmac.compare_digest(expected, record.tac)
 
     def verify_payment_cryptogram(self, record: PaymentRecord) -> bool:
+        return self._verify_ac(record, record.arqc, record.iad, b"")
+
+    def verify_final_cryptogram(self, record: PaymentRecord) -> bool:
+        if not record.final_ac:
+            return False
+        return self._verify_ac(record, record.final_ac, record.final_iad, record.cdol2)
+
+    def _verify_ac(self, record: PaymentRecord, ac: bytes, iad: bytes, cdol2: bytes) -> bool:
+        """Whether ``ac`` is this card's cryptogram at the record's ATC over what the cards
+        cover (:meth:`CryptogramVersion.ac_input`): CDOL1 data [‖ CDOL2 data] ‖ AIP ‖ ATC ‖ IAD."""
         master_key = self._keys.ac_master_key_of(record.card_id, record.application)
         if master_key is None:
             return False
         try:
+            data = CryptogramVersion.ac_input(record.cdol1, record.aip, record.atc, iad, cdol2)
             session_key = self._emv.ac_session_key(master_key, record.atc)
-            data = record.cdol1 + record.aip + record.atc.to_bytes(2, "big") + record.iad
             expected = self._emv.application_cryptogram(session_key, data)
-        except (CryptoError, ValueError):
+        except (CryptoError, PaymentFormatError, ValueError):
             return False
-        return hmac.compare_digest(expected, record.arqc)
+        return hmac.compare_digest(expected, ac)
 
     def _tac_mac(self, card_id: str, purse: Asset) -> Callable[[bytes], bytes] | None:
         key = (card_id, purse)

@@ -1,0 +1,110 @@
+"""The issuer's own record of its online answers: the ground truth a sale is held against.
+
+A terminal's payment record is a claim. Its ARQC proves the card asked for the amount the
+CDOL1 data carries, and its final cryptogram (TC or AAC) proves how the card finished; what
+proves that the *issuer* approved is the issuer's own memory of its answer, written here at
+the moment it answered (:func:`record_authorisation`), keyed by the ARQC it verified. A swiped
+stripe has no cryptogram at all: its approval record, under an id the issuer chose, is the
+only proof that sale happened.
+
+Rows are append-only; an ARQC is answered once (a second authorisation of the same ARQC, a
+replay, finds the first answer and is refused by :class:`DuplicateAuthorisationError`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from host.backoffice.clock import to_micros
+from host.backoffice.database import Database
+from host.backoffice.errors import BackOfficeError
+from host.backoffice.schema import FORMAT_VERSION, bo_authorisations
+
+__all__ = [
+    "Authorisation",
+    "DuplicateAuthorisationError",
+    "authorisation_by_arqc",
+    "authorisation_by_id",
+    "record_authorisation",
+]
+
+CHIP = "chip"
+STRIPE = "stripe"
+APPROVE = "approve"
+
+
+class DuplicateAuthorisationError(BackOfficeError):
+    """An ARQC the issuer has answered before: a replayed authorisation request."""
+
+
+@dataclass(frozen=True, slots=True)
+class Authorisation:
+    """One answer of the issuer, as it recorded it."""
+
+    id: str
+    kind: str  #: "chip" or "stripe"
+    arqc: bytes | None
+    card_id: str | None  #: the card as the terminal named it (the ARQC proves the PAN)
+    application: str  #: "debit", "credit" or "stripe"
+    amount: int  #: covered by the ARQC (chip), as authorised (stripe)
+    currency: int
+    decision: str  #: "approve", "decline" or "referral"
+    reason: str
+    issuer_id: str  #: the bank that answered
+    merchant_id: str | None  #: the merchant whose terminal asked
+    terminal_id: str | None
+
+    @property
+    def approved(self) -> bool:
+        return self.decision == APPROVE
+
+
+def new_authorisation_id(kind: str) -> str:
+    """An id no terminal can predict or choose (the stripe approval code a load cites)."""
+    return f"auth-{kind}-{secrets.token_hex(8)}"
+
+
+def record_authorisation(db: Database, auth: Authorisation, *, at: datetime) -> Authorisation:
+    """Store ``auth``; :class:`DuplicateAuthorisationError` if its ARQC was answered before."""
+    try:
+        with db.write() as conn:
+            conn.execute(insert(bo_authorisations).values(
+                id=auth.id, kind=auth.kind, arqc=auth.arqc, card_id=auth.card_id,
+                application=auth.application, amount=auth.amount, currency=auth.currency,
+                decision=auth.decision, reason=auth.reason, issuer_id=auth.issuer_id,
+                merchant_id=auth.merchant_id, terminal_id=auth.terminal_id, ts=to_micros(at),
+                format_version=FORMAT_VERSION,
+            ))
+    except IntegrityError:
+        raise DuplicateAuthorisationError(
+            f"the issuer answered this ARQC before (authorisation {auth.id} not recorded)"
+        ) from None
+    return auth
+
+
+def _from_row(row: Row) -> Authorisation:
+    r = row._mapping
+    return Authorisation(
+        r["id"], r["kind"], None if r["arqc"] is None else bytes(r["arqc"]), r["card_id"],
+        r["application"], r["amount"], r["currency"], r["decision"], r["reason"],
+        r["issuer_id"], r["merchant_id"], r["terminal_id"],
+    )
+
+
+def authorisation_by_arqc(conn: Connection, arqc: bytes) -> Authorisation | None:
+    """The issuer's answer to this ARQC, if it ever gave one."""
+    row = conn.execute(
+        select(bo_authorisations).where(bo_authorisations.c.arqc == arqc)).first()
+    return None if row is None else _from_row(row)
+
+
+def authorisation_by_id(conn: Connection, auth_id: str) -> Authorisation | None:
+    """The issuer's answer recorded under ``auth_id`` (a stripe approval code), if any."""
+    row = conn.execute(
+        select(bo_authorisations).where(bo_authorisations.c.id == auth_id)).first()
+    return None if row is None else _from_row(row)
