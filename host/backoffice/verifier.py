@@ -20,7 +20,7 @@ from apdu_specs.crypto.padding import pad_method2
 from apdu_specs.crypto.purse import LOAD_EP, PURCHASE_EP, PurseScheme
 from host.backoffice.assets import Asset
 from host.backoffice.card_keys import CardKeyStore
-from host.backoffice.records import PaymentRecord, PurseRecord
+from host.records.batch import PaymentRecord, PurseRecord
 
 __all__ = ["CardVerifier", "SoftwareCardVerifier"]
 

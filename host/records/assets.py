@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from host.backoffice.errors import InvalidAmountError
+from apdu_specs.commands.purse_data import Purse
+from host.records.errors import InvalidAmountError
 
-__all__ = ["MAX_AMOUNT", "Asset", "check_amount", "parse_asset"]
+__all__ = ["MAX_AMOUNT", "PURSE_ASSETS", "Asset", "check_amount", "parse_asset"]
 
 #: Largest amount one transfer may carry. Running sums stay inside a signed 64-bit column
 #: (SQLite INTEGER, PostgreSQL BIGINT) for any realistic number of transfers.
@@ -37,6 +38,10 @@ class Asset(StrEnum):
 
 
 _CARD_PURSES = frozenset({Asset.CONSUMPTION_POINTS, Asset.BANK_POINTS, Asset.CREDIT_POINTS})
+
+#: chip 2's purses and the ledger's assets for them
+PURSE_ASSETS = {Purse.CONSUMPTION: Asset.CONSUMPTION_POINTS, Purse.BANK: Asset.BANK_POINTS,
+                Purse.CREDIT: Asset.CREDIT_POINTS}
 
 
 def parse_asset(text: str) -> Asset:

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from host.backoffice.assets import Asset, check_amount
-from host.backoffice.errors import InvalidRecordError, ValidationError
-from host.backoffice.members import check_terminal_id
-from host.backoffice.transfers import check_id
+from host.records.assets import Asset, check_amount
+from host.records.errors import InvalidRecordError, ValidationError
+from host.records.ids import check_id, check_terminal_id
 
 __all__ = [
     "BATCH_FORMAT",
@@ -37,7 +36,7 @@ __all__ = [
     "Record",
     "TerminalBatch",
     "parse_batch",
-    "record_from_row",
+    "record_to_dict",
 ]
 
 BATCH_FORMAT = "dualcard-terminal-batch/1"
@@ -172,23 +171,6 @@ def record_to_dict(record: Record) -> dict[str, Any]:
     }
     out.update({k: v for k, v in optional.items() if v is not None})
     return out
-
-
-def record_from_row(row: Any) -> Record:
-    """A card record as stored by clearing (``bo_card_records``), ready to verify again."""
-    time_text = row.card_time
-    if row.record_type == "payment":
-        data = bytes(row.mac_data)
-        return PaymentRecord(
-            row.record_id, row.card_id, row.purse.removeprefix("chip1."), row.amount,
-            row.card_seq, bytes(row.mac), data[:-2], data[-2:], time_text[:8], time_text[8:],
-            bytes(row.mac_extra or b""),
-        )
-    return PurseRecord(
-        row.record_id, row.record_type, row.card_id, Asset(row.purse), row.amount,
-        bytes.fromhex(row.terminal_id), row.card_seq, time_text[:8], time_text[8:],
-        bytes(row.mac), balance_after=row.balance_after, terminal_seq=row.terminal_seq,
-    )
 
 
 def parse_batch(data: object) -> TerminalBatch:
