@@ -40,8 +40,9 @@ from host.backoffice import (
     Rounding,
     SoftwareCardVerifier,
 )
+from host.backoffice.inprocess_link import InProcessBackOffice
 from host.points import SoftwarePurchaseSAM
-from host.pos import InProcessBackOffice, Journal, MerchantIdentity, PaymentMethod, Terminal
+from host.pos import Journal, MerchantIdentity, PaymentMethod, Terminal
 from host.testing.backoffice import sample_key_store
 from host.testing.personalise import SAMPLE, sample_card
 from host.transport.base import Transport

@@ -47,6 +47,7 @@ from host.backoffice import (
     SoftwareCardVerifier,
     StaticKeyStore,
 )
+from host.backoffice.inprocess_link import PURSE_ASSETS, InProcessBackOffice
 from host.payment.client import PaymentClient
 from host.payment.issuer import AuthorisationPolicy
 from host.payment.keys import IssuerKeys
@@ -54,7 +55,6 @@ from host.payment.profile import ApplicationProfile, Product
 from host.payment.stripe import encode_stripe
 from host.points import PurseIssuerKeys, SoftwarePurchaseSAM
 from host.pos import (
-    InProcessBackOffice,
     Journal,
     MerchantIdentity,
     PaymentMethod,
@@ -63,7 +63,6 @@ from host.pos import (
     format_cny,
 )
 from host.pos.context import EmptySlot
-from host.pos.inprocess import PURSE_ASSETS
 from host.pos.records import PointsResult
 from host.testing.faults import CardFaults
 from host.testing.personalise import SampleCard, sample_card

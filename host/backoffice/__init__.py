@@ -5,36 +5,9 @@ with verified card MACs, net settlement, conversion of points, credit granting, 
 Start with :class:`BackOffice`; the ledger alone is :class:`Ledger` over a :class:`Database`.
 """
 
-from host.backoffice.accounts import Account, AccountSpec
-from host.backoffice.agreements import Agreement
-from host.backoffice.assets import Asset
-from host.backoffice.card_keys import CardKeys, StaticKeyStore, load_key_file
-from host.backoffice.clearing import ClearingResult
-from host.backoffice.clock import Clock, FixedClock, SystemClock
-from host.backoffice.database import Database, default_url
-from host.backoffice.errors import (
-    BackOfficeError,
-    BatchRejectedError,
-    IdReusedError,
-    LedgerError,
-    TransferRejectedError,
-)
-from host.backoffice.ledger import Ledger
-from host.backoffice.members import Member, MemberKind
-from host.backoffice.rates import Ratio, Rounding
-from host.backoffice.records import PaymentRecord, PurseRecord, TerminalBatch, parse_batch
-from host.backoffice.service import BackOffice
-from host.backoffice.settings import AllianceSettings
-from host.backoffice.transfers import (
-    Balance,
-    Reason,
-    Source,
-    SourceKind,
-    Transfer,
-    TransferCode,
-    TransferResult,
-)
-from host.backoffice.verifier import CardVerifier, SoftwareCardVerifier
+from __future__ import annotations
+
+from host._lazy import lazy_exports
 
 __all__ = [
     "Account",
@@ -76,3 +49,27 @@ __all__ = [
     "load_key_file",
     "parse_batch",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    ".accounts": ("Account", "AccountSpec"),
+    ".agreements": ("Agreement",),
+    ".assets": ("Asset",),
+    ".card_keys": ("CardKeys", "StaticKeyStore", "load_key_file"),
+    ".clearing": ("ClearingResult",),
+    ".clock": ("Clock", "FixedClock", "SystemClock"),
+    ".database": ("Database", "default_url"),
+    ".errors": (
+        "BackOfficeError", "BatchRejectedError", "IdReusedError", "LedgerError",
+        "TransferRejectedError",
+    ),
+    ".ledger": ("Ledger",),
+    ".members": ("Member", "MemberKind"),
+    ".rates": ("Ratio", "Rounding"),
+    ".records": ("PaymentRecord", "PurseRecord", "TerminalBatch", "parse_batch"),
+    ".service": ("BackOffice",),
+    ".settings": ("AllianceSettings",),
+    ".transfers": (
+        "Balance", "Reason", "Source", "SourceKind", "Transfer", "TransferCode", "TransferResult",
+    ),
+    ".verifier": ("CardVerifier", "SoftwareCardVerifier"),
+})

@@ -57,7 +57,6 @@ from host.backoffice.members import (
 from host.backoffice.outbox import MessageKind, Notice, post_notices
 from host.backoffice.rates import Ratio, Rounding
 from host.backoffice.record_checks import CardHolder, CheckedBatch, check_batch
-from host.backoffice.records import PaymentRecord, TerminalBatch
 from host.backoffice.schema import (
     FORMAT_VERSION,
     bo_batch_rejections,
@@ -70,6 +69,7 @@ from host.backoffice.schema import (
 from host.backoffice.settings import AllianceSettings, load_settings
 from host.backoffice.transfers import Balance, Reason, Source, SourceKind, Transfer
 from host.backoffice.verifier import CardVerifier
+from host.records.batch import PaymentRecord, TerminalBatch
 
 __all__ = ["Clearing", "ClearingResult"]
 

@@ -23,6 +23,7 @@ from host.backoffice.errors import IdReusedError, NotFoundError, ValidationError
 from host.backoffice.ledger import Ledger
 from host.backoffice.rates import Ratio
 from host.backoffice.schema import FORMAT_VERSION, bo_members, bo_terminals
+from host.records.ids import check_terminal_id
 
 __all__ = [
     "ALLIANCE_ID",
@@ -49,7 +50,6 @@ ALLIANCE_ID = "alliance"
 #: Default two-way rule: one merchant credit point for every ten points a merchant awards.
 DEFAULT_TWO_WAY = Ratio(1, 10)
 _MEMBER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_TERMINAL_ID = re.compile(r"[0-9A-F]{12}")
 
 
 class MemberKind(StrEnum):
@@ -191,15 +191,6 @@ def check_member_id(member_id: object) -> str:
             f"member id must be 1-64 characters of [A-Za-z0-9_.-], got {member_id!r}"
         )
     return member_id
-
-
-def check_terminal_id(terminal_id: object) -> str:
-    """Terminal ids are the 6-byte PBOC terminal number, as 12 upper-case hex digits."""
-    if isinstance(terminal_id, str):
-        terminal_id = terminal_id.replace(" ", "").upper()
-    if not isinstance(terminal_id, str) or not _TERMINAL_ID.fullmatch(terminal_id):
-        raise ValidationError(f"terminal id must be 12 hex digits, got {terminal_id!r}")
-    return terminal_id
 
 
 def register_member(

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from host.backoffice.agreements import Agreement, AgreementBook
 from host.backoffice.assets import Asset
 from host.backoffice.errors import NotFoundError, RecordRejection
-from host.backoffice.records import PaymentRecord, PurseRecord, TerminalBatch
 from host.backoffice.verifier import CardVerifier
+from host.records.batch import PaymentRecord, PurseRecord, TerminalBatch
 
 __all__ = ["CardHolder", "CheckedBatch", "check_batch"]
 

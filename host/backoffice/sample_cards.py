@@ -17,7 +17,7 @@ from apdu_specs.crypto.emv import EMVScheme
 from apdu_specs.crypto.purse import LOAD_EP, PURCHASE_EP, PurseScheme
 from host.backoffice.assets import Asset
 from host.backoffice.card_keys import KEY_FILE_FORMAT, CardKeys, StaticKeyStore
-from host.backoffice.records import PaymentRecord, PurseRecord, TerminalBatch
+from host.records.batch import PaymentRecord, PurseRecord, TerminalBatch
 
 __all__ = ["SampleCards", "SampleTerminal"]
 

@@ -23,11 +23,11 @@ from host.backoffice.members import (
     register_members,
 )
 from host.backoffice.rates import Ratio
-from host.backoffice.records import TerminalBatch
 from host.backoffice.settings import AllianceSettings, load_settings, save_settings
 from host.backoffice.settlement import SettlementResult, settle_day
 from host.backoffice.transfers import Balance
 from host.backoffice.verifier import CardVerifier
+from host.records.batch import TerminalBatch
 
 __all__ = ["BackOffice"]
 

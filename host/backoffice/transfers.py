@@ -9,7 +9,6 @@ moved.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,8 @@ from typing import NamedTuple
 from host.backoffice.assets import MAX_AMOUNT, Asset, check_amount
 from host.backoffice.clock import require_aware
 from host.backoffice.errors import ValidationError
+from host.records.ids import ID_RE as _ID_RE
+from host.records.ids import check_id
 
 __all__ = [
     "Balance",
@@ -32,22 +33,6 @@ __all__ = [
     "TransferResult",
     "check_id",
 ]
-
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@+=-]{0,127}")
-
-
-def check_id(value: object, what: str = "id") -> str:
-    """Client-supplied ids: 1–128 printable characters from a safe set.
-
-    Ids starting with ``~`` are reserved for transfers the ledger makes itself (expiries).
-    """
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise ValidationError(
-            f"{what} must be 1-128 characters of [A-Za-z0-9_.:/@+=-] starting with a letter "
-            f"or digit, got {value!r}"
-        )
-    return value
-
 
 class TransferKind(StrEnum):
     """How a transfer moves balances."""

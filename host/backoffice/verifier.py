@@ -22,7 +22,7 @@ from apdu_specs.payment.cryptogram import CryptogramVersion
 from apdu_specs.payment.errors import PaymentFormatError
 from host.backoffice.assets import Asset
 from host.backoffice.card_keys import CardKeyStore
-from host.backoffice.records import PaymentRecord, PurseRecord
+from host.records.batch import PaymentRecord, PurseRecord
 
 __all__ = ["CardVerifier", "SoftwareCardVerifier"]
 

@@ -19,6 +19,7 @@ import click
 from apdu_specs.commands.purse_data import Purse
 
 from ..backoffice.errors import BackOfficeError
+from ..backoffice.inprocess_link import open_backoffice
 from ..connect import open_card
 from ..pos import (
     ARPCRejectedError,
@@ -60,7 +61,7 @@ def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 @contextmanager
 def _terminal(config: TerminalConfig, reader: str | None, trace: bool,
               trace_format: str) -> Iterator[Terminal]:
-    link = config.open_backoffice()
+    link = open_backoffice(config)
     journal = config.open_journal()
     try:
         with open_card(reader, trace=sys.stderr if trace else None,
@@ -208,7 +209,7 @@ def upload(config_path: str, as_json: bool) -> None:
     """[!] Close a batch of new records and upload every batch not yet accepted (safe to
     repeat: the back office clears a batch id once)."""
     config = load_config(config_path)
-    link = config.open_backoffice()
+    link = open_backoffice(config)
     j = config.open_journal()
     try:
         receipts = config.terminal(EmptySlot(), EmptySlot(), link, j).upload()

@@ -9,29 +9,9 @@
 - :mod:`.keys` — per-card key diversification; :mod:`.perso` — personalisation DGIs.
 """
 
-from apdu_specs.commands.purse_data import Purse, TransactionType
+from __future__ import annotations
 
-from .client import PendingPurchase, PointsClient
-from .errors import (
-    KeyMismatchError,
-    PointsError,
-    PurseMACError,
-    TransactionInterrupted,
-    WrongPINError,
-)
-from .keys import (
-    FixedCardKeys,
-    PurseCardKeys,
-    PurseIssuerKeys,
-    PurseKeySource,
-    diversification_data,
-    diversify_purse_key,
-)
-from .load_host import LoadAuthorization, LoadHost
-from .messages import LoadInit, PurchaseInit, PurseApplication, TransactionProof
-from .perso import PurseProfile, purse_perso_dgis
-from .records import PurseRecord, expected_tac, verify_tac
-from .security_module import PurchaseAuthorization, PurchaseSecurityModule, SoftwarePurchaseSAM
+from host._lazy import lazy_exports
 
 __all__ = [
     "FixedCardKeys",
@@ -64,3 +44,21 @@ __all__ = [
     "purse_perso_dgis",
     "verify_tac",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "apdu_specs.commands.purse_data": ("Purse", "TransactionType"),
+    ".client": ("PendingPurchase", "PointsClient"),
+    ".errors": (
+        "KeyMismatchError", "PointsError", "PurseMACError", "TransactionInterrupted",
+        "WrongPINError",
+    ),
+    ".keys": (
+        "FixedCardKeys", "PurseCardKeys", "PurseIssuerKeys", "PurseKeySource",
+        "diversification_data", "diversify_purse_key",
+    ),
+    ".load_host": ("LoadAuthorization", "LoadHost"),
+    ".messages": ("LoadInit", "PurchaseInit", "PurseApplication", "TransactionProof"),
+    ".perso": ("PurseProfile", "purse_perso_dgis"),
+    ".records": ("PurseRecord", "expected_tac", "verify_tac"),
+    ".security_module": ("PurchaseAuthorization", "PurchaseSecurityModule", "SoftwarePurchaseSAM"),
+})

@@ -2,52 +2,17 @@
 
 Start with :class:`Terminal`. It takes the card's two chips (any transports), the
 merchant's identity, the terminal's purchase security module and a
-:class:`BackOfficeLink` (:class:`InProcessBackOffice` runs the alliance's back office in
-process). It runs sales (chip 1 pays, chip 2 earns points by the merchant's agreement),
-points spending, conversions and premiums, the stripe fallback, a journal on SQLite
-that records every step before the holder sees the outcome, batch uploads that are safe
-to repeat, reconciliation after a pulled card, and slips (printed and parsed back).
+:class:`BackOfficeLink` (:class:`host.backoffice.inprocess_link.InProcessBackOffice` runs
+the alliance's back office in process; ``host.pos`` itself imports no back office). It
+runs sales (chip 1 pays, chip 2 earns points by the merchant's agreement), points
+spending, conversions and premiums, the stripe fallback, a journal on SQLite that records
+every step before the holder sees the outcome, batch uploads that are safe to repeat,
+reconciliation after a pulled card, and slips (printed and parsed back).
 """
 
-from .chip_payment import ApplicationChooser, method_of
-from .errors import (
-    ARPCRejectedError,
-    FallbackNotAllowedError,
-    JournalError,
-    PointsProofError,
-    POSError,
-    StripeReadError,
-    TransactionInterruptedError,
-)
-from .inprocess import InProcessBackOffice
-from .journal import Journal, JournalEntry
-from .link import (
-    BackOfficeLink,
-    EarnQuote,
-    OnlineAnswer,
-    PaymentMethod,
-    RedemptionReceipt,
-    StripeDecision,
-    UploadReceipt,
-)
-from .merchant import MerchantIdentity
-from .money import format_cny, parse_cny
-from .order_slip import Order, OrderLine, render_order_slip
-from .reconcile import ReconcileOutcome
-from .records import (
-    EntryMode,
-    Holder,
-    IdentityCheck,
-    PinCheck,
-    PointsMovement,
-    PointsResult,
-    SaleResult,
-    TxnKind,
-    TxnStatus,
-)
-from .slip import Slip, SlipPoints, parse_slip, render_slip
-from .stripe import StripeRead, check_fallback, read_stripe
-from .terminal import Terminal
+from __future__ import annotations
+
+from host._lazy import lazy_exports
 
 __all__ = [
     "ARPCRejectedError",
@@ -58,7 +23,6 @@ __all__ = [
     "FallbackNotAllowedError",
     "Holder",
     "IdentityCheck",
-    "InProcessBackOffice",
     "Journal",
     "JournalEntry",
     "JournalError",
@@ -94,3 +58,27 @@ __all__ = [
     "render_order_slip",
     "render_slip",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    ".chip_payment": ("ApplicationChooser", "method_of"),
+    ".errors": (
+        "ARPCRejectedError", "FallbackNotAllowedError", "JournalError", "PointsProofError",
+        "POSError", "StripeReadError", "TransactionInterruptedError",
+    ),
+    ".journal": ("Journal", "JournalEntry"),
+    ".link": (
+        "BackOfficeLink", "EarnQuote", "OnlineAnswer", "PaymentMethod", "RedemptionReceipt",
+        "StripeDecision", "UploadReceipt",
+    ),
+    ".merchant": ("MerchantIdentity",),
+    ".money": ("format_cny", "parse_cny"),
+    ".order_slip": ("Order", "OrderLine", "render_order_slip"),
+    ".reconcile": ("ReconcileOutcome",),
+    ".records": (
+        "EntryMode", "Holder", "IdentityCheck", "PinCheck", "PointsMovement", "PointsResult",
+        "SaleResult", "TxnKind", "TxnStatus",
+    ),
+    ".slip": ("Slip", "SlipPoints", "parse_slip", "render_slip"),
+    ".stripe": ("StripeRead", "check_fallback", "read_stripe"),
+    ".terminal": ("Terminal",),
+})

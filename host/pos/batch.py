@@ -9,11 +9,11 @@ batch rebuilt from the journal is byte-for-byte the batch uploaded before.
 from __future__ import annotations
 
 from apdu_specs.commands.purse_data import Purse
-from host.backoffice.records import PaymentRecord
-from host.backoffice.records import PurseRecord as BatchPurseRecord
 from host.points.records import PurseRecord
+from host.records.assets import PURSE_ASSETS
+from host.records.batch import PaymentRecord
+from host.records.batch import PurseRecord as BatchPurseRecord
 
-from .inprocess import PURSE_ASSETS
 from .link import PaymentMethod
 
 __all__ = ["load_record", "payment_record", "spend_record"]

@@ -2,7 +2,8 @@
 
 JSON naming the merchant, the terminal id, the journal file, the back office database
 and the key files; paths are relative to the configuration file. Keys live in their own
-files (as the ``pay`` and ``points`` commands read them), never in this one::
+files (as the ``pay`` and ``points`` commands read them), never in this one
+(:func:`host.backoffice.inprocess_link.open_backoffice` opens the back office it names)::
 
     {"format": "dualcard-pos-terminal/1", "merchant_id": "tea-house",
      "name": "JASMINE TEA HOUSE", "terminal_id": "0000000A0001",
@@ -18,15 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from host.backoffice import BackOffice, SoftwareCardVerifier, load_key_file
-from host.payment.keys import load_issuer_keys as load_payment_keys
 from host.points import SoftwarePurchaseSAM
 from host.points.keyfile import load_issuer_keys as load_points_keys
 from host.transport.base import Transport
 
 from .errors import POSError
-from .inprocess import InProcessBackOffice
 from .journal import Journal
+from .link import BackOfficeLink
 from .merchant import MerchantIdentity
 from .terminal import Terminal
 
@@ -50,15 +49,7 @@ class TerminalConfig:
     def open_journal(self) -> Journal:
         return Journal(self.journal, terminal_id=self.merchant.terminal_hex)
 
-    def open_backoffice(self) -> InProcessBackOffice:
-        """The in-process back office: ledger, issuer and points issuer with their keys."""
-        office = BackOffice(self.backoffice_url,
-                            verifier=SoftwareCardVerifier(load_key_file(self.card_keys)))
-        return InProcessBackOffice(office, payment_keys=load_payment_keys(self.payment_keys),
-                                   points_keys=load_points_keys(self.points_keys),
-                                   bank_id=self.bank_id)
-
-    def terminal(self, chip1: Transport, chip2: Transport, link: InProcessBackOffice,
+    def terminal(self, chip1: Transport, chip2: Transport, link: BackOfficeLink,
                  journal: Journal) -> Terminal:
         sam = SoftwarePurchaseSAM(load_points_keys(self.points_keys), self.merchant.terminal_id)
         return Terminal(chip1, chip2, merchant=self.merchant, backoffice=link, sam=sam,

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from host.backoffice.errors import InvalidRecordError
-from host.backoffice.records import BATCH_FORMAT, Record, TerminalBatch, parse_batch, record_to_dict
+from host.records.batch import BATCH_FORMAT, Record, TerminalBatch, parse_batch, record_to_dict
+from host.records.errors import InvalidRecordError
 
 from .errors import JournalError
 from .records import TxnKind, TxnStatus

@@ -4,7 +4,7 @@
 a chip or stripe payment (with any issuer scripts waiting for the card), the points
 calculation of the merchant's agreement, the points issuer's load approvals, redemptions
 (points into money or premiums), and the upload of terminal batches. The in-process
-implementation is :class:`host.pos.inprocess.InProcessBackOffice`; a remote one (HTTP,
+implementation is :class:`host.backoffice.inprocess_link.InProcessBackOffice`; a remote one (HTTP,
 ISO 8583, a message queue) implements the same methods.
 """
 
@@ -18,11 +18,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.magstripe.tracks import Track2
-from host.backoffice.records import TerminalBatch
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
 from host.points.load_host import LoadAuthorization
 from host.points.messages import LoadInit
 from host.points.records import PurseRecord
+from host.records.batch import TerminalBatch
 
 __all__ = [
     "BackOfficeLink",

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.sw import SW, CardError
-from host.backoffice.errors import BackOfficeError
-from host.backoffice.records import Record
 from host.points.client import PendingPurchase
 from host.points.errors import PurseMACError, TransactionInterrupted, WrongPINError
+from host.records.batch import Record
+from host.records.errors import BackOfficeError
 from host.transport.base import TransportError
 
 from .batch import spend_record

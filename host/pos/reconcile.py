@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 from apdu_specs.commands.purse_data import Purse, TransactionType
 from apdu_specs.sw import CardError
-from host.backoffice.errors import BackOfficeError
 from host.points.client import PendingPurchase
 from host.points.errors import PointsError
 from host.points.load_host import LoadAuthorization
+from host.records.errors import BackOfficeError
 from host.transport.base import TransportError
 
 from .batch import load_record, spend_record

@@ -26,13 +26,13 @@ from dataclasses import replace
 
 from apdu_specs.payment.ac_type import ACType
 from apdu_specs.sw import CardError
-from host.backoffice.records import Record
 from host.payment.client import CryptogramResponse
 from host.payment.errors import ARQCError, PaymentError
 from host.payment.issuer import Decision
 from host.payment.terminal import TransactionData
 from host.points.errors import PointsError, PurseMACError, TransactionInterrupted
 from host.points.load_host import LoadAuthorization
+from host.records.batch import Record
 from host.transport.base import TransportError
 
 from .batch import load_record, payment_record

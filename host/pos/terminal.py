@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from apdu_specs.commands.purse_data import Purse
-from host.backoffice.errors import BatchRejectedError
 from host.connect import CardLink
 from host.payment.terminal import TerminalProfile, TransactionData
 from host.points.security_module import PurchaseSecurityModule
+from host.records.errors import BatchRejectedError
 from host.transport.base import Transport
 
 from .chip_payment import ApplicationChooser, ChipPayment

@@ -3,22 +3,9 @@
 pyscard is imported only when a PC/SC reader is actually used.
 """
 
-from host.transport.base import (
-    CardRemovedError,
-    NoCardError,
-    NoReaderError,
-    ReaderAmbiguousError,
-    ReaderSpecError,
-    Transport,
-    TransportError,
-    TransportFailure,
-    TransportWrapper,
-)
-from host.transport.pcsc import PCSCTransport, PCSCUnavailableError, list_pcsc_readers
-from host.transport.reader_select import select_card_readers, select_reader
-from host.transport.reader_uri import PCSCAddress, SimAddress, parse_reader_uri
-from host.transport.t0 import T0Transport
-from host.transport.trace import Tracer, TracingTransport
+from __future__ import annotations
+
+from host._lazy import lazy_exports
 
 __all__ = [
     "CardRemovedError",
@@ -42,3 +29,15 @@ __all__ = [
     "select_card_readers",
     "select_reader",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    ".base": (
+        "CardRemovedError", "NoCardError", "NoReaderError", "ReaderAmbiguousError",
+        "ReaderSpecError", "Transport", "TransportError", "TransportFailure", "TransportWrapper",
+    ),
+    ".pcsc": ("PCSCTransport", "PCSCUnavailableError", "list_pcsc_readers"),
+    ".reader_select": ("select_card_readers", "select_reader"),
+    ".reader_uri": ("PCSCAddress", "SimAddress", "parse_reader_uri"),
+    ".t0": ("T0Transport",),
+    ".trace": ("Tracer", "TracingTransport"),
+})

@@ -20,9 +20,10 @@ from host.backoffice import (
     Rounding,
     SoftwareCardVerifier,
 )
+from host.backoffice.inprocess_link import InProcessBackOffice
 from host.payment.issuer import AuthorisationPolicy
 from host.points import SoftwarePurchaseSAM
-from host.pos import InProcessBackOffice, Journal, MerchantIdentity, Terminal
+from host.pos import Journal, MerchantIdentity, Terminal
 from host.testing.backoffice import sample_key_store
 from host.testing.fixtures import simulated_link
 from host.testing.personalise import SAMPLE

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.payment.cryptogram import version_for
+from host.backoffice.inprocess_link import PURSE_ASSETS
 from host.cli.pos_cmds import pos
 from host.points.keyfile import issuer_keys_to_dict
-from host.pos.inprocess import PURSE_ASSETS
 from host.testing.personalise import SAMPLE, sample_card
 
 from .conftest import MERCHANT, build_office

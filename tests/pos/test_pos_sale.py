@@ -211,9 +211,9 @@ def test_policy_defaults_approve_everything(rig: Rig) -> None:
 
 
 def test_a_load_whose_tac_does_not_verify_raises(rig: Rig, tmp_path) -> None:
+    from host.backoffice.inprocess_link import InProcessBackOffice
     from host.points import PurseIssuerKeys
     from host.pos import PointsProofError
-    from host.pos.inprocess import InProcessBackOffice
 
     keys = SAMPLE.purse_keys
     wrong_tac = PurseIssuerKeys(keys.algorithm, keys.load_master, keys.purchase_master,

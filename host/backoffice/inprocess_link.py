@@ -1,4 +1,7 @@
-"""The back office in the terminal's own process: the default :class:`BackOfficeLink`.
+"""The back office in the terminal's own process: the default :class:`host.pos.BackOfficeLink`.
+
+It lives on the back office's side so that ``host.pos`` imports no ledger: a terminal
+talking to a remote back office ships none.
 
 It puts together what the alliance runs centrally: the chip 1 issuer
 (:class:`host.payment.issuer.Issuer`), the points issuer's load host
@@ -15,23 +18,28 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.magstripe.tracks import Track2
-from host.backoffice import Agreement, Asset, BackOffice, Member, MemberKind, Ratio
-from host.backoffice.errors import NotFoundError
-from host.backoffice.records import TerminalBatch
+from host.backoffice.agreements import Agreement
+from host.backoffice.card_keys import load_key_file
+from host.backoffice.members import Member, MemberKind
+from host.backoffice.rates import Ratio
+from host.backoffice.service import BackOffice
+from host.backoffice.verifier import SoftwareCardVerifier
 from host.payment.issuer import AuthorisationPolicy, AuthorisationRequest, Decision, Issuer
 from host.payment.keys import IssuerKeys
+from host.payment.keys import load_issuer_keys as load_payment_keys
 from host.payment.scripts import set_credit_limit
 from host.payment.stripe import stripe_cvv_ok
+from host.points.keyfile import load_issuer_keys as load_points_keys
 from host.points.keys import PurseKeySource
 from host.points.load_host import LoadAuthorization, LoadHost
 from host.points.messages import LoadInit
 from host.points.records import PurseRecord
-
-from .errors import POSError
-from .link import (
+from host.pos.errors import POSError
+from host.pos.link import (
     EarnQuote,
     OnlineAnswer,
     PaymentMethod,
@@ -39,15 +47,17 @@ from .link import (
     StripeDecision,
     UploadReceipt,
 )
+from host.records.assets import PURSE_ASSETS
+from host.records.batch import TerminalBatch
+from host.records.errors import NotFoundError
 
-__all__ = ["PURSE_ASSETS", "InProcessBackOffice"]
+if TYPE_CHECKING:
+    from host.pos.config import TerminalConfig
+
+__all__ = ["PURSE_ASSETS", "InProcessBackOffice", "open_backoffice"]
 
 #: one point buys one fen, unless the alliance says otherwise
 _ONE_FEN_PER_POINT = Ratio(1, 1)
-
-#: chip 2's purses and the ledger's assets for them
-PURSE_ASSETS = {Purse.CONSUMPTION: Asset.CONSUMPTION_POINTS, Purse.BANK: Asset.BANK_POINTS,
-                Purse.CREDIT: Asset.CREDIT_POINTS}
 
 
 def _decide(policy: AuthorisationPolicy, amount: int) -> Decision:
@@ -181,3 +191,13 @@ class InProcessBackOffice:
             raise POSError("the back office has no card verifier: it cannot clear batches")
         result = self.office.clear(batch, at=at)
         return UploadReceipt(result.batch_id, result.status, result.summary())
+
+
+def open_backoffice(config: TerminalConfig) -> InProcessBackOffice:
+    """The in-process back office a terminal configuration names: ledger, issuer and points
+    issuer with their keys."""
+    office = BackOffice(config.backoffice_url,
+                        verifier=SoftwareCardVerifier(load_key_file(config.card_keys)))
+    return InProcessBackOffice(office, payment_keys=load_payment_keys(config.payment_keys),
+                               points_keys=load_points_keys(config.points_keys),
+                               bank_id=config.bank_id)
