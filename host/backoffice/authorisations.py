@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -26,10 +27,13 @@ from host.backoffice.errors import BackOfficeError
 from host.backoffice.schema import FORMAT_VERSION, bo_authorisations
 
 __all__ = [
+    "AUTH_COLUMNS",
     "Authorisation",
     "DuplicateAuthorisationError",
     "authorisation_by_arqc",
     "authorisation_by_id",
+    "authorisation_from_row",
+    "new_authorisation_id",
     "record_authorisation",
 ]
 
@@ -87,24 +91,30 @@ def record_authorisation(db: Database, auth: Authorisation, *, at: datetime) -> 
     return auth
 
 
-def _from_row(row: Row) -> Authorisation:
-    r = row._mapping
-    return Authorisation(
-        r["id"], r["kind"], None if r["arqc"] is None else bytes(r["arqc"]), r["card_id"],
-        r["application"], r["amount"], r["currency"], r["decision"], r["reason"],
-        r["issuer_id"], r["merchant_id"], r["terminal_id"],
-    )
+#: the columns :func:`authorisation_from_row` reads, in its order
+AUTH_COLUMNS = ("id", "kind", "arqc", "card_id", "application", "amount", "currency",
+                "decision", "reason", "issuer_id", "merchant_id", "terminal_id")
+
+
+def authorisation_from_row(row: Row | tuple) -> Authorisation:  # type: ignore[type-arg]
+    """An :class:`Authorisation` from a row of :data:`AUTH_COLUMNS`."""
+    values = tuple(row)
+    arqc = values[2]
+    return Authorisation(values[0], values[1], None if arqc is None else bytes(arqc),
+                         *values[3:])
 
 
 def authorisation_by_arqc(conn: Connection, arqc: bytes) -> Authorisation | None:
     """The issuer's answer to this ARQC, if it ever gave one."""
-    row = conn.execute(
-        select(bo_authorisations).where(bo_authorisations.c.arqc == arqc)).first()
-    return None if row is None else _from_row(row)
+    return _one(conn, bo_authorisations.c.arqc == arqc)
 
 
 def authorisation_by_id(conn: Connection, auth_id: str) -> Authorisation | None:
     """The issuer's answer recorded under ``auth_id`` (a stripe approval code), if any."""
-    row = conn.execute(
-        select(bo_authorisations).where(bo_authorisations.c.id == auth_id)).first()
-    return None if row is None else _from_row(row)
+    return _one(conn, bo_authorisations.c.id == auth_id)
+
+
+def _one(conn: Connection, condition: Any) -> Authorisation | None:
+    columns = [bo_authorisations.c[name] for name in AUTH_COLUMNS]
+    row = conn.execute(select(*columns).where(condition)).first()
+    return None if row is None else authorisation_from_row(row)

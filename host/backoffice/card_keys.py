@@ -5,11 +5,15 @@ Production keeps these in an HSM; this key store is for the software verifier, t
 and tests. A key file is JSON::
 
     {"format": "dualcard-issuer-keys/1", "algorithm": "3des",
-     "cards": {"CARD0001": {"dtk": "<32 hex>", "ac_mk": {"debit": "<32 hex>",
-                                                         "credit": "<32 hex>"}}}}
+     "cards": {"CARD0001": {
+         "dtk": {"consumption_points": "<32 hex>", "bank_points": "<32 hex>",
+                 "credit_points": "<32 hex>"},
+         "ac_mk": {"debit": "<32 hex>", "credit": "<32 hex>"}}}}
 
-``dtk`` may also map purse names to keys when each purse has its own. Key values never
-appear in reprs or error messages; a KCV does.
+Every purse has its own DTK (the purse number is part of the diversification): that is what
+makes a TAC name its purse, since no TAC field does. One key for every purse could not tell a
+consumption-points load from a bank-points one, so a key file that gives one is refused
+(docs/trust.md). Key values never appear in reprs or error messages; a KCV does.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ class CardKeyStore(Protocol):
 class CardKeys:
     """One card's keys."""
 
-    dtk: Mapping[str, bytes] = field(default_factory=dict, repr=False)  # purse name or "*"
+    dtk: Mapping[str, bytes] = field(default_factory=dict, repr=False)  # by purse name
     ac_mk: Mapping[str, bytes] = field(default_factory=dict, repr=False)  # application
 
 
@@ -62,7 +66,7 @@ class StaticKeyStore:
         keys = self._cards.get(card_id)
         if keys is None:
             return None
-        return keys.dtk.get(purse.value, keys.dtk.get("*"))
+        return keys.dtk.get(purse.value)
 
     def ac_master_key_of(self, card_id: str, application: str) -> bytes | None:
         keys = self._cards.get(card_id)
@@ -93,8 +97,11 @@ def parse_key_data(data: Any, where: str = "key data") -> StaticKeyStore:
     for card_id, entry in cards.items():
         if not isinstance(entry, Mapping):
             raise ConfigurationError(f"{where}: card {card_id} must be an object")
-        dtk = entry.get("dtk", {})
-        dtk_map = {"*": dtk} if isinstance(dtk, str) else dtk
+        dtk_map = entry.get("dtk", {})
+        if isinstance(dtk_map, str):
+            raise ConfigurationError(
+                f"{where}: card {card_id} has one DTK for every purse; give each purse its own "
+                "(a shared key cannot prove which purse a TAC is for)")
         ac_mk = entry.get("ac_mk", {})
         parsed[str(card_id)] = CardKeys(
             {str(k): _key(v, where, card_id) for k, v in _mapping(dtk_map, where).items()},

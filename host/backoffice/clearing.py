@@ -35,6 +35,8 @@ from sqlalchemy.exc import IntegrityError
 
 from host.backoffice.agreements import AgreementBook
 from host.backoffice.assets import Asset
+from host.backoffice.authorisations import AUTH_COLUMNS as _AUTH_COLUMNS
+from host.backoffice.authorisations import authorisation_from_row
 from host.backoffice.clock import to_micros
 from host.backoffice.database import Database, chunked
 from host.backoffice.errors import (
@@ -56,9 +58,10 @@ from host.backoffice.members import (
 )
 from host.backoffice.outbox import MessageKind, Notice, post_notices
 from host.backoffice.rates import Ratio, Rounding
-from host.backoffice.record_checks import CardHolder, CheckedBatch, check_batch
+from host.backoffice.record_checks import CardHolder, CheckedBatch, IssuerRecords, check_batch
 from host.backoffice.schema import (
     FORMAT_VERSION,
+    bo_authorisations,
     bo_batch_rejections,
     bo_batches,
     bo_card_records,
@@ -69,7 +72,7 @@ from host.backoffice.schema import (
 from host.backoffice.settings import AllianceSettings, load_settings
 from host.backoffice.transfers import Balance, Reason, Source, SourceKind, Transfer
 from host.backoffice.verifier import CardVerifier
-from host.records.batch import PaymentRecord, TerminalBatch
+from host.records.batch import PaymentRecord, PurseRecord, TerminalBatch
 
 __all__ = ["Clearing", "ClearingResult"]
 
@@ -146,10 +149,11 @@ class Clearing:
             # Card transactions cleared before are caught by a unique index at insert time;
             # only after such a collision are they looked up one by one to name them.
             seen = self._seen_txns(conn, batch) if thorough else set()
+            issuer = self._issuer_records(conn, batch, thorough=thorough)
             two_way = self._two_way_rule(conn, merchant_id)
         checked = check_batch(
             batch, merchant_id=merchant_id, holders=holders, banks=banks, agreements=agreements,
-            seen_txns=seen, verifier=self.verifier, at_micros=at_micros,
+            seen_txns=seen, verifier=self.verifier, at_micros=at_micros, issuer=issuer,
         )
         day = settings.business_day(at)
         if checked.rejections:
@@ -274,6 +278,26 @@ class Clearing:
             seen.update((r.card_id, r.txn_key) for r in conn.execute(query))
         return seen
 
+    def _issuer_records(self, conn: Connection, batch: TerminalBatch, *,
+                        thorough: bool) -> IssuerRecords:
+        """The issuer's answers to the batch's ARQCs and stripe approvals; on the thorough
+        pass also the sales already rewarded (else the unique index catches them)."""
+        arqcs = sorted({r.arqc for r in batch.records if isinstance(r, PaymentRecord)})
+        refs = sorted({r.authorisation_ref for r in batch.records
+                       if isinstance(r, PurseRecord) and r.authorisation_ref})
+        found = [authorisation_from_row(row) for key, values in (("arqc", arqcs), ("id", refs))
+                 for row in self.db.rows_where_in(conn, bo_authorisations, _AUTH_COLUMNS, key,
+                                                  values)]
+        rewarded: frozenset[tuple[str, str]] = frozenset()
+        if thorough:
+            cards = sorted({r.card_id for r in batch.records if r.kind == "load"})
+            rewarded = frozenset(
+                (row.card_id, row.sale_key) for row in self.db.rows_where_in(
+                    conn, bo_card_records, ("card_id", "sale_key"), "card_id", cards)
+                if row.sale_key is not None)
+        return IssuerRecords({a.arqc: a for a in found if a.arqc is not None},
+                             {a.id: a for a in found if a.arqc is None}, rewarded)
+
     def _two_way_rule(self, conn: Connection, merchant_id: str) -> Ratio:
         if merchant_id not in self._two_way:
             row = conn.execute(
@@ -290,8 +314,8 @@ _REASONS = {"exceeds_lower_bound": "insufficient_points", "exceeds_upper_bound":
 _CARD_COLUMNS = (
     "batch_id", "record_id", "record_type", "card_id", "purse", "amount", "txn_key",
     "terminal_id", "card_time", "card_seq", "balance_after", "terminal_seq", "mac_data",
-    "mac_extra", "mac",
-    "mac_verified", "transfer_id", "format_version",
+    "mac_extra", "mac", "final_mac", "final_mac_data", "final_mac_extra", "mac_verified",
+    "claimed", "sale_key", "transfer_id", "format_version",
 )
 
 
@@ -373,14 +397,14 @@ class _Postings:
         single = Transfer.single_prechecked
         transfers, record_ids, per_holder = self.transfers, self._record_ids, self._per_holder
         earned: dict[Asset, int] = {}
-        for record, holder, issuer, agreement in checked.earns:
+        for record, holder, issuer, agreement, sale in checked.earns:
             rid, purse, amount = record.record_id, record.purse, record.amount
             transfers.append(single(
                 f"{bid}/{rid}", _account(issuer, ISSUING_ROLE[purse]),
                 _account(holder.member_id, PURSE_ROLE[purse]), amount, purse, Reason.EARN,
                 _card_source(record.card_id), bid,
                 {"agreement": agreement.id, "merchant": merchant_id,
-                 "purchase_fen": record.purchase_fen or 0},
+                 "purchase_fen": sale.amount_fen, "sale": sale.key},
             ))
             record_ids.append(rid)
             earned[purse] = earned.get(purse, 0) + amount
@@ -419,18 +443,28 @@ class _Postings:
         rows = []
         bid, terminal = batch.batch_id, batch.terminal_id
         transfer_of = dict(zip(self._record_ids, [t.id for t in self.transfers], strict=True))
-        for r, txn_key in zip(batch.records, self.checked.txn_keys, strict=True):
+        for r, txn_key, sale_key in zip(batch.records, self.checked.txn_keys,
+                                        self.checked.sale_keys, strict=True):
             if isinstance(r, PaymentRecord):
                 rows.append((
                     bid, r.record_id, r.kind, r.card_id, f"chip1.{r.application}", r.amount_fen,
                     txn_key, terminal, r.date + r.time, r.atc, None, None, r.cdol1 + r.aip,
-                    r.iad, r.arqc, True, None, FORMAT_VERSION,
+                    r.iad, r.arqc, r.final_ac or None, r.cdol2 or None, r.final_iad or None,
+                    True, None, None, None, FORMAT_VERSION,
+                ))
+            elif r.kind == "load":
+                rows.append((
+                    bid, r.record_id, r.kind, r.card_id, r.purse._value_, r.amount, txn_key,
+                    terminal, r.date + r.time, r.card_seq, r.balance_after, None, None, None,
+                    r.tac, None, None, None, True, None, sale_key, transfer_of.get(r.record_id),
+                    FORMAT_VERSION,
                 ))
             else:
                 rows.append((
                     bid, r.record_id, r.kind, r.card_id, r.purse._value_, r.amount, txn_key,
-                    terminal, r.date + r.time, r.card_seq, r.balance_after, r.terminal_seq,
-                    None, None, r.tac, True, transfer_of.get(r.record_id), FORMAT_VERSION,
+                    terminal, r.date + r.time, None, None, r.terminal_seq, None, None, r.tac,
+                    None, None, None, True, json.dumps(r.claimed(), sort_keys=True), None,
+                    transfer_of.get(r.record_id), FORMAT_VERSION,
                 ))
         return rows
 

@@ -1,6 +1,7 @@
 """The checks a terminal batch passes before anything is posted (F10, F19): every record's
-card is known, its MAC is genuine, its points agree with the agreement in force, it was not
-presented before, and it is a kind of record this merchant may present.
+card is known, its MAC is genuine, it was made at the terminal that uploads it, a load
+rewards a proven sale once with the points the agreement in force gives for it, it was not
+presented before, and it is a kind of record this merchant may present (docs/trust.md).
 
 Checks collect reasons instead of raising, so a rejected batch reports every bad record.
 """
@@ -12,11 +13,14 @@ from dataclasses import dataclass, field
 
 from host.backoffice.agreements import Agreement, AgreementBook
 from host.backoffice.assets import Asset
-from host.backoffice.errors import NotFoundError, RecordRejection
+from host.backoffice.authorisations import Authorisation
+from host.backoffice.earning import earn_terms
+from host.backoffice.errors import RecordRejection
+from host.backoffice.records import PaymentRecord, PurseRecord, TerminalBatch
+from host.backoffice.sale_proof import ProvenSale, prove_payment, prove_stripe_sale
 from host.backoffice.verifier import CardVerifier
-from host.records.batch import PaymentRecord, PurseRecord, TerminalBatch
 
-__all__ = ["CardHolder", "CheckedBatch", "check_batch"]
+__all__ = ["CardHolder", "CheckedBatch", "IssuerRecords", "check_batch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,18 +31,45 @@ class CardHolder:
     group: str
 
 
+@dataclass(frozen=True, slots=True)
+class IssuerRecords:
+    """What the issuer recorded about the sales a batch names: its answers by ARQC (chip) and
+    by approval id (stripe), and the sales already rewarded, as (card id, sale key)."""
+
+    by_arqc: Mapping[bytes, Authorisation] = field(default_factory=dict)
+    by_id: Mapping[str, Authorisation] = field(default_factory=dict)
+    rewarded: frozenset[tuple[str, str]] = frozenset()
+
+
 @dataclass(slots=True)
 class CheckedBatch:
     """Records that passed, with what each earns, or the reasons the batch fails.
 
     ``txn_keys`` holds each record's :attr:`~records.PurseRecord.txn_key`, in batch order
-    (``None`` where the card is unknown), so the card rows reuse them."""
+    (``None`` where the card is unknown), so the card rows reuse them; ``sale_keys`` the sale
+    each load rewards (``None`` for other records)."""
 
     rejections: list[RecordRejection] = field(default_factory=list)
-    earns: list[tuple[PurseRecord, CardHolder, str, Agreement]] = field(default_factory=list)
+    earns: list[tuple[PurseRecord, CardHolder, str, Agreement, ProvenSale]] = field(
+        default_factory=list)
     redeems: list[tuple[PurseRecord, CardHolder]] = field(default_factory=list)
     payments: list[tuple[PaymentRecord, CardHolder]] = field(default_factory=list)
     txn_keys: list[str | None] = field(default_factory=list)
+    sale_keys: list[str | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every record of one batch is checked against."""
+
+    merchant_id: str
+    terminal: bytes
+    banks: frozenset[str]
+    agreements: AgreementBook
+    verifier: CardVerifier
+    issuer: IssuerRecords
+    sales: Mapping[str, ProvenSale | str]  # payment record id -> its proof or why none
+    at_micros: int
 
 
 def check_batch(
@@ -51,97 +82,95 @@ def check_batch(
     seen_txns: set[tuple[str, str]],
     verifier: CardVerifier,
     at_micros: int,
+    issuer: IssuerRecords | None = None,
 ) -> CheckedBatch:
     """Check every record; ``seen_txns`` holds (card id, txn key) pairs already cleared."""
+    issuer = issuer or IssuerRecords()
     out = CheckedBatch()
-    payments = {r.record_id: r for r in batch.records if isinstance(r, PaymentRecord)}
+    sales: dict[str, ProvenSale | str] = {
+        r.record_id: prove_payment(r, verifier, issuer.by_arqc.get(r.arqc))
+        for r in batch.records if isinstance(r, PaymentRecord)
+    }
+    ctx = _Context(merchant_id, bytes.fromhex(batch.terminal_id), banks, agreements, verifier,
+                   issuer, sales, at_micros)
     in_batch: set[tuple[str, str]] = set()
-    txn_keys = out.txn_keys
     for record in batch.records:
         holder = holders.get(record.card_id)
         if holder is None:
-            txn_keys.append(None)
+            out.txn_keys.append(None)
+            out.sale_keys.append(None)
             out.rejections.append(RecordRejection(record.record_id, "unknown_card"))
             continue
-        txn_key = record.txn_key
-        txn_keys.append(txn_key)
-        key = (record.card_id, txn_key)
+        key = (record.card_id, record.txn_key)
+        out.txn_keys.append(key[1])
+        out.sale_keys.append(None)
         if key in in_batch or key in seen_txns:
             reason: str | None = "duplicate_card_transaction"
         else:
             in_batch.add(key)
-            if isinstance(record, PaymentRecord):
-                reason = _check_payment(record, verifier)
-                if reason is None:
-                    out.payments.append((record, holder))
-            elif record.kind == "load":
-                reason = _check_load(record, holder, merchant_id, banks, agreements, payments,
-                                     verifier, at_micros, out)
-            else:
-                reason = _check_purchase(record, verifier)
-                if reason is None:
-                    out.redeems.append((record, holder))
+            reason = _check_record(record, holder, ctx, in_batch, out)
         if reason is not None:
             out.rejections.append(RecordRejection(record.record_id, reason))
     return out
 
 
-def _check_payment(record: PaymentRecord, verifier: CardVerifier) -> str | None:
-    if _bcd_amount(record.cdol1[:6]) != record.amount_fen:
-        return "amount_differs_from_cryptogram_data"
-    if not verifier.verify_payment_cryptogram(record):
-        return "bad_cryptogram"
-    return None
-
-
-def _check_load(
-    record: PurseRecord,
-    holder: CardHolder,
-    merchant_id: str,
-    banks: frozenset[str],
-    agreements: AgreementBook,
-    payments: Mapping[str, PaymentRecord],
-    verifier: CardVerifier,
-    at_micros: int,
-    out: CheckedBatch,
-) -> str | None:
-    if record.purse is Asset.CONSUMPTION_POINTS:
-        issuer = merchant_id
-        if record.issuer_id not in (None, merchant_id):
-            return "consumption_points_issued_by_other_merchant"
-    else:
-        issuer = record.issuer_id or ""
-        if issuer not in banks:
-            return "unknown_bank_issuer"
-    try:
-        agreement = agreements.find(issuer, holder.group, record.purse, at_micros)
-    except NotFoundError:
-        return "no_agreement"
-    purchase_fen: int = record.purchase_fen  # type: ignore[assignment]
-    expected = agreement.points_for(purchase_fen)
-    if record.amount != expected:
-        return f"points_differ_from_agreement:{agreement.id}:expected_{expected}"
-    if record.payment_ref is not None:
-        payment = payments.get(record.payment_ref)
-        if payment is None or payment.card_id != record.card_id:
-            return "payment_not_in_batch"
-        if payment.amount_fen != purchase_fen:
-            return "purchase_differs_from_payment"
-    if not verifier.verify_purse_tac(record):
-        return "bad_tac"
-    out.earns.append((record, holder, issuer, agreement))
-    return None
-
-
-def _check_purchase(record: PurseRecord, verifier: CardVerifier) -> str | None:
+def _check_record(record: PaymentRecord | PurseRecord, holder: CardHolder, ctx: _Context,
+                  in_batch: set[tuple[str, str]], out: CheckedBatch) -> str | None:
+    if isinstance(record, PaymentRecord):
+        sale = ctx.sales[record.record_id]
+        if isinstance(sale, str):
+            return sale
+        out.payments.append((record, holder))
+        return None
+    if record.terminal_id != ctx.terminal:
+        return "terminal_differs_from_batch"
+    if record.kind == "load":
+        return _check_load(record, holder, ctx, in_batch, out)
     if record.purse is not Asset.CONSUMPTION_POINTS:
         return "purse_not_redeemable_at_merchant"
-    if not verifier.verify_purse_tac(record):
+    if not ctx.verifier.verify_purse_tac(record):
         return "bad_tac"
+    out.redeems.append((record, holder))
     return None
 
 
-def _bcd_amount(data: bytes) -> int | None:
-    """EMV n12 amount (9F02): 6 bytes of BCD; None if not BCD."""
-    digits = data.hex()
-    return int(digits) if len(data) == 6 and digits.isdigit() else None
+def _sale_of(record: PurseRecord, ctx: _Context) -> ProvenSale | str:
+    """The proven sale a load rewards, or why there is none."""
+    if record.payment_ref is not None:
+        sale = ctx.sales.get(record.payment_ref)
+        if sale is None:
+            return "payment_not_in_batch"
+        if isinstance(sale, str):
+            return f"sale_{sale}"
+    elif record.authorisation_ref is not None:
+        sale = prove_stripe_sale(record.card_id, ctx.issuer.by_id.get(record.authorisation_ref))
+        if isinstance(sale, str):
+            return f"sale_{sale}"
+    else:
+        return "load_without_sale"
+    return sale if sale.card_id == record.card_id else "payment_of_another_card"
+
+
+def _check_load(record: PurseRecord, holder: CardHolder, ctx: _Context,
+                in_batch: set[tuple[str, str]], out: CheckedBatch) -> str | None:
+    sale = _sale_of(record, ctx)
+    if isinstance(sale, str):
+        return sale
+    if record.purchase_fen is not None and record.purchase_fen != sale.amount_fen:
+        return "purchase_differs_from_payment"
+    terms = earn_terms(record.purse, sale, merchant_id=ctx.merchant_id,
+                       named_issuer=record.issuer_id, group=holder.group, banks=ctx.banks,
+                       agreements=ctx.agreements, at_micros=ctx.at_micros)
+    if isinstance(terms, str):
+        return terms
+    if record.amount != terms.points:
+        return f"points_differ_from_agreement:{terms.agreement.id}:expected_{terms.points}"
+    sale_key = (record.card_id, f"earn:{record.purse.value}:{sale.key}")
+    if sale_key in in_batch or sale_key in ctx.issuer.rewarded:
+        return "sale_already_rewarded"
+    if not ctx.verifier.verify_purse_tac(record):
+        return "bad_tac"
+    in_batch.add(sale_key)
+    out.sale_keys[-1] = sale_key[1]
+    out.earns.append((record, holder, terms.issuer_id, terms.agreement, sale))
+    return None

@@ -15,11 +15,17 @@ from datetime import datetime
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.crypto.emv import EMVScheme
 from apdu_specs.crypto.purse import LOAD_EP, PURCHASE_EP, PurseScheme
+from apdu_specs.payment.ac_type import ACType
+from apdu_specs.payment.cryptogram import CryptogramVersion
+from apdu_specs.payment.cvr import CVR
+from apdu_specs.payment.iad import IssuerApplicationData
 from host.backoffice.assets import Asset
 from host.backoffice.card_keys import KEY_FILE_FORMAT, CardKeys, StaticKeyStore
 from host.records.batch import PaymentRecord, PurseRecord, TerminalBatch
 
 __all__ = ["SampleCards", "SampleTerminal"]
+
+_PURSES = (Asset.CONSUMPTION_POINTS, Asset.BANK_POINTS, Asset.CREDIT_POINTS)
 
 
 class SampleCards:
@@ -33,9 +39,8 @@ class SampleCards:
 
     def keys(self, card_id: str) -> CardKeys:
         if card_id not in self._cache:
-            dtk = self._derive(card_id, "dtk")
             self._cache[card_id] = CardKeys(
-                {"*": dtk},
+                {purse.value: self._derive(card_id, f"dtk-{purse.value}") for purse in _PURSES},
                 {"debit": self._derive(card_id, "ac-debit"),
                  "credit": self._derive(card_id, "ac-credit")},
             )
@@ -50,7 +55,7 @@ class SampleCards:
         for card_id in card_ids:
             keys = self.keys(card_id)
             cards[card_id] = {
-                "dtk": keys.dtk["*"].hex().upper(),
+                "dtk": {purse: key.hex().upper() for purse, key in keys.dtk.items()},
                 "ac_mk": {app: key.hex().upper() for app, key in keys.ac_mk.items()},
             }
         return {"format": KEY_FILE_FORMAT, "algorithm": "3des", "cards": cards}
@@ -59,23 +64,26 @@ class SampleCards:
         return hashlib.sha256(f"{self.seed}|{card_id}|{label}".encode()).digest()[:16]
 
     def load_tac(self, card_id: str, record: PurseRecord) -> bytes:
-        tac_key = self._purse.tac_key(self.keys(card_id).dtk["*"])
+        tac_key = self._purse.tac_key(self.keys(card_id).dtk[record.purse.value])
         return self._purse.load_tac(
             tac_key, record.balance_after or 0, record.card_seq, record.amount, LOAD_EP,
             record.terminal_id, bytes.fromhex(record.date + record.time),
         )
 
     def purchase_tac(self, card_id: str, record: PurseRecord) -> bytes:
-        tac_key = self._purse.tac_key(self.keys(card_id).dtk["*"])
+        tac_key = self._purse.tac_key(self.keys(card_id).dtk[record.purse.value])
         return self._purse.purchase_tac(
             tac_key, record.amount, PURCHASE_EP, record.terminal_id, record.terminal_seq or 0,
             bytes.fromhex(record.date + record.time),
         )
 
-    def arqc(self, card_id: str, application: str, atc: int, cdol1: bytes, aip: bytes) -> bytes:
+    def application_cryptogram(self, card_id: str, application: str, atc: int, cdol1: bytes,
+                               aip: bytes, iad: bytes) -> bytes:
+        """The card's cryptogram over what the cards cover (CDOL1 data, AIP, ATC, IAD)."""
         master_key = self.keys(card_id).ac_mk[application]
         session_key = self._emv.ac_session_key(master_key, atc)
-        return self._emv.application_cryptogram(session_key, cdol1 + aip + atc.to_bytes(2, "big"))
+        return self._emv.application_cryptogram(
+            session_key, CryptogramVersion.ac_input(cdol1, aip, atc, iad))
 
 
 @dataclass
@@ -90,6 +98,9 @@ class SampleTerminal:
     """A merchant terminal that records signed card transactions into a batch."""
 
     AIP = bytes.fromhex("3C00")
+    #: the IAD of a sale the card approves offline at its first GENERATE AC (a TC): DKI 01,
+    #: CVN 12 (3DES), CVR "first cryptogram TC, no second"
+    IAD_OFFLINE_TC = IssuerApplicationData(1, 0x12, CVR(first_ac=ACType.TC)).encode()
 
     def __init__(self, terminal_id: str, cards: SampleCards) -> None:
         self.terminal_id = terminal_id
@@ -103,7 +114,8 @@ class SampleTerminal:
         return self._state.setdefault(card_id, _CardState())
 
     def pay(self, card_id: str, amount_fen: int, at: datetime, application: str = "debit") -> str:
-        """A chip-1 payment; returns its record id."""
+        """A chip-1 payment the card approved offline (a TC over the issuer's CDOL1 layout);
+        returns its record id."""
         state = self._card(card_id)
         state.atc += 1
         date, time = at.strftime("%Y%m%d"), at.strftime("%H%M%S")
@@ -113,10 +125,12 @@ class SampleTerminal:
             + hashlib.sha256(f"{card_id}{state.atc}".encode()).digest()[:4]
         )
         record_id = f"r{len(self._records) + 1}"
-        arqc = self._cards.arqc(card_id, application, state.atc, cdol1, self.AIP)
+        iad = self.IAD_OFFLINE_TC
+        tc = self._cards.application_cryptogram(card_id, application, state.atc, cdol1,
+                                                self.AIP, iad)
         self._records.append(PaymentRecord(
-            record_id, card_id, application, amount_fen, state.atc, arqc, cdol1, self.AIP,
-            date, time,
+            record_id, card_id, application, amount_fen, state.atc, tc, cdol1, self.AIP,
+            date, time, iad,
         ))
         return record_id
 
@@ -130,8 +144,17 @@ class SampleTerminal:
         purse: Asset = Asset.CONSUMPTION_POINTS,
         payment_ref: str | None = None,
         issuer_id: str | None = None,
+        unpaid: bool = False,
     ) -> str:
-        """Points credited to chip 2 for a purchase; returns the record id."""
+        """Points credited to chip 2 for a purchase; returns the record id.
+
+        An honest terminal loads points only for a sale it just made: unless ``payment_ref``
+        names one, the sale (``purchase_fen`` paid by the card's debit application, or its
+        credit application for credit points) is recorded first. ``unpaid`` leaves it out,
+        as only a dishonest terminal would."""
+        if payment_ref is None and not unpaid:
+            application = "credit" if purse is Asset.CREDIT_POINTS else "debit"
+            payment_ref = self.pay(card_id, purchase_fen, at, application)
         state = self._card(card_id)
         balance = state.balances.get(purse.value, 0) + points
         record = PurseRecord(

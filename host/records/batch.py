@@ -4,12 +4,17 @@ Three kinds of record:
 
 * ``load`` — chip 2 credited points (PBOC CREDIT FOR LOAD, transaction type 02); the card's TAC
   covers the balance after, the online sequence number, the amount, the type, the terminal id
-  and the date and time. The record also names the purchase it rewards (``purchase_fen``),
-  from which the back office recomputes the points by agreement.
+  and the date and time. The record names the sale it rewards: a ``payment`` record of the
+  same batch, or the issuer's approval id of a swiped sale (``authorisation``); the back
+  office recomputes the points from that sale's proven amount by agreement.
 * ``purchase`` — chip 2 debited points (DEBIT FOR PURCHASE, type 06); the TAC covers the
-  amount, the type, the terminal id, the terminal's transaction sequence and the date and time.
-* ``payment`` — chip 1 paid a purchase; its application cryptogram (ARQC) covers the CDOL1
-  data (amount first), the AIP and the ATC.
+  amount, the type, the terminal id, the terminal's transaction sequence and the date and
+  time — not the card's offline sequence nor the balance after, which are kept as claimed.
+* ``payment`` — chip 1 paid a purchase; its first application cryptogram (ARQC, or a TC the
+  card gave offline) covers the CDOL1 data (amount first), the AIP, the ATC and the IAD; after
+  an ARQC the final cryptogram (TC or AAC) covers CDOL1 and CDOL2 data, AIP, ATC and its IAD.
+
+Which field each proof covers, and what the back office does with the rest: docs/trust.md.
 
 The JSON form (``dualcard-terminal-batch/1``) carries binary fields as hex; inside, they are
 bytes. Each card transaction has a key (``txn_key``) that the card's own MAC binds, so the
@@ -64,9 +69,10 @@ class PurseRecord:
     tac: bytes
     balance_after: int | None = None  # load
     terminal_seq: int | None = None  # purchase
-    purchase_fen: int | None = None  # load: the spend it rewards
+    purchase_fen: int | None = None  # load: the sale's amount, as the terminal says it
     payment_ref: str | None = None  # load: the payment record in the same batch
     issuer_id: str | None = None  # load of bank/credit points: the bank that awards them
+    authorisation_ref: str | None = None  # load: the issuer's approval id of a swiped sale
 
     @property
     def txn_type(self) -> int:
@@ -87,7 +93,18 @@ class PurseRecord:
             self.record_id, self.kind, self.card_id, self.purse._value_, self.amount,
             self.terminal_id, self.card_seq, self.date, self.time, self.tac, self.balance_after,
             self.terminal_seq, self.purchase_fen, self.payment_ref, self.issuer_id,
+            self.authorisation_ref,
         )
+
+    def claimed(self) -> dict[str, int]:
+        """Fields of this record no MAC covers (the purchase TAC leaves out the card's offline
+        sequence and the balance after): kept as the terminal said them, never acted on."""
+        if self.kind == "load":
+            return {}
+        out = {"card_seq": self.card_seq}
+        if self.balance_after is not None:
+            out["balance_after"] = self.balance_after
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +123,11 @@ class PaymentRecord:
     time: str
     #: issuer application data (9F10): the cryptogram covers CDOL1 data ‖ AIP ‖ ATC ‖ IAD
     iad: bytes = b""
+    #: the final cryptogram after an ARQC (second GENERATE AC: TC or AAC), the CDOL2 data
+    #: and the IAD it covers; empty when the card decided at the first GENERATE AC
+    final_ac: bytes = b""
+    cdol2: bytes = b""
+    final_iad: bytes = b""
 
     kind = "payment"
 
@@ -117,6 +139,7 @@ class PaymentRecord:
         return (
             self.record_id, "payment", self.card_id, self.application, self.amount_fen,
             self.atc, self.arqc, self.cdol1, self.aip, self.date, self.time, self.iad,
+            self.final_ac, self.cdol2, self.final_iad,
         )
 
 
@@ -157,7 +180,9 @@ def record_to_dict(record: Record) -> dict[str, Any]:
             "atc": record.atc, "arqc": record.arqc.hex().upper(),
             "cdol1": record.cdol1.hex().upper(), "aip": record.aip.hex().upper(),
             "date": record.date, "time": record.time,
-            **({"iad": record.iad.hex().upper()} if record.iad else {}),
+            **{name: value.hex().upper() for name, value in (
+                ("iad", record.iad), ("final_ac", record.final_ac), ("cdol2", record.cdol2),
+                ("final_iad", record.final_iad)) if value},
         }
     out: dict[str, Any] = {
         "id": record.record_id, "type": record.kind, "card_id": record.card_id,
@@ -167,7 +192,7 @@ def record_to_dict(record: Record) -> dict[str, Any]:
     optional = {
         "balance_after": record.balance_after, "terminal_seq": record.terminal_seq,
         "purchase_fen": record.purchase_fen, "payment": record.payment_ref,
-        "issuer": record.issuer_id,
+        "issuer": record.issuer_id, "authorisation": record.authorisation_ref,
     }
     out.update({k: v for k, v in optional.items() if v is not None})
     return out
@@ -218,7 +243,8 @@ def _parse_record(item: object, terminal: bytes) -> Record:
             record_id, card_id, application, check_amount(f.get("amount_fen"), what="amount_fen"),
             f.uint("atc", 0xFFFF), f.hexbytes("arqc", 8), f.hexbytes("cdol1"),
             f.hexbytes("aip", 2), f.date(), f.time(),
-            f.optional_hexbytes("iad"),
+            f.optional_hexbytes("iad"), f.optional_hexbytes("final_ac"),
+            f.optional_hexbytes("cdol2"), f.optional_hexbytes("final_iad"),
         )
     if kind not in ("load", "purchase"):
         raise ValidationError(f"unknown record type {kind!r}")
@@ -240,6 +266,7 @@ def _parse_record(item: object, terminal: bytes) -> Record:
             purchase_fen=check_amount(purchase_fen, what="purchase_fen"),
             payment_ref=f.optional_ident("payment"),
             issuer_id=f.optional_ident("issuer"),
+            authorisation_ref=f.optional_ident("authorisation"),
         )
     return PurseRecord(**common, terminal_seq=f.uint("terminal_seq", 0xFFFFFFFF))
 

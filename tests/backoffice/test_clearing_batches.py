@@ -40,10 +40,10 @@ def reasons(exc: pytest.ExceptionInfo[BatchRejectedError]) -> dict[str, str]:
 def test_a_batch_posts_points_and_two_way_credit_points(alliance: SampleAlliance) -> None:
     office = alliance.office
     result = office.clear(tea_batch(alliance), at=T0)
-    assert (result.status, result.merchant_id, result.records) == ("created", "TEA", 3)
+    assert (result.status, result.merchant_id, result.records) == ("created", "TEA", 4)
     assert result.earned == {"consumption_points": 5_728}
     assert result.merchant_credit_points == 572  # 1 per 10 points awarded, rounded down
-    assert result.payments_fen == 12_850
+    assert result.payments_fen == 12_850 + 560_000
     assert posted(office, "C001:consumption_points") == 128
     assert posted(office, "C002:consumption_points") == 5_600
     assert posted(office, "TEA:merchant_credit_points") == 572
@@ -86,15 +86,15 @@ def test_a_bad_tac_rejects_the_whole_batch(alliance: SampleAlliance) -> None:
     office = alliance.office
     batch = tea_batch(alliance)
     records = list(batch.records)
-    forged = dataclasses.replace(records[2], amount=records[2].amount + 1)  # TAC no longer fits
-    records[2] = forged
+    forged = dataclasses.replace(records[3], amount=records[3].amount + 1)  # TAC no longer fits
+    records[3] = forged
     with pytest.raises(BatchRejectedError) as info:
         office.clear(TerminalBatch("TEA-FORGED", batch.terminal_id, tuple(records)), at=T0)
-    assert reasons(info)["r3"].startswith("points_differ_from_agreement")
-    records[2] = dataclasses.replace(records[2], amount=records[2].amount - 1, tac=b"\0" * 4)
+    assert reasons(info)["r4"].startswith("points_differ_from_agreement")
+    records[3] = dataclasses.replace(records[3], amount=records[3].amount - 1, tac=b"\0" * 4)
     with pytest.raises(BatchRejectedError) as info:
         office.clear(TerminalBatch("TEA-FORGED", batch.terminal_id, tuple(records)), at=T0)
-    assert reasons(info) == {"r3": "bad_tac"}
+    assert reasons(info) == {"r4": "bad_tac"}
     assert posted(office, "C001:consumption_points") == 0  # nothing of it posted
     check_invariants(office.db)
 
@@ -103,19 +103,21 @@ def test_every_bad_record_is_named(alliance: SampleAlliance) -> None:
     office = alliance.office
     tea = alliance.terminal(TEA_TERMINAL)
     tea.load(card(1), 10, 1_000, T0)
-    tea.load(card(1), 99, 1_000, T0)  # agreement gives 10
-    tea.load("CARD9999", 10, 1_000, T0)  # no such consumer (and no keys)
-    tea.load(card(2), 10, 100_000, T0, purse=Asset.BANK_POINTS, issuer_id="TEA")
+    too_many = tea.load(card(1), 99, 1_000, T0)  # agreement gives 10
+    unknown = tea.load("CARD9999", 10, 1_000, T0, unpaid=True)  # no such consumer (no keys)
+    not_a_bank = tea.load(card(2), 10, 100_000, T0, purse=Asset.BANK_POINTS, issuer_id="TEA")
     pay = tea.pay(card(3), 5_000, T0)
-    tea.load(card(3), 51, 5_100, T0, payment_ref=pay)  # purchase differs from the payment
+    differs = tea.load(card(3), 51, 5_100, T0, payment_ref=pay)  # purchase differs
+    unpaid = tea.load(card(4), 10, 1_000, T0, unpaid=True)  # rewards no sale
     batch = tea.close_batch("TEA-MIXED")
     with pytest.raises(BatchRejectedError) as info:
         office.clear(batch, at=T0)
     assert reasons(info) == {
-        "r2": "points_differ_from_agreement:TEA-STD:expected_10",
-        "r3": "unknown_card",
-        "r4": "unknown_bank_issuer",
-        "r6": "purchase_differs_from_payment",
+        too_many: "points_differ_from_agreement:TEA-STD:expected_10",
+        unknown: "unknown_card",
+        not_a_bank: "unknown_bank_issuer",
+        differs: "purchase_differs_from_payment",
+        unpaid: "load_without_sale",
     }
 
 

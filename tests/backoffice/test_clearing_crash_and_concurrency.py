@@ -140,5 +140,5 @@ def test_processes_clearing_at_once_lose_no_update(
     assert sorted(outcomes) == ["created"] * 4 + ["exists"] * 2
     assert _points(alliance) == expected
     for i in range(4):
-        assert _stored(alliance, f"CONC-{i}") == (1, 400)
+        assert _stored(alliance, f"CONC-{i}") == (1, 800)  # 400 sales: a payment and its load each
     check_invariants(alliance.office.db, alliance.office.verifier)

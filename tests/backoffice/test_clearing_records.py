@@ -26,7 +26,7 @@ V62_RECORD = PurseRecord(
 
 
 def _verifier(dtk: bytes) -> SoftwareCardVerifier:
-    return SoftwareCardVerifier(StaticKeyStore({"CS-CARD": CardKeys({"*": dtk})}))
+    return SoftwareCardVerifier(StaticKeyStore({"CS-CARD": CardKeys({V62_RECORD.purse.value: dtk})}))
 
 
 def test_v62_published_load_tac_verifies() -> None:
@@ -109,10 +109,14 @@ def test_key_files(tmp_path) -> None:
     assert store.tac_key_of("CARD1", Asset.BANK_POINTS) is not None
     assert store.ac_master_key_of("CARD1", "debit") is not None
     assert store.tac_key_of("CARD2", Asset.BANK_POINTS) is None
-    assert "cards" in repr(store) and data["cards"]["CARD1"]["dtk"] not in repr(store)
+    assert "cards" in repr(store)
+    assert not any(key in repr(store) for key in data["cards"]["CARD1"]["dtk"].values())
+    shared = {**data, "cards": {"C": {**data["cards"]["CARD1"], "dtk": "00" * 16}}}
+    with pytest.raises(ConfigurationError, match="one DTK for every purse"):
+        parse_key_data(shared)
     with pytest.raises(ConfigurationError):
         parse_key_data({"format": "x"})
     with pytest.raises(ConfigurationError):
-        parse_key_data({**data, "cards": {"C": {"dtk": "00"}}})
+        parse_key_data({**data, "cards": {"C": {"dtk": {"bank_points": "00"}}}})
     with pytest.raises(ConfigurationError):
         load_key_file(tmp_path / "missing.json")

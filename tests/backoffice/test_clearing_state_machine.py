@@ -87,10 +87,10 @@ class AllianceMachine(RuleBasedStateMachine):
         per_yuan = 1 if terminal == TEA_TERMINAL else 2
         term.load(card(n), spent * per_yuan, spent * 100, self.now)
         batch = term.close_batch(self._batch_id())
-        record = batch.records[0]
+        payment, record = batch.records
         bad = (dataclasses.replace(record, tac=bytes(4)) if field == "tac"
                else dataclasses.replace(record, purchase_fen=record.purchase_fen + 100))
-        forged = TerminalBatch(batch.batch_id, batch.terminal_id, (bad,))
+        forged = TerminalBatch(batch.batch_id, batch.terminal_id, (payment, bad))
         assert not self._clear(forged, {n: 10**9})
 
     @precondition(lambda self: bool(self.sent))

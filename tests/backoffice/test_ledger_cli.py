@@ -65,11 +65,11 @@ def test_json_documents(ready) -> None:
 
 def test_a_rejected_batch_exits_8_with_reasons(ready, tmp_path: Path) -> None:
     data = json.loads((tmp_path / "batch.json").read_text())
-    data["records"][0]["tac"] = "00000000"
+    data["records"][1]["tac"] = "00000000"
     (tmp_path / "forged.json").write_text(json.dumps(data))
     code, out, err = ready("clear", "forged.json", "--keys", "keys.json", "--json", *AT)
     assert code == ExitCode.PARTIAL_BATCH
-    assert json.loads(out)["rejections"] == [{"record": "r1", "reason": "bad_tac"}]
+    assert json.loads(out)["rejections"] == [{"record": "r2", "reason": "bad_tac"}]
     assert err.count("\n") == 1 and err.startswith("Error: batch 'B1' rejected")
 
 
