@@ -23,8 +23,16 @@ from typing import TYPE_CHECKING
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.magstripe.tracks import Track2
 from host.backoffice.agreements import Agreement
+from host.backoffice.authorisations import (
+    CHIP,
+    STRIPE,
+    Authorisation,
+    new_authorisation_id,
+    record_authorisation,
+)
 from host.backoffice.card_keys import load_key_file
-from host.backoffice.members import Member, MemberKind
+from host.backoffice.load_authoriser import LoadAuthoriser
+from host.backoffice.members import Member, MemberKind, merchant_of_terminal
 from host.backoffice.rates import Ratio
 from host.backoffice.service import BackOffice
 from host.backoffice.verifier import SoftwareCardVerifier
@@ -48,7 +56,7 @@ from host.pos.link import (
     UploadReceipt,
 )
 from host.records.assets import PURSE_ASSETS
-from host.records.batch import TerminalBatch
+from host.records.batch import SaleClaim, TerminalBatch
 from host.records.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -58,29 +66,30 @@ __all__ = ["PURSE_ASSETS", "InProcessBackOffice", "open_backoffice"]
 
 #: one point buys one fen, unless the alliance says otherwise
 _ONE_FEN_PER_POINT = Ratio(1, 1)
-
-
-def _decide(policy: AuthorisationPolicy, amount: int) -> Decision:
-    if policy.approve_up_to is None or amount <= policy.approve_up_to:
-        return Decision.APPROVE
-    if policy.refer_up_to is not None and amount <= policy.refer_up_to:
-        return Decision.REFERRAL
-    return Decision.DECLINE
+#: the currency of a swiped sale (ISO 4217 numeric: CNY)
+_CNY = 156
 
 
 class InProcessBackOffice:
-    """Issuer, points issuer and ledger in process, for one issuing bank (``bank_id``)."""
+    """Issuer, points issuer and ledger in process, for one issuing bank (``bank_id``).
+
+    Every online answer of the issuer is recorded (:mod:`.authorisations`) with the terminal
+    this link serves (``terminal_id``, its own configuration); loads are signed only through
+    the :class:`~host.backoffice.load_authoriser.LoadAuthoriser`."""
 
     def __init__(self, office: BackOffice, *, payment_keys: IssuerKeys,
                  points_keys: PurseKeySource, bank_id: str,
                  policy: AuthorisationPolicy | None = None,
                  redemption_rate: Ratio = _ONE_FEN_PER_POINT, redemption_fee_bp: int = 0,
-                 agreements_max_age: dt.timedelta = dt.timedelta(minutes=5)) -> None:
+                 agreements_max_age: dt.timedelta = dt.timedelta(minutes=5),
+                 terminal_id: str | None = None) -> None:
         self.office = office
         self.issuer = Issuer(payment_keys.emv, policy=policy)
         self._stripe_keys = payment_keys
         self._load_host = LoadHost(points_keys)
+        self._loads = LoadAuthoriser(office, self._load_host, bank_id=bank_id)
         self.bank_id = bank_id
+        self.terminal_id = terminal_id
         self.redemption_rate = redemption_rate
         self.redemption_fee_bp = redemption_fee_bp
         self._holders: dict[str, Member] = {}
@@ -111,18 +120,41 @@ class InProcessBackOffice:
             else []
         orders = [partial(set_credit_limit, amount=u.new_limit) for u in updates]
         response = self.issuer.authorise(request, scripts_after=orders)
+        facts = response.facts
+        assert facts is not None  # Issuer.authorise always answers with the facts it used
+        self._record(Authorisation(
+            new_authorisation_id(CHIP), CHIP, request.arqc, card_id, method.value, facts.amount,
+            facts.currency, response.decision.value, response.reason, self.bank_id,
+            self._merchant(), self.terminal_id), at=dt.datetime.now(dt.UTC))
         return OnlineAnswer(response, tuple(u.script_id for u in updates),
                             updates[-1].new_limit if updates else None)
+
+    def _record(self, authorisation: Authorisation, *, at: dt.datetime) -> None:
+        record_authorisation(self.office.db, authorisation, at=at)
+
+    def _merchant(self) -> str | None:
+        """The merchant of the terminal this link serves, if it is configured with one."""
+        if self.terminal_id is None:
+            return None
+        with self.office.db.read() as conn:
+            return merchant_of_terminal(conn, self.terminal_id)
 
     def scripts_delivered(self, script_ids: Sequence[str], *, at: dt.datetime) -> None:
         for script_id in script_ids:
             self.office.mark_delivered(script_id, at=at)
 
-    def authorise_stripe(self, track2: Track2, amount: int) -> StripeDecision:
+    def authorise_stripe(self, track2: Track2, amount: int, *,
+                         card_id: str | None = None) -> StripeDecision:
         if not stripe_cvv_ok(track2.encode(), self._stripe_keys):
             return StripeDecision(Decision.DECLINE, "the stripe's CVV does not verify")
-        decision = _decide(self.issuer.policy, amount)
-        return StripeDecision(decision, "" if decision is Decision.APPROVE else "issuer policy")
+        decision, reason = self.issuer.policy.decide_amount(amount)
+        approval = Authorisation(
+            new_authorisation_id(STRIPE), STRIPE, None, card_id, STRIPE, amount, _CNY,
+            decision.value, reason, self.bank_id, self._merchant(), self.terminal_id)
+        self._record(approval, at=dt.datetime.now(dt.UTC))
+        approved = decision is Decision.APPROVE
+        return StripeDecision(decision, reason and f"issuer policy: {reason}",
+                              approval.id if approved else None)
 
     # -- points -----------------------------------------------------------------------------
 
@@ -167,8 +199,9 @@ class InProcessBackOffice:
     def load_key_index(self, card_id: str, purse: Purse) -> int:
         return self._load_host.key_index(card_id, purse)
 
-    def authorize_load(self, card_id: str, init: LoadInit, when: dt.datetime) -> LoadAuthorization:
-        return self._load_host.authorize(card_id, init, when)
+    def authorize_load(self, card_id: str, init: LoadInit, when: dt.datetime, *,
+                       sale: SaleClaim) -> LoadAuthorization:
+        return self._loads.authorize(card_id, init, when, sale=sale)
 
     def confirm_load(self, authorization: LoadAuthorization, tac: bytes) -> PurseRecord:
         return self._load_host.confirm(authorization, tac)
@@ -200,4 +233,4 @@ def open_backoffice(config: TerminalConfig) -> InProcessBackOffice:
                         verifier=SoftwareCardVerifier(load_key_file(config.card_keys)))
     return InProcessBackOffice(office, payment_keys=load_payment_keys(config.payment_keys),
                                points_keys=load_points_keys(config.points_keys),
-                               bank_id=config.bank_id)
+                               bank_id=config.bank_id, terminal_id=config.merchant.terminal_hex)

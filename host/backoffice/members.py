@@ -334,3 +334,10 @@ def list_members(conn: Connection, kind: MemberKind | None = None) -> list[Membe
     for t in conn.execute(select(bo_terminals).order_by(bo_terminals.c.terminal_id)):
         terminals.setdefault(t.merchant_id, []).append(t.terminal_id)
     return [Member.from_row(r, terminals.get(r.id, ())) for r in conn.execute(query)]
+
+
+def merchant_of_terminal(conn: Connection, terminal_id: str) -> str | None:
+    """The merchant a terminal is registered to (None if it is registered to none)."""
+    row = conn.execute(select(bo_terminals.c.merchant_id)
+                       .where(bo_terminals.c.terminal_id == terminal_id)).first()
+    return None if row is None else str(row.merchant_id)

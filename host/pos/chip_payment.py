@@ -79,6 +79,8 @@ class ChipPayment:
         self.card: CardData | None = None
         self.cdol1_data = b""
         self.first: CryptogramResponse | None = None
+        #: the CDOL2 data of the second GENERATE AC (what its cryptogram covers with CDOL1's)
+        self.cdol2_data = b""
 
     # -- reading the card -------------------------------------------------------------------
 
@@ -161,18 +163,21 @@ class ChipPayment:
         self.values[0x8A] = response.arc
         self.values[0x91] = response.issuer_authentication_data
         wanted = ACType.TC if response.approved else ACType.AAC
-        cdol2 = build_dol(self._card().cdol2, self.values)
-        second = self.client.generate_ac(wanted, cdol2)
+        second = self._second_ac(wanted)
         scripts += self.client.apply_scripts(response.scripts, AFTER_SECOND_AC)
-        return OnlineCompletion(second, authenticated, scripts, cdol2)
+        return OnlineCompletion(second, authenticated, scripts, self.cdol2_data)
 
     def complete_unable_online(self) -> CryptogramResponse:
         """The issuer could not be reached (ARC Y3): the card decides offline."""
         self.values[0x8A] = ARC.OFFLINE_APPROVED
         self.values.pop(0x91, None)
-        return self.client.generate_ac(ACType.TC, build_dol(self._card().cdol2, self.values))
+        return self._second_ac(ACType.TC)
 
     def decline(self, arc: bytes = ARC.DECLINED) -> CryptogramResponse:
         """Close an ARQC the terminal will not take further (second GENERATE AC, AAC)."""
         self.values[0x8A] = arc
-        return self.client.generate_ac(ACType.AAC, build_dol(self._card().cdol2, self.values))
+        return self._second_ac(ACType.AAC)
+
+    def _second_ac(self, wanted: ACType) -> CryptogramResponse:
+        self.cdol2_data = build_dol(self._card().cdol2, self.values)
+        return self.client.generate_ac(wanted, self.cdol2_data)

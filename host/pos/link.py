@@ -22,7 +22,7 @@ from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Dec
 from host.points.load_host import LoadAuthorization
 from host.points.messages import LoadInit
 from host.points.records import PurseRecord
-from host.records.batch import TerminalBatch
+from host.records.batch import SaleClaim, TerminalBatch
 
 __all__ = [
     "BackOfficeLink",
@@ -64,6 +64,8 @@ class StripeDecision:
 
     decision: Decision
     reason: str = ""
+    #: the issuer's approval id (what a load for this sale must quote); None unless approved
+    authorisation_id: str | None = None
 
     @property
     def approved(self) -> bool:
@@ -114,8 +116,10 @@ class BackOfficeLink(Protocol):
         """The card ran these scripts successfully: do not send them again."""
         ...
 
-    def authorise_stripe(self, track2: Track2, amount: int) -> StripeDecision:
-        """Decide on a stripe transaction (the CVV is checked by the issuer)."""
+    def authorise_stripe(self, track2: Track2, amount: int, *,
+                         card_id: str | None = None) -> StripeDecision:
+        """Decide on a stripe transaction (the CVV is checked by the issuer); ``card_id`` is
+        the chip-2 card the holder presented, whose points the sale may earn."""
         ...
 
     def earn_quotes(self, *, merchant_id: str, card_id: str, method: PaymentMethod | None,
@@ -128,8 +132,11 @@ class BackOfficeLink(Protocol):
         """The key index INITIALIZE FOR LOAD must name for this card's purse."""
         ...
 
-    def authorize_load(self, card_id: str, init: LoadInit, when: dt.datetime) -> LoadAuthorization:
-        """The points issuer checks MAC1 and answers MAC2."""
+    def authorize_load(self, card_id: str, init: LoadInit, when: dt.datetime, *,
+                       sale: SaleClaim) -> LoadAuthorization:
+        """The points issuer checks MAC1 and answers MAC2, only for a proven ``sale`` of this
+        card, at most the points its agreement gives, once per sale and purse (a
+        :class:`~host.records.errors.BackOfficeError` names why not)."""
         ...
 
     def confirm_load(self, authorization: LoadAuthorization, tac: bytes) -> PurseRecord:

@@ -20,6 +20,7 @@ from host.points.load_host import LoadAuthorization
 from host.points.messages import LoadInit, PurchaseInit
 from host.points.records import PurseRecord
 from host.points.security_module import PurchaseAuthorization, PurchaseSecurityModule
+from host.records.batch import SaleClaim
 
 from .link import BackOfficeLink
 
@@ -27,19 +28,22 @@ __all__ = ["JournalingSAM", "LinkLoadHost"]
 
 
 class LinkLoadHost:
-    """Load approvals from the back office; ``on_authorised`` sees each before it is used."""
+    """Load approvals from the back office for the sale ``sale`` (what proves it);
+    ``on_authorised`` sees each before it is used."""
 
     def __init__(self, link: BackOfficeLink,
-                 on_authorised: Callable[[LoadAuthorization], None] | None = None) -> None:
+                 on_authorised: Callable[[LoadAuthorization], None] | None = None, *,
+                 sale: SaleClaim | None = None) -> None:
         self._link = link
         self._on_authorised = on_authorised
+        self._sale = sale or SaleClaim()
 
     def key_index(self, card_identity: str, purse: Purse) -> int:
         return self._link.load_key_index(card_identity, purse)
 
     def authorize(self, card_identity: str, init: LoadInit,
                   when: dt.datetime) -> LoadAuthorization:
-        authorization = self._link.authorize_load(card_identity, init, when)
+        authorization = self._link.authorize_load(card_identity, init, when, sale=self._sale)
         if self._on_authorised is not None:
             self._on_authorised(authorization)
         return authorization

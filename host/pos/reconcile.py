@@ -112,7 +112,8 @@ def _recover_load(ctx: TerminalContext, card: CardClients, entry: PendingEntry,
     batch_record = load_record(entry.txn_id, record,
                                purchase_fen=int(context.get("purchase_fen", 0)),
                                issuer_id=str(context.get("issuer_id", "")),
-                               payment_ref=context.get("payment_ref"))
+                               payment_ref=context.get("payment_ref"),
+                               authorisation_ref=context.get("authorisation_ref"))
     ctx.journal.update(entry.txn_id, stage="done", when=ctx.now(), summary=summary,
                        records=(batch_record,), clear_slot=entry.slot)
     return ReconcileOutcome(entry.txn_id, "completed", f"{entry.slot}: credited")

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from apdu_specs.commands.purse_data import Purse
+from host.records.batch import SaleClaim
 
 from .link import PaymentMethod, RedemptionReceipt
 
@@ -160,6 +161,9 @@ class SaleResult:
     message: str = ""
     #: the holder's order this sale pays for (printed on the merchant's order slip)
     order: dict[str, Any] | None = None
+    #: what proves the sale to the points issuer (the payment record, or the issuer's
+    #: approval id of a swiped sale); not journaled: the records are
+    proof: SaleClaim | None = field(default=None, repr=False)
 
     @property
     def approved(self) -> bool:

@@ -32,7 +32,8 @@ from host.payment.issuer import Decision
 from host.payment.terminal import TransactionData
 from host.points.errors import PointsError, PurseMACError, TransactionInterrupted
 from host.points.load_host import LoadAuthorization
-from host.records.batch import Record
+from host.records.batch import Record, SaleClaim
+from host.records.errors import BackOfficeError
 from host.transport.base import TransportError
 
 from .batch import load_record, payment_record
@@ -137,7 +138,7 @@ def _complete(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
         second = chip.complete_unable_online()
         result.arc, result.cryptogram = b"Y3", second.cryptogram
         if second.kind is ACType.TC:
-            _approve(ctx, chip, result, first, card_id, f"approved offline ({exc})")
+            _approve(ctx, chip, result, first, card_id, f"approved offline ({exc})", second)
         else:
             finish_declined(ctx, result, f"issuer unreachable, declined offline ({exc})")
         return
@@ -151,7 +152,7 @@ def _complete(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
         ctx.link.scripts_delivered(answer.script_ids, at=ctx.now())
         result.credit_limit = answer.new_credit_limit
     if completion.second.kind is ACType.TC:
-        _approve(ctx, chip, result, first, card_id, "approved online")
+        _approve(ctx, chip, result, first, card_id, "approved online", completion.second)
     elif answer.response.decision is Decision.REFERRAL:
         result.message = "referral: call the issuer"
         _save(ctx, result, "done", status=TxnStatus.REFERRAL)
@@ -162,7 +163,8 @@ def _complete(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
 
 
 def _approve(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
-             first: CryptogramResponse, card_id: str | None, message: str) -> None:
+             first: CryptogramResponse, card_id: str | None, message: str,
+             second: CryptogramResponse | None = None) -> None:
     result.message = message
     when = ctx.card_time(result.when)
     if chip.options is None or chip.card is None:
@@ -170,16 +172,20 @@ def _approve(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
     record = payment_record(result.txn_id, card_id or chip.card.pan,
                             chip.method or PaymentMethod.DEBIT, result.amount, first.atc,
                             first.cryptogram, chip.cdol1_data, chip.options.aip, first.iad,
-                            when.strftime("%Y%m%d"), when.strftime("%H%M%S"))
+                            when.strftime("%Y%m%d"), when.strftime("%H%M%S"), final=second,
+                            cdol2_data=chip.cdol2_data)
+    result.proof = SaleClaim(payment=record)
     _save(ctx, result, "paid", status=TxnStatus.APPROVED, records=(record,))
 
 
 def stripe_sale(ctx: TerminalContext, result: SaleResult, read: StripeRead) -> None:
     """Authorise a swiped sale online (the issuer checks the CVV); journaled."""
-    decision = ctx.link.authorise_stripe(read.track2, result.amount)
+    card_id = result.holder.card_id if result.holder else None
+    decision = ctx.link.authorise_stripe(read.track2, result.amount, card_id=card_id)
     result.arc = decision.decision.arc
     if decision.approved:
         result.message = "approved online (stripe)"
+        result.proof = SaleClaim(authorisation_id=decision.authorisation_id)
         _save(ctx, result, "paid", status=TxnStatus.APPROVED)
     elif decision.decision is Decision.REFERRAL:
         result.message = "referral: call the issuer"
@@ -193,20 +199,21 @@ def earn_points(ctx: TerminalContext, card: CardClients, result: SaleResult, car
     """Load the points the sale earns onto chip 2 (journaled before and after each load)."""
     quotes = ctx.link.earn_quotes(merchant_id=ctx.merchant.merchant_id, card_id=card_id,
                                   method=method, purchase_fen=result.amount, at=result.when)
-    payment_ref = f"{result.txn_id}-pay" if method is not None else None
+    proof = result.proof or SaleClaim()
+    payment_ref = proof.payment.record_id if proof.payment else None
     if not quotes:
         _save(ctx, result, "done")
     for number, quote in enumerate(quotes, start=1):
         slot = f"load-{quote.purse.label}"
         context = {"purchase_fen": result.amount, "issuer_id": quote.issuer_id,
-                   "payment_ref": payment_ref}
+                   "payment_ref": payment_ref, "authorisation_ref": proof.authorisation_id}
 
         def journal_pending(authorization: LoadAuthorization, slot: str = slot,
                             context: dict[str, object] = context) -> None:
             ctx.journal.set_pending(result.txn_id, slot,
                                     {**pending_to_dict(authorization), "context": context})
 
-        host = LinkLoadHost(ctx.link, journal_pending)
+        host = LinkLoadHost(ctx.link, journal_pending, sale=proof)
         try:
             record = card.points.load(quote.purse, quote.points, host,  # type: ignore[arg-type]
                                       terminal_id=ctx.merchant.terminal_id,
@@ -218,10 +225,15 @@ def earn_points(ctx: TerminalContext, card: CardClients, result: SaleResult, car
         except PurseMACError as exc:
             _save(ctx, result, "earn refused", error=str(exc))
             raise PointsProofError(result.txn_id, str(exc)) from exc
+        except BackOfficeError as exc:  # the points issuer found no sale to reward
+            _save(ctx, result, "done" if number == len(quotes) else
+                  f"{quote.purse.label} refused", error=f"no points: {exc}")
+            continue
         result.points.append(PointsMovement(quote.purse, record.amount, record.balance_after,
                                             record.tac, quote.issuer_id))
         batch_record = load_record(result.txn_id, record, purchase_fen=result.amount,
-                                   issuer_id=quote.issuer_id, payment_ref=payment_ref)
+                                   issuer_id=quote.issuer_id, payment_ref=payment_ref,
+                                   authorisation_ref=proof.authorisation_id)
         stage = "done" if number == len(quotes) else f"earned {quote.purse.label}"
         _save(ctx, result, stage, records=(batch_record,), clear_slot=slot)
 

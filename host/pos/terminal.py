@@ -167,17 +167,16 @@ class Terminal:
         read = read_stripe(swipe() if callable(swipe) else swipe)
         result.entry = EntryMode.FALLBACK if chip_error is not None else EntryMode.CHIP
         result.chip_error = chip_error
-        result.holder = Holder(read.masked_pan, read.name, "STRIPE")
+        card_id = card_identity(self.card) if earn else None
+        result.holder = Holder(read.masked_pan, read.name, "STRIPE", card_id=card_id)
         try:
             check_fallback(read, chip_error)
         except FallbackNotAllowedError as exc:
             finish_declined(self.ctx, result, str(exc), "stripe refused")
             raise
         stripe_sale(self.ctx, result, read)
-        if result.approved and earn:
-            card_id = card_identity(self.card)
-            if card_id is not None:
-                earn_points(self.ctx, self.card, result, card_id, None)
+        if result.approved and card_id is not None:
+            earn_points(self.ctx, self.card, result, card_id, None)
         return result
 
     # -- points (F5, F20) -------------------------------------------------------------------

@@ -39,6 +39,7 @@ __all__ = [
     "PaymentRecord",
     "PurseRecord",
     "Record",
+    "SaleClaim",
     "TerminalBatch",
     "parse_batch",
     "record_to_dict",
@@ -144,6 +145,16 @@ class PaymentRecord:
 
 
 Record = PurseRecord | PaymentRecord
+
+
+@dataclass(frozen=True, slots=True)
+class SaleClaim:
+    """The sale a load asks to reward, as a terminal presents it to the load authoriser: a
+    chip payment record (its cryptograms prove it) or the issuer's approval id of a swiped
+    sale (the issuer's own record proves it). Nothing else earns points."""
+
+    payment: PaymentRecord | None = None
+    authorisation_id: str | None = None
 
 
 @dataclass(frozen=True)
