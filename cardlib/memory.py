@@ -31,10 +31,15 @@ only which keys exist. A listing the cache cannot answer scans only the keys of 
 prefix's directory (``app/``, ``app/A000…/``): the memory keeps which keys each
 directory of one or two segments holds.
 
-Tearing: :meth:`arm_tear` makes the N-th persistent write (journal entry,
-immediate write or commit) raise :class:`PowerLoss` *after* it has happened. A
-tear on a journal entry loses the command; a tear on the commit keeps it but the
-terminal never sees the answer. Either way power-up finds a consistent store.
+Tearing: :meth:`arm_tear` names a *tear point* k, counted in persistent writes
+(journal entries, immediate writes, commit records) from now: power is lost once
+exactly k of them have happened, raising :class:`PowerLoss`. Point 0 cuts power as
+the first write starts, before it takes effect — after whatever the command computed
+and compared so far, before anything of it is stored; point k ≥ 1 cuts right after
+the k-th write, so between the k-th and the (k+1)-th. A tear on a journal entry loses
+the command; a tear on the commit keeps it but the terminal never sees the answer.
+Either way power-up finds a consistent store. A command that makes fewer writes than
+its tear point completes, and the tear stays armed for the writes that follow.
 """
 
 from __future__ import annotations
@@ -166,6 +171,11 @@ class PersistentMemory:
         self._tear_at = None
         raise PowerLoss(f"tear after persistent write {self.writes}")
 
+    def _tear_before(self) -> None:
+        """Tear point 0: power goes as the next write starts, so it never happens."""
+        self._tear_at = None
+        raise PowerLoss(f"tear before persistent write {self.writes + 1}")
+
     def write(self, key: str, value: Value) -> None:
         """Journaled write: visible at once, durable only when the command commits."""
         if type(value) not in _PLAIN:
@@ -174,6 +184,8 @@ class PersistentMemory:
         if not undo:
             self.write_now(key, value)
             return
+        if self._tear_at is not None and self.writes >= self._tear_at:
+            self._tear_before()
         live = self._live
         old = live.get(key, _ABSENT)
         if old is _ABSENT:
@@ -187,6 +199,8 @@ class PersistentMemory:
             self._tear()
 
     def delete(self, key: str) -> None:
+        if self._tear_at is not None and self.writes >= self._tear_at:
+            self._tear_before()
         old = self._live.pop(key, _ABSENT)
         if old is not _ABSENT:
             self._vanishes(key)
@@ -198,6 +212,8 @@ class PersistentMemory:
         """Durable at once, whatever happens to the command (try counters)."""
         if type(value) not in _PLAIN:
             value = _check_value(value)
+        if self._tear_at is not None and self.writes >= self._tear_at:
+            self._tear_before()
         live = self._live
         if key not in live:
             self._appears(key)
@@ -218,6 +234,9 @@ class PersistentMemory:
         undo = self._undo
         if not undo:
             raise RuntimeError("commit without a transaction")
+        if len(undo) == 1 and undo[0] and self._tear_at is not None \
+                and self.writes >= self._tear_at:
+            self._tear_before()  # the commit record never starts: the command is lost
         journal = undo.pop()
         if undo:  # nested: the enclosing transaction undoes these writes too
             outer = undo[-1]
@@ -261,9 +280,10 @@ class PersistentMemory:
 
     # --- faults and images -------------------------------------------------------------
     def arm_tear(self, after_writes: int) -> None:
-        """Lose power right after the ``after_writes``-th write from now (1 = the next)."""
-        if after_writes < 1:
-            raise ValueError("a tear needs at least one write to happen after")
+        """Lose power once ``after_writes`` more writes have happened: 0 = as the next write
+        starts (it never happens), 1 = right after the next one, and so on."""
+        if after_writes < 0:
+            raise ValueError("a tear point counts writes from now: 0 or more")
         self._tear_at = self.writes + after_writes
 
     def disarm_tear(self) -> None:

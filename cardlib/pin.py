@@ -1,8 +1,10 @@
 """A PIN with a try limit, as a card keeps it (ISO/IEC 7816-4 VERIFY semantics).
 
-The try counter is decremented with an immediate write *before* the comparison
-result is known to the outside, so tearing the card after a wrong guess can
-never give the guesser a free try.
+The try counter is decremented with an immediate write *before* the comparison,
+as the first persistent write of every check, right PIN or wrong: power cut at any
+point (before that write, or after it) shows nothing about the PIN that the counter
+has not paid for, so tearing the card can never give a guesser a free try
+(``tests/unit/test_pin_tearing.py``).
 """
 
 from __future__ import annotations

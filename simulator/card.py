@@ -69,7 +69,8 @@ class SimulatedCard:
         self.power_on()
 
     def tear(self, chip: int | str, after_writes: int) -> None:
-        """Cut the chip's power right after its ``after_writes``-th persistent write."""
+        """Cut the chip's power once ``after_writes`` more persistent writes have happened
+        (0: as the next write starts, before it takes effect; see :mod:`cardlib.memory`)."""
         self.runtime(chip).chip.memory.arm_tear(after_writes)
 
     # --- state ------------------------------------------------------------------------

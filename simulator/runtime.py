@@ -14,11 +14,20 @@ channels (MANAGE CHANNEL) with one selected application each, SELECT by AID
 (full or partial, first or next occurrence), command chaining (data of chained
 commands is reassembled before the applet sees it), and response sizing:
 ``61xx`` + GET RESPONSE when the answer is longer than Ne or Le was absent,
-``6Cxx`` when a short Le is wrong (the command's writes are then rolled back,
-so re-sending it is safe).
+``6Cxx`` when a short Le is wrong.
 
 Each command runs in one memory transaction: a successful (or warning) answer
 commits it, any error aborts it.
+
+Wrong Le (6Cxx): the command has run, so its answer exists, but the terminal must not
+be told of an effect it never saw the answer of. The runtime *holds* the command: its
+transaction stays open (nothing is durable) and its answer waits. When the very same
+command (CLA, INS, P1, P2 and data as received) comes next with a Le the answer fits,
+the runtime commits the held transaction and hands out the held answer without running
+the command again; anything else first (another command, GET RESPONSE, a reset or a
+power loss) rolls the held command back, as if it had failed. So a re-sent command
+runs exactly once, and RAM the command used (a purse session, a payment transaction's
+progress, a secure channel's MAC chaining) is never spent by an answer nobody received.
 """
 
 from __future__ import annotations
@@ -53,6 +62,20 @@ def _sw_bytes(sw: int) -> bytes:
     return sw.to_bytes(2, "big")
 
 
+@dataclass(frozen=True)
+class _Held:
+    """A command answered 6Cxx: its transaction is still open and its answer waits here."""
+
+    command: tuple[int, int, int, int, bytes]  #: CLA INS P1 P2 data, as received
+    data: bytes
+    sw: int
+
+
+def _command_key(apdu: CommandAPDU) -> tuple[int, int, int, int, bytes]:
+    """What a re-sent command must repeat: everything but Le."""
+    return apdu.cla, apdu.ins, apdu.p1, apdu.p2, apdu.data
+
+
 @dataclass
 class _Channel:
     selected: bytes | None = None
@@ -76,6 +99,10 @@ class ChipRuntime:
         self._on_internal_error = on_internal_error
         self._channels: dict[int, _Channel] = {}
         self._pending = b""
+        #: the command that answered 6Cxx, waiting for its re-send (see the module doc)
+        self._held: _Held | None = None
+        #: the command as received (the last block of a chain), for :class:`_Held`
+        self._received: CommandAPDU | None = None
         self.apdu_count = 0
 
     # --- power -----------------------------------------------------------------------
@@ -88,6 +115,7 @@ class ChipRuntime:
         self.chip.content.clear_all_ram()
         self._channels = {0: _Channel()}
         self._pending = b""
+        self._held = None
         self.powered = True
         self._select_default(0)
         return self._atr
@@ -101,6 +129,7 @@ class ChipRuntime:
         self.chip.content.clear_all_ram()
         self._channels = {}
         self._pending = b""
+        self._held = None
 
     def _select_default(self, channel: int) -> None:
         rec = self.chip.content.default_application()
@@ -142,6 +171,11 @@ class ChipRuntime:
             apdu = CommandAPDU.parse(raw)
         except APDUFormatError:
             return _sw_bytes(SW.WRONG_LENGTH)
+        self._received = apdu
+        if self._held is not None:
+            answer = self._resume_held(apdu)
+            if answer is not None:
+                return answer
         try:
             cla = CLA.decode(apdu.cla)
         except APDUFormatError:
@@ -208,16 +242,27 @@ class ChipRuntime:
             self._internal_error(apdu)
             return _sw_bytes(SW.NO_PRECISE_DIAGNOSIS)
         if not ok:
-            data = b""
-        if ok and data and apdu.ne is not None and len(data) > apdu.ne \
-                and not apdu.is_extended and len(data) <= 256:
-            mem.abort_all()  # wrong Le: nothing happened, the host re-sends with 6Cxx's length
-            return _sw_bytes(0x6C00 | (len(data) & 0xFF))
-        if ok:
-            mem.commit()
-        else:
             mem.abort_all()
+            return _sw_bytes(sw)
+        return self._complete(apdu, data, sw)
+
+    def _complete(self, apdu: CommandAPDU, data: bytes, sw: int) -> bytes:
+        """Commit a successful command and size its answer, or hold it on a wrong short Le."""
+        if data and apdu.ne is not None and len(data) > apdu.ne \
+                and not apdu.is_extended and len(data) <= 256:
+            self._held = _Held(_command_key(self._received or apdu), data, sw)
+            return _sw_bytes(0x6C00 | (len(data) & 0xFF))
+        self.chip.memory.commit()
         return self._size_response(data, sw, apdu.ne)
+
+    def _resume_held(self, apdu: CommandAPDU) -> bytes | None:
+        """The held answer if ``apdu`` re-sends the held command; else roll it back (None)."""
+        held, self._held = self._held, None
+        assert held is not None
+        if _command_key(apdu) == held.command:
+            return self._complete(apdu, held.data, held.sw)
+        self.chip.memory.abort_all()
+        return None
 
     def _internal_error(self, apdu: CommandAPDU) -> None:
         text = f"{self.chip.role}: unexpected exception on {apdu}:\n{traceback.format_exc()}"

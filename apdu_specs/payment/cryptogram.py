@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..crypto.ciphers import Algorithm
 from ..crypto.emv import EMVScheme, MasterKeyOption
-from ..crypto.errors import CryptogramError, MACError
+from ..crypto.errors import MACError
 from ..crypto.mac import check_mac, cmac, retail_mac
 from ..crypto.padding import pad, unpad_method2
 from ..crypto.suite import AES_SUITE, TDES_SUITE, AlgorithmSuite
@@ -140,10 +140,17 @@ class CryptogramVersion:
 
     def verify_issuer_authentication(self, sk_ac: bytes, arqc: bytes,
                                      data: IssuerAuthenticationData) -> None:
-        """Card side: raise :class:`CryptogramError` unless the ARPC answers ``arqc``."""
-        expected = self.issuer_authentication(
-            sk_ac, arqc, data.method, arc=data.arc, csu=data.csu, proprietary=data.proprietary)
-        check_mac(expected.arpc, data.arpc, what="ARPC", error=CryptogramError)
+        """Card side: raise :class:`CryptogramError` unless the ARPC answers ``arqc``.
+
+        The ARPC is recomputed over the bytes received (the ARC, or the CSU and the
+        proprietary data as they came), never over a re-encoding of their meaning: a bit
+        the card does not interpret is still one the issuer must have MACed.
+        """
+        if data.method is ARPCMethod.METHOD_1:
+            self.scheme.verify_arpc_method1(sk_ac, arqc, data.arc, data.arpc)
+        else:
+            self.scheme.verify_arpc_method2(sk_ac, arqc, data.csu_bytes, data.arpc,
+                                            data.proprietary)
 
     # --- issuer script secure messaging ----------------------------------------------------
     def script_mac(self, sk_smi: bytes, header: bytes, atc: int, arqc: bytes,

@@ -102,27 +102,44 @@ class CardStatusUpdate:
 
 @dataclass(frozen=True)
 class IssuerAuthenticationData:
-    """Tag 91 in either method's layout."""
+    """Tag 91 in either method's layout.
+
+    ``csu_bytes`` are the CSU's four bytes exactly as received (or as encoded, when the
+    issuer builds the data); ``csu`` is only their meaning. The ARPC covers the bytes:
+    a CSU bit this layout does not define (byte 1 b7-b5, byte 2 b7, b3, b2, bytes 3-4)
+    is MAC-checked as it came, never re-encoded away (:attr:`authenticated`).
+    """
 
     method: ARPCMethod
     arpc: bytes
     arc: bytes = b""
     csu: CardStatusUpdate | None = None
     proprietary: bytes = b""
+    csu_bytes: bytes = b""
 
     def __post_init__(self) -> None:
         if self.method is ARPCMethod.METHOD_1:
             if len(self.arpc) != ARPC1_LENGTH or len(self.arc) != ARC_LENGTH:
                 raise PaymentFormatError("method 1 needs an 8-byte ARPC and a 2-byte ARC")
-        elif len(self.arpc) != ARPC2_LENGTH or self.csu is None or len(self.proprietary) > 8:
+            return
+        if len(self.arpc) != ARPC2_LENGTH or self.csu is None or len(self.proprietary) > 8:
             raise PaymentFormatError("method 2 needs a 4-byte ARPC, a CSU and at most 8 "
                                      "bytes of proprietary data")
+        if not self.csu_bytes:
+            object.__setattr__(self, "csu_bytes", self.csu.encode())
+        elif CardStatusUpdate.decode(self.csu_bytes) != self.csu:
+            raise PaymentFormatError("the CSU bytes do not say what the CSU says")
+
+    @property
+    def authenticated(self) -> bytes:
+        """What the ARPC answers besides the ARQC, as received: the ARC (method 1) or
+        CSU ‖ proprietary data (method 2)."""
+        if self.method is ARPCMethod.METHOD_1:
+            return self.arc
+        return self.csu_bytes + self.proprietary
 
     def encode(self) -> bytes:
-        if self.method is ARPCMethod.METHOD_1:
-            return self.arpc + self.arc
-        assert self.csu is not None
-        return self.arpc + self.csu.encode() + self.proprietary
+        return self.arpc + self.authenticated
 
     @classmethod
     def decode(cls, data: bytes, method: ARPCMethod) -> IssuerAuthenticationData:
@@ -136,4 +153,4 @@ class IssuerAuthenticationData:
             raise PaymentFormatError(f"method 2 issuer authentication data is 8..16 bytes, "
                                      f"got {len(data)}")
         return cls(method, data[:4], csu=CardStatusUpdate.decode(data[4:8]),
-                   proprietary=data[8:])
+                   proprietary=data[8:], csu_bytes=data[4:8])

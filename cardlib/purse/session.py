@@ -3,7 +3,9 @@
 A session lives in RAM cleared on deselect and on reset: after a power loss, a reset or
 another selection there is nothing to complete, and CREDIT/DEBIT answer 6985. Each
 session is used at most once, whatever the outcome, so every MAC guess costs an
-INITIALIZE with a fresh card random.
+INITIALIZE with a fresh card random. A completion sent with a wrong Le has used its
+session too; the runtime holds its answer, uncommitted, for the re-send with the right
+Le (docs/decisions.md D4), so the movement is not lost.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Fault injection from tests: a friendly API over the simulator's faults.
 
     def test_pos_survives_a_torn_debit(sim_card, card_faults, chip2):
-        card_faults.tear(chip=2, after_writes=1)          # power lost at the 1st write
+        card_faults.tear(chip=2, after_writes=1)          # power lost after the 1st write
         card_faults.force_sw(chip=1, ins=0xAE, sw=0x6985)  # GENERATE AC refused once
         card_faults.truncate(chip=2, ins=0x5C, keep=1)     # a one-byte answer
         card_faults.pull()                                 # the card is pulled out now
 
 Every fault applies to the next matching command(s) only (``times``), so a test says
 exactly where the card misbehaves. :func:`tear_sweep` runs an action torn at each of
-its persistent writes in turn: the "every command, torn at every write" tests.
+its tear points in turn — before its first persistent write, then right after each
+write — the "every command, torn at every write" tests.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class CardFaults:
         self._add(chip, "MuteCard", ins, times)
 
     def tear(self, *, chip: int, after_writes: int) -> None:
-        """Cut the chip's power right after its ``after_writes``-th persistent write from now."""
+        """Cut the chip's power once ``after_writes`` more persistent writes have happened
+        (0: as the next write starts, before it takes effect)."""
         self.card.tear(chip, after_writes)
 
     def pull(self) -> None:
@@ -99,6 +101,7 @@ class CardFaults:
 class TearOutcome:
     """One run of :func:`tear_sweep`: where power was cut, and the card afterwards."""
 
+    #: the tear point: writes that happened before power was cut (0: before the first)
     after_writes: int
     torn: bool
     card: Any
@@ -107,7 +110,8 @@ class TearOutcome:
 def tear_sweep(make_card: Callable[[], SimulatedCard], chip: int,
                action: Callable[[SimulatedCard], object], *,
                limit: int = 1000) -> Iterator[TearOutcome]:
-    """Run ``action`` on fresh cards, torn after the 1st, 2nd, … persistent write of ``chip``.
+    """Run ``action`` on fresh cards, torn at each tear point of ``chip`` in turn: before
+    its first persistent write (0), then right after the 1st, 2nd, … write.
 
     Yields each torn card powered up again (the caller checks its invariants), and
     finally the run that was not torn: the action made fewer writes than the tear
@@ -115,7 +119,7 @@ def tear_sweep(make_card: Callable[[], SimulatedCard], chip: int,
     ``CardRemovedError``, a host flow's own error) is expected; anything raised on a
     run that was not torn propagates.
     """
-    for n in range(1, limit + 1):
+    for n in range(limit + 1):
         card = make_card()
         card.tear(chip, n)
         memory = card.runtime(chip).chip.memory

@@ -19,12 +19,13 @@ NEW_SPEC = KeySpec(MasterKeys(NEW.enc, NEW.mac, NEW.dek), source="new")
 
 def tear_everywhere(command: Callable[[GPClient], bytes],
                     check: Callable[[SimulatedCard, bool], None]) -> int:
-    """Run ``command`` on a fresh card torn after write 1, 2, …; ``check`` each outcome.
+    """Run ``command`` on a fresh card torn before its first write, then after write 1, 2, …;
+    ``check`` each outcome.
 
     Returns how many writes the command makes (the first n that does not tear).
     """
     factory = blank("tear")
-    for n in count(1):
+    for n in count(0):
         card = factory.fork()
         gp = client(card)
         wrapped = gp.channel.wrap(command(gp))
@@ -40,7 +41,7 @@ def tear_everywhere(command: Callable[[GPClient], bytes],
         card.power_on()
         check(card, torn)
         if not torn:
-            return n - 1
+            return max(n - 1, 0)
 
 
 def test_gp_put_key_torn_at_every_write() -> None:

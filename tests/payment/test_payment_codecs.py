@@ -102,6 +102,21 @@ def test_issuer_authentication_data_method_2(csu, arpc, proprietary) -> None:
     assert IssuerAuthenticationData.decode(data.encode(), ARPCMethod.METHOD_2) == data
 
 
+@given(st.one_of(st.tuples(st.just(ARPCMethod.METHOD_1), st.binary(min_size=10, max_size=10)),
+                 st.tuples(st.just(ARPCMethod.METHOD_2), st.binary(min_size=8, max_size=16))))
+def test_issuer_authentication_data_keeps_the_bytes_received(case) -> None:
+    """Reserved CSU bits included: what the ARPC is checked over is what came."""
+    method, raw = case
+    data = IssuerAuthenticationData.decode(raw, method)
+    assert data.encode() == raw and data.arpc + data.authenticated == raw
+
+
+def test_issuer_authentication_data_refuses_csu_bytes_that_contradict_the_csu() -> None:
+    with pytest.raises(PaymentFormatError):
+        IssuerAuthenticationData(ARPCMethod.METHOD_2, bytes(4), csu=CardStatusUpdate(approved=True),
+                                 csu_bytes=bytes(4))
+
+
 @given(st.binary(max_size=20), st.sampled_from(list(ARPCMethod)))
 def test_issuer_authentication_decoder_never_escapes(raw: bytes, method: ARPCMethod) -> None:
     with contextlib.suppress(PaymentFormatError):

@@ -14,7 +14,10 @@ from host.payment.errors import ARQCError
 from host.payment.issuer import AuthorisationPolicy, Decision, Issuer
 from host.payment.purchase import run_purchase
 from host.payment.terminal import TerminalProfile
+from host.transport.sim import SimTransport
+from host.transport.t0 import T0Transport
 from tests.payment.cards import CREDIT, DEBIT, VECTOR_IMK, chip1, personalised_card, tdes
+from tests.wrong_le import Exchanges, WrongLe
 
 DAY = dt.date(2025, 3, 14)
 UN = bytes.fromhex("A1B2C3D4")
@@ -140,6 +143,22 @@ def test_gpo_with_wrong_pdol_data_length() -> None:
     with pytest.raises(CardError) as err:
         client.get_processing_options(b"")
     assert err.value.sw == 0x6700
+
+
+@pytest.mark.parametrize("ins", [0xA8, 0xAE])  # GET PROCESSING OPTIONS, both GENERATE ACs
+def test_a_wrong_le_resent_by_the_transport_runs_each_command_once(ins: int) -> None:
+    card = personalised_card()
+    seen = Exchanges(SimTransport(card.chip1, "sim#chip1"))
+    link = WrongLe(T0Transport(seen), ins, 0x05, times=2)
+    link.connect()
+    client, issuer = PaymentClient(link), Issuer(VECTOR_IMK)
+    outcome = purchase(client, 1234, authoriser=issuer.authorise)
+    assert outcome.approved and outcome.issuer_authenticated
+    issuer.verify_second_cryptogram(outcome.request, outcome.second, outcome.cdol2_data)
+    answers = [sw for i, sw in seen.seen if i == ins]
+    assert answers[0] >> 8 == 0x6C and answers[1] == 0x9000  # the card asked, the host re-sent
+    counters = client.read_counters()
+    assert (counters.atc, counters.last_online_atc) == (1, 1)  # one transaction, counted once
 
 
 def test_gpo_rolled_back_by_a_wrong_le_never_leads_to_a_cryptogram() -> None:

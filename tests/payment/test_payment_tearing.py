@@ -145,7 +145,7 @@ def test_torn_at_every_write(name: str, used_card: SimulatedCard) -> None:
     complete = app_state(complete_card)
     assert complete != before_reference or not atomic, "the command changed nothing"
     tears = 0
-    for n in range(1, 40):
+    for n in range(40):  # tear point 0: before the first write
         card = used_card.fork()
         ctx = prepare(card)
         before = app_state(card)

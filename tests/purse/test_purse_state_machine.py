@@ -103,7 +103,7 @@ class PurseMachine(RuleBasedStateMachine):
         self.failures += 1
         self.locked = self.failures >= LIMIT
 
-    @rule(kind=kinds, purse=purses, amount=amounts, k=st.integers(1, 6))
+    @rule(kind=kinds, purse=purses, amount=amounts, k=st.integers(0, 6))
     def torn(self, kind, purse, amount, k):
         expected = self.init_sw(kind, purse, amount)
         self.client.select()

@@ -53,7 +53,7 @@ def _reference(kind):
 def test_tear_at_every_write(kind):
     writes, before, after, clean = _reference(kind)
     assert writes >= 4  # balance, counter, log slot, log count (journaled) + the commit
-    for k in range(1, writes + 1):
+    for k in range(writes + 1):  # 0: before the first write
         card = _card_with_points()
         client = connect(card)
         issuer, sam = actors()

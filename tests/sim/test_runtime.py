@@ -170,7 +170,7 @@ def _state(rt: ChipRuntime) -> tuple[int, int, tuple]:
 
 
 def test_tear_at_every_write_keeps_balance_counter_and_log_together():
-    for n in range(1, 6):
+    for n in range(6):  # tear point 0 (before the first write) to after the commit
         rt = make_runtime()
         select(rt)
         tx(rt, "80100000040000000A04")

@@ -27,6 +27,12 @@ ECHO = CommandSpec(
     name="TOY ECHO", application="toy", cla=0x80, ins=0x14, summary="echo data",
     reference="test", data=Struct("payload" / GreedyBytes), response=RAW, ne=256,
     sws={0x9000: "ok"}, examples=(Example("echo", "80140000020102", {"data": {"payload": b"\x01\x02"}}),))
+TICKET = CommandSpec(
+    name="TOY TICKET", application="toy", cla=0x80, ins=0x18,
+    summary="P1=00 puts a one-use ticket in RAM; P1=01 spends it on a credit of 1",
+    reference="test", p1=Param("action", {0: "issue", 1: "redeem"}, strict=True), response=RAW,
+    ne=256, sws={0x9000: "ok", 0x6985: "no ticket"},
+    examples=(Example("issue", "8018000000", {"action": 0, "ne": 256}),))
 BOOM = CommandSpec(
     name="TOY BOOM", application="toy", cla=0x80, ins=0x16, summary="raises a bug",
     reference="test", sws={0x6F00: "internal error"}, examples=(Example("boom", "80160000", {}),))
@@ -55,6 +61,18 @@ class ToyPurse(Applet):
     @handles(ECHO)
     def echo(self, ctx: APDUContext, fields: dict) -> bytes:
         return fields["data"]["payload"]
+
+    @handles(TICKET)
+    def ticket(self, ctx: APDUContext, fields: dict) -> bytes:
+        """RAM spent by a command, as a purse session is: one ticket, one redemption."""
+        if fields["action"] == 0:
+            self.ram.on_deselect["ticket"] = True
+            return b""
+        if not self.ram.on_deselect.pop("ticket", False):
+            raise SWError(SW.CONDITIONS_NOT_SATISFIED, "no ticket")
+        balance = self.store.get("balance", 0) + 1
+        self.store.set("balance", balance)
+        return balance.to_bytes(4, "big")
 
     @handles(BOOM)
     def boom(self, ctx: APDUContext, fields: dict) -> bytes:
