@@ -48,21 +48,23 @@ class ProvenSale:
     merchant_id: str | None  #: the merchant whose terminal asked the issuer (None offline)
 
 
-def payment_outcome(record: PaymentRecord, verifier: CardVerifier) -> tuple[CVR, int] | str:
+def payment_outcome(record: PaymentRecord, verifier: CardVerifier) -> CVR | str:
     """The card's own verdict on a payment record, or the reason it proves nothing.
 
-    Returns the CVR of the cryptogram that ended the transaction and the amount the first
-    cryptogram covers, once every cryptogram the record carries verifies."""
+    Returns the CVR of the cryptogram that ended the transaction, once every cryptogram the
+    record carries verifies and the record's amount and date are the ones they cover."""
     if not verifier.verify_payment_cryptogram(record):
         return "bad_cryptogram"
     try:
-        amount = CoveredFacts.from_cdol1_data(record.cdol1).amount
+        facts = CoveredFacts.from_cdol1_data(record.cdol1)
         first = IssuerApplicationData.decode(record.iad).cvr
         final = IssuerApplicationData.decode(record.final_iad).cvr if record.final_ac else None
     except (CardDataError, PaymentFormatError):
         return "cryptogram_data_unreadable"
-    if amount != record.amount_fen:
+    if facts.amount != record.amount_fen:
         return "amount_differs_from_cryptogram_data"
+    if facts.date is None or facts.date.strftime("%Y%m%d") != record.date:
+        return "date_differs_from_cryptogram_data"
     if first.first_ac is not ACType.ARQC:
         if record.final_ac:
             return "second_cryptogram_after_offline_decision"
