@@ -47,6 +47,7 @@ from host.backoffice import (
     SoftwareCardVerifier,
     StaticKeyStore,
 )
+from host.backoffice.errors import BatchRejectedError
 from host.backoffice.inprocess_link import PURSE_ASSETS, InProcessBackOffice
 from host.payment.client import PaymentClient
 from host.payment.issuer import AuthorisationPolicy
@@ -64,6 +65,7 @@ from host.pos import (
 )
 from host.pos.context import EmptySlot
 from host.pos.records import PointsResult
+from host.records.batch import TerminalBatch
 from host.testing.faults import CardFaults
 from host.testing.personalise import SampleCard, sample_card
 from host.transport.base import Transport
@@ -433,6 +435,27 @@ def _upload(world: World, names: Sequence[str], *, again: bool = False) -> None:
                                   terminal=name, batch=repeat.batch_id, status=repeat.status)
 
 
+def _hostile_upload(world: World, *, thief: str, victim: str) -> None:
+    """A dishonest terminal uploads another merchant's card records as its own: the back
+    office refuses the whole batch and says why, record by record (docs/trust.md)."""
+    victim_journal = world.terminals[victim].journal
+    cleared = victim_journal.batches(uploaded=True)[0]
+    records = victim_journal.batch(cleared.batch_id).records
+    thief_id = world.terminals[thief].merchant.terminal_hex
+    stolen = TerminalBatch(f"{thief_id}-STOLEN", thief_id, records)
+    try:
+        world.office.clear(stolen, at=world.now)
+    except BatchRejectedError as exc:
+        reasons = sorted({r.reason for r in exc.rejections})
+        world.story.event(f"{thief:<12} uploads {len(records)} of {victim}'s card records as "
+                          f"its own: refused whole ({', '.join(reasons)}); nothing posted",
+                          terminal=thief, batch=stolen.batch_id, status="rejected",
+                          reasons=[{"record": r.record_id, "reason": r.reason}
+                                   for r in exc.rejections])
+        return
+    raise DemoError("the back office cleared another merchant's records")
+
+
 def _afternoon(world: World) -> None:
     world.story.step("Afternoon: points spent", "Points earned at one merchant are spent at "
                      "another (F17), turned into money by the bank, or pay an insurance "
@@ -537,9 +560,11 @@ def run_demo(reader: str = "sim", out: str | Path | None = None,
     _morning(world)
     world.story.step("Midday: batches uploaded", "Terminals upload their journals as "
                      "batches; the back office verifies every TAC and cryptogram, then posts "
-                     "the points. A batch sent twice is cleared once (idempotent batch id).")
+                     "the points. A batch sent twice is cleared once (idempotent batch id); a "
+                     "terminal that uploads another merchant's records is refused (docs/trust.md).")
     world.at(12, 30)
     _upload(world, ["supermarket", "electronics"], again=True)
+    _hostile_upload(world, thief="electronics", victim="supermarket")
     _afternoon(world)
     _settle(world)
     _credit_line(world)

@@ -53,8 +53,16 @@ def test_the_morning_sales(story: dict[str, Any]) -> None:
 
 def test_batches_clear_once(story: dict[str, Any]) -> None:
     uploads = _events(story, "Midday: batches uploaded")
-    assert [e["status"] for e in uploads] == ["created", "exists", "created", "exists"]
+    assert [e["status"] for e in uploads] == ["created", "exists", "created", "exists",
+                                              "rejected"]
     assert uploads[0]["summary"]["payments_fen"] == 268_50
+
+
+def test_a_hostile_upload_is_refused_on_screen(story: dict[str, Any]) -> None:
+    hostile = _events(story, "Midday: batches uploaded")[-1]
+    assert hostile["terminal"] == "electronics" and hostile["status"] == "rejected"
+    assert {r["reason"] for r in hostile["reasons"]} == {"terminal_differs_from_batch"}
+    assert "refused whole" in hostile["text"]
 
 
 def test_points_are_spent_three_ways(story: dict[str, Any]) -> None:
