@@ -5,7 +5,9 @@ Why: a command's data is parsed on the card and built on the host for every APDU
 microseconds per layout where slicing bytes costs one or two. Most layouts of the specs
 are flat: a ``Struct`` of fixed-length bytes, big-endian unsigned integers, one-byte
 length-prefixed bytes (:data:`~.layouts.LV`), constants, a greedy tail, and at most a
-``GreedyRange`` of such flat items (PUT KEY's key components).
+``GreedyRange`` of such flat items (PUT KEY's key components). A
+:class:`~.variants.Variants` of such layouts (INITIALIZE UPDATE's answer per SCP) gets
+the fast path of each variant, chosen by the same key.
 
 Theory of operation: :func:`fast_layout` reads a layout's ``construct`` tree once and
 returns a :class:`FastLayout` when every piece is one of those, else ``None``. A
@@ -33,7 +35,9 @@ from construct import (
 )
 from construct.core import GreedyBytes
 
-__all__ = ["FastLayout", "fast_layout"]
+from .variants import Variants
+
+__all__ = ["FastLayout", "FastVariants", "fast_layout"]
 
 # field kinds
 _FIXED, _GREEDY, _UINT, _LV, _CONST, _RANGE = range(6)
@@ -255,10 +259,54 @@ class FastLayout:
         return b"".join(parts)
 
 
-_CACHE: dict[int, tuple[Construct, FastLayout | None]] = {}
+class FastVariants:
+    """The fast path of a :class:`~.variants.Variants`: its key chooses the fast path of
+    one variant, which must use the whole data; ``None`` wherever construct decides."""
+
+    __slots__ = ("_field", "_mask", "_offset", "_paths")
+
+    def __init__(self, con: Variants) -> None:
+        self._offset, self._field, self._mask = con.offset, con.field, con.mask
+        self._paths = {key: fast_layout(layout) for key, layout in con.layouts.items()}
+
+    def parse(self, data: bytes, *, exact: bool) -> Any:
+        """The chosen variant's fields (a variant always takes every byte, ``exact`` or not)."""
+        if type(data) is not bytes:
+            data = bytes(data)
+        offset = self._offset
+        if offset is None:
+            fast = self._paths.get(len(data))
+        else:
+            fast = self._paths.get(data[offset] & self._mask) if len(data) > offset else None
+        return None if fast is None else fast.parse(data, exact=True)
+
+    def build(self, obj: Any) -> bytes | None:
+        offset = self._offset
+        if offset is None:  # by length: the first variant construct would pick, or None
+            for key, fast in self._paths.items():
+                built = None if fast is None else fast.build(obj)
+                if built is None:
+                    return None
+                if len(built) == key:
+                    return built
+            return None
+        value = obj.get(self._field) if type(obj) is dict else None
+        if type(value) is not int:
+            return None
+        key = value & self._mask
+        fast = self._paths.get(key)
+        built = None if fast is None else fast.build(obj)
+        if built is None or len(built) <= offset or built[offset] & self._mask != key:
+            return None
+        return built
 
 
-def _analyse(con: Construct) -> FastLayout | None:
+_CACHE: dict[int, tuple[Construct, FastLayout | FastVariants | None]] = {}
+
+
+def _analyse(con: Construct) -> FastLayout | FastVariants | None:
+    if type(con) is Variants:
+        return FastVariants(con)
     if con is GreedyBytes:
         return FastLayout(None)
     if type(con) is not Struct or getattr(con, "parsed", None) is not None:
@@ -267,7 +315,7 @@ def _analyse(con: Construct) -> FastLayout | None:
     return None if fields is None else FastLayout(fields)
 
 
-def fast_layout(con: Construct) -> FastLayout | None:
+def fast_layout(con: Construct) -> FastLayout | FastVariants | None:
     """The fast path for ``con`` (analysed once per layout object), or None."""
     hit = _CACHE.get(id(con))
     if hit is not None and hit[0] is con:

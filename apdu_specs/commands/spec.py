@@ -147,7 +147,7 @@ class CommandSpec:
         try:
             return bytes(self.data.build(value))
         except (construct.ConstructError, TypeError, ValueError, KeyError) as exc:
-            raise SpecError(f"{self.name}: cannot build data: {exc}") from None
+            raise SpecError(f"{self.name}: cannot build data: {_first_line(exc)}") from None
 
     # --- parsing -----------------------------------------------------------------
     def parse(self, apdu: CommandAPDU | bytes) -> dict[str, Any]:
@@ -215,11 +215,19 @@ class CommandSpec:
         try:
             return bytes(self.response.build(value))
         except (construct.ConstructError, TypeError, ValueError, KeyError) as exc:
-            raise SpecError(f"{self.name}: cannot build response: {exc}") from None
+            raise SpecError(f"{self.name}: cannot build response: {_first_line(exc)}") from None
 
     def example_apdus(self) -> list[CommandAPDU]:
         return [CommandAPDU.parse(parse_hex(e.command)) for e in self.examples]
 
 
 def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """What construct says went wrong, and where: ``construct`` words an error as
+    ``Error in path (parsing) -> field`` and the reason on the next line."""
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return type(exc).__name__
+    where, _, field = lines[0].partition(" -> ")
+    if len(lines) == 1 or not where.startswith("Error in path"):
+        return lines[0]
+    return f"{lines[1]} (at {field})" if field else lines[1]
