@@ -210,15 +210,39 @@ def _build_item(item: Item, value: Any, parts: list[bytes]) -> bool:
     return _build_fields(fields, value, parts)
 
 
+_ABSENT = object()
+
+
 def _build_fields(fields: tuple[Field, ...], obj: Any, parts: list[bytes]) -> bool:
+    """Append the bytes of ``obj``'s fields; False when construct must decide.
+
+    What :func:`_build_value` does per field, inlined for the kinds a flat layout is made
+    of (every built command goes through here once per field).
+    """
     if not isinstance(obj, dict):
         return False
+    append = parts.append
     for kind, name, arg in fields:
         if kind == _CONST:
             if None in obj:
                 return False
-            parts.append(arg)
-        elif name is None or name not in obj or not _build_value(kind, arg, obj[name], parts):
+            append(arg)
+            continue
+        value = _ABSENT if name is None else obj.get(name, _ABSENT)
+        if kind in (_FIXED, _GREEDY):
+            if type(value) is not bytes or (kind == _FIXED and len(value) != arg):
+                return False
+            append(value)
+        elif kind == _UINT:
+            if type(value) is not int or not 0 <= value < 1 << (8 * arg):
+                return False
+            append(value.to_bytes(arg, "big"))
+        elif kind == _LV:
+            if type(value) is not bytes or len(value) > 0xFF:
+                return False
+            append(bytes((len(value),)))
+            append(value)
+        elif value is _ABSENT or not _build_value(kind, arg, value, parts):  # a range
             return False
     return True
 

@@ -10,6 +10,7 @@ nobody assembles hex by hand.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import construct
 from ..apdu import CommandAPDU
 from ..errors import APDUFormatError, SpecError
 from ..hexutil import parse_hex
-from ._fast_layout import fast_layout
+from ._fast_layout import FastLayout, FastVariants, fast_layout
 
 __all__ = ["CommandSpec", "Example", "Param", "to_plain"]
 
@@ -110,6 +111,15 @@ class CommandSpec:
     def key(self) -> str:
         return f"{self.application}:{self.name}"
 
+    @functools.cached_property
+    def _fast_data(self) -> FastLayout | FastVariants | None:
+        """The fast path of the data layout (derived from it once, see ``_fast_layout``)."""
+        return None if self.data is None else fast_layout(self.data)
+
+    @functools.cached_property
+    def _fast_response(self) -> FastLayout | FastVariants | None:
+        return None if self.response is None else fast_layout(self.response)
+
     # --- building ----------------------------------------------------------------
     def build(self, fields: Mapping[str, Any] | None = None, /, *, cla: int | None = None,
               **kw: Any) -> CommandAPDU:
@@ -139,7 +149,7 @@ class CommandSpec:
             if self.data_required:
                 raise SpecError(f"{self.name}: field 'data' is required")
             return b""
-        fast = fast_layout(self.data)
+        fast = self._fast_data
         if fast is not None:
             built = fast.build(value)
             if built is not None:
@@ -176,7 +186,7 @@ class CommandSpec:
 
     def parse_data(self, data: bytes) -> Any:
         assert self.data is not None
-        fast = fast_layout(self.data)
+        fast = self._fast_data
         if fast is not None:
             parsed = fast.parse(data, exact=True)
             if parsed is not None:
@@ -194,7 +204,7 @@ class CommandSpec:
     def parse_response(self, data: bytes) -> Any:
         if self.response is None:
             return data
-        fast = fast_layout(self.response)
+        fast = self._fast_response
         if fast is not None:
             parsed = fast.parse(data, exact=False)
             if parsed is not None:
@@ -207,7 +217,7 @@ class CommandSpec:
     def build_response(self, value: Any) -> bytes:
         if self.response is None:
             return bytes(value or b"")
-        fast = fast_layout(self.response)
+        fast = self._fast_response
         if fast is not None:
             built = fast.build(value)
             if built is not None:
