@@ -69,9 +69,9 @@ class Variants(Construct):
     def _parse(self, stream: Any, context: Any, path: str) -> Any:
         data = stream_read_entire(stream, path)
         key = self.key_of(data)
-        layout = self.layouts.get(key) if key is not None else None
-        if layout is None:
+        if key is None or key not in self.layouts:
             raise VariantError(self.describe_key(key), path=path)
+        layout = self.layouts[key]
         inner = io.BytesIO(data)
         value = layout._parsereport(inner, context, path)
         extra = len(data) - inner.tell()
