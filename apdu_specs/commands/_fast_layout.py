@@ -164,12 +164,24 @@ def _parse_item(item: Item, data: bytes, pos: int, n: int) -> tuple[Any, int] | 
 
 def _parse_fields(fields: tuple[Field, ...], data: bytes, pos: int,
                   n: int) -> tuple[dict[str, Any], int] | None:
+    """The fields at ``pos`` and the position after them, or None if they do not fit.
+
+    What :func:`_parse_value` does per field, inlined for fixed-length bytes and integers
+    (every parsed command and answer goes through here once per field).
+    """
     out: dict[str, Any] = {}
     for kind, name, arg in fields:
-        got = _parse_value(kind, arg, data, pos, n)
-        if got is None:
-            return None
-        value, pos = got
+        if kind in (_FIXED, _UINT):
+            end = pos + arg
+            if end > n:
+                return None
+            value: Any = data[pos:end] if kind == _FIXED else int.from_bytes(data[pos:end], "big")
+            pos = end
+        else:
+            got = _parse_value(kind, arg, data, pos, n)
+            if got is None:
+                return None
+            value, pos = got
         if name is not None:
             out[name] = value
     return out, pos
@@ -250,12 +262,15 @@ def _build_fields(fields: tuple[Field, ...], obj: Any, parts: list[bytes]) -> bo
 class FastLayout:
     """Parse and build one flat layout; ``None`` means "ask construct"."""
 
-    __slots__ = ("_fields", "_greedy_only")
+    __slots__ = ("_fields", "_greedy_only", "_only_tail")
 
     def __init__(self, fields: tuple[Field, ...] | None) -> None:
         self._fields = fields or ()
         #: a bare GreedyBytes (not a Struct): the value is the bytes themselves
         self._greedy_only = fields is None
+        #: a Struct of one greedy field (many command data layouts): that field's name
+        only = fields[0] if fields and len(fields) == 1 else None
+        self._only_tail = only[1] if only is not None and only[0] == _GREEDY else None
 
     def parse(self, data: bytes, *, exact: bool) -> Any:
         """Fields of ``data`` (a plain dict), or None when construct must decide.
@@ -267,6 +282,8 @@ class FastLayout:
             data = bytes(data)
         if self._greedy_only:
             return data
+        if self._only_tail is not None:
+            return {self._only_tail: data}
         n = len(data)
         got = _parse_fields(self._fields, data, 0, n)
         if got is None or (exact and got[1] != n):
@@ -277,6 +294,9 @@ class FastLayout:
         """The bytes of ``obj``, or None when construct must decide (or complain)."""
         if self._greedy_only:
             return obj if type(obj) is bytes else None
+        if self._only_tail is not None:  # what _build_fields does for this one field
+            value = obj.get(self._only_tail) if isinstance(obj, dict) else None
+            return value if type(value) is bytes else None
         parts: list[bytes] = []
         if not _build_fields(self._fields, obj, parts):
             return None

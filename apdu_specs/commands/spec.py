@@ -131,8 +131,10 @@ class CommandSpec:
         if p1 is None or p2 is None:
             missing = p1_spec.name if p1 is None else p2_spec.name
             raise SpecError(f"{self.name}: field {missing!r} is required")
-        p1_spec.check(p1, "P1", self.name)
-        p2_spec.check(p2, "P2", self.name)
+        if p1_spec.fixed is None:  # a fixed value is the spec's own
+            p1_spec.check(p1, "P1", self.name)
+        if p2_spec.fixed is None:
+            p2_spec.check(p2, "P2", self.name)
         data = self.build_data(f.get("data"))
         ne = f.get("ne", self.ne)
         try:
