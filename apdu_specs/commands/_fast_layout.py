@@ -5,7 +5,9 @@ Why: a command's data is parsed on the card and built on the host for every APDU
 microseconds per layout where slicing bytes costs one or two. Most layouts of the specs
 are flat: a ``Struct`` of fixed-length bytes, big-endian unsigned integers, one-byte
 length-prefixed bytes (:data:`~.layouts.LV`), constants, a greedy tail, and at most a
-``GreedyRange`` of such flat items (PUT KEY's key components).
+``GreedyRange`` of such flat items (PUT KEY's key components). A
+:class:`~.variants.Variants` of such layouts (INITIALIZE UPDATE's answer per SCP) gets
+the fast path of each variant, chosen by the same key.
 
 Theory of operation: :func:`fast_layout` reads a layout's ``construct`` tree once and
 returns a :class:`FastLayout` when every piece is one of those, else ``None``. A
@@ -33,7 +35,9 @@ from construct import (
 )
 from construct.core import GreedyBytes
 
-__all__ = ["FastLayout", "fast_layout"]
+from .variants import Variants
+
+__all__ = ["FastLayout", "FastVariants", "fast_layout"]
 
 # field kinds
 _FIXED, _GREEDY, _UINT, _LV, _CONST, _RANGE = range(6)
@@ -160,12 +164,24 @@ def _parse_item(item: Item, data: bytes, pos: int, n: int) -> tuple[Any, int] | 
 
 def _parse_fields(fields: tuple[Field, ...], data: bytes, pos: int,
                   n: int) -> tuple[dict[str, Any], int] | None:
+    """The fields at ``pos`` and the position after them, or None if they do not fit.
+
+    What :func:`_parse_value` does per field, inlined for fixed-length bytes and integers
+    (every parsed command and answer goes through here once per field).
+    """
     out: dict[str, Any] = {}
     for kind, name, arg in fields:
-        got = _parse_value(kind, arg, data, pos, n)
-        if got is None:
-            return None
-        value, pos = got
+        if kind in (_FIXED, _UINT):
+            end = pos + arg
+            if end > n:
+                return None
+            value: Any = data[pos:end] if kind == _FIXED else int.from_bytes(data[pos:end], "big")
+            pos = end
+        else:
+            got = _parse_value(kind, arg, data, pos, n)
+            if got is None:
+                return None
+            value, pos = got
         if name is not None:
             out[name] = value
     return out, pos
@@ -206,15 +222,39 @@ def _build_item(item: Item, value: Any, parts: list[bytes]) -> bool:
     return _build_fields(fields, value, parts)
 
 
+_ABSENT = object()
+
+
 def _build_fields(fields: tuple[Field, ...], obj: Any, parts: list[bytes]) -> bool:
+    """Append the bytes of ``obj``'s fields; False when construct must decide.
+
+    What :func:`_build_value` does per field, inlined for the kinds a flat layout is made
+    of (every built command goes through here once per field).
+    """
     if not isinstance(obj, dict):
         return False
+    append = parts.append
     for kind, name, arg in fields:
         if kind == _CONST:
             if None in obj:
                 return False
-            parts.append(arg)
-        elif name is None or name not in obj or not _build_value(kind, arg, obj[name], parts):
+            append(arg)
+            continue
+        value = _ABSENT if name is None else obj.get(name, _ABSENT)
+        if kind in (_FIXED, _GREEDY):
+            if type(value) is not bytes or (kind == _FIXED and len(value) != arg):
+                return False
+            append(value)
+        elif kind == _UINT:
+            if type(value) is not int or not 0 <= value < 1 << (8 * arg):
+                return False
+            append(value.to_bytes(arg, "big"))
+        elif kind == _LV:
+            if type(value) is not bytes or len(value) > 0xFF:
+                return False
+            append(bytes((len(value),)))
+            append(value)
+        elif value is _ABSENT or not _build_value(kind, arg, value, parts):  # a range
             return False
     return True
 
@@ -222,12 +262,15 @@ def _build_fields(fields: tuple[Field, ...], obj: Any, parts: list[bytes]) -> bo
 class FastLayout:
     """Parse and build one flat layout; ``None`` means "ask construct"."""
 
-    __slots__ = ("_fields", "_greedy_only")
+    __slots__ = ("_fields", "_greedy_only", "_only_tail")
 
     def __init__(self, fields: tuple[Field, ...] | None) -> None:
         self._fields = fields or ()
         #: a bare GreedyBytes (not a Struct): the value is the bytes themselves
         self._greedy_only = fields is None
+        #: a Struct of one greedy field (many command data layouts): that field's name
+        only = fields[0] if fields and len(fields) == 1 else None
+        self._only_tail = only[1] if only is not None and only[0] == _GREEDY else None
 
     def parse(self, data: bytes, *, exact: bool) -> Any:
         """Fields of ``data`` (a plain dict), or None when construct must decide.
@@ -239,6 +282,8 @@ class FastLayout:
             data = bytes(data)
         if self._greedy_only:
             return data
+        if self._only_tail is not None:
+            return {self._only_tail: data}
         n = len(data)
         got = _parse_fields(self._fields, data, 0, n)
         if got is None or (exact and got[1] != n):
@@ -249,16 +294,63 @@ class FastLayout:
         """The bytes of ``obj``, or None when construct must decide (or complain)."""
         if self._greedy_only:
             return obj if type(obj) is bytes else None
+        if self._only_tail is not None:  # what _build_fields does for this one field
+            value = obj.get(self._only_tail) if isinstance(obj, dict) else None
+            return value if type(value) is bytes else None
         parts: list[bytes] = []
         if not _build_fields(self._fields, obj, parts):
             return None
         return b"".join(parts)
 
 
-_CACHE: dict[int, tuple[Construct, FastLayout | None]] = {}
+class FastVariants:
+    """The fast path of a :class:`~.variants.Variants`: its key chooses the fast path of
+    one variant, which must use the whole data; ``None`` wherever construct decides."""
+
+    __slots__ = ("_field", "_mask", "_offset", "_paths")
+
+    def __init__(self, con: Variants) -> None:
+        self._offset, self._field, self._mask = con.offset, con.field, con.mask
+        self._paths = {key: fast_layout(layout) for key, layout in con.layouts.items()}
+
+    def parse(self, data: bytes, *, exact: bool) -> Any:
+        """The chosen variant's fields (a variant always takes every byte, ``exact`` or not)."""
+        if type(data) is not bytes:
+            data = bytes(data)
+        offset = self._offset
+        if offset is None:
+            fast = self._paths.get(len(data))
+        else:
+            fast = self._paths.get(data[offset] & self._mask) if len(data) > offset else None
+        return None if fast is None else fast.parse(data, exact=True)
+
+    def build(self, obj: Any) -> bytes | None:
+        offset = self._offset
+        if offset is None:  # by length: the first variant construct would pick, or None
+            for key, fast in self._paths.items():
+                built = None if fast is None else fast.build(obj)
+                if built is None:
+                    return None
+                if len(built) == key:
+                    return built
+            return None
+        value = obj.get(self._field) if type(obj) is dict else None
+        if type(value) is not int:
+            return None
+        key = value & self._mask
+        fast = self._paths.get(key)
+        built = None if fast is None else fast.build(obj)
+        if built is None or len(built) <= offset or built[offset] & self._mask != key:
+            return None
+        return built
 
 
-def _analyse(con: Construct) -> FastLayout | None:
+_CACHE: dict[int, tuple[Construct, FastLayout | FastVariants | None]] = {}
+
+
+def _analyse(con: Construct) -> FastLayout | FastVariants | None:
+    if type(con) is Variants:
+        return FastVariants(con)
     if con is GreedyBytes:
         return FastLayout(None)
     if type(con) is not Struct or getattr(con, "parsed", None) is not None:
@@ -267,7 +359,7 @@ def _analyse(con: Construct) -> FastLayout | None:
     return None if fields is None else FastLayout(fields)
 
 
-def fast_layout(con: Construct) -> FastLayout | None:
+def fast_layout(con: Construct) -> FastLayout | FastVariants | None:
     """The fast path for ``con`` (analysed once per layout object), or None."""
     hit = _CACHE.get(id(con))
     if hit is not None and hit[0] is con:

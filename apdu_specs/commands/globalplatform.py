@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from construct import Bytes, Const, GreedyBytes, GreedyRange, If, Int8ub, Struct, this
+from construct import Bytes, Const, GreedyBytes, GreedyRange, Int8ub, Int16ub, Int24ub, Struct
 
 from .layouts import LV, RAW
 from .registry import register
 from .spec import CommandSpec, Example, Param
+from .variants import Variants
 
 APP = "gp"
 
@@ -14,54 +15,100 @@ _SL = {0x00: "no protection", 0x01: "C-MAC", 0x03: "C-MAC + C-DECRYPTION",
        0x11: "C-MAC + R-MAC", 0x13: "C-MAC + C-DECRYPTION + R-MAC",
        0x33: "C-MAC + C-DECRYPTION + R-MAC + R-ENCRYPTION"}
 
+
+def _scp03_answer(n: int, with_counter: bool) -> Struct:
+    """An SCP03 answer with challenge and cryptogram of ``n`` bytes (S8 or S16)."""
+    counter = ("sequence_counter" / Int24ub,) if with_counter else ()
+    return Struct(
+        "key_diversification_data" / Bytes(10), "key_version" / Int8ub, "scp" / Int8ub,
+        "i" / Int8ub, "card_challenge" / Bytes(n), "card_cryptogram" / Bytes(n), *counter)
+
+
+#: the INITIALIZE UPDATE answer of each protocol, chosen by its SCP identifier (byte 12);
+#: SCP03's by its i parameter: b1 S16 (16-byte challenge and cryptogram) or S8, b5
+#: pseudo-random challenge, which brings the 3-byte sequence counter it comes from
+INITIALIZE_UPDATE_ANSWER = Variants({
+    0x02: Struct(
+        "key_diversification_data" / Bytes(10), "key_version" / Int8ub, "scp" / Int8ub,
+        "sequence_counter" / Int16ub, "card_challenge" / Bytes(6),
+        "card_cryptogram" / Bytes(8)),
+    0x03: Variants({0x00: _scp03_answer(8, False), 0x10: _scp03_answer(8, True),
+                    0x01: _scp03_answer(16, False), 0x11: _scp03_answer(16, True)},
+                   offset=12, field="i", mask=0x11),
+}, offset=11, field="scp")
+
 INITIALIZE_UPDATE = CommandSpec(
     name="INITIALIZE UPDATE", application=APP, cla=0x80, ins=0x50,
     summary="Start a secure channel session: host challenge in, card challenge and cryptogram out.",
-    reference="GP Card Spec 2.3 §E.5.1 / Amendment D (SCP03) §7.1",
+    reference="GP Card Spec 2.3 §E.5.1 (SCP02) / Amendment D (SCP03) §7.1",
     p1=Param("key_version", doc="key version number (00: first available)"),
     p2=Param("key_id", fixed=0x00),
     data=Struct("host_challenge" / GreedyBytes), data_doc="host challenge, 8 (S8) or 16 (S16) bytes",
-    response=Struct(
-        "key_diversification_data" / Bytes(10),
-        "key_version" / Int8ub,
-        "scp" / Int8ub,
-        "i" / Int8ub,
-        "card_challenge" / Bytes(lambda ctx: 16 if ctx.i & 0x01 else 8),
-        "card_cryptogram" / Bytes(lambda ctx: 16 if ctx.i & 0x01 else 8),
-        "sequence_counter" / If(this.i & 0x10, Bytes(3)),
-    ),
-    response_doc="KDD(10) KVN(1) SCP id(1) i(1) card challenge card cryptogram [sequence counter(3)]",
+    response=INITIALIZE_UPDATE_ANSWER,
+    response_doc="by the SCP identifier (byte 12) — SCP02, 28 bytes: KDD(10) KVN(1) 02 "
+                 "sequence counter(2) card challenge(6) card cryptogram(8); SCP03: KDD(10) "
+                 "KVN(1) 03 i(1) card challenge card cryptogram (8 bytes each, 16 when i b1 "
+                 "is set) [sequence counter(3) when i b5 is set]: 29/32 bytes (S8), 45/48 (S16)",
     ne=256,
     sws={0x9000: "session started", 0x6A88: "key set not found", 0x6700: "wrong challenge length",
          0x6983: "key set blocked"},
     security="none; opens the session",
-    examples=(Example(
-        "SCP03 S8 with KVN 30 (published pySim session)",
-        "8050300008B13E5F938FC108C400",
-        {"key_version": 0x30, "data": {"host_challenge": bytes.fromhex("B13E5F938FC108C4")},
-         "ne": 256},
-        "000000000000000000003003703EB51047495B249F66C484C1D2EF19480000029000",
-        {"key_diversification_data": bytes(10), "key_version": 0x30, "scp": 3, "i": 0x70,
-         "card_challenge": bytes.fromhex("3EB51047495B249F"),
-         "card_cryptogram": bytes.fromhex("66C484C1D2EF1948"),
-         "sequence_counter": bytes.fromhex("000002")}),),
+    examples=(
+        Example(
+            "SCP03 S8 with KVN 30 (published pySim session)",
+            "8050300008B13E5F938FC108C400",
+            {"key_version": 0x30, "data": {"host_challenge": bytes.fromhex("B13E5F938FC108C4")},
+             "ne": 256},
+            "000000000000000000003003703EB51047495B249F66C484C1D2EF19480000029000",
+            {"key_diversification_data": bytes(10), "key_version": 0x30, "scp": 3, "i": 0x70,
+             "card_challenge": bytes.fromhex("3EB51047495B249F"),
+             "card_cryptogram": bytes.fromhex("66C484C1D2EF1948"),
+             "sequence_counter": 2}),
+        Example(
+            "SCP02 with KVN 20, answered by key set 70 (published pySim session)",
+            "805020000840A62C37FA6304F800",
+            {"key_version": 0x20, "data": {"host_challenge": bytes.fromhex("40A62C37FA6304F8")},
+             "ne": 256},
+            "00000000000000000000700200016B4524ABEE7CF32EA3838BC148F39000",
+            {"key_diversification_data": bytes(10), "key_version": 0x70, "scp": 2,
+             "sequence_counter": 1, "card_challenge": bytes.fromhex("6B4524ABEE7C"),
+             "card_cryptogram": bytes.fromhex("F32EA3838BC148F3")}),
+        Example(
+            "first key set, whatever SCP the card runs",
+            "80500000080102030405060708" "00",
+            {"key_version": 0x00,
+             "data": {"host_challenge": bytes.fromhex("0102030405060708")}, "ne": 256}),
+    ),
 )
+
+#: host cryptogram and C-MAC: 8 bytes each (SCP02, SCP03 S8) or 16 (SCP03 S16)
+EXTERNAL_AUTHENTICATE_DATA = Variants({
+    16: Struct("host_cryptogram" / Bytes(8), "mac" / Bytes(8)),
+    32: Struct("host_cryptogram" / Bytes(16), "mac" / Bytes(16)),
+})
 
 EXTERNAL_AUTHENTICATE = CommandSpec(
     name="EXTERNAL AUTHENTICATE", application=APP, cla=0x84, ins=0x82,
     summary="Prove the host knows the keys and fix the session's security level.",
     reference="GP Card Spec 2.3 §E.5.2 / Amendment D §7.2",
     p1=Param("security_level", _SL, doc="security level of the session", strict=True),
-    data=Struct("host_cryptogram" / Bytes(8), "mac" / Bytes(8)),
-    data_doc="host cryptogram(8) ‖ C-MAC(8) (S8 mode)",
+    data=EXTERNAL_AUTHENTICATE_DATA,
+    data_doc="host cryptogram ‖ C-MAC: 8 + 8 bytes (SCP02, SCP03 S8) or 16 + 16 (SCP03 S16)",
     sws={0x9000: "authenticated", 0x6300: "host cryptogram wrong", 0x6982: "MAC wrong",
          0x6985: "no INITIALIZE UPDATE before"},
     security="always C-MAC, never encrypted",
-    examples=(Example("security level 11 (published pySim session)",
-                      "84821100107D5F5826A993EBC89EEA24957FA0B3CE",
-                      {"security_level": 0x11,
-                       "data": {"host_cryptogram": bytes.fromhex("7D5F5826A993EBC8"),
-                                "mac": bytes.fromhex("9EEA24957FA0B3CE")}}),),
+    examples=(
+        Example("security level 11 (published pySim session)",
+                "84821100107D5F5826A993EBC89EEA24957FA0B3CE",
+                {"security_level": 0x11,
+                 "data": {"host_cryptogram": bytes.fromhex("7D5F5826A993EBC8"),
+                          "mac": bytes.fromhex("9EEA24957FA0B3CE")}}),
+        Example("SCP02, security level 01 (published pySim session)",
+                "8482010010BA6961667737C5BCEBECE14C7D6A4376",
+                {"security_level": 0x01,
+                 "data": {"host_cryptogram": bytes.fromhex("BA6961667737C5BC"),
+                          "mac": bytes.fromhex("EBECE14C7D6A4376")}}),
+    ),
 )
 
 _STORE_P1 = ("b8 last block; b7-b6 encryption (00 none, 01 app-dependent, 11 encrypted); "

@@ -10,6 +10,7 @@ nobody assembles hex by hand.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import construct
 from ..apdu import CommandAPDU
 from ..errors import APDUFormatError, SpecError
 from ..hexutil import parse_hex
-from ._fast_layout import fast_layout
+from ._fast_layout import FastLayout, FastVariants, fast_layout
 
 __all__ = ["CommandSpec", "Example", "Param", "to_plain"]
 
@@ -110,6 +111,15 @@ class CommandSpec:
     def key(self) -> str:
         return f"{self.application}:{self.name}"
 
+    @functools.cached_property
+    def _fast_data(self) -> FastLayout | FastVariants | None:
+        """The fast path of the data layout (derived from it once, see ``_fast_layout``)."""
+        return None if self.data is None else fast_layout(self.data)
+
+    @functools.cached_property
+    def _fast_response(self) -> FastLayout | FastVariants | None:
+        return None if self.response is None else fast_layout(self.response)
+
     # --- building ----------------------------------------------------------------
     def build(self, fields: Mapping[str, Any] | None = None, /, *, cla: int | None = None,
               **kw: Any) -> CommandAPDU:
@@ -121,8 +131,10 @@ class CommandSpec:
         if p1 is None or p2 is None:
             missing = p1_spec.name if p1 is None else p2_spec.name
             raise SpecError(f"{self.name}: field {missing!r} is required")
-        p1_spec.check(p1, "P1", self.name)
-        p2_spec.check(p2, "P2", self.name)
+        if p1_spec.fixed is None:  # a fixed value is the spec's own
+            p1_spec.check(p1, "P1", self.name)
+        if p2_spec.fixed is None:
+            p2_spec.check(p2, "P2", self.name)
         data = self.build_data(f.get("data"))
         ne = f.get("ne", self.ne)
         try:
@@ -139,7 +151,7 @@ class CommandSpec:
             if self.data_required:
                 raise SpecError(f"{self.name}: field 'data' is required")
             return b""
-        fast = fast_layout(self.data)
+        fast = self._fast_data
         if fast is not None:
             built = fast.build(value)
             if built is not None:
@@ -147,7 +159,7 @@ class CommandSpec:
         try:
             return bytes(self.data.build(value))
         except (construct.ConstructError, TypeError, ValueError, KeyError) as exc:
-            raise SpecError(f"{self.name}: cannot build data: {exc}") from None
+            raise SpecError(f"{self.name}: cannot build data: {_first_line(exc)}") from None
 
     # --- parsing -----------------------------------------------------------------
     def parse(self, apdu: CommandAPDU | bytes) -> dict[str, Any]:
@@ -176,7 +188,7 @@ class CommandSpec:
 
     def parse_data(self, data: bytes) -> Any:
         assert self.data is not None
-        fast = fast_layout(self.data)
+        fast = self._fast_data
         if fast is not None:
             parsed = fast.parse(data, exact=True)
             if parsed is not None:
@@ -194,7 +206,7 @@ class CommandSpec:
     def parse_response(self, data: bytes) -> Any:
         if self.response is None:
             return data
-        fast = fast_layout(self.response)
+        fast = self._fast_response
         if fast is not None:
             parsed = fast.parse(data, exact=False)
             if parsed is not None:
@@ -207,7 +219,7 @@ class CommandSpec:
     def build_response(self, value: Any) -> bytes:
         if self.response is None:
             return bytes(value or b"")
-        fast = fast_layout(self.response)
+        fast = self._fast_response
         if fast is not None:
             built = fast.build(value)
             if built is not None:
@@ -215,11 +227,19 @@ class CommandSpec:
         try:
             return bytes(self.response.build(value))
         except (construct.ConstructError, TypeError, ValueError, KeyError) as exc:
-            raise SpecError(f"{self.name}: cannot build response: {exc}") from None
+            raise SpecError(f"{self.name}: cannot build response: {_first_line(exc)}") from None
 
     def example_apdus(self) -> list[CommandAPDU]:
         return [CommandAPDU.parse(parse_hex(e.command)) for e in self.examples]
 
 
 def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """What construct says went wrong, and where: ``construct`` words an error as
+    ``Error in path (parsing) -> field`` and the reason on the next line."""
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return type(exc).__name__
+    where, _, field = lines[0].partition(" -> ")
+    if len(lines) == 1 or not where.startswith("Error in path"):
+        return lines[0]
+    return f"{lines[1]} (at {field})" if field else lines[1]

@@ -8,6 +8,10 @@ boundary). Security requirements:
 - ``AUTHENTICATED``: an open secure channel at any level, 00 included;
 - ``C_MAC``: an open secure channel whose level includes C-MAC.
 
+EXTERNAL AUTHENTICATE needs nothing but brings its *own* C-MAC, computed with the
+pending handshake's keys rather than an open session's: it is not unwrapped before
+dispatch (``own_mac``); its handler checks that MAC.
+
 A plain command that needs more than ``NONE`` while a C-MAC session is open aborts
 that session (6982), as a forged or replayed command would.
 
@@ -22,6 +26,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from apdu_specs.commands.globalplatform import (
+    DELETE,
+    EXTERNAL_AUTHENTICATE,
+    GET_STATUS,
+    INITIALIZE_UPDATE,
+    INSTALL,
+    PUT_KEY,
+    SET_STATUS,
+    STORE_DATA,
+)
+from apdu_specs.commands.iso7816 import GET_DATA
+from apdu_specs.commands.spec import CommandSpec
 from apdu_specs.sw import SW, SWError
 from cardlib.content import CardLifeCycle
 
@@ -39,19 +55,28 @@ class CommandAccess:
     name: str
     requirement: Requirement
     when_locked: bool
+    #: the command carries a C-MAC its handler verifies (not the session's secure messaging)
+    own_mac: bool = False
 
 
-ACCESS: dict[int, CommandAccess] = {
-    0x50: CommandAccess("INITIALIZE UPDATE", Requirement.NONE, True),
-    0x82: CommandAccess("EXTERNAL AUTHENTICATE", Requirement.NONE, True),
-    0xCA: CommandAccess("GET DATA", Requirement.NONE, True),
-    0xF2: CommandAccess("GET STATUS", Requirement.AUTHENTICATED, True),
-    0xF0: CommandAccess("SET STATUS", Requirement.C_MAC, True),
-    0xE6: CommandAccess("INSTALL", Requirement.C_MAC, False),
-    0xE4: CommandAccess("DELETE", Requirement.C_MAC, False),
-    0xD8: CommandAccess("PUT KEY", Requirement.C_MAC, False),
-    0xE2: CommandAccess("STORE DATA", Requirement.C_MAC, False),
-}
+def _entry(spec: CommandSpec, requirement: Requirement, when_locked: bool, *,
+           own_mac: bool = False) -> tuple[int, CommandAccess]:
+    return spec.ins, CommandAccess(spec.name, requirement, when_locked, own_mac)
+
+
+#: by INS (the ISD looks it up before dispatch; DELETE KEY shares DELETE's INS and entry)
+ACCESS: dict[int, CommandAccess] = dict((
+    _entry(INITIALIZE_UPDATE, Requirement.NONE, True),
+    _entry(EXTERNAL_AUTHENTICATE, Requirement.NONE, True, own_mac=True),
+    _entry(GET_DATA, Requirement.NONE, True),
+    _entry(GET_STATUS, Requirement.AUTHENTICATED, True),
+    _entry(SET_STATUS, Requirement.C_MAC, True),
+    _entry(INSTALL, Requirement.C_MAC, False),
+    _entry(DELETE, Requirement.C_MAC, False),
+    _entry(PUT_KEY, Requirement.C_MAC, False),
+    _entry(STORE_DATA, Requirement.C_MAC, False),
+))
+_GET_DATA = GET_DATA.ins
 
 _UNKNOWN = CommandAccess("unknown", Requirement.NONE, True)
 
@@ -65,7 +90,7 @@ def check_card_state(card_state: int, ins: int) -> None:
     if card_state != CardLifeCycle.TERMINATED and card_state != CardLifeCycle.CARD_LOCKED:
         return  # only those two states refuse commands
     access = access_for(ins)
-    if card_state == CardLifeCycle.TERMINATED and ins != 0xCA:
+    if card_state == CardLifeCycle.TERMINATED and ins != _GET_DATA:
         raise SWError(SW.CONDITIONS_NOT_SATISFIED, "card terminated")
     if card_state == CardLifeCycle.CARD_LOCKED and not access.when_locked:
         raise SWError(SW.CONDITIONS_NOT_SATISFIED, f"{access.name} refused: card locked")

@@ -4,16 +4,17 @@ Theory of operation
 -------------------
 Every command goes through :meth:`IssuerSecurityDomain.process`:
 
-1. EXTERNAL AUTHENTICATE is verified as it came (it carries its own C-MAC);
-2. any other command is unwrapped by the channel's session if it carries secure
-   messaging (:func:`.channel.unwrap`; failure → 6982 and the session is gone) — before
-   anything can refuse it, so the MAC chaining value and the counter advance exactly as
-   on the host even when the command is then refused;
-3. the card life cycle state may forbid it (:func:`.access.check_card_state`, 6985);
-4. the command's security requirement is checked (:mod:`.access`, 6982);
-5. the handler bound to the command's spec runs (INITIALIZE UPDATE and GET DATA here,
-   content and key management in the mixins);
-6. the answer gets R-MAC / R-ENC if the session's level asks for them.
+1. a command that carries secure messaging is unwrapped by the channel's session
+   (:func:`.channel.unwrap`; failure → 6982 and the session is gone) — before anything
+   can refuse it, so the MAC chaining value and the counter advance exactly as on the
+   host even when the command is then refused. EXTERNAL AUTHENTICATE is passed on as it
+   came: its C-MAC is the pending handshake's, which its handler verifies;
+2. the card life cycle state may forbid it (:func:`.access.check_card_state`, 6985);
+3. the command's security requirement is checked (:mod:`.access`, 6982);
+4. the handler bound to the command's spec runs, with the fields the spec parsed
+   (INITIALIZE UPDATE, EXTERNAL AUTHENTICATE and GET DATA here, content and key
+   management in the mixins);
+5. the answer gets R-MAC / R-ENC if the session's level asks for them.
 
 INITIALIZE UPDATE answers with a card challenge (pseudo-random from the sequence
 counter when the i parameter says so) and then advances the persistent counter.
@@ -28,7 +29,14 @@ import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from apdu_specs.commands.globalplatform import INITIALIZE_UPDATE
+from apdu_specs.commands.globalplatform import (
+    DELETE,
+    EXTERNAL_AUTHENTICATE,
+    GET_STATUS,
+    INITIALIZE_UPDATE,
+    INSTALL,
+    SET_STATUS,
+)
 from apdu_specs.commands.gp_extra import (
     GET_DATA_INTERINDUSTRY,
     KEY_TYPES,
@@ -52,7 +60,7 @@ from cardlib.registry import LoadFile, register_load_file
 
 from ._content import chip_content
 from .access import access_for, check_card_state
-from .channel import ChannelState, check_requirement, state_in, unwrap, wrap
+from .channel import check_requirement, state_in, unwrap, wrap
 from .constants import ISD_LOAD_FILE_AID, ISD_MODULE_AID
 from .content_commands import ContentCommands
 from .identity import CardIdentity
@@ -63,16 +71,15 @@ from .protocols import counter_limit, dek_for, new_handshake
 
 __all__ = ["ISD_LOAD_FILE", "IssuerSecurityDomain"]
 
-INS_EXTERNAL_AUTHENTICATE = 0x82
-
 
 class IssuerSecurityDomain(ContentCommands, KeyCommands):
     """The GlobalPlatform ISD of one chip."""
 
     title: ClassVar[str] = "issuer security domain"
     multiselectable: ClassVar[bool] = True
-    #: INSTALL, GET STATUS, SET STATUS, DELETE, GET DATA: same on every card of a run
-    shared_parse_ins: ClassVar[frozenset[int]] = frozenset((0xE6, 0xF2, 0xF0, 0xE4, 0xCA))
+    #: same on every card of a run (DELETE KEY shares DELETE's INS: its fields are read only)
+    shared_parse_ins: ClassVar[frozenset[int]] = frozenset(
+        spec.ins for spec in (INSTALL, GET_STATUS, SET_STATUS, DELETE, GET_DATA))
 
     # --- manufacture ---------------------------------------------------------------------
     def configure(self, *, profile: ISDProfile, keysets: Sequence[KeySet],
@@ -108,11 +115,12 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
         apdu = ctx.apdu
         ins = apdu.ins
         content = chip_content(env)
-        if ins == INS_EXTERNAL_AUTHENTICATE and apdu.cla & 0x80:
-            check_card_state(content.card_state, ins)
-            return self._external_authenticate(ctx, state)
-        requirement = access_for(ins).requirement
-        plain = unwrap(state, ctx, requirement)  # first: the MAC chain advances whatever follows
+        access = access_for(ins)
+        requirement = access.requirement
+        if access.own_mac and apdu.cla & 0x80:
+            plain = ctx  # its C-MAC is the pending handshake's: the handler verifies it
+        else:
+            plain = unwrap(state, ctx, requirement)  # first: the MAC chain advances anyway
         check_card_state(content.card_state, ins)
         check_requirement(state, requirement)
         try:
@@ -154,16 +162,18 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
         state.handshake_counter = counter
         return answer
 
-    def _external_authenticate(self, ctx: APDUContext, state: ChannelState) -> Response:
+    @handles(EXTERNAL_AUTHENTICATE)
+    def external_authenticate(self, ctx: APDUContext, fields: dict[str, Any]) -> Response:
+        """Open the session the pending handshake prepared, if the host's C-MAC and
+        cryptogram verify; every attempt uses the handshake up."""
+        state = self.channel_state(ctx)
         handshake, kvn = state.handshake, state.handshake_kvn
         state.drop_session()
-        if ctx.p2 != 0x00:
-            raise SWError(SW.INCORRECT_P1P2, "EXTERNAL AUTHENTICATE takes P2=00")
         if handshake is None:
             raise SWError(SW.CONDITIONS_NOT_SATISFIED, "no INITIALIZE UPDATE before")
         store = self.keystore
         try:
-            session = handshake.verify_external_authenticate(ctx.apdu.encode())
+            session = handshake.verify_external_authenticate(ctx.apdu.cla, fields)
         except MACError:
             store.record_failure(kvn)
             raise SWError(SW.SECURITY_STATUS_NOT_SATISFIED, "EXTERNAL AUTHENTICATE C-MAC") from None

@@ -55,7 +55,7 @@ class KeyCommands(SecurityDomainBase):
                     raise SWError(SW.CONDITIONS_NOT_SATISFIED, f"key set {new_kvn:02X} exists")
                 store.delete(old_kvn)
             store.put(keyset)
-        return bytes([new_kvn]) + b"".join(keyset.keys.kcvs())
+        return PUT_KEY.build_response({"key_version": new_kvn, "kcvs": list(keyset.keys.kcvs())})
 
     def _decode(self, ctx: APDUContext, entries: list[dict[str, Any]]) -> StaticKeys:
         dek = self.channel_state(ctx).dek

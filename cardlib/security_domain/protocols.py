@@ -8,9 +8,9 @@ static DEK; SCP02 the session DEK derived from it with the sequence counter.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.crypto.scp02 import SCP02CardHandshake
@@ -27,7 +27,8 @@ __all__ = ["CardSideHandshake", "DataEncryptionKey", "counter_limit", "dek_for",
 class CardSideHandshake(Protocol):
     def respond_initialize_update(self, host_challenge: bytes) -> bytes: ...
 
-    def verify_external_authenticate(self, apdu: bytes) -> SecureMessagingSession: ...
+    def verify_external_authenticate(self, cla: int,
+                                     fields: Mapping[str, Any]) -> SecureMessagingSession: ...
 
 
 @dataclass(frozen=True, repr=False)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from apdu_specs.apdu import CommandAPDU, ResponseAPDU
+from apdu_specs.commands.globalplatform import PUT_KEY
 from apdu_specs.commands.gp_extra import (
     DEFAULT_ISD_AID,
     CardRecognition,
@@ -185,7 +186,7 @@ class GPClient:
                           f"not {keys.algorithm.value}")
         resp = self.send(apdus.put_key(keys, new_kvn, replace_kvn=replace_kvn,
                                        component=channel.key_component), "PUT KEY")
-        expected = bytes([new_kvn]) + b"".join(keys.kcvs())
+        expected = PUT_KEY.build_response({"key_version": new_kvn, "kcvs": list(keys.kcvs())})
         if resp.data != expected:
             raise KCVMismatchError(
                 f"PUT KEY: card answered {resp.data.hex().upper()}, expected KVN {new_kvn:02X} "

@@ -9,9 +9,10 @@ The flow:
 
 1. INITIALIZE UPDATE with the host challenge (8 bytes in S8 mode). A card in S16 mode
    answers 6700; with ``mode=None`` (automatic) the flow retries once with 16 bytes.
-2. The response names the protocol (SCP02 or SCP03), the key version and the KDD; the
-   card's static keys follow from the key spec (diversified with the KDD if asked) and
-   the card cryptogram is checked. A mismatch raises :class:`AuthenticationError` and
+2. The response, decoded by the INITIALIZE UPDATE spec in the layout of the protocol it
+   names (SCP02 or SCP03), gives the key version and the KDD; the card's static keys
+   follow from the key spec (diversified with the KDD if asked) and the card cryptogram
+   is checked. A mismatch raises :class:`AuthenticationError` and
    EXTERNAL AUTHENTICATE is *not* sent: the host never spends one of the card's tries on
    keys it already knows are wrong.
 3. EXTERNAL AUTHENTICATE with the host cryptogram at the requested security level;
@@ -43,6 +44,7 @@ from apdu_specs.crypto.scp03 import (
     SecurityLevel,
 )
 from apdu_specs.crypto.secure_messaging import SecureMessagingSession
+from apdu_specs.errors import SpecError
 from apdu_specs.sw import CardError, describe
 
 from .errors import AuthenticationError, ResponseError, UnknownKeySetError
@@ -59,8 +61,8 @@ __all__ = [
 
 Flow = Generator[bytes, bytes, Any]
 
-_SCP03 = 0x03
 _SCP02 = 0x02
+_SCP03 = 0x03
 
 
 @dataclass(frozen=True)
@@ -163,14 +165,17 @@ def _sw(response: bytes) -> int:
 
 
 def _init_update_apdu(challenge: bytes, options: ChannelOptions) -> bytes:
-    """INITIALIZE UPDATE as its spec builds it: the spec's data layout is the challenge as
-    it is and P1 a free byte, so the plain case is joined directly (four per card; a test
-    holds it equal to the spec's build); anything else goes through the spec."""
-    spec, kvn, cla, p2 = INITIALIZE_UPDATE, options.kvn, options.cla, INITIALIZE_UPDATE.p2.fixed
-    if (type(kvn) is int and 0 <= kvn <= 0xFF and 0 <= cla <= 0xFF and p2 is not None
-            and type(challenge) is bytes and 0 < len(challenge) <= 0xFF):
-        return CommandAPDU(cla, spec.ins, kvn, p2, challenge, spec.ne).encode()
-    return spec.build(key_version=kvn, data={"host_challenge": challenge}, cla=cla).encode()
+    return INITIALIZE_UPDATE.build(key_version=options.kvn, data={"host_challenge": challenge},
+                                   cla=options.cla).encode()
+
+
+def _answer_fields(data: bytes) -> dict[str, Any]:
+    """The INITIALIZE UPDATE answer decoded by its spec (the layout of the SCP it names)."""
+    try:
+        fields: dict[str, Any] = INITIALIZE_UPDATE.parse_response(data)
+    except SpecError as exc:
+        raise ResponseError(f"INITIALIZE UPDATE answer of {len(data)} bytes: {exc}") from None
+    return fields
 
 
 def _refusal(sw: int, kvn: int) -> Exception:
@@ -197,15 +202,13 @@ def _initialize(keys: KeySpec, options: ChannelOptions, host_challenge: bytes | 
         sw = _sw(response)
     if sw != 0x9000:
         raise _refusal(sw, options.kvn)
-    data = response[:-2]
-    scp = data[11] if len(data) > 11 else -1
+    fields = _answer_fields(response[:-2])
+    scp = fields["scp"]
+    if scp == _SCP02:
+        return (scp, *_scp02(keys, options, challenge, fields))
     if scp == _SCP03:
-        handshake, static, details = _scp03(keys, options, mode, challenge, data)
-    elif scp == _SCP02:
-        handshake, static, details = _scp02(keys, options, challenge, data)
-    else:
-        raise ResponseError(f"INITIALIZE UPDATE answer of {len(data)} bytes names no known SCP")
-    return scp, handshake, static, details
+        return (scp, *_scp03(keys, options, mode, challenge, fields))
+    raise ResponseError(f"INITIALIZE UPDATE answer names SCP{scp:02X}, which this host lacks")
 
 
 def secure_channel_flow(keys: KeySpec, options: ChannelOptions | None = None, *,
@@ -258,11 +261,8 @@ def _kcvs(static: StaticKeys) -> str:
 
 
 def _scp03(keys: KeySpec, options: ChannelOptions, mode: SCP03Mode, challenge: bytes,
-           data: bytes) -> tuple[HostHandshake, StaticKeys, dict[str, Any]]:
-    try:
-        parsed = InitializeUpdateResponse.parse(data)
-    except CryptoError as exc:
-        raise ResponseError(f"INITIALIZE UPDATE answer: {exc}") from None
+           fields: dict[str, Any]) -> tuple[HostHandshake, StaticKeys, dict[str, Any]]:
+    parsed = InitializeUpdateResponse.from_fields(fields)
     static = keys.card_keys(parsed.kdd, options.algorithm or Algorithm.AES)
     handshake = HostHandshake(static, kvn=options.kvn, mode=mode, host_challenge=challenge,
                               cla=options.cla)
@@ -273,16 +273,12 @@ def _scp03(keys: KeySpec, options: ChannelOptions, mode: SCP03Mode, challenge: b
 
 
 def _scp02(keys: KeySpec, options: ChannelOptions, challenge: bytes,
-           data: bytes) -> tuple[SCP02HostHandshake, StaticKeys, dict[str, Any]]:
-    try:
-        parsed = SCP02InitializeUpdateResponse.parse(data)
-    except CryptoError as exc:
-        raise ResponseError(f"INITIALIZE UPDATE answer: {exc}") from None
+           fields: dict[str, Any]) -> tuple[SCP02HostHandshake, StaticKeys, dict[str, Any]]:
+    parsed = SCP02InitializeUpdateResponse.from_fields(fields)
     static = keys.card_keys(parsed.kdd, Algorithm.TDES)
     handshake = SCP02HostHandshake(static, kvn=options.kvn, host_challenge=challenge,
                                    cla=options.cla)
-    _check_card(lambda: handshake.process_initialize_update_response(data), keys, static,
-                parsed.kvn)
+    _check_card(lambda: handshake.check_response(parsed), keys, static, parsed.kvn)
     return handshake, static, {"kvn": parsed.kvn, "kdd": parsed.kdd,
                                "sequence_counter": parsed.sequence_counter, "i_parameter": None}
 

@@ -17,8 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apdu_specs.commands import all_specs, purse_data
-from apdu_specs.commands._fast_layout import fast_layout
-from apdu_specs.commands.globalplatform import DELETE, INITIALIZE_UPDATE, PUT_KEY
+from apdu_specs.commands._fast_layout import FastVariants, fast_layout
+from apdu_specs.commands.globalplatform import (
+    DELETE,
+    EXTERNAL_AUTHENTICATE,
+    INITIALIZE_UPDATE,
+    PUT_KEY,
+)
 from apdu_specs.commands.purse import INITIALIZE_FOR_LOAD
 from apdu_specs.commands.spec import to_plain
 
@@ -50,7 +55,9 @@ def test_most_layouts_take_the_fast_path() -> None:
     flat = [name for name, con in LAYOUTS if fast_layout(con) is not None]
     assert len(flat) >= len(LAYOUTS) - 3
     assert fast_layout(PUT_KEY.data) is not None  # a GreedyRange of flat items
-    assert fast_layout(INITIALIZE_UPDATE.response) is None  # lengths depend on a field
+    # one flat layout per SCP (and per SCP03 i parameter), chosen by the same key
+    assert isinstance(fast_layout(INITIALIZE_UPDATE.response), FastVariants)
+    assert isinstance(fast_layout(EXTERNAL_AUTHENTICATE.data), FastVariants)  # by length
 
 
 @pytest.mark.parametrize(("name", "con"), LAYOUTS, ids=[name for name, _ in LAYOUTS])
@@ -125,3 +132,54 @@ def test_short_fields_are_refused_as_construct_refuses_them() -> None:
     short = bytes.fromhex("01000003E8") + bytes(5)
     assert _construct_parse(INITIALIZE_FOR_LOAD.data, short) is None
     assert load.parse(short, exact=True) is None and load.parse(short, exact=False) is None
+
+
+def _answer_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """Fields of an INITIALIZE UPDATE answer of any SCP the spec knows."""
+    kdd, kvn = draw(st.binary(min_size=10, max_size=10)), draw(st.integers(0, 255))
+    base = {"key_diversification_data": kdd, "key_version": kvn}
+    if draw(st.booleans()):
+        return {**base, "scp": 2, "sequence_counter": draw(st.integers(0, 0xFFFF)),
+                "card_challenge": draw(st.binary(min_size=6, max_size=6)),
+                "card_cryptogram": draw(st.binary(min_size=8, max_size=8))}
+    i = draw(st.integers(0, 255))
+    n = 16 if i & 0x01 else 8
+    fields = {**base, "scp": 3, "i": i, "card_challenge": draw(st.binary(min_size=n, max_size=n)),
+              "card_cryptogram": draw(st.binary(min_size=n, max_size=n))}
+    if i & 0x10:
+        fields["sequence_counter"] = draw(st.integers(0, 0xFFFFFF))
+    return fields
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields=st.composite(_answer_fields)(), cut=st.integers(0, 50),
+       flip=st.integers(0, 49), extra=st.binary(max_size=3))
+def test_initialize_update_variants_agree_with_construct(fields: dict[str, Any], cut: int,
+                                                         flip: int, extra: bytes) -> None:
+    con = INITIALIZE_UPDATE.response
+    fast = fast_layout(con)
+    assert fast is not None
+    built = fast.build(fields)
+    assert built is not None and built == _construct_build(con, fields)
+    assert fast.parse(built, exact=False) == fields == _construct_parse(con, built)[0]
+    flipped = bytearray(built)
+    flipped[flip % len(built)] ^= 0x11  # may change the SCP or the i parameter
+    for data in (built[:cut], built + extra, bytes(flipped)):
+        expected = _construct_parse(con, data)
+        got = fast.parse(data, exact=False)
+        assert got is None if expected is None else got == expected[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(cryptogram=st.binary(max_size=20), mac=st.binary(max_size=20))
+def test_external_authenticate_variants_agree_with_construct(cryptogram: bytes,
+                                                             mac: bytes) -> None:
+    con = EXTERNAL_AUTHENTICATE.data
+    fast = fast_layout(con)
+    assert fast is not None
+    obj = {"host_cryptogram": cryptogram, "mac": mac}
+    built, expected = fast.build(obj), _construct_build(con, obj)
+    assert built is None or built == expected
+    data = cryptogram + mac
+    parsed = _construct_parse(con, data)
+    assert fast.parse(data, exact=True) == (None if parsed is None else parsed[0])

@@ -3,16 +3,26 @@
 The structure mirrors :mod:`apdu_specs.crypto.scp03.handshake`: the host checks the card
 cryptogram and builds EXTERNAL AUTHENTICATE (host cryptogram, C-MAC from a zero ICV);
 the card answers INITIALIZE UPDATE and verifies EXTERNAL AUTHENTICATE. Both get an
-:class:`SCP02Session` whose ICV follows the C-MAC of EXTERNAL AUTHENTICATE.
+:class:`SCP02Session` whose ICV follows the C-MAC of EXTERNAL AUTHENTICATE. The commands
+and the 28-byte answer are encoded and decoded by their command specs, as for SCP03.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from apdu_specs.crypto._apdu import ShortCommand, header_bytes, secure_messaging_cla
+from apdu_specs.crypto._apdu import header_bytes, secure_messaging_cla
+from apdu_specs.crypto._gp_apdus import (
+    EXTERNAL_AUTHENTICATE_INS,
+    answer_fields,
+    encode_answer,
+    external_authenticate,
+    external_authenticate_fields,
+    initialize_update,
+)
 from apdu_specs.crypto.errors import (
     CryptogramError,
     DataLengthError,
@@ -34,17 +44,15 @@ from apdu_specs.crypto.scp03.params import SecurityLevel
 
 __all__ = ["SCP02CardHandshake", "SCP02HostHandshake", "SCP02InitializeUpdateResponse"]
 
-INS_INITIALIZE_UPDATE = 0x50
-INS_EXTERNAL_AUTHENTICATE = 0x82
 SCP02_ID = 0x02
-RESPONSE_LENGTH = 28
 
 RandomSource = Callable[[int], bytes]
 
 
 @dataclass(frozen=True)
 class SCP02InitializeUpdateResponse:
-    """KDD(10) | KVN | 02 | sequence counter(2) | card challenge(6) | card cryptogram(8)."""
+    """KDD(10) | KVN | 02 | sequence counter(2) | card challenge(6) | card cryptogram(8):
+    the fields the INITIALIZE UPDATE spec decodes (:meth:`parse`) and encodes, typed."""
 
     kdd: bytes
     kvn: int
@@ -52,30 +60,30 @@ class SCP02InitializeUpdateResponse:
     card_challenge: bytes
     card_cryptogram: bytes
 
+    def fields(self) -> dict[str, Any]:
+        """The answer's fields as the INITIALIZE UPDATE spec names them."""
+        return {"key_diversification_data": self.kdd, "key_version": self.kvn, "scp": SCP02_ID,
+                "sequence_counter": self.sequence_counter,
+                "card_challenge": self.card_challenge, "card_cryptogram": self.card_cryptogram}
+
     def encode(self) -> bytes:
         """The 28 response bytes."""
-        return (
-            self.kdd
-            + bytes((self.kvn, SCP02_ID))
-            + self.sequence_counter.to_bytes(2, "big")
-            + self.card_challenge
-            + self.card_cryptogram
-        )
+        return encode_answer(self.fields())
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> SCP02InitializeUpdateResponse:
+        """The answer the spec decoded into ``fields``; :class:`FormatError` unless SCP02."""
+        if fields.get("scp") != SCP02_ID:
+            raise FormatError(f"response announces SCP{fields.get('scp', 0):02X}, not SCP02")
+        return cls(kdd=fields["key_diversification_data"], kvn=fields["key_version"],
+                   sequence_counter=fields["sequence_counter"],
+                   card_challenge=fields["card_challenge"],
+                   card_cryptogram=fields["card_cryptogram"])
 
     @classmethod
     def parse(cls, data: bytes) -> SCP02InitializeUpdateResponse:
-        """Parse response data (without SW); raise :class:`FormatError` if malformed."""
-        if len(data) != RESPONSE_LENGTH:
-            raise FormatError(f"SCP02 response must be {RESPONSE_LENGTH} bytes, got {len(data)}")
-        if data[11] != SCP02_ID:
-            raise FormatError(f"response announces SCP{data[11]:02X}, not SCP02")
-        return cls(
-            kdd=bytes(data[:10]),
-            kvn=data[10],
-            sequence_counter=int.from_bytes(data[12:14], "big"),
-            card_challenge=bytes(data[14:20]),
-            card_cryptogram=bytes(data[20:28]),
-        )
+        """Decode response data (without SW); raise :class:`FormatError` if malformed."""
+        return cls.from_fields(answer_fields(data))
 
 
 def _bootstrap(keys: SCP02SessionKeys, icv_encryption: bool) -> SCP02Session:
@@ -109,14 +117,18 @@ class SCP02HostHandshake:
         self._keys: SCP02SessionKeys | None = None
 
     def initialize_update_command(self) -> bytes:
-        """``CLA 50 KVN 00 08 host_challenge 00``."""
-        return ShortCommand(
-            self._cla, INS_INITIALIZE_UPDATE, self._kvn, 0x00, self.host_challenge, 0x00
-        ).encode()
+        """``CLA 50 KVN 00 08 host_challenge 00``, as the spec builds it."""
+        return initialize_update(self._cla, self._kvn, self.host_challenge)
 
     def process_initialize_update_response(self, data: bytes) -> SCP02InitializeUpdateResponse:
         """Parse the response, derive the session keys and verify the card cryptogram."""
-        response = SCP02InitializeUpdateResponse.parse(data)
+        return self.check_response(SCP02InitializeUpdateResponse.parse(data))
+
+    def check_response(
+        self, response: SCP02InitializeUpdateResponse
+    ) -> SCP02InitializeUpdateResponse:
+        """:meth:`process_initialize_update_response` for a response already parsed (the
+        caller needed its KDD to find the card's keys first)."""
         keys = derive_session_keys(self._static, response.sequence_counter)
         expected = card_cryptogram(keys, self.host_challenge, response.card_challenge)
         check_mac(expected, response.card_cryptogram, what="card cryptogram", error=CryptogramError)
@@ -131,9 +143,9 @@ class SCP02HostHandshake:
         cryptogram = host_cryptogram(self._keys, self.host_challenge, self._response.card_challenge)
         bootstrap = _bootstrap(self._keys, self._icv_encryption)
         cla, data = bootstrap.protect_command(
-            self._cla, INS_EXTERNAL_AUTHENTICATE, level, 0x00, cryptogram
+            self._cla, EXTERNAL_AUTHENTICATE_INS, int(level), 0x00, cryptogram
         )
-        apdu = ShortCommand(cla, INS_EXTERNAL_AUTHENTICATE, level, 0x00, data).encode()
+        apdu = external_authenticate(cla, int(level), cryptogram, data[len(cryptogram):])
         session = SCP02Session(
             self._keys, level, bootstrap.icv, icv_encryption=self._icv_encryption
         )
@@ -184,20 +196,20 @@ class SCP02CardHandshake:
         self._host_challenge, self._keys = bytes(host_challenge), keys
         return self._response.encode()
 
-    def verify_external_authenticate(self, apdu: bytes) -> SCP02Session:
-        """Verify EXTERNAL AUTHENTICATE; the session it opens, or a typed error."""
+    def verify_external_authenticate(self, cla: int, fields: Mapping[str, Any]) -> SCP02Session:
+        """Verify EXTERNAL AUTHENTICATE, given as the CLA it came with and the ``fields``
+        its spec parsed; the session it opens, or a typed error."""
         keys, host_challenge, response = self._keys, self._host_challenge, self._response
         self._keys = self._host_challenge = self._response = None
         if keys is None or host_challenge is None or response is None:
             raise SecureChannelError("EXTERNAL AUTHENTICATE without INITIALIZE UPDATE")
-        cmd = ShortCommand.parse(apdu)
-        if cmd.ins != INS_EXTERNAL_AUTHENTICATE or cmd.p2 != 0x00:
-            raise FormatError("not an EXTERNAL AUTHENTICATE command")
-        if cmd.cla != secure_messaging_cla(cmd.cla) or len(cmd.data) != 16:
-            raise FormatError("EXTERNAL AUTHENTICATE must carry a cryptogram and a C-MAC")
-        level = SecurityLevel.parse(cmd.p1, SCP02_SECURITY_LEVELS)
+        p1, cryptogram, mac = external_authenticate_fields(fields)
+        if cla != secure_messaging_cla(cla) or len(cryptogram) != 8 or len(mac) != 8:
+            raise FormatError("EXTERNAL AUTHENTICATE must carry an 8-byte cryptogram and C-MAC")
+        level = SecurityLevel.parse(p1, SCP02_SECURITY_LEVELS)
         bootstrap = _bootstrap(keys, self._icv_encryption)
-        received = bootstrap.unprotect_command(cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data)
+        received = bootstrap.unprotect_command(cla, EXTERNAL_AUTHENTICATE_INS, p1, 0x00,
+                                               cryptogram + mac)
         expected = host_cryptogram(keys, host_challenge, response.card_challenge)
         check_mac(expected, received, what="host cryptogram", error=CryptogramError)
         return SCP02Session(keys, level, bootstrap.icv, icv_encryption=self._icv_encryption)

@@ -10,6 +10,11 @@ verifies EXTERNAL AUTHENTICATE. Both return an :class:`SCP03Session` whose chain
 is the C-MAC of EXTERNAL AUTHENTICATE and whose command counter is 0 (EXTERNAL
 AUTHENTICATE itself is never encrypted and does not count).
 
+Both commands and the INITIALIZE UPDATE answer are encoded and decoded by their command
+specs (:mod:`apdu_specs.commands.globalplatform`), the same ones the card dispatcher reads:
+:class:`InitializeUpdateResponse` is the typed view of the fields the spec decodes, and
+the card verifies EXTERNAL AUTHENTICATE from the fields its spec parsed.
+
 Challenges and randomness are parameters, so every handshake can be replayed as a vector.
 The card's sequence counter is persistent card state: the caller passes the current
 value and decides when to increment it.
@@ -18,10 +23,19 @@ value and decides when to increment it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from apdu_specs.crypto._apdu import ShortCommand, header_bytes, secure_messaging_cla
+from apdu_specs.crypto._apdu import header_bytes, secure_messaging_cla
+from apdu_specs.crypto._gp_apdus import (
+    EXTERNAL_AUTHENTICATE_INS,
+    answer_fields,
+    encode_answer,
+    external_authenticate,
+    external_authenticate_fields,
+    initialize_update,
+)
 from apdu_specs.crypto.errors import (
     CryptogramError,
     DataLengthError,
@@ -43,8 +57,6 @@ from apdu_specs.crypto.scp03.session import SCP03Session
 
 __all__ = ["CardHandshake", "HostHandshake", "InitializeUpdateResponse"]
 
-INS_INITIALIZE_UPDATE = 0x50
-INS_EXTERNAL_AUTHENTICATE = 0x82
 SCP03_ID = 0x03
 KDD_LENGTH = 10
 
@@ -53,7 +65,8 @@ RandomSource = Callable[[int], bytes]
 
 @dataclass(frozen=True)
 class InitializeUpdateResponse:
-    """The SCP03 INITIALIZE UPDATE response data (GPC 2.3 Amendment D §7.1.1.6)."""
+    """The SCP03 INITIALIZE UPDATE answer (GPC 2.3 Amendment D §7.1.1.6), typed: the
+    fields the command's spec decodes (:meth:`parse`) and encodes (:meth:`encode`)."""
 
     kdd: bytes
     kvn: int
@@ -69,6 +82,9 @@ class InitializeUpdateResponse:
         n = self.mode
         if len(self.card_challenge) != n or len(self.card_cryptogram) != n:
             raise DataLengthError(f"{n.name} card challenge and cryptogram are {int(n)} bytes")
+        if (self.sequence_counter is None) == bool(self.i_parameter & _PSEUDO_RANDOM):
+            raise FormatError("the sequence counter comes with a pseudo-random card challenge "
+                              "(i b5), and only with it")
         if self.sequence_counter is not None and not 0 <= self.sequence_counter <= 0xFFFFFF:
             raise FormatError(f"sequence counter {self.sequence_counter} does not fit 3 bytes")
 
@@ -77,45 +93,38 @@ class InitializeUpdateResponse:
         """S8 or S16, as the i parameter announces."""
         return SCP03Mode.of(self.i_parameter)
 
+    def fields(self) -> dict[str, Any]:
+        """The answer's fields as the INITIALIZE UPDATE spec names them."""
+        fields = {"key_diversification_data": self.kdd, "key_version": self.kvn,
+                  "scp": SCP03_ID, "i": self.i_parameter, "card_challenge": self.card_challenge,
+                  "card_cryptogram": self.card_cryptogram}
+        if self.sequence_counter is not None:
+            fields["sequence_counter"] = self.sequence_counter
+        return fields
+
     def encode(self) -> bytes:
         """KDD(10) | KVN | 03 | i | card challenge | card cryptogram | [sequence counter(3)]."""
-        out = self.kdd + bytes((self.kvn, SCP03_ID, self.i_parameter))
-        out += self.card_challenge + self.card_cryptogram
-        if self.sequence_counter is not None:
-            out += self.sequence_counter.to_bytes(3, "big")
-        return out
+        return encode_answer(self.fields())
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> InitializeUpdateResponse:
+        """The answer the spec decoded into ``fields``; :class:`FormatError` unless SCP03."""
+        if fields.get("scp") != SCP03_ID:
+            raise FormatError(f"response announces SCP{fields.get('scp', 0):02X}, not SCP03")
+        response = object.__new__(cls)
+        # the spec's layout already fixed every length: nothing for __post_init__ to refuse
+        # (both ends read this on every handshake)
+        response.__dict__.update(
+            kdd=fields["key_diversification_data"], kvn=fields["key_version"],
+            i_parameter=fields["i"], card_challenge=fields["card_challenge"],
+            card_cryptogram=fields["card_cryptogram"],
+            sequence_counter=fields.get("sequence_counter"))
+        return response
 
     @classmethod
     def parse(cls, data: bytes) -> InitializeUpdateResponse:
-        """Parse response data (without SW); raise :class:`FormatError` if malformed."""
-        if len(data) < 13:
-            raise FormatError(f"INITIALIZE UPDATE response too short ({len(data)} bytes)")
-        if data[11] != SCP03_ID:
-            raise FormatError(f"response announces SCP{data[11]:02X}, not SCP03")
-        i_parameter = data[12]
-        n = SCP03Mode.of(i_parameter)
-        base = 13 + 2 * n
-        if len(data) not in (base, base + 3):
-            raise FormatError(
-                f"SCP03 {n.name} response must be {base} or {base + 3} bytes, got {len(data)}"
-            )
-        counter = int.from_bytes(data[base:], "big") if len(data) == base + 3 else None
-        data = bytes(data)
-        if cls is not InitializeUpdateResponse:
-            return cls(data[:10], data[10], i_parameter, data[13 : 13 + n], data[13 + n : base],
-                       counter)
-        # Every field was sliced to its checked length above, so __post_init__ would find
-        # nothing to refuse: filled in directly (both ends parse this on every handshake).
-        response = object.__new__(cls)
-        response.__dict__.update(
-            kdd=data[:10],
-            kvn=data[10],
-            i_parameter=i_parameter,
-            card_challenge=data[13 : 13 + n],
-            card_cryptogram=data[13 + n : base],
-            sequence_counter=counter,
-        )
-        return response
+        """Decode response data (without SW); :class:`FormatError` if malformed."""
+        return cls.from_fields(answer_fields(data))
 
 
 _R_MAC, _R_ENC = SecurityLevel.R_MAC.value, SecurityLevel.R_ENCRYPTION.value
@@ -162,10 +171,8 @@ class HostHandshake:
         self._keys: SessionKeys | None = None
 
     def initialize_update_command(self) -> bytes:
-        """``CLA 50 KVN 00 Lc host_challenge 00``."""
-        return ShortCommand(
-            self._cla, INS_INITIALIZE_UPDATE, self._kvn, 0x00, self.host_challenge, 0x00
-        ).encode()
+        """``CLA 50 KVN 00 Lc host_challenge 00``, as the spec builds it."""
+        return initialize_update(self._cla, self._kvn, self.host_challenge)
 
     def process_initialize_update_response(self, data: bytes) -> InitializeUpdateResponse:
         """Parse the response, derive the session keys and verify the card cryptogram."""
@@ -196,9 +203,10 @@ class HostHandshake:
         keys = self._keys
         cryptogram = host_cryptogram(keys, self.host_challenge, self._response.card_challenge)
         bootstrap = SCP03Session(keys, SecurityLevel.C_MAC, self._mode, _zero_chain(keys))
-        apdu = bootstrap.wrap_fields(
-            self._cla, INS_EXTERNAL_AUTHENTICATE, int(level), 0x00, cryptogram, False
+        cla, body = bootstrap.protect_command(
+            self._cla, EXTERNAL_AUTHENTICATE_INS, int(level), 0x00, cryptogram
         )
+        apdu = external_authenticate(cla, int(level), cryptogram, body[len(cryptogram):])
         session = SCP03Session(keys, level, self._mode, bootstrap.mac_chaining_value)
         return apdu, session
 
@@ -269,8 +277,9 @@ class CardHandshake:
         self._keys = keys
         return self._response.encode()
 
-    def verify_external_authenticate(self, apdu: bytes) -> SCP03Session:
-        """Verify EXTERNAL AUTHENTICATE; the session it opens, or a typed error.
+    def verify_external_authenticate(self, cla: int, fields: Mapping[str, Any]) -> SCP03Session:
+        """Verify EXTERNAL AUTHENTICATE, given as the CLA it came with and the ``fields``
+        its spec parsed; the session it opens, or a typed error.
 
         Raises :class:`MACError` for a wrong C-MAC, :class:`CryptogramError` for a wrong
         host cryptogram and :class:`SecurityLevelError` for a level the card refuses.
@@ -280,15 +289,16 @@ class CardHandshake:
         self._keys = self._host_challenge = self._response = None
         if keys is None or host_challenge is None or response is None:
             raise SecureChannelError("EXTERNAL AUTHENTICATE without INITIALIZE UPDATE")
-        cmd = ShortCommand.parse(apdu)
-        if cmd.ins != INS_EXTERNAL_AUTHENTICATE or cmd.p2 != 0x00:
-            raise FormatError("not an EXTERNAL AUTHENTICATE command")
-        if cmd.cla != secure_messaging_cla(cmd.cla) or len(cmd.data) != 2 * self._mode:
-            raise FormatError("EXTERNAL AUTHENTICATE must carry a cryptogram and a C-MAC")
-        level = SecurityLevel.parse(cmd.p1)
+        p1, cryptogram, mac = external_authenticate_fields(fields)
+        if cla != secure_messaging_cla(cla) or len(cryptogram) != self._mode \
+                or len(mac) != self._mode:
+            raise FormatError("EXTERNAL AUTHENTICATE must carry a cryptogram and a C-MAC "
+                              f"of {int(self._mode)} bytes each")
+        level = SecurityLevel.parse(p1)
         _check_level_supported(level, self._i)
         bootstrap = SCP03Session(keys, SecurityLevel.C_MAC, self._mode, _zero_chain(keys))
-        received = bootstrap.unprotect_command(cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data)
+        received = bootstrap.unprotect_command(cla, EXTERNAL_AUTHENTICATE_INS, p1, 0x00,
+                                               cryptogram + mac)
         expected = host_cryptogram(keys, host_challenge, response.card_challenge)
         check_mac(
             expected,
@@ -297,3 +307,4 @@ class CardHandshake:
             error=CryptogramError,
         )
         return SCP03Session(keys, level, self._mode, bootstrap.mac_chaining_value)
+

@@ -26,6 +26,7 @@ from typing import Any
 
 from apdu_specs.commands import get as get_spec
 from apdu_specs.commands.spec import CommandSpec
+from apdu_specs.commands.variants import field_names
 from apdu_specs.errors import ProtocolError, SpecError
 
 from ..errors import QAError
@@ -162,8 +163,7 @@ def _is_spec_key(key: str) -> bool:
 
 
 def _response_fields(spec: CommandSpec) -> list[str]:
-    subcons = getattr(spec.response, "subcons", None) or ()
-    return [s.name for s in subcons if getattr(s, "name", None)]
+    return field_names(spec.response)
 
 
 def _mask(data: bytes, ranges: tuple[tuple[int, int], ...]) -> bytes:

@@ -25,6 +25,8 @@ from apdu_specs.crypto.scp02 import (
     derive_session_keys,
 )
 
+from .scp_helpers import card_verifies
+
 h = bytes.fromhex
 
 # Without a vector ID: osmocom/pysim tests/unittests/test_globalplatform.py (SCP02_Test,
@@ -56,7 +58,7 @@ def _open(level: int = 0x01) -> tuple[SCP02Session, SCP02Session]:
     response = card.respond_initialize_update(HOST_CHALLENGE)
     host.process_initialize_update_response(response)
     apdu, host_session = host.external_authenticate(level)
-    return host_session, card.verify_external_authenticate(apdu)
+    return host_session, card_verifies(card, apdu)
 
 
 def test_published_session_both_ends() -> None:
@@ -72,7 +74,7 @@ def test_published_session_both_ends() -> None:
         KEYS, kdd=bytes(10), kvn=0x70, sequence_counter=1, card_challenge=h("6B4524ABEE7C")
     )
     assert card.respond_initialize_update(HOST_CHALLENGE) == INIT_UPDATE_RESPONSE
-    card_session = card.verify_external_authenticate(EXT_AUTH)
+    card_session = card_verifies(card, EXT_AUTH)
     for plain, wrapped in CASES:
         assert host_session.wrap_command(plain) == wrapped
         assert card_session.unwrap_command(wrapped) == plain

@@ -21,6 +21,8 @@ from apdu_specs.crypto.scp03 import (
     pseudo_random_card_challenge,
 )
 
+from .scp_helpers import card_verifies
+
 h = bytes.fromhex
 
 # Key sets of osmocom/pysim tests/unittests/test_globalplatform.py (V1-V3, V13).
@@ -179,7 +181,7 @@ def _open_both(session: Session):
     level = session.external_authenticate[2]
     ext_auth, host_session = host.external_authenticate(level)
     assert ext_auth == session.external_authenticate
-    card_session = card.verify_external_authenticate(ext_auth)
+    card_session = card_verifies(card, ext_auth)
     return host_session, card_session
 
 
