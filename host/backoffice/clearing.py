@@ -59,6 +59,7 @@ from host.backoffice.members import (
 from host.backoffice.outbox import MessageKind, Notice, post_notices
 from host.backoffice.rates import Ratio, Rounding
 from host.backoffice.record_checks import CardHolder, CheckedBatch, IssuerRecords, check_batch
+from host.backoffice.redemptions import redeemed_debits
 from host.backoffice.schema import (
     FORMAT_VERSION,
     bo_authorisations,
@@ -280,8 +281,9 @@ class Clearing:
 
     def _issuer_records(self, conn: Connection, batch: TerminalBatch, *,
                         thorough: bool) -> IssuerRecords:
-        """The issuer's answers to the batch's ARQCs and stripe approvals; on the thorough
-        pass also the sales already rewarded (else the unique index catches them)."""
+        """The issuer's answers to the batch's ARQCs and stripe approvals, the card debits
+        that already paid for a redemption; on the thorough pass also the sales already
+        rewarded (else the unique index catches them)."""
         arqcs = sorted({r.arqc for r in batch.records if isinstance(r, PaymentRecord)})
         refs = sorted({r.authorisation_ref for r in batch.records
                        if isinstance(r, PurseRecord) and r.authorisation_ref})
@@ -295,8 +297,11 @@ class Clearing:
                 (row.card_id, row.sale_key) for row in self.db.rows_where_in(
                     conn, bo_card_records, ("card_id", "sale_key"), "card_id", cards)
                 if row.sale_key is not None)
+        purchases = [r for r in batch.records
+                     if isinstance(r, PurseRecord) and r.kind == "purchase"]
         return IssuerRecords({a.arqc: a for a in found if a.arqc is not None},
-                             {a.id: a for a in found if a.arqc is None}, rewarded)
+                             {a.id: a for a in found if a.arqc is None}, rewarded,
+                             redeemed_debits(self.db, conn, purchases))
 
     def _two_way_rule(self, conn: Connection, merchant_id: str) -> Ratio:
         if merchant_id not in self._two_way:

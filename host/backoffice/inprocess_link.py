@@ -34,6 +34,12 @@ from host.backoffice.card_keys import load_key_file
 from host.backoffice.load_authoriser import LoadAuthoriser
 from host.backoffice.members import Member, MemberKind, merchant_of_terminal
 from host.backoffice.rates import Ratio
+from host.backoffice.redemptions import (
+    RedemptionRefusedError,
+    check_debit,
+    debit_cleared,
+    redemption_id_of,
+)
 from host.backoffice.service import BackOffice
 from host.backoffice.verifier import SoftwareCardVerifier
 from host.payment.issuer import AuthorisationPolicy, AuthorisationRequest, Decision, Issuer
@@ -56,6 +62,7 @@ from host.pos.link import (
     UploadReceipt,
 )
 from host.records.assets import PURSE_ASSETS
+from host.records.batch import PurseRecord as BatchPurseRecord
 from host.records.batch import SaleClaim, TerminalBatch
 from host.records.errors import NotFoundError
 
@@ -207,14 +214,26 @@ class InProcessBackOffice:
         return self._load_host.confirm(authorization, tac)
 
     def redeem(self, *, redemption_id: str, card_id: str, purse: Purse, points: int,
-               at: dt.datetime, insurer_id: str | None = None,
+               at: dt.datetime, debit: BatchPurseRecord, insurer_id: str | None = None,
                policy: str | None = None) -> RedemptionReceipt:
+        asset = PURSE_ASSETS[Purse(purse)]
+        verifier = self.office.verifier
+        if verifier is None:
+            raise RedemptionRefusedError("the back office has no card verifier")
+        reason = check_debit(debit, card_id=card_id, asset=asset, points=points,
+                             terminal_id=self.terminal_id, verifier=verifier)
+        if reason is None:
+            with self.office.db.read() as conn:
+                reason = "debit_already_cleared_at_a_merchant" if debit_cleared(conn, debit) \
+                    else None
+        if reason is not None:
+            raise RedemptionRefusedError(f"redemption {redemption_id} refused: {reason}")
         member = self.holder(card_id)
+        conversion_id = redemption_id_of(debit)
         result = self.office.convert(
-            redemption_id, member.id, points, at=at, asset=PURSE_ASSETS[Purse(purse)],
-            rate=self.redemption_rate, fee_bp=self.redemption_fee_bp, insurer_id=insurer_id,
-            policy=policy)
-        return RedemptionReceipt(redemption_id, result.status, points, result.quote.fen,
+            conversion_id, member.id, points, at=at, asset=asset, rate=self.redemption_rate,
+            fee_bp=self.redemption_fee_bp, insurer_id=insurer_id, policy=policy)
+        return RedemptionReceipt(conversion_id, result.status, points, result.quote.fen,
                                  result.target)
 
     # -- clearing ---------------------------------------------------------------------------

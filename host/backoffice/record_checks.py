@@ -34,11 +34,13 @@ class CardHolder:
 @dataclass(frozen=True, slots=True)
 class IssuerRecords:
     """What the issuer recorded about the sales a batch names: its answers by ARQC (chip) and
-    by approval id (stripe), and the sales already rewarded, as (card id, sale key)."""
+    by approval id (stripe), the sales already rewarded, as (card id, sale key), and the card
+    debits that already paid for a redemption, as (card id, txn key)."""
 
     by_arqc: Mapping[bytes, Authorisation] = field(default_factory=dict)
     by_id: Mapping[str, Authorisation] = field(default_factory=dict)
     rewarded: frozenset[tuple[str, str]] = frozenset()
+    redeemed: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(slots=True)
@@ -128,6 +130,8 @@ def _check_record(record: PaymentRecord | PurseRecord, holder: CardHolder, ctx: 
         return _check_load(record, holder, ctx, in_batch, out)
     if record.purse is not Asset.CONSUMPTION_POINTS:
         return "purse_not_redeemable_at_merchant"
+    if (record.card_id, record.txn_key) in ctx.issuer.redeemed:
+        return "debit_already_redeemed"
     if not ctx.verifier.verify_purse_tac(record):
         return "bad_tac"
     out.redeems.append((record, holder))

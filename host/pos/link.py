@@ -22,6 +22,7 @@ from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Dec
 from host.points.load_host import LoadAuthorization
 from host.points.messages import LoadInit
 from host.points.records import PurseRecord
+from host.records.batch import PurseRecord as BatchPurseRecord
 from host.records.batch import SaleClaim, TerminalBatch
 
 __all__ = [
@@ -144,9 +145,14 @@ class BackOfficeLink(Protocol):
         ...
 
     def redeem(self, *, redemption_id: str, card_id: str, purse: Purse, points: int,
-               at: dt.datetime, insurer_id: str | None = None,
+               at: dt.datetime, debit: BatchPurseRecord, insurer_id: str | None = None,
                policy: str | None = None) -> RedemptionReceipt:
-        """Points spent on the card become money for the holder, or a premium (F5, F20)."""
+        """Points spent on the card become money for the holder, or a premium (F5, F20).
+
+        ``debit`` is the card's proof that the points left it (the purchase record with its
+        TAC, made at this terminal): one debit pays for one redemption, and never also for a
+        purchase at a merchant. ``redemption_id`` is the terminal's reference; the back
+        office keys the redemption by the debit."""
         ...
 
     def upload(self, batch: TerminalBatch, *, at: dt.datetime) -> UploadReceipt:

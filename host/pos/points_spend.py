@@ -88,6 +88,7 @@ def spend_points(ctx: TerminalContext, card: CardClients, kind: TxnKind, purse: 
         _save(ctx, result, "debit unproven", status=TxnStatus.INCOMPLETE, error=str(exc))
         raise PointsProofError(txn_id, str(exc)) from exc
     result.movement = PointsMovement(purse, -points, record.balance_after, record.tac)
+    result.debit = spend_record(txn_id, record)
     if kind is TxnKind.POINTS:
         result.message = "points spent"
         _save(ctx, result, "done", status=TxnStatus.APPROVED,
@@ -102,10 +103,12 @@ def redeem(ctx: TerminalContext, result: PointsResult) -> None:
     """Redeem debited points online; a failure leaves the stage ``redeem pending``."""
     if result.holder is None or result.holder.card_id is None:
         raise ValueError("a redemption needs the card identity")
+    if result.debit is None:
+        raise ValueError("a redemption needs the card's debit")
     try:
         result.redemption = ctx.link.redeem(
             redemption_id=redemption_id(ctx, result.txn_id), card_id=result.holder.card_id,
-            purse=result.purse, points=result.points, at=result.when,
+            purse=result.purse, points=result.points, at=result.when, debit=result.debit,
             insurer_id=result.insurer_id, policy=result.policy)
     except (BackOfficeError, OSError) as exc:
         result.message = f"points debited; redemption pending: {exc}"

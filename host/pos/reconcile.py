@@ -23,6 +23,8 @@ from apdu_specs.sw import CardError
 from host.points.client import PendingPurchase
 from host.points.errors import PointsError
 from host.points.load_host import LoadAuthorization
+from host.records.batch import PurseRecord as BatchPurseRecord
+from host.records.batch import parse_record, record_to_dict
 from host.records.errors import BackOfficeError
 from host.transport.base import TransportError
 
@@ -79,10 +81,14 @@ def _void_payment(ctx: TerminalContext, entry: JournalEntry) -> ReconcileOutcome
 def _retry_redemption(ctx: TerminalContext, entry: JournalEntry) -> ReconcileOutcome:
     summary = entry.summary
     holder = summary.get("holder") or {}
+    debit = parse_record(summary.get("debit"), ctx.merchant.terminal_hex)
+    if not isinstance(debit, BatchPurseRecord):
+        return ReconcileOutcome(entry.txn_id, "waiting", "the journal holds no card debit")
     try:
         receipt = ctx.link.redeem(
             redemption_id=redemption_id(ctx, entry.txn_id), card_id=holder["card_id"],
             purse=Purse.named(summary["purse"]), points=summary["points"], at=entry.created_at,
+            debit=debit,
             insurer_id=summary.get("insurer_id"), policy=summary.get("policy"))
     except (BackOfficeError, OSError) as exc:
         return ReconcileOutcome(entry.txn_id, "waiting", f"redemption still refused: {exc}")
@@ -143,6 +149,7 @@ def _recover_spend(ctx: TerminalContext, card: CardClients, entry: PendingEntry,
                            summary=summary, records=(spend_record(entry.txn_id, record),),
                            clear_slot=SPEND_SLOT)
     else:  # a conversion or premium: the points left the card, now redeem them
+        summary["debit"] = record_to_dict(spend_record(entry.txn_id, record))
         ctx.journal.update(entry.txn_id, stage="redeem pending", when=ctx.now(),
                            summary=summary, clear_slot=SPEND_SLOT)
     return ReconcileOutcome(entry.txn_id, "completed", "debit proven by the card")

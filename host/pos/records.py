@@ -13,7 +13,8 @@ from enum import StrEnum
 from typing import Any
 
 from apdu_specs.commands.purse_data import Purse
-from host.records.batch import SaleClaim
+from host.records.batch import PurseRecord as BatchPurseRecord
+from host.records.batch import SaleClaim, record_to_dict
 
 from .link import PaymentMethod, RedemptionReceipt
 
@@ -202,6 +203,8 @@ class PointsResult:
     message: str = ""
     insurer_id: str | None = None  #: premium: the insurer paid
     policy: str | None = None  #: premium: the policy number
+    #: the card's debit (purchase record with its TAC) that pays for a redemption
+    debit: BatchPurseRecord | None = None
 
     @property
     def approved(self) -> bool:
@@ -218,4 +221,5 @@ class PointsResult:
                 "id": redemption.redemption_id, "status": redemption.status,
                 "points": redemption.points, "fen": redemption.fen, "target": redemption.target},
             "message": self.message, "insurer_id": self.insurer_id, "policy": self.policy,
+            "debit": record_to_dict(self.debit) if self.debit else None,
         }

@@ -42,6 +42,7 @@ __all__ = [
     "SaleClaim",
     "TerminalBatch",
     "parse_batch",
+    "parse_record",
     "record_to_dict",
 ]
 
@@ -237,6 +238,15 @@ def parse_batch(data: object) -> TerminalBatch:
         seen.add(record.record_id)
         records.append(record)
     return TerminalBatch(batch_id, terminal_id, tuple(records))
+
+
+def parse_record(item: object, terminal_id: str) -> Record:
+    """One record from its JSON form (:func:`record_to_dict`), made at ``terminal_id``;
+    :class:`InvalidRecordError` names the problem."""
+    try:
+        return _parse_record(item, bytes.fromhex(check_terminal_id(terminal_id)))
+    except ValidationError as exc:
+        raise InvalidRecordError(f"record: {exc}") from None
 
 
 def _parse_record(item: object, terminal: bytes) -> Record:

@@ -20,6 +20,7 @@ from host.backoffice import Member, MemberKind, Ratio
 from host.backoffice.authorisations import DuplicateAuthorisationError
 from host.backoffice.errors import BatchRejectedError
 from host.backoffice.load_authoriser import LoadRefusedError
+from host.backoffice.redemptions import RedemptionRefusedError
 from host.backoffice.schema import bo_card_records
 from host.payment.errors import RequestMismatchError
 from host.payment.terminal import TransactionData
@@ -147,3 +148,45 @@ def test_one_merchant_cannot_clear_anothers_redemption(rig: Rig) -> None:
             bo_card_records.c.record_type == "purchase")).one()
     # The purchase TAC does not cover the card's offline sequence: kept apart, as claimed.
     assert row.card_seq is None and '"card_seq"' in row.claimed
+
+
+def _debit(rig: Rig, points: int):
+    """Points spent at the merchant: the card's debit record, as journaled for the batch."""
+    spent = rig.terminal.spend_points(points)
+    assert spent.approved and spent.debit is not None
+    return spent.debit
+
+
+def _convert(rig: Rig, debit, points: int | None = None, card_id: str = SAMPLE.identity):
+    return rig.link.redeem(redemption_id="R-1", card_id=card_id, purse=Purse.CONSUMPTION,
+                           points=debit.amount if points is None else points,
+                           at=START + dt.timedelta(hours=2), debit=debit)
+
+
+def test_a_redemption_is_paid_by_one_card_debit_once(rig: Rig) -> None:
+    rig.terminal.purchase(800_00, pin=PIN, method=PaymentMethod.DEBIT)
+    rig.terminal.upload()
+    debit = _debit(rig, 200)
+    with pytest.raises(RedemptionRefusedError, match="debit_differs_from_request"):
+        _convert(rig, debit, points=500)  # more than the card gave up
+    with pytest.raises(RedemptionRefusedError, match="bad_tac"):
+        _convert(rig, dataclasses.replace(debit, tac=bytes(4)))  # no debit at all
+    first = _convert(rig, debit)
+    again = _convert(rig, debit)  # the same debit sent again pays nothing more
+    assert (first.status, again.status) == ("created", "exists")
+    assert first.redemption_id == again.redemption_id
+    # ...nor is it also cleared as points spent at the merchant.
+    at = START + dt.timedelta(hours=3)
+    batch_id = rig.terminal.journal.close_batch(at)
+    assert batch_id is not None
+    with pytest.raises(BatchRejectedError) as refused:
+        rig.link.upload(rig.terminal.journal.batch(batch_id), at=at)
+    assert {r.reason for r in refused.value.rejections} == {"debit_already_redeemed"}
+
+
+def test_a_debit_cleared_at_a_merchant_cannot_be_converted(rig: Rig) -> None:
+    rig.terminal.purchase(800_00, pin=PIN, method=PaymentMethod.DEBIT)
+    debit = _debit(rig, 150)
+    rig.terminal.upload()  # the spend clears: the merchant is reimbursed for it
+    with pytest.raises(RedemptionRefusedError, match="debit_already_cleared_at_a_merchant"):
+        _convert(rig, debit)
