@@ -50,10 +50,11 @@ class Clock:
         return self.now
 
 
-def build_office(directory: Path) -> BackOffice:
+def build_office(directory: Path, url: str | None = None) -> BackOffice:
     """The alliance: SHOP A (1 point per CNY), a bank (bank: 1 per CNY 2, credit: 1 per CNY),
-    an insurer, and the sample card's holder in the standard group."""
-    office = BackOffice(f"sqlite:///{directory / 'ledger.sqlite3'}",
+    an insurer, and the sample card's holder in the standard group (on SQLite in
+    ``directory`` unless ``url`` names another database)."""
+    office = BackOffice(url or f"sqlite:///{directory / 'ledger.sqlite3'}",
                         verifier=SoftwareCardVerifier(sample_key_store()))
     opened = START - dt.timedelta(hours=2)
     office.init(at=opened)
@@ -111,7 +112,12 @@ def make_terminal(card: Any, link: Any, journal: Journal, clock: Clock) -> Termi
 
 @pytest.fixture
 def rig(sim_card: Any, tmp_path: Path) -> Iterator[Rig]:
-    office = build_office(tmp_path)
+    yield from open_rig(sim_card, tmp_path)
+
+
+def open_rig(sim_card: Any, tmp_path: Path, url: str | None = None) -> Iterator[Rig]:
+    """A terminal, its card and the alliance's back office (SQLite unless ``url``)."""
+    office = build_office(tmp_path, url)
     link = make_link(office)
     clock = Clock()
     path = tmp_path / "journal.sqlite3"
