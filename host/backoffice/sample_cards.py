@@ -101,6 +101,8 @@ class SampleTerminal:
     #: the IAD of a sale the card approves offline at its first GENERATE AC (a TC): DKI 01,
     #: CVN 12 (3DES), CVR "first cryptogram TC, no second"
     IAD_OFFLINE_TC = IssuerApplicationData(1, 0x12, CVR(first_ac=ACType.TC)).encode()
+    #: the IAD of a sale the card declines at its first GENERATE AC (an AAC)
+    IAD_OFFLINE_AAC = IssuerApplicationData(1, 0x12, CVR(first_ac=ACType.AAC)).encode()
 
     def __init__(self, terminal_id: str, cards: SampleCards) -> None:
         self.terminal_id = terminal_id
@@ -113,9 +115,10 @@ class SampleTerminal:
     def _card(self, card_id: str) -> _CardState:
         return self._state.setdefault(card_id, _CardState())
 
-    def pay(self, card_id: str, amount_fen: int, at: datetime, application: str = "debit") -> str:
-        """A chip-1 payment the card approved offline (a TC over the issuer's CDOL1 layout);
-        returns its record id."""
+    def pay(self, card_id: str, amount_fen: int, at: datetime, application: str = "debit", *,
+            declined: bool = False) -> str:
+        """A chip-1 payment the card approved offline (a TC over the issuer's CDOL1 layout),
+        or ``declined`` (an AAC); returns its record id."""
         state = self._card(card_id)
         state.atc += 1
         date, time = at.strftime("%Y%m%d"), at.strftime("%H%M%S")
@@ -125,7 +128,7 @@ class SampleTerminal:
             + hashlib.sha256(f"{card_id}{state.atc}".encode()).digest()[:4]
         )
         record_id = f"r{len(self._records) + 1}"
-        iad = self.IAD_OFFLINE_TC
+        iad = self.IAD_OFFLINE_AAC if declined else self.IAD_OFFLINE_TC
         tc = self._cards.application_cryptogram(card_id, application, state.atc, cdol1,
                                                 self.AIP, iad)
         self._records.append(PaymentRecord(
