@@ -55,6 +55,14 @@ def _record(chip: ChipPayment, method: PaymentMethod, second=None):
                           cdol2_data=chip.cdol2_data)
 
 
+def _online_sale(rig: Rig, amount: int, method: PaymentMethod) -> SaleClaim:
+    """A sale the terminal runs itself online, as far as the card's final cryptogram."""
+    chip = _chip(rig, amount, method)
+    answer = rig.link.authorise(chip.authorisation_request(), card_id=SAMPLE.identity,
+                                method=method)
+    return SaleClaim(payment=_record(chip, method, chip.complete_online(answer.response).second))
+
+
 def _load(rig: Rig, purse: Purse, points: int, sale: SaleClaim):
     host = LinkLoadHost(rig.link, sale=sale)
     return rig.terminal.card.points.load(purse, points, host, terminal_id=TID,
@@ -110,26 +118,16 @@ def test_a_sale_is_rewarded_once_and_no_more_than_agreed(rig: Rig) -> None:
     assert sale.approved and sale.proof is not None
     with pytest.raises(LoadRefusedError, match="already rewarded"):
         _load(rig, Purse.BANK, 61, sale.proof)
-    chip = _chip(rig, 100_00, PaymentMethod.DEBIT)
-    answer = rig.link.authorise(chip.authorisation_request(), card_id=SAMPLE.identity,
-                                method=PaymentMethod.DEBIT)
-    claim = SaleClaim(payment=_record(chip, PaymentMethod.DEBIT,
-                                      chip.complete_online(answer.response).second))
     with pytest.raises(LoadRefusedError, match="earns 100 consumption_points"):
-        _load(rig, Purse.CONSUMPTION, 101, claim)
-    chip = _chip(rig, 100_00, PaymentMethod.CREDIT)
-    answer = rig.link.authorise(chip.authorisation_request(), card_id=SAMPLE.identity,
-                                method=PaymentMethod.CREDIT)
-    credit = SaleClaim(payment=_record(chip, PaymentMethod.CREDIT,
-                                       chip.complete_online(answer.response).second))
+        _load(rig, Purse.CONSUMPTION, 101, _online_sale(rig, 100_00, PaymentMethod.DEBIT))
     with pytest.raises(LoadRefusedError, match="bank_points_need_a_debit_card_sale"):
-        _load(rig, Purse.BANK, 1, credit)
+        _load(rig, Purse.BANK, 1, _online_sale(rig, 100_00, PaymentMethod.CREDIT))
 
 
 def test_one_merchant_cannot_clear_anothers_redemption(rig: Rig) -> None:
     at = START + dt.timedelta(hours=1)
-    rig.office.add_members([Member("shop-b", MemberKind.MERCHANT, "Shop B", START, two_way=Ratio(1, 10),
-                                   terminals=(SHOP_B,))], at=at)
+    rig.office.add_members([Member("shop-b", MemberKind.MERCHANT, "Shop B", START,
+                                   two_way=Ratio(1, 10), terminals=(SHOP_B,))], at=at)
     rig.terminal.purchase(500_00, pin=PIN, method=PaymentMethod.DEBIT)
     rig.terminal.upload()
     spent = rig.terminal.spend_points(120)
