@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
-from host.transport._apdu_shape import split_command
+from apdu_specs.apdu import split_command
 from host.transport.base import Transport, TransportWrapper
 
 __all__ = [

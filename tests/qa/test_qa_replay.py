@@ -57,7 +57,7 @@ def test_records_pair_into_exchanges(sim_card) -> None:
                                   "805000020B0100001C3700000100005000", "00B2010C", "00840000",
                                   "8050000000FFFF", "80E20000" "00012C" + "00" * 300])
 def test_commands_are_rebuilt_byte_for_byte(apdu: str) -> None:
-    from host.transport._apdu_shape import split_command
+    from apdu_specs.apdu import split_command
     from host.transport.trace import format_json
 
     raw = bytes.fromhex(apdu)

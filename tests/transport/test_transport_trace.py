@@ -154,7 +154,7 @@ def test_transmit_failures_are_traced_and_re_raised() -> None:
     ("apdu", "line"),
     [("00A4", ">> 00A4  (malformed APDU)"),
      ("00A4040005AABB", ">> 00A40400 05AABB  (malformed APDU)"),
-     ("00B00000000100", ">> 00B00000 0100"),
+     ("00B00000000100", ">> 00B00000 000100"),
      ("00A40400000002AABB0000", ">> 00A40400 000002 AABB 0000")],
 )
 def test_command_line_shapes(apdu: str, line: str) -> None:
