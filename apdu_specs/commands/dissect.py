@@ -14,6 +14,10 @@ response layout and status words, and remembers which application a successful S
 made current. Nothing here raises on what a card or a trace holds: a command that fits
 no spec, or a malformed APDU, is decoded as far as it goes and says why it stops there.
 
+A payment application's data object lists (the PDOL in its FCI, CDOL1 and CDOL2 in its
+records) are remembered, so the data of GET PROCESSING OPTIONS and GENERATE AC is shown
+value by value, with the tag each value is for.
+
 Secret values are never shown: the key blocks of PUT KEY, the values of encrypted DGIs
 and PIN blocks are replaced by :class:`Concealed` (what they are and their length).
 """
@@ -21,7 +25,7 @@ and PIN blocks are replaced by :class:`Concealed` (what they are and their lengt
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..apdu import CommandParts, split_command
@@ -29,7 +33,7 @@ from ..errors import ProtocolError, SpecError
 from ..payment.aids import CREDIT_AID, DEBIT_AID, PPSE_NAME, PSE_NAME
 from ..sw import describe
 from ..tags import tag_name
-from ..tlv import TLV, parse_tlvs
+from ..tlv import TLV, find, parse_dol, parse_tlvs, split_dol_data
 from .gp_extra import DEFAULT_ISD_AID, split_dgis
 from .purse_data import PURSE_AID
 from .registry import candidates
@@ -59,7 +63,12 @@ INTERINDUSTRY = "iso7816"
 _INS_SELECT = 0xA4
 _SCRIPT_MAC = 8  # EMV issuer script commands end with an 8-byte MAC (Book 2 §9.2)
 #: templates whose content is worth showing as a tree when a layout leaves it raw
-_TEMPLATES = frozenset({0x6F, 0x70, 0x77, 0x61, 0xA5, 0xBF0C, 0xE3, 0x66, 0xE0, 0x9F7F})
+_TEMPLATES = frozenset({0x6F, 0x70, 0x77, 0x80, 0x61, 0xA5, 0xBF0C, 0xE3, 0x66, 0xE0, 0x9F7F})
+#: the data object lists a payment application announces (EMV Book 3 §5.4): the PDOL in
+#: its FCI, CDOL1 and CDOL2 in its records; GET PROCESSING OPTIONS and GENERATE AC carry
+#: the values they ask for, in their order
+_PDOL, _CDOL1, _CDOL2 = 0x9F38, 0x8C, 0x8D
+_GPO, _GENERATE_AC = "payment:GET PROCESSING OPTIONS", "payment:GENERATE AC"
 
 
 @dataclass(frozen=True)
@@ -194,14 +203,18 @@ def _param_fields(spec: CommandSpec, p1: int, p2: int) -> tuple[dict[str, Any], 
     return fields, meanings
 
 
-def decode_response(command: DecodedCommand, raw: bytes) -> DecodedResponse:
-    """Decode an answer to ``command`` (``raw`` = data ‖ SW1 SW2)."""
+def decode_response(command: DecodedCommand, raw: bytes, *,
+                    wrapped: bool = False) -> DecodedResponse:
+    """Decode an answer to ``command`` (``raw`` = data ‖ SW1 SW2); ``wrapped``: its data
+    is protected by secure messaging the caller cannot undo, so only the SW is decoded."""
     if len(raw) < 2:
         return DecodedResponse(raw, None, "no status word",
                                problem=f"a response of {len(raw)} byte(s) has no status word")
     data, sw = raw[:-2], int.from_bytes(raw[-2:], "big")
     meaning, detail = sw_meaning(sw, command.spec)
-    if not data:
+    if detail == meaning:
+        detail = ""
+    if not data or wrapped:
         return DecodedResponse(data, sw, meaning, detail)
     fields, problem = _response_fields(command.spec, data)
     return DecodedResponse(data, sw, meaning, detail, fields, problem)
@@ -255,7 +268,7 @@ def _first_tag(data: bytes) -> int:
 
 
 def _tlv_entry(obj: TLV) -> dict[str, Any]:
-    entry: dict[str, Any] = {"tag": f"{obj.tag:X}", "name": tag_name(obj.tag)}
+    entry: dict[str, Any] = {"tag": f"{obj.tag:02X}", "name": tag_name(obj.tag)}
     if obj.children:
         entry["value"] = [_tlv_entry(c) for c in obj.children]
     else:
@@ -329,16 +342,21 @@ class Dissector:
         self._aids = aids
         self.application: str | None = None
         self._carry = b""
+        self._dols: dict[int, bytes] = {}
+        self._cryptograms = 0  # GENERATE ACs since GET PROCESSING OPTIONS
 
     def command(self, raw: bytes, *, wrapped: bool = False) -> DecodedCommand:
         decoded = decode_command(raw, application=self.application, wrapped=wrapped,
                                  carry=self._carry)
         self._carry = decoded.carry
-        return decoded
+        return self._with_dol_values(decoded)
 
-    def response(self, command: DecodedCommand, raw: bytes) -> DecodedResponse:
-        decoded = decode_response(command, raw)
+    def response(self, command: DecodedCommand, raw: bytes, *,
+                 wrapped: bool = False) -> DecodedResponse:
+        decoded = decode_response(command, raw, wrapped=wrapped)
         self._follow(command.parts, decoded.sw)
+        if decoded.sw == 0x9000 and decoded.data and not wrapped:
+            self._note_dols(decoded.data)
         return decoded
 
     def name(self, raw: bytes) -> str:
@@ -358,3 +376,38 @@ class Dissector:
     def _follow(self, parts: CommandParts, sw: int | None) -> None:
         if parts.header[1:3] == bytes((_INS_SELECT, 0x04)) and sw == 0x9000:
             self.application = self._aids.get(parts.data)
+            self._dols.clear()
+
+    def _note_dols(self, data: bytes) -> None:
+        try:
+            objects = parse_tlvs(data)
+        except ProtocolError:
+            return
+        for tag in (_PDOL, _CDOL1, _CDOL2):
+            found = find(objects, tag)
+            if found is not None:
+                self._dols[tag] = found.value
+
+    def _with_dol_values(self, decoded: DecodedCommand) -> DecodedCommand:
+        """GET PROCESSING OPTIONS and GENERATE AC data cut into the values their DOL asks for."""
+        if decoded.key == _GPO:
+            self._cryptograms = 0
+            return _dol_values(decoded, "pdol_data", self._dols.get(_PDOL))
+        if decoded.key == _GENERATE_AC:
+            self._cryptograms += 1
+            dol = self._dols.get(_CDOL1 if self._cryptograms == 1 else _CDOL2)
+            return _dol_values(decoded, "cdol_data", dol)
+        return decoded
+
+
+def _dol_values(decoded: DecodedCommand, name: str, dol: bytes | None) -> DecodedCommand:
+    data = decoded.fields.get("data")
+    if dol is None or not isinstance(data, dict) or not isinstance(data.get(name), bytes):
+        return decoded
+    try:
+        values = split_dol_data(parse_dol(dol), data[name])
+    except ProtocolError:
+        return decoded  # the data does not fit the DOL the card announced: shown raw
+    entries = [{"tag": f"{tag:02X}", "name": tag_name(tag), "value": value}
+               for tag, value in values.items()]
+    return replace(decoded, fields={**decoded.fields, "data": {**data, name: entries}})
