@@ -182,3 +182,29 @@ def test_slot_trace_hook_routes_bridge_exchanges_by_slot() -> None:
     assert [format_human(r) for r in chip2] == ["[chip2] >> 00A40400 (SELECT)",
                                                 "[chip2] << 9000  2.0 ms"]
     assert chip2[0].ts == pytest.approx(99.998)
+
+
+def test_each_command_is_named_from_the_specs() -> None:
+    records: list[TraceRecord] = []
+    tracer = Tracer(records.append, chip="chip2")
+    for apdu, answer in (("00A4040007F000000002010100", "9000"),
+                         ("00B201CC20", "6A83"),                      # the purse's log
+                         ("805000020B0100001C37000001000050", "9000"),  # P2 02: a purse
+                         ("8050000008AABBCCDDEEFF001100", "9000"),      # P2 00: GP
+                         ("00CB3FFF00", "6D00")):
+        tracer.exchange(bytes.fromhex(apdu), bytes.fromhex(answer), ts=0.0, dur_ms=0.1)
+    commands = [r for r in records if r.direction == "cmd"]
+    assert [r.name for r in commands] == ["SELECT", "READ RECORD", "INITIALIZE FOR LOAD",
+                                          "INITIALIZE UPDATE", "unknown INS CB"]
+    assert [r.name for r in records if r.direction == "rsp"] == [r.name for r in commands]
+    assert format_human(commands[2]) == (
+        "[chip2] >> 80500002 0B 0100001C37000001000050 (INITIALIZE FOR LOAD)")
+    assert json.loads(format_json(commands[2]))["name"] == "INITIALIZE FOR LOAD"
+
+
+def test_naming_can_be_turned_off() -> None:
+    records: list[TraceRecord] = []
+    Tracer(records.append, name_commands=False).exchange(
+        bytes.fromhex("00A4040007F000000002010100"), b"\x90\x00", ts=0.0, dur_ms=0.1)
+    assert records[0].name is None
+    assert format_human(records[0]) == ">> 00A40400 07 F0000000020101 00"

@@ -103,9 +103,9 @@ def _human(text: str) -> TraceRecord:
 
 def _human_command(rest: str) -> TraceRecord:
     match = _COMMAND.match(rest.strip())
-    if match is None or not match["apdu"]:
+    if match is None or not (match["apdu"] or match["note"] == _MALFORMED):
         raise _BadLine(f"a command line holds hex fields, got {_excerpt(rest)}")
-    tokens, note = match["apdu"].split(" "), match["note"]
+    tokens, note = (match["apdu"] or "").split(" "), match["note"]
     if note == _MALFORMED:
         return _malformed(tokens)
     header = _hex(tokens[0], "header")

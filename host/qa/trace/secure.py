@@ -93,8 +93,9 @@ class _Session:
     scp: int
     level: int
     mac_length: int
-    session: SecureMessagingSession | None
-    label: str = ""
+    #: the sessions the handshake allows (SCP02 with and without ICV encryption authenticate
+    #: alike): the first protected command keeps the one it unwraps with
+    sessions: list[SecureMessagingSession]
     #: why the session's protection can no longer be undone (None: it can, with keys)
     lost: str | None = None
 
@@ -147,17 +148,15 @@ class ChannelObserver:
         if response[-2:] != b"\x90\x00":
             return "refused: no session"
         level = command[2]
-        for candidate in handshake.candidates:
-            for expected, session in _authentications(candidate.handshake, level):
-                if expected == command:
-                    self._sessions[channel] = _Session(handshake.scp, level, handshake.mac_length,
-                                                       session, candidate.label)
-                    return (f"host cryptogram and C-MAC verified; SCP{handshake.scp:02X} session "
-                            f"open at {level_name(level)}")
-        self._sessions[channel] = _Session(handshake.scp, level, handshake.mac_length, None,
-                                           lost="no keys given" if not self._keys else
-                                           "none of the given keys opened this session")
-        return f"SCP{handshake.scp:02X} session open at {level_name(level)}"
+        sessions = [session for candidate in handshake.candidates
+                    for expected, session in _authentications(candidate.handshake, level)
+                    if expected == command]
+        lost = None if sessions else ("no keys given" if not self._keys else
+                                      "none of the given keys opened this session")
+        self._sessions[channel] = _Session(handshake.scp, level, handshake.mac_length, sessions,
+                                           lost)
+        opened = f"SCP{handshake.scp:02X} session open at {level_name(level)}"
+        return f"host cryptogram and C-MAC verified; {opened}" if sessions else opened
 
     def selected(self, cla: int) -> None:
         """A successful SELECT on the channel of ``cla`` ends its session."""
@@ -173,19 +172,24 @@ class ChannelObserver:
         """Undo the protection of a command :meth:`protects` (``command`` None: redacted)."""
         state = self._sessions[_channel(header[0])]
         if command is None:
-            if state.session is not None and state.lost is None:
+            if state.lost is None:
                 state.lost = f"the MAC chain was lost at the redacted command on line {line}"
             return Protection(state.name, state.level, "data redacted in the trace")
         body, mac = _split_mac(command, state.mac_length)
-        if state.session is None or state.lost is not None:
+        if state.lost is not None:
             return Protection(state.name, state.level, f"wrapped ({state.lost})", None, body, mac)
-        try:
-            plain = state.session.unwrap_command(command)
-        except CryptoError as exc:
-            state.lost = f"a MAC did not verify on line {line}"
-            return Protection(state.name, state.level, f"does not unwrap: {exc}", None, body, mac)
-        done = "C-MAC verified" + (", data decrypted" if state.level & 0x02 and body else "")
-        return Protection(state.name, state.level, done, plain, body, mac)
+        failure: CryptoError | None = None
+        for session in state.sessions:
+            try:
+                plain = session.unwrap_command(command)
+            except CryptoError as exc:
+                failure = exc
+                continue
+            state.sessions = [session]
+            done = "C-MAC verified" + (", data decrypted" if state.level & 0x02 and body else "")
+            return Protection(state.name, state.level, done, plain, body, mac)
+        state.lost = f"a MAC did not verify on line {line}"
+        return Protection(state.name, state.level, f"does not unwrap: {failure}", None, body, mac)
 
     def response(self, cla: int, response: bytes) -> Protection | None:
         """Undo the protection of the answer to a protected command (None: it has none)."""
@@ -196,10 +200,10 @@ class ChannelObserver:
         if not is_protected_status(sw):
             return None
         body, mac = response[:-2 - state.mac_length], response[-2 - state.mac_length:-2]
-        if state.session is None or state.lost is not None:
+        if state.lost is not None:
             return Protection(state.name, state.level, f"wrapped ({state.lost})", None, body, mac)
         try:
-            plain = state.session.unwrap_response(response)
+            plain = state.sessions[0].unwrap_response(response)
         except CryptoError as exc:
             state.lost = "an R-MAC did not verify"
             return Protection(state.name, state.level, f"does not unwrap: {exc}", None, body, mac)
