@@ -24,7 +24,7 @@ and PIN blocks are replaced by :class:`Concealed` (what they are and their lengt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -69,6 +69,7 @@ _TEMPLATES = frozenset({0x6F, 0x70, 0x77, 0x80, 0x61, 0xA5, 0xBF0C, 0xE3, 0x66, 
 #: the values they ask for, in their order
 _PDOL, _CDOL1, _CDOL2 = 0x9F38, 0x8C, 0x8D
 _GPO, _GENERATE_AC = "payment:GET PROCESSING OPTIONS", "payment:GENERATE AC"
+_GET_RESPONSE = "iso7816:GET RESPONSE"
 
 
 @dataclass(frozen=True)
@@ -116,16 +117,22 @@ class DecodedResponse:
     detail: str = ""
     fields: Any = None
     problem: str | None = None
+    #: for GET RESPONSE: the command whose answer (announced by 61xx) this completes
+    completes: str = ""
 
 
 def identify(cla: int, ins: int, p1: int, p2: int, data: bytes | None = None,
-             application: str | None = None) -> CommandSpec | None:
-    """The registered spec that best explains a command (None: no spec has its INS).
+             application: str | None = None,
+             extra: Sequence[CommandSpec] = ()) -> CommandSpec | None:
+    """The registered spec (or one of ``extra``) that best explains a command (None: no
+    spec has its INS).
 
     ``data`` None means the data field is not visible (wrapped by secure messaging);
     ``application`` is what is selected, if known.
     """
-    ranked = sorted(candidates(cla, ins), key=lambda s: -_score(s, cla, p1, p2, data, application))
+    pool = candidates(cla, ins) + [s for s in extra if s.ins == ins
+                                   and bool(s.cla & 0x80) == bool(cla & 0x80)]
+    ranked = sorted(pool, key=lambda s: -_score(s, cla, p1, p2, data, application))
     return ranked[0] if ranked else None
 
 
@@ -157,18 +164,19 @@ def _params_fit(spec: CommandSpec, p1: int, p2: int) -> bool:
 
 
 def decode_command(raw: bytes, *, application: str | None = None, wrapped: bool = False,
-                   carry: bytes = b"") -> DecodedCommand:
+                   carry: bytes = b"", extra: Sequence[CommandSpec] = ()) -> DecodedCommand:
     """Name and decode ``raw``.
 
     ``wrapped``: the data field is protected by secure messaging the caller cannot undo,
     so only the header is decoded. ``carry``: the start of a DGI that the previous STORE
-    DATA block left unfinished.
+    DATA block left unfinished. ``extra``: specs known besides the registered ones (an
+    applet's own commands).
     """
     parts = split_command(raw)
     if len(parts.header) < 4:
         return DecodedCommand("malformed APDU", None, parts, problem=parts.problem)
     cla, ins, p1, p2 = parts.header
-    spec = identify(cla, ins, p1, p2, None if wrapped else parts.data, application)
+    spec = identify(cla, ins, p1, p2, None if wrapped else parts.data, application, extra)
     if spec is None:
         return DecodedCommand(f"unknown INS {ins:02X}", None, parts,
                               problem=parts.problem or f"no command spec has INS {ins:02X}")
@@ -338,26 +346,48 @@ class Dissector:
     """Decodes the exchanges of one chip in order, following what SELECT made current
     and the DGI a STORE DATA block leaves unfinished."""
 
-    def __init__(self, aids: Mapping[bytes, str] = KNOWN_AIDS) -> None:
+    def __init__(self, aids: Mapping[bytes, str] = KNOWN_AIDS,
+                 specs: Sequence[CommandSpec] = ()) -> None:
         self._aids = aids
+        self._specs = tuple(specs)
         self.application: str | None = None
         self._carry = b""
         self._dols: dict[int, bytes] = {}
         self._cryptograms = 0  # GENERATE ACs since GET PROCESSING OPTIONS
+        #: a command answered 61xx, and the data received for it so far
+        self._pending: tuple[DecodedCommand, bytes] | None = None
 
     def command(self, raw: bytes, *, wrapped: bool = False) -> DecodedCommand:
         decoded = decode_command(raw, application=self.application, wrapped=wrapped,
-                                 carry=self._carry)
+                                 carry=self._carry, extra=self._specs)
         self._carry = decoded.carry
         return self._with_dol_values(decoded)
 
     def response(self, command: DecodedCommand, raw: bytes, *,
                  wrapped: bool = False) -> DecodedResponse:
         decoded = decode_response(command, raw, wrapped=wrapped)
+        if not wrapped:
+            decoded = self._completed(command, decoded)
         self._follow(command.parts, decoded.sw)
         if decoded.sw == 0x9000 and decoded.data and not wrapped:
             self._note_dols(decoded.data)
         return decoded
+
+    def _completed(self, command: DecodedCommand, decoded: DecodedResponse) -> DecodedResponse:
+        """GET RESPONSE after 61xx: the whole answer decoded with the first command's layout."""
+        pending, self._pending = self._pending, None
+        if command.key != _GET_RESPONSE or pending is None:
+            if decoded.sw is not None and decoded.sw >> 8 == 0x61:
+                self._pending = (command, decoded.data)
+            return decoded
+        first, received = pending
+        data = received + decoded.data
+        if decoded.sw is not None and decoded.sw >> 8 == 0x61:
+            self._pending = (first, data)
+            return replace(decoded, completes=first.name)
+        fields, problem = _response_fields(first.spec, data) if decoded.sw == 0x9000 else (
+            decoded.fields, decoded.problem)
+        return replace(decoded, fields=fields, problem=problem, completes=first.name)
 
     def name(self, raw: bytes) -> str:
         """Just the command's name (what a live trace line shows)."""
@@ -365,7 +395,7 @@ class Dissector:
         if len(parts.header) < 4:
             return "malformed APDU"
         cla, ins, p1, p2 = parts.header
-        spec = identify(cla, ins, p1, p2, parts.data, self.application)
+        spec = identify(cla, ins, p1, p2, parts.data, self.application, self._specs)
         return spec.name if spec else f"unknown INS {ins:02X}"
 
     def answered(self, command: bytes, response: bytes) -> None:

@@ -26,7 +26,7 @@ from .errors import CLIError, cli_errors, register_error
 from .exit_codes import ExitCode
 from .options import json_option, reader_option, trace_option
 
-__all__ = ["conformance", "replay", "script"]
+__all__ = ["conformance", "extra_specs", "replay", "script"]
 
 register_error(QAError, ExitCode.USAGE)  # a script or trace that cannot be read
 
@@ -118,7 +118,7 @@ def conformance(reader: str | None, chips: tuple[int, ...], keys: str | None,
                           abort=True, err=True)
         allow = True
     applications = with_aids(_aid_option(aids))
-    specs = [s for s in (*all_specs(), *_extra_specs(spec_modules))
+    specs = [s for s in (*all_specs(), *extra_specs(spec_modules))
              if not only or s.application in only]
     if only:
         applications = {name: app for name, app in applications.items() if name in only}
@@ -136,7 +136,7 @@ def conformance(reader: str | None, chips: tuple[int, ...], keys: str | None,
         raise CLIError(summary_line(result), ExitCode.CARD_ERROR)
 
 
-def _extra_specs(modules: tuple[str, ...]) -> list[Any]:
+def extra_specs(modules: tuple[str, ...]) -> list[Any]:
     """Command specs from ``module`` or ``module:NAME`` (imported like any Python module)."""
     from importlib import import_module
 

@@ -19,6 +19,7 @@ from .errors import cli_errors, register_error
 from .exit_codes import ExitCode
 from .gp_cmds import resolver_from
 from .options import json_option
+from .qa_cmds import extra_specs
 
 __all__ = ["trace"]
 
@@ -41,16 +42,21 @@ def trace() -> None:
 @click.option("--key-file", envvar="DUALCARD_KEY_FILE", metavar="PATH",
               type=click.Path(dir_okay=False),
               help="TOML key file for bare key names [env DUALCARD_KEY_FILE]")
+@click.option("--specs", "spec_modules", multiple=True, metavar="MODULE[:NAME]",
+              help="also know the command specs in this module (all CommandSpec objects, or "
+                   "the sequence NAME), e.g. an applet's own commands")
 @json_option
 @cli_errors
 def decode(trace_file: Path, key_specs: tuple[str, ...], key_file: str | None,
-           as_json: bool) -> None:
+           spec_modules: tuple[str, ...], as_json: bool) -> None:
     """Decode a trace: commands by name, fields, status words (keys never shown)."""
     from host.qa.trace import decode_trace, load_trace_lines, render_text, to_json
 
+    specs = extra_specs(spec_modules)
     resolver = resolver_from(key_file)
     keys = [resolver.parse(spec) for spec in key_specs]
-    items = decode_trace(load_trace_lines(trace_file), keys, source=str(trace_file))
+    items = decode_trace(load_trace_lines(trace_file), keys, source=str(trace_file),
+                         specs=specs)
     if as_json:
         emit([to_json(item) for item in items], as_json=True)
         return

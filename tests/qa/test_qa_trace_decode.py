@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from host.cli.main import cli
 from host.keystore import KeyFile
 from tests.pos.conftest import terminal_files
+from tests.qa._examples import use_stamp_card
 
 pytestmark = pytest.mark.sim
 
@@ -170,3 +171,12 @@ def test_a_malformed_line_is_one_error_naming_the_line(tmp_path: Path, line: str
     assert result.exit_code == 2
     (error,) = result.output.strip().splitlines()
     assert error.startswith(f"Error: {trace}:4: ") and message in error
+
+
+def test_an_applets_own_specs_decode_with_specs(tmp_path: Path) -> None:
+    use_stamp_card()
+    trace = tmp_path / "stamp.trace"
+    trace.write_text("[chip1] >> 80300000 04 00000042 01\n[chip1] << 01 9000  0.1 ms\n")
+    assert "unknown INS 30" in _decode(trace).stdout
+    decoded = _decode(trace, "--specs", "stamp_card.specs").stdout
+    assert decoded.startswith("line 1 [chip1] STAMP — stamp  0.1 ms")

@@ -154,3 +154,20 @@ def test_any_bytes_are_decoded_without_raising(raw, application):
     assert decoded.name and decoded.parts.encode() == raw
     decode_response(decoded, raw)
     assert Dissector().name(raw) == decode_command(raw).name  # what a live trace line shows
+
+
+def test_get_response_completes_the_answer_61xx_announced():
+    dissector = Dissector()
+    load = dissector.command(parse_hex("805000020B0100001C37000001000050"))
+    assert dissector.response(load, parse_hex("6110")).meaning == (
+        "16 more response bytes available (GET RESPONSE)")
+    first = dissector.response(dissector.command(parse_hex("00C0000010")),
+                               parse_hex("00000000000001006108"))
+    assert first.completes == "INITIALIZE FOR LOAD"
+    last = dissector.response(dissector.command(parse_hex("00C0000008")),
+                              parse_hex("CDEF4F2006B1BEF59000"))
+    assert last.completes == "INITIALIZE FOR LOAD"
+    assert last.fields == {"balance": 0, "online_seq": 0, "key_version": 1, "algorithm_id": 0,
+                           "random": parse_hex("CDEF4F20"), "mac1": parse_hex("06B1BEF5")}
+    alone = dissector.response(dissector.command(parse_hex("00C0000008")), parse_hex("6985"))
+    assert not alone.completes  # nothing was pending

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from apdu_specs.commands.dissect import DecodedCommand, DecodedResponse, Dissector
+from apdu_specs.commands.spec import CommandSpec
 from host.gp.keyspec import KeySpec
 from host.transport.trace import TraceRecord
 
@@ -68,8 +69,8 @@ class TraceEvent:
 class _Chip:
     """What the decoder knows about one chip while it reads the trace."""
 
-    def __init__(self, keys: Sequence[KeySpec]) -> None:
-        self.dissector = Dissector()
+    def __init__(self, keys: Sequence[KeySpec], specs: Sequence[CommandSpec]) -> None:
+        self.dissector = Dissector(specs=specs)
         self.channels = ChannelObserver(keys)
 
     def event(self, line: TraceLine) -> TraceEvent:
@@ -134,13 +135,17 @@ class _Chip:
 
 
 def decode_trace(lines: Sequence[TraceLine], keys: Sequence[KeySpec] = (), *,
-                 source: str = "<trace>") -> Iterator[DecodedExchange | TraceEvent]:
-    """The exchanges and events of a trace, decoded, in the order their answers came."""
+                 source: str = "<trace>",
+                 specs: Sequence[CommandSpec] = ()) -> Iterator[DecodedExchange | TraceEvent]:
+    """The exchanges and events of a trace, decoded, in the order their answers came.
+
+    ``keys``: what to try on each secure channel; ``specs``: command specs known besides
+    the registered ones (an applet's own commands)."""
     chips: dict[str | None, _Chip] = {}
     pending: dict[str | None, TraceLine] = {}
     for line in lines:
         record = line.record
-        chip = chips.setdefault(record.chip, _Chip(keys))
+        chip = chips.get(record.chip) or chips.setdefault(record.chip, _Chip(keys, specs))
         if record.direction == "cmd":
             if record.chip in pending:
                 yield chip.exchange(pending.pop(record.chip), None)

@@ -162,7 +162,8 @@ def _malformed(tokens: list[str]) -> TraceRecord:
 def _human_response(rest: str) -> TraceRecord:
     parts = [p for p in re.split(r"\s{2,}", rest.strip()) if p]
     body = "" if not parts or _MS.match(parts[0]) else parts.pop(0)
-    dur_ms = float(_MS.match(parts[0])["ms"]) if parts and _MS.match(parts[0]) else None
+    timing = _MS.match(parts[0]) if parts else None
+    dur_ms = float(timing["ms"]) if timing else None
     tokens = body.split(" ") if body else []
     if len(tokens) > 2:
         raise _BadLine(f"a response line holds data and a status word, got {_excerpt(body)}")
@@ -213,14 +214,14 @@ def _json(text: str) -> TraceRecord:
     direction = obj.get("dir")
     if direction not in _DIRECTIONS:
         raise _BadLine(f"unknown record direction {direction!r}")
-    header = {k: _json_byte(obj, k) for k in ("cla", "ins", "p1", "p2")}
+    cla, ins, p1, p2 = (_json_byte(obj, k) for k in ("cla", "ins", "p1", "p2"))
     data = _json_hex(obj, "data_hex", allow_redacted=True)
     lc, le = _json_hex(obj, "lc"), _json_hex(obj, "le")
-    if direction == "cmd" and header["cla"] is not None and "lc" not in obj:
+    if direction == "cmd" and cla is not None and "lc" not in obj:
         lc = _rebuilt_lc(data, le)
     return TraceRecord(
         float(obj.get("ts") or 0.0), direction, _text(obj, "chip"), _text(obj, "reader"),
-        **header, lc_hex=lc, data_hex=data, le_hex=le, sw=_json_sw(obj),
+        cla, ins, p1, p2, lc_hex=lc, data_hex=data, le_hex=le, sw=_json_sw(obj),
         dur_ms=_number(obj, "dur_ms"), redacted=bool(obj.get("redacted")) or "*" in data,
         error=_text(obj, "error"), name=_text(obj, "name"))
 

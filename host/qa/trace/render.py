@@ -116,6 +116,8 @@ def _response_lines(response: DecodedResponse, item: DecodedExchange) -> Iterato
     if response.sw is not None:
         detail = f" ({response.detail})" if response.detail else ""
         yield f"{_FIELDS}{response.sw:04X}: {response.meaning}{detail}"
+    if response.completes:
+        yield f"{_FIELDS}the answer to {response.completes}, announced by 61xx"
     if response.fields is not None and response.fields != response.data:
         yield from _value_lines(None, response.fields, _FIELDS)
     if response.problem:
@@ -210,6 +212,7 @@ def _response_json(item: DecodedExchange) -> dict[str, Any] | None:
             "sw": None if response.sw is None else f"{response.sw:04X}",
             "meaning": response.meaning, "detail": response.detail or None,
             "fields": _plain(response.fields), "problem": response.problem,
+            "completes": response.completes or None,
             "secure_messaging": _protection_json(item.response_protection)}
 
 
