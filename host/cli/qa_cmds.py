@@ -239,7 +239,7 @@ def _step_json(step: Any) -> dict[str, Any]:
 
 
 @click.command("replay")
-@click.argument("trace_file", metavar="TRACE.jsonl",
+@click.argument("trace_file", metavar="TRACE",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @reader_option
 @click.option("--chip", type=click.IntRange(1, 2), default=1, show_default=True,
@@ -257,7 +257,7 @@ def _step_json(step: Any) -> dict[str, Any]:
 def replay(trace_file: Path, reader: str | None, chip: int, volatile: tuple[str, ...],
            skip_redacted: bool, no_atr_check: bool, stop_at_first: bool, trace: bool,
            trace_format: str, as_json: bool) -> None:
-    """[!] Replay a JSON Lines trace against a card and show where the answers differ."""
+    """[!] Replay a trace (JSON Lines or --trace's lines) against a card; show what differs."""
     from host.qa.replay import load_trace, parse_volatile, replay_events
 
     events = load_trace(trace_file, default_chip=chip)

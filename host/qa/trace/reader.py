@@ -249,7 +249,7 @@ def _json_sw(obj: dict[str, Any]) -> int | None:
     if not value:
         return None
     if len(value) != 4:
-        raise _BadLine(f"sw must be two bytes, got {obj.get('sw')!r}")
+        raise _BadLine(f"sw must be a two-byte status word, got {obj.get('sw')!r}")
     return int(value, 16)
 
 
