@@ -12,6 +12,7 @@ from apdu_specs.hexutil import parse_hex
 from host.gp.keyspec import parse_key_spec
 from host.qa.trace import DecodedExchange, decode_trace, read_trace_lines
 from host.transport.trace import DEFAULT_REDACTOR, Tracer, TraceRecord, format_human, format_json
+from tests.unit.crypto.scp_helpers import card_verifies
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +37,7 @@ def _scp03(level: int, commands: list[tuple[bytes, bytes]]) -> list[tuple[bytes,
     answer = card.respond_initialize_update(host.host_challenge) + b"\x90\x00"
     host.process_initialize_update_response(answer[:-2])
     authenticate, host_session = host.external_authenticate(level)
-    card_session = card.verify_external_authenticate(authenticate)
+    card_session = card_verifies(card, authenticate)
     out = [(SELECT_ISD, b"\x90\x00"), (host.initialize_update_command(), answer),
            (authenticate, b"\x90\x00")]
     for command, response in commands:
@@ -125,7 +126,7 @@ def test_scp02_sessions_are_undone_too(icv_encryption: bool) -> None:
     answer = card.respond_initialize_update(host.host_challenge) + b"\x90\x00"
     host.process_initialize_update_response(answer[:-2])
     authenticate, host_session = host.external_authenticate(0x03)
-    card_session = card.verify_external_authenticate(authenticate)
+    card_session = card_verifies(card, authenticate)
     exchanges = [(host.initialize_update_command(), answer), (authenticate, b"\x90\x00")]
     for command in (GET_STATUS, SET_STATUS):
         wrapped = host_session.wrap_command(command)
