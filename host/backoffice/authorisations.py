@@ -76,7 +76,7 @@ def new_authorisation_id(kind: str) -> str:
 def record_authorisation(db: Database, auth: Authorisation, *, at: datetime) -> Authorisation:
     """Store ``auth``; :class:`DuplicateAuthorisationError` if its ARQC was answered before."""
     try:
-        with db.write() as conn:
+        with db.write(flush=False) as conn:  # lost in a power cut, it only refuses points
             conn.execute(_INSERT, {
                 "id": auth.id, "kind": auth.kind, "arqc": auth.arqc, "card_id": auth.card_id,
                 "application": auth.application, "amount": auth.amount,

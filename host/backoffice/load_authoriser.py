@@ -81,7 +81,7 @@ class LoadAuthoriser:
         granted one is remembered before MAC2 leaves."""
         authorization = self.load_host.authorize(card_id, init, when)
         now = self.clock()
-        with self.office.db.write() as conn:
+        with self.office.db.write(flush=False) as conn:
             terms, key = self._terms(conn, card_id, init, now, sale)
             if init.amount > terms.points:
                 raise LoadRefusedError(
