@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from apdu_specs.documents import MAX_BYTES, DocumentError, json_document
 from cardlib.card import DualChipCard, StripeData
 from cardlib.chip import Chip
 from cardlib.memory import Value
@@ -88,12 +89,11 @@ def save_image(card: DualChipCard, path: str | os.PathLike[str]) -> None:
 
 
 def load_image(path: str | os.PathLike[str]) -> DualChipCard:
+    """The card in the image file at ``path``; file defects raise
+    :class:`~apdu_specs.documents.DocumentError`, a damaged image :class:`ImageError`."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise ImageError(f"cannot read card image {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImageError(f"{path} is not JSON: {exc}") from None
-    return card_from_dict(data)
+        raise DocumentError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    return card_from_dict(json_document(data, str(path), expect=dict))

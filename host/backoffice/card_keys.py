@@ -18,7 +18,6 @@ consumption-points load from a bank-points one, so a key file that gives one is 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 from apdu_specs.crypto.ciphers import Algorithm
 from host.backoffice.assets import Asset
 from host.backoffice.errors import ConfigurationError
+from host.files import read_json
 
 __all__ = ["KEY_FILE_FORMAT", "CardKeyStore", "CardKeys", "StaticKeyStore", "load_key_file"]
 
@@ -75,13 +75,7 @@ class StaticKeyStore:
 
 def load_key_file(path: str | Path) -> StaticKeyStore:
     """Read a key file (see the module docstring)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read key file {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"key file {path} is not JSON: {exc.msg}") from None
-    return parse_key_data(data, str(path))
+    return parse_key_data(read_json(path), str(path))
 
 
 def parse_key_data(data: Any, where: str = "key data") -> StaticKeyStore:

@@ -41,6 +41,7 @@ from .errors import CLIError, cli_errors, register_error
 from .exit_codes import HELP as EXIT_HELP
 from .exit_codes import ExitCode
 from .options import HEX, chip_option, json_option, reader_option, trace_option
+from .prompts import hidden_prompt, notice
 
 __all__ = ["gp", "gp_options", "open_gp", "resolver_from"]
 
@@ -117,8 +118,7 @@ def gp_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def resolver_from(key_file: str | None) -> KeyResolver:
-    return KeyResolver(key_file=key_file,
-                       prompt=lambda text: click.prompt(text, hide_input=True, err=True))
+    return KeyResolver(key_file=key_file, prompt=hidden_prompt(), notice=notice)
 
 
 @contextmanager

@@ -40,12 +40,12 @@ from host.backoffice.database import as_url, default_url
 from host.backoffice.errors import (
     BackOfficeError,
     ConfigurationError,
-    InvalidRecordError,
     ValidationError,
 )
 from host.backoffice.members import DEFAULT_TWO_WAY, member_accounts
 from host.backoffice.rates import Ratio, parse_ratio
 from host.cli.exit_codes import ExitCode
+from host.files import DocumentError, read_json
 
 __all__ = ["ledger"]
 
@@ -112,7 +112,7 @@ def _command_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 "rejections": [{"record": r.record_id, "reason": r.reason}
                                for r in exc.rejections],
             })
-        except ValidationError as exc:
+        except (ValidationError, DocumentError) as exc:
             _fail(as_json, str(exc), ExitCode.USAGE)
         except BackOfficeError as exc:
             _fail(as_json, str(exc), ExitCode.FAILURE)
@@ -296,13 +296,7 @@ def agreement_list(office: BackOffice, out: _Out, issuer: str | None) -> None:
 def clear_cmd(office: BackOffice, out: _Out, batch_file: Path, keys_file: Path,
               at: datetime | None) -> None:
     """[!] Verify and post a terminal batch (all records or none)."""
-    try:
-        data = json.loads(batch_file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidRecordError(f"cannot read {batch_file}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidRecordError(f"{batch_file} is not JSON: {exc.msg}") from None
-    batch = parse_batch(data)
+    batch = parse_batch(read_json(batch_file))
     office = _with_verifier(office, keys_file)
     result = office.clear(batch, at=_now(at))
 

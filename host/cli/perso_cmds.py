@@ -62,6 +62,7 @@ from .errors import CLIError, cli_errors, register_error
 from .exit_codes import HELP as EXIT_HELP
 from .exit_codes import ExitCode
 from .options import json_option, trace_option
+from .prompts import ask, hidden_prompt, notice
 
 __all__ = ["perso"]
 
@@ -81,15 +82,9 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
 _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-def _hidden_prompt(label: str) -> str:
-    return str(click.prompt(label, hide_input=True, err=True))
-
-
 def _passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> str:
-    def ask(label: str) -> str:
-        return str(click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True))
-
-    return SecretSource("key file passphrase", ENV_PASSPHRASE, passphrase_file, ask).read()
+    return SecretSource("key file passphrase", ENV_PASSPHRASE, passphrase_file,
+                        hidden_prompt(confirm=confirm), notice).read()
 
 
 def _load_keys(path: Path, passphrase_file: Path | None) -> KeyFile:
@@ -120,18 +115,25 @@ def keys() -> None:
 @keys.command("new")
 @click.option("--out", "out", required=True, type=_PATH, help="key file to write (mode 0600)")
 @click.option("--suite", default="AES", show_default=True, help="algorithm suite: AES, SM4, TDES")
-@click.option("--encrypt", is_flag=True, help="seal the file with a passphrase (scrypt + AES-GCM)")
-@click.option("--passphrase-file", type=_EXISTING, help="first line: the passphrase to seal with")
+@click.option("--encrypt/--plaintext", default=True,
+              help="seal the file with a passphrase (scrypt + AES-GCM; the default), or write "
+                   "the keys in plain text (tests only; warns)")
+@click.option("--passphrase-file", type=_EXISTING,
+              help=f"first line: the passphrase to seal with [else ${ENV_PASSPHRASE}, else asked "
+                   "twice]")
 @click.option("--force", is_flag=True, help="overwrite an existing file")
 @json_option
 @cli_errors
 def keys_new(out: Path, suite: str, encrypt: bool, passphrase_file: Path | None, force: bool,
              as_json: bool) -> None:
-    """[!] Generate a fresh set of issuer master keys for a suite."""
+    """[!] Generate a fresh set of issuer master keys for a suite, sealed with a passphrase."""
     if out.exists() and not force:
         raise CLIError(f"{out} exists (use --force to replace it)", ExitCode.USAGE)
     keyfile = new_key_file(suite)
     passphrase = _passphrase(passphrase_file, confirm=True) if encrypt else None
+    if passphrase is None:
+        notice(f"warning: {out} holds the master keys in plain text; anyone who can read it "
+               "has them (use --plaintext for tests only)")
     keyfile.save(out, passphrase)
     _emit_keys(keyfile.suite, [(i.name, i.algorithm, i.length, i.kcv) for i in keyfile.info()],
                passphrase is not None, as_json, f"new key file {out}")
@@ -167,12 +169,12 @@ def keys_import_parts(keys_path: Path, passphrase_file: Path | None, name: str, 
     components = []
     for n in range(1, parts + 1):
         source = SecretSource(f"component {n} of {name} (hex)", ENV_PART.format(n=n),
-                              part_files[n - 1] if part_files else None, _hidden_prompt)
+                              part_files[n - 1] if part_files else None, hidden_prompt(), notice)
         value = parse_secret_hex(source.read(), f"component {n}")
         kcv_text = part_kcvs[n - 1] if len(part_kcvs) >= n else \
-            click.prompt(f"KCV of component {n}", err=True)
+            ask(f"KCV of component {n}", "--part-kcv")
         components.append(KeyComponent(value, parse_secret_hex(kcv_text, f"KCV of component {n}")))
-    combined = combined_kcv or click.prompt(f"KCV of the combined key {name}", err=True)
+    combined = combined_kcv or ask(f"KCV of the combined key {name}", "--kcv")
     key = combine_components(name, algorithm_named(algorithm), components,
                              parse_secret_hex(combined, "combined KCV"))
     keyfile.add(key, replace=replace)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import click
@@ -21,6 +20,7 @@ from apdu_specs.commands.purse_data import Purse
 from ..backoffice.errors import BackOfficeError
 from ..backoffice.inprocess_link import open_backoffice
 from ..connect import open_card
+from ..files import read_text
 from ..pos import (
     ARPCRejectedError,
     PaymentMethod,
@@ -179,7 +179,7 @@ def slip(txn_id: str | None, config_path: str | None, parse_path: str | None,
          as_json: bool) -> None:
     """Print a transaction's slip, or (--parse FILE) extract the fields of a printed one."""
     if parse_path is not None:
-        fields = parse_slip(Path(parse_path).read_text(encoding="utf-8"))
+        fields = parse_slip(read_text(parse_path))
         data = {k: v for k, v in vars(fields).items() if k != "extra"}
         data["when"] = fields.when.isoformat()
         data["points"] = [vars(p) for p in fields.points]

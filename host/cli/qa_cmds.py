@@ -101,14 +101,14 @@ def conformance(reader: str | None, chips: tuple[int, ...], keys: str | None,
     Prints one row per command (cases passed, failed, skipped); exits 6 if any failed.
     """
     from apdu_specs.commands import all_specs
-    from host.gp import parse_key_spec
+    from host.cli.gp_cmds import resolver_from
     from host.qa.conformance import ConformanceSuite, summary_line, table, write_junit
     from host.qa.conformance.applications import with_aids
     from host.qa.conformance.secure import gp_secure_opener, gp_terminator
 
     sim = _is_sim(reader)
     allow = sim if destructive is None else destructive
-    key_spec = parse_key_spec(keys) if keys else None
+    key_spec = resolver_from(None).parse(keys) if keys else None
     if terminate:
         if key_spec is None:
             raise CLIError("--terminate needs --keys (SET STATUS runs in a secure channel)",

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ from apdu_specs.crypto.keyset import StaticKeys
 from apdu_specs.errors import HexError
 from apdu_specs.hexutil import parse_hex
 
+from ..files import parse_toml, read_text
 from .errors import KeySpecError
 
 __all__ = ["KeyResolver", "KeySpec", "MasterKeys", "parse_key_spec"]
@@ -139,10 +139,12 @@ class KeyResolver:
     """Turns spec strings into :class:`KeySpec`; every source is injectable for tests."""
 
     def __init__(self, *, env: Mapping[str, str] | None = None, key_file: str | Path | None = None,
-                 prompt: Callable[[str], str] | None = None) -> None:
+                 prompt: Callable[[str], str] | None = None,
+                 notice: Callable[[str], None] | None = None) -> None:
         self._env = os.environ if env is None else env
         self._key_file = Path(key_file) if key_file else None
         self._prompt = prompt
+        self._notice = notice  # told when a passphrase comes from the environment
 
     def parse(self, text: str) -> KeySpec:
         text = text.strip()
@@ -183,16 +185,10 @@ class KeyResolver:
         raise KeySpecError(f"environment variable {name} (or {name}_ENC/_MAC/_DEK) is not set")
 
     def _from_file(self, path: Path, entry: str | None) -> MasterKeys:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise KeySpecError(f"cannot read key file {path}: {exc.strerror}") from None
+        text = read_text(path)
         if text.lstrip().startswith("{"):
             return self._from_issuer_key_file(path, entry)
-        try:
-            tables = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise KeySpecError(f"key file {path} is not valid TOML: {exc}") from None
+        tables = parse_toml(text, str(path))
         if entry is None:
             if len(tables) != 1:
                 raise KeySpecError(f"key file {path} has {len(tables)} entries: "
@@ -204,14 +200,12 @@ class KeyResolver:
         return _keys_from_table(table, f"{path}#{entry}")
 
     def _from_issuer_key_file(self, path: Path, entry: str | None) -> MasterKeys:
-        from host.keystore import KeyFile, KeyStoreError
+        from host.keystore import KeyFile, KeyStoreError, SecretSource
 
         def passphrase() -> str:
-            if ENV_PASSPHRASE in self._env:
-                return self._env[ENV_PASSPHRASE]
-            if self._prompt is None:
-                raise KeySpecError(f"{path} is sealed: set ${ENV_PASSPHRASE}")
-            return self._prompt(f"passphrase of {path}")
+            source = SecretSource(f"passphrase of {path}", ENV_PASSPHRASE, None, self._prompt,
+                                  self._notice)
+            return source.read(self._env)
 
         try:
             keys = KeyFile.load(path, passphrase)

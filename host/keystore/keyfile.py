@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apdu_specs.documents import json_document
+
+from ..files import read_json
 from .errors import KeyFileError, KeyStoreError, PassphraseError, UnknownKeyError
 from .master_key import MasterKey, algorithm_named
 from .sealing import DEFAULT_COST, SealParameters, open_sealed, seal
@@ -106,7 +109,7 @@ class KeyFile:
     @classmethod
     def load(cls, path: str | os.PathLike[str], passphrase: Passphrase = None) -> KeyFile:
         """Read and check a key file; ``passphrase`` (or a callable) opens a sealed one."""
-        return cls.from_json(_read_json(Path(path)), passphrase, where=str(path))
+        return cls.from_json(read_json(path, expect=dict), passphrase, where=str(path))
 
     @classmethod
     def from_json(cls, data: Any, passphrase: Passphrase = None, *,
@@ -124,12 +127,12 @@ class KeyFile:
 
 def is_sealed(path: str | os.PathLike[str]) -> bool:
     """True when the key file at ``path`` needs a passphrase."""
-    return "sealed" in _read_json(Path(path))
+    return "sealed" in read_json(path, expect=dict)
 
 
 def read_key_info(path: str | os.PathLike[str]) -> tuple[str, list[KeyInfo], bool]:
     """Suite, key references with KCVs, and whether the file is sealed — no passphrase needed."""
-    data = _read_json(Path(path))
+    data = read_json(path, expect=dict)
     header = _check_header(data, str(path))
     infos = [KeyInfo(name, str(e["algorithm"]), int(e["length"]), str(e["kcv"]).upper())
              for name, e in sorted(header["keys"].items())]
@@ -155,17 +158,6 @@ def write_private(path: Path, text: str) -> None:
 
 def _canonical(header: Mapping[str, Any]) -> bytes:
     return json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise KeyFileError(f"key file {path} is not JSON (line {exc.lineno}: {exc.msg})") from None
 
 
 def _check_header(data: Any, where: str) -> dict[str, Any]:
@@ -202,7 +194,7 @@ def _unseal(data: dict[str, Any], header: dict[str, Any], passphrase: Passphrase
     aad = {**header, "keys": {n: {k: v for k, v in e.items() if k != "value"}
                               for n, e in header["keys"].items()}}
     plain = open_sealed(ciphertext, secret, _canonical(aad), params)
-    values = json.loads(plain)
+    values = json_document(plain, f"{where} (sealed data)")
     if not isinstance(values, dict):
         raise KeyFileError(f"{where}: sealed data is not a table of keys")
     return values

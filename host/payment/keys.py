@@ -7,7 +7,6 @@ in an HSM or a key store, not in files).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from apdu_specs.errors import HexError
 from apdu_specs.hexutil import parse_hex, to_hex
 from apdu_specs.payment.cryptogram import IssuerMasterKeys
 
+from ..files import read_json
 from .errors import ProfileError
 
 __all__ = ["IssuerKeys", "load_issuer_keys"]
@@ -40,14 +40,10 @@ class IssuerKeys:
 
 def load_issuer_keys(path: str | Path) -> IssuerKeys:
     """Keys from ``{"imk_ac": hex, "imk_smi": hex, "imk_smc": hex, "cvk": hex, "pvk": hex}``."""
+    raw = read_json(path, expect=dict)
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
         fields = {name: parse_hex(str(raw[name]), what=name)
                   for name in ("imk_ac", "imk_smi", "imk_smc", "cvk", "pvk")}
-    except OSError as exc:
-        raise ProfileError(f"cannot read issuer key file {path}: {exc.strerror}") from None
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ProfileError(f"issuer key file {path} is not a JSON object: {exc}") from None
     except KeyError as exc:
         raise ProfileError(f"issuer key file {path} lacks {exc.args[0]!r}") from None
     except HexError as exc:

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..files import parse_json, read_bytes, read_text
 from .errors import JournalError
 
 __all__ = ["AUDIT_FORMAT", "AuditJournal", "AuditRecord", "BatchIdentity"]
@@ -90,23 +91,24 @@ class AuditJournal:
             return self.results
         self._drop_cut_line()
         records = []
-        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise JournalError(f"{self.path} line {number} is damaged") from None
-        self._check_header(records[0] if records else None)
-        for record in records[1:]:
+        for number, line in enumerate(read_text(self.path, empty_ok=True).splitlines(), 1):
+            if line.strip():
+                records.append((number, parse_json(line, str(self.path), line=number,
+                                                   expect=dict)))
+        self._check_header(records[0][1] if records else None)
+        for number, record in records[1:]:
             if record.get("type") == "card":
-                self.results[int(record["row"])] = str(record["result"])
+                try:
+                    self.results[int(record["row"])] = str(record["result"])
+                except (KeyError, TypeError, ValueError):
+                    raise JournalError(f"{self.path}:{number}: a card record needs a row "
+                                       "number and a result") from None
         self._append({"type": "resume", "time": _now(), "done": self.done_count()})
         return self.results
 
     def _drop_cut_line(self) -> None:
         """Remove a last line cut short by a crash (lines are only ever appended whole)."""
-        data = self.path.read_bytes()
+        data = read_bytes(self.path)
         if data and not data.endswith(b"\n"):
             with self.path.open("r+b") as fh:
                 fh.truncate(data.rfind(b"\n") + 1)

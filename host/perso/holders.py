@@ -20,16 +20,15 @@ A record never carries a PIN (PINs are generated per card) or a key.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from apdu_specs.crypto.luhn import is_valid as luhn_valid
+from apdu_specs.documents import DocumentError, parse_csv, parse_json
 
+from ..files import read_text
 from .errors import HolderError
 
 __all__ = ["COLUMNS", "HolderRecord", "holder_from_json", "read_holders", "read_holders_text"]
@@ -116,11 +115,8 @@ def _record(index: int, fields: Mapping[str, Any], where: str) -> HolderRecord:
 
 def read_holders_text(text: str, source: str = "holders") -> Iterator[HolderRecord]:
     """Holder records of CSV ``text``, validated one by one (errors name row and column)."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if not header:
-        raise HolderError(f"{source} header", "name", "the CSV file is empty")
-    reader.fieldnames = header
+    table = parse_csv(text, source)
+    header = table.header
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
         raise HolderError(f"{source} header", unknown[0],
@@ -129,30 +125,23 @@ def read_holders_text(text: str, source: str = "holders") -> Iterator[HolderReco
     if missing:
         raise HolderError(f"{source} header", missing[0], "is missing")
     seen: dict[str, int] = {}
-    for index, row in enumerate(reader):
+    for index, (_line, fields) in enumerate(table.rows):
         where = f"{source} row {index + 1}"
-        if None in row:
+        if len(fields) > len(header):
             raise HolderError(where, "(extra)", "has more fields than the header")
-        record = _record(index, row, where)
-        for key in (record.pan, record.card_id):
-            if key is not None and key in seen:
-                raise HolderError(where, "pan" if key == record.pan else "card_id",
-                                  f"repeats row {seen[key]}")
+        record = _record(index, dict(zip(header, fields, strict=False)), where)
+        for column in ("holder_id", "pan", "card_id"):
+            key = getattr(record, column)
+            if key is not None and (column, key) in seen:
+                raise HolderError(where, column, f"repeats row {seen[column, key]}")
             if key is not None:
-                seen[key] = record.row
+                seen[column, key] = record.row
         yield record
 
 
 def read_holders(path: str | Path) -> list[HolderRecord]:
     """All holder records of a CSV file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise HolderError(str(path), "(file)", f"cannot read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise HolderError(str(path), "(file)", "is not UTF-8 text") from None
-    return list(read_holders_text(text, path.name))
+    return list(read_holders_text(read_text(path), Path(path).name))
 
 
 def holder_from_json(text: str, index: int = 0, *,
@@ -163,9 +152,9 @@ def holder_from_json(text: str, index: int = 0, *,
     default ``pan`` and ``card_id`` are required (a batch numbers them by row).
     """
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HolderError("--holder", "(json)", f"is not JSON: {exc.msg}") from None
+        data = parse_json(text, "--holder")
+    except DocumentError as exc:
+        raise HolderError("--holder", "(json)", exc.reason) from None
     if not isinstance(data, dict):
         raise HolderError("--holder", "(json)", "must be a JSON object")
     unknown = [k for k in data if k not in COLUMNS]

@@ -14,7 +14,6 @@ profile fails before the first card, not in the middle of a batch. The sample pr
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -29,9 +28,11 @@ from apdu_specs.commands.purse_data import (
 from apdu_specs.crypto.errors import UnsupportedAlgorithmError
 from apdu_specs.crypto.luhn import check_digit
 from apdu_specs.crypto.suite import AlgorithmSuite, suite_named
+from apdu_specs.documents import toml_document
 from apdu_specs.payment import aids as payment_aids
 from apdu_specs.payment.cryptogram import VERSIONS
 
+from ..files import read_bytes
 from ._fields import MISSING, Table
 from .errors import ProfileError
 
@@ -258,16 +259,8 @@ class Profile:
 
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a profile file."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ProfileError("(file)", f"cannot read: {exc.strerror}", source=str(path)) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ProfileError("(file)", f"not valid TOML: {exc}", source=str(path)) from None
-    profile = parse_profile(data, source=str(path))
+    raw = read_bytes(path)
+    profile = parse_profile(toml_document(raw, str(path)), source=str(path))
     return _with_fingerprint(profile, hashlib.sha256(raw).hexdigest())
 
 

@@ -11,9 +11,7 @@ Keys never travel on the command line. The file is JSON::
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 from apdu_specs.crypto.errors import CryptoError
@@ -21,6 +19,7 @@ from apdu_specs.crypto.suite import suite_named
 from apdu_specs.errors import HexError
 from apdu_specs.hexutil import parse_hex
 
+from ..files import read_json
 from .errors import PointsError
 from .keys import PurseIssuerKeys
 
@@ -54,12 +53,4 @@ def issuer_keys_to_dict(keys: PurseIssuerKeys) -> dict[str, Any]:
 
 
 def load_issuer_keys(path: str | os.PathLike[str]) -> PurseIssuerKeys:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PointsError(f"cannot read points key file {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PointsError(f"points key file {path} is not JSON: {exc.msg}") from None
-    return issuer_keys_from_dict(data)
+    return issuer_keys_from_dict(read_json(path))

@@ -14,11 +14,11 @@ files (as the ``pay`` and ``points`` commands read them), never in this one
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from host.files import read_json
 from host.points import SoftwarePurchaseSAM
 from host.points.keyfile import load_issuer_keys as load_points_keys
 from host.transport.base import Transport
@@ -75,12 +75,7 @@ def _url(base: Path, value: Any) -> str:
 def load_config(path: str | Path) -> TerminalConfig:
     """Read a terminal configuration; :class:`POSError` names what is wrong."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise POSError(f"cannot read terminal configuration {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise POSError(f"terminal configuration {path} is not JSON: {exc.msg}") from None
+    data = read_json(path)
     if not isinstance(data, dict) or data.get("format") != CONFIG_FORMAT:
         raise POSError(f"terminal configuration {path}: format must be {CONFIG_FORMAT!r}")
     missing = [name for name in _REQUIRED if name not in data]

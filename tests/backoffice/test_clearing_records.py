@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from apdu_specs.documents import DocumentError
 from host.backoffice import Asset, SoftwareCardVerifier, StaticKeyStore, parse_batch
 from host.backoffice.card_keys import CardKeys, load_key_file, parse_key_data
 from host.backoffice.errors import ConfigurationError, InvalidRecordError
@@ -118,5 +119,5 @@ def test_key_files(tmp_path) -> None:
         parse_key_data({"format": "x"})
     with pytest.raises(ConfigurationError):
         parse_key_data({**data, "cards": {"C": {"dtk": {"bank_points": "00"}}}})
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(DocumentError, match=r"missing\.json: cannot read"):
         load_key_file(tmp_path / "missing.json")

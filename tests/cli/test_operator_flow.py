@@ -18,7 +18,8 @@ def test_keys_batch_and_card_info_with_the_issuer_key_file(tmp_path, monkeypatch
     shutil.copy(EXAMPLES / "profile.toml", "profile.toml")
     shutil.copy(EXAMPLES / "holders.csv", "holders.csv")
     run = CliRunner().invoke
-    assert run(cli, ["perso", "keys", "new", "--suite", "AES", "--out", "keys.json"]).exit_code == 0
+    assert run(cli, ["perso", "keys", "new", "--suite", "AES", "--out", "keys.json",
+                     "--plaintext"]).exit_code == 0
     result = run(cli, ["perso", "batch", "--profile", "profile.toml", "--keys", "keys.json",
                        "--input", "holders.csv", "--out-dir", "cards", "--json"])
     assert result.exit_code == 0, result.output

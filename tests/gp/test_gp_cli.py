@@ -107,7 +107,7 @@ def test_gp_cli_trace_redacts_put_key(image: str) -> None:
 
 @pytest.mark.parametrize(("args", "code", "text"), [
     (("list",), 3, "no reader"),
-    (("list", "-r", "sim:/nonexistent/card.json"), 1, "cannot read card image"),
+    (("list", "-r", "sim:/nonexistent/card.json"), 2, "card.json: cannot read"),
     (("list", "--key", "404142434445464748494A4B4C4D4E4F"), 2, "not accepted"),
     (("list", "--key", "env:NOPE"), 2, "not set"),
     (("list", "--kvn", "30"), 5, "no key set 30"),

@@ -28,7 +28,7 @@ def _run(*args: str, env: dict[str, str] | None = None, input: str | None = None
 @pytest.fixture
 def keyfile(tmp_path: Path) -> Path:
     path = tmp_path / "keys.json"
-    assert _run("keys", "new", "--out", str(path)).exit_code == 0
+    assert _run("keys", "new", "--out", str(path), "--plaintext").exit_code == 0
     return path
 
 
@@ -46,7 +46,7 @@ def test_keys_new_and_list(tmp_path: Path, keyfile: Path) -> None:
     assert kcvs == {k.name: k.kcv_hex for k in KeyFile.load(keyfile)}
     for key in KeyFile.load(keyfile):
         assert key.value.hex().upper() not in listed.output.upper()
-    again = _run("keys", "new", "--out", str(keyfile))
+    again = _run("keys", "new", "--out", str(keyfile), "--plaintext")
     assert again.exit_code == 2 and "exists" in again.output
 
 
@@ -143,7 +143,7 @@ def test_run_one_card_in_an_image(tmp_path: Path, keyfile: Path) -> None:
     refused = _run(*args, "--holder", other)
     assert refused.exit_code == 1 and "already personalised" in refused.output
     foreign = tmp_path / "foreign.json"
-    _run("keys", "new", "--out", str(foreign))
+    _run("keys", "new", "--out", str(foreign), "--plaintext")
     wrong_keys = _run("run", "--reader", f"sim:{image}", "--profile", str(PROFILE), "--keys",
                       str(foreign), "--holder", holder)
     assert wrong_keys.exit_code == 5 and "cryptogram" in wrong_keys.output

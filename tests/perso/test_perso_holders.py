@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apdu_specs.crypto.luhn import is_valid
+from apdu_specs.documents import DocumentError
 from host.perso import (
     AuditJournal,
     AuditRecord,
@@ -160,5 +161,5 @@ def test_audit_journal_of_another_batch_is_refused(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="another input file"):
         _journal(path, "other").open()
     path.write_text('{"type": "batch"}\nnot json\n')
-    with pytest.raises(JournalError):
+    with pytest.raises(DocumentError, match=r"audit.jsonl:2: not JSON"):
         _journal(path).open()

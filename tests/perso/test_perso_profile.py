@@ -11,6 +11,7 @@ import pytest
 
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.crypto.luhn import is_valid
+from apdu_specs.documents import DocumentError
 from apdu_specs.payment.aids import PPSE_NAME, PSE_NAME
 from host.perso import ProfileError, load_profile, parse_profile
 from host.perso.profile import AppKind
@@ -101,7 +102,7 @@ def test_two_applications_with_one_aid() -> None:
 def test_a_file_that_is_not_toml(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text("name = [unterminated")
-    with pytest.raises(ProfileError, match="not valid TOML"):
+    with pytest.raises(DocumentError, match=r"p\.toml: not TOML"):
         load_profile(path)
 
 

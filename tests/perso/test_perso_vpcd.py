@@ -51,7 +51,7 @@ def served(stack: PCSCStack) -> Iterator[SimulatedCard]:
 def test_one_card_through_the_virtual_reader(served: SimulatedCard, tmp_path: Path) -> None:
     keys = tmp_path / "keys.json"
     runner = CliRunner()
-    assert runner.invoke(perso, ["keys", "new", "--out", str(keys)]).exit_code == 0
+    assert runner.invoke(perso, ["keys", "new", "--out", str(keys), "--plaintext"]).exit_code == 0
     holder = json.dumps({"name": "DOE/JANE", "holder_id": "X-1", "pan": "6222030000000071",
                          "card_id": "8860000000000077"})
     result = runner.invoke(perso, [

@@ -59,7 +59,7 @@ def test_reconcile_with_nothing_open(setup: dict[str, str]) -> None:
 
 def test_bad_configuration_is_one_line(tmp_path: Path) -> None:
     missing = _run("journal", "--config", str(tmp_path / "nope.json"))
-    assert missing.exit_code == 1 and "cannot read terminal configuration" in missing.output
+    assert missing.exit_code == 2 and "nope.json: cannot read" in missing.output
     (tmp_path / "bad.json").write_text('{"format": "dualcard-pos-terminal/1"}')
     bad = _run("journal", "--config", str(tmp_path / "bad.json"))
     assert bad.exit_code == 1 and "lacks merchant_id" in bad.output

@@ -96,7 +96,7 @@ def test_errors_are_one_line_and_non_zero(image, keyfile, tmp_path):
 
     missing = run("load", "-r", reader, "--purse", "bank", "--amount", "1", "--keys",
                   str(tmp_path / "nope.json"))
-    assert missing.exit_code == 1 and "cannot read points key file" in _error_line(missing)
+    assert missing.exit_code == 2 and "nope.json: cannot read" in _error_line(missing)
 
     bad_terminal = run("load", "-r", reader, "--purse", "bank", "--amount", "1", "--keys",
                        str(keyfile), "--terminal-id", "0102")

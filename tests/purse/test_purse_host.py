@@ -24,6 +24,7 @@ from apdu_specs.commands.purse_data import (
     parse_transaction_time,
 )
 from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.documents import DocumentError
 from apdu_specs.errors import SpecError
 from host.points import (
     FixedCardKeys,
@@ -109,7 +110,7 @@ def test_key_file_round_trip_and_errors(tmp_path):
         with pytest.raises(PointsError):
             issuer_keys_from_dict(broken)
     (tmp_path / "bad.json").write_text("{", encoding="utf-8")
-    with pytest.raises(PointsError):
+    with pytest.raises(DocumentError, match="not JSON"):
         load_issuer_keys(tmp_path / "bad.json")
 
 

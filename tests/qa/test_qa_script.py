@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from apdu_specs.documents import DocumentError
 from host.cli.qa_cmds import script
-from host.qa import QAError, ScriptSyntaxError
+from host.qa import ScriptSyntaxError
 from host.qa.script import ChipSwitch, Command, Reset, parse_script, read_script, run_script
 
 pytestmark = pytest.mark.sim
@@ -48,8 +49,8 @@ def test_syntax_errors_name_the_line(text: str, message: str) -> None:
     assert error.value.line == 2 and str(error.value).startswith("t.apdu:2:")
 
 
-def test_reading_a_missing_script_is_a_qa_error(tmp_path: Path) -> None:
-    with pytest.raises(QAError, match="cannot read"):
+def test_reading_a_missing_script_is_a_document_error(tmp_path: Path) -> None:
+    with pytest.raises(DocumentError, match=r"absent\.apdu: cannot read"):
         read_script(tmp_path / "absent.apdu")
 
 

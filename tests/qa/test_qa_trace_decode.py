@@ -37,7 +37,7 @@ def perso_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """A blank card personalised with --trace: the trace file, the keys, the run's report."""
     where = tmp_path_factory.mktemp("perso")
     keys = where / "issuer.json"
-    assert _run("perso", "keys", "new", "--out", str(keys)).exit_code == 0
+    assert _run("perso", "keys", "new", "--out", str(keys), "--plaintext").exit_code == 0
     card = where / "card.json"
     assert _run("sim", "new", "--out", str(card), "--identity", "8860000000000077").exit_code == 0
     run = _run("perso", "run", "--reader", f"sim:{card}", "--profile", str(PROFILE),

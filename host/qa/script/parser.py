@@ -22,6 +22,7 @@ from pathlib import Path
 from apdu_specs.errors import HexError
 from apdu_specs.hexutil import parse_hex
 
+from ...files import read_text
 from ..errors import QAError, ScriptSyntaxError
 from ..patterns import DataPattern, parse_sw_list, strip_noise
 from .model import ChipSwitch, Command, Expectation, Reset, Script, Step
@@ -34,14 +35,7 @@ _CHIP = re.compile(r"chip\s+(\S+)", re.IGNORECASE)
 
 
 def read_script(path: str | Path) -> Script:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise QAError(f"cannot read script {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise QAError(f"{path} is not a text file") from None
-    return parse_script(text, source=str(path))
+    return parse_script(read_text(path), source=str(path))
 
 
 def parse_script(text: str, *, source: str = "<script>") -> Script:

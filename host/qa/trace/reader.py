@@ -14,7 +14,6 @@ Redacted data (``*`` for each hex digit) keeps its length but not its bytes.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -23,9 +22,10 @@ from typing import Any
 
 from apdu_specs.errors import HexError
 from apdu_specs.hexutil import parse_hex
+from host.files import DocumentError, parse_json, read_text
 from host.transport.trace import Direction, TraceRecord
 
-from ..errors import QAError, TraceFormatError
+from ..errors import TraceFormatError
 
 __all__ = ["TraceLine", "command_bytes", "load_trace_lines", "read_trace_lines"]
 
@@ -53,14 +53,11 @@ class _BadLine(ValueError):
 
 def load_trace_lines(path: str | Path) -> list[TraceLine]:
     """Every record of the trace file ``path``."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise QAError(f"cannot read trace {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise QAError(f"{path} is not a text file") from None
-    return read_trace_lines(text.splitlines(), source=str(path))
+    lines = read_trace_lines(read_text(path).splitlines(), source=str(path))
+    if not lines:
+        raise TraceFormatError("no trace records (only blank lines and comments)",
+                               source=str(path))
+    return lines
 
 
 def read_trace_lines(lines: Iterable[str], *, source: str = "<trace>") -> list[TraceLine]:
@@ -206,9 +203,9 @@ _DIRECTIONS = ("cmd", "rsp", "connect", "reset", "disconnect", "error")
 
 def _json(text: str) -> TraceRecord:
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _BadLine(f"not JSON: {exc.msg}") from None
+        obj = parse_json(text, "")
+    except DocumentError as exc:
+        raise _BadLine(exc.reason) from None
     if not isinstance(obj, dict):
         raise _BadLine("a trace record is a JSON object")
     direction = obj.get("dir")
