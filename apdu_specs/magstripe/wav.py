@@ -50,10 +50,12 @@ def read_wav(data: bytes) -> WaveData:
         with wave.open(io.BytesIO(data), "rb") as src:
             channels, width = src.getnchannels(), src.getsampwidth()
             rate, frames = src.getframerate(), src.readframes(src.getnframes())
-    except (wave.Error, EOFError) as error:
-        raise BadWaveFile(f"not a readable WAV file ({error})") from None
-    if width != 2:
-        raise BadWaveFile(f"{8 * width}-bit samples; 16-bit PCM is required")
+    except (wave.Error, EOFError, RuntimeError) as error:  # RuntimeError: a chunk past the end
+        why = str(error) or "a chunk runs past the end of the file"
+        raise BadWaveFile(f"not a readable WAV file ({why})") from None
+    if width != 2 or channels < 1 or rate < 1:
+        raise BadWaveFile(f"{8 * width}-bit samples, {channels} channels at {rate} Hz; 16-bit PCM "
+                          "is required")
     pcm = array("h")
     pcm.frombytes(frames[: len(frames) - len(frames) % 2])
     if sys.byteorder == "big":

@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -29,7 +30,8 @@ from sqlalchemy.pool import StaticPool
 from host.backoffice.errors import ConfigurationError
 from host.backoffice.schema import metadata
 
-__all__ = ["DEFAULT_DB_FILE", "Database", "chunked", "default_url", "insert_rows"]
+__all__ = ["DEFAULT_DB_FILE", "Database", "chunked", "default_url", "insert_rows", "no_ledger",
+           "sqlite_file"]
 
 DEFAULT_DB_FILE = "dualcard.sqlite3"
 _WRITE_OPTION = "dualcard_write"
@@ -50,6 +52,23 @@ def as_url(value: str) -> str:
     if "://" in value:
         return value
     return f"sqlite:///{value}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL; None for another database or an in-memory one."""
+    try:
+        parsed = make_url(as_url(url))
+    except (ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def no_ledger(url: str) -> ConfigurationError:
+    """The error for a database without the ledger's tables, naming the command that makes
+    them."""
+    return ConfigurationError(f"no ledger in {url}: run `dualcard ledger init` first")
 
 
 def chunked(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -102,8 +121,23 @@ class Database:
             metadata.create_all(conn)
 
     def has_schema(self) -> bool:
-        with self.read() as conn:
+        with self.engine.connect() as conn:
             return conn.dialect.has_table(conn, "ledger_accounts")
+
+    @contextmanager
+    def _schema_required(self) -> Iterator[None]:
+        """A database error on a database without the ledger's tables (a fresh file, the
+        wrong URL) becomes :func:`no_ledger`, not SQL's "no such table"."""
+        try:
+            yield
+        except DBAPIError:
+            try:
+                missing = not self.has_schema()
+            except DBAPIError:
+                missing = False  # unreachable: the original error says more
+            if missing:
+                raise no_ledger(self.url) from None
+            raise
 
     @contextmanager
     def write(self, *, flush: bool = True) -> Iterator[Connection]:
@@ -114,7 +148,7 @@ class Database:
         commit stays atomic and ordered but does not wait for the disk (SQLite
         ``synchronous=NORMAL`` for this transaction, PostgreSQL ``synchronous_commit=off``).
         Ledger postings always flush."""
-        with self.engine.connect() as conn:
+        with self._schema_required(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             raw = conn.connection.dbapi_connection  # pragmas outside SQLAlchemy's transaction
             if not flush and self.is_sqlite:
@@ -131,7 +165,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot on both databases)."""
-        with self.engine.connect() as conn, conn.begin():
+        with self._schema_required(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     def lock_rows(self, conn: Connection, table: Any, ids: Sequence[str]) -> list[Any]:

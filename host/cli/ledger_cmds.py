@@ -36,10 +36,9 @@ from host.backoffice import (
     load_key_file,
     parse_batch,
 )
-from host.backoffice.database import as_url, default_url
+from host.backoffice.database import as_url, default_url, no_ledger, sqlite_file
 from host.backoffice.errors import (
     BackOfficeError,
-    ConfigurationError,
     ValidationError,
 )
 from host.backoffice.members import DEFAULT_TWO_WAY, member_accounts
@@ -96,15 +95,17 @@ def _command_options(func: Callable[..., Any]) -> Callable[..., Any]:
                   help="Database URL or SQLite file [env DUALCARD_DB; ./dualcard.sqlite3].")
     @functools.wraps(func)
     def wrapper(db_url: str | None, as_json: bool, **kwargs: Any) -> None:
+        url = as_url(db_url) if db_url else default_url()
+        file = sqlite_file(url)
+        if needs_schema and file is not None and not file.exists():  # do not create it
+            _fail(as_json, str(no_ledger(url)), ExitCode.FAILURE)
         try:
-            office = BackOffice(as_url(db_url) if db_url else default_url())
+            office = BackOffice(url)
         except BackOfficeError as exc:
             _fail(as_json, str(exc), ExitCode.FAILURE)
         try:
             if needs_schema and not office.db.has_schema():
-                raise ConfigurationError(
-                    f"no ledger in {office.db.url}: run `dualcard ledger init` first"
-                )
+                raise no_ledger(office.db.url)
             func(office, _Out(as_json), **kwargs)
         except BatchRejectedError as exc:
             _fail(as_json, str(exc), ExitCode.PARTIAL_BATCH, {

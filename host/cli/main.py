@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import click
 
@@ -32,6 +34,28 @@ LAZY_GROUPS = {
 
 
 class LazyGroup(click.Group):
+    """Loads command groups on first use, and answers ``--json`` errors in JSON.
+
+    With ``--json`` anywhere among a command's options, a failure prints
+    ``{"error": "<message>"}`` on stdout (what ``dualcard ledger`` always did) as well as the
+    ``Error:`` line on stderr, so a script parsing stdout never meets plain text.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        options = args[:args.index("--")] if "--" in args else args
+        ctx.meta[_JSON_ERRORS] = "--json" in options
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            _json_error(ctx, exc.format_message())
+            raise
+        except click.Abort:
+            _json_error(ctx, "aborted")
+            raise
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *LAZY_GROUPS})
 
@@ -40,6 +64,14 @@ class LazyGroup(click.Group):
             module, attr = LAZY_GROUPS[cmd_name]
             return getattr(import_module(module), attr)
         return super().get_command(ctx, cmd_name)
+
+
+_JSON_ERRORS = "dualcard.json_errors"
+
+
+def _json_error(ctx: click.Context, message: str) -> None:
+    if ctx.meta.get(_JSON_ERRORS):
+        click.echo(json.dumps({"error": message}, ensure_ascii=False))
 
 
 def _version() -> str:

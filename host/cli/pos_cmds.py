@@ -20,7 +20,7 @@ from apdu_specs.commands.purse_data import Purse
 from ..backoffice.errors import BackOfficeError
 from ..backoffice.inprocess_link import open_backoffice
 from ..connect import open_card
-from ..files import read_text
+from ..files import DocumentError, read_text
 from ..pos import (
     ARPCRejectedError,
     PaymentMethod,
@@ -34,7 +34,7 @@ from ..pos import (
 )
 from ..pos.config import TerminalConfig, load_config
 from ..pos.context import EmptySlot
-from ..pos.slip import render_slip, slip_from_summary
+from ..pos.slip import SlipFormatError, render_slip, slip_from_summary
 from .card_io import emit
 from .errors import cli_errors, register_error
 from .exit_codes import ExitCode
@@ -179,7 +179,10 @@ def slip(txn_id: str | None, config_path: str | None, parse_path: str | None,
          as_json: bool) -> None:
     """Print a transaction's slip, or (--parse FILE) extract the fields of a printed one."""
     if parse_path is not None:
-        fields = parse_slip(read_text(parse_path))
+        try:
+            fields = parse_slip(read_text(parse_path))
+        except SlipFormatError as exc:
+            raise DocumentError(parse_path, str(exc)) from None
         data = {k: v for k, v in vars(fields).items() if k != "extra"}
         data["when"] = fields.when.isoformat()
         data["points"] = [vars(p) for p in fields.points]

@@ -20,11 +20,15 @@ from .options import HEX, chip_option, json_option, reader_option, trace_option
 @json_option
 @cli_errors
 def readers(as_json: bool) -> None:
-    """List the PC/SC readers (with the card's ATR where one is present)."""
-    from ..transport.pcsc import list_pcsc_readers
+    """List the PC/SC readers, each with the ATR of the card in it (or "no card")."""
+    from ..transport.pcsc import pcsc_reader_atrs
 
-    names = list_pcsc_readers()
-    emit({"readers": names}, as_json, "\n".join(names) if names else "no PC/SC reader attached")
+    found = pcsc_reader_atrs()
+    lines = [f"{name}  {'ATR ' + to_hex(atr) if atr is not None else '(no card)'}"
+             for name, atr in found]
+    emit({"readers": [{"name": name, "atr": None if atr is None else to_hex(atr)}
+                      for name, atr in found]},
+         as_json, "\n".join(lines) if lines else "no PC/SC reader attached")
 
 
 @click.command("apdu")

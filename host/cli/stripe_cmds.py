@@ -27,9 +27,9 @@ from apdu_specs.magstripe import (
     waveform_to_track,
 )
 from apdu_specs.magstripe.plot import render_waveform_png
-from apdu_specs.magstripe.wav import read_wav, wav_bytes
+from apdu_specs.magstripe.wav import BadWaveFile, read_wav, wav_bytes
 
-from ..files import read_bytes
+from ..files import DocumentError, read_bytes
 from .card_io import emit
 from .errors import CLIError, cli_errors
 from .exit_codes import ExitCode
@@ -175,7 +175,10 @@ def _decode_wedge(wedge: str, check_luhn: bool, as_json: bool) -> None:
 
 
 def _decode_wav(wav_path: Path, check_luhn: bool, as_json: bool) -> None:
-    samples, rate = read_wav(read_bytes(wav_path))
+    try:
+        samples, rate = read_wav(read_bytes(wav_path))
+    except BadWaveFile as exc:
+        raise DocumentError(str(wav_path), str(exc)) from None
     track, bits = waveform_to_track(samples, check_luhn=check_luhn)
     direction = "reversed" if bits.reversed else "forward"
     data = {**_track_json(track), "direction": direction, "sample_rate": rate}

@@ -141,7 +141,7 @@ def read_holders_text(text: str, source: str = "holders") -> Iterator[HolderReco
 
 def read_holders(path: str | Path) -> list[HolderRecord]:
     """All holder records of a CSV file."""
-    return list(read_holders_text(read_text(path), Path(path).name))
+    return list(read_holders_text(read_text(path), str(path)))
 
 
 def holder_from_json(text: str, index: int = 0, *,

@@ -26,6 +26,7 @@ __all__ = [
     "PCSCUnavailableError",
     "list_pcsc_readers",
     "load_pyscard",
+    "pcsc_reader_atrs",
 ]
 
 PCSCProtocol = Literal["T0", "T1", "any"]
@@ -92,6 +93,25 @@ def list_pcsc_readers() -> list[str]:
     context = _Context(load_pyscard())
     try:
         return context.readers()
+    finally:
+        context.release()
+
+
+def pcsc_reader_atrs() -> list[tuple[str, bytes | None]]:
+    """Each reader with the ATR of the card in it (None when empty), read from pcscd's
+    reader states: no card is connected to, powered or reset."""
+    scard = load_pyscard()
+    context = _Context(scard)
+    try:
+        names = context.readers()
+        if not names:
+            return []
+        hresult, states = scard.SCardGetStatusChange(
+            context.handle, 0, [(name, scard.SCARD_STATE_UNAWARE) for name in names])
+        if hresult not in (scard.SCARD_S_SUCCESS, scard.SCARD_E_TIMEOUT):
+            raise _error_for(scard, hresult, "cannot read the readers' states")
+        return [(name, bytes(atr) if state & scard.SCARD_STATE_PRESENT and atr else None)
+                for name, state, atr in states]
     finally:
         context.release()
 

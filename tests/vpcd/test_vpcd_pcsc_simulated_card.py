@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 
 import pytest
+from click.testing import CliRunner
 
+from host.cli.main import cli
 from host.testing.pcscd import PCSCStack, require_pcsc_stack, wait_for_card, wait_for_removal
 from host.transport.base import NoCardError
 from host.transport.pcsc import PCSCTransport
@@ -47,6 +50,18 @@ def test_both_chips_answer_through_pcscd(served_card: tuple[SimulatedCard, PCSCS
         with PCSCTransport(reader) as transport:
             assert transport.atr == chip.atr
             assert T0Transport(transport).transmit(SELECT_DEFAULT)[-2:] == b"\x90\x00"
+
+
+def test_the_readers_command_shows_each_cards_atr(
+        served_card: tuple[SimulatedCard, PCSCStack]) -> None:
+    card, stack = served_card
+    result = CliRunner().invoke(cli, ["readers", "--json"])
+    assert result.exit_code == 0, result.output
+    atrs = {r["name"]: r["atr"] for r in json.loads(result.stdout)["readers"]}
+    assert [atrs[reader] for reader in stack.readers] == [
+        card.chip1.atr.hex().upper(), card.chip2.atr.hex().upper()]
+    human = CliRunner().invoke(cli, ["readers"]).stdout
+    assert f"{stack.readers[0]}  ATR {card.chip1.atr.hex().upper()}" in human
 
 
 def test_pulling_the_card_out_and_back(served_card: tuple[SimulatedCard, PCSCStack]) -> None:
