@@ -190,7 +190,7 @@ class CSVTable:
 
 def parse_csv(text: str, source: str) -> CSVTable:
     """Header (stripped) and rows of CSV ``text``; blank lines are skipped, rows are required."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[tuple[int, list[str]]] = []
     start = 1
     try:

@@ -56,6 +56,7 @@ def test_sample_holders() -> None:
     ("name,pan\nLI/NA,\n", "header", "holder_id", "is missing"),
     (HEADER + "A/B,C-1,,,8860000000000001\nC/D,C-2,,,8860000000000001\n", "row 2", "card_id",
      "repeats row 1"),
+    (HEADER + "A/B,C-1,,,\nC/D,C-2,,,\nE/F,C-1,,,\n", "row 3", "holder_id", "repeats row 1"),
 ])
 def test_holder_errors_name_row_and_column(text: str, where: str, column: str,
                                            message: str) -> None:

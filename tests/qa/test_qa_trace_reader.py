@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from apdu_specs.documents import DocumentError
 from host.qa.errors import TraceFormatError
-from host.qa.trace import command_bytes, read_trace_lines
+from host.qa.trace import command_bytes, load_trace_lines, read_trace_lines
 from host.transport.trace import Tracer, TraceRecord, format_human, format_json
 
 pytestmark = pytest.mark.unit
@@ -83,3 +84,16 @@ def test_errors_name_the_source_and_line() -> None:
                          source="bench.trace")
     assert (raised.value.source, raised.value.line) == ("bench.trace", 3)
     assert str(raised.value) == "bench.trace:3: not a trace line: 'garbage'"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n\n# and another\n"])
+def test_a_trace_without_records_is_an_error(tmp_path, text: str) -> None:
+    path = tmp_path / "empty.trace"
+    path.write_text(text)
+    with pytest.raises((TraceFormatError, DocumentError), match=r"empty\.trace: "):
+        load_trace_lines(path)
+
+
+def test_a_json_record_nested_too_deep_is_an_error_on_its_line() -> None:
+    with pytest.raises(TraceFormatError, match=r"t:2: nested deeper than 64 levels"):
+        read_trace_lines(["# a trace", '{"dir": ' + "[" * 10_000], source="t")
