@@ -52,7 +52,7 @@ MAX_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_FIELD = 131_072  # csv's own default limit (the csv module enforces its own as well)
 
-_TYPE_NAMES = {dict: "a JSON object", list: "a JSON array", str: "a JSON string"}
+_TYPE_NAMES: dict[type, str] = {dict: "a JSON object", list: "a JSON array", str: "a JSON string"}
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[][{}]')
 
 

@@ -22,7 +22,7 @@ def interactive() -> bool:
     """True when a person can answer: standard input is a terminal, or the program running
     the CLI supplies standard input itself (click's test runner does)."""
     stdin = sys.stdin
-    return stdin is not None and (stdin is not sys.__stdin__ or stdin.isatty())
+    return stdin is not None and (stdin.isatty() or stdin is not sys.__stdin__)
 
 
 def hidden_prompt(*, confirm: bool = False) -> Callable[[str], str] | None:

@@ -124,7 +124,7 @@ def read_holders_text(text: str, source: str = "holders") -> Iterator[HolderReco
     missing = [c for c in _REQUIRED if c not in header]
     if missing:
         raise HolderError(f"{source} header", missing[0], "is missing")
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}
     for index, (_line, fields) in enumerate(table.rows):
         where = f"{source} row {index + 1}"
         if len(fields) > len(header):
