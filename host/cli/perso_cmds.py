@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from ..files import read_bytes
 from ..gp import AuthenticationError as GPAuthenticationError
 from ..gp import KCVMismatchError
 from ..keystore import (
@@ -334,7 +335,7 @@ def batch(profile_path: Path, keys_path: Path, passphrase_file: Path | None,
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(read_bytes(path)).hexdigest()
 
 
 def _ask_insert(plan: Any) -> None:
