@@ -33,7 +33,7 @@ from host.transport.base import Transport
 
 from . import apdus
 from .apdus import DGI
-from .errors import GPError, KCVMismatchError, ResponseError
+from .errors import GPUsageError, KCVMismatchError, ResponseError
 from .keyspec import KeySpec
 from .secure_channel import (
     ChannelOptions,
@@ -181,8 +181,8 @@ class GPClient:
         """Add (``replace_kvn=0``) or replace a key set; the card's KCVs must match ours."""
         channel = self._channel("PUT KEY")
         if keys.algorithm is not channel.key_algorithm:
-            raise GPError(f"this card takes {channel.key_algorithm.value} keys, "
-                          f"not {keys.algorithm.value}")
+            raise GPUsageError(f"this card takes {channel.key_algorithm.value} keys, "
+                               f"not {keys.algorithm.value}")
         resp = self.send(apdus.put_key(keys, new_kvn, replace_kvn=replace_kvn,
                                        component=channel.key_component), "PUT KEY")
         expected = bytes([new_kvn]) + b"".join(keys.kcvs())
@@ -220,7 +220,7 @@ class GPClient:
     # --- helpers -----------------------------------------------------------------------------
     def _channel(self, command: str) -> SecureChannel:
         if self.channel is None:
-            raise GPError(f"{command} needs an open secure channel")
+            raise GPUsageError(f"{command} needs an open secure channel")
         return self.channel
 
     @staticmethod

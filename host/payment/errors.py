@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-__all__ = ["ARQCError", "CardDataError", "PaymentError", "ProfileError"]
+from apdu_specs.errors import DualcardError, LocalError, RemoteError
+
+__all__ = ["ARQCError", "CardDataError", "PaymentError", "PaymentProfileError"]
 
 
-class PaymentError(Exception):
+class PaymentError(DualcardError):
     """Base of the host payment errors."""
 
 
-class CardDataError(PaymentError, ValueError):
+class CardDataError(PaymentError, RemoteError, ValueError):
     """What the card returned does not make a usable payment application."""
 
 
-class ProfileError(PaymentError, ValueError):
-    """A personalisation profile that cannot produce a valid card."""
+class PaymentProfileError(PaymentError, LocalError, ValueError):
+    """A payment application profile, or issuer key file, that cannot produce a valid card."""
 
 
-class ARQCError(PaymentError):
+class ARQCError(PaymentError, RemoteError):
     """The ARQC does not verify: the request did not come from this card (or was altered)."""

@@ -27,7 +27,7 @@ from apdu_specs.commands.purse_data import (
     purse_dgi,
 )
 
-from .errors import PointsError
+from .errors import PointsUsageError
 from .keys import PurseKeySource
 
 __all__ = ["PurseProfile", "purse_perso_dgis"]
@@ -45,7 +45,7 @@ class PurseProfile:
 
     def __post_init__(self) -> None:
         if not 0 <= self.initial_balance <= self.max_balance <= 0xFFFFFFFF:
-            raise PointsError("need 0 <= initial balance <= max balance < 2**32")
+            raise PointsUsageError("need 0 <= initial balance <= max balance < 2**32")
 
 
 @functools.lru_cache(maxsize=64)

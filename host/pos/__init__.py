@@ -16,6 +16,7 @@ from .errors import (
     JournalError,
     PointsProofError,
     POSError,
+    POSUsageError,
     StripeReadError,
     TransactionInterruptedError,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "POSError",
+    "POSUsageError",
     "PaymentMethod",
     "PinCheck",
     "PointsMovement",

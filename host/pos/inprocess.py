@@ -30,7 +30,7 @@ from host.points.load_host import LoadAuthorization, LoadHost
 from host.points.messages import LoadInit
 from host.points.records import PurseRecord
 
-from .errors import POSError
+from .errors import POSUsageError
 from .link import (
     EarnQuote,
     OnlineAnswer,
@@ -178,6 +178,6 @@ class InProcessBackOffice:
 
     def upload(self, batch: TerminalBatch, *, at: dt.datetime) -> UploadReceipt:
         if self.office.verifier is None:
-            raise POSError("the back office has no card verifier: it cannot clear batches")
+            raise POSUsageError("the back office has no card verifier: it cannot clear batches")
         result = self.office.clear(batch, at=at)
         return UploadReceipt(result.batch_id, result.status, result.summary())
