@@ -8,7 +8,7 @@ PCSC_STAMP := $(VENV)/.pcsc-stamp
 # READER=sim (default: cards in process) or READER=vpcd (cards served through pcscd + vpcd)
 READER ?= sim
 
-.PHONY: demo test sysdeps venv pcsc lint docs bench clean
+.PHONY: demo test sysdeps venv pcsc lint typecheck docs bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,10 +39,15 @@ endif
 ## Every test tier: unit, simulator, tear, fuzz, ledger, and the real pcscd + vpcd stack.
 test: sysdeps $(PCSC_STAMP)
 	@$(PY) -m ruff check .
+	@$(PY) -m mypy
 	@$(PY) -m pytest
 
 lint: $(STAMP)
 	@$(PY) -m ruff check .
+
+## Static types of the four packages ([tool.mypy] in pyproject.toml).
+typecheck: $(STAMP)
+	@$(PY) -m mypy
 
 docs: $(STAMP)
 	@$(PY) -m apdu_specs.docgen docs/apdu-reference.md
@@ -51,4 +56,4 @@ bench: pcsc
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -34,7 +34,7 @@ class CLIError(click.ClickException, DualcardError):
 
     def __init__(self, message: str, code: ExitCode = ExitCode.FAILURE) -> None:
         super().__init__(message)
-        self.exit_code = int(code)
+        self.exit_code = int(code)  # type: ignore[misc]  # click declares one per class
 
 
 _MAPPING: list[tuple[type[BaseException], ExitCode]] = [

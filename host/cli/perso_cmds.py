@@ -205,7 +205,7 @@ def _emit_keys(suite: str, rows: list[tuple[str, str, int, str]], sealed: bool, 
 
 
 def _perso_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+    options: list[Callable[[Any], Any]] = [
         click.option("--profile", "profile_path", required=True, type=_EXISTING,
                      help="personalisation profile (TOML)"),
         _keys_options,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from apdu_specs.apdu import CommandAPDU
 from apdu_specs.commands.globalplatform import (
@@ -158,7 +158,7 @@ def put_key(keys: StaticKeys, new_kvn: int, *, replace_kvn: int = 0x00,
                          data={"new_key_version": new_kvn, "keys": entries}, ne=256)
 
 
-def _is_byte(value: object) -> bool:
+def _is_byte(value: object) -> TypeGuard[int]:
     return type(value) is int and 0 <= value <= 0xFF
 
 

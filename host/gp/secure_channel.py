@@ -199,6 +199,7 @@ def _initialize(keys: KeySpec, options: ChannelOptions, host_challenge: bytes | 
         raise _refusal(sw, options.kvn)
     data = response[:-2]
     scp = data[11] if len(data) > 11 else -1
+    handshake: HostHandshake | SCP02HostHandshake
     if scp == _SCP03:
         handshake, static, details = _scp03(keys, options, mode, challenge, data)
     elif scp == _SCP02:
