@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # The dev extra: everything the test run needs (test tools, mypy, pyscard, the PostgreSQL
-# driver). pyscard builds from source: it needs swig and libpcsclite-dev (sysdeps).
+# driver, matplotlib). pyscard builds from source: it needs swig and libpcsclite-dev (sysdeps).
 $(DEV_STAMP): $(STAMP) | sysdeps
 	@$(PIP) -e '.[dev]'
 	@touch $(DEV_STAMP)
