@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from apdu_specs.errors import LocalError
 from cardlib.card import DualChipCard, StripeData
 from cardlib.chip import Chip
 from cardlib.memory import Value
@@ -24,7 +25,7 @@ IMAGE_FORMAT = "dualcard-card-image"
 IMAGE_VERSION = 1
 
 
-class ImageError(ValueError):
+class ImageError(LocalError, ValueError):
     """A card image file that cannot be read back."""
 
 

@@ -75,7 +75,7 @@ class PointsPurseApplet(Applet):
         return PurseState(self.store, purse)  # PurseState checks the purse number
 
     # --- life cycle -------------------------------------------------------------------
-    def select(self, ctx: APDUContext) -> bytes:
+    def select(self, ctx: APDUContext) -> Response | bytes:
         identity = self.store.get("identity")
         purses = {p: params.algorithm_id for p in Purse
                   if (params := self.purse(p).params) is not None}

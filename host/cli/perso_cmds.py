@@ -18,7 +18,6 @@ from typing import Any
 
 import click
 
-from ..gp import AuthenticationError as GPAuthenticationError
 from ..gp import KCVMismatchError
 from ..keystore import (
     MAX_COMPONENTS,
@@ -37,13 +36,13 @@ from ..keystore import (
 )
 from ..perso import (
     AuditJournal,
+    AuditJournalError,
     AuditRecord,
     AuthenticationError,
     BatchIdentity,
     BatchSummary,
     CardStateError,
     HolderError,
-    JournalError,
     PersoError,
     Personaliser,
     PINMailer,
@@ -69,10 +68,9 @@ ENV_PASSPHRASE = "DUALCARD_KEYS_PASSPHRASE"
 ENV_PART = "DUALCARD_KEY_PART_{n}"
 
 register_error(AuthenticationError, ExitCode.AUTHENTICATION)
-register_error(GPAuthenticationError, ExitCode.AUTHENTICATION)
 register_error(VerificationMismatch, ExitCode.VERIFY_MISMATCH)
 register_error(KCVMismatchError, ExitCode.VERIFY_MISMATCH)
-for _usage in (ProfileError, HolderError, JournalError, KeyStoreError):
+for _usage in (ProfileError, HolderError, AuditJournalError, KeyStoreError):
     register_error(_usage, ExitCode.USAGE)
 register_error(CardStateError, ExitCode.FAILURE)
 register_error(PersoError, ExitCode.FAILURE)
@@ -207,7 +205,7 @@ def _emit_keys(suite: str, rows: list[tuple[str, str, int, str]], sealed: bool, 
 
 
 def _perso_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+    options: list[Callable[[Any], Any]] = [
         click.option("--profile", "profile_path", required=True, type=_EXISTING,
                      help="personalisation profile (TOML)"),
         _keys_options,

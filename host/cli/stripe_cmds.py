@@ -26,9 +26,9 @@ from apdu_specs.magstripe import (
     track_to_waveform,
     waveform_to_track,
 )
-from apdu_specs.magstripe.plot import render_waveform_png
 from apdu_specs.magstripe.wav import read_wav, wav_bytes
 
+from ..stripe_plot import render_waveform_png
 from .card_io import emit
 from .errors import CLIError, cli_errors
 from .exit_codes import ExitCode

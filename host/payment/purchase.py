@@ -26,7 +26,7 @@ from apdu_specs.payment.script import AFTER_SECOND_AC, BEFORE_SECOND_AC
 
 from .card_data import ApplicationFCI, CardData, ProcessingOptions
 from .client import CryptogramResponse, PaymentClient, PinResult, ScriptResult
-from .errors import PaymentError
+from .errors import CardDataError
 from .issuer import AuthorisationRequest, AuthorisationResponse
 from .terminal import TerminalProfile, TransactionData, build_dol
 
@@ -74,7 +74,7 @@ def run_purchase(client: PaymentClient, amount: int, *, terminal: TerminalProfil
     if aid is None:
         apps = client.list_applications()
         if not apps:
-            raise PaymentError("the card lists no payment application")
+            raise CardDataError("the card lists no payment application")
         aid = apps[0].aid
     fci = client.select_application(aid)
     txn = TransactionData(amount, unpredictable_number or os.urandom(4), date or dt.date.today())

@@ -14,10 +14,10 @@ from .card_keys import CardKeyFactory
 from .card_run import CardReport, Personaliser
 from .errors import (
     AlreadyPersonalisedError,
+    AuditJournalError,
     AuthenticationError,
     CardStateError,
     HolderError,
-    JournalError,
     PersoError,
     ProfileError,
     VerificationMismatch,
@@ -34,6 +34,7 @@ __all__ = [
     "AlreadyPersonalisedError",
     "AppPlan",
     "AuditJournal",
+    "AuditJournalError",
     "AuditRecord",
     "AuthenticationError",
     "BatchIdentity",
@@ -46,7 +47,6 @@ __all__ = [
     "CardStateError",
     "HolderError",
     "HolderRecord",
-    "JournalError",
     "PINMailer",
     "PersoError",
     "Personaliser",

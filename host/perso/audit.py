@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import JournalError
+from .errors import AuditJournalError
 
 __all__ = ["AUDIT_FORMAT", "AuditJournal", "AuditRecord", "BatchIdentity"]
 
@@ -96,7 +96,7 @@ class AuditJournal:
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
-                raise JournalError(f"{self.path} line {number} is damaged") from None
+                raise AuditJournalError(f"{self.path} line {number} is damaged") from None
         self._check_header(records[0] if records else None)
         for record in records[1:]:
             if record.get("type") == "card":
@@ -113,16 +113,16 @@ class AuditJournal:
 
     def _check_header(self, header: dict[str, Any] | None) -> None:
         if not header or header.get("type") != "batch" or header.get("format") != AUDIT_FORMAT:
-            raise JournalError(f"{self.path} is not a dualcard personalisation audit file")
+            raise AuditJournalError(f"{self.path} is not a dualcard personalisation audit file")
         if header.get("version") != AUDIT_VERSION:
-            raise JournalError(f"{self.path}: audit version {header.get('version')!r} is not "
-                               f"supported")
+            raise AuditJournalError(f"{self.path}: audit version {header.get('version')!r} is not "
+                                    f"supported")
         for what in ("profile", "input"):
             if header.get(what) != getattr(self.identity, what):
-                raise JournalError(f"{self.path} belongs to a batch with another {what} file; "
-                                   "use a new audit file (or the original input)")
+                raise AuditJournalError(f"{self.path} belongs to a batch with another {what} file; "
+                                        "use a new audit file (or the original input)")
         if header.get("key_kcvs") != dict(self.identity.key_kcvs):
-            raise JournalError(f"{self.path} was written with other master keys (KCVs differ)")
+            raise AuditJournalError(f"{self.path} was written with other master keys (KCVs differ)")
 
     def done_count(self) -> int:
         return sum(1 for r in self.results.values() if r == ISSUED)

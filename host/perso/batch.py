@@ -18,7 +18,6 @@ from typing import Protocol
 
 from apdu_specs.errors import ProtocolError
 from apdu_specs.sw import CardError
-from host.gp import AuthenticationError as GPAuthenticationError
 from host.gp import GPError
 from host.transport.base import NoReaderError, ReaderAmbiguousError, TransportError
 from host.transport.pcsc import PCSCUnavailableError
@@ -34,8 +33,7 @@ __all__ = ["BatchSummary", "CardTarget", "run_batch"]
 
 #: failures that end the batch: wrong keys (each further card would spend a try of its key
 #: set), and no reader to put cards in
-_STOP_BATCH = (AuthenticationError, GPAuthenticationError, NoReaderError, ReaderAmbiguousError,
-               PCSCUnavailableError)
+_STOP_BATCH = (AuthenticationError, NoReaderError, ReaderAmbiguousError, PCSCUnavailableError)
 #: failures that end one card, not the batch
 _CARD_FAILURES = (PersoError, CardError, GPError, TransportError, ProtocolError, ValueError)
 

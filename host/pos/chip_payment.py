@@ -21,11 +21,11 @@ from apdu_specs.payment.issuer_response import ARC
 from apdu_specs.payment.script import AFTER_SECOND_AC, BEFORE_SECOND_AC
 from host.payment.card_data import ApplicationFCI, CardData, DirectoryEntry, ProcessingOptions
 from host.payment.client import CryptogramResponse, PaymentClient, ScriptResult
-from host.payment.errors import PaymentError
+from host.payment.errors import CardDataError, PaymentError
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse
 from host.payment.terminal import TerminalProfile, TransactionData, build_dol
 
-from .errors import POSError
+from .errors import POSUsageError
 from .link import PaymentMethod
 from .records import Holder, PinCheck
 
@@ -89,7 +89,7 @@ class ChipPayment:
         """Pick the application, start the transaction, read the records: the holder."""
         apps = self.client.list_applications()
         if not apps:
-            raise POSError("the card lists no payment application")
+            raise CardDataError("the card lists no payment application")
         self.entry = self._pick(apps, method, choose)
         self.method = method_of(self.entry)
         self.fci = self.client.select_application(self.entry.aid)
@@ -105,11 +105,11 @@ class ChipPayment:
             for app in apps:
                 if method_of(app) is method:
                     return app
-            raise POSError(f"the card has no {method.value} application")
+            raise CardDataError(f"the card has no {method.value} application")
         if choose is not None:
             picked = choose(apps)
             if picked not in apps:
-                raise POSError("the chosen application is not one the card offers")
+                raise POSUsageError("the chosen application is not one the card offers")
             return picked
         return apps[0]
 
@@ -132,7 +132,7 @@ class ChipPayment:
 
     def _card(self) -> CardData:
         if self.card is None:
-            raise POSError("the application is not open: call open() first")
+            raise POSUsageError("the application is not open: call open() first")
         return self.card
 
     # -- cryptograms ------------------------------------------------------------------------
@@ -145,17 +145,17 @@ class ChipPayment:
 
     def authorisation_request(self) -> AuthorisationRequest:
         if self.first is None or self.options is None:
-            raise POSError("no ARQC yet: call first_ac() first")
+            raise POSUsageError("no ARQC yet: call first_ac() first")
         try:
             return AuthorisationRequest.from_transaction(self._card(), self.options.aip,
                                                          self.cdol1_data, self.first)
         except PaymentError as exc:
-            raise POSError(f"cannot build the authorisation request: {exc}") from None
+            raise CardDataError(f"cannot build the authorisation request: {exc}") from None
 
     def complete_online(self, response: AuthorisationResponse) -> OnlineCompletion:
         """Give the card the issuer's answer, run its scripts, ask the final cryptogram."""
         if self.options is None:
-            raise POSError("the application is not open")
+            raise POSUsageError("the application is not open")
         authenticated = None
         if self.options.issuer_authentication_supported:
             authenticated = self.client.external_authenticate(response.issuer_authentication_data)

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from apdu_specs.crypto.luhn import is_valid
 from host.perso import (
     AuditJournal,
+    AuditJournalError,
     AuditRecord,
     BatchIdentity,
     HolderError,
-    JournalError,
     PINMailer,
     Profile,
     generate_pin,
@@ -157,8 +157,8 @@ def test_audit_journal_resumes_and_survives_a_cut_line(tmp_path: Path) -> None:
 def test_audit_journal_of_another_batch_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     _journal(path).open()
-    with pytest.raises(JournalError, match="another input file"):
+    with pytest.raises(AuditJournalError, match="another input file"):
         _journal(path, "other").open()
     path.write_text('{"type": "batch"}\nnot json\n')
-    with pytest.raises(JournalError):
+    with pytest.raises(AuditJournalError):
         _journal(path).open()
