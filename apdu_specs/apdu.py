@@ -2,8 +2,15 @@
 
 Parsing follows the length rules of ISO/IEC 7816-4 §5.1 as vsmartcard applies
 them (domain-facts §1.1): a command is entirely short or entirely extended, an
-extended command is flagged by a ``00`` byte where a short Lc would be. Every
-malformed input raises :class:`APDUFormatError` naming the problem.
+extended command is flagged by a ``00`` byte where a short Lc would be. This is the
+project's one case parser, in two modes:
+
+- strict, :meth:`CommandAPDU.parse`: every malformed input raises
+  :class:`APDUFormatError` naming the problem (the card runtime, secure messaging,
+  the specs);
+- lenient, :func:`split_command`: never raises; it splits any byte string into the
+  bytes of header, Lc, data and Le, and says what is wrong with one that fits no case
+  (traces must show whatever was sent, and T=0 handling re-sends with a new Le).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from enum import Enum
 from .errors import APDUFormatError
 from .hexutil import to_hex
 
-__all__ = ["CLA", "APDUCase", "CommandAPDU", "ResponseAPDU"]
+__all__ = ["CLA", "APDUCase", "CommandAPDU", "CommandParts", "ResponseAPDU", "split_command"]
 
 MAX_SHORT_NE = 256
 MAX_EXTENDED_NE = 65536
@@ -233,6 +240,56 @@ class CommandAPDU:
 
     def __str__(self) -> str:
         return to_hex(self.encode())
+
+
+@dataclass(frozen=True, slots=True)
+class CommandParts:
+    """A command APDU split into the bytes that encode each field (the lenient mode).
+
+    ``problem`` is None for a well-formed command; otherwise it says why the bytes fit
+    no case, ``header`` holds the first (up to) 4 bytes and ``data`` everything after
+    them. For case 2E ``le`` is the 3-byte extended Le field (``00`` and two bytes),
+    so ``header + lc + data + le`` always gives the bytes back.
+    """
+
+    header: bytes
+    lc: bytes = b""
+    data: bytes = b""
+    le: bytes = b""
+    problem: str | None = None
+
+    @property
+    def well_formed(self) -> bool:
+        return self.problem is None
+
+    @property
+    def extended(self) -> bool:
+        return len(self.lc) == 3 or len(self.le) > 1
+
+    @property
+    def ne(self) -> int | None:
+        """Maximum response length the command asks for, None when Le is absent."""
+        if not self.le:
+            return None
+        value = int.from_bytes(self.le, "big")
+        return value or (MAX_SHORT_NE if len(self.le) == 1 else MAX_EXTENDED_NE)
+
+    def encode(self) -> bytes:
+        return self.header + self.lc + self.data + self.le
+
+
+def split_command(raw: bytes) -> CommandParts:
+    """The lenient mode of :meth:`CommandAPDU.parse`: any bytes, split, never an error."""
+    raw = bytes(raw)
+    try:
+        apdu = CommandAPDU.parse(raw)
+    except APDUFormatError as exc:
+        return CommandParts(raw[:4], data=raw[4:], problem=str(exc))
+    # The strict parse accepted the bytes, so they are the command's own encoding.
+    le_size = 0 if apdu.ne is None else (1 if not apdu.extended else 3 if not apdu.data else 2)
+    lc_size = 0 if not apdu.data else (3 if apdu.extended else 1)
+    end = len(raw) - le_size
+    return CommandParts(raw[:4], raw[4:4 + lc_size], raw[4 + lc_size:end], raw[end:])
 
 
 @dataclass(frozen=True)

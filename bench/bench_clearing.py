@@ -51,13 +51,14 @@ def _setup(url: str, card_count: int, cards: SampleCards) -> BackOffice:
 
 
 def _batch(terminal: SampleTerminal, size: int, card_count: int, run: int, at: datetime):
-    """Loads first (so every spend is covered), then spends."""
-    loads = size - size // 3
-    for i in range(loads):
-        card = f"BENCH{i % card_count:06d}"
-        terminal.load(card, 100 + i % 50, (100 + i % 50) * 100, at)
-    for i in range(size - loads):
-        terminal.spend(f"BENCH{i % card_count:06d}", 10, at)
+    """Sales first — a payment and the load it earns, two records each — so every spend is
+    covered, then spends: ``size`` records in all."""
+    sales = (size - size // 3) // 2
+    for i in range(sales):
+        card, fen = f"BENCH{i % card_count:06d}", (100 + i % 50) * 100
+        terminal.load(card, fen // 100, fen, at, payment_ref=terminal.pay(card, fen, at))
+    for i in range(size - 2 * sales):
+        terminal.spend(f"BENCH{i % min(sales, card_count):06d}", 10, at)
     return terminal.close_batch(f"bench-{size}-{run}")
 
 

@@ -151,6 +151,11 @@ class AgreementBook:
         query = select(bo_agreements).where(bo_agreements.c.issuer_id.in_(ids))
         return cls(Agreement.from_row(r) for r in conn.execute(query))
 
+    @classmethod
+    def load_all(cls, conn: Connection) -> AgreementBook:
+        """Every agreement of the alliance (a few per member: small enough to keep)."""
+        return cls(Agreement.from_row(r) for r in conn.execute(select(bo_agreements)))
+
     def find(self, issuer_id: str, group: str, asset: Asset, at_micros: int) -> Agreement:
         """The newest agreement in force at ``at_micros``."""
         for start, end, agreement in self._by_key.get((issuer_id, group, asset), ()):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from apdu_specs.errors import RemoteError
@@ -78,14 +78,15 @@ def new_authorisation_id(kind: str) -> str:
 def record_authorisation(db: Database, auth: Authorisation, *, at: datetime) -> Authorisation:
     """Store ``auth``; :class:`DuplicateAuthorisationError` if its ARQC was answered before."""
     try:
-        with db.write() as conn:
-            conn.execute(insert(bo_authorisations).values(
-                id=auth.id, kind=auth.kind, arqc=auth.arqc, card_id=auth.card_id,
-                application=auth.application, amount=auth.amount, currency=auth.currency,
-                decision=auth.decision, reason=auth.reason, issuer_id=auth.issuer_id,
-                merchant_id=auth.merchant_id, terminal_id=auth.terminal_id, ts=to_micros(at),
-                format_version=FORMAT_VERSION,
-            ))
+        with db.write(flush=False) as conn:  # lost in a power cut, it only refuses points
+            conn.execute(_INSERT, {
+                "id": auth.id, "kind": auth.kind, "arqc": auth.arqc, "card_id": auth.card_id,
+                "application": auth.application, "amount": auth.amount,
+                "currency": auth.currency, "decision": auth.decision, "reason": auth.reason,
+                "issuer_id": auth.issuer_id, "merchant_id": auth.merchant_id,
+                "terminal_id": auth.terminal_id, "ts": to_micros(at),
+                "format_version": FORMAT_VERSION,
+            })
     except IntegrityError:
         raise DuplicateAuthorisationError(
             f"the issuer answered this ARQC before (authorisation {auth.id} not recorded)"
@@ -108,15 +109,21 @@ def authorisation_from_row(row: Row | tuple) -> Authorisation:  # type: ignore[t
 
 def authorisation_by_arqc(conn: Connection, arqc: bytes) -> Authorisation | None:
     """The issuer's answer to this ARQC, if it ever gave one."""
-    return _one(conn, bo_authorisations.c.arqc == arqc)
+    return _one(conn, _BY_ARQC, arqc)
 
 
 def authorisation_by_id(conn: Connection, auth_id: str) -> Authorisation | None:
     """The issuer's answer recorded under ``auth_id`` (a stripe approval code), if any."""
-    return _one(conn, bo_authorisations.c.id == auth_id)
+    return _one(conn, _BY_ID, auth_id)
 
 
-def _one(conn: Connection, condition: Any) -> Authorisation | None:
-    columns = [bo_authorisations.c[name] for name in AUTH_COLUMNS]
-    row = conn.execute(select(*columns).where(condition)).first()
+def _one(conn: Connection, statement: Any, key: object) -> Authorisation | None:
+    row = conn.execute(statement, {"key": key}).first()
     return None if row is None else authorisation_from_row(row)
+
+
+# Statements built once: the in-process link asks them on every online sale and load.
+_INSERT = insert(bo_authorisations)
+_COLUMNS = [bo_authorisations.c[name] for name in AUTH_COLUMNS]
+_BY_ARQC = select(*_COLUMNS).where(bo_authorisations.c.arqc == bindparam("key"))
+_BY_ID = select(*_COLUMNS).where(bo_authorisations.c.id == bindparam("key"))

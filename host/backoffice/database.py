@@ -106,12 +106,27 @@ class Database:
             return conn.dialect.has_table(conn, "ledger_accounts")
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One serialised write transaction: committed on success, rolled back on error."""
+    def write(self, *, flush: bool = True) -> Iterator[Connection]:
+        """One serialised write transaction: committed on success, rolled back on error.
+
+        ``flush=False`` is for records whose loss in a power cut fails safe (the issuer's
+        log of its answers, load grants: lost, they refuse points, never mint them): the
+        commit stays atomic and ordered but does not wait for the disk (SQLite
+        ``synchronous=NORMAL`` for this transaction, PostgreSQL ``synchronous_commit=off``).
+        Ledger postings always flush."""
         with self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
+            raw = conn.connection.dbapi_connection  # pragmas outside SQLAlchemy's transaction
+            if not flush and self.is_sqlite:
+                raw.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+            try:
+                with conn.begin():
+                    if not flush and not self.is_sqlite:
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    yield conn
+            finally:
+                if not flush and self.is_sqlite:
+                    raw.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -97,6 +97,7 @@ class InProcessBackOffice:
         self._loads = LoadAuthoriser(office, self._load_host, bank_id=bank_id)
         self.bank_id = bank_id
         self.terminal_id = terminal_id
+        self._own_merchant: str | None = None
         self.redemption_rate = redemption_rate
         self.redemption_fee_bp = redemption_fee_bp
         self._holders: dict[str, Member] = {}
@@ -143,8 +144,10 @@ class InProcessBackOffice:
         """The merchant of the terminal this link serves, if it is configured with one."""
         if self.terminal_id is None:
             return None
-        with self.office.db.read() as conn:
-            return merchant_of_terminal(conn, self.terminal_id)
+        if self._own_merchant is None:
+            with self.office.db.read() as conn:
+                self._own_merchant = merchant_of_terminal(conn, self.terminal_id)
+        return self._own_merchant
 
     def scripts_delivered(self, script_ids: Sequence[str], *, at: dt.datetime) -> None:
         for script_id in script_ids:
@@ -202,6 +205,7 @@ class InProcessBackOffice:
         """Forget cached members and agreement tables (after the alliance changed them)."""
         self._holders.clear()
         self._agreements.clear()
+        self._loads.refresh()
 
     def load_key_index(self, card_id: str, purse: Purse) -> int:
         return self._load_host.key_index(card_id, purse)

@@ -19,10 +19,10 @@ applies later (:mod:`.sale_proof`, :mod:`.earning`):
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Callable
 
-from sqlalchemy import Connection, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, insert, select
 
 from apdu_specs.errors import RemoteError
 from host.backoffice.agreements import AgreementBook
@@ -51,35 +51,58 @@ class LoadAuthoriser:
     """Signs loads for proven sales only; ``bank_id`` is the bank whose cards it serves."""
 
     def __init__(self, office: BackOffice, load_host: LoadHost, *, bank_id: str,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 agreements_max_age: dt.timedelta = dt.timedelta(minutes=5)) -> None:
         self.office = office
         self.load_host = load_host
         self.bank_id = bank_id
         #: the issuer's own time (the agreement in force, the grant's time stamp): the card's
         #: date and time in the load are the terminal's, local and unproven until the TAC
         self.clock = clock
+        self.agreements_max_age = agreements_max_age
+        # Facts that never change once written (a terminal's merchant, a card's holder) and
+        # the agreement tables, kept for ``agreements_max_age`` like a terminal's tables.
+        self._merchants: dict[str, str] = {}
+        self._groups: dict[str, str] = {}
+        self._agreements: tuple[dt.datetime, AgreementBook] | None = None
+        # The sales proven last (a sale earns on two purses, one load after the other): a
+        # proof is a pure function of the record and the issuer's immutable answer.
+        self._proofs: OrderedDict[tuple[object, ...], ProvenSale] = OrderedDict()
+
+    def refresh(self) -> None:
+        """Forget cached holders and agreement tables (after the alliance changed them)."""
+        self._groups.clear()
+        self._agreements = None
 
     def authorize(self, card_id: str, init: LoadInit, when: dt.datetime, *,
                   sale: SaleClaim) -> LoadAuthorization:
-        """MAC2 for ``init`` if ``sale`` earns it; :class:`LoadRefusedError` otherwise."""
-        now = self.clock()
-        terms, key = self._terms(card_id, init, now, sale)
-        if init.amount > terms.points:
-            raise LoadRefusedError(
-                f"the sale earns {terms.points} {terms.agreement.asset.value} under "
-                f"{terms.agreement.id}, not {init.amount}")
+        """MAC2 for ``init`` if ``sale`` earns it; :class:`LoadRefusedError` otherwise.
+
+        MAC1 is checked first (no database); then one write transaction proves the sale,
+        applies the agreement and records the grant, so a refused load leaves nothing and a
+        granted one is remembered before MAC2 leaves."""
         authorization = self.load_host.authorize(card_id, init, when)
-        self._grant(card_id, key, init, now)
+        now = self.clock()
+        with self.office.db.write(flush=False) as conn:
+            terms, key = self._terms(conn, card_id, init, now, sale)
+            if init.amount > terms.points:
+                raise LoadRefusedError(
+                    f"the sale earns {terms.points} {terms.agreement.asset.value} under "
+                    f"{terms.agreement.id}, not {init.amount}")
+            _grant(conn, card_id, key, init, now)
         return authorization
 
-    def _terms(self, card_id: str, init: LoadInit, now: dt.datetime,
+    def _terms(self, conn: Connection, card_id: str, init: LoadInit, now: dt.datetime,
                sale: SaleClaim) -> tuple[EarnTerms, str]:
         purse = PURSE_ASSETS[init.purse]
-        with self.office.db.read() as conn:
-            proven = _prove(conn, card_id, sale, self.office)
-            merchant_id = _merchant_of(conn, init.terminal_id.hex().upper())
-            group = _group_of(conn, card_id)
-            agreements = AgreementBook.load(conn, {merchant_id, self.bank_id})
+        terminal = init.terminal_id.hex().upper()
+        proven = self._proof(conn, card_id, sale)
+        if terminal not in self._merchants:
+            self._merchants[terminal] = _merchant_of(conn, terminal)
+        if card_id not in self._groups:
+            self._groups[card_id] = _group_of(conn, card_id)
+        agreements = self._agreement_book(conn, now)
+        merchant_id, group = self._merchants[terminal], self._groups[card_id]
         if isinstance(proven, str):
             raise LoadRefusedError(f"no points without a proven sale: {proven}")
         named = None if purse.value == "consumption_points" else self.bank_id
@@ -90,22 +113,39 @@ class LoadAuthoriser:
             raise LoadRefusedError(f"the sale earns no {purse.value}: {terms}")
         return terms, proven.key
 
-    def _grant(self, card_id: str, sale_key: str, init: LoadInit, now: dt.datetime) -> None:
-        purse = PURSE_ASSETS[init.purse].value
-        try:
-            with self.office.db.write() as conn:
-                conn.execute(insert(bo_load_grants).values(
-                    card_id=card_id, sale_key=sale_key, purse=purse,
-                    online_seq=init.online_seq, amount=init.amount, ts=to_micros(now),
-                    format_version=FORMAT_VERSION))
-        except IntegrityError:
-            with self.office.db.read() as conn:
-                row = conn.execute(select(bo_load_grants).where(
-                    bo_load_grants.c.card_id == card_id, bo_load_grants.c.sale_key == sale_key,
-                    bo_load_grants.c.purse == purse)).one()
-            if (row.online_seq, row.amount) != (init.online_seq, init.amount):
-                raise LoadRefusedError(
-                    f"sale {sale_key} was already rewarded with {purse}") from None
+    def _proof(self, conn: Connection, card_id: str, sale: SaleClaim) -> ProvenSale | str:
+        key = (card_id, sale.payment.canonical() if sale.payment else sale.authorisation_id)
+        proven = self._proofs.get(key)
+        if proven is None:
+            result = _prove(conn, card_id, sale, self.office)
+            if isinstance(result, str):
+                return result
+            proven = self._proofs[key] = result
+            if len(self._proofs) > _PROOFS_KEPT:
+                self._proofs.popitem(last=False)
+        return proven
+
+    def _agreement_book(self, conn: Connection, now: dt.datetime) -> AgreementBook:
+        """Every agreement of the alliance, loaded again once older than the maximum age."""
+        cached = self._agreements
+        if cached is None or not cached[0] <= now < cached[0] + self.agreements_max_age:
+            cached = self._agreements = (now, AgreementBook.load_all(conn))
+        return cached[1]
+
+def _grant(conn: Connection, card_id: str, sale_key: str, init: LoadInit,
+           now: dt.datetime) -> None:
+    """Record the grant; the same card, purse and online sequence asking again (the retry of
+    a load the card never received) finds its own grant, anything else is refused."""
+    purse = PURSE_ASSETS[init.purse].value
+    row = conn.execute(_GRANT, {"card_id": card_id, "sale_key": sale_key,
+                                "purse": purse}).first()
+    if row is None:
+        conn.execute(_INSERT_GRANT, {
+            "card_id": card_id, "sale_key": sale_key, "purse": purse,
+            "online_seq": init.online_seq, "amount": init.amount, "ts": to_micros(now),
+            "format_version": FORMAT_VERSION})
+    elif (row.online_seq, row.amount) != (init.online_seq, init.amount):
+        raise LoadRefusedError(f"sale {sale_key} was already rewarded with {purse}")
 
 
 def _prove(conn: Connection, card_id: str, sale: SaleClaim,
@@ -137,3 +177,11 @@ def _group_of(conn: Connection, card_id: str) -> str:
     if row is None:
         raise NotFoundError(f"card {card_id} belongs to no alliance member")
     return str(row.consumer_group or "")
+
+
+_PROOFS_KEPT = 64
+_INSERT_GRANT = insert(bo_load_grants)
+_GRANT = select(bo_load_grants.c.online_seq, bo_load_grants.c.amount).where(
+    bo_load_grants.c.card_id == bindparam("card_id"),
+    bo_load_grants.c.sale_key == bindparam("sale_key"),
+    bo_load_grants.c.purse == bindparam("purse"))

@@ -27,6 +27,7 @@ LAZY_GROUPS = {
     "conformance": ("host.cli.qa_cmds", "conformance"),
     "script": ("host.cli.qa_cmds", "script"),
     "replay": ("host.cli.qa_cmds", "replay"),
+    "trace": ("host.cli.trace_cmds", "trace"),
 }
 
 

@@ -26,7 +26,7 @@ from .errors import CLIError, cli_errors, register_error
 from .exit_codes import ExitCode
 from .options import json_option, reader_option, trace_option
 
-__all__ = ["conformance", "replay", "script"]
+__all__ = ["conformance", "extra_specs", "replay", "script"]
 
 register_error(QAError, ExitCode.USAGE)  # a script or trace that cannot be read
 
@@ -118,7 +118,7 @@ def conformance(reader: str | None, chips: tuple[int, ...], keys: str | None,
                           abort=True, err=True)
         allow = True
     applications = with_aids(_aid_option(aids))
-    specs = [s for s in (*all_specs(), *_extra_specs(spec_modules))
+    specs = [s for s in (*all_specs(), *extra_specs(spec_modules))
              if not only or s.application in only]
     if only:
         applications = {name: app for name, app in applications.items() if name in only}
@@ -136,7 +136,7 @@ def conformance(reader: str | None, chips: tuple[int, ...], keys: str | None,
         raise CLIError(summary_line(result), ExitCode.CARD_ERROR)
 
 
-def _extra_specs(modules: tuple[str, ...]) -> list[Any]:
+def extra_specs(modules: tuple[str, ...]) -> list[Any]:
     """Command specs from ``module`` or ``module:NAME`` (imported like any Python module)."""
     from importlib import import_module
 
@@ -239,7 +239,7 @@ def _step_json(step: Any) -> dict[str, Any]:
 
 
 @click.command("replay")
-@click.argument("trace_file", metavar="TRACE.jsonl",
+@click.argument("trace_file", metavar="TRACE",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @reader_option
 @click.option("--chip", type=click.IntRange(1, 2), default=1, show_default=True,
@@ -257,7 +257,7 @@ def _step_json(step: Any) -> dict[str, Any]:
 def replay(trace_file: Path, reader: str | None, chip: int, volatile: tuple[str, ...],
            skip_redacted: bool, no_atr_check: bool, stop_at_first: bool, trace: bool,
            trace_format: str, as_json: bool) -> None:
-    """[!] Replay a JSON Lines trace against a card and show where the answers differ."""
+    """[!] Replay a trace (JSON Lines or --trace's lines) against a card; show what differs."""
     from host.qa.replay import load_trace, parse_volatile, replay_events
 
     events = load_trace(trace_file, default_chip=chip)

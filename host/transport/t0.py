@@ -9,7 +9,7 @@ every step is concatenated in front of the final status word.
 
 from __future__ import annotations
 
-from host.transport._apdu_shape import with_le
+from apdu_specs.apdu import CommandAPDU
 from host.transport.base import Transport, TransportFailure, TransportWrapper
 
 __all__ = ["DEFAULT_MAX_GET_RESPONSE", "T0Transport", "get_response_command"]
@@ -66,7 +66,7 @@ class T0Transport(TransportWrapper):
     def _fix_le(self, apdu: bytes, response: bytes) -> bytes:
         """Send ``apdu`` again with the Le its 6Cxx ``response`` asked for."""
         try:
-            retry = with_le(apdu, response[-1] or 256)
+            retry = CommandAPDU.parse(apdu).replace(ne=response[-1] or 256).encode()
         except ValueError:
             return response  # malformed command: let the caller see the 6Cxx
         return self._send(retry)

@@ -7,13 +7,20 @@ sink sees a record, so masked bytes (PINs, keys) reach neither renderer.
 :class:`TracingTransport` is the wrapper that feeds a tracer from any transport;
 the vpcd bridge's ``on_apdu`` hook can feed one too (:meth:`Tracer.exchange`).
 
-Human format (close to GPP's ``-d``)::
+Each command is named from the command specs (:mod:`apdu_specs.commands.dissect`,
+which follows SELECT to tell apart commands that share an INS); ``dualcard trace
+decode`` reads both formats back and decodes every field.
 
-    >> 00A40400 07 F0000000010001 00
-    << 6F108407F0000000010001A5059F6501FF 9000  1.2 ms  Success
+Human format (close to GPP's ``-d``): header, Lc, data and Le as sent, the command's
+name; the answer's data and status word, the time it took and the status word's
+meaning::
 
-JSON Lines: one object per record with ``ts, chip, reader, dir, cla, ins, p1,
-p2, data_hex, le, sw, dur_ms, redacted, error`` (hex as upper-case strings).
+    >> 00A40400 07 F0000000010001 00 (SELECT)
+    << 6F108407F0000000010001A5059F6501FF 9000  1.2 ms  success
+
+JSON Lines: one object per record with ``ts, chip, reader, dir, name, cla, ins, p1,
+p2, lc, data_hex, le, sw, dur_ms, redacted, error`` (hex as upper-case strings; with
+``lc`` a command's bytes are rebuilt exactly, malformed ones too).
 """
 
 from __future__ import annotations
@@ -23,10 +30,13 @@ import json
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
-from host.transport._apdu_shape import split_command
+from apdu_specs.apdu import split_command
 from host.transport.base import Transport, TransportWrapper
+
+if TYPE_CHECKING:
+    from apdu_specs.commands.dissect import Dissector
 
 __all__ = [
     "DEFAULT_REDACTOR",
@@ -70,6 +80,8 @@ class TraceRecord:
     well_formed: bool = True
     redacted: bool = False
     error: str | None = None
+    #: the command's name (``cmd`` records; also on the ``rsp``/``error`` that answers it)
+    name: str | None = None
 
 
 TraceSink = Callable[[TraceRecord], None]
@@ -109,20 +121,17 @@ def _hex(data: bytes) -> str:
     return data.hex().upper()
 
 
-def _command_fields(command: bytes) -> dict[str, Any]:
-    shape = split_command(command)
-    if len(shape.header) < 4:
-        return {"data_hex": _hex(shape.header), "well_formed": False}
-    cla, ins, p1, p2 = shape.header
-    return {
-        "cla": cla, "ins": ins, "p1": p1, "p2": p2,
-        "lc_hex": _hex(shape.lc), "data_hex": _hex(shape.data), "le_hex": _hex(shape.le),
-        "well_formed": shape.well_formed,
-    }
+def _dissector() -> Dissector:
+    # Loading every command spec costs more than the rest of the transport layer: only a
+    # tracer that names commands pays for it, when it is made.
+    from apdu_specs.commands.dissect import Dissector
+
+    return Dissector()
 
 
 class Tracer:
-    """Builds records, redacts them once, and fans them out to the sinks."""
+    """Builds records, names the commands, redacts the records once, and fans them out
+    to the sinks. One tracer follows one chip (what is selected there names commands)."""
 
     def __init__(
         self,
@@ -130,11 +139,13 @@ class Tracer:
         chip: str | None = None,
         reader: str | None = None,
         redact: Redactor | None = DEFAULT_REDACTOR,
+        name_commands: bool = True,
     ) -> None:
         self.sinks: list[TraceSink] = list(sinks)
         self.chip = chip
         self.reader = reader
         self.redact = redact
+        self._dissector = _dissector() if name_commands else None
 
     def emit(self, record: TraceRecord) -> None:
         if self.redact is not None:
@@ -144,9 +155,11 @@ class Tracer:
 
     def exchange(self, command: bytes, response: bytes, *, ts: float, dur_ms: float) -> None:
         """Trace one command and its response (``ts`` = wall-clock send time)."""
-        fields = _command_fields(command)
+        fields = self._command_fields(command)
         self.emit(TraceRecord(ts, "cmd", self.chip, self.reader, **fields))
-        header = {k: fields[k] for k in ("cla", "ins", "p1", "p2") if k in fields}
+        if self._dissector is not None:
+            self._dissector.answered(command, response)
+        header = {k: fields[k] for k in ("cla", "ins", "p1", "p2", "name") if k in fields}
         sw = int.from_bytes(response[-2:], "big") if len(response) >= 2 else None
         self.emit(TraceRecord(
             ts + dur_ms / 1000.0, "rsp", self.chip, self.reader, **header,
@@ -156,13 +169,25 @@ class Tracer:
 
     def failure(self, command: bytes, error: BaseException, *, ts: float, dur_ms: float) -> None:
         """Trace a command whose transmission raised."""
-        fields = _command_fields(command)
+        fields = self._command_fields(command)
         self.emit(TraceRecord(ts, "cmd", self.chip, self.reader, **fields))
-        header = {k: fields[k] for k in ("cla", "ins", "p1", "p2") if k in fields}
+        header = {k: fields[k] for k in ("cla", "ins", "p1", "p2", "name") if k in fields}
         self.emit(TraceRecord(
             ts + dur_ms / 1000.0, "error", self.chip, self.reader, **header,
             dur_ms=dur_ms, error=f"{type(error).__name__}: {error}",
         ))
+
+    def _command_fields(self, command: bytes) -> dict[str, Any]:
+        parts = split_command(command)
+        if len(parts.header) < 4:
+            return {"data_hex": _hex(parts.header), "well_formed": False}
+        cla, ins, p1, p2 = parts.header
+        return {
+            "cla": cla, "ins": ins, "p1": p1, "p2": p2,
+            "lc_hex": _hex(parts.lc), "data_hex": _hex(parts.data), "le_hex": _hex(parts.le),
+            "well_formed": parts.well_formed,
+            "name": self._dissector.name(command) if self._dissector is not None else None,
+        }
 
     def event(
         self, direction: Direction, *, ts: float, atr: bytes = b"", dur_ms: float | None = None
@@ -260,7 +285,8 @@ def _human_command(record: TraceRecord) -> str:
     header = f"{record.cla:02X}{record.ins:02X}{record.p1:02X}{record.p2:02X}"
     if not record.well_formed:
         return f"{header} {record.data_hex}  (malformed APDU)"
-    parts = (header, record.lc_hex, record.data_hex, record.le_hex)
+    parts = (header, record.lc_hex, record.data_hex, record.le_hex,
+             f"({record.name})" if record.name else "")
     return " ".join(p for p in parts if p)
 
 
@@ -279,10 +305,12 @@ def format_json(record: TraceRecord) -> str:
         "chip": record.chip,
         "reader": record.reader,
         "dir": record.direction,
+        "name": record.name,
         "cla": byte(record.cla),
         "ins": byte(record.ins),
         "p1": byte(record.p1),
         "p2": byte(record.p2),
+        "lc": record.lc_hex or None,
         "data_hex": record.data_hex,
         "le": record.le_hex or None,
         "sw": _sw_text(record.sw) or None,

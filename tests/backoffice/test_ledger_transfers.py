@@ -306,3 +306,17 @@ def test_reserved_and_malformed_ids_are_refused() -> None:
     for bad in ("", "~expire/x", "a b", "x" * 200):
         with pytest.raises(ValidationError):
             earn(bad, "alice", 1)
+
+
+def test_a_write_that_need_not_flush_leaves_the_connection_flushing(tmp_path) -> None:
+    """``Database.write(flush=False)`` relaxes only its own transaction: the next write on the
+    same pooled connection waits for the disk again (SQLite ``synchronous`` 2 = FULL)."""
+    from host.backoffice.database import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'flush.sqlite3'}")
+    db.create_schema()
+    with db.write(flush=False) as conn:
+        inside = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    with db.write() as conn:
+        after = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    assert (inside, after) == (1, 2)

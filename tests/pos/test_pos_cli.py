@@ -8,42 +8,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from apdu_specs.commands.purse_data import Purse
-from apdu_specs.payment.cryptogram import version_for
-from host.backoffice.inprocess_link import PURSE_ASSETS
 from host.cli.pos_cmds import pos
-from host.points.keyfile import issuer_keys_to_dict
-from host.testing.personalise import SAMPLE, sample_card
 
-from .conftest import MERCHANT, build_office
+from .conftest import terminal_files
 
 
 @pytest.fixture
 def setup(tmp_path: Path) -> dict[str, str]:
-    sample_card().save(tmp_path / "card.json")
-    build_office(tmp_path).close()
-    emv = SAMPLE.payment_keys.emv
-    (tmp_path / "issuer.json").write_text(json.dumps({
-        "imk_ac": emv.ac.hex(), "imk_smi": emv.smi.hex(), "imk_smc": emv.smc.hex(),
-        "cvk": SAMPLE.payment_keys.cvk.hex(), "pvk": SAMPLE.payment_keys.pvk.hex()}))
-    (tmp_path / "points-keys.json").write_text(json.dumps(issuer_keys_to_dict(SAMPLE.purse_keys)))
-    card_keys = {
-        "dtk": {PURSE_ASSETS[p].value: SAMPLE.purse_keys.card_keys(SAMPLE.identity, p).dtk.hex()
-                for p in Purse},
-        "ac_mk": {p.product.value: version_for(p.cvn).icc_master_key(emv.ac, p.pan, p.psn).hex()
-                  for p in SAMPLE.payment_profiles}}
-    (tmp_path / "card-keys.json").write_text(json.dumps({
-        "format": "dualcard-issuer-keys/1", "algorithm": "aes",
-        "cards": {SAMPLE.identity: card_keys}}))
-    config = tmp_path / "terminal.json"
-    config.write_text(json.dumps({
-        "format": "dualcard-pos-terminal/1", "merchant_id": "shop-a", "name": "SHOP A",
-        "terminal_id": MERCHANT.terminal_hex, "journal": "journal.sqlite3",
-        "backoffice": "sqlite:///ledger.sqlite3", "bank_id": "bank",
-        "payment_keys": "issuer.json", "points_keys": "points-keys.json",
-        "card_keys": "card-keys.json"}))
-    return {"config": str(config), "reader": f"sim:{tmp_path / 'card.json'}",
-            "dir": str(tmp_path)}
+    return terminal_files(tmp_path)
 
 
 def _run(*args: str, stdin: str | None = None):

@@ -46,11 +46,11 @@ class Ran:
 
 
 def _commands() -> dict[str, object]:
-    from host.cli import gp_cmds, qa_cmds, reader_cmds, sim_cmds
+    from host.cli import gp_cmds, qa_cmds, reader_cmds, sim_cmds, trace_cmds
 
     return {"sim": sim_cmds.sim, "gp": gp_cmds.gp, "apdu": reader_cmds.apdu,
             "conformance": qa_cmds.conformance, "script": qa_cmds.script,
-            "replay": qa_cmds.replay}
+            "replay": qa_cmds.replay, "trace": trace_cmds.trace}
 
 
 def run_console(argv: list[str], cwd: Path) -> Ran | None:

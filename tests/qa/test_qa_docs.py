@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import ModuleType
@@ -86,7 +87,8 @@ def test_the_qa_page_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         (tmp_path / name).write_text(text, encoding="utf-8")
     lines = [argv for argv in console_lines(QA)
              if "pcsc:Virtual PCD" not in argv and argv[1:3] != ["sim", "serve"]]
-    ran = {" ".join(argv[:3]): run_console(argv, tmp_path) for argv in lines}
+    ran = {" ".join(argv[:3]): run_console(argv, tmp_path) for argv in lines
+           if argv[1] != "trace"}
     assert ran["dualcard script run"].exit_code == 0, ran["dualcard script run"].output
     assert ran["dualcard apdu --reader"].exit_code == 0
     assert (tmp_path / "session.jsonl").read_text().count('"dir":"cmd"') >= 3
@@ -95,6 +97,23 @@ def test_the_qa_page_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     conformance = ran["dualcard conformance --reader"]
     assert conformance.exit_code in (0, 6), conformance.output
     assert_only_known_failures(tmp_path / "conformance.xml")
+    assert_traces_decode(tmp_path, [argv for argv in lines if argv[1] == "trace"])
+
+
+def assert_traces_decode(tmp_path: Path, lines: list[list[str]]) -> None:
+    """§6: the traces of §6 and §5 decode, named, with the secure channel undone."""
+    gp_trace, jsonl = (run_console(argv, tmp_path) for argv in lines)
+    assert gp_trace is not None and jsonl is not None
+    assert gp_trace.exit_code == 0, gp_trace.output
+    assert "card cryptogram verified with keys default" in gp_trace.output
+    assert "secure messaging: SCP03 C-MAC — C-MAC verified" in gp_trace.output
+    assert "E3 GP registry entry:" in gp_trace.output
+    decoded = json.loads(jsonl.output)
+    exchanges = [d for d in decoded if "name" in d]  # the rest are connect/disconnect
+    assert [d["name"] for d in exchanges] == [
+        "SELECT", "GET RESPONSE", "GET BALANCE", "INITIALIZE FOR LOAD", "GET RESPONSE"]
+    assert exchanges[3]["command"]["fields"]["data"]["amount"] == 0x1C37
+    assert exchanges[2]["response"]["fields"] == {"balance": 0}
 
 
 def assert_only_known_failures(junit: Path) -> None:

@@ -15,7 +15,7 @@ from host.qa.replay import Exchange, PowerEvent, parse_trace, parse_volatile, re
 from host.testing import simulated_link
 from host.transport.sim import SimTransport
 from host.transport.t0 import T0Transport
-from host.transport.trace import JSONLinesTraceWriter, Tracer, TracingTransport
+from host.transport.trace import HumanTraceWriter, JSONLinesTraceWriter, Tracer, TracingTransport
 
 pytestmark = pytest.mark.sim
 
@@ -25,11 +25,13 @@ INIT_LOAD = bytes.fromhex("805000020B0100001C37000001000050")  # answers a fresh
 VERIFY_PIN = bytes.fromhex("0020000003123456")
 
 
-def record(card, commands: list[bytes], *, reset_first: bool = False) -> str:
-    """The JSON Lines trace of ``commands`` sent to chip 2 (as ``--trace-format json`` writes)."""
+def record(card, commands: list[bytes], *, reset_first: bool = False,
+           writer: type = JSONLinesTraceWriter) -> str:
+    """The trace of ``commands`` sent to chip 2 (as ``--trace-format json`` writes, or
+    the human lines of ``--trace`` with ``writer=HumanTraceWriter``)."""
     out = io.StringIO()
     raw = TracingTransport(SimTransport(card.runtime(2), "sim#chip2"),
-                           Tracer(JSONLinesTraceWriter(out), chip="chip2", reader="sim"))
+                           Tracer(writer(out), chip="chip2", reader="sim"))
     transport = T0Transport(raw)
     transport.connect()
     if reset_first:
@@ -57,7 +59,7 @@ def test_records_pair_into_exchanges(sim_card) -> None:
                                   "805000020B0100001C3700000100005000", "00B2010C", "00840000",
                                   "8050000000FFFF", "80E20000" "00012C" + "00" * 300])
 def test_commands_are_rebuilt_byte_for_byte(apdu: str) -> None:
-    from host.transport._apdu_shape import split_command
+    from apdu_specs.apdu import split_command
     from host.transport.trace import format_json
 
     raw = bytes.fromhex(apdu)
@@ -121,6 +123,13 @@ def test_a_card_pulled_out_stops_the_replay(sim_card, card_faults) -> None:
     card_faults.mute(chip=2, ins=0x5C)
     result = replay_events(events, raw_link(sim_card))
     assert result.stopped_at is not None and "did not answer" in result.mismatches[0].what
+
+
+def test_a_human_trace_replays_too(sim_card) -> None:
+    trace = record(sim_card.fork(), [SELECT_PURSE, BALANCE], writer=HumanTraceWriter)
+    events = parse_trace(trace.splitlines())
+    assert [e.command for e in events if isinstance(e, Exchange)][::2] == [SELECT_PURSE, BALANCE]
+    assert replay_events(events, raw_link(sim_card)).ok
 
 
 def test_atr_differences_are_reported_unless_told(sim_card) -> None:

@@ -82,6 +82,23 @@ def test_6cxx_then_61xx_on_a_case_4_command() -> None:
     assert inner.sent[2] == bytes.fromhex("00C0000010")
 
 
+@pytest.mark.parametrize(("sent", "resent"), [
+    ("00A40400000002AABB0000", "00A40400000002AABB0010"),  # case 4E stays extended
+    ("00B00000000000", "00B00000000010"),                  # case 2E too
+    ("00A4040002AABB", "00A4040002AABB10"),                # case 3S gains an Le
+])
+def test_6cxx_resend_keeps_the_form_of_the_command(sent: str, resent: str) -> None:
+    inner = ScriptedTransport("6C10", "9000")
+    T0Transport(inner).transmit(bytes.fromhex(sent))
+    assert inner.sent[1] == bytes.fromhex(resent)
+
+
+def test_6cxx_to_a_malformed_command_is_left_to_the_caller() -> None:
+    inner = ScriptedTransport("6C10")
+    assert T0Transport(inner).transmit(bytes.fromhex("00A4040003AA")) == bytes.fromhex("6C10")
+    assert len(inner.sent) == 1
+
+
 def test_6cxx_is_retried_only_once() -> None:
     inner = ScriptedTransport("6C08", "6C04")
     assert T0Transport(inner).transmit(bytes.fromhex("00CA000000")) == bytes.fromhex("6C04")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apdu_specs.apdu import CLA, APDUCase, CommandAPDU, ResponseAPDU
+from apdu_specs.apdu import CLA, APDUCase, CommandAPDU, ResponseAPDU, split_command
 from apdu_specs.errors import APDUFormatError, HexError
 from apdu_specs.hexutil import parse_hex, to_hex
 
@@ -142,3 +142,54 @@ def test_bad_hex(text, fragment):
 @given(st.binary(max_size=64))
 def test_hex_round_trip(data):
     assert parse_hex(to_hex(data, " ")) == data
+
+
+# --- the lenient mode (traces show whatever was sent) ---------------------------------------
+
+@pytest.mark.parametrize(("hex_apdu", "lc", "data", "le", "extended", "ne"), [
+    ("00A40400", "", "", "", False, None),                             # case 1
+    ("00B0000000", "", "", "00", False, 256),                          # case 2S, Le 00 = 256
+    ("00A4040002AABB", "02", "AABB", "", False, None),                 # case 3S
+    ("00A4040002AABB10", "02", "AABB", "10", False, 16),               # case 4S
+    ("00B00000000000", "", "", "000000", True, 65536),                 # case 2E: Le is 3 bytes
+    ("00A40400000002AABB", "000002", "AABB", "", True, None),          # case 3E
+    ("00A40400000002AABB0100", "000002", "AABB", "0100", True, 256),   # case 4E
+])
+def test_lenient_split_of_each_case(hex_apdu, lc, data, le, extended, ne):
+    parts = split_command(bytes.fromhex(hex_apdu))
+    assert parts.well_formed and parts.problem is None
+    assert (to_hex(parts.lc), to_hex(parts.data), to_hex(parts.le)) == (lc, data, le)
+    assert (parts.extended, parts.ne) == (extended, ne)
+
+
+@pytest.mark.parametrize(("hex_apdu", "fragment"), [
+    ("", "too short"), ("00", "too short"), ("00A404", "too short"),
+    ("00A4040003AA", "announces 3"), ("00A4040000AA", "Lc of 00"),
+    ("00A40400000005AA", "announces 5"),
+])
+def test_lenient_split_names_the_problem_instead_of_raising(hex_apdu, fragment):
+    raw = bytes.fromhex(hex_apdu)
+    parts = split_command(raw)
+    assert not parts.well_formed and fragment in (parts.problem or "")
+    assert (parts.header, parts.data) == (raw[:4], raw[4:])
+
+
+@given(st.binary(max_size=400))
+def test_lenient_split_handles_any_bytes_as_the_strict_parser_judges_them(raw):
+    parts = split_command(raw)
+    assert parts.encode() == raw
+    try:
+        apdu = CommandAPDU.parse(raw)
+    except APDUFormatError as exc:
+        assert parts.problem == str(exc)
+        return
+    assert parts.well_formed
+    assert (parts.header, parts.data, parts.ne, parts.extended) == (
+        apdu.header, apdu.data, apdu.ne, apdu.extended)
+
+
+@given(commands)
+def test_a_built_command_splits_into_its_fields(apdu):
+    parts = split_command(apdu.encode())
+    assert (parts.header, parts.data, parts.ne) == (apdu.header, apdu.data, apdu.ne)
+    assert parts.extended == apdu.is_extended

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from apdu_specs.crypto._apdu import header_bytes, secure_messaging_cla
 from apdu_specs.crypto._gp_apdus import (
     EXTERNAL_AUTHENTICATE_INS,
     answer_fields,
@@ -41,6 +40,7 @@ from apdu_specs.crypto.scp02.keys import (
 )
 from apdu_specs.crypto.scp02.session import SCP02_SECURITY_LEVELS, SCP02Session
 from apdu_specs.crypto.scp03.params import SecurityLevel
+from apdu_specs.crypto.secure_messaging import header_bytes, secure_messaging_cla
 
 __all__ = ["SCP02CardHandshake", "SCP02HostHandshake", "SCP02InitializeUpdateResponse"]
 

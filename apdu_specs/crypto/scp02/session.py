@@ -16,12 +16,6 @@ Response protection (R-MAC) is not supported: the accepted security levels are
 
 from __future__ import annotations
 
-from apdu_specs.crypto._apdu import (
-    has_secure_messaging,
-    header_bytes,
-    mac_cla,
-    secure_messaging_cla,
-)
 from apdu_specs.crypto.ciphers import Algorithm, block_cipher
 from apdu_specs.crypto.errors import (
     CryptoError,
@@ -34,7 +28,14 @@ from apdu_specs.crypto.mac import check_mac, retail_mac
 from apdu_specs.crypto.padding import pad_method2, unpad_method2
 from apdu_specs.crypto.scp02.keys import SCP02SessionKeys
 from apdu_specs.crypto.scp03.params import SecurityLevel
-from apdu_specs.crypto.secure_messaging import SecureMessagingSession, check_status_word
+from apdu_specs.crypto.secure_messaging import (
+    SecureMessagingSession,
+    check_status_word,
+    has_secure_messaging,
+    header_bytes,
+    mac_cla,
+    secure_messaging_cla,
+)
 
 __all__ = ["SCP02_SECURITY_LEVELS", "SCP02Session"]
 

@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from apdu_specs.crypto._apdu import header_bytes, secure_messaging_cla
 from apdu_specs.crypto._gp_apdus import (
     EXTERNAL_AUTHENTICATE_INS,
     answer_fields,
@@ -54,6 +53,7 @@ from apdu_specs.crypto.scp03.keys import (
 )
 from apdu_specs.crypto.scp03.params import IParameter, SCP03Mode, SecurityLevel
 from apdu_specs.crypto.scp03.session import SCP03Session
+from apdu_specs.crypto.secure_messaging import header_bytes, secure_messaging_cla
 
 __all__ = ["CardHandshake", "HostHandshake", "InitializeUpdateResponse"]
 

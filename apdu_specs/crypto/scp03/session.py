@@ -37,13 +37,6 @@ from __future__ import annotations
 
 from hmac import compare_digest
 
-from apdu_specs.crypto._apdu import (
-    has_secure_messaging,
-    header_bytes,
-    is_protected_status,
-    mac_cla,
-    secure_messaging_cla,
-)
 from apdu_specs.crypto.ciphers import BlockCipher, block_cipher
 from apdu_specs.crypto.errors import (
     CryptoError,
@@ -56,7 +49,15 @@ from apdu_specs.crypto.mac import check_mac
 from apdu_specs.crypto.padding import pad_method2, unpad_method2
 from apdu_specs.crypto.scp03.keys import SessionKeys
 from apdu_specs.crypto.scp03.params import SCP03Mode, SecurityLevel
-from apdu_specs.crypto.secure_messaging import SecureMessagingSession, check_status_word
+from apdu_specs.crypto.secure_messaging import (
+    SecureMessagingSession,
+    check_status_word,
+    has_secure_messaging,
+    header_bytes,
+    is_protected_status,
+    mac_cla,
+    secure_messaging_cla,
+)
 
 __all__ = ["SCP03Session"]
 

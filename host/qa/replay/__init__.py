@@ -1,4 +1,4 @@
-"""Record a session as JSON Lines (``--trace --trace-format json``), replay it, diff the answers."""
+"""Record a session (``--trace``, JSON Lines or human lines), replay it, diff the answers."""
 
 from host.qa.replay.replayer import Mismatch, ReplayResult, replay_events
 from host.qa.replay.trace_file import (

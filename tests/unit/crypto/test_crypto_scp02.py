@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apdu_specs.crypto._apdu import ShortCommand
+from apdu_specs.apdu import CommandAPDU
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.crypto.errors import (
     CryptoError,
@@ -92,19 +92,19 @@ def test_wrong_card_cryptogram() -> None:
     level=st.sampled_from([0x00, 0x01, 0x03]),
     commands=st.lists(
         st.builds(
-            ShortCommand,
+            CommandAPDU,
             cla=st.sampled_from([0x00, 0x80, 0x81]),
             ins=st.integers(0, 255),
             p1=st.integers(0, 255),
             p2=st.integers(0, 255),
             data=st.binary(max_size=200),
-            le=st.none() | st.just(0),
+            ne=st.none() | st.just(256),
         ),
         min_size=1,
         max_size=4,
     ),
 )
-def test_round_trip(level: int, commands: list[ShortCommand]) -> None:
+def test_round_trip(level: int, commands: list[CommandAPDU]) -> None:
     host, card = _open(level)
     for cmd in commands:
         assert card.unwrap_command(host.wrap_command(cmd.encode())) == cmd.encode()
@@ -120,7 +120,7 @@ def test_round_trip(level: int, commands: list[ShortCommand]) -> None:
 )
 def test_tampering_rejected(level: int, data: bytes, position: int, delta: int) -> None:
     host, card = _open(level)
-    wrapped = bytearray(host.wrap_command(ShortCommand(0x80, 0xE2, 0, 0, data).encode()))
+    wrapped = bytearray(host.wrap_command(CommandAPDU(0x80, 0xE2, 0, 0, data).encode()))
     wrapped[1 + position % (len(wrapped) - 1)] ^= delta
     with pytest.raises(CryptoError):
         card.unwrap_command(bytes(wrapped))

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apdu_specs.crypto._apdu import ShortCommand
+from apdu_specs.apdu import CommandAPDU
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.crypto.errors import (
     CryptoError,
@@ -79,13 +79,13 @@ def open_pair(
 
 
 commands = st.builds(
-    ShortCommand,
+    CommandAPDU,
     cla=st.sampled_from(PLAIN_CLAS),
     ins=st.integers(0, 255),
     p1=st.integers(0, 255),
     p2=st.integers(0, 255),
     data=st.binary(max_size=200),
-    le=st.none() | st.integers(0, 255),
+    ne=st.none() | st.integers(1, 256),
 )
 responses = st.tuples(st.binary(max_size=200), st.sampled_from(PROTECTED_SWS + ERROR_SWS))
 setups = st.tuples(
@@ -95,11 +95,10 @@ setups = st.tuples(
 )
 
 
-def _expected_plain(cmd: ShortCommand, level: int) -> bytes:
+def _expected_plain(cmd: CommandAPDU, level: int) -> bytes:
     if not level & SecurityLevel.C_MAC:
         return cmd.encode()
-    le = None if cmd.le is None else 0
-    return ShortCommand(cmd.cla, cmd.ins, cmd.p1, cmd.p2, cmd.data, le).encode()
+    return cmd.replace(ne=None if cmd.ne is None else 256).encode()
 
 
 @settings(max_examples=60, deadline=None)
@@ -133,7 +132,7 @@ def test_tampered_command_is_rejected(setup, cmd, position, delta) -> None:
     host, card = open_pair(algorithm, length, level, mode)
     wrapped = bytearray(host.wrap_command(cmd.encode()))
     # Everything but the Le byte (never MACed) and the CLA's channel/SM bits is covered.
-    covered = len(wrapped) - (0 if cmd.le is None else 1)
+    covered = len(wrapped) - (0 if cmd.ne is None else 1)
     index = position % covered
     wrapped[index] ^= (delta & 0xF0 or 0x80) if index == 0 else delta
     with pytest.raises(CryptoError):
@@ -241,7 +240,7 @@ def test_card_rejects_wrong_host_cryptogram() -> None:
     # Rebuild EXTERNAL AUTHENTICATE with a wrong cryptogram but a correct C-MAC.
     bootstrap = SCP03Session(session.keys, SecurityLevel.C_MAC, SCP03Mode.S8, bytes(16))
     cla, data = bootstrap.protect_command(0x80, 0x82, 0x01, 0x00, bytes(8))
-    forged = ShortCommand(cla, 0x82, 0x01, 0x00, data).encode()
+    forged = CommandAPDU(cla, 0x82, 0x01, 0x00, data).encode()
     assert forged != apdu
     with pytest.raises(CryptogramError):
         card_verifies(card, forged)
@@ -266,7 +265,7 @@ def test_external_authenticate_before_initialize_update() -> None:
 
 def test_command_too_long_once_protected() -> None:
     host, _card = open_pair(Algorithm.AES, 16, 0x03)
-    apdu = ShortCommand(0x80, 0xE2, 0x00, 0x00, bytes(240)).encode()
+    apdu = CommandAPDU(0x80, 0xE2, 0x00, 0x00, bytes(240)).encode()
     with pytest.raises(FormatError):
         host.wrap_command(apdu)
     assert host.counter == 0  # nothing consumed
@@ -288,7 +287,7 @@ def test_malformed_inputs_raise_typed_errors() -> None:
         host.protect_command(0x80, 0x100, 0, 0, b"")
     assert host.counter == 0  # a rejected command consumes nothing
     with pytest.raises(FormatError):
-        ShortCommand(0x80, 0xCA, 0, 0, le=256)
+        host.wrap_command(bytes.fromhex("80CA0000000100"))  # extended: SM protects short APDUs
     with pytest.raises(FormatError):
         HostHandshake(_keys(Algorithm.AES, 16), kvn=256)
     with pytest.raises(FormatError):
