@@ -12,8 +12,8 @@ a wrong MAC look the same until the counter is up (``tests/unit/test_counter_tea
 A wrong MAC answers 9302 and the count stays; when it reaches the personalised limit the
 application is locked with another immediate write, and from then on every command that
 moves value answers 9303 (reads still work, so the issuer can refund what is left). A
-right MAC sets the counter back to zero *inside the command's transaction*: the reset
-commits with the movement. The price: a genuine completion that never commits (torn
+right MAC sets the counter back to zero (removes it) *inside the command's transaction*:
+the reset commits with the movement. The price: a genuine completion that never commits (torn
 after the count, or a wrong-Le answer never collected) leaves one failure counted until
 the next genuine movement resets it (docs/decisions-purse.md P6).
 """
@@ -68,4 +68,4 @@ class MACGuard:
                 self._store.set_now("mac/locked", True)
             raise SWError(SW.PURSE_MAC_INVALID,
                           f"{what} wrong ({failures} of {self.limit})") from None
-        self._store.set("mac/failures", 0)
+        self._store.delete("mac/failures")  # none counted: no key, as on a fresh purse

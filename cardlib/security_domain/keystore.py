@@ -122,10 +122,10 @@ class KeyStore:
         self._store.set_now(_authfail_key(kvn), count)
 
     def clear_failures(self, kvn: int) -> None:
-        """A success: back to zero with the command (a command that does not commit
-        leaves the count it recorded)."""
+        """A success: back to none with the command (a command that does not commit
+        leaves the count it recorded). No count is no key, as on a fresh card."""
         if self.failures(kvn):
-            self._store.set(_authfail_key(kvn), 0)
+            self._store.delete(_authfail_key(kvn))
 
     # --- sequence counter -----------------------------------------------------------------
     @property
