@@ -19,6 +19,7 @@ from apdu_specs.payment.ac_type import ACType
 from apdu_specs.payment.aids import CREDIT_AID, DEBIT_AID
 from apdu_specs.payment.issuer_response import ARC
 from apdu_specs.payment.script import AFTER_SECOND_AC, BEFORE_SECOND_AC
+from apdu_specs.payment.tvr import TVRBit, set_bits
 from host.payment.card_data import ApplicationFCI, CardData, DirectoryEntry, ProcessingOptions
 from host.payment.client import CryptogramResponse, PaymentClient, ScriptResult
 from host.payment.errors import CardDataError, PaymentError
@@ -34,8 +35,6 @@ __all__ = ["ApplicationChooser", "ChipPayment", "OnlineCompletion", "method_of"]
 #: the holder's choice among the card's applications (F7's settlement screen)
 ApplicationChooser = Callable[[Sequence[DirectoryEntry]], DirectoryEntry]
 
-TVR_CARDHOLDER_VERIFICATION_FAILED = 0x80  # TVR byte 3 b8
-TVR_PIN_TRY_LIMIT_EXCEEDED = 0x20  # TVR byte 3 b6
 
 _METHODS = {DEBIT_AID: PaymentMethod.DEBIT, CREDIT_AID: PaymentMethod.CREDIT}
 
@@ -124,10 +123,10 @@ class ChipPayment:
             result = self.client.verify_pin(pin)
             check = PinCheck(result.verified, result.tries_left, result.blocked)
         if not check.verified:
-            flags = TVR_CARDHOLDER_VERIFICATION_FAILED | (
-                TVR_PIN_TRY_LIMIT_EXCEEDED if check.blocked else 0)
-            tvr = self.values[0x95]
-            self.values[0x95] = tvr[:2] + bytes([tvr[2] | flags]) + tvr[3:]
+            bits = [TVRBit.CARDHOLDER_VERIFICATION_FAILED]
+            if check.blocked:
+                bits.append(TVRBit.PIN_TRY_LIMIT_EXCEEDED)
+            self.values[0x95] = set_bits(self.values[0x95], *bits)
         return check
 
     def _card(self) -> CardData:
@@ -159,6 +158,9 @@ class ChipPayment:
         authenticated = None
         if self.options.issuer_authentication_supported:
             authenticated = self.client.external_authenticate(response.issuer_authentication_data)
+            if not authenticated:  # EMV Book 3 §10.9: the second GENERATE AC is told
+                self.values[0x95] = set_bits(self.values[0x95],
+                                             TVRBit.ISSUER_AUTHENTICATION_FAILED)
         scripts = self.client.apply_scripts(response.scripts, BEFORE_SECOND_AC)
         self.values[0x8A] = response.arc
         self.values[0x91] = response.issuer_authentication_data
