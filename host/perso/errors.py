@@ -6,11 +6,14 @@ Messages name the field, row or card step at fault and never carry keys or PINs.
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyIssuedError",
     "AlreadyPersonalisedError",
     "AuthenticationError",
     "CardStateError",
     "HolderError",
     "JournalError",
+    "NumberInUseError",
+    "NumberStoreError",
     "PersoError",
     "ProfileError",
     "VerificationMismatch",
@@ -59,3 +62,15 @@ class AlreadyPersonalisedError(CardStateError):
 
 class VerificationMismatch(PersoError):
     """Reading the card back after personalisation did not give what was written."""
+
+
+class NumberInUseError(PersoError, ValueError):
+    """A PAN or card identity asked for is already given to another card (or holder)."""
+
+
+class NumberStoreError(PersoError, ValueError):
+    """The issuer's number store cannot be opened or does not hold what it should."""
+
+
+class AlreadyIssuedError(CardStateError):
+    """The card's numbers are already on an issued card, and the card in hand is not it."""
