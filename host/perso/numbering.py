@@ -304,9 +304,14 @@ class _Allocation:
         return self.db.rows_where_in(self.conn, perso_cards, _COLUMNS, column, values)
 
     def held(self, origin: str, holder_ids: Sequence[str]) -> dict[str, Any]:
-        """The rows ``origin`` holds, by holder id."""
-        return {row.holder_id: row for row in self.rows_where("holder_id", holder_ids)
-                if row.origin == origin}
+        """The rows ``origin`` holds, by holder id (read through the (origin, holder) index)."""
+        columns = [perso_cards.c[name] for name in _COLUMNS]
+        held: dict[str, Any] = {}
+        for part in chunked(holder_ids):
+            query = select(*columns).where(perso_cards.c.origin == origin,
+                                           perso_cards.c.holder_id.in_(part))
+            held.update((row.holder_id, row) for row in self.conn.execute(query))
+        return held
 
     # --- allocating ---------------------------------------------------------------------------
 

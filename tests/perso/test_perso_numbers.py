@@ -302,3 +302,23 @@ def test_batch_origin_is_the_profile_and_the_records(profile: Profile) -> None:
     one, two = _holders("C-1", "C-2"), _holders("C-1", "C-3")
     assert batch_origin(profile, one) == batch_origin(profile, _holders("C-1", "C-2"))
     assert batch_origin(profile, one) != batch_origin(profile, two)
+
+
+def test_a_reservation_follows_the_holders_own_numbers_until_it_is_issued(
+        profile: Profile) -> None:
+    """A lone holder whose first attempt touched no card may come back with corrected
+    numbers: the reservation is given back. Once issued, the numbers are the card's."""
+    pan_range = profile.card.pan_range
+    assert pan_range is not None
+    first, fixed = pan_range.pan_at(40), pan_range.pan_at(41)
+    with NumberStore("sqlite://") as store:
+        store.allocate(profile, _holders("X-1", extra=first), "run")
+        again = store.allocate(profile, _holders("X-1", extra=fixed), "run")[0]
+        assert again.pan == fixed and not again.issued
+        assert [r["pan"] for r in _cards(store)] == [fixed]  # the first PAN is free again
+        other = store.allocate(profile, _holders("X-2", extra=first), "run")[0]
+        assert other.pan == first
+        store.mark_issued(other.card_id)
+        with pytest.raises(NumberInUseError, match="was issued to this holder with other"):
+            store.allocate(profile, _holders("X-2", extra=fixed), "run")
+        assert store.allocate(profile, _holders("X-2"), "run")[0].issued
