@@ -70,8 +70,7 @@ from ..perso import (
 )
 from ..perso.audit import PENDING
 from ..perso.render import card_json, card_text
-from ..transport.base import NoCardError, NoReaderError, ReaderAmbiguousError
-from ..transport.pcsc import PCSCUnavailableError
+from ..transport.base import TransportError
 from .card_io import emit
 from .errors import CLIError, cli_errors, exit_code_for, register_error
 from .exit_codes import HELP as EXIT_HELP
@@ -375,10 +374,6 @@ def batch(profile_path: Path, keys_path: Path, passphrase_file: Path | None,
                        ExitCode.PARTIAL_BATCH)
 
 
-#: a batch stopped by these before its card answered touched no card: the row stays pending
-_NOTHING_TOUCHED = (NoReaderError, ReaderAmbiguousError, NoCardError, PCSCUnavailableError)
-
-
 def _run(personaliser: Personaliser, holders: list[HolderRecord],
          target: SimImageTarget | ReaderTarget | None, journal: AuditJournal | None,
          audit: Path, retry_failed: bool, records: list[AuditRecord], *,
@@ -394,10 +389,11 @@ def _run(personaliser: Personaliser, holders: list[HolderRecord],
         except KeyboardInterrupt:
             raise CLIError(f"interrupted; run the same command again to resume from {audit}",
                            ExitCode.INTERRUPTED) from None
-        except _NOTHING_TOUCHED as exc:
-            pending = records[-1].row if records and records[-1].result == PENDING else None
-            where = f"row {pending} stays pending" if pending else "nothing was touched"
-            raise CLIError(f"{exc} ({where}; run the same command again to continue)",
+        except TransportError as exc:  # stopped before its card answered: the row is pending
+            if not records or records[-1].result != PENDING:
+                raise
+            raise CLIError(f"{exc} (no card touched, row {records[-1].row} stays pending; run "
+                           "the same command again to continue)",
                            exit_code_for(exc) or ExitCode.FAILURE) from None
 
 
