@@ -11,11 +11,14 @@ from apdu_specs.errors import DualcardError, LocalError, RemoteError
 from host.gp.errors import AuthenticationError
 
 __all__ = [
+    "AlreadyIssuedError",
     "AlreadyPersonalisedError",
     "AuditJournalError",
     "AuthenticationError",
     "CardStateError",
     "HolderError",
+    "NumberInUseError",
+    "NumberStoreError",
     "PersoError",
     "ProfileError",
     "VerificationMismatch",
@@ -57,3 +60,15 @@ class AlreadyPersonalisedError(CardStateError):
 
 class VerificationMismatch(PersoError, RemoteError):
     """Reading the card back after personalisation did not give what was written."""
+
+
+class NumberInUseError(PersoError, LocalError, ValueError):
+    """A PAN or card identity asked for is already given to another card (or holder)."""
+
+
+class NumberStoreError(PersoError, LocalError, ValueError):
+    """The issuer's number store cannot be opened or does not hold what it should."""
+
+
+class AlreadyIssuedError(CardStateError):
+    """The card's numbers are already on an issued card, and the card in hand is not it."""
