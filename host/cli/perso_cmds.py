@@ -57,6 +57,7 @@ from ..perso import (
     PersoError,
     Personaliser,
     PINMailer,
+    PinMailerError,
     ProfileError,
     ReaderTarget,
     SimImageTarget,
@@ -86,7 +87,7 @@ register_error(AuthenticationError, ExitCode.AUTHENTICATION)
 register_error(VerificationMismatch, ExitCode.VERIFY_MISMATCH)
 register_error(KCVMismatchError, ExitCode.VERIFY_MISMATCH)
 for _usage in (ProfileError, HolderError, AuditJournalError, KeyStoreError, NumberInUseError,
-               NumberStoreError):
+               NumberStoreError, PinMailerError):
     register_error(_usage, ExitCode.USAGE)
 register_error(CardStateError, ExitCode.FAILURE)
 register_error(PersoError, ExitCode.FAILURE)

@@ -22,6 +22,7 @@ from .errors import (
     NumberInUseError,
     NumberStoreError,
     PersoError,
+    PinMailerError,
     ProfileError,
     VerificationMismatch,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "PINMailer",
     "PersoError",
     "Personaliser",
+    "PinMailerError",
     "Profile",
     "ProfileError",
     "ReaderTarget",

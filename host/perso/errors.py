@@ -20,6 +20,7 @@ __all__ = [
     "NumberInUseError",
     "NumberStoreError",
     "PersoError",
+    "PinMailerError",
     "ProfileError",
     "VerificationMismatch",
 ]
@@ -60,6 +61,10 @@ class AlreadyPersonalisedError(CardStateError):
 
 class VerificationMismatch(PersoError, RemoteError):
     """Reading the card back after personalisation did not give what was written."""
+
+
+class PinMailerError(PersoError, LocalError, ValueError):
+    """A PIN mailer file that is not one (another file at the mailer's path)."""
 
 
 class NumberInUseError(PersoError, LocalError, ValueError):

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .card_data import CardData
-from .errors import PersoError
+from .errors import PinMailerError
 
 __all__ = ["CURRENT", "MAILER_COLUMNS", "VOID", "PINMailer"]
 
@@ -75,7 +75,7 @@ class PINMailer:
             return body, True
         if header == _EARLIER_COLUMNS:
             return [[*row, CURRENT] for row in body], False
-        raise PersoError(f"{self.path} is not a PIN mailer file (header {','.join(header)})")
+        raise PinMailerError(f"{self.path} is not a PIN mailer file (header {','.join(header)})")
 
     def _append(self, line: Sequence[str]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
