@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
+from .errors import RemoteError
+
 __all__ = [
     "SW",
     "CardError",
@@ -213,8 +215,8 @@ def tries_left(sw: int) -> int | None:
     return None
 
 
-class SWError(Exception):
-    """Raised by card-side code; the runtime turns it into the status word."""
+class SWError(RemoteError):
+    """Raised by card-side code; the runtime turns it into the status word (the card's answer)."""
 
     def __init__(self, sw: int, detail: str = "") -> None:
         if not 0 <= sw <= 0xFFFF:
@@ -224,7 +226,7 @@ class SWError(Exception):
         super().__init__(f"{sw:04X} {describe(sw)}" + (f": {detail}" if detail else ""))
 
 
-class CardError(Exception):
+class CardError(RemoteError):
     """Host side: a card answered a command with an unexpected status word."""
 
     def __init__(self, sw: int, command: str = "", data: bytes = b"") -> None:

@@ -2,10 +2,12 @@
 
 Every card is the full job: a blank card, SCP03 with C-MAC and C-DECRYPTION on both chips,
 INSTALL / STORE DATA (secrets encrypted under the DEK) / PUT KEY / SET STATUS, and the
-read-back. A counting transport sits right above each simulated chip, so the time spent
-inside the simulator (card work) is measured apart from everything above it (host work:
-planning, key diversification, APDU building, secure messaging, checks). The blank
-card's manufacture is card-side work too and is timed on its own.
+read-back. As in a batch, the run's card numbers are allocated up front from an issuer's
+number store (an SQLite file) and each issued card is marked there. A counting transport
+sits right above each simulated chip, so the time spent inside the simulator (card work) is
+measured apart from everything above it (host work: numbering, planning, key
+diversification, APDU building, secure messaging, checks). The blank card's manufacture is
+card-side work too and is timed on its own.
 
 Goals: at least 200 cards/s in process; host work at most 1 ms per APDU.
 Prints the median of several runs.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,15 @@ from pathlib import Path
 import cardlib.payment  # the simulator's payment load file
 import cardlib.purse  # noqa: F401  (the simulator's purse load file)
 from host.keystore import new_key_file
-from host.perso import HolderRecord, Personaliser, SimImageTarget, load_profile, read_holders_text
+from host.perso import (
+    HolderRecord,
+    NumberStore,
+    Personaliser,
+    SimImageTarget,
+    batch_origin,
+    load_profile,
+    read_holders_text,
+)
 from host.perso.counting import CountingTransport
 from host.transport.base import Transport
 from host.transport.t0 import T0Transport
@@ -96,12 +107,16 @@ def holders(count: int) -> list[HolderRecord]:
 
 def one_run(personaliser: Personaliser, records: list[HolderRecord]) -> Sample:
     target = TimedTarget()
+    store = personaliser.numbers
+    assert store is not None
     start = time.perf_counter()
-    for holder in records:
-        plan = personaliser.plan(holder)
-        with target.card(plan) as slot:
-            personaliser.personalise(plan, slot.transports, fresh=slot.fresh)
-        target.settle()
+    numbers = personaliser.number(records, batch_origin(personaliser.profile, records))
+    with store.deferred_marks():  # as run_batch does
+        for holder in records:
+            plan = personaliser.plan(holder, numbers[holder.index])
+            with target.card(plan) as slot:
+                personaliser.personalise(plan, slot.transports, fresh=slot.fresh)
+            target.settle()
     seconds = time.perf_counter() - start
     return Sample(len(records), seconds, target.card_seconds, target.blank_seconds, target.apdus)
 
@@ -109,12 +124,15 @@ def one_run(personaliser: Personaliser, records: list[HolderRecord]) -> Sample:
 def main() -> None:
     cards = int(sys.argv[1]) if len(sys.argv) > 1 else CARDS
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else RUNS
-    personaliser = Personaliser(load_profile(PROFILE), new_key_file("AES"))
-    # every run personalises cards never seen before: a card's keys are its own, and a
-    # run that repeated earlier holders would find their ciphers still cached
-    records = holders(cards * runs + 3)
-    one_run(personaliser, records[-3:])  # warm up
-    samples = [one_run(personaliser, records[i * cards:(i + 1) * cards]) for i in range(runs)]
+    with tempfile.TemporaryDirectory() as where, \
+            NumberStore(Path(where) / "numbers.sqlite3") as store:
+        personaliser = Personaliser(load_profile(PROFILE), new_key_file("AES"), numbers=store)
+        # every run personalises cards never seen before: a card's keys are its own, and a
+        # run that repeated earlier holders would find their ciphers still cached
+        records = holders(cards * runs + 3)
+        one_run(personaliser, records[-3:])  # warm up
+        samples = [one_run(personaliser, records[i * cards:(i + 1) * cards])
+                   for i in range(runs)]
     rate = statistics.median(s.cards_per_second for s in samples)
     host = statistics.median(s.host_ms_per_apdu for s in samples)
     card = statistics.median(s.card_ms_per_apdu for s in samples)

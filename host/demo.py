@@ -33,6 +33,7 @@ from apdu_specs.commands.purse_data import Purse
 from apdu_specs.crypto import luhn
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.crypto.kcv import kcv
+from apdu_specs.errors import LocalError
 from apdu_specs.payment.aids import CREDIT_AID
 from apdu_specs.payment.cryptogram import IssuerMasterKeys, version_for
 from host.backoffice import (
@@ -79,8 +80,8 @@ DAY = dt.date(2025, 6, 18)
 BANK, INSURER = "icbc-demo", "pingan-demo"
 
 
-class DemoError(Exception):
-    """The demo cannot run here (e.g. no virtual reader for ``--reader vpcd``)."""
+class DemoError(LocalError):
+    """The demo cannot run as asked here (e.g. no virtual reader for ``--reader vpcd``)."""
 
 
 # -- the story ---------------------------------------------------------------------------

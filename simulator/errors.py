@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from apdu_specs.errors import RemoteError
 
-class CardMute(Exception):
+
+class CardMute(RemoteError):
     """The chip gave no answer: it is unpowered, was torn, or was pulled out.
 
     A reader reports this as a removed or mute card; the vpcd bridge drops the

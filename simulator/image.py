@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from apdu_specs.documents import MAX_BYTES, DocumentError, json_document
+from apdu_specs.errors import LocalError
 from cardlib.card import DualChipCard, StripeData
 from cardlib.chip import Chip
 from cardlib.memory import Value
@@ -25,7 +26,7 @@ IMAGE_FORMAT = "dualcard-card-image"
 IMAGE_VERSION = 1
 
 
-class ImageError(ValueError):
+class ImageError(LocalError, ValueError):
     """A card image file that cannot be read back."""
 
 

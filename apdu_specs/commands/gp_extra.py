@@ -207,7 +207,6 @@ CPLC_FIELDS: tuple[tuple[str, int], ...] = (
     ("ic_personalization_equipment_id", 4),
 )
 CPLC_LENGTH = sum(n for _, n in CPLC_FIELDS)
-_ABSENT = object()
 _ZEROS = {n: bytes(n) for _, n in CPLC_FIELDS}
 
 
@@ -215,8 +214,8 @@ def build_cplc(fields: Mapping[str, bytes]) -> bytes:
     """The 42 CPLC bytes; missing fields are zeros."""
     out = bytearray()
     for name, n in CPLC_FIELDS:
-        value = fields.get(name, _ABSENT)
-        value = _ZEROS[n] if value is _ABSENT else bytes(value)
+        given = fields.get(name)
+        value = _ZEROS[n] if given is None else bytes(given)
         if len(value) != n:
             raise SpecError(f"CPLC field {name} must be {n} bytes, got {len(value)}")
         out += value

@@ -25,11 +25,20 @@ from typing import Any
 from construct import Construct, ConstructError, SizeofError, Struct
 from construct.core import stream_read_entire, stream_write
 
+from ..errors import ProtocolError
+
 __all__ = ["VariantError", "Variants", "field_names"]
 
 
-class VariantError(ConstructError):
-    """The data (or the fields to build) fits none of the variants."""
+class VariantError(ConstructError, ProtocolError):
+    """The data (or the fields to build) fits none of the variants.
+
+    A ``construct`` error, so that a spec reports it like any other layout error, and a
+    :class:`~apdu_specs.errors.ProtocolError` (malformed data handed to a codec) when a
+    :class:`Variants` is used on its own."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        ConstructError.__init__(self, message, path=path)  # construct keeps the path
 
 
 class Variants(Construct):

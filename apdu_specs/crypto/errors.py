@@ -4,10 +4,14 @@ Every error derives from :class:`CryptoError`, so a caller (a card applet turnin
 errors into status words, or the host turning them into one CLI line) can catch
 the whole family at one boundary and still tell a bad key length from a failed MAC.
 Input errors also derive from :class:`ValueError` so generic validation code keeps
-working. Messages never contain key material.
+working. Messages never contain key material. A failed MAC or cryptogram is a
+:class:`~apdu_specs.errors.RemoteError` (the other side sent it); every other crypto
+error is a :class:`~apdu_specs.errors.LocalError`.
 """
 
 from __future__ import annotations
+
+from ..errors import DualcardError, LocalError, RemoteError
 
 __all__ = [
     "CryptoError",
@@ -25,31 +29,31 @@ __all__ = [
 ]
 
 
-class CryptoError(Exception):
+class CryptoError(DualcardError):
     """Base class of every error raised by :mod:`apdu_specs.crypto`."""
 
 
-class KeyLengthError(CryptoError, ValueError):
+class KeyLengthError(CryptoError, LocalError, ValueError):
     """A key has a length the algorithm does not accept."""
 
 
-class DataLengthError(CryptoError, ValueError):
+class DataLengthError(CryptoError, LocalError, ValueError):
     """An input has the wrong length (not a whole number of blocks, wrong field size)."""
 
 
-class PaddingError(CryptoError, ValueError):
+class PaddingError(CryptoError, LocalError, ValueError):
     """Decrypted data does not end with valid ISO/IEC 9797-1 method 2 padding."""
 
 
-class FormatError(CryptoError, ValueError):
+class FormatError(CryptoError, LocalError, ValueError):
     """An input is malformed: not a digit string, out of range, or an unparsable APDU."""
 
 
-class UnsupportedAlgorithmError(CryptoError, ValueError):
+class UnsupportedAlgorithmError(CryptoError, LocalError, ValueError):
     """The scheme is not defined for the requested algorithm."""
 
 
-class VerificationError(CryptoError):
+class VerificationError(CryptoError, RemoteError):
     """A received MAC or cryptogram does not match the one computed locally."""
 
 
@@ -61,7 +65,7 @@ class MACError(VerificationError):
     """A message authentication code (C-MAC, R-MAC, MAC1, MAC2, TAC) does not match."""
 
 
-class SecureChannelError(CryptoError):
+class SecureChannelError(CryptoError, LocalError):
     """A secure-channel operation is not allowed in the session's current state."""
 
 

@@ -7,7 +7,7 @@ Layers, each usable alone (pure functions, no I/O):
 - ``bits``: track strings <-> recorded bits (odd parity, LRC, clocking zeros, direction).
 - ``f2f``: bits <-> sampled read-head signal (Aiken biphase).
 - ``swipe``: the whole pipeline in one call; ``wedge``: keyboard-wedge reader output.
-- ``wav`` / ``plot``: WAV and PNG bytes for saving and looking at a swipe.
+- ``wav``: WAV bytes for saving a swipe (``host.stripe_plot`` plots one).
 """
 
 from .bits import BitRead, decode_bits, decode_bits_any, encode_bits

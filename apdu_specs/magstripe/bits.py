@@ -158,7 +158,10 @@ def _best_reading(readings: Iterable[BitRead | _Failure], what: str) -> BitRead:
     successes: list[BitRead] = []
     failures: list[_Failure] = []
     for reading in readings:
-        (successes if isinstance(reading, BitRead) else failures).append(reading)
+        if isinstance(reading, BitRead):
+            successes.append(reading)
+        else:
+            failures.append(reading)
     if successes:
         return max(successes, key=lambda read: len(read.text))
     furthest = max(failures, key=lambda failure: failure.progress)

@@ -15,7 +15,8 @@ offline sequence number and a random; DEBIT FOR PURCHASE brings the terminal's M
 transaction and answers the TAC and MAC2, which proves the debit to the terminal.
 
 Both completions consume the pending session whatever happens (one MAC guess per
-INITIALIZE); wrong MACs are counted with immediate writes and lock the application at
+INITIALIZE); every MAC check is counted with an immediate write before the comparison,
+a right MAC resets the count with the movement, and wrong MACs lock the application at
 the limit (:mod:`.guard`). A sequence number at FFFF is exhausted (9402): a counter is
 never reused. After a torn completion, GET TRANSACTION PROVE finds the movement in the
 purse's log by type and sequence number and answers its MAC2 and TAC, or 9406 when it
@@ -75,7 +76,7 @@ class PointsPurseApplet(Applet):
         return PurseState(self.store, purse)  # PurseState checks the purse number
 
     # --- life cycle -------------------------------------------------------------------
-    def select(self, ctx: APDUContext) -> bytes:
+    def select(self, ctx: APDUContext) -> Response | bytes:
         identity = self.store.get("identity")
         purses = {p: params.algorithm_id for p in Purse
                   if (params := self.purse(p).params) is not None}

@@ -2,13 +2,20 @@
 
 Theory of operation
 -------------------
-Each wrong MAC2 (load) or MAC1 (purchase) adds one to a counter of consecutive
-failures *with an immediate write* before the 9302 is answered: the command itself is
-aborted, but the count survives, and tearing the card right after the guess cannot
-give the guesser a free try. When the counter reaches the personalised limit the
-application is locked with another immediate write; from then on every command that
-moves value answers 9303 (reads still work, so the issuer can refund what is left).
-A correct MAC resets the counter inside the command's transaction.
+Every MAC2 (load) or MAC1 (purchase) check *counts first*: one is added to the counter
+of consecutive failures with an immediate write before the comparison, right MAC or
+wrong, as the first persistent write of the completing command. Power cut before that
+write leaves nothing stored and nothing compared; power cut after it keeps the count.
+Either way a tear shows a guesser nothing the counter has not paid for, and a right and
+a wrong MAC look the same until the counter is up (``tests/unit/test_counter_tearing.py``).
+
+A wrong MAC answers 9302 and the count stays; when it reaches the personalised limit the
+application is locked with another immediate write, and from then on every command that
+moves value answers 9303 (reads still work, so the issuer can refund what is left). A
+right MAC sets the counter back to zero (removes it) *inside the command's transaction*:
+the reset commits with the movement. The price: a genuine completion that never commits (torn
+after the count, or a wrong-Le answer never collected) leaves one failure counted until
+the next genuine movement resets it (docs/decisions-purse.md P6).
 """
 
 from __future__ import annotations
@@ -50,15 +57,15 @@ class MACGuard:
 
     def verify(self, scheme: PurseScheme, key: bytes, data: bytes, received: bytes,
                what: str) -> None:
-        """Return if ``received`` is the MAC of ``data``; else count the failure and raise 9302."""
+        """Count the attempt, then return if ``received`` is the MAC of ``data`` (the count
+        goes back to zero with the command) or raise 9302 (the count stays)."""
+        failures = self.failures + 1
+        self._store.set_now("mac/failures", failures)  # first: a tear from here on keeps it
         try:
             scheme.verify(key, data, received, what=what)
         except MACError:
-            failures = self.failures + 1
-            self._store.set_now("mac/failures", failures)
             if failures >= self.limit:
                 self._store.set_now("mac/locked", True)
             raise SWError(SW.PURSE_MAC_INVALID,
                           f"{what} wrong ({failures} of {self.limit})") from None
-        if self.failures:
-            self._store.set("mac/failures", 0)
+        self._store.delete("mac/failures")  # none counted: no key, as on a fresh purse

@@ -57,7 +57,7 @@ _LOG_PREFIXES = {purse: prefix + "log/" for purse, prefix in _PREFIXES.items()}
 class PurseState:
     """Typed access to one purse's records in the applet's memory."""
 
-    def __init__(self, store: MemoryView, purse: Purse) -> None:
+    def __init__(self, store: MemoryView, purse: Purse | int) -> None:
         self.purse = purse if type(purse) is Purse else Purse(purse)
         self._store = store
         self._p = _PREFIXES[self.purse]

@@ -20,7 +20,9 @@ INITIALIZE UPDATE answers with a card challenge (pseudo-random from the sequence
 counter when the i parameter says so) and then advances the persistent counter.
 A wrong host cryptogram answers 6300, a wrong C-MAC on EXTERNAL AUTHENTICATE 6982;
 both count against the key set, and after ``max_auth_failures`` consecutive failures
-INITIALIZE UPDATE with that key set answers 6983 until PUT KEY replaces it.
+INITIALIZE UPDATE with that key set answers 6983 until PUT KEY replaces it. Every
+EXTERNAL AUTHENTICATE counts before it compares and a success resets the count, so
+tearing the card never buys a free guess (as a PIN check, :mod:`cardlib.pin`).
 """
 
 from __future__ import annotations
@@ -165,27 +167,30 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
     @handles(EXTERNAL_AUTHENTICATE)
     def external_authenticate(self, ctx: APDUContext, fields: dict[str, Any]) -> Response:
         """Open the session the pending handshake prepared, if the host's C-MAC and
-        cryptogram verify; every attempt uses the handshake up."""
+        cryptogram verify; every attempt uses the handshake up.
+
+        The attempt counts against the key set *first*, as the command's first persistent
+        write, and is compared only then: a tear shows nothing the count has not paid for.
+        A wrong C-MAC (6982) or cryptogram (6300) keeps the count; success resets it with
+        the command; a command refused for its form, before anything was compared, gets
+        its count back."""
         state = self.channel_state(ctx)
         handshake, kvn = state.handshake, state.handshake_kvn
         state.drop_session()
         if handshake is None:
             raise SWError(SW.CONDITIONS_NOT_SATISFIED, "no INITIALIZE UPDATE before")
         store = self.keystore
+        before = store.failures(kvn)
+        store.record_failure(kvn)  # first: a tear from here on keeps it
         try:
             session = handshake.verify_external_authenticate(ctx.apdu.cla, fields)
         except MACError:
-            store.record_failure(kvn)
             raise SWError(SW.SECURITY_STATUS_NOT_SATISFIED, "EXTERNAL AUTHENTICATE C-MAC") from None
         except CryptogramError:
-            store.record_failure(kvn)
             return Response(b"", SW.NVM_CHANGED)
-        except SecurityLevelError as exc:
-            raise SWError(SW.INCORRECT_P1P2, str(exc)) from None
-        except (FormatError, DataLengthError) as exc:
-            raise SWError(SW.WRONG_LENGTH, str(exc)) from None
-        except CryptoError as exc:
-            raise SWError(SW.SECURITY_STATUS_NOT_SATISFIED, str(exc)) from None
+        except CryptoError as exc:  # raised before any comparison: not a guess
+            store.restore_failures(kvn, before)
+            raise _refused_form(exc) from None
         keyset = store.get(kvn)
         if keyset is None:  # deleted on another channel in between
             raise SWError(SW.REFERENCED_DATA_NOT_FOUND, f"key set {kvn:02X} is gone")
@@ -220,6 +225,15 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
             key_type = KEY_TYPES[keyset.keys.algorithm]
             out += [KeyInfo(key_id, kvn, key_type, len(keyset.keys.enc)) for key_id in (1, 2, 3)]
         return out
+
+
+def _refused_form(exc: CryptoError) -> SWError:
+    """The answer to an EXTERNAL AUTHENTICATE the handshake refused for its form."""
+    if isinstance(exc, SecurityLevelError):
+        return SWError(SW.INCORRECT_P1P2, str(exc))
+    if isinstance(exc, FormatError | DataLengthError):
+        return SWError(SW.WRONG_LENGTH, str(exc))
+    return SWError(SW.SECURITY_STATUS_NOT_SATISFIED, str(exc))
 
 
 @functools.lru_cache(maxsize=64)

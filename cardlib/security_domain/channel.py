@@ -65,7 +65,7 @@ class ChannelState:
 
     @property
     def level(self) -> int:
-        return int(self.session.security_level) if self.authenticated else -1
+        return int(self.session.security_level) if self.session is not None and self.authenticated else -1
 
     def drop_session(self) -> None:
         """Back to "not authenticated": nothing of the old session survives."""

@@ -3,8 +3,10 @@
 Persistent layout inside the ISD's memory view:
 
 - ``keys/KVN`` → ``(algorithm, enc, mac, dek)``: one static key set per key version;
-- ``authfail/KVN`` → consecutive failed EXTERNAL AUTHENTICATEs, written with
-  ``set_now`` so neither a failing command's rollback nor a tear can reset it;
+- ``authfail/KVN`` → consecutive failed EXTERNAL AUTHENTICATEs. Every attempt counts
+  *before* it is compared, with ``set_now``, as its command's first persistent write:
+  neither a failing command's rollback nor a tear can take the count back, and a tear
+  before it leaves nothing compared. A success resets it inside its command's transaction;
 - ``seq`` → the secure channel sequence counter, also written at once: a challenge
   derived from it must never be handed out twice.
 
@@ -109,13 +111,21 @@ class KeyStore:
         return int(self._store.get(_authfail_key(kvn), 0))
 
     def record_failure(self, kvn: int) -> int:
+        """Count one failure now, durably: called *before* the check it pays for."""
         count = min(self.failures(kvn) + 1, 0xFF)
         self._store.set_now(_authfail_key(kvn), count)
         return count
 
+    def restore_failures(self, kvn: int, count: int) -> None:
+        """Give back a count recorded for an attempt that compared nothing (refused for its
+        form): durably, as the count was written."""
+        self._store.set_now(_authfail_key(kvn), count)
+
     def clear_failures(self, kvn: int) -> None:
+        """A success: back to none with the command (a command that does not commit
+        leaves the count it recorded). No count is no key, as on a fresh card."""
         if self.failures(kvn):
-            self._store.set_now(_authfail_key(kvn), 0)
+            self._store.delete(_authfail_key(kvn))
 
     # --- sequence counter -----------------------------------------------------------------
     @property

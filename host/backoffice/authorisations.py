@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from apdu_specs.errors import RemoteError
 from host.backoffice.clock import to_micros
 from host.backoffice.database import Database
 from host.backoffice.errors import BackOfficeError
@@ -42,8 +43,9 @@ STRIPE = "stripe"
 APPROVE = "approve"
 
 
-class DuplicateAuthorisationError(BackOfficeError):
-    """An ARQC the issuer has answered before: a replayed authorisation request."""
+class DuplicateAuthorisationError(BackOfficeError, RemoteError):
+    """An ARQC the issuer has answered before: a replayed authorisation request (the
+    issuer's refusal of what a terminal sent, so a :class:`RemoteError`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -420,7 +420,7 @@ class _Postings:
             figures[key] = figures.get(key, 0) + amount
         self.earned.update((purse.value, points) for purse, points in earned.items())
         redeemed_at = _account(merchant_id, Role.POINTS_REDEEMED)
-        redeem_details = {"merchant": merchant_id}  # one read-only view for all redeems
+        redeem_details: dict[str, int | str] = {"merchant": merchant_id}  # one view for all redeems
         redeemed = 0
         for record, holder in checked.redeems:
             rid, amount = record.record_id, record.amount
@@ -445,7 +445,7 @@ class _Postings:
 
     def card_rows(self, batch: TerminalBatch) -> list[tuple[Any, ...]]:
         """Rows for :data:`_CARD_COLUMNS`: every record, each with its verified MAC."""
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         bid, terminal = batch.batch_id, batch.terminal_id
         transfer_of = dict(zip(self._record_ids, [t.id for t in self.transfers], strict=True))
         for r, txn_key, sale_key in zip(batch.records, self.checked.txn_keys,

@@ -192,7 +192,7 @@ def _review(
     change_seq = conn.execute(insert(bo_credit_changes).values(
         member_id=member.id, account_id=line_account, old_limit=old_limit, new_limit=target,
         rule=rule.id, explanation=explanation, ts=to_micros(at), format_version=FORMAT_VERSION,
-    )).inserted_primary_key[0]
+    )).inserted_primary_key[0]  # type: ignore[index]  # an INSERT always has its key
     script_id = None
     if member.card_id is not None:
         script_id = f"limit/{member.card_id}/{change_seq}"

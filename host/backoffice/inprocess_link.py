@@ -52,7 +52,7 @@ from host.points.keys import PurseKeySource
 from host.points.load_host import LoadAuthorization, LoadHost
 from host.points.messages import LoadInit
 from host.points.records import PurseRecord
-from host.pos.errors import POSError
+from host.pos.errors import POSUsageError
 from host.pos.link import (
     EarnQuote,
     OnlineAnswer,
@@ -223,7 +223,7 @@ class InProcessBackOffice:
         asset = PURSE_ASSETS[Purse(purse)]
         verifier = self.office.verifier
         if verifier is None:
-            raise RedemptionRefusedError("the back office has no card verifier")
+            raise POSUsageError("the back office has no card verifier: it cannot check redemptions")
         reason = check_debit(debit, card_id=card_id, asset=asset, points=points,
                              terminal_id=self.terminal_id, verifier=verifier)
         if reason is None:
@@ -244,7 +244,7 @@ class InProcessBackOffice:
 
     def upload(self, batch: TerminalBatch, *, at: dt.datetime) -> UploadReceipt:
         if self.office.verifier is None:
-            raise POSError("the back office has no card verifier: it cannot clear batches")
+            raise POSUsageError("the back office has no card verifier: it cannot clear batches")
         result = self.office.clear(batch, at=at)
         return UploadReceipt(result.batch_id, result.status, result.summary())
 

@@ -299,7 +299,7 @@ def _accounts_named(transfers: Sequence[Transfer], pending_rows: Iterable[Any]) 
 
 
 def _compare_account(spec: AccountSpec, known: Any) -> None:
-    fields = [
+    fields: list[tuple[str, object, object]] = [
         ("asset", spec.asset.value, known.asset),
         ("role", spec.role, known.role),
         ("owner_id", spec.owner_id, known.owner_id),

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, bindparam, insert, select
 
+from apdu_specs.errors import RemoteError
 from host.backoffice.agreements import AgreementBook
 from host.backoffice.authorisations import authorisation_by_arqc, authorisation_by_id
 from host.backoffice.clock import to_micros
@@ -41,8 +42,9 @@ from host.records.batch import SaleClaim
 __all__ = ["LoadAuthoriser", "LoadRefusedError"]
 
 
-class LoadRefusedError(BackOfficeError):
-    """The points issuer will not sign this load; the message names the reason."""
+class LoadRefusedError(BackOfficeError, RemoteError):
+    """The points issuer will not sign this load; the message names the reason (a refusal of
+    the terminal's claim, so a :class:`RemoteError`)."""
 
 
 class LoadAuthoriser:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, select
 
+from apdu_specs.errors import RemoteError
 from host.backoffice.database import Database
 from host.backoffice.errors import BackOfficeError
 from host.backoffice.schema import bo_card_records, ledger_transfers
@@ -26,8 +27,9 @@ __all__ = ["RedemptionRefusedError", "check_debit", "debit_cleared", "redeemed_d
            "redemption_id_of"]
 
 
-class RedemptionRefusedError(BackOfficeError):
-    """The card debit offered does not pay for this redemption; the message says why."""
+class RedemptionRefusedError(BackOfficeError, RemoteError):
+    """The card debit offered does not pay for this redemption; the message says why (a
+    refusal of the terminal's claim, so a :class:`RemoteError`)."""
 
 
 def redemption_id_of(debit: PurseRecord) -> str:

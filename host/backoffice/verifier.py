@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
 from apdu_specs.crypto.emv import EMVScheme
@@ -143,4 +143,4 @@ class SoftwareCardVerifier:
 
 
 _TAC_LENGTH = 4
-_UNSEEN = object()
+_UNSEEN: Any = object()  # a sentinel no cached value (a MAC function or None) can be

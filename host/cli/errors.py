@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from apdu_specs.errors import ProtocolError
+from apdu_specs.errors import DualcardError, ProtocolError
 from apdu_specs.sw import CardError
 
 from ..transport.base import (
@@ -25,12 +25,16 @@ __all__ = ["CLIError", "cli_errors", "exit_code_for"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class CLIError(click.ClickException):
-    """A failure with a specific exit code; click prints ``Error: <message>``."""
+class CLIError(click.ClickException, DualcardError):
+    """A failure with a specific exit code; click prints ``Error: <message>``.
+
+    The one dualcard error in neither branch: it reports any error, local or remote, and
+    its exit code says which kind it was.
+    """
 
     def __init__(self, message: str, code: ExitCode = ExitCode.FAILURE) -> None:
         super().__init__(message)
-        self.exit_code = int(code)
+        self.exit_code = int(code)  # type: ignore[misc]  # click declares one per class
 
 
 _MAPPING: list[tuple[type[BaseException], ExitCode]] = [
@@ -41,6 +45,7 @@ _MAPPING: list[tuple[type[BaseException], ExitCode]] = [
     (CardError, ExitCode.CARD_ERROR),
     (TransportError, ExitCode.FAILURE),
     (ProtocolError, ExitCode.USAGE),
+    (DualcardError, ExitCode.FAILURE),  # any other typed error: one line, never a traceback
 ]
 
 _extra: list[tuple[type[BaseException], ExitCode]] = []

@@ -93,7 +93,7 @@ BYTE = ByteParam()
 
 def gp_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """--reader --chip --trace --json and the secure-channel options."""
-    options = [
+    options: list[Callable[[Any], Any]] = [
         click.option("--key", "key_spec", envvar="DUALCARD_GP_KEY", default="default",
                      show_default=True, metavar="SPEC",
                      help="ISD keys: default | env:NAME | file:PATH#ENTRY | prompt | NAME, "

@@ -17,7 +17,7 @@ from apdu_specs.hexutil import to_hex
 
 from ..connect import open_card
 from ..payment.client import PaymentClient
-from ..payment.errors import ARQCError, CardDataError, PaymentError, ProfileError
+from ..payment.errors import ARQCError, CardDataError, PaymentError, PaymentProfileError
 from ..payment.issuer import Issuer
 from ..payment.keys import load_issuer_keys
 from ..payment.money import format_amount, parse_amount
@@ -31,7 +31,7 @@ from .options import HEX, json_option, reader_option, trace_option
 __all__ = ["pay"]
 
 register_error(ARQCError, ExitCode.AUTHENTICATION)
-register_error(ProfileError, ExitCode.USAGE)
+register_error(PaymentProfileError, ExitCode.USAGE)
 register_error(CardDataError, ExitCode.CARD_ERROR)
 register_error(PaymentError, ExitCode.FAILURE)
 
@@ -68,7 +68,7 @@ def _choose(client: PaymentClient, aid: bytes | None) -> bytes:
         return aid
     apps = client.list_applications()
     if not apps:
-        raise PaymentError("the card lists no payment application")
+        raise CardDataError("the card lists no payment application")
     return apps[0].aid
 
 

@@ -5,6 +5,11 @@ never options: a sealed key file's passphrase comes from ``--passphrase-file``,
 ``$DUALCARD_KEYS_PASSPHRASE`` or a hidden prompt; key components from ``--part-file``,
 ``$DUALCARD_KEY_PART_<n>`` or a hidden prompt. What is printed names keys by reference
 and KCV only.
+
+Card numbers come from the issuer's number store (``--numbers``,
+``$DUALCARD_PERSO_NUMBERS``), by default an SQLite file next to the key file: the key file
+is the issuer, and every run and batch with it — from any directory, into any output
+directory — draws from the same numbers.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from typing import Any
 import click
 
 from ..files import read_bytes
-from ..gp import AuthenticationError as GPAuthenticationError
 from ..gp import KCVMismatchError
 from ..keystore import (
     MAX_COMPONENTS,
@@ -37,29 +41,39 @@ from ..keystore import (
     suite_of,
 )
 from ..perso import (
+    RUN_ORIGIN,
     AuditJournal,
+    AuditJournalError,
     AuditRecord,
     AuthenticationError,
     BatchIdentity,
     BatchSummary,
+    CardNumbers,
     CardStateError,
     HolderError,
-    JournalError,
+    HolderRecord,
+    NumberInUseError,
+    NumberStore,
+    NumberStoreError,
     PersoError,
     Personaliser,
     PINMailer,
+    PinMailerError,
     ProfileError,
     ReaderTarget,
     SimImageTarget,
     VerificationMismatch,
+    batch_origin,
     holder_from_json,
     load_profile,
     read_holders,
     run_batch,
 )
+from ..perso.audit import PENDING
 from ..perso.render import card_json, card_text
+from ..transport.base import TransportError
 from .card_io import emit
-from .errors import CLIError, cli_errors, register_error
+from .errors import CLIError, cli_errors, exit_code_for, register_error
 from .exit_codes import HELP as EXIT_HELP
 from .exit_codes import ExitCode
 from .options import json_option, trace_option
@@ -69,12 +83,13 @@ __all__ = ["perso"]
 
 ENV_PASSPHRASE = "DUALCARD_KEYS_PASSPHRASE"
 ENV_PART = "DUALCARD_KEY_PART_{n}"
+ENV_NUMBERS = "DUALCARD_PERSO_NUMBERS"
 
 register_error(AuthenticationError, ExitCode.AUTHENTICATION)
-register_error(GPAuthenticationError, ExitCode.AUTHENTICATION)
 register_error(VerificationMismatch, ExitCode.VERIFY_MISMATCH)
 register_error(KCVMismatchError, ExitCode.VERIFY_MISMATCH)
-for _usage in (ProfileError, HolderError, JournalError, KeyStoreError):
+for _usage in (ProfileError, HolderError, AuditJournalError, KeyStoreError, NumberInUseError,
+               NumberStoreError, PinMailerError):
     register_error(_usage, ExitCode.USAGE)
 register_error(CardStateError, ExitCode.FAILURE)
 register_error(PersoError, ExitCode.FAILURE)
@@ -210,26 +225,40 @@ def _emit_keys(suite: str, rows: list[tuple[str, str, int, str]], sealed: bool, 
 
 
 def _perso_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option("--profile", "profile_path", required=True, type=_EXISTING,
                      help="personalisation profile (TOML)"),
         _keys_options,
+        click.option("--numbers", "numbers_url", envvar=ENV_NUMBERS, metavar="URL|FILE",
+                     help="the issuer's card number store every run and batch draws PANs and "
+                          "card ids from: an SQLite file or a postgresql+psycopg:// URL shared "
+                          f"by all operators [env {ENV_NUMBERS}; default: next to the key file, "
+                          "KEYS.numbers.sqlite3]"),
         click.option("--pin-mailer", type=_PATH,
-                     help="PIN mailer file to append to (mode 0600) [default: next to the audit "
-                          "file, pin-mailer.csv]"),
+                     help="PIN mailer file (mode 0600), one current PIN per card [default: "
+                          "next to the audit file, pin-mailer.csv]"),
         click.option("--dry-run", is_flag=True,
-                     help="compute keys, DGIs and the APDU count; send and write nothing"),
+                     help="compute keys, DGIs and the APDU count; send and write nothing "
+                          "(the card numbers shown are the next free ones, not reserved)"),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
+def numbers_location(numbers_url: str | None, keys_path: Path) -> str:
+    """The number store: as given, else ``KEYS.numbers.sqlite3`` beside the key file."""
+    return numbers_url or str(keys_path.with_name(f"{keys_path.stem}.numbers.sqlite3"))
+
+
+@contextmanager
 def _personaliser(profile_path: Path, keys_path: Path, passphrase_file: Path | None,
-                  mailer: Path | None) -> Personaliser:
+                  mailer: Path | None, numbers_url: str | None) -> Iterator[Personaliser]:
     profile = load_profile(profile_path)
     keyfile = _load_keys(keys_path, passphrase_file)
-    return Personaliser(profile, keyfile, mailer=PINMailer(mailer) if mailer else None)
+    with NumberStore(numbers_location(numbers_url, keys_path)) as store:
+        yield Personaliser(profile, keyfile, mailer=PINMailer(mailer) if mailer else None,
+                           numbers=store)
 
 
 @perso.command("run")
@@ -240,38 +269,60 @@ def _personaliser(profile_path: Path, keys_path: Path, passphrase_file: Path | N
 @click.option("--holder-row", type=click.IntRange(1), help="1-based row of --input to personalise")
 @click.option("--holder", "holder_json", metavar="JSON",
               help='one holder as JSON, e.g. {"name": "LI/NA", "holder_id": "C-1"}')
+@click.option("--replaces", metavar="CARD_ID",
+              help="issue a replacement for this card of the same holder: its PAN with the "
+                   "next PAN sequence number, a new card id")
 @trace_option
 @json_option
 @cli_errors
 def run(reader: str, profile_path: Path, keys_path: Path, passphrase_file: Path | None,
-        pin_mailer: Path | None, dry_run: bool, input_path: Path | None, holder_row: int | None,
-        holder_json: str | None, trace: bool, trace_format: str, as_json: bool) -> None:
+        numbers_url: str | None, pin_mailer: Path | None, dry_run: bool,
+        input_path: Path | None, holder_row: int | None, holder_json: str | None,
+        replaces: str | None, trace: bool, trace_format: str, as_json: bool) -> None:
     """[!] Personalise the card in READER (both chips, one pass) and read it back."""
+    mailer = None if dry_run else (pin_mailer or Path("pin-mailer.csv"))
+    with _personaliser(profile_path, keys_path, passphrase_file, mailer,
+                       numbers_url) as personaliser:
+        holder, origin = _one_holder(personaliser, input_path, holder_row, holder_json)
+        numbers = _run_numbers(personaliser, holder, origin, replaces, dry_run)
+        plan = personaliser.plan(holder, numbers)
+        if dry_run:
+            report = personaliser.estimate(plan)
+        else:
+            target = ReaderTarget(reader, personaliser.profile.chips,
+                                  trace=sys.stderr if trace else None, trace_format=trace_format)
+            with target.card(plan) as slot:
+                report = personaliser.personalise(plan, slot.transports, stripe=slot.stripe,
+                                                  fresh=slot.fresh)
+                slot.commit()
+    emit(card_json(report, dry_run=dry_run), as_json, card_text(report, dry_run=dry_run))
+
+
+def _one_holder(personaliser: Personaliser, input_path: Path | None, holder_row: int | None,
+                holder_json: str | None) -> tuple[HolderRecord, str]:
+    """The holder of ``perso run`` and the origin of its numbers: a row of a holders file
+    has its batch's numbers, a lone holder its own."""
     if (holder_json is None) == (holder_row is None):
         raise CLIError("give --holder JSON, or --input CSV with --holder-row N", ExitCode.USAGE)
-    if holder_row is not None:
-        if input_path is None:
-            raise CLIError("--holder-row needs --input", ExitCode.USAGE)
-        holders = read_holders(input_path)
-        if holder_row > len(holders):
-            raise CLIError(f"{input_path} has {len(holders)} rows, not {holder_row}",
-                           ExitCode.USAGE)
-        holder = holders[holder_row - 1]
-    else:
-        holder = holder_from_json(str(holder_json))
-    mailer = None if dry_run else (pin_mailer or Path("pin-mailer.csv"))
-    personaliser = _personaliser(profile_path, keys_path, passphrase_file, mailer)
-    plan = personaliser.plan(holder)
+    if holder_row is None:
+        return holder_from_json(str(holder_json)), RUN_ORIGIN
+    if input_path is None:
+        raise CLIError("--holder-row needs --input", ExitCode.USAGE)
+    holders = read_holders(input_path)
+    if holder_row > len(holders):
+        raise CLIError(f"{input_path} has {len(holders)} rows, not {holder_row}", ExitCode.USAGE)
+    return holders[holder_row - 1], batch_origin(personaliser.profile, holders)
+
+
+def _run_numbers(personaliser: Personaliser, holder: HolderRecord, origin: str,
+                 replaces: str | None, dry_run: bool) -> CardNumbers:
+    store = personaliser.numbers
+    assert store is not None
+    if replaces is None:
+        return personaliser.number([holder], origin, preview=dry_run)[holder.index]
     if dry_run:
-        report = personaliser.estimate(plan)
-    else:
-        target = ReaderTarget(reader, personaliser.profile.chips,
-                              trace=sys.stderr if trace else None, trace_format=trace_format)
-        with target.card(plan) as slot:
-            report = personaliser.personalise(plan, slot.transports, stripe=slot.stripe,
-                                              fresh=slot.fresh)
-            slot.commit()
-    emit(card_json(report, dry_run=dry_run), as_json, card_text(report, dry_run=dry_run))
+        return store.preview_replacement(personaliser.profile, holder, replaces)
+    return store.replacement(personaliser.profile, holder, replaces)
 
 
 @perso.command("batch")
@@ -289,49 +340,63 @@ def run(reader: str, profile_path: Path, keys_path: Path, passphrase_file: Path 
 @json_option
 @cli_errors
 def batch(profile_path: Path, keys_path: Path, passphrase_file: Path | None,
-          pin_mailer: Path | None, dry_run: bool, input_path: Path, out_dir: Path | None,
-          reader: str | None, audit_path: Path | None, retry_failed: bool, yes: bool,
-          as_json: bool) -> None:
+          numbers_url: str | None, pin_mailer: Path | None, dry_run: bool, input_path: Path,
+          out_dir: Path | None, reader: str | None, audit_path: Path | None, retry_failed: bool,
+          yes: bool, as_json: bool) -> None:
     """[!] Personalise a card per holder: simulated images (--out-dir) or a reader (--reader).
 
     Exit 0 when every card is issued, 8 when some failed (see the audit file), 5 on an
-    authentication failure (stopped at once: do not retry with the same keys).
+    authentication failure (stopped at once: do not retry with the same keys), 3 or 4 when
+    the reader or the card is missing (no card touched: the row stays pending).
     """
     if (out_dir is None) == (reader is None):
         raise CLIError("give exactly one of --out-dir DIR or --reader READER", ExitCode.USAGE)
     holders = read_holders(input_path)
     audit = audit_path or ((out_dir / "audit.jsonl") if out_dir else Path("perso-audit.jsonl"))
     mailer = None if dry_run else (pin_mailer or audit.parent / "pin-mailer.csv")
-    personaliser = _personaliser(profile_path, keys_path, passphrase_file, mailer)
-    journal = None
-    target: SimImageTarget | ReaderTarget | None = None
-    if not dry_run:
-        journal = AuditJournal(audit, BatchIdentity(personaliser.profile.fingerprint,
-                                                    _sha256(input_path),
-                                                    personaliser.keys.master_kcvs()))
-        journal.open()
-        target = (SimImageTarget(out_dir, personaliser.profile.suite.name) if out_dir
-                  else ReaderTarget(str(reader), personaliser.profile.chips,
-                                    before=None if yes else _ask_insert,
-                                    after=None if yes else _ask_remove))
-    show_bar = not as_json and sys.stderr.isatty()
-    records: list[AuditRecord] = []
+    with _personaliser(profile_path, keys_path, passphrase_file, mailer,
+                       numbers_url) as personaliser:
+        journal = None
+        target: SimImageTarget | ReaderTarget | None = None
+        if not dry_run:
+            journal = AuditJournal(audit, BatchIdentity(personaliser.profile.fingerprint,
+                                                        _sha256(input_path),
+                                                        personaliser.keys.master_kcvs()))
+            journal.open()
+            target = (SimImageTarget(out_dir, personaliser.profile.suite.name) if out_dir
+                      else ReaderTarget(str(reader), personaliser.profile.chips,
+                                        before=None if yes else _ask_insert,
+                                        after=None if yes else _ask_remove))
+        records: list[AuditRecord] = []
+        summary = _run(personaliser, holders, target, journal, audit, retry_failed, records,
+                       show_bar=not as_json and sys.stderr.isatty())
+    _summary(summary, audit if journal else None, as_json, records if dry_run else None)
+    if not summary.ok:
+        raise CLIError(f"{summary.failed + summary.skipped_failed} card(s) failed; see {audit}",
+                       ExitCode.PARTIAL_BATCH)
 
+
+def _run(personaliser: Personaliser, holders: list[HolderRecord],
+         target: SimImageTarget | ReaderTarget | None, journal: AuditJournal | None,
+         audit: Path, retry_failed: bool, records: list[AuditRecord], *,
+         show_bar: bool) -> BatchSummary:
     def on_card(record: AuditRecord) -> None:
         records.append(record)
         _card_done(record, advance, show_bar)
 
     with _progress(len(holders), show_bar) as advance:
         try:
-            summary = run_batch(personaliser, holders, target, journal, retry_failed=retry_failed,
-                                on_card=on_card)
+            return run_batch(personaliser, holders, target, journal, retry_failed=retry_failed,
+                             on_card=on_card)
         except KeyboardInterrupt:
             raise CLIError(f"interrupted; run the same command again to resume from {audit}",
                            ExitCode.INTERRUPTED) from None
-    _summary(summary, audit if journal else None, as_json, records if dry_run else None)
-    if not summary.ok:
-        raise CLIError(f"{summary.failed + summary.skipped_failed} card(s) failed; see {audit}",
-                       ExitCode.PARTIAL_BATCH)
+        except TransportError as exc:  # stopped before its card answered: the row is pending
+            if not records or records[-1].result != PENDING:
+                raise
+            raise CLIError(f"{exc} (no card touched, row {records[-1].row} stays pending; run "
+                           "the same command again to continue)",
+                           exit_code_for(exc) or ExitCode.FAILURE) from None
 
 
 def _sha256(path: Path) -> str:

@@ -26,10 +26,10 @@ from apdu_specs.magstripe import (
     track_to_waveform,
     waveform_to_track,
 )
-from apdu_specs.magstripe.plot import render_waveform_png
 from apdu_specs.magstripe.wav import BadWaveFile, read_wav, wav_bytes
 
 from ..files import DocumentError, read_bytes
+from ..stripe_plot import render_waveform_png
 from .card_io import emit
 from .errors import CLIError, cli_errors
 from .exit_codes import ExitCode

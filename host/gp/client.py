@@ -34,7 +34,7 @@ from host.transport.base import Transport
 
 from . import apdus
 from .apdus import DGI
-from .errors import GPError, KCVMismatchError, ResponseError
+from .errors import GPUsageError, KCVMismatchError, ResponseError
 from .keyspec import KeySpec
 from .secure_channel import (
     ChannelOptions,
@@ -182,8 +182,8 @@ class GPClient:
         """Add (``replace_kvn=0``) or replace a key set; the card's KCVs must match ours."""
         channel = self._channel("PUT KEY")
         if keys.algorithm is not channel.key_algorithm:
-            raise GPError(f"this card takes {channel.key_algorithm.value} keys, "
-                          f"not {keys.algorithm.value}")
+            raise GPUsageError(f"this card takes {channel.key_algorithm.value} keys, "
+                               f"not {keys.algorithm.value}")
         resp = self.send(apdus.put_key(keys, new_kvn, replace_kvn=replace_kvn,
                                        component=channel.key_component), "PUT KEY")
         expected = PUT_KEY.build_response({"key_version": new_kvn, "kcvs": list(keys.kcvs())})
@@ -221,7 +221,7 @@ class GPClient:
     # --- helpers -----------------------------------------------------------------------------
     def _channel(self, command: str) -> SecureChannel:
         if self.channel is None:
-            raise GPError(f"{command} needs an open secure channel")
+            raise GPUsageError(f"{command} needs an open secure channel")
         return self.channel
 
     @staticmethod

@@ -7,17 +7,18 @@ being locked.
 
 from __future__ import annotations
 
+from apdu_specs.errors import DualcardError, LocalError, RemoteError
 from apdu_specs.sw import CardError
 
-__all__ = ["AuthenticationError", "CardError", "GPError", "KCVMismatchError", "KeySpecError",
-           "ResponseError", "UnknownKeySetError"]
+__all__ = ["AuthenticationError", "CardError", "GPError", "GPUsageError", "KCVMismatchError",
+           "KeySpecError", "ResponseError", "UnknownKeySetError"]
 
 
-class GPError(Exception):
+class GPError(DualcardError):
     """Base of the GP host errors that are not plain status words."""
 
 
-class AuthenticationError(GPError):
+class AuthenticationError(GPError, RemoteError):
     """Secure channel not opened: wrong keys, unknown or blocked key set, refused cryptogram."""
 
 
@@ -29,13 +30,18 @@ class UnknownKeySetError(AuthenticationError):
     """
 
 
-class KeySpecError(GPError, ValueError):
+class GPUsageError(GPError, LocalError):
+    """The client was used the wrong way: a command that needs a secure channel without one,
+    keys of another algorithm than the card's."""
+
+
+class KeySpecError(GPError, LocalError, ValueError):
     """A key specification that cannot be understood or resolved (never shows key values)."""
 
 
-class KCVMismatchError(GPError):
+class KCVMismatchError(GPError, RemoteError):
     """PUT KEY: the card reports key check values other than those of the keys sent."""
 
 
-class ResponseError(GPError):
+class ResponseError(GPError, RemoteError):
     """A response that does not parse, or whose R-MAC does not verify."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from apdu_specs.errors import LocalError
+
 __all__ = ["KeyCheckError", "KeyFileError", "KeyStoreError", "PassphraseError", "UnknownKeyError"]
 
 
-class KeyStoreError(ValueError):
+class KeyStoreError(LocalError, ValueError):
     """Base of every key store error (a ``ValueError``: bad input, never a crash)."""
 
 

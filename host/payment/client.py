@@ -73,12 +73,10 @@ class CryptogramResponse:
                     raise CardDataError("GENERATE AC format 1 answer is too short")
                 return cls(ACType.from_bits(body[0]), int.from_bytes(body[1:3], "big"),
                            body[3:11], body[11:])
-            values = {t: find(objs, t) for t in (0x9F27, 0x9F36, 0x9F26, 0x9F10)}
-            if any(values[t] is None for t in (0x9F27, 0x9F36, 0x9F26)):
+            cid, atc, ac, iad = (find(objs, t) for t in (0x9F27, 0x9F36, 0x9F26, 0x9F10))
+            if cid is None or atc is None or ac is None:
                 raise CardDataError("GENERATE AC answer lacks 9F27, 9F36 or 9F26")
-            iad = values[0x9F10]
-            return cls(ACType.from_bits(values[0x9F27].value[0]),
-                       int.from_bytes(values[0x9F36].value, "big"), values[0x9F26].value,
+            return cls(ACType.from_bits(cid.value[0]), int.from_bytes(atc.value, "big"), ac.value,
                        iad.value if iad is not None else b"")
         except (ProtocolError, IndexError) as exc:
             raise CardDataError(f"GENERATE AC answer: {exc}") from None

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
-__all__ = ["ARQCError", "CardDataError", "PaymentError", "ProfileError", "RequestMismatchError"]
+from apdu_specs.errors import DualcardError, LocalError, RemoteError
+
+__all__ = [
+    "ARQCError",
+    "CardDataError",
+    "PaymentError",
+    "PaymentProfileError",
+    "RequestMismatchError",
+]
 
 
-class PaymentError(Exception):
+class PaymentError(DualcardError):
     """Base of the host payment errors."""
 
 
-class CardDataError(PaymentError, ValueError):
+class CardDataError(PaymentError, RemoteError, ValueError):
     """What the card returned does not make a usable payment application."""
 
 
-class ProfileError(PaymentError, ValueError):
-    """A personalisation profile that cannot produce a valid card."""
+class PaymentProfileError(PaymentError, LocalError, ValueError):
+    """A payment application profile, or issuer key file, that cannot produce a valid card."""
 
 
-class ARQCError(PaymentError):
+class ARQCError(PaymentError, RemoteError):
     """The ARQC does not verify: the request did not come from this card (or was altered)."""
 
 
-class RequestMismatchError(PaymentError, ValueError):
+class RequestMismatchError(PaymentError, RemoteError, ValueError):
     """An authorisation request whose clear fields disagree with what its cryptogram covers
-    (or whose covered data does not fit the issuer's CDOL1): refused, never decided on."""
+    (or whose covered data does not fit the issuer's CDOL1): refused, never decided on.
+
+    A :class:`RemoteError`: the issuer's refusal of what the terminal claimed."""

@@ -17,7 +17,7 @@ from apdu_specs.hexutil import parse_hex, to_hex
 from apdu_specs.payment.cryptogram import IssuerMasterKeys
 
 from ..files import read_json
-from .errors import ProfileError
+from .errors import PaymentProfileError
 
 __all__ = ["IssuerKeys", "load_issuer_keys"]
 
@@ -31,7 +31,7 @@ class IssuerKeys:
     def __post_init__(self) -> None:
         for name, key in (("CVK", self.cvk), ("PVK", self.pvk)):
             if len(key) != 16:
-                raise ProfileError(f"the {name} is a 16-byte 3DES key, got {len(key)} bytes")
+                raise PaymentProfileError(f"the {name} is a 16-byte 3DES key, got {len(key)} bytes")
 
     def __repr__(self) -> str:
         return (f"IssuerKeys(CVK kcv {to_hex(kcv(Algorithm.TDES, self.cvk))}, "
@@ -45,8 +45,8 @@ def load_issuer_keys(path: str | Path) -> IssuerKeys:
         fields = {name: parse_hex(str(raw[name]), what=name)
                   for name in ("imk_ac", "imk_smi", "imk_smc", "cvk", "pvk")}
     except KeyError as exc:
-        raise ProfileError(f"issuer key file {path} lacks {exc.args[0]!r}") from None
+        raise PaymentProfileError(f"issuer key file {path} lacks {exc.args[0]!r}") from None
     except HexError as exc:
-        raise ProfileError(f"issuer key file {path}: {exc}") from None
+        raise PaymentProfileError(f"issuer key file {path}: {exc}") from None
     return IssuerKeys(IssuerMasterKeys(fields["imk_ac"], fields["imk_smi"], fields["imk_smc"]),
                       fields["cvk"], fields["pvk"])

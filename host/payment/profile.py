@@ -16,7 +16,7 @@ from apdu_specs.payment.cryptogram import AES_CVN, version_for
 from apdu_specs.payment.errors import PaymentFormatError
 from apdu_specs.payment.issuer_response import ARPCMethod
 
-from .errors import ProfileError
+from .errors import PaymentProfileError
 
 __all__ = ["ApplicationProfile", "Product"]
 
@@ -36,7 +36,7 @@ class Product(Enum):
 
 def _digits(value: str, what: str, lengths: range) -> None:
     if not (value.isascii() and value.isdigit() and len(value) in lengths):
-        raise ProfileError(f"{what} must be {lengths.start}-{lengths.stop - 1} digits, got {value!r}")
+        raise PaymentProfileError(f"{what} must be {lengths.start}-{lengths.stop - 1} digits, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -71,25 +71,25 @@ class ApplicationProfile:
     def __post_init__(self) -> None:
         _digits(self.pan, "PAN", range(12, 20))
         if self.check_luhn and not luhn.is_valid(self.pan):
-            raise ProfileError(f"PAN {self.pan[:6]}… fails the Luhn check")
+            raise PaymentProfileError(f"PAN {self.pan[:6]}… fails the Luhn check")
         _digits(self.psn, "PAN sequence number", range(2, 3))
         for what, value in (("expiry", self.expiry), ("effective date", self.effective)):
             if value is not None:
                 _digits(value, what, range(4, 5))
                 if not 1 <= int(value[2:]) <= 12:
-                    raise ProfileError(f"{what} {value}: month must be 01-12")
+                    raise PaymentProfileError(f"{what} {value}: month must be 01-12")
         if self.pin is not None:
             _digits(self.pin, "PIN", range(4, 13))
         if (self.product is Product.CREDIT) != (self.credit_limit is not None):
-            raise ProfileError("a credit application has a credit limit, a debit one has none")
+            raise PaymentProfileError("a credit application has a credit limit, a debit one has none")
         if len(self.aip) != 2 or not 1 <= self.priority <= 15:
-            raise ProfileError("the AIP has 2 bytes and the priority is 1..15")
+            raise PaymentProfileError("the AIP has 2 bytes and the priority is 1..15")
         try:
             version_for(self.cvn)
         except PaymentFormatError as exc:
-            raise ProfileError(str(exc)) from None
+            raise PaymentProfileError(str(exc)) from None
         if not 2 <= len(self.cardholder_name) <= 26:
-            raise ProfileError("the cardholder name has 2 to 26 characters")
+            raise PaymentProfileError("the cardholder name has 2 to 26 characters")
 
     @property
     def application_aid(self) -> bytes:

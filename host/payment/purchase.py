@@ -10,6 +10,10 @@ issuer authentication), scripts 71, second GENERATE AC with ARC and tag 91 in th
 CDOL2 data, scripts 72. Without an authoriser the terminal answers ``Y3`` (unable
 to go online) and the card decides offline.
 
+What the terminal finds goes into the TVR the CDOL data carries (``apdu_specs.payment.tvr``):
+a failed offline PIN before the first GENERATE AC; a failed issuer authentication (the
+card answers EXTERNAL AUTHENTICATE 6300: byte 5 b7, EMV Book 3 §10.9) before the second.
+
 The date and the unpredictable number are parameters so that a run can be replayed.
 """
 
@@ -23,19 +27,17 @@ from dataclasses import dataclass, field
 from apdu_specs.payment.ac_type import ACType
 from apdu_specs.payment.issuer_response import ARC
 from apdu_specs.payment.script import AFTER_SECOND_AC, BEFORE_SECOND_AC
+from apdu_specs.payment.tvr import TVRBit, set_bits
 
 from .card_data import ApplicationFCI, CardData, ProcessingOptions
 from .client import CryptogramResponse, PaymentClient, PinResult, ScriptResult
-from .errors import PaymentError
+from .errors import CardDataError
 from .issuer import AuthorisationRequest, AuthorisationResponse
 from .terminal import TerminalProfile, TransactionData, build_dol
 
 __all__ = ["Authoriser", "PurchaseOutcome", "run_purchase"]
 
 Authoriser = Callable[[AuthorisationRequest], AuthorisationResponse]
-
-TVR_CARDHOLDER_VERIFICATION_FAILED = 0x80  # TVR byte 3 b8
-TVR_PIN_TRY_LIMIT_EXCEEDED = 0x20  # TVR byte 3 b6
 
 
 @dataclass
@@ -62,8 +64,9 @@ class PurchaseOutcome:
 def _tvr_after_pin(tvr: bytes, pin: PinResult) -> bytes:
     if pin.verified:
         return tvr
-    flags = TVR_CARDHOLDER_VERIFICATION_FAILED | (TVR_PIN_TRY_LIMIT_EXCEEDED if pin.blocked else 0)
-    return tvr[:2] + bytes([tvr[2] | flags]) + tvr[3:]
+    if pin.blocked:
+        return set_bits(tvr, TVRBit.CARDHOLDER_VERIFICATION_FAILED, TVRBit.PIN_TRY_LIMIT_EXCEEDED)
+    return set_bits(tvr, TVRBit.CARDHOLDER_VERIFICATION_FAILED)
 
 
 def run_purchase(client: PaymentClient, amount: int, *, terminal: TerminalProfile | None = None,
@@ -74,7 +77,7 @@ def run_purchase(client: PaymentClient, amount: int, *, terminal: TerminalProfil
     if aid is None:
         apps = client.list_applications()
         if not apps:
-            raise PaymentError("the card lists no payment application")
+            raise CardDataError("the card lists no payment application")
         aid = apps[0].aid
     fci = client.select_application(aid)
     txn = TransactionData(amount, unpredictable_number or os.urandom(4), date or dt.date.today())
@@ -105,6 +108,8 @@ def _go_online(client: PaymentClient, outcome: PurchaseOutcome, values: dict[int
         if outcome.options.issuer_authentication_supported:
             outcome.issuer_authenticated = client.external_authenticate(
                 response.issuer_authentication_data)
+            if not outcome.issuer_authenticated:
+                values[0x95] = set_bits(values[0x95], TVRBit.ISSUER_AUTHENTICATION_FAILED)
         outcome.scripts += client.apply_scripts(response.scripts, BEFORE_SECOND_AC)
         values[0x8A] = response.arc
         values[0x91] = response.issuer_authentication_data

@@ -4,16 +4,22 @@ Line 1 names the batch: the profile's and the input's SHA-256 and the KCVs of th
 master keys in use. Then one line per card attempt::
 
     {"type": "card", "row": 7, "card_id": "8860000000000007", "holder_id": "C-1007",
-     "pan": "622202******0071", "result": "issued", "reason": null,
+     "pan": "622202******0071", "result": "issued", "reason": null, "reached_card": true,
      "kcvs": {"chip1.isd": "1A2B3C", ...}, "apdus": 61, "image": "cards/...json",
      "time": "2025-01-01T10:00:00+00:00"}
 
-``result`` is ``issued`` (personalised and read back), ``failed`` (with ``reason``) or
-``planned`` (a dry run). Never a key, a PIN or a full PAN. Each line is flushed and
-synced before the next card starts, so after an interruption the file says exactly
-which cards are done; a batch started again with the same audit file skips them (and,
-unless asked to retry, the failed ones) — the file is the journal. A line cut short by a
-crash is removed when the batch starts again.
+``result`` is ``issued`` (personalised and read back), ``failed`` (with ``reason``),
+``pending`` (stopped before reaching a card: no reader, no card, the reader gone before
+the card answered — the row is tried again by the next run) or ``planned`` (a dry run).
+``reached_card`` says whether the card answered any command in that attempt: the rows
+that ever reached a card are exactly those with a line where it is true. Never a key, a
+PIN or a full PAN. Each line is flushed and synced before the next card starts, so after
+an interruption the file says exactly which cards are done; a batch started again with
+the same audit file skips them (and, unless asked to retry, the failed ones) — the file
+is the journal. A line cut short by a crash is removed when the batch starts again.
+
+Version 2: card numbers come from the issuer's number store, and ``reached_card`` and
+``pending`` exist. A version 1 file (numbers counted from the row) is not resumed.
 """
 
 from __future__ import annotations
@@ -27,16 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from ..files import parse_json, read_bytes, read_text
-from .errors import JournalError
+from .errors import AuditJournalError
 
 __all__ = ["AUDIT_FORMAT", "AuditJournal", "AuditRecord", "BatchIdentity"]
 
 AUDIT_FORMAT = "dualcard-perso-audit"
-AUDIT_VERSION = 1
+AUDIT_VERSION = 2
 
 ISSUED = "issued"
 FAILED = "failed"
 PLANNED = "planned"
+PENDING = "pending"
 
 
 def _now() -> str:
@@ -65,6 +72,8 @@ class AuditRecord:
     kcvs: Mapping[str, str] = field(default_factory=dict)
     apdus: int = 0
     image: str | None = None
+    #: the card answered at least one command in this attempt
+    reached_card: bool = False
     time: str = field(default_factory=_now)
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +87,8 @@ class AuditJournal:
         self.path = Path(path)
         self.identity = identity
         self.results: dict[int, str] = {}
+        #: the card identity of each issued row (to check the number store against)
+        self.issued_cards: dict[int, str] = {}
 
     def __repr__(self) -> str:
         return f"AuditJournal({self.path}, {len(self.results)} cards recorded)"
@@ -99,10 +110,10 @@ class AuditJournal:
         for number, record in records[1:]:
             if record.get("type") == "card":
                 try:
-                    self.results[int(record["row"])] = str(record["result"])
+                    self._note(int(record["row"]), str(record["result"]), str(record["card_id"]))
                 except (KeyError, TypeError, ValueError):
-                    raise JournalError(f"{self.path}:{number}: a card record needs a row "
-                                       "number and a result") from None
+                    raise AuditJournalError(f"{self.path}:{number}: a card record needs a row "
+                                            "number, a result and a card id") from None
         self._append({"type": "resume", "time": _now(), "done": self.done_count()})
         return self.results
 
@@ -115,16 +126,19 @@ class AuditJournal:
 
     def _check_header(self, header: dict[str, Any] | None) -> None:
         if not header or header.get("type") != "batch" or header.get("format") != AUDIT_FORMAT:
-            raise JournalError(f"{self.path} is not a dualcard personalisation audit file")
+            raise AuditJournalError(f"{self.path} is not a dualcard personalisation audit file")
+        if header.get("version") == 1:
+            raise AuditJournalError(f"{self.path} numbered its cards by row (audit version 1); card "
+                               "numbers now come from the number store: start a new audit file")
         if header.get("version") != AUDIT_VERSION:
-            raise JournalError(f"{self.path}: audit version {header.get('version')!r} is not "
-                               f"supported")
+            raise AuditJournalError(f"{self.path}: audit version {header.get('version')!r} is not "
+                                    f"supported")
         for what in ("profile", "input"):
             if header.get(what) != getattr(self.identity, what):
-                raise JournalError(f"{self.path} belongs to a batch with another {what} file; "
-                                   "use a new audit file (or the original input)")
+                raise AuditJournalError(f"{self.path} belongs to a batch with another {what} file; "
+                                        "use a new audit file (or the original input)")
         if header.get("key_kcvs") != dict(self.identity.key_kcvs):
-            raise JournalError(f"{self.path} was written with other master keys (KCVs differ)")
+            raise AuditJournalError(f"{self.path} was written with other master keys (KCVs differ)")
 
     def done_count(self) -> int:
         return sum(1 for r in self.results.values() if r == ISSUED)
@@ -136,7 +150,12 @@ class AuditJournal:
 
     def record(self, record: AuditRecord) -> None:
         self._append(record.to_json())
-        self.results[record.row] = record.result
+        self._note(record.row, record.result, record.card_id)
+
+    def _note(self, row: int, result: str, card_id: str) -> None:
+        self.results[row] = result
+        if result == ISSUED:
+            self.issued_cards[row] = card_id
 
     def _append(self, obj: Mapping[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,26 +1,30 @@
 """One card, both chips, one pass: personalise, write the stripe, read back, mail the PIN.
 
-:class:`Personaliser` holds what every card of a run shares (profile, master keys, PIN
-mailer) and :meth:`Personaliser.personalise` takes one card's transports. The order is
-what keeps a torn or interrupted card from ever being reported as issued:
+:class:`Personaliser` holds what every card of a run shares (profile, master keys, the
+issuer's number store, PIN mailer) and :meth:`Personaliser.personalise` takes one card's
+transports. The order is what keeps a torn or interrupted card from ever being reported
+as issued:
 
 1. each chip is brought to SECURED (:mod:`.chip_run`; resumable at any write);
 2. the stripe is encoded (when the reader has an encoder);
 3. the card is read back (:mod:`.verify`) — a difference raises
    :class:`~.errors.VerificationMismatch`;
-4. the PIN line goes to the mailer (synced to disk);
-5. only then does the caller record the card as issued.
+4. the number store records the card as issued;
+5. the PIN line goes to the mailer (synced to disk);
+6. only then does the caller record the card as issued.
 
 A card whose chips were all SECURED before the run began is read back first: if it
 carries this holder's data (a run cut short after its last write, or a card issued
 again), it only receives this run's PIN; otherwise it is somebody else's card and is
-refused (:class:`~.errors.AlreadyPersonalisedError`) before anything is written.
+refused (:class:`~.errors.AlreadyPersonalisedError`) before anything is written. Numbers
+the store says are issued go on no other card: a card that is not already theirs is
+refused (:class:`~.errors.AlreadyIssuedError`) before anything is written.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from host.gp import GPClient
@@ -28,12 +32,13 @@ from host.keystore import KeyFile
 from host.payment.stripe import StripeTracks
 from host.transport.base import Transport
 
-from .card_data import CardData, resolve_card
+from .card_data import CardData, CardNumbers, resolve_card
 from .card_keys import CardKeyFactory
 from .chip_run import ChipReport, open_chip, personalise_chip
-from .errors import AlreadyPersonalisedError, VerificationMismatch
+from .errors import AlreadyIssuedError, AlreadyPersonalisedError, VerificationMismatch
 from .estimate import APDUCount, count_apdus
 from .holders import HolderRecord
+from .numbering import RUN_ORIGIN, NumberStore
 from .pin_mailer import PINMailer
 from .plan import CardPlan, CardPlanner
 from .profile import Profile
@@ -70,22 +75,45 @@ class CardReport:
 
 
 class Personaliser:
-    """Personalises cards of one profile with one key file."""
+    """Personalises cards of one profile with one key file.
+
+    ``numbers``: the issuer's number store, where every card's PAN and card identity come
+    from (without it, each holder record must bring both, and nothing checks them).
+    """
 
     def __init__(self, profile: Profile, keys: KeyFile, *, mailer: PINMailer | None = None,
+                 numbers: NumberStore | None = None,
                  today: Callable[[], _dt.date] = _dt.date.today) -> None:
         self.profile = profile
         self.keys = CardKeyFactory(keys, profile)
         self.mailer = mailer
+        self.numbers = numbers
         self._today = today
         self._planner = CardPlanner(profile, self.keys)
 
     def __repr__(self) -> str:
         return f"Personaliser({self.profile!r}, {self.keys!r})"
 
-    def plan(self, holder: HolderRecord, *, pin: str | None = None) -> CardPlan:
-        """The card's complete data (a fresh PIN unless ``pin`` is given, for tests)."""
-        card = resolve_card(holder, self.profile, today=self._today(), pin=pin)
+    def number(self, holders: Sequence[HolderRecord], origin: str = RUN_ORIGIN, *,
+               preview: bool = False) -> dict[int, CardNumbers]:
+        """Each holder's card numbers (by index) from the number store, allocated for
+        ``origin`` (or, with ``preview``, what they would be: nothing is kept). Without a
+        store: the numbers the holder records give, for those that give both."""
+        if self.numbers is None:
+            psn = self.profile.card.psn
+            return {h.index: CardNumbers(h.card_id, h.pan, psn) for h in holders
+                    if h.pan is not None and h.card_id is not None}
+        if preview:
+            return self.numbers.preview(self.profile, holders, origin)
+        return self.numbers.allocate(self.profile, holders, origin)
+
+    def plan(self, holder: HolderRecord, numbers: CardNumbers | None = None, *,
+             pin: str | None = None) -> CardPlan:
+        """The card's complete data (a fresh PIN unless ``pin`` is given, for tests); without
+        ``numbers``, the holder's numbers as a lone holder's (:data:`.numbering.RUN_ORIGIN`)."""
+        if numbers is None:
+            numbers = self.number([holder]).get(holder.index)
+        card = resolve_card(holder, self.profile, numbers, today=self._today(), pin=pin)
         return self._planner.plan(card)
 
     def _check_issued_card(self, plan: CardPlan, transports: Mapping[int, Transport],
@@ -110,12 +138,16 @@ class Personaliser:
         its state is not read first.
         """
         report = CardReport(plan, estimate=count_apdus(plan, self.profile, fresh=fresh))
+        if fresh and plan.card.already_issued:
+            raise _issued_elsewhere(plan.card)
         clients = {chip: GPClient(transports[chip]) for chip in self.profile.chips}
         states = {chip: open_chip(client, chip, self.keys, fresh=fresh)
                   for chip, client in clients.items()}
         if all(state.secured for state in states.values()):
             self._check_issued_card(plan, transports, clients)
             states = {chip: open_chip(client, chip, self.keys) for chip, client in clients.items()}
+        elif plan.card.already_issued:
+            raise _issued_elsewhere(plan.card)
         for chip, client in clients.items():
             report.chips[chip] = personalise_chip(client, states[chip], plan.chip_apps(chip),
                                                   self.keys)
@@ -124,6 +156,14 @@ class Personaliser:
             report.stripe_written = True
         verify_card(transports, plan, self.keys, sessions=clients)  # each ISD's channel is open
         report.verified = True
+        if self.numbers is not None:
+            self.numbers.mark_issued(plan.card.card_id)
         if self.mailer is not None:
             self.mailer.add(plan.card)
         return report
+
+
+def _issued_elsewhere(card: CardData) -> AlreadyIssuedError:
+    return AlreadyIssuedError(
+        f"card {card.card_id} (PAN {card.masked_pan}) is already issued and this card is not "
+        f"it; nothing was written (a new card for the holder: --replaces {card.card_id})")

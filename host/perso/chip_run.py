@@ -35,7 +35,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from apdu_specs.crypto.scp03 import SecurityLevel
-from host.gp import AuthenticationError as GPAuthenticationError
 from host.gp import ChannelOptions, GPClient, KeySpec, Subset, UnknownKeySetError
 from host.gp.client import CardStates
 
@@ -108,7 +107,7 @@ def _try_key_set(client: GPClient, chip: int, kvn: int, spec: KeySpec,
         client.open_secure_channel(spec, _options(kvn, keys))
     except UnknownKeySetError:
         return False  # 6A88: nothing was computed, nothing written, nothing counted
-    except GPAuthenticationError as exc:
+    except AuthenticationError as exc:
         raise AuthenticationError(f"chip {chip}: {exc}") from None
     return True
 

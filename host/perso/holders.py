@@ -9,13 +9,17 @@ column         required  content
 ``name``       yes       cardholder name, ``SURNAME/FIRST`` style, 2–26 characters of
                          A–Z, 0–9, space and ``. / - '`` (upper-cased)
 ``holder_id``  yes       the issuer's customer or national ID (1–32 characters)
-``pan``        no        the PAN (12–19 digits, Luhn-checked); empty: the next number
-                         of the profile's ``card.pan_range``
+``pan``        no        the PAN (12–19 digits, Luhn-checked); empty: the next free
+                         number of the profile's ``card.pan_range``
 ``expiry``     no        ``YYMM``; empty: the profile's ``card.expiry_months`` from today
-``card_id``    no        the card identity (8–19 digits); empty: from ``card.id_prefix``
+``card_id``    no        the card identity (8–19 digits); empty: the next free one of
+                         ``card.id_prefix``
 =============  ========  ============================================================
 
-A record never carries a PIN (PINs are generated per card) or a key.
+Free numbers come from the issuer's number store (:mod:`.numbering`), which also refuses
+a PAN or card identity written here that another card already has. A holder id appears
+once per file (one card per holder and batch). A record never carries a PIN (PINs are
+generated per card) or a key.
 """
 
 from __future__ import annotations
@@ -125,12 +129,14 @@ def read_holders_text(text: str, source: str = "holders") -> Iterator[HolderReco
     if missing:
         raise HolderError(f"{source} header", missing[0], "is missing")
     seen: dict[tuple[str, str], int] = {}
-    for index, (_line, fields) in enumerate(table.rows):
+    holder_lines: dict[str, int] = {}
+    for index, (line, fields) in enumerate(table.rows):
         where = f"{source} row {index + 1}"
         if len(fields) > len(header):
             raise HolderError(where, "(extra)", "has more fields than the header")
         record = _record(index, dict(zip(header, fields, strict=False)), where)
-        for column in ("holder_id", "pan", "card_id"):
+        _once(holder_lines, record.holder_id, line, source)
+        for column in ("pan", "card_id"):
             key = getattr(record, column)
             if key is not None and (column, key) in seen:
                 raise HolderError(where, column, f"repeats row {seen[column, key]}")
@@ -139,17 +145,26 @@ def read_holders_text(text: str, source: str = "holders") -> Iterator[HolderReco
         yield record
 
 
+def _once(lines: dict[str, int], holder_id: str, line: int, source: str) -> None:
+    """A holder id twice in one file is refused, naming both lines (header = line 1)."""
+    first = lines.setdefault(holder_id, line)
+    if first != line:
+        raise HolderError(f"{source} line {line}", "holder_id",
+                          f"{holder_id!r} is already on line {first}: one card per holder "
+                          "in a holders file")
+
+
 def read_holders(path: str | Path) -> list[HolderRecord]:
     """All holder records of a CSV file."""
     return list(read_holders_text(read_text(path), str(path)))
 
 
 def holder_from_json(text: str, index: int = 0, *,
-                     require: tuple[str, ...] = ("pan", "card_id")) -> HolderRecord:
+                     require: tuple[str, ...] = ()) -> HolderRecord:
     """One holder record from a JSON object with the CSV's column names.
 
-    A lone holder has no row number to allocate a card identity or a PAN from, so by
-    default ``pan`` and ``card_id`` are required (a batch numbers them by row).
+    ``pan`` and ``card_id`` may be left out: the number store allocates them. ``require``
+    names columns that must be given all the same.
     """
     try:
         data = parse_json(text, "--holder")
@@ -164,6 +179,5 @@ def holder_from_json(text: str, index: int = 0, *,
     record = _record(index, data, "--holder")
     for column in require:
         if getattr(record, column) is None:
-            raise HolderError("--holder", column, "is required for a single card (a batch "
-                              "numbers cards by row; give the number here)")
+            raise HolderError("--holder", column, "is required here")
     return record

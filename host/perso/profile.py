@@ -152,12 +152,11 @@ class PANRange:
     def capacity(self) -> int:
         return 10 ** (self.length - len(self.prefix) - 1)
 
-    def pan(self, index: int) -> str:
-        """The PAN of the ``index``-th holder record (0-based)."""
-        sequence = self.first + index
+    def pan_at(self, sequence: int) -> str:
+        """The PAN with sequence number ``sequence`` (the number store counts from ``first``)."""
         if not 0 <= sequence < self.capacity:
-            raise ProfileError("card.pan_range", f"exhausted: holder {index + 1} would need "
-                               f"sequence {sequence}, the range holds {self.capacity}")
+            raise ProfileError("card.pan_range", f"exhausted: sequence {sequence} is beyond the "
+                               f"range, which holds {self.capacity} numbers")
         payload = self.prefix + str(sequence).zfill(self.length - len(self.prefix) - 1)
         return payload + check_digit(payload)
 
@@ -172,14 +171,14 @@ class CardNumbering:
     expiry_months: int
     pan_range: PANRange | None
 
-    def card_id(self, index: int) -> str:
-        """The card identity of the ``index``-th holder record (0-based)."""
+    def card_id_at(self, number: int) -> str:
+        """The card identity with sequence number ``number`` (the number store counts from 1)."""
         width = self.id_length - len(self.id_prefix)
-        number = str(index + 1)
-        if len(number) > width:
+        digits = str(number)
+        if len(digits) > width:
             raise ProfileError("card.id_prefix",
-                               f"leaves {width} digits, too few for card {number}")
-        return self.id_prefix + number.zfill(width)
+                               f"leaves {width} digits, too few for card {digits}")
+        return self.id_prefix + digits.zfill(width)
 
 
 @dataclass(frozen=True)

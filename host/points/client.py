@@ -38,7 +38,7 @@ from apdu_specs.errors import SpecError
 from apdu_specs.sw import SW, check, tries_left
 
 from ..transport.base import Transport, TransportError
-from .errors import PointsError, PurseMACError, TransactionInterrupted, WrongPINError
+from .errors import PurseDataError, PurseMACError, TransactionInterrupted, WrongPINError
 from .load_host import LoadAuthorization, LoadHost
 from .messages import LoadInit, PurchaseInit, PurseApplication, TransactionProof
 from .records import PurseRecord
@@ -117,7 +117,7 @@ class PointsClient:
         try:
             return spec.parse_response(response.data)
         except SpecError as exc:
-            raise PointsError(f"{spec.name}: {exc}") from None
+            raise PurseDataError(f"{spec.name}: {exc}") from None
 
     # --- selection and reads ----------------------------------------------------------
     def select(self) -> PurseApplication:
@@ -126,7 +126,7 @@ class PointsClient:
         try:
             fci = parse_fci(response.data)
         except SpecError as exc:
-            raise PointsError(f"the purse application is not personalised: {exc}") from None
+            raise PurseDataError(f"the purse application is not personalised: {exc}") from None
         self._application = PurseApplication(fci.aid, fci.identity, dict(fci.purses))
         return self._application
 
@@ -167,7 +167,7 @@ class PointsClient:
                                        f["balance_after"], f["counter"], f["terminal_id"],
                                        f["terminal_seq"], when, f["tac"]))
             except (SpecError, ValueError) as exc:
-                raise PointsError(
+                raise PurseDataError(
                     f"log record {number} of the {purse.label} purse: {exc}") from None
         return out
 

@@ -4,28 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from apdu_specs.errors import DualcardError, LocalError, RemoteError
+
 __all__ = [
     "KeyMismatchError",
     "PointsError",
+    "PointsUsageError",
+    "PurseDataError",
     "PurseMACError",
     "TransactionInterrupted",
     "WrongPINError",
 ]
 
 
-class PointsError(Exception):
+class PointsError(DualcardError):
     """Base of the points library's own errors."""
 
 
-class PurseMACError(PointsError):
+class PointsUsageError(PointsError, LocalError):
+    """Bad input or use: a key file or key that cannot be used, an argument out of range,
+    a call out of order."""
+
+
+class PurseDataError(PointsError, RemoteError):
+    """What the card returned does not make a usable purse application (an answer that does
+    not parse, a purse application that is not personalised)."""
+
+
+class PurseMACError(PointsError, RemoteError):
     """A MAC1, MAC2 or TAC from the other side is wrong: stop, the card or host is not genuine."""
 
 
-class KeyMismatchError(PointsError):
+class KeyMismatchError(PointsError, RemoteError):
     """The card uses a key version or algorithm the host's keys do not have."""
 
 
-class WrongPINError(PointsError):
+class WrongPINError(PointsError, RemoteError):
     """VERIFY failed; ``tries_left`` more attempts before the PIN blocks."""
 
     def __init__(self, tries_left: int) -> None:
@@ -33,7 +47,7 @@ class WrongPINError(PointsError):
         super().__init__(f"wrong PIN, {tries_left} tries left")
 
 
-class TransactionInterrupted(PointsError):
+class TransactionInterrupted(PointsError, RemoteError):
     """The card went away while completing a load or purchase: the outcome is unknown.
 
     ``pending`` is what :meth:`~host.points.client.PointsClient.recover_load` or

@@ -20,7 +20,7 @@ from apdu_specs.errors import HexError
 from apdu_specs.hexutil import parse_hex
 
 from ..files import read_json
-from .errors import PointsError
+from .errors import PointsUsageError
 from .keys import PurseIssuerKeys
 
 __all__ = ["KEYFILE_FORMAT", "issuer_keys_from_dict", "issuer_keys_to_dict", "load_issuer_keys"]
@@ -31,17 +31,17 @@ _MASTERS = ("load_master", "purchase_master", "tac_master")
 
 def issuer_keys_from_dict(data: Any) -> PurseIssuerKeys:
     if not isinstance(data, dict) or data.get("format") != KEYFILE_FORMAT:
-        raise PointsError(f"not a points key file (format must be {KEYFILE_FORMAT!r})")
+        raise PointsUsageError(f"not a points key file (format must be {KEYFILE_FORMAT!r})")
     try:
         algorithm = suite_named(str(data.get("algorithm", "AES"))).algorithm
         masters = {name: parse_hex(str(data[name]), what=name) for name in _MASTERS}
         index, version = data.get("key_index", 1), data.get("key_version", 1)
     except KeyError as exc:
-        raise PointsError(f"points key file lacks {exc.args[0]}") from None
+        raise PointsUsageError(f"points key file lacks {exc.args[0]}") from None
     except (CryptoError, HexError) as exc:
-        raise PointsError(f"points key file: {exc}") from None
+        raise PointsUsageError(f"points key file: {exc}") from None
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (index, version)):
-        raise PointsError("points key file: key_index and key_version must be integers")
+        raise PointsUsageError("points key file: key_index and key_version must be integers")
     return PurseIssuerKeys(algorithm, key_index=index, key_version=version, **masters)
 
 

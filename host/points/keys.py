@@ -26,7 +26,7 @@ from apdu_specs.crypto.kcv import kcv
 from apdu_specs.crypto.parity import with_odd_parity
 from apdu_specs.crypto.purse import PurseScheme
 
-from .errors import PointsError
+from .errors import PointsUsageError
 
 __all__ = [
     "FixedCardKeys",
@@ -42,13 +42,13 @@ _SUITES = (Algorithm.TDES, Algorithm.AES, Algorithm.SM4)
 
 def _check_key(key: bytes, what: str) -> bytes:
     if not isinstance(key, bytes | bytearray) or len(key) != KEY_LENGTH:
-        raise PointsError(f"{what} must be {KEY_LENGTH} bytes")
+        raise PointsUsageError(f"{what} must be {KEY_LENGTH} bytes")
     return bytes(key)
 
 
 def _check_algorithm(algorithm: Algorithm) -> Algorithm:
     if algorithm not in _SUITES:
-        raise PointsError(f"purse keys are 3DES, AES or SM4, not {algorithm.value}")
+        raise PointsUsageError(f"purse keys are 3DES, AES or SM4, not {algorithm.value}")
     return algorithm
 
 
@@ -95,7 +95,7 @@ class PurseCardKeys:
         for name in ("dlk", "dpk", "dtk"):
             object.__setattr__(self, name, _check_key(getattr(self, name), name.upper()))
         if not 1 <= self.key_index <= 0xFF or not 0 <= self.key_version <= 0xFF:
-            raise PointsError("key index must be 1..255 and key version 0..255")
+            raise PointsUsageError("key index must be 1..255 and key version 0..255")
 
     @property
     def scheme(self) -> PurseScheme:
@@ -161,7 +161,7 @@ class FixedCardKeys:
         try:
             return self.keys[Purse(purse)]
         except (KeyError, ValueError):
-            raise PointsError(f"no keys for the {purse!r} purse") from None
+            raise PointsUsageError(f"no keys for the {purse!r} purse") from None
 
     def __repr__(self) -> str:
         return f"FixedCardKeys({', '.join(p.label for p in self.keys)})"

@@ -17,7 +17,7 @@ from apdu_specs.commands.purse_data import Purse, TransactionType
 from apdu_specs.crypto.errors import MACError
 from apdu_specs.crypto.purse import transaction_time
 
-from .errors import KeyMismatchError, PointsError, PurseMACError
+from .errors import KeyMismatchError, PointsUsageError, PurseMACError
 from .keys import PurseCardKeys, PurseKeySource
 from .messages import LoadInit, PurchaseInit
 from .records import PurseRecord, expected_tac
@@ -84,7 +84,7 @@ class LoadHost:
             raise PurseMACError(f"card {card_identity}: MAC1 is wrong (not a genuine card, "
                                 "or not the balance it claims)") from None
         if init.balance + init.amount > 0xFFFFFFFF:
-            raise PointsError("the load would overflow a 4-byte balance")
+            raise PointsUsageError("the load would overflow a 4-byte balance")
         mac2 = scheme.load_mac2(seslk, init.amount, LOAD, init.terminal_id, transaction_time(when))
         return LoadAuthorization(card_identity, init, when, mac2)
 

@@ -27,7 +27,7 @@ from apdu_specs.commands.purse_data import (
     purse_dgi,
 )
 
-from .errors import PointsError
+from .errors import PointsUsageError
 from .keys import PurseKeySource
 
 __all__ = ["PurseProfile", "purse_perso_dgis"]
@@ -45,7 +45,7 @@ class PurseProfile:
 
     def __post_init__(self) -> None:
         if not 0 <= self.initial_balance <= self.max_balance <= 0xFFFFFFFF:
-            raise PointsError("need 0 <= initial balance <= max balance < 2**32")
+            raise PointsUsageError("need 0 <= initial balance <= max balance < 2**32")
 
 
 @functools.lru_cache(maxsize=64)
@@ -63,7 +63,7 @@ def purse_perso_dgis(card_identity: str, keys: PurseKeySource, *,
                      mac_try_limit: int = 3) -> list[tuple[int, bytes]]:
     """Every DGI to personalise the purse of card ``card_identity`` (default: all 3 purses)."""
     profiles = profiles if profiles is not None else {p: PurseProfile() for p in Purse}
-    dgis = [(DGI.APPLICATION, build_layout(APPLICATION_DGI, {
+    dgis: list[tuple[int, bytes]] = [(DGI.APPLICATION, build_layout(APPLICATION_DGI, {
         "identity": encode_identity(card_identity), "mac_try_limit": mac_try_limit}, "DGI 0101"))]
     if pin is not None:
         dgis.append((DGI.PIN, build_layout(PIN_DGI, {"try_limit": pin_try_limit,

@@ -21,7 +21,7 @@ from apdu_specs.commands.purse_data import Purse, TransactionType
 from apdu_specs.crypto.errors import MACError
 from apdu_specs.crypto.purse import PurseScheme, transaction_time
 
-from .errors import PointsError, PurseMACError
+from .errors import PointsUsageError, PurseMACError
 from .keys import PurseKeySource
 from .load_host import check_card_keys
 from .messages import PurchaseInit
@@ -84,9 +84,9 @@ class SoftwarePurchaseSAM:
     def __init__(self, keys: PurseKeySource, terminal_id: bytes, *,
                  next_terminal_seq: int = 1) -> None:
         if len(terminal_id) != 6:
-            raise PointsError("a terminal ID is 6 bytes")
+            raise PointsUsageError("a terminal ID is 6 bytes")
         if not 0 <= next_terminal_seq <= _SEQ_MAX:
-            raise PointsError("the terminal sequence number is 4 bytes")
+            raise PointsUsageError("the terminal sequence number is 4 bytes")
         self._keys = keys
         self._terminal_id = bytes(terminal_id)
         self.next_terminal_seq = next_terminal_seq
@@ -102,9 +102,9 @@ class SoftwarePurchaseSAM:
     def authorize_purchase(self, card_identity: str, init: PurchaseInit,
                            when: _dt.datetime) -> PurchaseAuthorization:
         if init.terminal_id != self._terminal_id:
-            raise PointsError("the purchase was initialised for another terminal")
+            raise PointsUsageError("the purchase was initialised for another terminal")
         if self.next_terminal_seq > _SEQ_MAX:
-            raise PointsError("the terminal sequence number is exhausted")
+            raise PointsUsageError("the terminal sequence number is exhausted")
         keys = self._keys.card_keys(card_identity, init.purse)
         check_card_keys(keys, init)
         scheme, seq = keys.scheme, self.next_terminal_seq
@@ -118,7 +118,7 @@ class SoftwarePurchaseSAM:
     def verify_mac2(self, mac2: bytes) -> None:
         pending = self._pending
         if pending is None:
-            raise PointsError("no purchase authorised: nothing to check MAC2 against")
+            raise PointsUsageError("no purchase authorised: nothing to check MAC2 against")
         try:
             pending.scheme.verify(pending.sespk, pending.scheme.purchase_mac2_data(pending.amount),
                                   mac2, what="MAC2")

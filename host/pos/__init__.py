@@ -31,6 +31,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "POSError",
+    "POSUsageError",
     "PaymentMethod",
     "PinCheck",
     "PointsMovement",
@@ -63,7 +64,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     ".chip_payment": ("ApplicationChooser", "method_of"),
     ".errors": (
         "ARPCRejectedError", "FallbackNotAllowedError", "JournalError", "PointsProofError",
-        "POSError", "StripeReadError", "TransactionInterruptedError",
+        "POSError", "POSUsageError", "StripeReadError", "TransactionInterruptedError",
     ),
     ".journal": ("Journal", "JournalEntry"),
     ".link": (

@@ -19,13 +19,14 @@ from apdu_specs.payment.ac_type import ACType
 from apdu_specs.payment.aids import CREDIT_AID, DEBIT_AID
 from apdu_specs.payment.issuer_response import ARC
 from apdu_specs.payment.script import AFTER_SECOND_AC, BEFORE_SECOND_AC
+from apdu_specs.payment.tvr import TVRBit, set_bits
 from host.payment.card_data import ApplicationFCI, CardData, DirectoryEntry, ProcessingOptions
 from host.payment.client import CryptogramResponse, PaymentClient, ScriptResult
-from host.payment.errors import PaymentError
+from host.payment.errors import CardDataError, PaymentError
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse
 from host.payment.terminal import TerminalProfile, TransactionData, build_dol
 
-from .errors import POSError
+from .errors import POSUsageError
 from .link import PaymentMethod
 from .records import Holder, PinCheck
 
@@ -34,8 +35,6 @@ __all__ = ["ApplicationChooser", "ChipPayment", "OnlineCompletion", "method_of"]
 #: the holder's choice among the card's applications (F7's settlement screen)
 ApplicationChooser = Callable[[Sequence[DirectoryEntry]], DirectoryEntry]
 
-TVR_CARDHOLDER_VERIFICATION_FAILED = 0x80  # TVR byte 3 b8
-TVR_PIN_TRY_LIMIT_EXCEEDED = 0x20  # TVR byte 3 b6
 
 _METHODS = {DEBIT_AID: PaymentMethod.DEBIT, CREDIT_AID: PaymentMethod.CREDIT}
 
@@ -89,7 +88,7 @@ class ChipPayment:
         """Pick the application, start the transaction, read the records: the holder."""
         apps = self.client.list_applications()
         if not apps:
-            raise POSError("the card lists no payment application")
+            raise CardDataError("the card lists no payment application")
         self.entry = self._pick(apps, method, choose)
         self.method = method_of(self.entry)
         self.fci = self.client.select_application(self.entry.aid)
@@ -105,11 +104,11 @@ class ChipPayment:
             for app in apps:
                 if method_of(app) is method:
                     return app
-            raise POSError(f"the card has no {method.value} application")
+            raise CardDataError(f"the card has no {method.value} application")
         if choose is not None:
             picked = choose(apps)
             if picked not in apps:
-                raise POSError("the chosen application is not one the card offers")
+                raise POSUsageError("the chosen application is not one the card offers")
             return picked
         return apps[0]
 
@@ -124,15 +123,15 @@ class ChipPayment:
             result = self.client.verify_pin(pin)
             check = PinCheck(result.verified, result.tries_left, result.blocked)
         if not check.verified:
-            flags = TVR_CARDHOLDER_VERIFICATION_FAILED | (
-                TVR_PIN_TRY_LIMIT_EXCEEDED if check.blocked else 0)
-            tvr = self.values[0x95]
-            self.values[0x95] = tvr[:2] + bytes([tvr[2] | flags]) + tvr[3:]
+            bits = [TVRBit.CARDHOLDER_VERIFICATION_FAILED]
+            if check.blocked:
+                bits.append(TVRBit.PIN_TRY_LIMIT_EXCEEDED)
+            self.values[0x95] = set_bits(self.values[0x95], *bits)
         return check
 
     def _card(self) -> CardData:
         if self.card is None:
-            raise POSError("the application is not open: call open() first")
+            raise POSUsageError("the application is not open: call open() first")
         return self.card
 
     # -- cryptograms ------------------------------------------------------------------------
@@ -145,20 +144,23 @@ class ChipPayment:
 
     def authorisation_request(self) -> AuthorisationRequest:
         if self.first is None or self.options is None:
-            raise POSError("no ARQC yet: call first_ac() first")
+            raise POSUsageError("no ARQC yet: call first_ac() first")
         try:
             return AuthorisationRequest.from_transaction(self._card(), self.options.aip,
                                                          self.cdol1_data, self.first)
         except PaymentError as exc:
-            raise POSError(f"cannot build the authorisation request: {exc}") from None
+            raise CardDataError(f"cannot build the authorisation request: {exc}") from None
 
     def complete_online(self, response: AuthorisationResponse) -> OnlineCompletion:
         """Give the card the issuer's answer, run its scripts, ask the final cryptogram."""
         if self.options is None:
-            raise POSError("the application is not open")
+            raise POSUsageError("the application is not open")
         authenticated = None
         if self.options.issuer_authentication_supported:
             authenticated = self.client.external_authenticate(response.issuer_authentication_data)
+            if not authenticated:  # EMV Book 3 §10.9: the second GENERATE AC is told
+                self.values[0x95] = set_bits(self.values[0x95],
+                                             TVRBit.ISSUER_AUTHENTICATION_FAILED)
         scripts = self.client.apply_scripts(response.scripts, BEFORE_SECOND_AC)
         self.values[0x8A] = response.arc
         self.values[0x91] = response.issuer_authentication_data

@@ -23,7 +23,7 @@ from host.points import SoftwarePurchaseSAM
 from host.points.keyfile import load_issuer_keys as load_points_keys
 from host.transport.base import Transport
 
-from .errors import POSError
+from .errors import POSUsageError
 from .journal import Journal
 from .link import BackOfficeLink
 from .merchant import MerchantIdentity
@@ -58,14 +58,14 @@ class TerminalConfig:
 
 def _path(base: Path, value: Any, name: str) -> Path:
     if not isinstance(value, str) or not value:
-        raise POSError(f"terminal configuration: {name} must be a path")
+        raise POSUsageError(f"terminal configuration: {name} must be a path")
     path = Path(value)
     return path if path.is_absolute() else base / path
 
 
 def _url(base: Path, value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise POSError("terminal configuration: backoffice must be a database URL")
+        raise POSUsageError("terminal configuration: backoffice must be a database URL")
     prefix = "sqlite:///"
     if value.startswith(prefix) and not value.startswith(prefix + "/"):
         return prefix + str(base / value[len(prefix):])
@@ -73,19 +73,19 @@ def _url(base: Path, value: Any) -> str:
 
 
 def load_config(path: str | Path) -> TerminalConfig:
-    """Read a terminal configuration; :class:`POSError` names what is wrong."""
+    """Read a terminal configuration; :class:`POSUsageError` names what is wrong."""
     path = Path(path)
     data = read_json(path)
     if not isinstance(data, dict) or data.get("format") != CONFIG_FORMAT:
-        raise POSError(f"terminal configuration {path}: format must be {CONFIG_FORMAT!r}")
+        raise POSUsageError(f"terminal configuration {path}: format must be {CONFIG_FORMAT!r}")
     missing = [name for name in _REQUIRED if name not in data]
     if missing:
-        raise POSError(f"terminal configuration {path} lacks {', '.join(missing)}")
+        raise POSUsageError(f"terminal configuration {path} lacks {', '.join(missing)}")
     base = path.parent
     try:
         terminal_id = bytes.fromhex(str(data["terminal_id"]))
     except ValueError:
-        raise POSError("terminal configuration: terminal_id must be 12 hex digits") from None
+        raise POSUsageError("terminal configuration: terminal_id must be 12 hex digits") from None
     merchant = MerchantIdentity(str(data["merchant_id"]), terminal_id,
                                 str(data.get("name") or data["merchant_id"]))
     return TerminalConfig(merchant, _path(base, data["journal"], "journal"),

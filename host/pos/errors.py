@@ -11,22 +11,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from apdu_specs.errors import DualcardError, LocalError, RemoteError
+
 __all__ = [
     "ARPCRejectedError",
     "FallbackNotAllowedError",
     "JournalError",
     "POSError",
+    "POSUsageError",
     "PointsProofError",
     "StripeReadError",
     "TransactionInterruptedError",
 ]
 
 
-class POSError(Exception):
+class POSError(DualcardError):
     """Base of the POS library's errors."""
 
 
-class ARPCRejectedError(POSError):
+class POSUsageError(POSError, LocalError):
+    """The terminal was configured or called the wrong way (a bad amount, merchant or
+    configuration file, a step out of order)."""
+
+
+class ARPCRejectedError(POSError, RemoteError):
     """The card refused the issuer's authentication data (ARPC): the issuer or the link is
     not genuine, or the answer was altered. The transaction is declined and recorded."""
 
@@ -35,7 +43,7 @@ class ARPCRejectedError(POSError):
         super().__init__(f"transaction {txn_id}: {message}")
 
 
-class PointsProofError(POSError):
+class PointsProofError(POSError, RemoteError):
     """A points movement's MAC2 or TAC does not verify: the card or a host is not genuine.
     Nothing is awarded on the terminal's word; the journal keeps the attempt."""
 
@@ -44,7 +52,7 @@ class PointsProofError(POSError):
         super().__init__(f"transaction {txn_id}: {message}")
 
 
-class TransactionInterruptedError(POSError):
+class TransactionInterruptedError(POSError, RemoteError):
     """The card went away (pulled out, mute) before the transaction finished.
 
     The journal already records the transaction with its stage; ``partial`` is what the
@@ -59,14 +67,14 @@ class TransactionInterruptedError(POSError):
         super().__init__(f"transaction {txn_id} interrupted during {stage}: {cause}")
 
 
-class FallbackNotAllowedError(POSError):
+class FallbackNotAllowedError(POSError, LocalError):
     """The stripe may not be used: the card has a chip and the chip did not fail, or the
     service code forbids the transaction."""
 
 
-class StripeReadError(POSError):
+class StripeReadError(POSError, RemoteError):
     """What the stripe reader produced cannot be decoded into track 2."""
 
 
-class JournalError(POSError):
+class JournalError(POSError, LocalError):
     """The terminal journal cannot be opened or holds something it cannot read."""

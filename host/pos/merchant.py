@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import POSError
+from .errors import POSUsageError
 
 __all__ = ["MerchantIdentity"]
 
@@ -22,9 +22,9 @@ class MerchantIdentity:
 
     def __post_init__(self) -> None:
         if not _MEMBER_ID.fullmatch(self.merchant_id):
-            raise POSError(f"merchant id {self.merchant_id!r}: 1-64 of [A-Za-z0-9_.-]")
+            raise POSUsageError(f"merchant id {self.merchant_id!r}: 1-64 of [A-Za-z0-9_.-]")
         if not isinstance(self.terminal_id, bytes) or len(self.terminal_id) != 6:
-            raise POSError("a terminal id is 6 bytes")
+            raise POSUsageError("a terminal id is 6 bytes")
         if not self.name:
             object.__setattr__(self, "name", self.merchant_id)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import POSError
+from .errors import POSUsageError
 from .money import format_cny
 from .slip import WIDTH, Slip
 
@@ -22,9 +22,9 @@ class OrderLine:
 
     def __post_init__(self) -> None:
         if self.quantity < 1 or self.unit_price < 0:
-            raise POSError("an order line has a quantity of 1 or more and a price of 0 or more")
+            raise POSUsageError("an order line has a quantity of 1 or more and a price of 0 or more")
         if not self.description.strip():
-            raise POSError("an order line needs a description")
+            raise POSUsageError("an order line needs a description")
 
     @property
     def total(self) -> int:
@@ -41,7 +41,7 @@ class Order:
 
     def __post_init__(self) -> None:
         if not self.lines:
-            raise POSError("an order has at least one line")
+            raise POSUsageError("an order has at least one line")
 
     @property
     def total(self) -> int:

@@ -65,9 +65,9 @@ def pending_from_dict(data: dict[str, Any]) -> Pending:
                                      dt.datetime.fromisoformat(data["when"]),
                                      bytes.fromhex(data["mac2"]))
         if data["kind"] == "purchase":
-            init = PurchaseInit(**_init_fields(data["init"], ("terminal_id", "random")))
+            purchase_init = PurchaseInit(**_init_fields(data["init"], ("terminal_id", "random")))
             auth = data["authorization"]
-            return PendingPurchase(data["card_identity"], init, PurchaseAuthorization(
+            return PendingPurchase(data["card_identity"], purchase_init, PurchaseAuthorization(
                 auth["terminal_seq"], dt.datetime.fromisoformat(auth["when"]),
                 bytes.fromhex(auth["mac1"])))
     except (KeyError, TypeError, ValueError) as exc:

@@ -28,7 +28,7 @@ __all__ = ["SPEND_SLOT", "mask_identity", "redemption_id", "spend_points"]
 
 SPEND_SLOT = "spend"
 
-_REFUSALS = {SW.PURSE_INSUFFICIENT_BALANCE: "not enough points on the card"}
+_REFUSALS: dict[int, str] = {SW.PURSE_INSUFFICIENT_BALANCE: "not enough points on the card"}
 
 
 def mask_identity(card_id: str) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from apdu_specs.errors import RemoteError
 from apdu_specs.payment.ac_type import ACType
 from apdu_specs.sw import CardError
 from host.payment.client import CryptogramResponse
@@ -39,7 +40,13 @@ from host.transport.base import TransportError
 from .batch import load_record, payment_record
 from .chip_payment import ApplicationChooser, ChipPayment
 from .context import CardClients, TerminalContext
-from .errors import ARPCRejectedError, PointsProofError, POSError, TransactionInterruptedError
+from .errors import (
+    ARPCRejectedError,
+    PointsProofError,
+    POSError,
+    POSUsageError,
+    TransactionInterruptedError,
+)
 from .link import PaymentMethod
 from .pending import pending_to_dict
 from .points_hosts import LinkLoadHost
@@ -53,7 +60,7 @@ __all__ = ["ChipFailure", "card_identity", "chip_sale", "earn_points", "finish_d
 _CHIP_FAILURES = (CardError, PaymentError, POSError, TransportError)
 
 
-class ChipFailure(Exception):
+class ChipFailure(POSError, RemoteError):
     """Chip 1 failed before any cryptogram: nothing was charged; the stripe may be tried."""
 
 
@@ -168,7 +175,7 @@ def _approve(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
     result.message = message
     when = ctx.card_time(result.when)
     if chip.options is None or chip.card is None:
-        raise POSError("approval before the application was read")
+        raise POSUsageError("approval before the application was read")
     record = payment_record(result.txn_id, card_id or chip.card.pan,
                             chip.method or PaymentMethod.DEBIT, result.amount, first.atc,
                             first.cryptogram, chip.cdol1_data, chip.options.aip, first.iad,

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from apdu_specs.errors import LocalError
+
 from .errors import POSError
 from .merchant import MerchantIdentity
 from .money import format_cny, parse_cny
@@ -32,7 +34,7 @@ _POINTS = re.compile(r"([+-]\d+) BAL (\d+)")
 _PURSES = ("CONSUMPTION", "BANK", "CREDIT")
 
 
-class SlipFormatError(POSError, ValueError):
+class SlipFormatError(POSError, LocalError, ValueError):
     """Text that is not a slip this terminal prints."""
 
 

@@ -27,7 +27,7 @@ from host.transport.base import Transport
 
 from .chip_payment import ApplicationChooser, ChipPayment
 from .context import CardClients, TerminalContext, local_now
-from .errors import FallbackNotAllowedError, POSError
+from .errors import FallbackNotAllowedError, POSUsageError
 from .journal import Journal
 from .link import BackOfficeLink, PaymentMethod, UploadReceipt
 from .merchant import MerchantIdentity
@@ -63,10 +63,10 @@ class Terminal:
                  clock: Callable[[], dt.datetime] = local_now,
                  unpredictable: Callable[[], bytes] | None = None) -> None:
         if sam.terminal_id != merchant.terminal_id:
-            raise POSError("the security module belongs to another terminal")
+            raise POSUsageError("the security module belongs to another terminal")
         journal = journal or Journal(terminal_id=merchant.terminal_hex)
         if journal.terminal_id != merchant.terminal_hex:
-            raise POSError(f"{journal!r} is not this terminal's journal")
+            raise POSUsageError(f"{journal!r} is not this terminal's journal")
         self.ctx = TerminalContext(merchant, backoffice, journal, sam,
                                    profile or TerminalProfile(), clock)
         if unpredictable is not None:
@@ -127,14 +127,15 @@ class Terminal:
 
         With ``swipe`` given, a chip that fails before any cryptogram falls back to the
         stripe (its service code permitting); the record says ``fallback`` with the
-        chip's error. Without it the chip failure is recorded and raised (``POSError``).
+        chip's error. Without it the chip failure is recorded and raised
+        (:class:`~.sale.ChipFailure`).
         """
         if amount is None:
             if order is None:
-                raise POSError("a sale needs an amount or an order")
+                raise POSUsageError("a sale needs an amount or an order")
             amount = order.total
         if amount <= 0:
-            raise POSError("a sale is for a positive amount")
+            raise POSUsageError("a sale is for a positive amount")
         when = self.ctx.now()
         result = SaleResult(self.journal.begin(TxnKind.SALE, amount, when, {}),
                             TxnStatus.STARTED, amount, when,
@@ -145,7 +146,7 @@ class Terminal:
         except ChipFailure as failure:
             if swipe is None:
                 finish_declined(self.ctx, result, "chip error", str(failure))
-                raise POSError(f"transaction {result.txn_id}: chip failed: {failure}") \
+                raise ChipFailure(f"transaction {result.txn_id}: chip failed: {failure}") \
                     from failure
             return self._fallback(result, str(failure), swipe, earn)
         if result.approved and earn and card_id is not None:
@@ -236,5 +237,5 @@ class Terminal:
         """The merchant's order slip of a sale made with an order (F26)."""
         raw = self.journal.entry(txn_id).summary.get("order")
         if raw is None:
-            raise POSError(f"transaction {txn_id} was not made with an order")
+            raise POSUsageError(f"transaction {txn_id} was not made with an order")
         return render_order_slip(Order.from_dict(raw), self.slip(txn_id))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from apdu_specs.errors import LocalError
+
 __all__ = ["QAError", "ScriptSyntaxError", "TraceFormatError"]
 
 
-class QAError(ValueError):
+class QAError(LocalError, ValueError):
     """Base of the QA tools' input errors (a ValueError, so the CLI maps it to usage)."""
 
 

@@ -273,7 +273,7 @@ def _parse_record(item: object, terminal: bytes) -> Record:
     purse = next((p for p in _PURSES if p.value == purse_name), None)
     if purse is None:
         raise ValidationError(f"purse must be one of {[p.value for p in _PURSES]}")
-    common = dict(
+    common: dict[str, Any] = dict(
         record_id=record_id, kind=kind, card_id=card_id, purse=purse,
         amount=check_amount(f.get("amount"), what="amount"), terminal_id=terminal,
         card_seq=f.uint("card_seq", 0xFFFF), date=f.date(), time=f.time(),

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from apdu_specs.errors import DualcardError, LocalError, RemoteError
+
 __all__ = [
     "AccountExistsError",
     "BackOfficeError",
@@ -24,11 +26,11 @@ __all__ = [
 ]
 
 
-class BackOfficeError(Exception):
+class BackOfficeError(DualcardError):
     """Base of every back-office error."""
 
 
-class ValidationError(BackOfficeError):
+class ValidationError(BackOfficeError, LocalError):
     """Input that can never be accepted as given (bad ids, bad shapes, bad values)."""
 
 
@@ -36,23 +38,24 @@ class InvalidAmountError(ValidationError):
     """An amount that is not a positive integer in minor units, or out of range."""
 
 
-class NotFoundError(BackOfficeError):
+class NotFoundError(BackOfficeError, LocalError):
     """A member, account, agreement, card or transfer that does not exist."""
 
 
-class ConfigurationError(BackOfficeError):
+class ConfigurationError(BackOfficeError, LocalError):
     """The database or the environment is not set up for the requested operation."""
 
 
 class LedgerError(BackOfficeError):
-    """Base of ledger-level refusals."""
+    """Base of ledger-level refusals (an id reused for another intent is the caller's
+    :class:`LocalError`; a refusal by the ledger's state is a :class:`RemoteError`)."""
 
 
-class AccountExistsError(LedgerError):
+class AccountExistsError(LedgerError, LocalError):
     """An account id reused with different attributes."""
 
 
-class IdReusedError(LedgerError):
+class IdReusedError(LedgerError, LocalError):
     """A client-supplied id was reused for a different intent (TigerBeetle's
     ``exists_with_different_*``). Retrying cannot help: this is a bug on the client side."""
 
@@ -66,7 +69,7 @@ class IdReusedError(LedgerError):
         )
 
 
-class TransferRejectedError(LedgerError):
+class TransferRejectedError(LedgerError, RemoteError):
     """One or more transfers of an all-or-nothing request failed; nothing was posted."""
 
     def __init__(self, codes: Mapping[str, str]) -> None:
@@ -76,11 +79,11 @@ class TransferRejectedError(LedgerError):
         super().__init__(f"transfer {first[0]!r} rejected: {first[1]}{more}")
 
 
-class BoundsViolationError(LedgerError):
+class BoundsViolationError(LedgerError, RemoteError):
     """A bound change that the account's current balance already breaks."""
 
 
-class DayClosedError(LedgerError):
+class DayClosedError(LedgerError, RemoteError):
     """Clearing into a business day whose settlement has already been posted."""
 
 
@@ -96,7 +99,7 @@ class RecordRejection:
     reason: str
 
 
-class BatchRejectedError(LedgerError):
+class BatchRejectedError(LedgerError, RemoteError):
     """A terminal batch was rejected whole; ``rejections`` says why, record by record."""
 
     def __init__(self, batch_id: str, rejections: Sequence[RecordRejection]) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NoReturn
 
+from apdu_specs.errors import RemoteError
 from host.transport.base import TransportError
 from host.transport.doctor import find_pcscd, pcscd_running, pyscard_installed, read_vpcd_config
 
@@ -44,7 +45,7 @@ LOCK_PATH = Path(tempfile.gettempdir()) / "dualcard-virtual-reader.lock"
 _POLL = 0.05
 
 
-class PCSCStackUnavailable(RuntimeError):
+class PCSCStackUnavailable(RemoteError, RuntimeError):
     """pcscd + vpcd cannot be made available; the message says why."""
 
 

@@ -20,6 +20,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from apdu_specs.errors import RemoteError
+
 __all__ = [
     "ENV_URL",
     "PostgresUnavailable",
@@ -33,7 +35,7 @@ _DB_NAME = "dualcard_test"
 _SERVICE_USER = "postgres"
 
 
-class PostgresUnavailable(RuntimeError):
+class PostgresUnavailable(RemoteError, RuntimeError):
     """No server named and none can be started here; the message says why."""
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from apdu_specs.errors import DualcardError, LocalError, RemoteError
+
 __all__ = [
     "CardRemovedError",
     "NoCardError",
@@ -50,15 +52,16 @@ class Transport(Protocol):
         ...
 
 
-class TransportError(Exception):
-    """Base of every error a transport raises."""
+class TransportError(DualcardError):
+    """Base of every error a transport raises (a reader selector that cannot be understood is
+    a :class:`LocalError`, everything the reader stack reports a :class:`RemoteError`)."""
 
 
-class ReaderSpecError(TransportError):
+class ReaderSpecError(TransportError, LocalError):
     """A reader selector that cannot be understood (e.g. a bad regex or URI)."""
 
 
-class NoReaderError(TransportError):
+class NoReaderError(TransportError, RemoteError):
     """No reader matches, or no reader is attached at all."""
 
     def __init__(self, message: str, available: Sequence[str] = ()) -> None:
@@ -68,7 +71,7 @@ class NoReaderError(TransportError):
         super().__init__(message)
 
 
-class ReaderAmbiguousError(TransportError):
+class ReaderAmbiguousError(TransportError, LocalError):
     """Several readers match and the caller must say which one."""
 
     def __init__(self, message: str, candidates: Sequence[str]) -> None:
@@ -76,7 +79,7 @@ class ReaderAmbiguousError(TransportError):
         super().__init__(f"{message}: {', '.join(self.candidates)}")
 
 
-class NoCardError(TransportError):
+class NoCardError(TransportError, RemoteError):
     """The reader is there but holds no card."""
 
 
@@ -84,7 +87,7 @@ class CardRemovedError(NoCardError):
     """The card went away while connected."""
 
 
-class TransportFailure(TransportError):
+class TransportFailure(TransportError, RemoteError):
     """The stack below failed: service down, communication error, bad response."""
 
 

@@ -19,6 +19,8 @@ import enum
 import struct
 from dataclasses import dataclass
 
+from apdu_specs.errors import RemoteError
+
 __all__ = [
     "HEADER_SIZE",
     "MAX_PAYLOAD",
@@ -38,7 +40,7 @@ MAX_PAYLOAD = 0xFFFF
 _HEADER = struct.Struct("!H")
 
 
-class FramingError(ValueError):
+class FramingError(RemoteError, ValueError):
     """A payload that cannot be framed, or a message vpcd should never send."""
 
 

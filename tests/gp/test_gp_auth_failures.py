@@ -62,6 +62,17 @@ def test_gp_refused_external_authenticate_counts(break_mac: bool, expected: int)
     assert tx(card.chip1, "80F28002024F0000")[1] == 0x6982  # no session came of it
 
 
+def test_gp_external_authenticate_refused_for_its_form_counts_nothing() -> None:
+    """The attempt is counted before the handshake looks at it; one the handshake refuses
+    before comparing anything (here: CLA 80, no secure messaging bit) gets its count back."""
+    card = blank()
+    client(card, keys=None)
+    host = HostHandshake(factory_keys(), host_challenge=bytes(8))
+    assert tx(card.chip1, host.initialize_update_command())[1] == 0x9000
+    assert tx(card.chip1, "8082010010" + "00" * 16)[1] == 0x6700
+    assert isd_of(card).keystore.failures(0xFF) == 0
+
+
 def test_gp_key_set_locks_after_n_failures_and_put_key_unlocks_it() -> None:
     card = blank(profile=ISDProfile(max_auth_failures=3))
     client(card, keys=None)

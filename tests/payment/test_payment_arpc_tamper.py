@@ -7,7 +7,9 @@ tag 91 in EXTERNAL AUTHENTICATE or only in the second GENERATE AC's CDOL2 data, 
 single-bit flip and random multi-bit masks of a genuine approving tag 91 must end in a
 failed issuer authentication (EXTERNAL AUTHENTICATE 6300, CVR "issuer authentication
 failed", the failure remembered for the next transaction's CVR) and an AAC where the
-genuine tag 91 gives a TC.
+genuine tag 91 gives a TC. The terminal that saw 6300 sets "issuer authentication failed"
+in the TVR of the second GENERATE AC's CDOL2 data; a terminal that sent tag 91 only in
+the CDOL2 data never learns the outcome and leaves the bit clear, as after a genuine 91.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from hypothesis import strategies as st
 from apdu_specs.payment.ac_type import ACType
 from apdu_specs.payment.cryptogram import AES_CVN, TDES_CVN, version_for
 from apdu_specs.payment.issuer_response import ARPCMethod, CardStatusUpdate
+from apdu_specs.payment.tvr import TVRBit, bits_set
+from apdu_specs.tlv import split_dol_data
 from host.payment.client import PaymentClient
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Issuer
 from host.payment.profile import ApplicationProfile
@@ -37,6 +41,12 @@ AIP_WITHOUT = bytes.fromhex("1800")  # tag 91 travels only in the CDOL2 data
 PROPRIETARY = bytes.fromhex("0102030405060708")
 
 Tamper = Callable[[bytes], bytes]
+
+
+def _issuer_authentication_failed_in_tvr(outcome: PurchaseOutcome) -> bool:
+    """Does the TVR the terminal sent with the second GENERATE AC say so?"""
+    tvr = split_dol_data(outcome.card.cdol2, outcome.cdol2_data)[0x95]
+    return TVRBit.ISSUER_AUTHENTICATION_FAILED in bits_set(tvr)
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,7 @@ class Terminal:
         assert outcome.issuer_authenticated is (True if self.config.external_authenticate
                                                 else None)
         assert not outcome.second.issuer_application_data.cvr.issuer_auth_failed
+        assert not _issuer_authentication_failed_in_tvr(outcome)
         return outcome
 
     def assert_refused(self, tamper: Tamper, what: str) -> None:
@@ -107,8 +118,11 @@ class Terminal:
         assert tamper(self.genuine_91) != self.genuine_91
         assert outcome.first.kind is ACType.ARQC, what
         assert outcome.final.kind is ACType.AAC and not outcome.approved, what
-        if self.config.external_authenticate:
-            assert outcome.issuer_authenticated is False, what  # 6300: the terminal's TVR input
+        # 6300 sets the TVR bit; without EXTERNAL AUTHENTICATE the terminal cannot know
+        assert outcome.issuer_authenticated is (False if self.config.external_authenticate
+                                                else None), what
+        assert _issuer_authentication_failed_in_tvr(outcome) is \
+            self.config.external_authenticate, what
         assert outcome.second.issuer_application_data.cvr.issuer_auth_failed, what
         # ... and remembered: the next genuine transaction reports it in its CVR, and approves
         following = self.assert_genuine_approves()

@@ -15,7 +15,7 @@ from apdu_specs.sw import SWError
 from cardlib.chip import Chip
 from cardlib.payment.install import module_for
 from host.payment.client import PaymentClient
-from host.payment.errors import ProfileError
+from host.payment.errors import PaymentProfileError
 from host.payment.perso import application_dgis
 from host.payment.profile import ApplicationProfile, Product
 from host.payment.stripe import encode_stripe, stripe_cvv_ok, track2_equivalent
@@ -87,13 +87,13 @@ def test_half_personalised_application_refuses_gpo() -> None:
 
 
 def test_profile_validation() -> None:
-    with pytest.raises(ProfileError):
+    with pytest.raises(PaymentProfileError):
         replace(DEBIT, pan="6200000000000006")  # Luhn
-    with pytest.raises(ProfileError):
+    with pytest.raises(PaymentProfileError):
         replace(DEBIT, credit_limit=1)  # a debit application has no credit limit
-    with pytest.raises(ProfileError):
+    with pytest.raises(PaymentProfileError):
         replace(DEBIT, expiry="3013")
-    with pytest.raises(ProfileError):
+    with pytest.raises(PaymentProfileError):
         replace(DEBIT, cvn=0x99)
 
 

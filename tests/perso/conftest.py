@@ -6,6 +6,7 @@ import pytest
 
 from host.keystore import KeyFile
 from host.perso import HolderRecord, Personaliser, Profile, load_profile, read_holders
+from tests.backoffice.conftest import db_url, pg_server_url, pg_url  # noqa: F401
 
 from .perso_helpers import HOLDERS, PROFILE, personaliser, sample_keys
 

@@ -11,7 +11,16 @@ import cardlib.payment
 import cardlib.purse
 import cardlib.security_domain  # noqa: F401  (registers the ISD load file, for images)
 from host.keystore import KeyFile, new_key_file
-from host.perso import HolderRecord, Personaliser, PINMailer, load_profile, read_holders
+from host.perso import (
+    CardNumbers,
+    HolderRecord,
+    NumberStore,
+    Personaliser,
+    PINMailer,
+    Profile,
+    load_profile,
+    read_holders,
+)
 from host.transport.sim import blank_card, sim_transports
 from host.transport.t0 import T0Transport
 from simulator.card import SimulatedCard
@@ -38,10 +47,18 @@ def sample_keys(suite: str = "AES", seed: str = "perso-tests") -> KeyFile:
 
 
 def personaliser(tmp_path: Path | None, keys: KeyFile | None = None) -> Personaliser:
-    """The sample profile's personaliser; PINs go to ``tmp_path/pins.csv`` (none: no mailer)."""
+    """The sample profile's personaliser; PINs go to ``tmp_path/pins.csv`` and card numbers
+    come from ``tmp_path/numbers.sqlite3`` (none: no mailer, numbers from a store in memory)."""
     mailer = PINMailer(tmp_path / "pins.csv") if tmp_path is not None else None
+    store = NumberStore(tmp_path / "numbers.sqlite3" if tmp_path is not None else "sqlite://")
     return Personaliser(load_profile(PROFILE), keys or sample_keys(), mailer=mailer,
-                        today=lambda: TODAY)
+                        numbers=store, today=lambda: TODAY)
+
+
+def numbered(profile: Profile, holders: list[HolderRecord]) -> dict[int, CardNumbers]:
+    """The holders' card numbers from a fresh number store (in memory)."""
+    with NumberStore("sqlite://") as store:
+        return store.allocate(profile, holders, "batch:tests")
 
 
 def connect(card: SimulatedCard) -> dict[int, T0Transport]:

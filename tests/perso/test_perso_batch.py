@@ -20,10 +20,11 @@ from host.perso import (
     HolderRecord,
     Personaliser,
     SimImageTarget,
+    batch_origin,
     read_holders_text,
     run_batch,
 )
-from host.transport.base import Transport, TransportWrapper
+from host.transport.base import CardRemovedError, NoReaderError, Transport, TransportWrapper
 from simulator.faults import ForcedSW
 
 from .perso_helpers import personaliser, sample_keys
@@ -158,15 +159,85 @@ def test_audit_and_mailer_hold_no_key_and_audit_no_pin(tmp_path: Path, keys: Key
     run_batch(perso, holders, SimImageTarget(tmp_path / "c"), _journal(audit, perso))
     audit_text, mail_text = audit.read_text().upper(), (tmp_path / "pins.csv").read_text().upper()
     secrets = [k.value.hex().upper() for k in keys]
+    numbers = perso.number(holders, batch_origin(perso.profile, holders))  # the batch's own
     for holder in holders:
-        plan = perso.plan(holder)
+        plan = perso.plan(holder, numbers[holder.index])
         for app in plan.apps:
             secrets += [d.value.hex().upper() for d in app.dgis
                         if d.sensitive and len(d.value) >= 16]
     for secret in secrets:
         assert secret not in audit_text and secret not in mail_text
-    pins = [line.split(",")[-1] for line in mail_text.splitlines()[1:]]
+    pins = [line.split(",")[4] for line in mail_text.splitlines()[1:]]
+    assert all(len(pin) == 6 and pin.isdigit() for pin in pins)
     records = [r for r in _audit(audit) if r["type"] == "card"]
     for record, pin in zip(records, pins):
         assert "pin" not in record and pin not in record.values()
         assert "*" in record["pan"]
+
+
+class MisnamedReader(SimImageTarget):
+    """A reader named with a typo: nothing matches it (what ``open_card`` raises), so no
+    card is reached; ``fixed`` is the corrected name."""
+
+    def __init__(self, out_dir: Path, *, fixed: bool) -> None:
+        super().__init__(out_dir)
+        self.fixed = fixed
+
+    @contextmanager
+    def card(self, plan: CardPlan) -> Iterator[CardSlot]:
+        if not self.fixed:
+            raise NoReaderError("no reader matches 'Virtul PCD'",
+                                ["Virtual PCD 00 00", "Virtual PCD 00 01"])
+        with super().card(plan) as slot:
+            yield slot
+
+
+class PulledOut(TransportWrapper):
+    """The card (or the reader) goes away after ``answered`` commands."""
+
+    def __init__(self, inner: Transport, answered: int) -> None:
+        super().__init__(inner)
+        self.left = answered
+
+    def transmit(self, apdu: bytes) -> bytes:
+        self.left -= 1
+        if self.left < 0:
+            raise CardRemovedError("the card was removed")
+        return self.inner.transmit(apdu)
+
+
+def test_a_reader_typo_touches_no_card_and_moves_no_holder(tmp_path: Path) -> None:
+    """The mistyped reader: the row stays pending, nothing is issued; the corrected run
+    puts row 1's holder on the first card, with the first numbers."""
+    perso = personaliser(tmp_path)
+    holders = _holders(3)
+    audit, out = tmp_path / "audit.jsonl", tmp_path / "cards"
+    with pytest.raises(NoReaderError):
+        run_batch(perso, holders, MisnamedReader(out, fixed=False), _journal(audit, perso))
+    lines = [r for r in _audit(audit) if r["type"] == "card"]
+    assert [(r["row"], r["result"], r["reached_card"]) for r in lines] == [(1, "pending", False)]
+    assert not out.exists() and not (tmp_path / "pins.csv").exists()
+    summary = run_batch(perso, holders, MisnamedReader(out, fixed=True), _journal(audit, perso))
+    assert (summary.issued, summary.skipped, summary.failed) == (3, 0, 0)
+    issued = [r for r in _audit(audit) if r["type"] == "card" and r["result"] == "issued"]
+    assert [(r["row"], r["holder_id"], r["card_id"]) for r in issued] == \
+        [(n, f"C-{199999 + n}", f"886000000000000{n}") for n in (1, 2, 3)]
+    reached = {r["row"] for r in _audit(audit) if r["type"] == "card" and r["reached_card"]}
+    assert reached == {1, 2, 3}
+
+
+@pytest.mark.parametrize(("answered", "result", "stops"),
+                         [(0, "pending", True), (5, "failed", False)])
+def test_a_card_gone_before_its_first_answer_is_not_a_failed_card(
+        tmp_path: Path, answered: int, result: str, stops: bool) -> None:
+    perso = personaliser(tmp_path)
+    target = SimImageTarget(tmp_path / "c", wrap=lambda t: PulledOut(t, answered))
+    journal = _journal(tmp_path / "audit.jsonl", perso)
+    if stops:
+        with pytest.raises(CardRemovedError):
+            run_batch(perso, _holders(2), target, journal)
+    else:
+        assert run_batch(perso, _holders(2), target, journal).failed == 2
+    lines = [r for r in _audit(tmp_path / "audit.jsonl") if r["type"] == "card"]
+    assert (lines[0]["result"], lines[0]["reached_card"]) == (result, not stops)
+    assert journal.should_skip(1) is not stops  # a pending row is tried again

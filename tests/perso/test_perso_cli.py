@@ -12,9 +12,13 @@ from apdu_specs.crypto.ciphers import Algorithm, xor
 from apdu_specs.crypto.kcv import kcv
 from host.cli.perso_cmds import perso
 from host.keystore import KeyFile
-from host.transport.sim import blank_card
+from host.perso import CardNumbers, PINMailer, load_profile, read_holders_text, resolve_card
+from host.perso.profile import PANRange
+from host.points.client import PointsClient
+from host.transport.sim import blank_card, open_image, sim_transports
+from host.transport.t0 import T0Transport
 
-from .perso_helpers import PROFILE
+from .perso_helpers import PROFILE, TODAY
 
 pytestmark = pytest.mark.sim
 
@@ -138,8 +142,11 @@ def test_run_one_card_in_an_image(tmp_path: Path, keyfile: Path) -> None:
     assert data["verified"] and data["pan"] == "622203******0071" and data["stripe_written"]
     stored = json.loads(image.read_text())
     assert stored["stripe"]["track2"].startswith(";6222030000000071=")
-    other = json.dumps({"name": "ROE/JOHN", "holder_id": "X-2", "pan": "6222030000000071",
-                        "card_id": "8860000000000043"})
+    same_pan = json.dumps({"name": "ROE/JOHN", "holder_id": "X-2", "pan": "6222030000000071"})
+    taken = _run(*args, "--holder", same_pan)
+    assert taken.exit_code == 2 and "PAN 622203******0071 is already card 8860000000000042" \
+        in taken.output
+    other = json.dumps({"name": "ROE/JOHN", "holder_id": "X-2"})
     refused = _run(*args, "--holder", other)
     assert refused.exit_code == 1 and "already personalised" in refused.output
     foreign = tmp_path / "foreign.json"
@@ -152,3 +159,39 @@ def test_run_one_card_in_an_image(tmp_path: Path, keyfile: Path) -> None:
 def test_run_needs_exactly_one_holder(tmp_path: Path, keyfile: Path) -> None:
     result = _run("run", "--reader", "sim:", "--profile", str(PROFILE), "--keys", str(keyfile))
     assert result.exit_code == 2 and "--holder" in result.output
+
+
+def test_the_pin_mailer_keeps_one_current_pin_per_card(tmp_path: Path, keyfile: Path) -> None:
+    """Three runs for one holder on one card: the card has the last PIN, and so has the
+    mailer — the earlier two lines are void, their PINs gone."""
+    image, mailer = tmp_path / "card.json", tmp_path / "pins.csv"
+    blank_card("8860000000000042").save(image)
+    holder = json.dumps({"name": "DOE/JANE", "holder_id": "X-1"})
+    args = ("run", "--reader", f"sim:{image}", "--profile", str(PROFILE), "--keys", str(keyfile),
+            "--pin-mailer", str(mailer), "--holder", holder, "--json")
+    card_ids = {json.loads(_run(*args).stdout)["card_id"] for _ in range(3)}
+    assert len(card_ids) == 1
+    lines = [line.split(",") for line in mailer.read_text().splitlines()]
+    assert lines[0] == ["card_id", "holder_id", "name", "pan_last4", "pin", "status"]
+    assert [(line[0], line[4] != "", line[5]) for line in lines[1:]] == \
+        [(*card_ids, False, "void")] * 2 + [(*card_ids, True, "current")]
+    purse = T0Transport(sim_transports(open_image(image))[1])
+    purse.connect()
+    PointsClient(purse).verify_pin(lines[-1][4])  # the card's PIN is the current one
+
+
+def test_a_pin_mailer_of_the_earlier_layout_is_brought_up_to_date(tmp_path: Path) -> None:
+    mailer = tmp_path / "pins.csv"
+    mailer.write_text("card_id,holder_id,name,pan_last4,pin\n"
+                      "8860000000000001,C-1,LI/NA,0015,111111\n"
+                      "8860000000000002,C-2,WANG/FANG,0023,222222\n"
+                      "8860000000000001,C-1,LI/NA,0015,333333\n")
+    holder = next(read_holders_text("name,holder_id\nWANG/FANG,C-2\n"))
+    numbers = CardNumbers("8860000000000002", PANRange("622202", 16, 1).pan_at(2), "01")
+    card = resolve_card(holder, load_profile(PROFILE), numbers, today=TODAY, pin="444444")
+    PINMailer(mailer).add(card)
+    assert mailer.read_text().splitlines()[1:] == [
+        "8860000000000001,C-1,LI/NA,0015,,void",
+        "8860000000000002,C-2,WANG/FANG,0023,,void",
+        "8860000000000001,C-1,LI/NA,0015,333333,current",
+        "8860000000000002,C-2,WANG/FANG,0023,444444,current"]

@@ -14,10 +14,11 @@ from apdu_specs.crypto.luhn import is_valid
 from apdu_specs.documents import DocumentError
 from host.perso import (
     AuditJournal,
+    AuditJournalError,
     AuditRecord,
     BatchIdentity,
+    CardNumbers,
     HolderError,
-    JournalError,
     PINMailer,
     Profile,
     generate_pin,
@@ -34,6 +35,11 @@ from .perso_helpers import HOLDERS, TODAY
 pytestmark = pytest.mark.unit
 
 HEADER = "name,holder_id,pan,expiry,card_id\n"
+
+
+def _numbers(n: int) -> CardNumbers:
+    """Card numbers as the number store would give out the ``n``-th."""
+    return CardNumbers(f"8860{n:012d}", PANRange("622202", 16, 1).pan_at(n), "01")
 
 
 def test_sample_holders() -> None:
@@ -56,7 +62,8 @@ def test_sample_holders() -> None:
     ("name,pan\nLI/NA,\n", "header", "holder_id", "is missing"),
     (HEADER + "A/B,C-1,,,8860000000000001\nC/D,C-2,,,8860000000000001\n", "row 2", "card_id",
      "repeats row 1"),
-    (HEADER + "A/B,C-1,,,\nC/D,C-2,,,\nE/F,C-1,,,\n", "row 3", "holder_id", "repeats row 1"),
+    (HEADER + "A/B,C-1,,,\nC/D,C-2,,,\nE/F,C-1,,,\n", "line 4", "holder_id",
+     "already on line 2"),
 ])
 def test_holder_errors_name_row_and_column(text: str, where: str, column: str,
                                            message: str) -> None:
@@ -69,23 +76,30 @@ def test_holder_json_for_a_single_card() -> None:
     holder = holder_from_json('{"name": "doe/jane", "holder_id": "X", "pan": "6222030000000071", '
                               '"card_id": "8860000000009999"}')
     assert holder.name == "DOE/JANE"
-    with pytest.raises(HolderError, match=r"'pan'.*required for a single card"):
-        holder_from_json('{"name": "DOE/JANE", "holder_id": "X"}')
+    lone = holder_from_json('{"name": "DOE/JANE", "holder_id": "X"}')  # the store numbers it
+    assert (lone.pan, lone.card_id) == (None, None)
+    with pytest.raises(HolderError, match=r"'pan'.*required"):
+        holder_from_json('{"name": "DOE/JANE", "holder_id": "X"}', require=("pan",))
     with pytest.raises(HolderError, match="not a holder field"):
         holder_from_json('{"name": "DOE/JANE", "holder_id": "X", "pin": "1234"}')
     with pytest.raises(HolderError, match="not JSON"):
         holder_from_json("{name}")
 
 
-def test_resolution_is_deterministic_but_the_pin_is_not(profile: Profile) -> None:
+def test_resolution_takes_the_numbers_given_and_a_fresh_pin(profile: Profile) -> None:
     holder = read_holders(HOLDERS)[0]
-    one = resolve_card(holder, profile, today=TODAY)
-    two = resolve_card(holder, profile, today=TODAY)
+    one = resolve_card(holder, profile, _numbers(1), today=TODAY)
+    two = resolve_card(holder, profile, _numbers(1), today=TODAY)
     assert (one.card_id, one.pan, one.expiry) == (two.card_id, two.pan, two.expiry)
     assert one.card_id == "8860000000000001" and is_valid(one.pan) and one.pan.startswith("622202")
     assert one.expiry == "2901" and one.expiry_date == "290131"  # 48 months after 2025-01
     assert len(one.pin) == 6
     assert one.pin not in repr(one) and one.pan not in repr(one)
+    assert not one.already_issued
+    issued = CardNumbers(one.card_id, one.pan, "01", issued=True)
+    assert resolve_card(holder, profile, issued, today=TODAY).already_issued
+    with pytest.raises(HolderError, match="no number store"):
+        resolve_card(holder, profile, today=TODAY)  # no numbers of its own, none given
 
 
 def test_an_expiry_in_the_past_is_refused(profile: Profile) -> None:
@@ -99,7 +113,7 @@ def test_an_expiry_in_the_past_is_refused(profile: Profile) -> None:
 @given(st.text("0123456789", min_size=1, max_size=8), st.integers(13, 19), st.integers(0, 999))
 def test_pan_range_numbers_pass_luhn(prefix: str, length: int, index: int) -> None:
     pans = PANRange(prefix, length, 0)
-    pan = pans.pan(index)
+    pan = pans.pan_at(index)
     assert len(pan) == length and pan.startswith(prefix) and is_valid(pan)
 
 
@@ -119,14 +133,15 @@ def test_mask_pan() -> None:
 def test_pin_mailer_is_private_and_holds_no_keys(tmp_path: Path, profile: Profile) -> None:
     path = tmp_path / "mail" / "pins.csv"
     mailer = PINMailer(path)
-    cards = [resolve_card(h, profile, today=TODAY) for h in read_holders(HOLDERS)[:2]]
+    cards = [resolve_card(h, profile, _numbers(n), today=TODAY)
+             for n, h in enumerate(read_holders(HOLDERS)[:2], start=1)]
     for card in cards:
         mailer.add(card)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     lines = path.read_text().splitlines()
-    assert lines[0] == "card_id,holder_id,name,pan_last4,pin"
+    assert lines[0] == "card_id,holder_id,name,pan_last4,pin,status"
     assert lines[1].split(",") == [cards[0].card_id, "C-100001", "ZHANG/WEI", cards[0].pan[-4:],
-                                   cards[0].pin]
+                                   cards[0].pin, "current"]
     assert cards[0].pan not in path.read_text()
 
 
@@ -159,7 +174,7 @@ def test_audit_journal_resumes_and_survives_a_cut_line(tmp_path: Path) -> None:
 def test_audit_journal_of_another_batch_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     _journal(path).open()
-    with pytest.raises(JournalError, match="another input file"):
+    with pytest.raises(AuditJournalError, match="another input file"):
         _journal(path, "other").open()
     path.write_text('{"type": "batch"}\nnot json\n')
     with pytest.raises(DocumentError, match=r"audit.jsonl:2: not JSON"):

@@ -8,6 +8,8 @@ from host.keystore import KeyFile
 from host.perso import CardKeyFactory, HolderRecord, Profile, plan_card, resolve_card
 from host.perso.plan import CardPlan, CardPlanner
 
+from .perso_helpers import numbered
+
 TODAY = _dt.date(2025, 3, 14)
 
 
@@ -20,7 +22,8 @@ def test_shared_planner_plans_as_a_fresh_one(profile: Profile, keys: KeyFile,
                                              holders: list[HolderRecord]) -> None:
     factory = CardKeyFactory(keys, profile)
     planner = CardPlanner(profile, factory)
-    cards = [resolve_card(h, profile, today=TODAY, pin=f"{1357 + 11 * i:06d}")
+    numbers = numbered(profile, holders)
+    cards = [resolve_card(h, profile, numbers[h.index], today=TODAY, pin=f"{1357 + 11 * i:06d}")
              for i, h in enumerate(holders)]
     shared = [planner.plan(card) for card in reversed(cards)][::-1]
     for card, plan in zip(cards, shared, strict=True):

@@ -110,10 +110,10 @@ def test_pan_range_exhaustion_is_clear() -> None:
     data = _with("card.pan_range", {"prefix": "62220200000000", "length": 16, "first": 9})
     profile = parse_profile(data)
     assert profile.card.pan_range is not None
-    pan = profile.card.pan_range.pan(0)
+    pan = profile.card.pan_range.pan_at(profile.card.pan_range.first)
     assert pan[:15] == "622202000000009" and is_valid(pan)
     with pytest.raises(ProfileError, match="exhausted"):
-        profile.card.pan_range.pan(1)
+        profile.card.pan_range.pan_at(10)
 
 
 def test_own_applications_mark_themselves_personalised_other_code_must_say_so() -> None:

@@ -21,6 +21,7 @@ from host.perso import (
     AuthenticationError,
     CardStateError,
     HolderRecord,
+    NumberStore,
     Personaliser,
     ProfileError,
     SimImageTarget,
@@ -111,7 +112,9 @@ def test_the_same_holders_issued_card_only_gets_a_new_pin(
     assert report.chips[2].pins_refreshed == ["purse"] and not report.chips[2].installed
     purse = PointsClient(connect(card)[2])
     purse.verify_pin("246802")
-    assert (tmp_path / "pins.csv").read_text().splitlines()[-1].endswith(",246802")
+    lines = (tmp_path / "pins.csv").read_text().splitlines()
+    assert lines[-1].endswith(",246802,current")
+    assert lines[1:-1] == [f"{first.card.card_id},C-100001,ZHANG/WEI,{first.card.pan[-4:]},,void"]
 
 
 def test_dry_run_sends_nothing_and_counts_exactly(perso: Personaliser,
@@ -134,7 +137,7 @@ def test_applications_that_do_not_mark_themselves_get_set_status(
     application, counted by the dry run, and the card ends the same."""
     profile = dataclasses.replace(perso.profile, applications=tuple(
         dataclasses.replace(app, marks_personalized=False) for app in perso.profile.applications))
-    issuer_marked = Personaliser(profile, sample_keys())
+    issuer_marked = Personaliser(profile, sample_keys(), numbers=perso.numbers)
     plan = issuer_marked.plan(holders[1])
     card = fresh_card(plan.card.card_id)
     counters = [CountingTransport(t) for t in sim_transports(card)]
@@ -180,7 +183,7 @@ def test_a_fresh_card_that_is_not_blank_is_refused(perso: Personaliser,
     card = fresh_card(plan.card.card_id)
     perso.personalise(plan, connect(card))
     with pytest.raises(CardStateError, match="blank card without the factory keys"):
-        perso.personalise(perso.plan(holders[0]), connect(card), fresh=True)
+        perso.personalise(perso.plan(holders[1]), connect(card), fresh=True)
 
 
 def test_another_issuers_card_is_an_authentication_failure(tmp_path: Path,
@@ -269,7 +272,8 @@ def test_other_suites(tmp_path: Path, holders: list[HolderRecord], suite: str, c
     data["issuer"]["suite"] = suite
     if not with_payment:  # no SM4 payment cryptogram version: a points-only product
         data["chip1"]["applications"], data["magstripe"]["enabled"] = [], False
-    perso = Personaliser(parse_profile(data), sample_keys(suite))
+    perso = Personaliser(parse_profile(data), sample_keys(suite),
+                         numbers=NumberStore(tmp_path / "numbers.sqlite3"))
     plan = perso.plan(holders[0])
     card = new_blank_card(plan.card.card_id, suite=card_suite)
     report = perso.personalise(plan, connect(card))

@@ -130,7 +130,7 @@ def test_torn_card_is_finished_by_the_next_run(tmp_path: Path, chip: int, write:
         else:
             assert chip_report.kept == done and chip_report.restarted == half
     _assert_issued_card(card, "502947")
-    assert (tmp_path / "pins.csv").read_text().splitlines()[-1].endswith(",502947")
+    assert (tmp_path / "pins.csv").read_text().splitlines()[-1].endswith(",502947,current")
 
 
 def test_the_sample_covers_both_marker_steps() -> None:

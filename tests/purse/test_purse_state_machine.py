@@ -125,6 +125,8 @@ class PurseMachine(RuleBasedStateMachine):
         if record is not None:
             self.check_record(record, kind, purse, amount)
             self.moved(kind, purse, amount)
+        elif k >= 1:  # torn after the MAC check's count: it stays until the next movement
+            self.failures += 1
 
     @rule()
     def power_cycle(self):

@@ -188,3 +188,20 @@ def test_a_debit_cleared_at_a_merchant_cannot_be_converted(rig: Rig) -> None:
     rig.terminal.upload()  # the spend clears: the merchant is reimbursed for it
     with pytest.raises(RedemptionRefusedError, match="debit_already_cleared_at_a_merchant"):
         _convert(rig, debit)
+
+
+def test_an_altered_arpc_is_refused_and_the_terminal_says_so(rig: Rig) -> None:
+    """A link (or anyone on the way) that alters tag 91: the card refuses it, the terminal
+    sets the TVR's "issuer authentication failed" bit for the second GENERATE AC, and the
+    card answers AAC — no sale to reward."""
+    chip = _chip(rig, 100_00, PaymentMethod.DEBIT)
+    answer = rig.link.authorise(chip.authorisation_request(), card_id=SAMPLE.identity,
+                                method=PaymentMethod.DEBIT)
+    genuine = answer.response.issuer_authentication_data
+    altered = dataclasses.replace(answer.response, issuer_authentication_data=bytes(
+        [genuine[0] ^ 0x01]) + genuine[1:])
+    completion = chip.complete_online(altered)
+    assert completion.issuer_authenticated is False
+    assert completion.second.kind is ACType.AAC
+    tvr = chip.cdol2_data[2 + len(genuine):2 + len(genuine) + 5]
+    assert tvr[4] & 0x40  # TVR byte 5 b7

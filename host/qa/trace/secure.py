@@ -31,7 +31,7 @@ from typing import Any
 
 from apdu_specs.apdu import CLA
 from apdu_specs.crypto.ciphers import Algorithm
-from apdu_specs.crypto.errors import CryptoError
+from apdu_specs.crypto.errors import CryptoError, FormatError
 from apdu_specs.crypto.scp02 import SCP02HostHandshake, SCP02InitializeUpdateResponse
 from apdu_specs.crypto.scp03 import HostHandshake, InitializeUpdateResponse, SCP03Mode
 from apdu_specs.crypto.secure_messaging import (
@@ -227,7 +227,7 @@ def _parse_response(scp: int | None, data: bytes) -> tuple[Any, int]:
         return parsed, int(parsed.mode)
     if scp == _SCP02:
         return SCP02InitializeUpdateResponse.parse(data), 8
-    raise CryptoError(f"SCP{scp:02X} is not SCP02 or SCP03" if scp is not None
+    raise FormatError(f"SCP{scp:02X} is not SCP02 or SCP03" if scp is not None
                       else f"{len(data)} bytes name no SCP")
 
 
