@@ -176,6 +176,13 @@ class NetworkLink:
         """0800 echo test: the service answers, with a MAC this terminal's key checks."""
         self._network(NetworkCode.ECHO)
 
+    def sign_off(self) -> None:
+        """0800 sign-off, then the connection is closed."""
+        try:
+            self._network(NetworkCode.SIGN_OFF)
+        finally:
+            self.close()
+
     def _network(self, code: NetworkCode) -> None:
         reply = self._exchange(network_request(code, self._envelope()), repeat=None)
         if reply["39"] != ResponseCode.APPROVED:

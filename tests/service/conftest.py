@@ -60,6 +60,15 @@ class Host:
         with self.office.db.read() as conn:
             return list(conn.execute(select(bo_authorisations)))
 
+    def conversation(self, *messages: bytes) -> list[bytes | None]:
+        """Several messages on one connection, each answered before the next is sent."""
+        answers: list[bytes | None] = []
+        with socket.create_connection(self.address, timeout=10) as sock:
+            for raw in messages:
+                sock.sendall(frame(raw))
+                answers.append(_read_answer(sock))
+        return answers
+
     def exchange(self, raw: bytes, *, framed: bool = False) -> bytes | None:
         """One message (or raw bytes, ``framed``) on a new connection: the answer, or None
         when the service closes the connection."""
