@@ -208,9 +208,6 @@ class NetworkLink:
                 self.close()  # a late answer must not be read as the next request's
                 failure = exc
                 continue
-            if reply["39"] == ResponseCode.IN_PROGRESS and attempt + 1 < self.attempts:
-                time.sleep(min(self.timeout, 0.05 * 2 ** attempt))
-                continue
             return reply
         raise HostUnreachableError(f"no answer from {self.address[0]}:{self.address[1]} after "
                                    f"{self.attempts} attempts: {failure}")

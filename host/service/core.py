@@ -12,9 +12,13 @@ through these steps, and the first that fails answers it:
 4. from here every answer carries a MAC. The connection serves one terminal (the first
    one authenticated on it): another one gets 58. DE 42 is the merchant the back office
    registered the terminal to: else 03;
-5. DE 7 is within the replay window and the STAN is not live (:mod:`.replay`): else 94;
-   a repeat (0101) of the same request gets the same answer, nothing is done again;
-6. the request is handled; its answer is stored for repeats.
+5. DE 7 is within the replay window and the STAN is not live (:mod:`.replay`): else 94.
+   A repeat (0101) of the request holding the STAN is let through, and answered from the
+   issuer's own record when the issuer answered the original: the same decision and ARPC
+   again, nothing recorded twice (the scripts stay pending for the card's next online
+   transaction). When the original never reached the issuer (refused, or cut short by a
+   crash) the repeat is handled as the original would have been;
+6. the request is handled.
 
 Refusals at steps 2–5 reach no issuer and post nothing. Nothing raises out of
 :meth:`Connection.handle`: an unexpected error answers 96 (or, before a message is read,
@@ -35,8 +39,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from host.backoffice.authorisations import DuplicateAuthorisationError
+from host.backoffice.authorisations import (
+    Authorisation,
+    DuplicateAuthorisationError,
+    authorisation_by_arqc,
+)
 from host.payment.errors import ARQCError, RequestMismatchError
+from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
 
 from .errors import MessageFormatError
 from .iso8583 import MTI, Message, ResponseCode, decode, encode, is_request_mti
@@ -139,6 +148,8 @@ class Connection:
 
     def _log(self, trace: _Trace) -> None:
         level = logging.INFO if trace.code in ("00", "01", "05") else logging.WARNING
+        if not self.core.logger.isEnabledFor(level):
+            return
         self.core.logger.log(level, "%s %s rc=%s %s", trace.mti or "-", trace.terminal or "-",
                              trace.code or "closed", trace.reason,
                              extra={"fields": trace.fields()})
@@ -162,10 +173,7 @@ class Connection:
         except Exception as exc:  # the database is out of reach, say: nothing was decided
             failure = Refusal(ResponseCode.SYSTEM_MALFUNCTION, f"internal error {type(exc).__name__}")
             return self._refuse(message, failure, trace)
-        reply = self._answer(message, terminal, trace)
-        signed = sign(reply, terminal.key)
-        self.core.replay.answered(terminal.terminal_id, envelope.stan, signed)
-        return signed
+        return sign(self._answer(message, terminal, trace), terminal.key)
 
     def _authenticate(self, raw: bytes, message: Message, envelope: Envelope) -> TerminalKey:
         terminal = self.core.terminals.get(envelope.terminal_id)
@@ -184,26 +192,18 @@ class Connection:
 
     def _admit(self, raw: bytes, message: Message, envelope: Envelope,
                terminal: TerminalKey) -> None:
-        """Refuse a stale or replayed request; take its STAN otherwise. A repeat of an
-        answered request is refused with the original answer (:class:`_Repeat`)."""
+        """Refuse a stale or replayed request; take its STAN otherwise (a repeat of the
+        request holding it passes)."""
         now = self.core.clock()
         if not self.core.replay.in_window(envelope.sent_at, now):
             raise Refusal(ResponseCode.DUPLICATE, "DE 7 outside the window", terminal)
         digest = hashlib.sha256(raw[4:-MAC_LENGTH]).digest()
-        seen = self.core.replay.reserve(terminal.terminal_id, envelope.stan, envelope.sent_at,
-                                        digest, now=now)
-        if seen is None:
-            return
-        if message["t"] != MTI.AUTHORISATION_REPEAT or seen.digest != digest:
+        holder = self.core.replay.reserve(terminal.terminal_id, envelope.stan, envelope.sent_at,
+                                          digest, now=now)
+        if holder is not None and (message["t"] != MTI.AUTHORISATION_REPEAT or holder != digest):
             raise Refusal(ResponseCode.DUPLICATE, "STAN already seen", terminal)
-        if seen.answer is None:
-            raise Refusal(ResponseCode.IN_PROGRESS, "original still being answered", terminal)
-        raise _Repeat(seen.answer)
 
     def _refuse(self, message: Message, refusal: Refusal, trace: _Trace) -> bytes | None:
-        if isinstance(refusal, _Repeat):
-            trace.code, trace.reason = "repeat", "original answer sent again"
-            return refusal.answer
         trace.code, trace.reason = refusal.code.value, refusal.reason
         reply = answer(message, refusal.code)
         if refusal.signed_by is not None:
@@ -229,19 +229,34 @@ class Connection:
     def _dispatch(self, message: Message, terminal: TerminalKey) -> Message:
         mti = message["t"]
         if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT):
-            link = self.core.services.link(terminal.terminal_id)
-            call = authorisation_call(message, link.issuer.cdol1)
-            online = link.authorise(call.request, card_id=call.card_id, method=call.method)
-            return authorisation_answer(message, online.response)
+            return self._authorise(message, terminal, repeat=mti == MTI.AUTHORISATION_REPEAT)
         if mti == MTI.NETWORK:
             network_code(message)
             return answer(message, ResponseCode.APPROVED)
         raise UnsupportedRequestError(f"message type {mti} is not served")
 
+    def _authorise(self, message: Message, terminal: TerminalKey, *, repeat: bool) -> Message:
+        link = self.core.services.link(terminal.terminal_id)
+        call = authorisation_call(message, link.issuer.cdol1)
+        if repeat:
+            with self.core.services.db.read() as conn:
+                record = authorisation_by_arqc(conn, call.request.arqc)
+            if record is not None:
+                return self._answered_before(message, link, call.request, record, terminal)
+        try:
+            online = link.authorise(call.request, card_id=call.card_id, method=call.method)
+        except DuplicateAuthorisationError:
+            if not repeat:  # a repeat racing its own original finds the original's record
+                raise
+            return self._authorise(message, terminal, repeat=True)
+        return authorisation_answer(message, online.response)
 
-class _Repeat(Refusal):
-    """A repeat of a request already answered: its answer, sent again as it was."""
-
-    def __init__(self, stored: bytes) -> None:
-        super().__init__(ResponseCode.APPROVED, "repeat")
-        self.answer = stored
+    @staticmethod
+    def _answered_before(message: Message, link: Any, request: AuthorisationRequest,
+                         record: Authorisation, terminal: TerminalKey) -> Message:
+        """The issuer's recorded answer to this ARQC, given again (ARPC recomputed)."""
+        if record.terminal_id != terminal.terminal_id:
+            raise DuplicateAuthorisationError("the ARQC was answered to another terminal")
+        decision = Decision(record.decision)
+        arpc = link.issuer.issuer_authentication_data(request, decision)
+        return authorisation_answer(message, AuthorisationResponse(decision, decision.arc, arpc))

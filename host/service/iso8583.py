@@ -133,7 +133,6 @@ class ResponseCode(StrEnum):
     REFER_TO_ISSUER = "01"
     INVALID_MERCHANT = "03"  #: DE 42 is not the merchant the terminal is registered to
     DO_NOT_HONOUR = "05"
-    IN_PROGRESS = "09"  #: a repeat whose original is still being answered
     INVALID_TRANSACTION = "12"  #: a processing code or network code the alliance does not serve
     INVALID_AMOUNT = "13"  #: DE 4 / DE 49 differ from what the cryptogram covers
     FORMAT_ERROR = "30"
@@ -193,8 +192,8 @@ def _check_value(key: str, value: Any) -> None:
     if spec.kind == "b":
         if not isinstance(value, bytes | bytearray):
             raise MessageFormatError(f"{spec.label} ({spec.name}) must be bytes")
-    elif not isinstance(value, str) or not value.isascii() or not (
-            value.isdigit() if spec.kind == "n" else value.isprintable()):
+    elif not (isinstance(value, str) and value.isascii()
+              and (value.isdigit() if spec.kind == "n" else value.isprintable())):
         what = "decimal digits" if spec.kind == "n" else "printable ASCII"
         raise MessageFormatError(f"{spec.label} ({spec.name}) must be {what}, got {value!r}")
 

@@ -26,7 +26,7 @@ from apdu_specs.crypto.kcv import kcv as _kcv
 from apdu_specs.crypto.mac import cmac
 
 from .errors import MessageFormatError, ServiceConfigurationError
-from .iso8583 import Message, encode
+from .iso8583 import FIELDS, Message, encode
 
 __all__ = ["KEY_FILE_FORMAT", "KEY_LENGTH", "MAC_LENGTH", "key_check_value", "mac_key",
            "new_mac_key", "read_key_file", "sign", "verify", "write_key_file"]
@@ -53,9 +53,13 @@ def key_check_value(key: bytes) -> str:
     return _kcv(Algorithm.AES, mac_key(key)).hex().upper()
 
 
+#: the fields of the secondary bitmap, but the MAC itself
+_SECONDARY = tuple(f.key for f in FIELDS if f.key.isdigit() and 64 < int(f.key) < 128)
+
+
 def mac_field(message: Mapping[str, Any]) -> str:
     """Where the MAC goes: DE 128 if any field above 64 is present, else DE 64."""
-    return "128" if any(k.isdigit() and int(k) > 64 and k != "128" for k in message) else "64"
+    return "128" if any(k in message for k in _SECONDARY) else "64"
 
 
 def _mac(key: bytes, covered: bytes) -> bytes:

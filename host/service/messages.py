@@ -98,14 +98,16 @@ def transmission_time(when: dt.datetime) -> str:
 def parse_transmission_time(value: str, now: dt.datetime) -> dt.datetime:
     """DE 7 as an aware UTC time, in the year that puts it nearest to ``now``."""
     now = now.astimezone(dt.UTC)
+    if len(value) != 10 or not value.isdigit():
+        raise MessageFormatError(f"DE 7 {value!r} is not a date and time (MMDDhhmmss)")
+    month, day, hour, minute, second = (int(value[i:i + 2]) for i in range(0, 10, 2))
     candidates = []
-    for year in (now.year - 1, now.year, now.year + 1):
+    for year in (now.year, now.year - 1, now.year + 1):
         try:
-            candidates.append(dt.datetime.strptime(f"{year}{value}", "%Y%m%d%H%M%S")
-                              .replace(tzinfo=dt.UTC))
+            candidates.append(dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC))
         except ValueError:
-            continue  # 29 February of a year without it
-    if len(value) != 10 or not candidates:
+            continue  # not a date, or 29 February of a year without it
+    if not candidates:
         raise MessageFormatError(f"DE 7 {value!r} is not a date and time (MMDDhhmmss)")
     return min(candidates, key=lambda c: abs(c - now))
 

@@ -7,9 +7,9 @@ duplicate. The STAN is taken in the database *before* anything is decided
 (:meth:`ReplayGuard.reserve`), in its own write transaction, so two service processes
 serving the same terminal cannot both act on one request.
 
-A repeat (0101) of a request carries the same STAN and DE 7; when its content is the
-original's (``digest``: the request without MTI and MAC) it gets the original's answer
-back and nothing is done again.
+The row keeps the request's ``digest`` (its bytes without MTI and MAC): a repeat (0101)
+is the same request again, and the handler answers it from the issuer's own record
+(:mod:`.core`), not from a copy of the answer kept here.
 
 Rows are written without waiting for the disk (``Database.write(flush=False)``): lost in a
 power cut together with the issuer's log of its answers, a replayed request is answered
@@ -19,33 +19,35 @@ once more, as the lost original was; the ARQC it carries is still answered once 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import functools
+from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, delete
 
 from host.backoffice.clock import from_micros, to_micros
 from host.backoffice.database import Database
+from host.backoffice.schema import FORMAT_VERSION
 
 from .schema import svc_seen_messages
 
-__all__ = ["ReplayGuard", "Seen"]
+__all__ = ["ReplayGuard"]
 
-_T = svc_seen_messages.c
-# (bind names other than the columns': an UPDATE reserves those for its SET clause)
-_KEY = and_(_T.terminal_id == bindparam("k_terminal"), _T.stan == bindparam("k_stan"))
-_SELECT = select(_T.sent_at, _T.digest, _T.answer).where(_KEY)
-_DELETE = delete(svc_seen_messages).where(_KEY)
-_INSERT = insert(svc_seen_messages)
-_ANSWER = update(svc_seen_messages).where(_KEY).values(answer=bindparam("reply"))
+# Plain SQL on the driver: this runs once per request, and SQLAlchemy's compiled-statement
+# machinery would cost more than the database does. "?" becomes the driver's mark.
+_TABLE = svc_seen_messages.name
+_CLAIM = (f"INSERT INTO {_TABLE} (terminal_id, stan, sent_at, digest, format_version) "
+          "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+_HOLDER = f"SELECT sent_at, digest FROM {_TABLE} WHERE terminal_id = ? AND stan = ?"
+_FREE = f"DELETE FROM {_TABLE} WHERE terminal_id = ? AND stan = ?"
 
 
-@dataclass(frozen=True)
-class Seen:
-    """The request that holds a STAN: its digest and the answer it got (None: not yet)."""
+@functools.cache
+def _sql(statement: str, paramstyle: str) -> str:
+    return statement if paramstyle == "qmark" else statement.replace("?", "%s")
 
-    digest: bytes
-    answer: bytes | None
+
+def _run(conn: Connection, statement: str, params: tuple[object, ...]) -> Any:
+    return conn.exec_driver_sql(_sql(statement, conn.dialect.paramstyle), params)
 
 
 class ReplayGuard:
@@ -59,37 +61,24 @@ class ReplayGuard:
         return abs(now - sent_at) <= self.window
 
     def reserve(self, terminal_id: str, stan: int, sent_at: dt.datetime, digest: bytes, *,
-                now: dt.datetime) -> Seen | None:
-        """Take ``stan`` for this request: None when taken now, else the live request that
-        holds it (this one again, or another)."""
-        key = {"k_terminal": terminal_id, "k_stan": stan}
-        try:
-            with self.db.write(flush=False) as conn:
-                row = conn.execute(_SELECT, key).first()
-                if row is not None and from_micros(row.sent_at) + self.window >= now:
-                    return Seen(bytes(row.digest), _bytes(row.answer))
-                if row is not None:
-                    conn.execute(_DELETE, key)
-                conn.execute(_INSERT, {"terminal_id": terminal_id, "stan": stan,
-                                       "sent_at": to_micros(sent_at), "digest": digest})
-        except IntegrityError:  # another process took it between our read and our insert
-            with self.db.read() as conn:
-                row = conn.execute(_SELECT, key).first()
-            return Seen(b"", None) if row is None else Seen(bytes(row.digest), _bytes(row.answer))
-        return None
-
-    def answered(self, terminal_id: str, stan: int, answer: bytes) -> None:
-        """Keep the answer a repeat of the request holding ``stan`` gets."""
+                now: dt.datetime) -> bytes | None:
+        """Take ``stan`` for the request ``digest`` names: None when taken now, else the
+        digest of the live request that holds it (this one again, or another)."""
+        key = (terminal_id, stan)
+        row = (terminal_id, stan, to_micros(sent_at), digest, FORMAT_VERSION)
         with self.db.write(flush=False) as conn:
-            conn.execute(_ANSWER, {"k_terminal": terminal_id, "k_stan": stan, "reply": answer})
+            if _run(conn, _CLAIM, row).rowcount == 1:
+                return None
+            held = _run(conn, _HOLDER, key).first()
+            if held is not None and from_micros(held[0]) + self.window >= now:
+                return bytes(held[1])
+            _run(conn, _FREE, key)  # it left the window: the STAN is free again
+            _run(conn, _CLAIM, row)
+        return None
 
     def purge(self, now: dt.datetime) -> int:
         """Forget requests whose DE 7 left the window; how many were forgotten."""
         with self.db.write(flush=False) as conn:
             result = conn.execute(delete(svc_seen_messages)
-                                  .where(_T.sent_at < to_micros(now - self.window)))
+                                  .where(svc_seen_messages.c.sent_at < to_micros(now - self.window)))
         return result.rowcount or 0
-
-
-def _bytes(value: bytes | memoryview | None) -> bytes | None:
-    return None if value is None else bytes(value)

@@ -45,8 +45,8 @@ svc_terminal_keys = Table(
 )
 
 #: Requests seen, by terminal and STAN, kept while their DE 7 is inside the window: a
-#: second request with a live STAN is a replay. ``digest`` identifies the request (without
-#: MTI and MAC) so a repeat (0101) of it gets ``answer``, the bytes it was answered with.
+#: second request with a live STAN is a replay, unless it is a repeat (0101) of the same
+#: request (``digest``: its bytes without MTI and MAC).
 svc_seen_messages = Table(
     "svc_seen_messages",
     service_metadata,
@@ -54,7 +54,6 @@ svc_seen_messages = Table(
     Column("stan", Integer, primary_key=True),
     Column("sent_at", BigInteger, nullable=False),  # DE 7, microseconds since the epoch
     Column("digest", LargeBinary(32), nullable=False),
-    Column("answer", LargeBinary, nullable=True),  # None while the request is answered
     _version(),
 )
 

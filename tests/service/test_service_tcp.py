@@ -99,6 +99,18 @@ def test_a_repeat_of_an_unseen_request_is_answered_as_the_original(host: Host,
     assert len(host.authorisations()) == 1
 
 
+def test_a_repeat_of_a_refused_request_is_refused_again_and_nothing_recorded(
+        host: Host, card: Any) -> None:
+    _, request = arqc_request(card, 10_00)
+    message = {**authorisation_request(request, card_id=SAMPLE.identity,
+                                       method=PaymentMethod.DEBIT, envelope=_envelope(904),
+                                       cdol1=host_cdol1(host)), "4": "000000000001"}
+    for mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT):
+        reply = answer_of(host.exchange(sign({**message, "t": mti}, host.terminal.key)))
+        assert reply["39"] == ResponseCode.INVALID_AMOUNT
+    assert host.authorisations() == []
+
+
 def host_cdol1(host: Host) -> bytes:
     return host.core.services.link(MERCHANT.terminal_hex).issuer.cdol1
 
