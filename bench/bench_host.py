@@ -10,8 +10,8 @@ server with the same framing, also in its own process, answers the same frames u
 the floor the machine and asyncio set. The handler alone (sans I/O, one thread) is timed
 last.
 
-Usage: python bench/bench_host.py [--connections 64] [--requests 10000] [--db URL]
-                                  [--workers N] [--logs]
+Usage: python bench/bench_host.py [--connections 64] [--requests 10000]
+                                  [--db URL | --db postgres] [--workers N] [--logs]
 
 Prints answers per second and the latency of an answer (p50 / p99, ms) for the service and
 for the echo server, and the handler's time per request. Goal: >= 2,000/s with p99 <= 25 ms
@@ -64,6 +64,7 @@ from host.service.tcp_server import ISOServer
 from host.service.terminals import register_terminal
 from host.testing.backoffice import sample_key_store
 from host.testing.personalise import SAMPLE, sample_card
+from host.testing.postgres import postgres_url
 from host.transport.sim import sim_transports
 from host.transport.t0 import T0Transport
 
@@ -272,11 +273,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--requests", type=int, default=10_000)
-    parser.add_argument("--db", default=None, help="back office URL (default: SQLite, temp)")
+    parser.add_argument("--db", default=None,
+                        help="back office URL (default: SQLite, temp); 'postgres': a "
+                             "throwaway PostgreSQL cluster")
     parser.add_argument("--workers", type=int, default=None,
                         help="handler threads (default: 1 on SQLite, 8 otherwise)")
     parser.add_argument("--logs", action="store_true", help="log every request to a file")
     args = parser.parse_args(argv)
+    cluster = None
+    if args.db == "postgres":
+        args.db, cluster = postgres_url()
+    try:
+        return _run(args)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
         workers = args.workers or (1 if url.startswith("sqlite") else 8)

@@ -73,6 +73,13 @@ class Field:
     def label(self) -> str:
         return {"t": "MTI", "p": "bitmap", "1": "bitmap 2"}.get(self.key, f"DE {self.key}")
 
+    @property
+    def notation(self) -> str:
+        """ISO 8583 notation: ``n 6``, ``ans ..64 LLVAR``, ``b ..999 LLLVAR`` (bytes)."""
+        if self.prefix == 0:
+            return f"{self.kind} {self.length}"
+        return f"{self.kind} ..{self.length} {'L' * self.prefix}VAR"
+
     def spec(self) -> dict[str, Any]:
         """This field as pyiso8583 describes a field."""
         return {"data_enc": "b" if self.kind == "b" else "ascii", "len_enc": "ascii",
