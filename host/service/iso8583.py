@@ -201,8 +201,8 @@ def _check_value(key: str, value: Any) -> None:
             raise MessageFormatError(f"{spec.label} ({spec.name}) must be bytes")
     elif not (isinstance(value, str) and value.isascii()
               and (value.isdigit() if spec.kind == "n" else value.isprintable())):
-        what = "decimal digits" if spec.kind == "n" else "printable ASCII"
-        raise MessageFormatError(f"{spec.label} ({spec.name}) must be {what}, got {value!r}")
+        what = "decimal digits" if spec.kind == "n" else "printable ASCII"  # never the value:
+        raise MessageFormatError(f"{spec.label} ({spec.name}) must be {what}")  # it is logged
 
 
 def required(message: Message, key: str) -> Any:

@@ -7,6 +7,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -243,3 +246,11 @@ def test_the_answer_carries_the_arc_the_arpc_and_the_scripts() -> None:
     assert (reply["11"], reply["41"], reply["4"]) == ("000017", "0000000A0001", "000000012345")
     assert "2" not in reply and "62" not in reply  # the answer does not repeat the PAN
     assert reply["55"] == bytes.fromhex("9108D50B064100800000") + script.encode()
+
+
+def test_a_terminal_with_the_network_link_loads_no_ledger() -> None:
+    code = ("import host.pos.network_link, sys; "
+            "print(any(m.startswith(('host.backoffice','sqlalchemy')) for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"

@@ -9,6 +9,7 @@ that lie about their length, stop half-way or carry garbage.
 from __future__ import annotations
 
 import itertools
+import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +129,15 @@ def test_a_connection_stays_served_while_others_misbehave(served: Host) -> None:
             prefix = steady.recv(2, socket.MSG_WAITALL)
             reply = decode(steady.recv(int.from_bytes(prefix, "big"), socket.MSG_WAITALL))
             assert reply["39"] == "00"
+
+
+def test_a_refusal_is_logged_without_the_values_of_the_message(served: Host,
+                                                                 caplog: pytest.LogCaptureFixture
+                                                                 ) -> None:
+    raw = _good(served, authorisation=True).replace(b"6200000000000005", b"62000000000000X5")
+    with caplog.at_level(logging.INFO, logger="dualcard.service"):
+        reply = answer_of(served.core.connection("fuzz").handle(raw))
+    assert reply["39"] == "30"
+    [record] = caplog.records
+    assert record.fields["rc"] == "30" and "DE 2" in record.fields["reason"]  # type: ignore[attr-defined]
+    assert "62000000000000X5" not in record.getMessage() + str(record.fields)  # type: ignore[attr-defined]
