@@ -160,6 +160,7 @@ class Connection:
             return None
         trace.mti = raw[:4].decode("ascii")
         message: Message = {"t": trace.mti}
+        terminal: TerminalKey | None = None
         try:
             message = decode(raw)
             envelope = envelope_of(message, self.core.clock())
@@ -171,8 +172,10 @@ class Connection:
         except Refusal as refusal:
             return self._refuse(message, refusal, trace)
         except Exception as exc:  # the database is out of reach, say: nothing was decided
-            failure = Refusal(ResponseCode.SYSTEM_MALFUNCTION, f"internal error {type(exc).__name__}")
+            failure = Refusal(ResponseCode.SYSTEM_MALFUNCTION,
+                              f"internal error {type(exc).__name__}", terminal)
             return self._refuse(message, failure, trace)
+        assert terminal is not None  # _authenticate returned it
         return sign(self._answer(message, terminal, trace), terminal.key)
 
     def _authenticate(self, raw: bytes, message: Message, envelope: Envelope) -> TerminalKey:

@@ -17,14 +17,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.exc import OperationalError
 
 from host.payment.issuer import AuthorisationRequest
 from host.payment.perso import CDOL1
 from host.pos.link import PaymentMethod
-from host.service.core import Connection
+from host.service.core import Connection, ServiceCore
 from host.service.iso8583 import MAX_MESSAGE, NetworkCode, decode, frame, response_mti
-from host.service.mac import sign
+from host.service.mac import sign, verify
 from host.service.messages import Envelope, authorisation_request, network_request
+from host.service.replay import ReplayGuard
 from tests.pos.conftest import MERCHANT
 
 from .conftest import Host, answer_of, open_host, utc_now
@@ -141,3 +143,15 @@ def test_a_refusal_is_logged_without_the_values_of_the_message(served: Host,
     [record] = caplog.records
     assert record.fields["rc"] == "30" and "DE 2" in record.fields["reason"]  # type: ignore[attr-defined]
     assert "62000000000000X5" not in record.getMessage() + str(record.fields)  # type: ignore[attr-defined]
+
+
+class _BrokenReplay(ReplayGuard):
+    def reserve(self, *args: object, **kwargs: object) -> bytes | None:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+
+def test_a_database_out_of_reach_answers_96_to_an_authenticated_terminal(served: Host) -> None:
+    core = ServiceCore(served.core.services, replay=_BrokenReplay(served.office.db))
+    raw = core.connection("fuzz").handle(_good(served))
+    reply = answer_of(raw)
+    assert raw is not None and reply["39"] == "96" and verify(raw, reply, served.terminal.key)
