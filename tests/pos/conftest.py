@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from apdu_specs.commands.purse_data import Purse
-from apdu_specs.payment.cryptogram import version_for
 from host.backoffice import (
     Agreement,
     Asset,
@@ -23,13 +21,13 @@ from host.backoffice import (
     Rounding,
     SoftwareCardVerifier,
 )
-from host.backoffice.inprocess_link import PURSE_ASSETS, InProcessBackOffice
+from host.backoffice.inprocess_link import InProcessBackOffice
 from host.payment.issuer import AuthorisationPolicy
 from host.points import SoftwarePurchaseSAM
-from host.points.keyfile import issuer_keys_to_dict
 from host.pos import Journal, MerchantIdentity, Terminal
 from host.testing.backoffice import sample_key_store
 from host.testing.fixtures import simulated_link
+from host.testing.key_files import write_sample_key_files
 from host.testing.personalise import SAMPLE, sample_card
 
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -45,20 +43,7 @@ def terminal_files(directory: Path) -> dict[str, str]:
     the key files and the terminal configuration (``config``, ``reader``, ``dir``)."""
     sample_card().save(directory / "card.json")
     build_office(directory).close()
-    emv = SAMPLE.payment_keys.emv
-    (directory / "issuer.json").write_text(json.dumps({
-        "imk_ac": emv.ac.hex(), "imk_smi": emv.smi.hex(), "imk_smc": emv.smc.hex(),
-        "cvk": SAMPLE.payment_keys.cvk.hex(), "pvk": SAMPLE.payment_keys.pvk.hex()}))
-    (directory / "points-keys.json").write_text(
-        json.dumps(issuer_keys_to_dict(SAMPLE.purse_keys)))
-    card_keys = {
-        "dtk": {PURSE_ASSETS[p].value: SAMPLE.purse_keys.card_keys(SAMPLE.identity, p).dtk.hex()
-                for p in Purse},
-        "ac_mk": {p.product.value: version_for(p.cvn).icc_master_key(emv.ac, p.pan, p.psn).hex()
-                  for p in SAMPLE.payment_profiles}}
-    (directory / "card-keys.json").write_text(json.dumps({
-        "format": "dualcard-issuer-keys/1", "algorithm": "aes",
-        "cards": {SAMPLE.identity: card_keys}}))
+    write_sample_key_files(directory)
     config = directory / "terminal.json"
     config.write_text(json.dumps({
         "format": "dualcard-pos-terminal/1", "merchant_id": "shop-a", "name": "SHOP A",

@@ -1,0 +1,329 @@
+"""Online authorisations per second over ISO 8583 on loopback, beside the floor.
+
+The service host (``host.service``: the asyncio TCP server, the handlers, the issuer's ARQC
+check and ARPC, the terminal's MAC checked and the answer MACed, the STAN taken and the
+answer kept, the issuer's answer recorded) runs in its own process over a back office on
+SQLite (or ``--db``). ``--connections`` terminals, each its own keyed terminal on its own
+connection, send 0100s as fast as they are answered; every request carries a fresh, genuine
+ARQC (the sample card's keys, the unpredictable number varied). In the same run an echo
+server with the same framing, also in its own process, answers the same frames unread:
+the floor the machine and asyncio set. The handler alone (sans I/O, one thread) is timed
+last.
+
+Usage: python bench/bench_host.py [--connections 64] [--requests 10000]
+                                  [--db URL | --db postgres] [--workers N] [--logs]
+
+Prints answers per second and the latency of an answer (p50 / p99, ms) for the service and
+for the echo server, and the handler's time per request. Goal: >= 2,000/s with p99 <= 25 ms
+on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import logging
+import multiprocessing
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+
+from apdu_specs.payment.ac_type import ACType
+from apdu_specs.payment.cryptogram import version_for
+from apdu_specs.payment.iad import IssuerApplicationData
+from host.backoffice import (
+    Agreement,
+    Asset,
+    BackOffice,
+    Member,
+    MemberKind,
+    Ratio,
+    Rounding,
+    SoftwareCardVerifier,
+)
+from host.payment.client import PaymentClient
+from host.payment.issuer import AuthorisationRequest
+from host.payment.perso import CDOL1
+from host.payment.terminal import TerminalProfile, TransactionData
+from host.pos.chip_payment import ChipPayment
+from host.pos.link import PaymentMethod
+from host.service.core import LOGGER, ServiceCore
+from host.service.iso8583 import LENGTH_PREFIX, decode, frame
+from host.service.mac import sign
+from host.service.messages import Envelope, authorisation_request
+from host.service.schema import create_service_schema
+from host.service.services import AllianceServices
+from host.service.tcp_server import ISOServer
+from host.service.terminals import register_terminal
+from host.testing.backoffice import sample_key_store
+from host.testing.personalise import SAMPLE, sample_card
+from host.testing.postgres import postgres_url
+from host.transport.sim import sim_transports
+from host.transport.t0 import T0Transport
+
+GOAL_PER_SECOND = 2_000
+GOAL_P99_MS = 25.0
+OPENED = dt.datetime(2025, 6, 18, 8, 0, tzinfo=dt.UTC)
+
+
+# -- the alliance, its terminals and genuine ARQCs -------------------------------------------
+
+
+def _terminal_ids(count: int) -> list[str]:
+    return [f"0000000A{n:04X}" for n in range(1, count + 1)]
+
+
+def _alliance(url: str, terminals: Sequence[str]) -> dict[str, bytes]:
+    """The back office with SHOP A and its terminals, each keyed: their keys."""
+    office = BackOffice(url, verifier=SoftwareCardVerifier(sample_key_store()))
+    try:
+        office.init(at=OPENED)
+        office.add_members([
+            Member("shop-a", MemberKind.MERCHANT, "Shop A", OPENED, two_way=Ratio(1, 10),
+                   terminals=tuple(terminals)),
+            Member("bank", MemberKind.BANK, "Bank", OPENED),
+            Member("zhang", MemberKind.CONSUMER, "Zhang San", OPENED, card_id=SAMPLE.identity,
+                   consumer_group="standard")], at=OPENED)
+        office.add_agreement(Agreement("debit", "bank", "standard", Asset.BANK_POINTS, 1, 200,
+                                       Rounding.DOWN, OPENED), at=OPENED)
+        create_service_schema(office.db)
+        return {t: register_terminal(office.db, t, at=OPENED).key for t in terminals}
+    finally:
+        office.close()
+
+
+def _template() -> AuthorisationRequest:
+    """One genuine request of the sample card (read, PIN verified, ARQC asked)."""
+    chip1 = T0Transport(sim_transports(sample_card())[0])
+    chip1.connect()
+    chip = ChipPayment(PaymentClient(chip1), TerminalProfile(),
+                       TransactionData(12_34, bytes(4), OPENED.date()))
+    chip.open(method=PaymentMethod.DEBIT)
+    chip.verify_pin("1234")
+    chip.first_ac(ACType.ARQC)
+    return chip.authorisation_request()
+
+
+def _requests(template: AuthorisationRequest, count: int, first: int) -> list[AuthorisationRequest]:
+    """``count`` requests the card would have made, each with its own unpredictable number
+    (so its own ARQC), computed with the sample card's keys as the card computes them."""
+    version = version_for(IssuerApplicationData.decode(template.iad).cvn)
+    mk = version.icc_master_key(SAMPLE.payment_keys.emv.ac, template.pan, template.psn)
+    sk = version.ac_session_key(mk, template.atc)
+    out = []
+    for n in range(first, first + count):
+        cdol1 = template.cdol1_data[:-4] + n.to_bytes(4, "big")
+        arqc = version.application_cryptogram(
+            sk, version.ac_input(cdol1, template.aip, template.atc, template.iad))
+        out.append(AuthorisationRequest(template.pan, template.psn, template.atc, arqc, cdol1,
+                                        template.aip, template.iad, template.amount,
+                                        template.currency))
+    return out
+
+
+def _signed(requests: Sequence[AuthorisationRequest], keys: dict[str, bytes],
+            terminals: Sequence[str]) -> list[list[bytes]]:
+    """Per terminal, its 0100s in order (STAN 1, 2, …), MACed with its key."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    per: list[list[bytes]] = [[] for _ in terminals]
+    for n, request in enumerate(requests):
+        slot = n % len(terminals)
+        tid = terminals[slot]
+        envelope = Envelope(tid, "shop-a", len(per[slot]) + 1, now)
+        message = authorisation_request(request, card_id=SAMPLE.identity,
+                                        method=PaymentMethod.DEBIT, envelope=envelope,
+                                        cdol1=CDOL1)
+        per[slot].append(sign(message, keys[tid]))
+    return per
+
+
+# -- the servers, each in its own process ----------------------------------------------------
+
+
+def _run_service(url: str, workers: int, log_file: str | None, pipe: Pipe) -> None:
+    if log_file:
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        LOGGER.addHandler(handler)
+        LOGGER.setLevel(logging.INFO)
+    office = BackOffice(url, verifier=SoftwareCardVerifier(sample_key_store()))
+    services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
+                                points_keys=SAMPLE.purse_keys, bank_id="bank")
+    _run_until_terminated(ISOServer(ServiceCore(services), workers=workers), pipe)
+    office.close()
+
+
+class _EchoServer:
+    """The same framing, each frame sent back unread: what sockets and asyncio cost."""
+
+    async def start(self) -> tuple[str, int]:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self._server.sockets[0].getsockname()[:2]
+
+    async def stop(self) -> None:
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                prefix = await reader.readexactly(LENGTH_PREFIX)
+                body = await reader.readexactly(int.from_bytes(prefix, "big"))
+                writer.write(prefix + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+
+def _run_echo(pipe: Pipe) -> None:
+    _run_until_terminated(_EchoServer(), pipe)
+
+
+def _run_until_terminated(server: ISOServer | _EchoServer, pipe: Pipe) -> None:
+    async def main() -> None:
+        pipe.send(await server.start())
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await server.stop()
+    asyncio.run(main())
+
+
+def _spawn(target: Callable[..., None], *args: object) -> tuple[multiprocessing.Process,
+                                                                 tuple[str, int]]:
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=target, args=(*args, child), daemon=True)
+    process.start()
+    return process, parent.recv()
+
+
+# -- the terminals ----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    answers: list[bytes]
+    latencies: list[float]
+    seconds: float
+
+    def line(self, name: str) -> str:
+        cuts = statistics.quantiles(self.latencies, n=100)
+        return (f"{name:<34} {len(self.answers) / self.seconds:>8,.0f}/s   "
+                f"p50 {cuts[49] * 1000:6.2f} ms   p99 {cuts[98] * 1000:6.2f} ms")
+
+
+async def _terminal(address: tuple[str, int], frames: list[bytes], answers: list[bytes],
+                    latencies: list[float]) -> None:
+    reader, writer = await asyncio.open_connection(*address)
+    for raw in frames:
+        started = time.perf_counter()
+        writer.write(frame(raw))
+        prefix = await reader.readexactly(LENGTH_PREFIX)
+        answers.append(await reader.readexactly(int.from_bytes(prefix, "big")))
+        latencies.append(time.perf_counter() - started)
+    writer.close()
+    await writer.wait_closed()
+
+
+async def _drive(address: tuple[str, int], per_terminal: list[list[bytes]]) -> Run:
+    answers: list[bytes] = []
+    latencies: list[float] = []
+    started = time.perf_counter()
+    await asyncio.gather(*(_terminal(address, frames, answers, latencies)
+                           for frames in per_terminal))
+    return Run(answers, latencies, time.perf_counter() - started)
+
+
+def _measure(address: tuple[str, int], per_terminal: list[list[bytes]]) -> Run:
+    return asyncio.run(_drive(address, per_terminal))
+
+
+def _handler_alone(url: str, requests: Sequence[AuthorisationRequest]) -> float:
+    """Microseconds per request of the handler alone (no sockets, one thread)."""
+    tid = "0000000B0001"
+    office = BackOffice(url, verifier=SoftwareCardVerifier(sample_key_store()))
+    office.add_member(Member("shop-b", MemberKind.MERCHANT, "Shop B", OPENED,
+                             two_way=Ratio(1, 10), terminals=(tid,)), at=OPENED)
+    key = register_terminal(office.db, tid, at=OPENED).key
+    services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
+                                points_keys=SAMPLE.purse_keys, bank_id="bank")
+    frames = [sign({**message, "42": "shop-b", "41": tid}, key) for message in
+              (decode(raw) for raw in _signed(requests, {tid: key}, [tid])[0])]
+    connection = ServiceCore(services).connection("bench")
+    started = time.perf_counter()
+    answers = [connection.handle(raw) for raw in frames]
+    elapsed = time.perf_counter() - started
+    office.close()
+    assert all(a is not None and decode(a)["39"] == "00" for a in answers)
+    return elapsed / len(frames) * 1e6
+
+
+def _approved(answers: Sequence[bytes]) -> int:
+    return sum(decode(a)["39"] == "00" for a in answers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--db", default=None,
+                        help="back office URL (default: SQLite, temp); 'postgres': a "
+                             "throwaway PostgreSQL cluster")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="handler threads (default: 1 on SQLite, 8 otherwise)")
+    parser.add_argument("--logs", action="store_true", help="log every request to a file")
+    args = parser.parse_args(argv)
+    cluster = None
+    if args.db == "postgres":
+        args.db, cluster = postgres_url()
+    try:
+        return _run(args)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.db or f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
+        workers = args.workers or (1 if url.startswith("sqlite") else 8)
+        terminals = _terminal_ids(args.connections)
+        keys = _alliance(url, terminals)
+        template = _template()
+        frames = _signed(_requests(template, args.requests, 1), keys, terminals)
+        log_file = str(Path(tmp) / "service.log") if args.logs else None
+        service, service_at = _spawn(_run_service, url, workers, log_file)
+        echo, echo_at = _spawn(_run_echo)
+        try:
+            floor = _measure(echo_at, frames)
+            served = _measure(service_at, frames)
+        finally:
+            for process in (service, echo):
+                process.terminate()
+                process.join(30)
+        approved = _approved(served.answers)
+        alone = _handler_alone(url, _requests(template, 2_000, args.requests + 1))
+    print(f"{args.requests} authorisations, {args.connections} terminals, "
+          f"{'SQLite' if url.startswith('sqlite') else url.split(':', 1)[0]}, "
+          f"{workers} handler thread(s){', logging every request' if args.logs else ''}")
+    print(served.line("service host (0100 -> 0110)"))
+    print(floor.line("echo server, same framing (floor)"))
+    print(f"{'handler alone (sans I/O, 1 thread)':<34} {alone:>8,.0f} us/request")
+    print(f"approved: {approved} of {len(served.answers)}")
+    cuts = statistics.quantiles(served.latencies, n=100)
+    met = len(served.answers) / served.seconds >= GOAL_PER_SECOND and \
+        cuts[98] * 1000 <= GOAL_P99_MS
+    print(f"goal >= {GOAL_PER_SECOND:,}/s with p99 <= {GOAL_P99_MS:.0f} ms: "
+          f"{'met' if met else 'missed'}")
+    return 0 if approved == args.requests else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

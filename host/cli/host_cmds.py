@@ -1,0 +1,195 @@
+"""``dualcard host …``: the alliance's service host, serving terminals over the network.
+
+``serve`` runs the ISO 8583/TCP front door over the back office database (``--db``, default
+``$DUALCARD_DB`` or ``./dualcard.sqlite3``) until SIGTERM or SIGINT, which let the requests
+in flight finish. ``terminal add`` gives a terminal its MAC key (written once to a key file
+for the terminal; the service shows only its KCV), ``terminal list`` lists the keyed ones.
+
+Logs go to stderr as JSON lines (one per request: MTI, terminal, STAN, response code,
+duration), never with a PAN, key, MAC or cryptogram.
+
+Exit codes (:mod:`host.cli.exit_codes`): 0 ok (also after SIGTERM) · 1 refused or
+misconfigured · 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from host.backoffice.database import Database, as_url, default_url
+from host.payment.issuer import AuthorisationPolicy
+from host.records.errors import BackOfficeError
+from host.records.ids import check_terminal_id
+from host.service.core import LOGGER, ServiceCore
+from host.service.errors import ServiceError
+from host.service.mac import new_mac_key, write_key_file
+from host.service.replay import ReplayGuard
+from host.service.schema import create_service_schema
+from host.service.services import AllianceServices, open_services
+from host.service.tcp_server import ISOServer
+from host.service.terminals import register_terminal, registered_terminals
+
+from .card_io import emit
+from .errors import cli_errors, register_error
+from .exit_codes import ExitCode
+from .options import json_option
+from .pay_cmds import AMOUNT
+
+__all__ = ["host"]
+
+register_error(ServiceError, ExitCode.FAILURE)
+register_error(BackOfficeError, ExitCode.FAILURE)
+register_error(SQLAlchemyError, ExitCode.FAILURE)
+
+_KEY_FILE = click.Path(exists=True, dir_okay=False)
+
+
+def _db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--db", "db_url", default=None, metavar="URL",
+                        help="back office database URL or SQLite file "
+                             "(default: $DUALCARD_DB or ./dualcard.sqlite3)")(fn)
+
+
+def _url(value: str | None) -> str:
+    return as_url(value) if value else default_url()
+
+
+@click.group("host")
+def host() -> None:
+    """The service host: terminals online over ISO 8583/TCP."""
+
+
+@host.command("serve")
+@_db_option
+@click.option("--host", "bind", default="127.0.0.1", show_default=True,
+              help="address to listen on (loopback unless told otherwise)")
+@click.option("--iso-port", type=click.IntRange(0, 65535), default=8583, show_default=True,
+              help="TCP port of the ISO 8583 front door (0: a free port, printed)")
+@click.option("--bank-id", required=True, help="the issuing bank's member id")
+@click.option("--payment-keys", type=_KEY_FILE, required=True,
+              help="JSON issuer key file of chip 1 (IMK-AC/SMI/SMC, CVK, PVK)")
+@click.option("--points-keys", type=_KEY_FILE, required=True, help="points issuer key file")
+@click.option("--card-keys", type=_KEY_FILE, required=True,
+              help="the issuer's per-card key file (the back office's card verifier)")
+@click.option("--approve-up-to", type=AMOUNT, default=None, help="issuer policy, e.g. 10000.00")
+@click.option("--refer-up-to", type=AMOUNT, default=None, help="issuer policy: refer up to")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="handler threads (default: 1 on SQLite, 8 on PostgreSQL)")
+@click.option("--replay-window", type=click.IntRange(1, 3600), default=300, show_default=True,
+              help="seconds a request's DE 7 may differ from the service's clock")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+@cli_errors
+def serve(db_url: str | None, bind: str, iso_port: int, bank_id: str, payment_keys: str,
+          points_keys: str, card_keys: str, approve_up_to: int | None, refer_up_to: int | None,
+          workers: int | None, replay_window: int, log_level: str) -> None:
+    """[!] Serve terminals over ISO 8583/TCP until SIGTERM or SIGINT."""
+    _log_json_lines(log_level)
+    services = open_services(_url(db_url), payment_keys=Path(payment_keys),
+                             points_keys=Path(points_keys), card_keys=Path(card_keys),
+                             bank_id=bank_id,
+                             policy=AuthorisationPolicy(approve_up_to=approve_up_to,
+                                                        refer_up_to=refer_up_to))
+    try:
+        core = _core(services, replay_window)
+        threads = workers or (1 if services.db.is_sqlite else 8)
+        asyncio.run(_serve(ISOServer(core, host=bind, port=iso_port, workers=threads)))
+    finally:
+        services.close()
+
+
+def _core(services: AllianceServices, replay_window: int) -> ServiceCore:
+    if not services.db.has_schema():
+        raise ServiceError("the database holds no back office yet: run `dualcard ledger init`")
+    create_service_schema(services.db)
+    window = dt.timedelta(seconds=replay_window)
+    return ServiceCore(services, replay=ReplayGuard(services.db, window=window))
+
+
+async def _serve(server: ISOServer) -> None:
+    address, port = await server.start()
+    click.echo(f"dualcard host: ISO 8583 on {address}:{port}")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await server.stop()
+
+
+class _JSONLines(logging.Formatter):
+    """One JSON object per record: time, level, message and the record's ``fields``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds")
+        return json.dumps({"ts": when, "level": record.levelname.lower(),
+                           "msg": record.getMessage(), **getattr(record, "fields", {})},
+                          default=str)
+
+
+def _log_json_lines(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JSONLines())
+    LOGGER.handlers[:] = [handler]
+    LOGGER.setLevel(level.upper())
+    LOGGER.propagate = False
+
+
+@host.group("terminal")
+def terminal() -> None:
+    """Terminals' MAC keys: give one, list them."""
+
+
+@terminal.command("add")
+@click.argument("terminal_id")
+@_db_option
+@click.option("--key-out", type=click.Path(dir_okay=False), required=True,
+              help="new file the key is written to (mode 600), to install in the terminal")
+@click.option("--replace", is_flag=True, help="give a terminal that has a key a new one")
+@cli_errors
+def add(terminal_id: str, db_url: str | None, key_out: str, replace: bool) -> None:
+    """[!] Give TERMINAL_ID (12 hex digits, registered to a merchant) a new MAC key."""
+    terminal_id = check_terminal_id(terminal_id)
+    db = Database(_url(db_url))
+    try:
+        create_service_schema(db)
+        key = new_mac_key()
+        write_key_file(key_out, terminal_id=terminal_id, key=key)
+        try:
+            keyed = register_terminal(db, terminal_id, at=dt.datetime.now(dt.UTC), key=key,
+                                      replace=replace)
+        except BaseException:
+            Path(key_out).unlink()
+            raise
+    finally:
+        db.dispose()
+    click.echo(f"terminal {keyed.terminal_id} of {keyed.merchant_id}: MAC key KCV {keyed.kcv} "
+               f"written to {key_out}")
+
+
+@terminal.command("list")
+@_db_option
+@json_option
+@cli_errors
+def list_terminals(db_url: str | None, as_json: bool) -> None:
+    """The terminals that have a MAC key: terminal id, merchant, KCV."""
+    db = Database(_url(db_url))
+    try:
+        create_service_schema(db)
+        rows = registered_terminals(db)
+    finally:
+        db.dispose()
+    human = "\n".join(f"{t}  {m:<20} KCV {k}" for t, m, k in rows) or "no terminal has a key yet"
+    emit([{"terminal_id": t, "merchant_id": m, "kcv": k} for t, m, k in rows], as_json, human)

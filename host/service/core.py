@@ -1,0 +1,265 @@
+"""The service's request handlers, sans I/O: one message's bytes in, the answer's bytes out.
+
+Theory of operation. The front door is the trust boundary (docs/trust.md): a message is
+a claim until its MAC verifies under the key of the terminal it names. Each message goes
+through these steps, and the first that fails answers it:
+
+1. a frame whose first four bytes are not a request MTI is not an ISO 8583 request:
+   :meth:`Connection.handle` returns None and the connection is closed;
+2. decoding, then the envelope (DE 7, 11, 41, 42): response code 30, no MAC;
+3. the terminal named by DE 41 has a key: else 58, no MAC; the MAC verifies under it:
+   else 63, no MAC (a message nobody authenticated gets no MAC back either);
+4. from here every answer carries a MAC. The connection serves one terminal (the first
+   one authenticated on it): another one gets 58. DE 42 is the merchant the back office
+   registered the terminal to: else 03;
+5. DE 7 is within the replay window and the STAN is not live (:mod:`.replay`): else 94.
+   A repeat (0101) of the request holding the STAN is let through, and answered from the
+   issuer's own record when the issuer answered the original: the same decision and ARPC
+   again, nothing recorded twice (the scripts stay pending for the card's next online
+   transaction). When the original never reached the issuer (refused, or cut short by a
+   crash) the repeat is handled as the original would have been;
+6. the request is handled.
+
+Refusals at steps 2–5 reach no issuer and post nothing. Nothing raises out of
+:meth:`Connection.handle`: an unexpected error answers 96 (or, before a message is read,
+closes the connection) and is logged by its type only.
+
+Logs are structured (``logging`` records whose ``fields`` attribute is a dict): the MTI,
+terminal, STAN, response code, duration and reason; never a PAN, a key, a MAC or a
+cryptogram.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from host.backoffice.authorisations import (
+    Authorisation,
+    DuplicateAuthorisationError,
+    authorisation_by_arqc,
+)
+from host.payment.errors import ARQCError, RequestMismatchError
+from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
+
+from .errors import MessageFormatError
+from .iso8583 import MTI, Message, ResponseCode, decode, encode, is_request_mti
+from .mac import MAC_LENGTH, sign, verify
+from .messages import (
+    Envelope,
+    UnsupportedRequestError,
+    answer,
+    authorisation_answer,
+    authorisation_call,
+    envelope_of,
+    network_code,
+)
+from .replay import ReplayGuard
+from .services import AllianceServices
+from .terminals import TerminalDirectory, TerminalKey
+
+__all__ = ["LOGGER", "Connection", "ServiceCore"]
+
+LOGGER = logging.getLogger("dualcard.service")
+
+#: what a handler's errors answer; anything else is 96
+_REFUSALS: tuple[tuple[type[Exception], ResponseCode], ...] = (
+    (MessageFormatError, ResponseCode.FORMAT_ERROR),
+    (UnsupportedRequestError, ResponseCode.INVALID_TRANSACTION),
+    (ARQCError, ResponseCode.CRYPTOGRAPHIC_FAILURE),
+    (RequestMismatchError, ResponseCode.INVALID_AMOUNT),
+    (DuplicateAuthorisationError, ResponseCode.DUPLICATE),
+)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Refusal(Exception):
+    """Answer ``code`` now (with a MAC when ``signed_by`` is known), for ``reason``."""
+
+    def __init__(self, code: ResponseCode, reason: str, signed_by: TerminalKey | None = None):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.signed_by = signed_by
+
+
+class ServiceCore:
+    """The handlers over the alliance's services, the terminal keys and the replay guard."""
+
+    def __init__(self, services: AllianceServices, *, terminals: TerminalDirectory | None = None,
+                 replay: ReplayGuard | None = None,
+                 clock: Callable[[], dt.datetime] = utc_now,
+                 logger: logging.Logger = LOGGER) -> None:
+        self.services = services
+        self.terminals = terminals or TerminalDirectory(services.db)
+        self.replay = replay or ReplayGuard(services.db)
+        self.clock = clock
+        self.logger = logger
+
+    def connection(self, peer: str = "") -> Connection:
+        """The handler state of one connection (``peer`` names it in the logs)."""
+        return Connection(self, peer)
+
+
+@dataclass
+class _Trace:
+    """What one request's log line says."""
+
+    peer: str
+    mti: str = ""
+    terminal: str = ""
+    stan: int = 0
+    code: str = ""
+    reason: str = ""
+    started: float = field(default_factory=time.perf_counter)
+
+    def fields(self) -> dict[str, Any]:
+        return {"peer": self.peer, "mti": self.mti, "terminal": self.terminal, "stan": self.stan,
+                "rc": self.code, "reason": self.reason,
+                "ms": round((time.perf_counter() - self.started) * 1000, 3)}
+
+
+class Connection:
+    """One connection's handler: which terminal it serves, and :meth:`handle`."""
+
+    def __init__(self, core: ServiceCore, peer: str) -> None:
+        self.core = core
+        self.peer = peer
+        self.terminal_id: str | None = None  #: bound by the first authenticated message
+
+    def handle(self, raw: bytes) -> bytes | None:
+        """The answer to one message, or None: close the connection. Never raises."""
+        trace = _Trace(self.peer)
+        try:
+            answer_bytes = self._handle(bytes(raw), trace)
+        except Exception as exc:  # the last line: a handler bug must not stop the server
+            trace.code, trace.reason = "", f"internal error {type(exc).__name__}"
+            answer_bytes = None
+        self._log(trace)
+        return answer_bytes
+
+    def _log(self, trace: _Trace) -> None:
+        level = logging.INFO if trace.code in ("00", "01", "05") else logging.WARNING
+        if not self.core.logger.isEnabledFor(level):
+            return
+        self.core.logger.log(level, "%s %s rc=%s %s", trace.mti or "-", trace.terminal or "-",
+                             trace.code or "closed", trace.reason,
+                             extra={"fields": trace.fields()})
+
+    def _handle(self, raw: bytes, trace: _Trace) -> bytes | None:
+        if not is_request_mti(raw[:4]):
+            trace.reason = "not an ISO 8583 request"
+            return None
+        trace.mti = raw[:4].decode("ascii")
+        message: Message = {"t": trace.mti}
+        terminal: TerminalKey | None = None
+        try:
+            message = decode(raw)
+            envelope = envelope_of(message, self.core.clock())
+            trace.terminal, trace.stan = envelope.terminal_id, envelope.stan
+            terminal = self._authenticate(raw, message, envelope)
+            self._admit(raw, message, envelope, terminal)
+        except MessageFormatError as exc:
+            return self._refuse(message, Refusal(ResponseCode.FORMAT_ERROR, str(exc)), trace)
+        except Refusal as refusal:
+            return self._refuse(message, refusal, trace)
+        except Exception as exc:  # the database is out of reach, say: nothing was decided
+            failure = Refusal(ResponseCode.SYSTEM_MALFUNCTION,
+                              f"internal error {type(exc).__name__}", terminal)
+            return self._refuse(message, failure, trace)
+        assert terminal is not None  # _authenticate returned it
+        return sign(self._answer(message, terminal, trace), terminal.key)
+
+    def _authenticate(self, raw: bytes, message: Message, envelope: Envelope) -> TerminalKey:
+        terminal = self.core.terminals.get(envelope.terminal_id)
+        if terminal is None:
+            raise Refusal(ResponseCode.TERMINAL_NOT_PERMITTED, "no key for this terminal")
+        if not verify(raw, message, terminal.key):
+            raise Refusal(ResponseCode.SECURITY_VIOLATION, "MAC does not verify")
+        if self.terminal_id not in (None, terminal.terminal_id):
+            raise Refusal(ResponseCode.TERMINAL_NOT_PERMITTED,
+                          f"connection serves terminal {self.terminal_id}", terminal)
+        if envelope.merchant_id != terminal.merchant_id:
+            raise Refusal(ResponseCode.INVALID_MERCHANT,
+                          f"terminal belongs to {terminal.merchant_id}", terminal)
+        self.terminal_id = terminal.terminal_id
+        return terminal
+
+    def _admit(self, raw: bytes, message: Message, envelope: Envelope,
+               terminal: TerminalKey) -> None:
+        """Refuse a stale or replayed request; take its STAN otherwise (a repeat of the
+        request holding it passes)."""
+        now = self.core.clock()
+        if not self.core.replay.in_window(envelope.sent_at, now):
+            raise Refusal(ResponseCode.DUPLICATE, "DE 7 outside the window", terminal)
+        digest = hashlib.sha256(raw[4:-MAC_LENGTH]).digest()
+        holder = self.core.replay.reserve(terminal.terminal_id, envelope.stan, envelope.sent_at,
+                                          digest, now=now)
+        if holder is not None and (message["t"] != MTI.AUTHORISATION_REPEAT or holder != digest):
+            raise Refusal(ResponseCode.DUPLICATE, "STAN already seen", terminal)
+
+    def _refuse(self, message: Message, refusal: Refusal, trace: _Trace) -> bytes | None:
+        trace.code, trace.reason = refusal.code.value, refusal.reason
+        reply = answer(message, refusal.code)
+        if refusal.signed_by is not None:
+            return sign(reply, refusal.signed_by.key)
+        try:
+            return encode(reply)
+        except MessageFormatError:
+            return None
+
+    def _answer(self, message: Message, terminal: TerminalKey, trace: _Trace) -> Message:
+        """The handler's answer to an admitted request; a refusal code for its errors."""
+        try:
+            reply = self._dispatch(message, terminal)
+        except Exception as exc:
+            code = next((c for kind, c in _REFUSALS if isinstance(exc, kind)),
+                        ResponseCode.SYSTEM_MALFUNCTION)
+            trace.reason = str(exc) if code is not ResponseCode.SYSTEM_MALFUNCTION \
+                else f"internal error {type(exc).__name__}"
+            reply = answer(message, code)
+        trace.code = reply["39"]
+        return reply
+
+    def _dispatch(self, message: Message, terminal: TerminalKey) -> Message:
+        mti = message["t"]
+        if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT):
+            return self._authorise(message, terminal, repeat=mti == MTI.AUTHORISATION_REPEAT)
+        if mti == MTI.NETWORK:
+            network_code(message)
+            return answer(message, ResponseCode.APPROVED)
+        raise UnsupportedRequestError(f"message type {mti} is not served")
+
+    def _authorise(self, message: Message, terminal: TerminalKey, *, repeat: bool) -> Message:
+        link = self.core.services.link(terminal.terminal_id)
+        call = authorisation_call(message, link.issuer.cdol1)
+        if repeat:
+            with self.core.services.db.read() as conn:
+                record = authorisation_by_arqc(conn, call.request.arqc)
+            if record is not None:
+                return self._answered_before(message, link, call.request, record, terminal)
+        try:
+            online = link.authorise(call.request, card_id=call.card_id, method=call.method)
+        except DuplicateAuthorisationError:
+            if not repeat:  # a repeat racing its own original finds the original's record
+                raise
+            return self._authorise(message, terminal, repeat=True)
+        return authorisation_answer(message, online.response)
+
+    @staticmethod
+    def _answered_before(message: Message, link: Any, request: AuthorisationRequest,
+                         record: Authorisation, terminal: TerminalKey) -> Message:
+        """The issuer's recorded answer to this ARQC, given again (ARPC recomputed)."""
+        if record.terminal_id != terminal.terminal_id:
+            raise DuplicateAuthorisationError("the ARQC was answered to another terminal")
+        decision = Decision(record.decision)
+        arpc = link.issuer.issuer_authentication_data(request, decision)
+        return authorisation_answer(message, AuthorisationResponse(decision, decision.arc, arpc))

@@ -1,0 +1,64 @@
+"""The service host's tables, in the back office's database (SQLite or PostgreSQL).
+
+They have their own metadata: the service creates them (:func:`create_service_schema`)
+beside the back office's, which it does not own. State lives here and never only in a
+process, so any number of service processes serve the same terminals against one
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+)
+
+from host.backoffice.database import Database
+from host.backoffice.schema import FORMAT_VERSION
+
+__all__ = ["create_service_schema", "service_metadata", "svc_seen_messages",
+           "svc_terminal_keys"]
+
+service_metadata = MetaData()
+
+
+def _version() -> Column:
+    return Column("format_version", SmallInteger, nullable=False, default=FORMAT_VERSION)
+
+
+#: Each terminal's MAC key (AES-128), keyed by its terminal id; the merchant it belongs to
+#: is the back office's record (``bo_terminals``), never a copy here.
+svc_terminal_keys = Table(
+    "svc_terminal_keys",
+    service_metadata,
+    Column("terminal_id", String(32), primary_key=True),
+    Column("mac_key", LargeBinary(16), nullable=False),
+    Column("kcv", String(6), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    _version(),
+)
+
+#: Requests seen, by terminal and STAN, kept while their DE 7 is inside the window: a
+#: second request with a live STAN is a replay, unless it is a repeat (0101) of the same
+#: request (``digest``: its bytes without MTI and MAC).
+svc_seen_messages = Table(
+    "svc_seen_messages",
+    service_metadata,
+    Column("terminal_id", String(32), primary_key=True),
+    Column("stan", Integer, primary_key=True),
+    Column("sent_at", BigInteger, nullable=False),  # DE 7, microseconds since the epoch
+    Column("digest", LargeBinary(32), nullable=False),
+    _version(),
+)
+
+
+def create_service_schema(db: Database) -> None:
+    """Create the service's tables that do not exist yet (idempotent)."""
+    with db.engine.begin() as conn:
+        service_metadata.create_all(conn)

@@ -1,0 +1,145 @@
+"""The ISO 8583 front door: an asyncio TCP server around the sans-I/O handlers.
+
+The event loop reads frames (2-byte big-endian length, then the message) and writes
+answers; the handlers (:meth:`~host.service.core.Connection.handle`) run in a pool of
+``workers`` threads, because they wait on the database. One worker suits SQLite, whose
+writers take turns anyway (a second one would only wait on the file lock); PostgreSQL
+takes more. A connection's requests are answered in order, one at a time.
+
+A length prefix out of range, a frame cut short, a connection idle for ``idle_timeout``
+or a handler that answers None closes that connection and no other. :meth:`ISOServer.stop`
+stops accepting, closes idle connections, lets every request being handled finish and
+send its answer, then returns: what ``dualcard host serve`` does on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from .core import LOGGER, ServiceCore
+from .errors import FramingError
+from .iso8583 import LENGTH_PREFIX, frame, frame_length
+
+__all__ = ["ISOServer", "serve_in_thread"]
+
+
+class ISOServer:
+    """Serve ``core`` on ``host``:``port`` (loopback by default; port 0 picks a free one)."""
+
+    def __init__(self, core: ServiceCore, *, host: str = "127.0.0.1", port: int = 0,
+                 workers: int = 1, idle_timeout: float = 300.0, frame_timeout: float = 10.0,
+                 logger: logging.Logger = LOGGER) -> None:
+        self.core = core
+        self.host = host
+        self.port = port
+        self.idle_timeout = idle_timeout
+        self.frame_timeout = frame_timeout
+        self.logger = logger
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
+                                        thread_name_prefix="dualcard-service")
+        self._server: asyncio.Server | None = None
+        self._busy: dict[asyncio.Task[None], bool] = {}
+        self._stopping = False
+        self._purger: asyncio.Task[None] | None = None
+
+    async def start(self) -> tuple[str, int]:
+        """Listen; the address actually bound."""
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.host, self.port = self._server.sockets[0].getsockname()[:2]
+        self._purger = asyncio.create_task(self._purge_seen())
+        self.logger.info("listening on %s:%d", self.host, self.port,
+                         extra={"fields": {"event": "listening", "host": self.host,
+                                           "port": self.port}})
+        return self.host, self.port
+
+    async def stop(self) -> None:
+        """Stop accepting, finish the requests in flight, close every connection."""
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        if self._purger is not None:
+            self._purger.cancel()
+        for task, busy in list(self._busy.items()):
+            if not busy:
+                task.cancel()
+        await asyncio.gather(*self._busy, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+        self._pool.shutdown(wait=True)
+        self.logger.info("stopped", extra={"fields": {"event": "stopped"}})
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        peer = writer.get_extra_info("peername")
+        connection = self.core.connection(f"{peer[0]}:{peer[1]}" if peer else "")
+        self._busy[task] = False
+        try:
+            while not self._stopping:
+                message = await self._read_frame(reader)
+                if message is None:
+                    break
+                self._busy[task] = True
+                try:
+                    answer = await asyncio.get_running_loop().run_in_executor(
+                        self._pool, connection.handle, message)
+                    if answer is None:
+                        break
+                    writer.write(frame(answer))
+                    await writer.drain()
+                finally:
+                    self._busy[task] = False
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the peer went away, or the server is stopping while this one was idle
+        finally:
+            del self._busy[task]
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _read_frame(self, reader: asyncio.StreamReader) -> bytes | None:
+        """The next message, or None when the connection must close."""
+        try:
+            prefix = await asyncio.wait_for(reader.readexactly(LENGTH_PREFIX), self.idle_timeout)
+            length = frame_length(prefix)
+            return await asyncio.wait_for(reader.readexactly(length), self.frame_timeout)
+        except (asyncio.IncompleteReadError, TimeoutError, FramingError) as exc:
+            if not isinstance(exc, asyncio.IncompleteReadError) or exc.partial:
+                self.logger.warning("connection closed: %s", type(exc).__name__,
+                                    extra={"fields": {"event": "closed",
+                                                      "reason": type(exc).__name__}})
+            return None
+
+    async def _purge_seen(self) -> None:
+        """Forget requests that left the replay window, every half window."""
+        window = self.core.replay.window
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(window.total_seconds() / 2)
+            with contextlib.suppress(Exception):  # the next round tries again
+                await loop.run_in_executor(self._pool, self.core.replay.purge,
+                                           self.core.clock())
+
+
+@contextlib.contextmanager
+def serve_in_thread(server: ISOServer, *, timeout: float = 30.0) -> Iterator[tuple[str, int]]:
+    """Run ``server`` on an event loop in a background thread of this process (tests,
+    benchmarks, an application embedding the service); the address it listens on. On exit
+    it stops as on SIGTERM: requests in flight finish first."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="dualcard-iso-server", daemon=True)
+    thread.start()
+    try:
+        yield asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout)
+    finally:
+        try:
+            asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+            loop.close()

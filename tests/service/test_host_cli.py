@@ -1,0 +1,152 @@
+"""``dualcard host``: keying terminals, serving them until SIGTERM, and a server that stops
+gracefully — the request in flight is answered before it goes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from host.cli.host_cmds import host as host_group
+from host.pos.link import PaymentMethod
+from host.pos.network_link import NetworkLink
+from host.service.core import ServiceCore
+from host.service.mac import read_key_file
+from host.service.tcp_server import ISOServer
+from host.testing.personalise import SAMPLE
+from tests.pos.conftest import MERCHANT, terminal_files
+
+from .conftest import Host, arqc_request
+
+pytestmark = pytest.mark.sim
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _invoke(*args: str) -> Any:
+    return CliRunner().invoke(host_group, list(args), catch_exceptions=False)
+
+
+def test_a_terminal_gets_a_key_file_and_the_service_shows_only_its_kcv(tmp_path: Path) -> None:
+    files = terminal_files(tmp_path)
+    db, key_file = f"{files['dir']}/ledger.sqlite3", tmp_path / "terminal.key"
+    added = _invoke("terminal", "add", MERCHANT.terminal_hex, "--db", db, "--key-out",
+                    str(key_file))
+    assert added.exit_code == 0, added.output
+    terminal_id, key = read_key_file(key_file)
+    listed = _invoke("terminal", "list", "--db", db)
+    kcv = added.output.split("KCV ")[1].split()[0]
+    assert terminal_id == MERCHANT.terminal_hex and "shop-a" in listed.output
+    assert f"KCV {kcv}" in listed.output and key.hex() not in (added.output + listed.output).lower()
+    again = _invoke("terminal", "add", MERCHANT.terminal_hex, "--db", db, "--key-out",
+                    str(tmp_path / "other.key"))
+    assert again.exit_code == 1 and "already has a MAC key" in again.output
+    assert not (tmp_path / "other.key").exists()  # no key file for a key never registered
+    stranger = _invoke("terminal", "add", "0000000C0001", "--db", db, "--key-out",
+                       str(tmp_path / "c.key"))
+    assert stranger.exit_code == 1 and "belongs to no merchant" in stranger.output
+
+
+def test_serve_answers_a_terminal_then_stops_on_sigterm(tmp_path: Path, card: Any) -> None:
+    files = terminal_files(tmp_path)
+    directory = Path(files["dir"])
+    db, key_file = str(directory / "ledger.sqlite3"), tmp_path / "terminal.key"
+    assert _invoke("terminal", "add", MERCHANT.terminal_hex, "--db", db, "--key-out",
+                   str(key_file)).exit_code == 0
+    server = subprocess.Popen(
+        [sys.executable, "-m", "host.cli.main", "host", "serve", "--db", db, "--iso-port", "0",
+         "--bank-id", "bank", "--payment-keys", str(directory / "issuer.json"),
+         "--points-keys", str(directory / "points-keys.json"),
+         "--card-keys", str(directory / "card-keys.json")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        banner = server.stdout.readline()  # type: ignore[union-attr]
+        port = int(banner.rsplit(":", 1)[1])
+        _, request = arqc_request(card, 12_34)
+        with NetworkLink("127.0.0.1", port, merchant=MERCHANT,
+                         key=read_key_file(key_file)[1]) as link:
+            answer = link.authorise(request, card_id=SAMPLE.identity, method=PaymentMethod.DEBIT)
+        assert answer.response.approved
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=60)
+    assert server.returncode == 0, errors
+    logs = [json.loads(line) for line in errors.splitlines()]
+    [served] = [entry for entry in logs if entry.get("mti") == "0100"]
+    assert (served["rc"], served["terminal"], served["level"]) == ("00", MERCHANT.terminal_hex,
+                                                                   "info")
+    for secret in (SAMPLE.debit.pan, request.arqc.hex(), read_key_file(key_file)[1].hex()):
+        assert secret.lower() not in errors.lower()
+    assert logs[-1]["msg"] == "stopped"
+
+
+class _Gate:
+    """Services whose authorisations wait for ``release``; ``entered`` says one is waiting."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    @property
+    def db(self) -> Any:
+        return self.inner.db
+
+    def link(self, terminal_id: str) -> Any:
+        gate, inner = self, self.inner.link(terminal_id)
+
+        class _Link:
+            issuer = inner.issuer
+
+            def authorise(self, request: Any, **kwargs: Any) -> Any:
+                gate.entered.set()
+                assert gate.release.wait(30)
+                return inner.authorise(request, **kwargs)
+
+        return _Link()
+
+
+def test_stopping_finishes_the_request_in_flight_and_takes_no_new_one(sqlite_host: Host,
+                                                                      card: Any) -> None:
+    gate = _Gate(sqlite_host.core.services)
+    server = ISOServer(ServiceCore(gate))  # type: ignore[arg-type]
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    address = asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    _, request = arqc_request(card, 10_00)
+    answers: list[Any] = []
+
+    def terminal() -> None:
+        with NetworkLink(*address, merchant=MERCHANT, key=sqlite_host.terminal.key,
+                         timeout=30, attempts=1) as link:
+            answers.append(link.authorise(request, card_id=SAMPLE.identity,
+                                          method=PaymentMethod.DEBIT))
+
+    client = threading.Thread(target=terminal)
+    client.start()
+    assert gate.entered.wait(30)
+    stopping = asyncio.run_coroutine_threadsafe(server.stop(), loop)
+    # a step scheduled after it runs once stop() has closed the listener (FIFO)
+    asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(10)
+    assert not stopping.done()  # it waits for the request being handled
+    with pytest.raises(OSError):
+        NetworkLink(*address, merchant=MERCHANT, key=sqlite_host.terminal.key,
+                    timeout=5, attempts=1).echo()
+    gate.release.set()
+    stopping.result(30)
+    client.join(30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+    assert [a.response.approved for a in answers] == [True]
