@@ -32,7 +32,7 @@ from host.payment.issuer import AuthorisationPolicy
 from host.records.errors import BackOfficeError
 from host.records.ids import check_terminal_id
 from host.service.core import LOGGER, ServiceCore
-from host.service.errors import ServiceError
+from host.service.errors import ServiceConfigurationError, ServiceError
 from host.service.mac import new_mac_key, write_key_file
 from host.service.replay import ReplayGuard
 from host.service.schema import create_service_schema
@@ -111,7 +111,8 @@ def serve(db_url: str | None, bind: str, iso_port: int, bank_id: str, payment_ke
 
 def _core(services: AllianceServices, replay_window: int) -> ServiceCore:
     if not services.db.has_schema():
-        raise ServiceError("the database holds no back office yet: run `dualcard ledger init`")
+        raise ServiceConfigurationError(
+            "the database holds no back office yet: run `dualcard ledger init`")
     create_service_schema(services.db)
     window = dt.timedelta(seconds=replay_window)
     return ServiceCore(services, replay=ReplayGuard(services.db, window=window))

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from apdu_specs.commands.purse_data import Purse
+from apdu_specs.errors import LocalError, RemoteError
 from apdu_specs.magstripe.tracks import Track2
 from apdu_specs.payment.script import AFTER_SECOND_AC, BEFORE_SECOND_AC, decode_scripts
 from apdu_specs.tlv import encode_tlvs, parse_tlvs
@@ -81,19 +82,19 @@ __all__ = [
 _STAN_MAX = 999_999
 
 
-class NotOverISO8583Error(POSError):
+class NotOverISO8583Error(POSError, LocalError):
     """A request the network link cannot send over ISO 8583 yet (and it has no ``others``)."""
 
 
-class HostUnreachableError(POSError, ConnectionError):
+class HostUnreachableError(POSError, RemoteError, ConnectionError):
     """No attempt got an answer: the issuer is out of reach (the card may decide offline)."""
 
 
-class AnswerNotAuthenticatedError(POSError):
+class AnswerNotAuthenticatedError(POSError, RemoteError):
     """An answer whose MAC is missing or wrong: nothing in it is believed."""
 
 
-class ServiceRefusedError(POSError):
+class ServiceRefusedError(POSError, RemoteError):
     """The service refused the request (``code``, DE 39) before any issuer decided on it."""
 
     def __init__(self, code: str, *, authenticated: bool) -> None:

@@ -81,7 +81,7 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Refusal(Exception):
+class _Refusal(Exception):
     """Answer ``code`` now (with a MAC when ``signed_by`` is known), for ``reason``."""
 
     def __init__(self, code: ResponseCode, reason: str, signed_by: TerminalKey | None = None):
@@ -168,11 +168,11 @@ class Connection:
             terminal = self._authenticate(raw, message, envelope)
             self._admit(raw, message, envelope, terminal)
         except MessageFormatError as exc:
-            return self._refuse(message, Refusal(ResponseCode.FORMAT_ERROR, str(exc)), trace)
-        except Refusal as refusal:
+            return self._refuse(message, _Refusal(ResponseCode.FORMAT_ERROR, str(exc)), trace)
+        except _Refusal as refusal:
             return self._refuse(message, refusal, trace)
         except Exception as exc:  # the database is out of reach, say: nothing was decided
-            failure = Refusal(ResponseCode.SYSTEM_MALFUNCTION,
+            failure = _Refusal(ResponseCode.SYSTEM_MALFUNCTION,
                               f"internal error {type(exc).__name__}", terminal)
             return self._refuse(message, failure, trace)
         assert terminal is not None  # _authenticate returned it
@@ -181,14 +181,14 @@ class Connection:
     def _authenticate(self, raw: bytes, message: Message, envelope: Envelope) -> TerminalKey:
         terminal = self.core.terminals.get(envelope.terminal_id)
         if terminal is None:
-            raise Refusal(ResponseCode.TERMINAL_NOT_PERMITTED, "no key for this terminal")
+            raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED, "no key for this terminal")
         if not verify(raw, message, terminal.key):
-            raise Refusal(ResponseCode.SECURITY_VIOLATION, "MAC does not verify")
+            raise _Refusal(ResponseCode.SECURITY_VIOLATION, "MAC does not verify")
         if self.terminal_id not in (None, terminal.terminal_id):
-            raise Refusal(ResponseCode.TERMINAL_NOT_PERMITTED,
+            raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED,
                           f"connection serves terminal {self.terminal_id}", terminal)
         if envelope.merchant_id != terminal.merchant_id:
-            raise Refusal(ResponseCode.INVALID_MERCHANT,
+            raise _Refusal(ResponseCode.INVALID_MERCHANT,
                           f"terminal belongs to {terminal.merchant_id}", terminal)
         self.terminal_id = terminal.terminal_id
         return terminal
@@ -199,14 +199,14 @@ class Connection:
         request holding it passes)."""
         now = self.core.clock()
         if not self.core.replay.in_window(envelope.sent_at, now):
-            raise Refusal(ResponseCode.DUPLICATE, "DE 7 outside the window", terminal)
+            raise _Refusal(ResponseCode.DUPLICATE, "DE 7 outside the window", terminal)
         digest = hashlib.sha256(raw[4:-MAC_LENGTH]).digest()
         holder = self.core.replay.reserve(terminal.terminal_id, envelope.stan, envelope.sent_at,
                                           digest, now=now)
         if holder is not None and (message["t"] != MTI.AUTHORISATION_REPEAT or holder != digest):
-            raise Refusal(ResponseCode.DUPLICATE, "STAN already seen", terminal)
+            raise _Refusal(ResponseCode.DUPLICATE, "STAN already seen", terminal)
 
-    def _refuse(self, message: Message, refusal: Refusal, trace: _Trace) -> bytes | None:
+    def _refuse(self, message: Message, refusal: _Refusal, trace: _Trace) -> bytes | None:
         trace.code, trace.reason = refusal.code.value, refusal.reason
         reply = answer(message, refusal.code)
         if refusal.signed_by is not None:

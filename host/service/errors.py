@@ -8,26 +8,28 @@ a key file that exists) is a :class:`ServiceConfigurationError`: the CLI prints 
 
 from __future__ import annotations
 
+from apdu_specs.errors import DualcardError, LocalError, RemoteError
+
 __all__ = [
-    "FramingError",
+    "ISOFramingError",
     "MessageFormatError",
     "ServiceConfigurationError",
     "ServiceError",
 ]
 
 
-class ServiceError(Exception):
+class ServiceError(DualcardError):
     """Base of the service host's errors."""
 
 
-class MessageFormatError(ServiceError, ValueError):
+class MessageFormatError(ServiceError, RemoteError, ValueError):
     """A message that does not follow the alliance's ISO 8583 dialect; names the field."""
 
 
-class FramingError(ServiceError, ValueError):
+class ISOFramingError(ServiceError, RemoteError, ValueError):
     """Bytes that cannot be cut into messages (a length prefix out of range): the
     connection cannot be trusted to be in step any more and is closed."""
 
 
-class ServiceConfigurationError(ServiceError):
+class ServiceConfigurationError(ServiceError, LocalError):
     """The service or a terminal registration cannot be set up as asked."""

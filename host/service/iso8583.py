@@ -11,7 +11,7 @@ PBOC terminal number as 12 hex digits and DE 42 the merchant's member id (LLVAR,
 
 On the wire every message is preceded by its length, two bytes big-endian
 (:func:`frame`, :func:`frame_length`); a length of zero or above :data:`MAX_MESSAGE` cannot
-be a message of this dialect and raises :class:`~host.service.errors.FramingError`.
+be a message of this dialect and raises :class:`~host.service.errors.ISOFramingError`.
 
 The module imports no back office: the terminal's network link encodes with it too.
 """
@@ -29,7 +29,7 @@ from apdu_specs.errors import ProtocolError
 from apdu_specs.tags import tag_name
 from apdu_specs.tlv import TLV, parse_tlvs
 
-from .errors import FramingError, MessageFormatError
+from .errors import ISOFramingError, MessageFormatError
 
 __all__ = [
     "FIELDS",
@@ -220,17 +220,17 @@ def required(message: Message, key: str) -> Any:
 def frame(payload: bytes) -> bytes:
     """``payload`` with its 2-byte big-endian length in front."""
     if not 0 < len(payload) <= MAX_MESSAGE:
-        raise FramingError(f"a message is 1..{MAX_MESSAGE} bytes, got {len(payload)}")
+        raise ISOFramingError(f"a message is 1..{MAX_MESSAGE} bytes, got {len(payload)}")
     return len(payload).to_bytes(LENGTH_PREFIX, "big") + payload
 
 
 def frame_length(prefix: bytes) -> int:
-    """The length a 2-byte prefix announces; :class:`FramingError` if no message has it."""
+    """The length a 2-byte prefix announces; :class:`ISOFramingError` if no message has it."""
     if len(prefix) != LENGTH_PREFIX:
-        raise FramingError(f"a length prefix is {LENGTH_PREFIX} bytes, got {len(prefix)}")
+        raise ISOFramingError(f"a length prefix is {LENGTH_PREFIX} bytes, got {len(prefix)}")
     length = int.from_bytes(prefix, "big")
     if not 0 < length <= MAX_MESSAGE:
-        raise FramingError(f"a message is 1..{MAX_MESSAGE} bytes, the prefix says {length}")
+        raise ISOFramingError(f"a message is 1..{MAX_MESSAGE} bytes, the prefix says {length}")
     return length
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from apdu_specs.errors import ProtocolError
+from apdu_specs.errors import ProtocolError, RemoteError
 from apdu_specs.payment.script import encode_scripts
 from apdu_specs.tlv import TLV, encode_tlvs, parse_dol, parse_tlvs, split_dol_data
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
@@ -60,7 +60,7 @@ _DECISIONS = {ResponseCode.APPROVED: Decision.APPROVE,
               ResponseCode.DO_NOT_HONOUR: Decision.DECLINE}
 
 
-class UnsupportedRequestError(ServiceError):
+class UnsupportedRequestError(ServiceError, RemoteError):
     """A well-formed request for something the alliance does not serve (answered 12)."""
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from .core import LOGGER, ServiceCore
-from .errors import FramingError
+from .errors import ISOFramingError
 from .iso8583 import LENGTH_PREFIX, frame, frame_length
 
 __all__ = ["ISOServer", "serve_in_thread"]
@@ -108,7 +108,7 @@ class ISOServer:
             prefix = await asyncio.wait_for(reader.readexactly(LENGTH_PREFIX), self.idle_timeout)
             length = frame_length(prefix)
             return await asyncio.wait_for(reader.readexactly(length), self.frame_timeout)
-        except (asyncio.IncompleteReadError, TimeoutError, FramingError) as exc:
+        except (asyncio.IncompleteReadError, TimeoutError, ISOFramingError) as exc:
             if not isinstance(exc, asyncio.IncompleteReadError) or exc.partial:
                 self.logger.warning("connection closed: %s", type(exc).__name__,
                                     extra={"fields": {"event": "closed",

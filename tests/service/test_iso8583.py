@@ -20,7 +20,7 @@ from apdu_specs.tlv import TLV, encode_tlvs
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
 from host.payment.perso import CDOL1
 from host.pos.link import PaymentMethod
-from host.service.errors import FramingError, MessageFormatError, ServiceConfigurationError
+from host.service.errors import ISOFramingError, MessageFormatError, ServiceConfigurationError
 from host.service.iso8583 import (
     FIELDS,
     MAX_MESSAGE,
@@ -114,9 +114,9 @@ def test_frames_carry_a_two_byte_big_endian_length() -> None:
     assert frame(b"0800abc") == b"\x00\x070800abc"
     assert frame_length(b"\x01\x00") == 256
     for prefix in (b"\x00\x00", (MAX_MESSAGE + 1).to_bytes(2, "big"), b"\x05"):
-        with pytest.raises(FramingError):
+        with pytest.raises(ISOFramingError):
             frame_length(prefix)
-    with pytest.raises(FramingError):
+    with pytest.raises(ISOFramingError):
         frame(b"")
 
 
