@@ -98,6 +98,8 @@ class PCSCStack:
 
     def restart(self, timeout: float = READY_TIMEOUT) -> None:
         """Stop and start the pcscd dualcard started (refused for any other)."""
+        if self.owned:  # another process may have restarted it since
+            self.pid = _started_by_dualcard()
         if not self.owned:
             raise PCSCStackUnavailable("pcscd was not started by dualcard; not restarting")
         with self._lock:
@@ -140,6 +142,7 @@ def ensure_pcsc_stack(timeout: float = READY_TIMEOUT) -> PCSCStack:
         if _stack is not None:
             try:
                 _wait_ready(_stack, min(timeout, 2.0))
+                _stack.pid = _started_by_dualcard()  # it may have been restarted meanwhile
                 return _stack
             except PCSCStackUnavailable:
                 _stack.stop()
@@ -169,17 +172,22 @@ _reader_depth = 0
 
 
 @contextmanager
-def virtual_reader_lock(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+def virtual_reader_lock(timeout: float = LOCK_TIMEOUT, *, settle: bool = True) -> Iterator[None]:
     """Hold the machine-wide virtual reader for as long as a card is in it.
 
-    Waits for whoever has it (another test run, a benchmark) up to ``timeout`` seconds.
-    Re-entrant within a process, so a fixture and the test using it may both ask.
+    Waits for whoever has it (another test run, a benchmark) up to ``timeout`` seconds,
+    then (``settle``) until pcscd has seen its slots empty: the card of the one before
+    may have gone a moment ago, and a card put in before pcscd notices would be taken
+    for the old one (docs/virtual-reader.md §4). Re-entrant within a process, so a
+    fixture and the test using it may both ask.
     """
     global _reader_depth
     if not _reader_lock.acquire(timeout=timeout):
         raise PCSCStackUnavailable(f"another thread kept the virtual reader for {timeout:.0f} s")
     try:
         handle = _lock_file(timeout) if _reader_depth == 0 else None
+        if handle is not None and settle:
+            _wait_until_empty()
         _reader_depth += 1
         try:
             yield
@@ -189,6 +197,23 @@ def virtual_reader_lock(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
                 handle.close()  # closing the file releases the lock
     finally:
         _reader_lock.release()
+
+
+def _wait_until_empty() -> None:
+    """Wait (a while) until pcscd reports both virtual slots empty, if it runs at all; a
+    card still there after that (a ``dualcard sim serve`` left running) is the holder's
+    problem, reported by its own waits."""
+    try:
+        readers = _installed_readers()
+    except PCSCStackUnavailable:
+        return
+    if not pcscd_running():
+        return
+    for reader in readers:
+        try:
+            wait_for_removal(reader)
+        except (PCSCStackUnavailable, TransportError):
+            return
 
 
 def _lock_file(timeout: float) -> IO[str]:
@@ -337,7 +362,7 @@ def _started_by_dualcard() -> int | None:
     return pid if _is_pcscd(pid) else None
 
 
-def _spawn_pcscd(timeout: float) -> int:
+def _spawn_pcscd(timeout: float) -> int | None:
     """Start pcscd in a session of its own, record its pid, wait until it is ready."""
     binary = find_pcscd() or "/usr/sbin/pcscd"
     with open(PCSCD_LOG, "ab") as log:
@@ -348,9 +373,11 @@ def _spawn_pcscd(timeout: float) -> int:
         except OSError as exc:
             raise PCSCStackUnavailable(f"cannot start {binary}: {exc}") from exc
     _started.append(process)
-    PCSCD_PID.write_text(f"{process.pid}\n")
-    stack = PCSCStack(readers=_installed_readers(), pid=process.pid, log_path=PCSCD_LOG)
+    stack = PCSCStack(readers=_installed_readers(), log_path=PCSCD_LOG)
     _wait_ready(stack, timeout, process)
+    if process.poll() is not None:  # another process's pcscd came up first; it is the one
+        return _started_by_dualcard()
+    PCSCD_PID.write_text(f"{process.pid}\n")
     return process.pid
 
 

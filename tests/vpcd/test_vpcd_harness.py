@@ -66,7 +66,7 @@ def test_virtual_reader_names_follow_pcsc_lite() -> None:
 _HOLD = """
 import sys
 from host.testing.pcscd import virtual_reader_lock
-with virtual_reader_lock():
+with virtual_reader_lock(settle=False):
     print("holding", flush=True)
     sys.stdin.readline()
 """
@@ -96,14 +96,15 @@ def other_process(lock_path: Path) -> Iterator[subprocess.Popen[str]]:
 def test_the_virtual_reader_is_one_process_s_at_a_time(
         other_process: subprocess.Popen[str]) -> None:
     refused = pytest.raises(pcscd.PCSCStackUnavailable, match=f"in use by pid {other_process.pid}")
-    with refused, pcscd.virtual_reader_lock(timeout=0.3):
+    with refused, pcscd.virtual_reader_lock(timeout=0.3, settle=False):
         pass
 
 
 def test_the_lock_is_reentrant_within_a_process(lock_path: Path) -> None:
-    with pcscd.virtual_reader_lock(timeout=1), pcscd.virtual_reader_lock(timeout=1):
+    with pcscd.virtual_reader_lock(timeout=1, settle=False), \
+            pcscd.virtual_reader_lock(timeout=1, settle=False):
         assert lock_path.read_text() == f"pid {os.getpid()}"
-    with pcscd.virtual_reader_lock(timeout=1):  # released by the outer exit
+    with pcscd.virtual_reader_lock(timeout=1, settle=False):  # released by the outer exit
         pass
 
 
