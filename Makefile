@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.dev-stamp
 # READER=sim (default: cards in process) or READER=vpcd (cards served through pcscd + vpcd)
 READER ?= sim
 
-.PHONY: demo test sysdeps venv pcsc lint typecheck docs bench clean
+.PHONY: demo test sysdeps venv pcsc vpcd lint typecheck docs bench clean
 
 # dualcard alone: all `make demo` needs (no compiler, no root).
 $(STAMP): pyproject.toml
@@ -29,6 +29,11 @@ pcsc: sysdeps $(DEV_STAMP)
 ## System packages for the PC/SC tier (pcscd + vsmartcard-vpcd), the pyscard build, PostgreSQL.
 sysdeps:
 	@bash scripts/install-sysdeps.sh
+
+## The virtual reader: pcscd with the vsmartcard-vpcd driver, started in the background if it
+## is not running (root only) and left running; `dualcard sim serve --start-pcscd` does the same.
+vpcd: pcsc
+	@$(PY) -m host.testing.pcscd
 
 ## The main job: an end-to-end run on embedded defaults (simulated cards, SQLite).
 ifeq ($(READER),vpcd)

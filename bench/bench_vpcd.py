@@ -31,8 +31,10 @@ from bench_applet import READ_256, bench_runtime
 from bench_applet import SELECT as SELECT_AID
 
 from host.testing.pcscd import (
+    PCSCStack,
     PCSCStackUnavailable,
     ensure_pcsc_stack,
+    virtual_reader_lock,
     wait_for_card,
     wait_for_removal,
 )
@@ -111,11 +113,15 @@ def main() -> int:
     parser.add_argument("--no-baseline", action="store_true", help="skip vsmartcard's vicc")
     args = parser.parse_args()
     try:
-        stack = ensure_pcsc_stack()
+        with virtual_reader_lock():  # the slots are one machine-wide resource
+            return _bench(args, ensure_pcsc_stack())
     except PCSCStackUnavailable as exc:
         print(f"cannot benchmark: {exc}", file=sys.stderr)
         return 2
-    print(f"pcscd {'started for this run' if stack.owned else 'already running'}; "
+
+
+def _bench(args: argparse.Namespace, stack: PCSCStack) -> int:
+    print(f"pcscd {'started by dualcard' if stack.owned else 'started elsewhere'}; "
           f"readers {', '.join(stack.readers)}; median of {args.runs} runs")
     ours = bench_ours(stack.readers, args.count, args.runs)
     for name, rate in ours.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -36,7 +37,7 @@ from ..pos.config import TerminalConfig, load_config
 from ..pos.context import EmptySlot
 from ..pos.slip import SlipFormatError, render_slip, slip_from_summary
 from .card_io import emit
-from .errors import cli_errors, register_error
+from .errors import CLIError, cli_errors, register_error
 from .exit_codes import ExitCode
 from .options import json_option, reader_option, trace_option
 from .pay_cmds import AMOUNT
@@ -90,6 +91,33 @@ def pos() -> None:
     """The merchant terminal: sales, points, slips, journal, batches."""
 
 
+@pos.command("setup")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=".", show_default=True, help="where to write the files")
+@click.option("--force", is_flag=True, help="replace files that exist")
+@cli_errors
+def setup(directory: Path, force: bool) -> None:
+    """[!] Write a sample terminal to try the commands with: its configuration, TEST key
+    files, a ledger that knows the merchant and the card, and the sample card's image."""
+    from ..testing.sample_terminal import MERCHANT, sample_terminal_files, write_sample_terminal
+
+    there = [p for p in sample_terminal_files(directory).paths() if p.exists()]
+    if there and not force:
+        raise CLIError(f"{there[0]} exists (use --force to replace the sample terminal)",
+                       ExitCode.USAGE)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = write_sample_terminal(directory)
+    click.echo("sample terminal written (TEST keys: for trying the commands, never for cards)")
+    merchant = f"merchant {MERCHANT.merchant_id}, terminal {MERCHANT.terminal_hex}"
+    for path, what in ((files.config, f"the configuration: {merchant}"),
+                       (files.card, "the sample card's image (PIN 1234, purse PIN 123456)"),
+                       (files.payment_keys, "chip 1 issuer keys (payment_keys)"),
+                       (files.points_keys, "points issuer keys (points_keys)"),
+                       (files.card_keys, "the card's keys, for the back office (card_keys)"),
+                       (files.ledger, "the alliance's ledger (backoffice)")):
+        click.echo(f"  {path!s:<24} {what}")
+
+
 @pos.command("purchase")
 @_config_option
 @reader_option
@@ -106,8 +134,10 @@ def purchase(config_path: str, reader: str | None, trace: bool, trace_format: st
              method: str | None, ask_pin: bool, no_points: bool, as_json: bool) -> None:
     """[!] A sale: chip 1 pays online, chip 2 earns points; journaled, slip ready."""
     config = load_config(config_path)
-    pin = click.prompt("PIN", hide_input=True, err=True) if ask_pin else None
     with _terminal(config, reader, trace, trace_format) as terminal:
+        # the configuration, its key files, the back office and the card are all there:
+        # only now is the holder asked for the PIN
+        pin = click.prompt("PIN", hide_input=True, err=True) if ask_pin else None
         sale = terminal.purchase(amount, pin=pin, earn=not no_points,
                                  method=PaymentMethod(method) if method else None)
     emit(sale.to_dict(), as_json, _sale_line(sale))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -10,6 +11,7 @@ from apdu_specs.hexutil import to_hex
 from apdu_specs.sw import describe
 
 from ..connect import open_card
+from ..transport.base import NoCardError, NoReaderError, TransportFailure
 from .card_io import emit
 from .errors import CLIError, cli_errors
 from .exit_codes import ExitCode
@@ -17,18 +19,47 @@ from .options import HEX, chip_option, json_option, reader_option, trace_option
 
 
 @click.command("readers")
+@click.option("--wait", "wait_for", metavar="READER",
+              help="first wait until READER holds a card (both slots of a dual-slot name, "
+                   "e.g. 'pcsc:Virtual PCD'); exit 4 if none comes")
+@click.option("--timeout", type=click.FloatRange(0), default=30.0, show_default=True,
+              help="seconds --wait waits")
 @json_option
 @cli_errors
-def readers(as_json: bool) -> None:
-    """List the PC/SC readers, each with the ATR of the card in it (or "no card")."""
+def readers(wait_for: str | None, timeout: float, as_json: bool) -> None:
+    """List the PC/SC readers, each with the ATR of the card in it (or "no card"); with
+    --wait, once the card is in the one named."""
     from ..transport.pcsc import pcsc_reader_atrs
 
+    if wait_for is not None:
+        _wait_for_card(wait_for, timeout)
     found = pcsc_reader_atrs()
     lines = [f"{name}  {'ATR ' + to_hex(atr) if atr is not None else '(no card)'}"
              for name, atr in found]
     emit({"readers": [{"name": name, "atr": None if atr is None else to_hex(atr)}
                       for name, atr in found]},
          as_json, "\n".join(lines) if lines else "no PC/SC reader attached")
+
+
+def _wait_for_card(reader: str, timeout: float) -> None:
+    """Poll until the card in ``reader`` answers a connect (a script's "insert the card").
+
+    Whatever the reader stack says meanwhile — no pcscd yet, no reader yet, no card, a card
+    still settling in — is tried again; only the last answer counts.
+    """
+    from ..transport.pcsc import PCSCUnavailableError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open_card(reader):
+                return
+        except PCSCUnavailableError:
+            raise
+        except (NoCardError, NoReaderError, TransportFailure):
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(0.1)
 
 
 @click.command("apdu")

@@ -64,9 +64,11 @@ def _parse_tear(value: str | None) -> tuple[int, int] | None:
 @click.option("--tear", metavar="CHIP:WRITES",
               help="fault injection: cut chip CHIP's power after WRITES persistent writes")
 @click.option("--no-save", is_flag=True, help="do not write the image back on shutdown")
+@click.option("--start-pcscd", is_flag=True,
+              help="start pcscd (root only) if it is not running; it keeps running afterwards")
 @cli_errors
 def serve(card_path: Path, host: str, port: int, trace: bool, tear: str | None,
-          no_save: bool) -> None:
+          no_save: bool, start_pcscd: bool) -> None:
     """Connect the card's chips to vpcd: chip 1 → slot 00, chip 2 → slot 01.
 
     Any PC/SC program then sees the card ('Virtual PCD 00 00' / '00 01').
@@ -75,6 +77,8 @@ def serve(card_path: Path, host: str, port: int, trace: bool, tear: str | None,
     from simulator.card import SimulatedCard
     from simulator.vpcd.bridge import serve_card
 
+    if start_pcscd:
+        _start_pcscd()
     card = SimulatedCard.load(card_path)
     torn = _parse_tear(tear)
     if torn:
@@ -114,6 +118,18 @@ def serve(card_path: Path, host: str, port: int, trace: bool, tear: str | None,
         if not no_save:
             card.save(card_path)
             click.echo(f"card image saved to {card_path}", err=True)
+
+
+def _start_pcscd() -> None:
+    """pcscd with the vpcd driver, as ``make vpcd`` starts it (exit 3 when it cannot run)."""
+    from ..testing.pcscd import PCSCD_LOG, PCSCStackUnavailable, start_pcscd
+
+    try:
+        _, started = start_pcscd()
+    except PCSCStackUnavailable as exc:
+        raise CLIError(f"cannot start pcscd: {exc}", ExitCode.NO_READER) from None
+    if started:
+        click.echo(f"pcscd started (log {PCSCD_LOG})", err=True)
 
 
 @sim.command("info")

@@ -1,24 +1,31 @@
-"""Makes pcscd with the vpcd driver available to tests and benchmarks.
+"""Makes pcscd with the vpcd driver available, and lends its virtual reader to one user at a time.
 
-If a pcscd already runs it is used as it is. Otherwise ``pcscd --foreground``
-is started as a child process (it needs root to create /run/pcscd), logging to
-a temporary file, and stopped when the interpreter exits. The stack is ready
-when pcscd lists both ``Virtual PCD`` slots.
+:func:`ensure_pcsc_stack` (tests, benchmarks) and :func:`start_pcscd` (``dualcard sim serve
+--start-pcscd``, ``make vpcd``) use a running pcscd as it is; otherwise they start
+``pcscd --foreground`` in a session of its own (it needs root to create /run/pcscd),
+logging to :data:`PCSCD_LOG`, and leave it running as a system service would be: the
+next test run, a guide's command and a benchmark all find it. Its pid goes to
+:data:`PCSCD_PID`, so that tests may restart the pcscd dualcard started — and never one
+it did not. The stack is ready when pcscd lists both ``Virtual PCD`` slots.
 
-:func:`require_pcsc_stack` is what a test calls: a missing package or a pcscd
-that will not start makes the test fail under ``CI=true`` (CI installs the
-stack, so its absence is a bug) and skip with the reason elsewhere.
+vpcd listens on fixed ports, so there is one virtual reader per machine: whoever puts a
+card in it holds :func:`virtual_reader_lock` (a file lock every process agrees on) for as
+long as the card is there. :func:`require_pcsc_stack` is what a test calls: a missing
+package or a pcscd that will not start makes the test fail under ``CI=true`` (CI installs
+the stack, so its absence is a bug) and skip with the reason elsewhere.
 """
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import os
+import signal
 import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, NoReturn
@@ -29,20 +36,33 @@ from host.transport.doctor import find_pcscd, pcscd_running, pyscard_installed, 
 
 __all__ = [
     "LOCK_PATH",
+    "PCSCD_LOG",
+    "PCSCD_PID",
     "PCSCStack",
     "PCSCStackUnavailable",
+    "check_pcsc_stack",
     "ensure_pcsc_stack",
     "require_pcsc_stack",
     "skip_or_fail",
+    "start_pcscd",
+    "virtual_reader",
+    "virtual_reader_lock",
     "virtual_reader_names",
     "wait_for_card",
     "wait_for_removal",
 ]
 
 READY_TIMEOUT = 15.0
-LOCK_TIMEOUT = 60.0
-LOCK_PATH = Path(tempfile.gettempdir()) / "dualcard-virtual-reader.lock"
+#: how long a user of the virtual reader waits for the one before it
+LOCK_TIMEOUT = 300.0
+LOCK_PATH = Path(os.environ.get("DUALCARD_VPCD_LOCK",
+                                Path(tempfile.gettempdir()) / "dualcard-vpcd.lock"))
+#: where the pcscd dualcard starts logs, and its pid (it outlives the process starting it)
+PCSCD_LOG = Path(tempfile.gettempdir()) / "dualcard-pcscd.log"
+PCSCD_PID = Path(tempfile.gettempdir()) / "dualcard-pcscd.pid"
 _POLL = 0.05
+#: the pcscd processes started here, kept so that they are never garbage-collected
+_started: list[subprocess.Popen[bytes]] = []
 
 
 class PCSCStackUnavailable(RemoteError, RuntimeError):
@@ -56,17 +76,17 @@ def virtual_reader_names(friendly_name: str = "Virtual PCD") -> tuple[str, str]:
 
 @dataclass
 class PCSCStack:
-    """A usable pcscd; ``process`` is set only when this module started it."""
+    """A usable pcscd; ``pid`` is set only when dualcard started it (see :data:`PCSCD_PID`)."""
 
     readers: tuple[str, str]
-    process: subprocess.Popen[bytes] | None = None
+    pid: int | None = None
     log_path: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def owned(self) -> bool:
-        """True when pcscd is our child, so we may stop or restart it."""
-        return self.process is not None
+        """True when dualcard started this pcscd, so a test may stop or restart it."""
+        return self.pid is not None
 
     def log_tail(self, lines: int = 20) -> str:
         if self.log_path is None:
@@ -77,30 +97,33 @@ class PCSCStack:
             return ""
 
     def restart(self, timeout: float = READY_TIMEOUT) -> None:
-        """Stop and start our pcscd (refused for a pcscd we did not start)."""
+        """Stop and start the pcscd dualcard started (refused for any other)."""
+        if self.owned:  # another process may have restarted it since
+            self.pid = _started_by_dualcard()
         if not self.owned:
-            raise PCSCStackUnavailable("pcscd was not started by the test harness; not restarting")
+            raise PCSCStackUnavailable("pcscd was not started by dualcard; not restarting")
         with self._lock:
             self._terminate()
-            self.process = _spawn_pcscd(self.log_path)
-        _wait_ready(self, timeout)
+            self.pid = _spawn_pcscd(timeout)
 
     def stop(self) -> None:
-        """Stop pcscd if we started it; a no-op otherwise."""
+        """Stop pcscd if dualcard started it; a no-op otherwise."""
         with self._lock:
             self._terminate()
-            self.process = None
+            self.pid = None
 
     def _terminate(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
+        if self.pid is None or not _is_pcscd(self.pid):
             return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while _is_pcscd(self.pid) and time.monotonic() < deadline:
+            time.sleep(_POLL)
+        if _is_pcscd(self.pid):
+            os.kill(self.pid, signal.SIGKILL)
+        for process in _started:
+            if process.pid == self.pid:
+                process.wait(timeout=5)
 
 
 _stack: PCSCStack | None = None
@@ -110,35 +133,92 @@ _stack_lock = threading.Lock()
 def ensure_pcsc_stack(timeout: float = READY_TIMEOUT) -> PCSCStack:
     """Return a ready pcscd + vpcd, starting pcscd if needed; raise with the reason.
 
-    The virtual reader is one per machine, so the first call also takes an
-    exclusive lock on it (:data:`LOCK_PATH`) for the rest of the process: two
-    test runs or benchmarks never put cards in the same slots at once.
-    The stack is remembered for the process; each call checks it still answers
-    and replaces a pcscd that has gone away.
+    The stack is remembered for the process; each call checks it still answers and
+    replaces a pcscd that has gone away. Putting a card in the reader is a separate step,
+    under :func:`virtual_reader_lock`.
     """
     global _stack
     with _stack_lock:
-        _hold_machine_lock()
         if _stack is not None:
             try:
                 _wait_ready(_stack, min(timeout, 2.0))
+                _stack.pid = _started_by_dualcard()  # it may have been restarted meanwhile
                 return _stack
             except PCSCStackUnavailable:
                 _stack.stop()
                 _stack = None
-        _stack = _start_or_adopt(timeout)
+        _stack, _ = start_pcscd(timeout)
         return _stack
 
 
-_lock_file: IO[str] | None = None
+def start_pcscd(timeout: float = READY_TIMEOUT) -> tuple[PCSCStack, bool]:
+    """pcscd for any PC/SC program: started if it is not running, and left running.
+
+    Returns the stack and whether pcscd was started now.
+    """
+    stack = PCSCStack(readers=_installed_readers(), log_path=PCSCD_LOG)
+    started = not pcscd_running()
+    if started:
+        _check_startable()
+        stack.pid = _spawn_pcscd(timeout)
+    else:
+        stack.pid = _started_by_dualcard()
+        _wait_ready(stack, timeout)
+    return stack, started
 
 
-def _hold_machine_lock(timeout: float = LOCK_TIMEOUT) -> None:
-    """Take the machine-wide virtual-reader lock once; it is released at exit."""
-    global _lock_file
-    if _lock_file is not None:
+_reader_lock = threading.RLock()
+_reader_depth = 0
+
+
+@contextmanager
+def virtual_reader_lock(timeout: float = LOCK_TIMEOUT, *, settle: bool = True) -> Iterator[None]:
+    """Hold the machine-wide virtual reader for as long as a card is in it.
+
+    Waits for whoever has it (another test run, a benchmark) up to ``timeout`` seconds,
+    then (``settle``) until pcscd has seen its slots empty: the card of the one before
+    may have gone a moment ago, and a card put in before pcscd notices would be taken
+    for the old one (docs/virtual-reader.md §4). Re-entrant within a process, so a
+    fixture and the test using it may both ask.
+    """
+    global _reader_depth
+    if not _reader_lock.acquire(timeout=timeout):
+        raise PCSCStackUnavailable(f"another thread kept the virtual reader for {timeout:.0f} s")
+    try:
+        handle = _lock_file(timeout) if _reader_depth == 0 else None
+        if handle is not None and settle:
+            _wait_until_empty()
+        _reader_depth += 1
+        try:
+            yield
+        finally:
+            _reader_depth -= 1
+            if handle is not None:
+                handle.close()  # closing the file releases the lock
+    finally:
+        _reader_lock.release()
+
+
+def _wait_until_empty() -> None:
+    """Wait (a while) until pcscd reports both virtual slots empty, if it runs at all; a
+    card still there after that (a ``dualcard sim serve`` left running) is the holder's
+    problem, reported by its own waits."""
+    try:
+        readers = _installed_readers()
+    except PCSCStackUnavailable:
         return
-    handle = open(LOCK_PATH, "a+")  # noqa: SIM115 - held open for the process lifetime
+    if not pcscd_running():
+        return
+    for reader in readers:
+        try:
+            wait_for_removal(reader)
+        except (PCSCStackUnavailable, TransportError):
+            return
+
+
+def _lock_file(timeout: float) -> IO[str]:
+    """The open, locked lock file (closing it releases the lock)."""
+    handle = open(LOCK_PATH, "a+")  # noqa: SIM115 - the caller closes it to release the lock
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -150,14 +230,14 @@ def _hold_machine_lock(timeout: float = LOCK_TIMEOUT) -> None:
                 holder = handle.read().strip() or "another process"
                 handle.close()
                 raise PCSCStackUnavailable(
-                    f"the virtual reader is in use by {holder} ({LOCK_PATH})"
-                ) from None
+                    f"the virtual reader stayed in use by {holder} for {timeout:.0f} s "
+                    f"({LOCK_PATH})") from None
             time.sleep(0.2)
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()}")
     handle.flush()
-    _lock_file = handle
+    return handle
 
 
 def require_pcsc_stack(timeout: float = READY_TIMEOUT) -> PCSCStack:
@@ -166,6 +246,13 @@ def require_pcsc_stack(timeout: float = READY_TIMEOUT) -> PCSCStack:
         return ensure_pcsc_stack(timeout)
     except PCSCStackUnavailable as exc:
         skip_or_fail(f"pcscd + vpcd unavailable: {exc}")
+
+
+@contextmanager
+def virtual_reader(timeout: float = READY_TIMEOUT) -> Iterator[PCSCStack]:
+    """For tests: the virtual reader, held (:func:`virtual_reader_lock`), its pcscd ready."""
+    with virtual_reader_lock():
+        yield require_pcsc_stack(timeout)
 
 
 def skip_or_fail(reason: str) -> NoReturn:
@@ -234,52 +321,80 @@ def wait_for_removal(reader: str, timeout: float = READY_TIMEOUT) -> None:
     raise PCSCStackUnavailable(f"{reader} still holds a card after {timeout:.0f} s")
 
 
-def _start_or_adopt(timeout: float) -> PCSCStack:
+def _installed_readers() -> tuple[str, str]:
+    """The virtual slots' names, once pyscard and vpcd are known to be installed."""
     if not pyscard_installed():
         raise PCSCStackUnavailable("pyscard is not installed (pip install 'dualcard[pcsc]')")
     config = read_vpcd_config()
     if config is None or not config.library.is_file():
         raise PCSCStackUnavailable("vsmartcard-vpcd is not installed (apt-get install vsmartcard-vpcd)")
-    stack = PCSCStack(readers=virtual_reader_names(config.friendly_name))
+    return virtual_reader_names(config.friendly_name)
+
+
+def check_pcsc_stack() -> None:
+    """Raise with the reason unless pcscd + vpcd are installed and pcscd runs or can be
+    started here (nothing is started)."""
+    _installed_readers()
     if not pcscd_running():
-        pcscd = find_pcscd()
-        if pcscd is None:
-            raise PCSCStackUnavailable("pcscd is not installed (apt-get install pcscd)")
-        stack.log_path = Path(tempfile.mkstemp(prefix="dualcard-pcscd-", suffix=".log")[1])
-        stack.process = _spawn_pcscd(stack.log_path, pcscd)
-        atexit.register(stack.stop)
-    _wait_ready(stack, timeout)
-    return stack
+        _check_startable()
 
 
-def _spawn_pcscd(log_path: Path | None, binary: str | None = None) -> subprocess.Popen[bytes]:
-    binary = binary or find_pcscd() or "/usr/sbin/pcscd"
-    log = open(log_path or os.devnull, "ab")  # noqa: SIM115 - handed to the child
+def _check_startable() -> None:
+    if find_pcscd() is None:
+        raise PCSCStackUnavailable("pcscd is not installed (apt-get install pcscd)")
+    if os.geteuid() != 0:
+        raise PCSCStackUnavailable("pcscd is not running, and only root can start it")
+
+
+def _is_pcscd(pid: int) -> bool:
     try:
-        return subprocess.Popen(
-            [binary, "--foreground"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise PCSCStackUnavailable(f"cannot start {binary}: {exc}") from exc
-    finally:
-        log.close()
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "pcscd"
+    except OSError:
+        return False
 
 
-def _wait_ready(stack: PCSCStack, timeout: float) -> None:
-    """Wait until pcscd answers and lists both virtual slots."""
+def _started_by_dualcard() -> int | None:
+    """The pid of the running pcscd if dualcard started it (its pid file says so)."""
+    try:
+        pid = int(PCSCD_PID.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _is_pcscd(pid) else None
+
+
+def _spawn_pcscd(timeout: float) -> int | None:
+    """Start pcscd in a session of its own, record its pid, wait until it is ready."""
+    binary = find_pcscd() or "/usr/sbin/pcscd"
+    with open(PCSCD_LOG, "ab") as log:
+        try:
+            process = subprocess.Popen([binary, "--foreground"], stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        except OSError as exc:
+            raise PCSCStackUnavailable(f"cannot start {binary}: {exc}") from exc
+    _started.append(process)
+    stack = PCSCStack(readers=_installed_readers(), log_path=PCSCD_LOG)
+    _wait_ready(stack, timeout, process)
+    if process.poll() is not None:  # another process's pcscd came up first; it is the one
+        return _started_by_dualcard()
+    PCSCD_PID.write_text(f"{process.pid}\n")
+    return process.pid
+
+
+def _wait_ready(stack: PCSCStack, timeout: float,
+                process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until pcscd answers and lists both virtual slots (``process``: a pcscd just
+    started, whose early exit is reported with its log)."""
     from host.transport.pcsc import list_pcsc_readers
 
     deadline = time.monotonic() + timeout
     seen: list[str] = []
     problem = "pcscd did not come up"
     while time.monotonic() < deadline:
-        if stack.process is not None and stack.process.poll() is not None:
+        if process is not None and process.poll() is not None and not pcscd_running():
             raise PCSCStackUnavailable(
-                f"pcscd exited with status {stack.process.returncode} "
-                f"(root is needed to start it); log:\n{stack.log_tail()}"
-            )
+                f"pcscd exited with status {process.returncode} "
+                f"(root is needed to start it); log:\n{stack.log_tail()}")
         try:
             seen = list_pcsc_readers()
         except TransportError as exc:
@@ -289,5 +404,21 @@ def _wait_ready(stack: PCSCStack, timeout: float) -> None:
                 return
             problem = f"pcscd lists {seen or 'no readers'}, not {list(stack.readers)}"
         time.sleep(_POLL)
-    hint = "" if stack.owned else " (a pcscd started before vpcd was installed needs a restart)"
+    hint = "" if process else " (a pcscd started before vpcd was installed needs a restart)"
     raise PCSCStackUnavailable(f"{problem} after {timeout:.0f} s{hint}")
+
+
+def main() -> int:
+    """``python -m host.testing.pcscd`` (``make vpcd``): pcscd with vpcd, running for good."""
+    try:
+        stack, started = start_pcscd()
+    except PCSCStackUnavailable as exc:
+        print(f"pcscd + vpcd unavailable: {exc}")
+        return 1
+    how = f"started (log {PCSCD_LOG})" if started else "already running"
+    print(f"pcscd {how}; virtual reader slots: {', '.join(stack.readers)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

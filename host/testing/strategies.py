@@ -4,7 +4,8 @@
 
 - :func:`command_apdus` — command APDUs a spec accepts (its examples with fresh field
   values, P1/P2 from the declared values);
-- :func:`malformed_apdus` — byte strings that are no valid command APDU at all;
+- :func:`malformed_apdus` — byte strings that are no valid command APDU at all (4 bytes
+  at least, what PC/SC sends);
 - :func:`tlv_trees` — BER-TLV objects, constructed ones nesting others;
 - :func:`amounts` — money or points in minor units (ints, never floats);
 - :func:`pans` — card numbers with a valid Luhn check digit;
@@ -159,14 +160,23 @@ def _is_malformed(raw: bytes) -> bool:
     return False
 
 
-def malformed_apdus() -> st.SearchStrategy[bytes]:
-    """Bytes that no command APDU encodes: too short, or lengths that do not add up."""
+def malformed_apdus(*, min_size: int = 4) -> st.SearchStrategy[bytes]:
+    """Bytes that no command APDU encodes: lengths that do not add up, and, with
+    ``min_size`` below 4, strings too short to hold a header.
+
+    PC/SC refuses to send fewer than 4 bytes (the card never sees them), so by default
+    every draw has a full header: what a broken terminal sends reaches a card in any reader.
+    """
+    if not 0 <= min_size <= 4:
+        raise ValueError("min_size is 0 to 4: a longer malformed APDU has a full header anyway")
     header = st.binary(min_size=4, max_size=4)
-    too_short = st.binary(max_size=3)
     short_lc_mismatch = st.tuples(header, st.integers(1, 255), st.binary(max_size=300)).map(
         lambda t: t[0] + bytes([t[1]]) + t[2]).filter(_is_malformed)
     zero_lc = st.tuples(header, st.binary(min_size=1, max_size=1)).map(
         lambda t: t[0] + b"\x00" + t[1])
     extended = st.tuples(header, st.integers(0, 0xFFFF), st.binary(max_size=40)).map(
         lambda t: t[0] + b"\x00" + t[1].to_bytes(2, "big") + t[2]).filter(_is_malformed)
-    return st.one_of(too_short, short_lc_mismatch, zero_lc, extended)
+    shapes = [short_lc_mismatch, zero_lc, extended]
+    if min_size < 4:
+        shapes.insert(0, st.binary(min_size=min_size, max_size=3))
+    return st.one_of(shapes)

@@ -2,55 +2,27 @@
 
 vpcd listens on fixed ports (35963 for slot 00, 35964 for slot 01), so two tests — or
 two test processes — cannot each have their own virtual reader: :func:`vpcd_lock`
-serialises them with an advisory lock on a file every process agrees on.
+(:func:`host.testing.pcscd.virtual_reader_lock`) serialises them with an advisory lock
+on a file every process agrees on.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
-import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from host.connect import CardLink
 from host.transport.t0 import T0Transport
 
 from . import _simulator
-from .pcscd import PCSCStackUnavailable, require_pcsc_stack, wait_for_card, wait_for_removal
+from .pcscd import LOCK_PATH, require_pcsc_stack, wait_for_card, wait_for_removal
+from .pcscd import virtual_reader_lock as vpcd_lock
 
 if TYPE_CHECKING:
     from simulator.card import SimulatedCard
 
 __all__ = ["LOCK_PATH", "served_on_vpcd", "vpcd_lock"]
-
-LOCK_PATH = Path(os.environ.get("DUALCARD_VPCD_LOCK",
-                                Path(tempfile.gettempdir()) / "dualcard-vpcd.lock"))
-_POLL = 0.05
-
-
-@contextmanager
-def vpcd_lock(timeout: float = 300.0) -> Iterator[None]:
-    """Hold the machine-wide virtual reader lock (waits for whoever has it)."""
-    with open(LOCK_PATH, "a+b") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PCSCStackUnavailable(
-                        f"the virtual reader stayed busy for {timeout:.0f} s "
-                        f"(lock {LOCK_PATH})") from None
-                time.sleep(_POLL)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -61,8 +33,8 @@ def served_on_vpcd(card: SimulatedCard) -> Iterator[CardLink]:
     """
     from host.transport.pcsc import PCSCTransport
 
-    stack = require_pcsc_stack()
     with vpcd_lock():
+        stack = require_pcsc_stack()
         bridges = [_simulator.vpcd_bridge(card.runtime(n), n - 1) for n in (1, 2)]
         for bridge in bridges:
             bridge.start()

@@ -22,6 +22,7 @@ from host.transport.base import (
 from host.transport.reader_select import select_reader
 
 __all__ = [
+    "PCSCServiceError",
     "PCSCTransport",
     "PCSCUnavailableError",
     "list_pcsc_readers",
@@ -35,6 +36,10 @@ ShareMode = Literal["shared", "exclusive"]
 
 class PCSCUnavailableError(TransportFailure):
     """pyscard is not installed, so PC/SC readers cannot be used."""
+
+
+class PCSCServiceError(NoReaderError, TransportFailure):
+    """pcscd does not answer: for the caller no reader is there (the CLI's exit code 3)."""
 
 
 def load_pyscard() -> ModuleType:
@@ -52,7 +57,7 @@ def _error_for(scard: ModuleType, hresult: int, action: str) -> TransportError:
     """Map a PC/SC result code to the transport error hierarchy."""
     text = f"{action}: {scard.SCardGetErrorMessage(hresult)} (0x{hresult & 0xFFFFFFFF:08X})"
     if hresult in (scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED):
-        return TransportFailure(f"{text}; is pcscd running?")
+        return PCSCServiceError(f"{text}; is pcscd running?")
     if hresult in (
         scard.SCARD_E_NO_READERS_AVAILABLE,
         scard.SCARD_E_UNKNOWN_READER,

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from cardlib.content import CardLifeCycle
 from host.cli.perso_cmds import perso
-from host.testing.pcscd import PCSCStack, require_pcsc_stack, wait_for_card, wait_for_removal
+from host.testing.pcscd import PCSCStack, virtual_reader, wait_for_card, wait_for_removal
 from host.transport.sim import blank_card
 from simulator.card import SimulatedCard
 from simulator.vpcd.bridge import serve_card
@@ -26,8 +26,9 @@ SLOTS = ("Virtual PCD 00 00", "Virtual PCD 00 01")
 
 
 @pytest.fixture(scope="module")
-def stack() -> PCSCStack:
-    return require_pcsc_stack()
+def stack() -> Iterator[PCSCStack]:
+    with virtual_reader() as stack:
+        yield stack
 
 
 @pytest.fixture

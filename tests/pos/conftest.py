@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,48 +10,31 @@ from typing import Any
 
 import pytest
 
-from host.backoffice import (
-    Agreement,
-    Asset,
-    BackOffice,
-    Member,
-    MemberKind,
-    Ratio,
-    Rounding,
-    SoftwareCardVerifier,
-)
+from host.backoffice import BackOffice
 from host.backoffice.inprocess_link import InProcessBackOffice
 from host.payment.issuer import AuthorisationPolicy
 from host.points import SoftwarePurchaseSAM
-from host.pos import Journal, MerchantIdentity, Terminal
-from host.testing.backoffice import sample_key_store
+from host.pos import Journal, Terminal
 from host.testing.fixtures import simulated_link
-from host.testing.key_files import write_sample_key_files
-from host.testing.personalise import SAMPLE, sample_card
+from host.testing.personalise import SAMPLE
+from host.testing.sample_terminal import (
+    MERCHANT,
+    OPENED,
+    sample_alliance,
+    write_sample_terminal,
+)
 
-CST = dt.timezone(dt.timedelta(hours=8))
-START = dt.datetime(2025, 6, 18, 9, 0, tzinfo=CST)
-TID = bytes.fromhex("0000000A0001")
-MERCHANT = MerchantIdentity("shop-a", TID, "SHOP A")
+START = OPENED + dt.timedelta(hours=2)
+TID = MERCHANT.terminal_id
 PIN = "1234"
 
 
 
 def terminal_files(directory: Path) -> dict[str, str]:
-    """What ``dualcard pos`` needs in ``directory``: the sample card's image, the ledger,
-    the key files and the terminal configuration (``config``, ``reader``, ``dir``)."""
-    sample_card().save(directory / "card.json")
-    build_office(directory).close()
-    write_sample_key_files(directory)
-    config = directory / "terminal.json"
-    config.write_text(json.dumps({
-        "format": "dualcard-pos-terminal/1", "merchant_id": "shop-a", "name": "SHOP A",
-        "terminal_id": MERCHANT.terminal_hex, "journal": "journal.sqlite3",
-        "backoffice": "sqlite:///ledger.sqlite3", "bank_id": "bank",
-        "payment_keys": "issuer.json", "points_keys": "points-keys.json",
-        "card_keys": "card-keys.json"}))
-    return {"config": str(config), "reader": f"sim:{directory / 'card.json'}",
-            "dir": str(directory)}
+    """What ``dualcard pos`` needs in ``directory`` (what ``dualcard pos setup`` writes): the
+    sample card's image, the ledger, the key files and the terminal configuration."""
+    files = write_sample_terminal(directory)
+    return {"config": str(files.config), "reader": f"sim:{files.card}", "dir": str(directory)}
 
 
 class Clock:
@@ -70,31 +52,9 @@ class Clock:
 
 
 def build_office(directory: Path, url: str | None = None) -> BackOffice:
-    """The alliance: SHOP A (1 point per CNY), a bank (bank: 1 per CNY 2, credit: 1 per CNY),
-    an insurer, and the sample card's holder in the standard group (on SQLite in
-    ``directory`` unless ``url`` names another database)."""
-    office = BackOffice(url or f"sqlite:///{directory / 'ledger.sqlite3'}",
-                        verifier=SoftwareCardVerifier(sample_key_store()))
-    opened = START - dt.timedelta(hours=2)
-    office.init(at=opened)
-    office.add_members([
-        Member("shop-a", MemberKind.MERCHANT, "Shop A", opened, two_way=Ratio(1, 10),
-               terminals=(MERCHANT.terminal_hex,)),
-        Member("bank", MemberKind.BANK, "Bank", opened),
-        Member("insurer", MemberKind.INSURER, "Insurer", opened),
-        Member("zhang", MemberKind.CONSUMER, "Zhang San", opened, card_id=SAMPLE.identity,
-               consumer_group="standard"),
-    ], at=opened)
-    for agreement in (
-        Agreement("shop-a-std", "shop-a", "standard", Asset.CONSUMPTION_POINTS, 1, 100,
-                  Rounding.DOWN, opened),
-        Agreement("bank-debit", "bank", "standard", Asset.BANK_POINTS, 1, 200, Rounding.DOWN,
-                  opened),
-        Agreement("bank-credit", "bank", "standard", Asset.CREDIT_POINTS, 1, 100,
-                  Rounding.DOWN, opened),
-    ):
-        office.add_agreement(agreement, at=opened)
-    return office
+    """The sample alliance (:func:`host.testing.sample_terminal.sample_alliance`), on SQLite
+    in ``directory`` unless ``url`` names another database."""
+    return sample_alliance(url or f"sqlite:///{directory / 'ledger.sqlite3'}")
 
 
 @dataclass

@@ -67,6 +67,29 @@ def test_bad_configuration_is_one_line(tmp_path: Path) -> None:
     assert usage.exit_code == 2
 
 
+@pytest.mark.parametrize("key_file", ["issuer.json", "points-keys.json", "card-keys.json"])
+def test_the_configuration_is_checked_before_the_pin_is_asked(setup: dict[str, str],
+                                                              key_file: str) -> None:
+    (Path(setup["dir"]) / key_file).unlink()
+    result = _run("purchase", "--config", setup["config"], "--reader", setup["reader"],
+                  "--amount", "1.00")
+    assert result.exit_code != 0 and key_file in result.output
+    assert "PIN" not in result.output
+
+
+def test_setup_writes_a_terminal_the_commands_take(tmp_path: Path) -> None:
+    written = _run("setup", "--dir", str(tmp_path))
+    assert written.exit_code == 0, written.output
+    sale = _run("purchase", "--config", str(tmp_path / "terminal.json"), "--reader",
+                f"sim:{tmp_path / 'card.json'}", "--amount", "2.00", stdin="1234\n")
+    assert sale.exit_code == 0 and "APPROVED 000001" in sale.output, sale.output
+    again = _run("setup", "--dir", str(tmp_path))
+    assert again.exit_code == 2 and "--force" in again.output
+    assert _run("setup", "--dir", str(tmp_path), "--force").exit_code == 0
+    assert "the journal is empty" in _run("journal", "--config",
+                                          str(tmp_path / "terminal.json")).output
+
+
 def test_batches_list_when_empty(setup: dict[str, str]) -> None:
     assert "no batches" in _run("batch", "list", "--config", setup["config"]).output
     assert "nothing to upload" in _run("batch", "upload", "--config", setup["config"]).output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import find, given, settings
 
 from apdu_specs.apdu import CommandAPDU
 from apdu_specs.commands import all_specs, get
@@ -59,9 +59,23 @@ def test_a_spec_without_examples_is_refused() -> None:
 
 @settings(max_examples=300)
 @given(malformed_apdus())
-def test_malformed_apdus_never_parse(raw: bytes) -> None:
+def test_malformed_apdus_never_parse_and_pcsc_can_send_them(raw: bytes) -> None:
+    assert len(raw) >= 4  # PC/SC refuses fewer bytes before the card sees them
     with pytest.raises(APDUFormatError):
         CommandAPDU.parse(raw)
+
+
+@settings(max_examples=100)
+@given(malformed_apdus(min_size=0))
+def test_malformed_apdus_for_in_process_cards_may_be_shorter(raw: bytes) -> None:
+    with pytest.raises(APDUFormatError):
+        CommandAPDU.parse(raw)
+
+
+def test_malformed_apdus_below_a_header_include_the_empty_one() -> None:
+    assert find(malformed_apdus(min_size=0), lambda raw: len(raw) < 4) == b""
+    with pytest.raises(ValueError, match="min_size"):
+        malformed_apdus(min_size=5)
 
 
 @settings(max_examples=200)

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from host.cli.errors import exit_code_for
+from host.cli.exit_codes import ExitCode
 from host.transport import pcsc
 from host.transport.base import (
     CardRemovedError,
@@ -126,9 +128,12 @@ def test_pcsc_errors_map_to_the_hierarchy(
 
 
 def test_no_service_says_to_start_pcscd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pcscd means no reader: the CLI's exit code 3, as for a reader that is not there."""
     use(monkeypatch, FakeSCard([], establish=E_NO_SERVICE))
-    with pytest.raises(TransportFailure, match="is pcscd running"):
+    with pytest.raises(TransportFailure, match="is pcscd running") as raised:
         list_pcsc_readers()
+    assert isinstance(raised.value, NoReaderError)
+    assert exit_code_for(raised.value) == ExitCode.NO_READER
 
 
 def test_list_readers_empty_when_none_attached(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from host.testing.pcscd import PCSCStack, require_pcsc_stack, skip_or_fail, wait_for_card
+from host.testing.pcscd import PCSCStack, skip_or_fail, virtual_reader, wait_for_card
 from host.transport.pcsc import PCSCTransport, list_pcsc_readers
 from host.transport.t0 import T0Transport
 from simulator.vpcd.bridge import VPCDBridge
@@ -22,8 +22,9 @@ SELECT = bytes.fromhex("00A4040007F0000000010001")
 
 
 @pytest.fixture(scope="module")
-def stack() -> PCSCStack:
-    return require_pcsc_stack()
+def stack() -> Iterator[PCSCStack]:
+    with virtual_reader() as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

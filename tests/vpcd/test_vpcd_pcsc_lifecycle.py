@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from host.testing.pcscd import PCSCStack, require_pcsc_stack, wait_for_card, wait_for_removal
+from host.testing.pcscd import PCSCD_PID, PCSCStack, virtual_reader, wait_for_card, wait_for_removal
 from host.transport.base import NoCardError, TransportFailure
 from host.transport.pcsc import PCSCTransport
 from simulator.errors import CardMute
@@ -18,8 +20,9 @@ SELECT = bytes.fromhex("00A4040007F0000000010001")
 
 
 @pytest.fixture(scope="module")
-def stack() -> PCSCStack:
-    return require_pcsc_stack()
+def stack() -> Iterator[PCSCStack]:
+    with virtual_reader() as stack:
+        yield stack
 
 
 def test_removing_the_card_is_reported(stack: PCSCStack) -> None:
@@ -66,8 +69,8 @@ def test_a_mute_chip_is_removed_then_reinserted_and_powered_again(stack: PCSCSta
 
 def test_bridge_survives_a_pcscd_restart(stack: PCSCStack) -> None:
     if not stack.owned:
-        pytest.skip("pcscd was running before the tests started; only a pcscd started by "
-                    "the test harness is restarted")
+        pytest.skip("pcscd was not started by dualcard (no matching pid in "
+                    f"{PCSCD_PID}); only a pcscd dualcard started is restarted")
     chip = ToyChip(atr=toy_atr(0x12))
     with VPCDBridge(chip, slot=1, retry_max=0.2) as bridge:
         wait_for_card(SLOT1, atr=chip.atr)

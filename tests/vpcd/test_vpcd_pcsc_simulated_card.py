@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from host.cli.main import cli
-from host.testing.pcscd import PCSCStack, require_pcsc_stack, wait_for_card, wait_for_removal
+from host.testing.pcscd import PCSCStack, virtual_reader, wait_for_card, wait_for_removal
 from host.transport.base import NoCardError
 from host.transport.pcsc import PCSCTransport
 from host.transport.t0 import T0Transport
@@ -25,7 +25,11 @@ SELECT_DEFAULT = bytes.fromhex("00A4040000")
 
 @pytest.fixture(scope="module")
 def served_card() -> Iterator[tuple[SimulatedCard, PCSCStack]]:
-    stack = require_pcsc_stack()
+    with virtual_reader() as stack:
+        yield from _served(stack)
+
+
+def _served(stack: PCSCStack) -> Iterator[tuple[SimulatedCard, PCSCStack]]:
     card = new_blank_card("vpcd-e2e")  # issuer security domain selected by default
     stop = threading.Event()
     server = threading.Thread(
