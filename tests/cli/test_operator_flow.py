@@ -52,7 +52,8 @@ def test_without_pcscd_there_is_no_reader_exit_3(tmp_path):
         return subprocess.run([sys.executable, "-m", "host.cli.main", *args], cwd=tmp_path,
                               env=env, capture_output=True, text=True, timeout=120, check=False)
 
-    assert dualcard("perso", "keys", "new", "--suite", "AES", "--out", "keys.json").returncode == 0
+    assert dualcard("perso", "keys", "new", "--suite", "AES", "--out", "keys.json",
+                    "--plaintext").returncode == 0
     result = dualcard("perso", "run", "--reader", "pcsc:Virtual PCD", "--profile",
                       str(EXAMPLES / "profile.toml"), "--keys", "keys.json", "--holder",
                       '{"name": "DOE/JANE", "holder_id": "X-1", "pan": "6222030000000071", '
