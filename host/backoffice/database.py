@@ -80,8 +80,11 @@ def chunked(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 class Database:
     """An engine plus the transaction discipline of the ledger."""
 
-    def __init__(self, url: str, *, busy_timeout_s: float = 60.0) -> None:
+    def __init__(self, url: str, *, busy_timeout_s: float = 60.0, ledger: bool = True) -> None:
         self.url = as_url(url)
+        #: whether this database holds the ledger (a database of other tables, such as the
+        #: issuer's number store, never reports a missing ledger)
+        self.ledger = ledger
         try:
             parsed = make_url(self.url)
         except (ArgumentError, ValueError) as exc:
@@ -131,6 +134,8 @@ class Database:
         try:
             yield
         except DBAPIError:
+            if not self.ledger:
+                raise
             try:
                 missing = not self.has_schema()
             except DBAPIError:

@@ -155,7 +155,7 @@ class NumberStore:
     def __init__(self, url: str | os.PathLike[str], *,
                  clock: Callable[[], int] = _now_us) -> None:
         try:
-            self.db = Database(os.fspath(url))
+            self.db = Database(os.fspath(url), ledger=False)
         except ConfigurationError as exc:
             raise NumberStoreError(f"number store: {exc}") from None
         self.where = make_url(self.db.url).render_as_string(hide_password=True)
