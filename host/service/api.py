@@ -15,11 +15,13 @@ Reading never trusts the shape: :class:`Fields` names the field that is missing 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from apdu_specs.commands.purse_data import Purse
+from apdu_specs.documents import DocumentError
 from apdu_specs.errors import DualcardError, RemoteError
 from apdu_specs.magstripe.tracks import Track2
 from host.payment.issuer import Decision
@@ -46,6 +48,7 @@ __all__ = [
     "authorization_to_json",
     "batch_field",
     "debit_of",
+    "json_body",
     "load_init_of",
     "load_init_to_json",
     "method_of",
@@ -154,6 +157,27 @@ class Fields:
         if not isinstance(value, list):
             raise self.fail(field, "must be a list")
         return value
+
+
+def json_body(data: bytes, source: str = "body") -> dict[str, Any]:
+    """A request's (or an answer's) JSON object; :class:`DocumentError` says why not.
+
+    The bytes are at most the door's limit (32 MiB) and the C decoder refuses nesting
+    deeper than the interpreter's recursion limit with a :class:`RecursionError`, so the
+    decoder needs no bracket count of its own beforehand (:func:`apdu_specs.documents.
+    parse_json` counts them, at three times the cost of decoding a batch)."""
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DocumentError(source, f"not UTF-8: byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise DocumentError(source, f"not JSON: {exc.msg} (line {exc.lineno}, column "
+                                    f"{exc.colno})") from None
+    except (ValueError, RecursionError) as exc:  # an integer of more than 4300 digits
+        raise DocumentError(source, f"not usable JSON: {type(exc).__name__}") from None
+    if not isinstance(value, dict):
+        raise DocumentError(source, "must be a JSON object")
+    return value
 
 
 def _time(when: dt.datetime) -> str:

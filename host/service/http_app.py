@@ -177,6 +177,24 @@ def create_app(core: HTTPCore, *, executor: Executor | None = None,
     return app
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host``:``port``, made with its protocol named: asyncio
+    sets TCP_NODELAY only on sockets whose ``proto`` says TCP, and without it every answer
+    after a connection's first waited 40 ms for a delayed ACK (uvicorn writes the headers
+    and the body apart)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class _EmbeddedServer(uvicorn.Server):
     """uvicorn's server without its signal handlers: the process that embeds it decides
     when to stop (``dualcard host serve`` on SIGTERM or SIGINT)."""
@@ -203,10 +221,10 @@ class HTTPServer:
     async def start(self) -> tuple[str, int]:
         """Listen; the address actually bound."""
         try:
-            sock = socket.create_server((self.host, self.port))
+            sock = _listening_socket(self.host, self.port)
         except OSError as exc:
             raise ServiceConfigurationError(
-                f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
         self.host, self.port = sock.getsockname()[:2]
         config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off",
                                 server_header=False,

@@ -22,7 +22,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from apdu_specs.documents import json_document
 from apdu_specs.errors import RemoteError
 from host.backoffice.inprocess_link import InProcessBackOffice
 from host.backoffice.members import account_id
@@ -93,7 +92,7 @@ class Operation:
 
 
 def _body(call: HTTPCall) -> Fields:
-    return Fields(json_document(call.body, "body", expect=dict))
+    return Fields(api.json_body(call.body))
 
 
 def _own_terminal(caller: Caller, terminal_hex: str, what: str) -> None:
@@ -157,7 +156,7 @@ def redeem(caller: Caller, call: HTTPCall) -> Answer:
 
 def upload(caller: Caller, call: HTTPCall) -> Answer:
     try:
-        batch = parse_batch(json_document(call.body, "body", expect=dict))
+        batch = parse_batch(api.json_body(call.body))
     except InvalidRecordError as exc:
         raise api.batch_field(exc) from None
     _own_terminal(caller, batch.terminal_id, "the batch")
