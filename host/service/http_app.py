@@ -67,6 +67,15 @@ def _target(scope: Scope) -> str:
     return (path + (b"?" + query if query else b"")).decode("latin-1")
 
 
+def _headers(request: Request) -> dict[str, str]:
+    """The headers by lower-case name; a name given twice has its values joined by ", "
+    (RFC 9110), so a signing header sent twice is malformed, never one copy or the other."""
+    joined: dict[str, str] = {}
+    for name, value in request.headers.items():
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    return joined
+
+
 async def _body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -87,7 +96,7 @@ def _endpoint(core: HTTPCore, operation: Operation, executor: Executor | None,
             body = await _body(request, limit)
         except _TooLarge:
             return JSONResponse(error_body("too_large", f"the body exceeds {limit} bytes"), 413)
-        call = HTTPCall(request.method, _target(request.scope), dict(request.headers), body,
+        call = HTTPCall(request.method, _target(request.scope), _headers(request), body,
                         dict(request.path_params), dict(request.query_params))
         loop = asyncio.get_running_loop()
         answer = await loop.run_in_executor(executor, core.handle, operation, call)

@@ -95,6 +95,9 @@ def test_a_bad_mac_a_stale_time_and_an_unknown_terminal_are_401(service: Host) -
     moved = headers | {http_auth.TIMESTAMP: http_auth.format_timestamp(
         dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))}  # under the MAC too
     _refused(service, httpx.post(base + STRIPE, content=body, headers=moved), 401, "bad_mac")
+    twice = [*headers.items(), (http_auth.TERMINAL, "0000000B0001")]  # which one speaks?
+    _refused(service, httpx.post(base + STRIPE, content=body, headers=twice), 401,
+             "unauthenticated")
 
 
 def test_another_terminals_id_with_ones_own_key_is_refused(service: Host) -> None:
