@@ -285,3 +285,49 @@ def test_routes_health_metrics_and_errors_answer_json(service: Host) -> None:
     assert 'route="/v1/stripe-authorisations",method="GET",status="405"} 1' in text
     assert 'dualcard_request_seconds_count{door="http",route="/v1/stripe-authorisations"} 2' \
         in text  # the 405 and the 200
+
+
+class _Faulty:
+    """Services whose earn quotes fail as told: a bug, or the database out of reach."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.failure: Exception | None = None
+
+    @property
+    def db(self) -> Any:
+        return self.inner.db
+
+    def link(self, terminal_id: str) -> Any:
+        faulty, inner = self, self.inner.link(terminal_id)
+
+        class _Link:
+            def earn_quotes(self, **kwargs: Any) -> Any:
+                if faulty.failure is not None:
+                    raise faulty.failure
+                return inner.earn_quotes(**kwargs)
+
+        return _Link()
+
+
+def test_a_failure_is_500_or_503_without_its_traceback_and_the_key_is_released(
+        sqlite_host: Host) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    faulty = _Faulty(sqlite_host.core.services)
+    quote = {"card_id": SAMPLE.identity, "purchase_fen": 100_00, "at": START.isoformat()}
+    key, idem = sqlite_host.terminal.key, uuid.uuid4().hex
+    with serve_in_thread(ServiceHost(ServiceCore(faulty))) as bound:  # type: ignore[arg-type]
+        base = f"http://{bound['http'][0]}:{bound['http'][1]}"
+        faulty.failure = RuntimeError("secret detail of a bug")
+        bug = send(base, key, "POST", "/v1/earn-quotes", quote, idempotency_key=idem)
+        faulty.failure = OperationalError("SELECT secret", {}, Exception("gone"))
+        down = send(base, key, "POST", "/v1/earn-quotes", quote, idempotency_key=idem)
+        faulty.failure = None
+        retried = send(base, key, "POST", "/v1/earn-quotes", quote, idempotency_key=idem)
+    assert bug.status_code == 500 and error(bug)["code"] == "internal"
+    assert len(error(bug)["error_id"]) == 32 and "secret" not in bug.text
+    assert "Traceback" not in bug.text and answer_verifies(key, bug)
+    assert down.status_code == 503 and error(down)["code"] == "unavailable"
+    assert "secret" not in down.text
+    assert retried.status_code == 200 and retried.json()["quotes"]  # handled afresh
