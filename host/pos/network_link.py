@@ -499,10 +499,10 @@ class _HTTPDoor:
         error = _error_of(doc)
         if status >= 500 or (status == 409 and error.get("code") == "in_flight"):
             return None
-        if not authentic:
-            if status == 401:
+        if not authentic:  # a refusal is reported as one, its details believed in nothing
+            if status >= 400:
                 raise HTTPRefusedError(status, str(error.get("code", "")),
-                                       str(error.get("message", "")))
+                                       f"{error.get('message', '')} (answer without a valid MAC)")
             raise AnswerNotAuthenticatedError(f"an answer ({status}) without a valid MAC")
         if doc is None:
             raise AnswerNotAuthenticatedError(f"an answer ({status}) that is not a JSON object")

@@ -153,10 +153,8 @@ class _Measured:
             await send(message)
         try:
             await self.app(scope, receive, sending)
-        finally:
-            route = scope.get("route")
-            name = getattr(route, "path", "unmatched") if status[0] != 404 or route else \
-                "unmatched"
+        finally:  # the router names the route it matched (a 405's too) in the scope
+            name = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.observe("http", name, scope["method"], status[0],
                                  time.perf_counter() - started)
 

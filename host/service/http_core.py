@@ -27,6 +27,7 @@ status, code, duration; never a body, a PAN, a key or a MAC.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -158,7 +159,7 @@ class HTTPCore:
         return terminal
 
     def _admitted(self, operation: Operation, call: HTTPCall, signed: Signed,
-                  terminal: TerminalKey, now: Any,
+                  terminal: TerminalKey, now: dt.datetime,
                   trace: dict[str, Any]) -> tuple[int, bytes, dict[str, str]]:
         caller = Caller(terminal, self.core.services, now)
         if not operation.stored:

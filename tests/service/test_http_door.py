@@ -7,6 +7,7 @@ to see what was posted: each one the service acts on is a row in the issuer's re
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import json
 import socket
 import threading
@@ -331,3 +332,37 @@ def test_a_failure_is_500_or_503_without_its_traceback_and_the_key_is_released(
     assert down.status_code == 503 and error(down)["code"] == "unavailable"
     assert "secret" not in down.text
     assert retried.status_code == 200 and retried.json()["quotes"]  # handled afresh
+
+
+class _Impostor(http.server.BaseHTTPRequestHandler):
+    """Answers every POST 200 with quotes it makes up, without the service's MAC."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({"quotes": [{"purse": "consumption", "points": 9999,
+                                       "issuer_id": "shop-a", "agreement_id": "x"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header(http_auth.MAC, "00" * 16)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_answer_without_the_services_mac_is_not_believed(sqlite_host: Host) -> None:
+    from host.pos.link import PaymentMethod
+    from host.pos.network_link import AnswerNotAuthenticatedError
+
+    impostor = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Impostor)
+    threading.Thread(target=impostor.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{impostor.server_address[1]}"
+        with sqlite_host.link(http=base) as link, \
+                pytest.raises(AnswerNotAuthenticatedError, match="without a valid MAC"):
+            link.earn_quotes(merchant_id="shop-a", card_id=SAMPLE.identity,
+                             method=PaymentMethod.DEBIT, purchase_fen=1_00, at=START)
+    finally:
+        impostor.shutdown()
+        impostor.server_close()
