@@ -1,12 +1,15 @@
 """``dualcard host …``: the alliance's service host, serving terminals over the network.
 
-``serve`` runs the ISO 8583/TCP front door over the back office database (``--db``, default
-``$DUALCARD_DB`` or ``./dualcard.sqlite3``) until SIGTERM or SIGINT, which let the requests
-in flight finish. ``terminal add`` gives a terminal its MAC key (written once to a key file
-for the terminal; the service shows only its KCV), ``terminal list`` lists the keyed ones.
+``serve`` runs the ISO 8583/TCP front door, and with ``--http-port`` the HTTP/JSON one
+beside it (one process, one event loop, one pool of handler threads), over the back office
+database (``--db``, default ``$DUALCARD_DB`` or ``./dualcard.sqlite3``) until SIGTERM or
+SIGINT, which let the requests in flight finish on both doors. ``terminal add`` gives a
+terminal its MAC key (written once to a key file for the terminal; the service shows only
+its KCV), ``terminal list`` lists the keyed ones.
 
 Logs go to stderr as JSON lines (one per request: MTI, terminal, STAN, response code,
-duration), never with a PAN, key, MAC or cryptogram.
+duration; over HTTP: method, route, terminal, status, error code, duration), never with a
+PAN, key, MAC, cryptogram or body.
 
 Exit codes (:mod:`host.cli.exit_codes`): 0 ok (also after SIGTERM) · 1 refused or
 misconfigured · 2 bad arguments.
@@ -35,9 +38,9 @@ from host.service.core import LOGGER, ServiceCore
 from host.service.errors import ServiceConfigurationError, ServiceError
 from host.service.mac import new_mac_key, write_key_file
 from host.service.replay import ReplayGuard
+from host.service.runner import ServiceHost
 from host.service.schema import create_service_schema
 from host.service.services import AllianceServices, open_services
-from host.service.tcp_server import ISOServer
 from host.service.terminals import register_terminal, registered_terminals
 
 from .card_io import emit
@@ -67,7 +70,7 @@ def _url(value: str | None) -> str:
 
 @click.group("host")
 def host() -> None:
-    """The service host: terminals online over ISO 8583/TCP."""
+    """The service host: terminals online over ISO 8583/TCP and HTTP/JSON."""
 
 
 @host.command("serve")
@@ -76,6 +79,9 @@ def host() -> None:
               help="address to listen on (loopback unless told otherwise)")
 @click.option("--iso-port", type=click.IntRange(0, 65535), default=8583, show_default=True,
               help="TCP port of the ISO 8583 front door (0: a free port, printed)")
+@click.option("--http-port", type=click.IntRange(0, 65535), default=None,
+              help="TCP port of the HTTP/JSON front door (0: a free port, printed; "
+                   "default: no HTTP door)")
 @click.option("--bank-id", required=True, help="the issuing bank's member id")
 @click.option("--payment-keys", type=_KEY_FILE, required=True,
               help="JSON issuer key file of chip 1 (IMK-AC/SMI/SMC, CVK, PVK)")
@@ -91,10 +97,11 @@ def host() -> None:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
 @cli_errors
-def serve(db_url: str | None, bind: str, iso_port: int, bank_id: str, payment_keys: str,
-          points_keys: str, card_keys: str, approve_up_to: int | None, refer_up_to: int | None,
-          workers: int | None, replay_window: int, log_level: str) -> None:
-    """[!] Serve terminals over ISO 8583/TCP until SIGTERM or SIGINT."""
+def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, bank_id: str,
+          payment_keys: str, points_keys: str, card_keys: str, approve_up_to: int | None,
+          refer_up_to: int | None, workers: int | None, replay_window: int,
+          log_level: str) -> None:
+    """[!] Serve terminals over ISO 8583/TCP (and HTTP) until SIGTERM or SIGINT."""
     _log_json_lines(log_level)
     services = open_services(_url(db_url), payment_keys=Path(payment_keys),
                              points_keys=Path(points_keys), card_keys=Path(card_keys),
@@ -104,7 +111,8 @@ def serve(db_url: str | None, bind: str, iso_port: int, bank_id: str, payment_ke
     try:
         core = _core(services, replay_window)
         threads = workers or (1 if services.db.is_sqlite else 8)
-        asyncio.run(_serve(ISOServer(core, host=bind, port=iso_port, workers=threads)))
+        asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port, http_port=http_port,
+                                       workers=threads)))
     finally:
         services.close()
 
@@ -118,16 +126,22 @@ def _core(services: AllianceServices, replay_window: int) -> ServiceCore:
     return ServiceCore(services, replay=ReplayGuard(services.db, window=window))
 
 
-async def _serve(server: ISOServer) -> None:
-    address, port = await server.start()
-    click.echo(f"dualcard host: ISO 8583 on {address}:{port}")
-    sys.stdout.flush()
+async def _serve(server: ServiceHost) -> None:
+    """Print one line per door (``dualcard host: ISO 8583 on ADDRESS:PORT``, then HTTP),
+    serve until SIGTERM or SIGINT, stop gracefully."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await server.stop()
+    try:
+        bound = await server.start()
+        for door, name in (("iso", "ISO 8583"), ("http", "HTTP")):
+            if door in bound:
+                click.echo(f"dualcard host: {name} on {bound[door][0]}:{bound[door][1]}")
+        sys.stdout.flush()
+        await stop.wait()
+    finally:
+        await server.stop()
 
 
 class _JSONLines(logging.Formatter):
@@ -135,17 +149,24 @@ class _JSONLines(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         when = dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds")
-        return json.dumps({"ts": when, "level": record.levelname.lower(),
-                           "msg": record.getMessage(), **getattr(record, "fields", {})},
-                          default=str)
+        entry = {"ts": when, "level": record.levelname.lower(), "msg": record.getMessage(),
+                 **getattr(record, "fields", {})}
+        if record.exc_info:  # an internal error: where it happened, for the operator
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
 
 
 def _log_json_lines(level: str) -> None:
+    """The service's records, and uvicorn's warnings, as JSON lines on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JSONLines())
     LOGGER.handlers[:] = [handler]
     LOGGER.setLevel(level.upper())
     LOGGER.propagate = False
+    server = logging.getLogger("uvicorn")
+    server.handlers[:] = [handler]
+    server.setLevel(max(logging.WARNING, LOGGER.level))
+    server.propagate = False
 
 
 @host.group("terminal")

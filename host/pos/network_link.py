@@ -1,4 +1,4 @@
-"""A :class:`~host.pos.link.BackOfficeLink` over the network: ISO 8583 to the service host.
+"""A :class:`~host.pos.link.BackOfficeLink` over the network: ISO 8583 and HTTP to the service host.
 
 :class:`NetworkLink` sends the issuer's authorisation as an 0100 and reads the 0110
 (docs/iso8583.md), on one TCP connection kept open between requests, every message
@@ -10,8 +10,18 @@ answer the link raises :class:`HostUnreachableError` (a :class:`ConnectionError`
 sale lets the card decide offline, as with any issuer out of reach. Sending a reversal
 (0400) for an answer that was lost is not done yet.
 
-The other requests of the link do not travel over ISO 8583 yet: they go to ``others``
-(e.g. the in-process link, for points and uploads) when one is given, else they raise
+The link's other requests (points, loads, redemptions, uploads, the issuer's scripts
+and stripe authorisations) go to the service's HTTP/JSON door at ``http`` (a base URL,
+``http://127.0.0.1:8080``): each one signed with the same key (:mod:`host.service.http_auth`),
+under an idempotency key that every retry repeats, so the service acts on it once; each
+answer's MAC is checked before anything in it is believed. A request that gets no answer,
+a 503 or a 500, or a "being handled" 409, is retried (``attempts`` in all, a short pause
+between them), then :class:`HostUnreachableError`. What the back office refuses raises
+what the in-process link raises: :class:`~host.records.errors.BatchRejectedError` with
+its rejections, :class:`~host.points.errors.PurseMACError`,
+:class:`~host.records.errors.NotFoundError`, and :class:`BackOfficeRefusedError` (a
+:class:`~host.records.errors.BackOfficeError`) for a refused load or redemption. Without
+``http`` they go to ``others`` (an in-process link, say) when one is given, else they raise
 :class:`NotOverISO8583Error`.
 
 The STAN counter (:class:`StanCounter`) starts from the clock's seconds unless told
@@ -21,12 +31,18 @@ where: a terminal that keeps its counter across restarts should pass its own.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import socket
 import time
+import urllib.parse
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import httpx
+
 from apdu_specs.commands.purse_data import Purse
+from apdu_specs.documents import DocumentError
 from apdu_specs.errors import LocalError, RemoteError
 from apdu_specs.magstripe.tracks import Track2
 from apdu_specs.payment.script import AFTER_SECOND_AC, BEFORE_SECOND_AC, decode_scripts
@@ -34,11 +50,15 @@ from apdu_specs.tlv import encode_tlvs, parse_tlvs
 from host.payment.errors import ARQCError, RequestMismatchError
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse
 from host.payment.perso import CDOL1
+from host.points.errors import PurseMACError
 from host.points.load_host import LoadAuthorization
 from host.points.messages import LoadInit
 from host.points.records import PurseRecord
 from host.records.batch import PurseRecord as BatchPurseRecord
 from host.records.batch import SaleClaim, TerminalBatch
+from host.records.errors import BackOfficeError, BatchRejectedError, NotFoundError, RecordRejection
+from host.service import api, http_auth
+from host.service.api import Fields
 from host.service.errors import MessageFormatError, ServiceError
 from host.service.iso8583 import (
     MTI,
@@ -72,6 +92,9 @@ from .merchant import MerchantIdentity
 
 __all__ = [
     "AnswerNotAuthenticatedError",
+    "BackOfficeRefusedError",
+    "HTTPBackOffice",
+    "HTTPRefusedError",
     "HostUnreachableError",
     "NetworkLink",
     "NotOverISO8583Error",
@@ -83,7 +106,8 @@ _STAN_MAX = 999_999
 
 
 class NotOverISO8583Error(POSError, LocalError):
-    """A request the network link cannot send over ISO 8583 yet (and it has no ``others``)."""
+    """A request the network link cannot send over ISO 8583, and it was given neither an
+    HTTP door nor ``others``."""
 
 
 class HostUnreachableError(POSError, RemoteError, ConnectionError):
@@ -108,6 +132,24 @@ class ServiceRefusedError(POSError, RemoteError):
         super().__init__(f"the service refused the request: {code} {meaning}{note}")
 
 
+class HTTPRefusedError(POSError, RemoteError):
+    """The HTTP door refused the request (``status``, ``code``; ``field`` names the field
+    at fault): not authenticated, not this terminal's to ask, or not well formed."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        self.status, self.code, self.field = status, code, field
+        super().__init__(f"the service refused the request: {status} {code}: {message}")
+
+
+class BackOfficeRefusedError(BackOfficeError, RemoteError):
+    """The back office refused a load, a redemption or an upload through the HTTP door;
+    ``kind`` is its own name for the refusal (``LoadRefusedError``)."""
+
+    def __init__(self, message: str, *, code: str, kind: str = "") -> None:
+        self.code, self.kind = code, kind
+        super().__init__(message)
+
+
 class StanCounter:
     """STANs 1..999999, in turn; the first is ``start`` (default: from the clock)."""
 
@@ -129,7 +171,7 @@ class NetworkLink:
 
     def __init__(self, host: str, port: int, *, merchant: MerchantIdentity, key: bytes,
                  timeout: float = 5.0, attempts: int = 3, cdol1: bytes = CDOL1,
-                 others: BackOfficeLink | None = None,
+                 others: BackOfficeLink | None = None, http: str | None = None,
                  clock: Callable[[], dt.datetime] = _utc_now,
                  stan: Callable[[], int] | None = None) -> None:
         self.address = (host, port)
@@ -142,6 +184,10 @@ class NetworkLink:
         self._clock = clock
         self._stan = stan or StanCounter()
         self._socket: socket.socket | None = None
+        #: the HTTP door's side of the link (None: the other requests go to ``others``)
+        self.http = None if http is None else HTTPBackOffice(
+            http, terminal_id=merchant.terminal_hex, key=self._key, timeout=timeout,
+            attempts=self.attempts, clock=clock)
 
     def __repr__(self) -> str:
         return (f"NetworkLink({self.address[0]}:{self.address[1]}, terminal "
@@ -154,7 +200,9 @@ class NetworkLink:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (the next request opens a new one)."""
+        """Close the connections (the next request opens a new one)."""
+        if self.http is not None:
+            self.http.close()
         if self._socket is not None:
             self._socket.close()
             self._socket = None
@@ -247,11 +295,14 @@ class NetworkLink:
             raise MessageFormatError("the answer is to another STAN or terminal")
         return reply
 
-    # -- the rest of the link ------------------------------------------------------------------
+    # -- what travels over HTTP (or to the other link) --------------------------------------------
 
-    def _other(self) -> BackOfficeLink:
+    def _other(self) -> HTTPBackOffice | BackOfficeLink:
+        if self.http is not None:
+            return self.http
         if self.others is None:
-            raise NotOverISO8583Error("not available over ISO 8583 yet (no other link given)")
+            raise NotOverISO8583Error("not available over ISO 8583, and the link has no HTTP "
+                                      "door nor other link")
         return self.others
 
     def scripts_delivered(self, script_ids: Sequence[str], *, at: dt.datetime) -> None:
@@ -285,6 +336,201 @@ class NetworkLink:
 
     def upload(self, batch: TerminalBatch, *, at: dt.datetime) -> UploadReceipt:
         return self._other().upload(batch, at=at)
+
+
+class HTTPBackOffice:
+    """Every request of the link but ``authorise``, over the service's HTTP/JSON door
+    (module docstring), and the door's two queries."""
+
+    def __init__(self, base_url: str, *, terminal_id: str, key: bytes, timeout: float = 5.0,
+                 attempts: int = 3, clock: Callable[[], dt.datetime] = _utc_now,
+                 pause: float = 0.2) -> None:
+        self.door = _HTTPDoor(base_url, terminal_id=terminal_id, key=mac_key(key),
+                              timeout=timeout, attempts=max(1, attempts), clock=clock,
+                              pause=pause)
+
+    def __repr__(self) -> str:
+        return f"HTTPBackOffice({self.door.base_url}, terminal {self.door.terminal_id})"
+
+    def close(self) -> None:
+        self.door.close()
+
+    def scripts_delivered(self, script_ids: Sequence[str], *, at: dt.datetime) -> None:
+        self.door.call("POST", "/v1/scripts/delivered",
+                       {"script_ids": list(script_ids), "at": at.isoformat()})
+
+    def authorise_stripe(self, track2: Track2, amount: int, *,
+                         card_id: str | None = None) -> StripeDecision:
+        doc = self.door.call("POST", "/v1/stripe-authorisations",
+                             {"track2": track2.encode(), "amount": amount, "card_id": card_id})
+        return api.stripe_decision_of(Fields(doc))
+
+    def earn_quotes(self, *, merchant_id: str, card_id: str, method: PaymentMethod | None,
+                    purchase_fen: int, at: dt.datetime) -> list[EarnQuote]:
+        doc = self.door.call("POST", "/v1/earn-quotes", {
+            "merchant_id": merchant_id, "card_id": card_id,
+            "method": None if method is None else method.value, "purchase_fen": purchase_fen,
+            "at": at.isoformat()})
+        f = Fields(doc)
+        return [api.quote_of(Fields(q, f"quotes[{i}]")) for i, q in enumerate(f.items("quotes"))]
+
+    def load_key_index(self, card_id: str, purse: Purse) -> int:
+        doc = self.door.call("GET", f"/v1/cards/{_segment(card_id)}/purses/"
+                                    f"{Purse(purse).label}/load-key-index")
+        return Fields(doc).integer("key_index", 0, 0xFF)
+
+    def authorize_load(self, card_id: str, init: LoadInit, when: dt.datetime, *,
+                       sale: SaleClaim) -> LoadAuthorization:
+        doc = self.door.call("POST", "/v1/loads", {
+            "card_id": card_id, "init": api.load_init_to_json(init), "when": when.isoformat(),
+            "sale": api.sale_to_json(sale)})
+        return LoadAuthorization(card_id, init, when, Fields(doc).hexbytes("mac2", 4))
+
+    def confirm_load(self, authorization: LoadAuthorization, tac: bytes) -> PurseRecord:
+        """The load's record, once the service found the TAC genuine."""
+        self.door.call("POST", "/v1/loads/confirmations", {
+            "authorization": api.authorization_to_json(authorization), "tac": tac.hex().upper()})
+        return authorization.record(tac)
+
+    def redeem(self, *, redemption_id: str, card_id: str, purse: Purse, points: int,
+               at: dt.datetime, debit: BatchPurseRecord, insurer_id: str | None = None,
+               policy: str | None = None) -> RedemptionReceipt:
+        doc = self.door.call("POST", "/v1/redemptions", {
+            "redemption_id": redemption_id, "card_id": card_id, "purse": Purse(purse).label,
+            "points": points, "at": at.isoformat(), "debit": api.record_to_dict(debit),
+            "insurer_id": insurer_id, "policy": policy})
+        return api.redemption_of(Fields(doc))
+
+    def upload(self, batch: TerminalBatch, *, at: dt.datetime) -> UploadReceipt:
+        doc = self.door.call("POST", "/v1/batches", batch.as_dict(),
+                             query={"at": at.isoformat()})
+        return api.upload_receipt_of(Fields(doc))
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def balances(self, card_id: str) -> dict[Purse, int]:
+        """The card's points as the ledger holds them (cleared), by purse."""
+        doc = self.door.call("GET", f"/v1/cards/{_segment(card_id)}/balances")
+        f = Fields(doc).obj("balances")
+        return {purse: f.obj(purse.label).integer("posted", -(2**63), 2**63) for purse in Purse}
+
+    def batch_status(self, batch_id: str) -> dict[str, Any] | None:
+        """The back office's word on one of this terminal's batches (``status``: cleared,
+        with its ``summary``, or rejected, with its ``rejections``); None if unknown."""
+        try:
+            return self.door.call("GET", f"/v1/batches/{_segment(batch_id)}")
+        except NotFoundError:
+            return None
+
+
+def _segment(value: str) -> str:
+    """``value`` as one path segment, percent-encoded."""
+    return urllib.parse.quote(value, safe="")
+
+
+class _HTTPDoor:
+    """Signed JSON requests to the service's HTTP door, retried under one idempotency key."""
+
+    def __init__(self, base_url: str, *, terminal_id: str, key: bytes, timeout: float,
+                 attempts: int, clock: Callable[[], dt.datetime], pause: float = 0.2) -> None:
+        self.terminal_id = terminal_id
+        self._key = key
+        self.attempts = attempts
+        self._clock = clock
+        self.pause = pause
+        self.base_url = base_url
+        self.timeout = timeout
+        self._open: httpx.Client | None = None
+
+    @property
+    def _client(self) -> httpx.Client:
+        """The connection pool, opened again after :meth:`close`."""
+        if self._open is None:
+            # without TCP_NODELAY the body, sent after the headers, waits for their delayed
+            # ACK: 40 ms a request on loopback
+            transport = httpx.HTTPTransport(
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+            self._open = httpx.Client(base_url=self.base_url, timeout=self.timeout,
+                                      transport=transport)
+        return self._open
+
+    def close(self) -> None:
+        if self._open is not None:
+            self._open.close()
+            self._open = None
+
+    def call(self, method: str, path: str, doc: Mapping[str, Any] | None = None, *,
+             query: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The answer's JSON once its MAC verifies; a refusal raises what it means."""
+        body = b"" if doc is None else json.dumps(doc, separators=(",", ":")).encode()
+        key, failure = uuid.uuid4().hex, "no attempt"
+        for attempt in range(self.attempts):
+            if attempt:
+                time.sleep(self.pause * 2 ** (attempt - 1))
+            request = self._client.build_request(
+                method, path, params=query, content=body,
+                headers={"Content-Type": "application/json"} if body else None)
+            signed = http_auth.Signed(method, request.url.raw_path.decode("ascii"),
+                                      self.terminal_id,
+                                      http_auth.format_timestamp(self._clock()), key)
+            request.headers.update(http_auth.request_headers(self._key, signed, body))
+            try:
+                response = self._client.send(request)
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+                continue
+            answer = self._answer(response, signed)
+            if answer is not None:
+                return answer
+            failure = f"{response.status_code} {response.text[:200]}"
+        raise HostUnreachableError(f"no answer from {self._client.base_url} after "
+                                   f"{self.attempts} attempts: {failure}")
+
+    def _answer(self, response: httpx.Response, signed: http_auth.Signed) -> dict[str, Any] | None:
+        """The answer's JSON, or None: try again (the service could not answer now)."""
+        status, body = response.status_code, response.content
+        authentic = http_auth.mac_matches(
+            http_auth.response_mac(self._key, signed, status, body),
+            response.headers.get(http_auth.MAC, ""))
+        try:
+            doc = api.json_body(body, "the service's answer")
+        except DocumentError:
+            doc = None
+        error = _error_of(doc)
+        if status >= 500 or (status == 409 and error.get("code") == "in_flight"):
+            return None
+        if not authentic:  # a refusal is reported as one, its details believed in nothing
+            if status >= 400:
+                raise HTTPRefusedError(status, str(error.get("code", "")),
+                                       f"{error.get('message', '')} (answer without a valid MAC)")
+            raise AnswerNotAuthenticatedError(f"an answer ({status}) without a valid MAC")
+        if doc is None:
+            raise AnswerNotAuthenticatedError(f"an answer ({status}) that is not a JSON object")
+        if status >= 400:
+            raise _refusal(status, error)
+        return doc
+
+
+def _error_of(doc: Mapping[str, Any] | None) -> dict[str, Any]:
+    error = (doc or {}).get("error")
+    return error if isinstance(error, dict) else {}
+
+
+def _refusal(status: int, error: Mapping[str, Any]) -> Exception:
+    """What the in-process link would have raised for the service's refusal."""
+    code, message = str(error.get("code", "")), str(error.get("message", ""))
+    if code == "batch_rejected":
+        rejections = [RecordRejection(str(r.get("record")), str(r.get("reason")))
+                      for r in error.get("rejections", []) if isinstance(r, dict)]
+        return BatchRejectedError(str(error.get("batch_id", "")), rejections)
+    if code == "purse_mac":
+        return PurseMACError(message)
+    if code == "not_found":
+        return NotFoundError(message)
+    if code in ("refused", "id_reused"):
+        return BackOfficeRefusedError(message, code=code, kind=str(error.get("type", "")))
+    field = error.get("field")
+    return HTTPRefusedError(status, code, message, str(field) if field is not None else None)
 
 
 def _issuer_answer(reply: Mapping[str, Any]) -> AuthorisationResponse:

@@ -59,6 +59,7 @@ from .messages import (
     envelope_of,
     network_code,
 )
+from .metrics import Metrics
 from .replay import ReplayGuard
 from .services import AllianceServices
 from .terminals import TerminalDirectory, TerminalKey
@@ -97,12 +98,14 @@ class ServiceCore:
     def __init__(self, services: AllianceServices, *, terminals: TerminalDirectory | None = None,
                  replay: ReplayGuard | None = None,
                  clock: Callable[[], dt.datetime] = utc_now,
-                 logger: logging.Logger = LOGGER) -> None:
+                 logger: logging.Logger = LOGGER, metrics: Metrics | None = None) -> None:
         self.services = services
         self.terminals = terminals or TerminalDirectory(services.db)
         self.replay = replay or ReplayGuard(services.db)
         self.clock = clock
         self.logger = logger
+        #: the counters both doors report to (``/metrics``); None counts nothing
+        self.metrics = metrics
 
     def connection(self, peer: str = "") -> Connection:
         """The handler state of one connection (``peer`` names it in the logs)."""
@@ -147,6 +150,9 @@ class Connection:
         return answer_bytes
 
     def _log(self, trace: _Trace) -> None:
+        if self.core.metrics is not None:
+            self.core.metrics.observe("iso", trace.mti or "-", "ISO",
+                                      trace.code or "closed", time.perf_counter() - trace.started)
         level = logging.INFO if trace.code in ("00", "01", "05") else logging.WARNING
         if not self.core.logger.isEnabledFor(level):
             return

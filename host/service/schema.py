@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -22,8 +23,8 @@ from sqlalchemy import (
 from host.backoffice.database import Database
 from host.backoffice.schema import FORMAT_VERSION
 
-__all__ = ["create_service_schema", "service_metadata", "svc_seen_messages",
-           "svc_terminal_keys"]
+__all__ = ["create_service_schema", "service_metadata", "svc_idempotency",
+           "svc_seen_messages", "svc_terminal_keys"]
 
 service_metadata = MetaData()
 
@@ -55,6 +56,23 @@ svc_seen_messages = Table(
     Column("sent_at", BigInteger, nullable=False),  # DE 7, microseconds since the epoch
     Column("digest", LargeBinary(32), nullable=False),
     _version(),
+)
+
+#: HTTP requests by terminal and idempotency key: what the request was (``digest``: SHA-256
+#: of its method, target and body) and, once answered, the answer (``status``, ``body``), so a
+#: retry gets the same answer and the request is acted on once, whichever service process
+#: the retry reaches. ``status`` is NULL while the request is being handled.
+svc_idempotency = Table(
+    "svc_idempotency",
+    service_metadata,
+    Column("terminal_id", String(32), primary_key=True),
+    Column("idempotency_key", String(64), primary_key=True),
+    Column("digest", LargeBinary(32), nullable=False),
+    Column("status", SmallInteger, nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("created_at", BigInteger, nullable=False),  # microseconds since the epoch
+    _version(),
+    Index("svc_idempotency_created_at", "created_at"),
 )
 
 

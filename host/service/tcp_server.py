@@ -18,14 +18,17 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
 
 from .core import LOGGER, ServiceCore
 from .errors import ISOFramingError
 from .iso8583 import LENGTH_PREFIX, frame, frame_length
 
-__all__ = ["ISOServer", "serve_in_thread"]
+__all__ = ["ISOServer", "Startable", "serve_in_thread"]
+
+T_co = TypeVar("T_co", covariant=True)
 
 
 class ISOServer:
@@ -33,15 +36,17 @@ class ISOServer:
 
     def __init__(self, core: ServiceCore, *, host: str = "127.0.0.1", port: int = 0,
                  workers: int = 1, idle_timeout: float = 300.0, frame_timeout: float = 10.0,
-                 logger: logging.Logger = LOGGER) -> None:
+                 logger: logging.Logger = LOGGER, pool: ThreadPoolExecutor | None = None) -> None:
         self.core = core
         self.host = host
         self.port = port
         self.idle_timeout = idle_timeout
         self.frame_timeout = frame_timeout
         self.logger = logger
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers),
-                                        thread_name_prefix="dualcard-service")
+        #: the handler threads; a pool given is shared (with the HTTP door) and left running
+        self._own_pool = pool is None
+        self._pool = pool or ThreadPoolExecutor(max_workers=max(1, workers),
+                                                thread_name_prefix="dualcard-service")
         self._server: asyncio.Server | None = None
         self._busy: dict[asyncio.Task[None], bool] = {}
         self._stopping = False
@@ -70,7 +75,8 @@ class ISOServer:
         await asyncio.gather(*self._busy, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
-        self._pool.shutdown(wait=True)
+        if self._own_pool:
+            self._pool.shutdown(wait=True)
         self.logger.info("stopped", extra={"fields": {"event": "stopped"}})
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -126,11 +132,20 @@ class ISOServer:
                                            self.core.clock())
 
 
+class Startable(Protocol[T_co]):
+    """A server with ``start`` (what it listens on) and ``stop`` (graceful) coroutines."""
+
+    def start(self) -> Coroutine[Any, Any, T_co]: ...
+
+    def stop(self) -> Coroutine[Any, Any, None]: ...
+
+
 @contextlib.contextmanager
-def serve_in_thread(server: ISOServer, *, timeout: float = 30.0) -> Iterator[tuple[str, int]]:
-    """Run ``server`` on an event loop in a background thread of this process (tests,
-    benchmarks, an application embedding the service); the address it listens on. On exit
-    it stops as on SIGTERM: requests in flight finish first."""
+def serve_in_thread(server: Startable[T_co], *, timeout: float = 30.0) -> Iterator[T_co]:
+    """Run ``server`` (an :class:`ISOServer`, a :class:`~host.service.runner.ServiceHost`)
+    on an event loop in a background thread of this process (tests, benchmarks, an
+    application embedding the service); what it listens on. On exit it stops as on
+    SIGTERM: requests in flight finish first."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="dualcard-iso-server", daemon=True)
     thread.start()

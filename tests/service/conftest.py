@@ -29,6 +29,7 @@ from host.pos.link import PaymentMethod
 from host.pos.network_link import NetworkLink
 from host.service.core import ServiceCore
 from host.service.iso8583 import Message, decode, frame, frame_length
+from host.service.runner import ServiceHost
 from host.service.schema import create_service_schema
 from host.service.services import AllianceServices
 from host.service.tcp_server import ISOServer, serve_in_thread
@@ -49,11 +50,13 @@ class Host:
     core: ServiceCore
     address: tuple[str, int]
     terminal: TerminalKey  #: SHOP A's terminal, keyed
+    http_url: str | None = None  #: the HTTP door's base URL, when it runs
 
     def link(self, **kwargs: Any) -> NetworkLink:
         kwargs.setdefault("merchant", MERCHANT)
         kwargs.setdefault("key", self.terminal.key)
         kwargs.setdefault("timeout", 10.0)
+        kwargs.setdefault("http", self.http_url)
         return NetworkLink(*self.address, **kwargs)
 
     def authorisations(self) -> list[Any]:
@@ -108,6 +111,33 @@ def open_host(directory: Path, url: str, *, workers: int = 1) -> Iterator[Host]:
             yield Host(office, core, address, key)
     finally:
         office.close()
+
+
+def open_service(directory: Path, url: str, *, workers: int = 1) -> Iterator[Host]:
+    """Both doors, ISO 8583 and HTTP, in one :class:`ServiceHost` on loopback."""
+    office = build_office(directory, url)
+    services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
+                                points_keys=SAMPLE.purse_keys, bank_id="bank", policy=POLICY)
+    create_service_schema(office.db)
+    key = register_terminal(office.db, MERCHANT.terminal_hex, at=START)
+    core = ServiceCore(services)
+    try:
+        with serve_in_thread(ServiceHost(core, workers=workers)) as bound:
+            http = bound["http"]
+            yield Host(office, core, bound["iso"], key, f"http://{http[0]}:{http[1]}")
+    finally:
+        office.close()
+
+
+@pytest.fixture
+def service(tmp_path: Path, db_url: str) -> Iterator[Host]:  # noqa: F811
+    """Both doors on the test's database kind (SQLite, then PostgreSQL)."""
+    yield from open_service(tmp_path, db_url)
+
+
+@pytest.fixture
+def sqlite_service(tmp_path: Path) -> Iterator[Host]:
+    yield from open_service(tmp_path, f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -21,9 +22,10 @@ from host.pos.link import PaymentMethod
 from host.pos.network_link import NetworkLink
 from host.service.core import ServiceCore
 from host.service.mac import read_key_file
+from host.service.runner import ServiceHost
 from host.service.tcp_server import ISOServer
 from host.testing.personalise import SAMPLE
-from tests.pos.conftest import MERCHANT, terminal_files
+from tests.pos.conftest import MERCHANT, START, terminal_files
 
 from .conftest import Host, arqc_request
 
@@ -150,3 +152,95 @@ def test_stopping_finishes_the_request_in_flight_and_takes_no_new_one(sqlite_hos
     thread.join(10)
     loop.close()
     assert [a.response.approved for a in answers] == [True]
+
+
+def test_serve_with_an_http_port_answers_both_doors_then_stops(tmp_path: Path,
+                                                               card: Any) -> None:
+    files = terminal_files(tmp_path)
+    directory = Path(files["dir"])
+    db, key_file = str(directory / "ledger.sqlite3"), tmp_path / "terminal.key"
+    assert _invoke("terminal", "add", MERCHANT.terminal_hex, "--db", db, "--key-out",
+                   str(key_file)).exit_code == 0
+    server = subprocess.Popen(
+        [sys.executable, "-m", "host.cli.main", "host", "serve", "--db", db, "--iso-port", "0",
+         "--http-port", "0", "--bank-id", "bank",
+         "--payment-keys", str(directory / "issuer.json"),
+         "--points-keys", str(directory / "points-keys.json"),
+         "--card-keys", str(directory / "card-keys.json")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        iso, http = (server.stdout.readline() for _ in range(2))  # type: ignore[union-attr]
+        assert iso.startswith("dualcard host: ISO 8583 on 127.0.0.1:")
+        assert http.startswith("dualcard host: HTTP on 127.0.0.1:")
+        base = "http://" + http.split(" on ")[1].strip()
+        _, request = arqc_request(card, 12_34)
+        with NetworkLink("127.0.0.1", int(iso.rsplit(":", 1)[1]), merchant=MERCHANT,
+                         key=read_key_file(key_file)[1], http=base) as link:
+            assert link.authorise(request, card_id=SAMPLE.identity,
+                                  method=PaymentMethod.DEBIT).response.approved
+            quotes = link.earn_quotes(merchant_id="shop-a", card_id=SAMPLE.identity,
+                                      method=PaymentMethod.DEBIT, purchase_fen=12_34,
+                                      at=START)
+        assert [q.points for q in quotes] == [12, 6]
+        assert httpx.get(base + "/health").json() == {"status": "ok"}
+        metrics = httpx.get(base + "/metrics").text
+        assert 'door="iso",route="0100",method="ISO",status="00"} 1' in metrics
+        assert 'door="http",route="/v1/earn-quotes",method="POST",status="200"} 1' in metrics
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=60)
+    assert server.returncode == 0, errors
+    logs = [json.loads(line) for line in errors.splitlines()]  # JSON lines only, uvicorn's too
+    [quoted] = [entry for entry in logs if entry.get("route") == "/v1/earn-quotes"]
+    assert (quoted["status"], quoted["terminal"], quoted["http"]) == (
+        200, MERCHANT.terminal_hex, "POST")
+    assert {entry["msg"] for entry in logs} >= {"stopped", "stopped (HTTP)"}
+
+
+class _QuoteGate(_Gate):
+    """Services whose earn quotes wait for ``release``."""
+
+    def link(self, terminal_id: str) -> Any:
+        gate, inner = self, self.inner.link(terminal_id)
+
+        class _Link:
+            def earn_quotes(self, **kwargs: Any) -> Any:
+                gate.entered.set()
+                assert gate.release.wait(30)
+                return inner.earn_quotes(**kwargs)
+
+        return _Link()
+
+
+def test_stopping_the_http_door_finishes_the_request_in_flight(sqlite_host: Host) -> None:
+    gate = _QuoteGate(sqlite_host.core.services)
+    service = ServiceHost(ServiceCore(gate))  # type: ignore[arg-type]
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    bound = asyncio.run_coroutine_threadsafe(service.start(), loop).result(10)
+    base = f"http://{bound['http'][0]}:{bound['http'][1]}"
+    answers: list[Any] = []
+
+    def terminal() -> None:
+        with NetworkLink(*bound["iso"], merchant=MERCHANT, key=sqlite_host.terminal.key,
+                         timeout=30, attempts=1, http=base) as link:
+            answers.append(link.earn_quotes(merchant_id="shop-a", card_id=SAMPLE.identity,
+                                            method=None, purchase_fen=10_00, at=START))
+
+    client = threading.Thread(target=terminal)
+    client.start()
+    assert gate.entered.wait(30)
+    stopping = asyncio.run_coroutine_threadsafe(service.stop(), loop)
+    asyncio.run_coroutine_threadsafe(asyncio.sleep(0.3), loop).result(10)
+    assert not stopping.done()  # it waits for the request being handled
+    with pytest.raises(httpx.TransportError):
+        httpx.get(base + "/health", timeout=5)
+    gate.release.set()
+    stopping.result(30)
+    client.join(30)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+    assert [[q.points for q in a] for a in answers] == [[10]]
