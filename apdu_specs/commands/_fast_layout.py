@@ -33,6 +33,8 @@ from construct import (
 )
 from construct.core import GreedyBytes
 
+from ..caches import pure_cache
+
 __all__ = ["FastLayout", "fast_layout"]
 
 # field kinds
@@ -255,9 +257,6 @@ class FastLayout:
         return b"".join(parts)
 
 
-_CACHE: dict[int, tuple[Construct, FastLayout | None]] = {}
-
-
 def _analyse(con: Construct) -> FastLayout | None:
     if con is GreedyBytes:
         return FastLayout(None)
@@ -267,11 +266,8 @@ def _analyse(con: Construct) -> FastLayout | None:
     return None if fields is None else FastLayout(fields)
 
 
+@pure_cache(maxsize=1024)
 def fast_layout(con: Construct) -> FastLayout | None:
-    """The fast path for ``con`` (analysed once per layout object), or None."""
-    hit = _CACHE.get(id(con))
-    if hit is not None and hit[0] is con:
-        return hit[1]
-    fast = _analyse(con)
-    _CACHE[id(con)] = (con, fast)
-    return fast
+    """The fast path for ``con`` (analysed once per layout object: constructs hash and
+    compare by identity), or None."""
+    return _analyse(con)

@@ -24,10 +24,10 @@ INITIALIZE UPDATE with that key set answers 6983 until PUT KEY replaces it.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.globalplatform import INITIALIZE_UPDATE
 from apdu_specs.commands.gp_extra import (
     GET_DATA_INTERINDUSTRY,
@@ -212,7 +212,7 @@ class IssuerSecurityDomain(ContentCommands, KeyCommands):
         return out
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _fci(aid: bytes, scp: int, i_parameter: int) -> bytes:
     """The ISD's FCI: AID and card recognition data (a pure function of its inputs)."""
     recognition = parse_tlvs(build_card_recognition(scp=scp, i_parameter=i_parameter))[0]
