@@ -55,7 +55,8 @@ class KeyCommands(SecurityDomainBase):
                     raise SWError(SW.CONDITIONS_NOT_SATISFIED, f"key set {new_kvn:02X} exists")
                 store.delete(old_kvn)
             store.put(keyset)
-        return bytes([new_kvn]) + b"".join(keyset.keys.kcvs())
+        # the KCVs the entries carry, which _decode checked against the keys they hold
+        return bytes([new_kvn]) + b"".join(bytes(entry["kcv"]) for entry in entries)
 
     def _decode(self, ctx: APDUContext, entries: list[dict[str, Any]]) -> StaticKeys:
         dek = self.channel_state(ctx).dek
@@ -65,7 +66,7 @@ class KeyCommands(SecurityDomainBase):
         keys: list[bytes] = []
         for entry in entries:
             try:
-                algorithm, key = decode_key_component(entry, dek.key)
+                algorithm, key = decode_key_component(entry, dek.cipher)
             except SpecError as exc:
                 raise SWError(exc.sw, str(exc)) from None
             if algorithm is not suite:

@@ -8,11 +8,12 @@ static DEK; SCP02 the session DEK derived from it with the sequence counter.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
 from apdu_specs.crypto.scp02 import SCP02CardHandshake
 from apdu_specs.crypto.scp02 import derive_session_keys as scp02_session_keys
 from apdu_specs.crypto.scp03 import CardHandshake
@@ -39,6 +40,12 @@ class DataEncryptionKey:
 
     def __repr__(self) -> str:
         return f"DataEncryptionKey({self.algorithm.value})"
+
+    @functools.cached_property
+    def cipher(self) -> BlockCipher:
+        """The DEK's cipher, kept for the session (a personalisation decrypts every
+        sensitive block and key under it) and gone with it."""
+        return BlockCipher(self.algorithm, self.key)
 
 
 def counter_limit(profile: ISDProfile) -> int:

@@ -44,7 +44,7 @@ from apdu_specs.crypto._apdu import (
     mac_cla,
     secure_messaging_cla,
 )
-from apdu_specs.crypto.ciphers import BlockCipher, block_cipher
+from apdu_specs.crypto.ciphers import BlockCipher
 from apdu_specs.crypto.errors import (
     CryptoError,
     DataLengthError,
@@ -86,8 +86,8 @@ class SCP03Session(SecureMessagingSession):
         self._mcv = bytes(mac_chaining_value)
         self._counter = counter
         self._closed = False
-        self._enc = block_cipher(keys.algorithm, keys.s_enc)
-        self._mac = block_cipher(keys.algorithm, keys.s_mac)
+        self._enc = keys.cipher("s_enc")
+        self._mac = keys.cipher("s_mac")
         # Plain ints for the per-command hot path (enum arithmetic costs microseconds).
         level = int(self._level)
         self._n = int(self._mode)
@@ -173,7 +173,7 @@ class SCP03Session(SecureMessagingSession):
 
     def _response_mac(self, data: bytes, sw: int) -> bytes:
         if self._rmac is None:
-            self._rmac = block_cipher(self._keys.algorithm, self._keys.s_rmac)
+            self._rmac = self._keys.cipher("s_rmac")
         return self._rmac.cmac(self._mcv + data + sw.to_bytes(2, "big"))
 
     def _encrypted_length(self, length: int) -> int:
