@@ -31,7 +31,7 @@ from typing import Any
 from apdu_specs.apdu import CLA, CommandAPDU
 from apdu_specs.commands.globalplatform import INITIALIZE_UPDATE
 from apdu_specs.commands.gp_extra import encode_key_component, encrypt_sensitive
-from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
 from apdu_specs.crypto.errors import CryptoError, CryptogramError
 from apdu_specs.crypto.keyset import StaticKeys
 from apdu_specs.crypto.scp02 import SCP02HostHandshake, SCP02InitializeUpdateResponse
@@ -94,10 +94,11 @@ class SecureChannel:
         self.i_parameter = i_parameter
         self.static = static
         self.options = options
-        if scp == _SCP02:
-            self._dek = (Algorithm.TDES, scp02_session_keys(static, sequence_counter or 0).s_dek)
-        else:
-            self._dek = (static.algorithm, static.dek)
+        # the DEK's cipher: the channel's own for SCP02's session DEK, the key set's for
+        # SCP03's static DEK; either goes with its owner
+        self._dek: BlockCipher = (
+            BlockCipher(Algorithm.TDES, scp02_session_keys(static, sequence_counter or 0).s_dek)
+            if scp == _SCP02 else static.cipher("dek"))
 
     @property
     def level(self) -> int:
@@ -138,18 +139,16 @@ class SecureChannel:
 
     def encrypt_sensitive(self, value: bytes) -> bytes:
         """An encrypted DGI's content, under the DEK (see :mod:`apdu_specs.commands.gp_extra`)."""
-        algorithm, key = self._dek
-        return encrypt_sensitive(algorithm, key, value)
+        return encrypt_sensitive(self._dek.algorithm, self._dek, value)
 
     def key_component(self, key: bytes) -> dict[str, object]:
         """One PUT KEY entry for ``key`` (of this channel's algorithm), under the DEK."""
-        algorithm, dek = self._dek
-        return encode_key_component(algorithm, key, dek)
+        return encode_key_component(self._dek.algorithm, key, self._dek)
 
     @property
     def key_algorithm(self) -> Algorithm:
         """The algorithm of keys PUT KEY may carry on this channel."""
-        return self._dek[0]
+        return self._dek.algorithm
 
     def __repr__(self) -> str:
         return (f"SecureChannel(SCP{self.scp:02X}, kvn={self.kvn:02X}, level={self.level:02X}, "
@@ -163,14 +162,8 @@ def _sw(response: bytes) -> int:
 
 
 def _init_update_apdu(challenge: bytes, options: ChannelOptions) -> bytes:
-    """INITIALIZE UPDATE as its spec builds it: the spec's data layout is the challenge as
-    it is and P1 a free byte, so the plain case is joined directly (four per card; a test
-    holds it equal to the spec's build); anything else goes through the spec."""
-    spec, kvn, cla, p2 = INITIALIZE_UPDATE, options.kvn, options.cla, INITIALIZE_UPDATE.p2.fixed
-    if (type(kvn) is int and 0 <= kvn <= 0xFF and 0 <= cla <= 0xFF and p2 is not None
-            and type(challenge) is bytes and 0 < len(challenge) <= 0xFF):
-        return CommandAPDU(cla, spec.ins, kvn, p2, challenge, spec.ne).encode()
-    return spec.build(key_version=kvn, data={"host_challenge": challenge}, cla=cla).encode()
+    return INITIALIZE_UPDATE.build(key_version=options.kvn, data={"host_challenge": challenge},
+                                   cla=options.cla).encode()
 
 
 def _refusal(sw: int, kvn: int) -> Exception:
