@@ -240,12 +240,12 @@ CipherKey = bytes | BlockCipher
 def cipher_of(algorithm: Algorithm, key: CipherKey) -> BlockCipher:
     """The owner's cipher when given one (it must be for ``algorithm``), else a throw-away
     cipher for the raw ``key``."""
-    if type(key) is BlockCipher:
+    if isinstance(key, BlockCipher):
         if key.algorithm is not algorithm:
             raise UnsupportedAlgorithmError(
                 f"a {key.algorithm.value} cipher cannot serve {algorithm.value}")
         return key
-    return BlockCipher(algorithm, key)  # type: ignore[arg-type]
+    return BlockCipher(algorithm, key)
 
 
 class KeyCiphers:
@@ -297,11 +297,11 @@ _ECB = modes.ECB()
 
 def ecb_encrypt(algorithm: Algorithm, key: CipherKey, data: bytes) -> bytes:
     """Encrypt whole blocks in ECB mode."""
-    if type(key) is BlockCipher:
+    if isinstance(key, BlockCipher):
         return cipher_of(algorithm, key).encrypt_ecb(data)
     # a key used once: a bare context is cheaper than a BlockCipher around it
     _check_blocks(algorithm, data)
-    return Cipher(_primitive(algorithm, bytes(key)), _ECB).encryptor().update(data)  # type: ignore[arg-type]
+    return Cipher(_primitive(algorithm, bytes(key)), _ECB).encryptor().update(data)
 
 
 def ecb_decrypt(algorithm: Algorithm, key: CipherKey, data: bytes) -> bytes:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
-from host.backoffice.assets import Asset, check_amount
+from host.backoffice.assets import MAX_AMOUNT, Asset, check_amount
 from host.backoffice.clock import require_aware
 from host.backoffice.errors import ValidationError
 from host.records.ids import check_id
@@ -153,7 +153,9 @@ class Transfer:
             raise ValidationError(f"transfer {self.id}: asset must be an Asset")
         if not isinstance(self.reason, Reason):
             raise ValidationError(f"transfer {self.id}: reason must be a Reason")
-        check_amount(self.amount, what=f"transfer {self.id} amount")
+        amount = self.amount
+        if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:  # the message only if due
+            check_amount(amount, what=f"transfer {self.id} amount")
         if self.pending_id is not None:
             raise ValidationError(f"transfer {self.id}: pending_id only on post/void")
         if self.expires_at is not None:
