@@ -10,15 +10,22 @@ is verified in software and every record posted in one database transaction. Set
     .venv/bin/python bench/bench_clearing.py            # SQLite, 1k / 10k / 100k
     .venv/bin/python bench/bench_clearing.py --sizes 1000,10000 --runs 5
     .venv/bin/python bench/bench_clearing.py --pg       # also PostgreSQL (see below)
+    .venv/bin/python bench/bench_clearing.py --gc-paused  # the program pauses the collector
 
 PostgreSQL: the server ``DUALCARD_BENCH_PG_URL`` names; with ``--pg`` and no URL, a throwaway
 cluster like the tests' (:mod:`host.testing.postgres`). Prints the median of the runs for each
 size; the figure depends on the machine.
+
+``--gc-paused``: this program pauses the cyclic garbage collector around each clearing call,
+as a worker that clears large batches may choose for its own process. Clearing itself never
+touches the collector (docs/decisions.md D15); the difference between the two figures is
+the collector's full passes over what a batch keeps alive.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -28,10 +35,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from host.backoffice import Agreement, Asset, BackOffice, Member, MemberKind, Ratio, Rounding
+from host.backoffice.clearing import ClearingResult
 from host.backoffice.database import Database
 from host.backoffice.sample_cards import SampleCards, SampleTerminal
 from host.backoffice.schema import metadata
 from host.backoffice.verifier import SoftwareCardVerifier
+from host.records.batch import TerminalBatch
 
 MAX_CARDS = 10_000
 TERMINAL = "00000000B001"
@@ -65,7 +74,23 @@ def _batch(terminal: SampleTerminal, size: int, card_count: int, run: int, at: d
     return terminal.close_batch(f"bench-{size}-{run}")
 
 
-def measure(url: str, sizes: list[int], runs: int) -> list[tuple[int, int, float, float]]:
+def _clear(office: BackOffice, batch: TerminalBatch, at: datetime,
+           gc_paused: bool) -> tuple[ClearingResult, float]:
+    """One timed clearing call; with ``gc_paused`` the collector is off around it (the
+    program's choice, restored after)."""
+    if gc_paused:
+        gc.disable()
+    try:
+        began = time.perf_counter()
+        result = office.clear(batch, at=at)
+        return result, time.perf_counter() - began
+    finally:
+        if gc_paused:
+            gc.enable()
+
+
+def measure(url: str, sizes: list[int], runs: int,
+            gc_paused: bool = False) -> list[tuple[int, int, float, float]]:
     cards = SampleCards("bench")
     card_count = min(max(sizes), MAX_CARDS)
     office = _setup(url, card_count, cards)
@@ -76,9 +101,8 @@ def measure(url: str, sizes: list[int], runs: int) -> list[tuple[int, int, float
         timings = []
         for run in range(runs):
             batch = _batch(terminal, size, min(size, card_count), run, at)
-            began = time.perf_counter()
-            result = office.clear(batch, at=at)
-            timings.append(time.perf_counter() - began)
+            result, seconds = _clear(office, batch, at, gc_paused)
+            timings.append(seconds)
             if result.status != "created" or result.records != len(batch.records):
                 raise SystemExit(f"bench batch not cleared: {result.status}, "
                                  f"{result.records} of {len(batch.records)} records")
@@ -100,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--gc-paused", action="store_true",
+                        help="pause the garbage collector around each clearing call")
     parser.add_argument("--pg", action="store_true",
                         help="also PostgreSQL: DUALCARD_BENCH_PG_URL, or a throwaway cluster")
     args = parser.parse_args(argv)
@@ -115,13 +141,14 @@ def main(argv: list[str] | None = None) -> int:
             pg_url, cluster = postgres_url()
         if pg_url:
             targets.append(("postgresql", pg_url))
-        print(f"clearing benchmark (median of {args.runs} runs; verify + post)")
+        collector = "collector paused by the program" if args.gc_paused else "collector on"
+        print(f"clearing benchmark (median of {args.runs} runs; verify + post; {collector})")
         print(f"{'database':<11} {'txns':>8} {'records':>8} {'seconds':>9} {'records/s':>10}")
         try:
             for name, url in targets:
                 if name == "postgresql":
                     _drop_all(url)
-                for size, records, seconds, rate in measure(url, sizes, args.runs):
+                for size, records, seconds, rate in measure(url, sizes, args.runs, args.gc_paused):
                     print(f"{name:<11} {size:>8} {records:>8} {seconds:>9.3f} {rate:>10,.0f}")
                 if name == "postgresql":
                     _drop_all(url)

@@ -176,14 +176,16 @@ def main(argv: list[str] | None = None) -> int:
 
         print("POS sale (debit, online, ARPC checked) + points on two purses, median latency:")
         met = in_memory <= GOAL_IN_PROCESS_MS
-        print(f"  in process, journal in memory : {in_memory:7.2f} ms   goal <= "
-              f"{GOAL_IN_PROCESS_MS:.0f} ms: {'met' if met else 'NOT met'}")
+        print(f"  in process, journal in memory : {in_memory:7.2f} ms   (goal <= "
+              f"{GOAL_IN_PROCESS_MS:.0f} ms)")
+        print(f"  goal in process {'met' if met else 'NOT met'}")
         print(f"  in process, journal in a file : {in_file:7.2f} ms   (synchronous=FULL: each "
               "step reaches the disk)")
         if pcsc is not None:
             pcsc_met = pcsc <= GOAL_PCSC_MS
-            print(f"  through pcscd + vpcd          : {pcsc:7.2f} ms   goal <= "
-                  f"{GOAL_PCSC_MS:.0f} ms: {'met' if pcsc_met else 'NOT met'}")
+            print(f"  through pcscd + vpcd          : {pcsc:7.2f} ms   (goal <= "
+                  f"{GOAL_PCSC_MS:.0f} ms)")
+            print(f"  goal through pcscd {'met' if pcsc_met else 'NOT met'}")
             met = met and pcsc_met
         if args.profile or not (met or args.no_profile):
             profile(_sale(memory_terminal), min(args.runs, 200))

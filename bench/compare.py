@@ -9,8 +9,9 @@ code under test changes, through ``PYTHONPATH``.
     python bench/compare.py --baseline ../main -- bench/bench_perso.py 60 7
     python bench/compare.py --baseline ../main --rounds 5 -- bench/bench_crypto.py
 
-Every output line with numbers in it is a figure row: the line with its numbers blanked is
-the row's name, and each number is compared by its median over the rounds. Rows that do
+Every output line with numbers in it is a figure row: the line with its numbers blanked (and
+its place among lines of the same shape) is the row's name, and each number is compared by
+its median over the rounds; a row is shown as the first run printed it. Rows that do
 not appear in every run (a profile printed only sometimes) are left out, and so are numbers
 equal in both (the sizes and counts in a row's label).
 """
@@ -30,6 +31,8 @@ HERE = Path(__file__).resolve().parents[1]
 _NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?![\w.])")
 
 Figures = dict[str, list[float]]
+#: a row's name → the row as the first run printed it (shown in the report)
+_LABELS: dict[str, str] = {}
 
 
 def run_once(tree: Path, command: list[str]) -> Figures:
@@ -38,11 +41,14 @@ def run_once(tree: Path, command: list[str]) -> Figures:
     done = subprocess.run([sys.executable, *command], cwd=HERE, env=env, check=True,
                           capture_output=True, text=True)
     rows: Figures = {}
+    seen: dict[str, int] = defaultdict(int)
     for line in done.stdout.splitlines():
         numbers = _NUMBER.findall(line)
         if numbers:
-            name = " ".join(_NUMBER.sub("#", line).split())
-            rows[name] = [float(n.replace(",", "")) for n in numbers]
+            template = " ".join(_NUMBER.sub("#", line).split())
+            seen[template] += 1  # rows of one shape (a table) are told apart by their place
+            _LABELS.setdefault(f"{template} [{seen[template]}]", line.strip())
+            rows[f"{template} [{seen[template]}]"] = [float(n.replace(",", "")) for n in numbers]
     return rows
 
 
@@ -68,7 +74,7 @@ def report(base: Figures, new: Figures, rounds: int) -> None:
                 continue
             change = f"{(after - before) / before * 100:+.1f}%" if before else "n/a"
             shown.append(f"{before:g} -> {after:g} ({change})")
-        print(f"  {name}\n      " + ("; ".join(shown) or "unchanged"))
+        print(f"  {_LABELS.get(name, name)}\n      " + ("; ".join(shown) or "unchanged"))
 
 
 def main(argv: list[str] | None = None) -> int:
