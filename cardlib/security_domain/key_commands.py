@@ -55,8 +55,7 @@ class KeyCommands(SecurityDomainBase):
                     raise SWError(SW.CONDITIONS_NOT_SATISFIED, f"key set {new_kvn:02X} exists")
                 store.delete(old_kvn)
             store.put(keyset)
-        # the KCVs the entries carry, which _decode checked against the keys they hold
-        return bytes([new_kvn]) + b"".join(bytes(entry["kcv"]) for entry in entries)
+        return bytes([new_kvn]) + b"".join(keyset.keys.kcvs())
 
     def _decode(self, ctx: APDUContext, entries: list[dict[str, Any]]) -> StaticKeys:
         dek = self.channel_state(ctx).dek

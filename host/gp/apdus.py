@@ -152,8 +152,32 @@ def put_key(keys: StaticKeys, new_kvn: int, *, replace_kvn: int = 0x00,
             component: Callable[[bytes], dict[str, object]]) -> CommandAPDU:
     """PUT KEY of a whole key set (key id 1: ENC, MAC, DEK); ``component`` encrypts each key."""
     entries = [component(k) for k in (keys.enc, keys.mac, keys.dek)]
+    data = _put_key_data(new_kvn, entries)
+    if data is not None and _is_byte(replace_kvn):
+        return CommandAPDU(PUT_KEY.cla, PUT_KEY.ins, replace_kvn, 0x81, data, 256)
     return PUT_KEY.build(old_key_version=replace_kvn, key_id=0x81,
                          data={"new_key_version": new_kvn, "keys": entries}, ne=256)
+
+
+def _is_byte(value: object) -> bool:
+    return type(value) is int and 0 <= value <= 0xFF
+
+
+def _put_key_data(new_kvn: int, entries: Sequence[dict[str, object]]) -> bytes | None:
+    """PUT KEY's data as its spec lays it out (new KVN ‖ per key: type ‖ L key ‖ L KCV),
+    joined directly; None for anything off that plain case, which the spec then builds
+    (and reports). Two per card: the general layout builder cost more than the rest of
+    the command; a test holds the two equal."""
+    if not _is_byte(new_kvn):
+        return None
+    out = [bytes((new_kvn,))]
+    for entry in entries:
+        kind, key, check = entry.get("type"), entry.get("key"), entry.get("kcv")
+        if (len(entry) != 3 or not _is_byte(kind) or type(key) is not bytes or len(key) > 0xFF
+                or type(check) is not bytes or len(check) > 0xFF):
+            return None
+        out.append(bytes((kind, len(key))) + key + bytes((len(check),)) + check)
+    return b"".join(out)
 
 
 def _streams(dgis: Iterable[DGI], encrypt: Callable[[bytes], bytes]) -> list[tuple[bool, bytes]]:
@@ -188,6 +212,20 @@ def store_data(dgis: Sequence[DGI], *, encrypt: Callable[[bytes], bytes],
     if len(blocks) > 256:
         raise ValueError(f"{len(blocks)} STORE DATA blocks exceed the 256 a sequence can number")
     last = len(blocks) - 1
-    return [STORE_DATA.build(control=0x08 | (0x60 if sensitive else 0x00) | (0x80 if n == last else 0),
-                             block=n, data={"payload": payload})
+    return [_store_data_block(0x08 | (0x60 if sensitive else 0x00) | (0x80 if n == last else 0),
+                              n, payload)
             for n, (sensitive, payload) in enumerate(blocks)]
+
+
+def _store_data_block(control: int, number: int, payload: bytes) -> CommandAPDU:
+    """``STORE_DATA.build(control=…, block=…, data={"payload": payload})``.
+
+    The spec's data layout is the payload as it is and its P1/P2 are free bytes, so a
+    block that fits a short APDU is the spec's CLA/INS/Ne around the payload, made
+    directly (the general builder costs more than the rest of the block's path; a test
+    holds the two equal). Anything else goes through the spec.
+    """
+    if type(payload) is bytes and len(payload) <= 0xFF:
+        spec = STORE_DATA
+        return CommandAPDU(spec.cla, spec.ins, control, number, payload, spec.ne)
+    return STORE_DATA.build(control=control, block=number, data={"payload": payload})
