@@ -5,7 +5,7 @@ anybody may know and nobody needs to wipe: a pure function of public data (a par
 a TLV layout, an encoded SELECT, a decoded registry record). Everything derived from a key
 (a cipher context, a diversified key, a KCV, a decoded key set) is kept by the object that
 owns the key — a key set, a session, a verifier, a chip — and goes with it (see
-``docs/decisions.md``, D15).
+``docs/decisions.md``, D25).
 
 Every module-level cache of the project is made here: :func:`pure_cache` (an LRU of a
 function, always bounded) or :class:`BoundedCache` (a dict cleared when full, for keys an

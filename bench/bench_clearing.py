@@ -18,7 +18,7 @@ size; the figure depends on the machine.
 
 ``--gc-paused``: this program pauses the cyclic garbage collector around each clearing call,
 as a worker that clears large batches may choose for its own process. Clearing itself never
-touches the collector (docs/decisions.md D15); the difference between the two figures is
+touches the collector (docs/decisions.md D25); the difference between the two figures is
 the collector's full passes over what a batch keeps alive.
 """
 
