@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Hashable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 __all__ = ["BoundedCache", "cache_sizes", "clear_caches", "pure_cache"]
 
@@ -75,35 +75,32 @@ def pure_cache(maxsize: int, *, typed: bool = False) -> Callable[[_F], _F]:
     return wrap
 
 
-class BoundedCache(Generic[_K, _V]):
+class BoundedCache(dict[_K, _V]):
     """A registered dict of at most ``maxsize`` entries, emptied when full.
 
     For a cache whose lookup must do more than hash its arguments (checking that a hit
-    belongs to the very object asked about, say)."""
+    belongs to the very object asked about, say). Reads are the dict's own (``get``); write
+    with :meth:`put`, which keeps the bound."""
 
-    __slots__ = ("_entries", "_maxsize")
+    __slots__ = ("_maxsize",)
 
     def __init__(self, name: str, maxsize: int) -> None:
         if maxsize <= 0:
             raise ValueError("a module-level cache must be bounded")
-        self._entries: dict[_K, _V] = {}
+        super().__init__()
         self._maxsize = maxsize
         _register(name, self)
 
-    def get(self, key: _K) -> _V | None:
-        return self._entries.get(key)
-
     def put(self, key: _K, value: _V) -> None:
-        entries = self._entries
-        if len(entries) >= self._maxsize:
-            entries.clear()
-        entries[key] = value
+        if len(self) >= self._maxsize:
+            self.clear()
+        self[key] = value
 
     def cache_clear(self) -> None:
-        self._entries.clear()
+        self.clear()
 
     def cache_size(self) -> int:
-        return len(self._entries)
+        return len(self)
 
 
 def clear_caches() -> None:
