@@ -75,22 +75,23 @@ def _batch(terminal: SampleTerminal, size: int, card_count: int, run: int, at: d
 
 
 def _clear(office: BackOffice, batch: TerminalBatch, at: datetime,
-           gc_paused: bool) -> tuple[ClearingResult, float]:
-    """One timed clearing call; with ``gc_paused`` the collector is off around it (the
-    program's choice, restored after)."""
+           gc_paused: bool) -> tuple[ClearingResult, float, float]:
+    """One timed clearing call: its result, wall seconds and this process's CPU seconds
+    (steadier than wall time on a shared machine; a PostgreSQL server's work is not in
+    it). With ``gc_paused`` the collector is off around it (the program's choice)."""
     if gc_paused:
         gc.disable()
     try:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         result = office.clear(batch, at=at)
-        return result, time.perf_counter() - began
+        return result, time.perf_counter() - began, time.process_time() - cpu
     finally:
         if gc_paused:
             gc.enable()
 
 
 def measure(url: str, sizes: list[int], runs: int,
-            gc_paused: bool = False) -> list[tuple[int, int, float, float]]:
+            gc_paused: bool = False) -> list[tuple[int, int, float, float, float]]:
     cards = SampleCards("bench")
     card_count = min(max(sizes), MAX_CARDS)
     office = _setup(url, card_count, cards)
@@ -98,17 +99,18 @@ def measure(url: str, sizes: list[int], runs: int,
     figures = []
     at = START + timedelta(hours=1)
     for size in sizes:
-        timings = []
+        timings, cpu = [], []
         for run in range(runs):
             batch = _batch(terminal, size, min(size, card_count), run, at)
-            result, seconds = _clear(office, batch, at, gc_paused)
+            result, seconds, cpu_seconds = _clear(office, batch, at, gc_paused)
             timings.append(seconds)
+            cpu.append(cpu_seconds)
             if result.status != "created" or result.records != len(batch.records):
                 raise SystemExit(f"bench batch not cleared: {result.status}, "
                                  f"{result.records} of {len(batch.records)} records")
         median = statistics.median(timings)
         records = len(batch.records)
-        figures.append((size, records, median, records / median))
+        figures.append((size, records, median, records / median, statistics.median(cpu)))
     office.close()
     return figures
 
@@ -143,13 +145,16 @@ def main(argv: list[str] | None = None) -> int:
             targets.append(("postgresql", pg_url))
         collector = "collector paused by the program" if args.gc_paused else "collector on"
         print(f"clearing benchmark (median of {args.runs} runs; verify + post; {collector})")
-        print(f"{'database':<11} {'txns':>8} {'records':>8} {'seconds':>9} {'records/s':>10}")
+        print(f"{'database':<11} {'txns':>8} {'records':>8} {'seconds':>9} {'records/s':>10} "
+              f"{'cpu s':>8}")
         try:
             for name, url in targets:
                 if name == "postgresql":
                     _drop_all(url)
-                for size, records, seconds, rate in measure(url, sizes, args.runs, args.gc_paused):
-                    print(f"{name:<11} {size:>8} {records:>8} {seconds:>9.3f} {rate:>10,.0f}")
+                for size, records, seconds, rate, cpu in measure(url, sizes, args.runs,
+                                                                 args.gc_paused):
+                    print(f"{name:<11} {size:>8} {records:>8} {seconds:>9.3f} {rate:>10,.0f} "
+                          f"{cpu:>8.3f}")
                 if name == "postgresql":
                     _drop_all(url)
         finally:
