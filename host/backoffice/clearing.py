@@ -193,7 +193,7 @@ class Clearing:
             format_version=FORMAT_VERSION,
         ))
         posted = self.ledger.apply(conn, plan.transfers, at=at, all_or_nothing=True,
-                                   ids_are_new=True)
+                                   ids_are_new=True, answers=False)
         self.db.insert_rows(conn, bo_card_records, _CARD_COLUMNS, plan.card_rows(batch))
         post_notices(conn, plan.notices(batch, merchant_id), at=at)
         return _with(result, status="created", balances=posted.balances)
