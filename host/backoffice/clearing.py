@@ -132,7 +132,37 @@ class Clearing:
     # -- phases ----------------------------------------------------------------------------
 
     def _clear_once(self, batch: TerminalBatch, at: datetime, *, thorough: bool) -> ClearingResult:
-        at_micros = to_micros(at)
+        found = self._look_up_and_check(batch, at, thorough=thorough)
+        if isinstance(found, ClearingResult):
+            return found  # cleared before: the same answer
+        settings, merchant_id, checked, two_way = found
+        day = settings.business_day(at)
+        if checked.rejections:
+            self._reject(batch, checked.rejections, at)
+        # The postings keep what they need of the check; the rest (every earn's proof, the
+        # issuer's records) goes before the batch is posted, so the collector's passes while
+        # it is posted do not rescan it.
+        plan = _Postings(batch, merchant_id, checked, two_way)
+        del found, checked
+        try:
+            with self.db.write() as conn:
+                return self._post(conn, batch, plan, merchant_id, day, at)
+        except TransferRejectedError as exc:
+            rejections = [
+                RecordRejection(plan.record_of.get(tid, tid), _REASONS.get(code, code))
+                for tid, code in exc.codes.items()
+            ]
+            self._reject(batch, rejections, at)
+        except IntegrityError as exc:
+            if thorough:
+                raise
+            raise _ConcurrentDuplicate from exc
+
+    def _look_up_and_check(
+        self, batch: TerminalBatch, at: datetime, *, thorough: bool
+    ) -> ClearingResult | tuple[AllianceSettings, str, CheckedBatch, Ratio]:
+        """The answer given before for this batch, or what posting it needs: the settings,
+        the terminal's merchant, every record checked and the two-way rule."""
         with self.db.read() as conn:
             previous = self._previous(conn, batch)
             if previous is not None:
@@ -149,25 +179,9 @@ class Clearing:
             two_way = self._two_way_rule(conn, merchant_id)
         checked = check_batch(
             batch, merchant_id=merchant_id, holders=holders, banks=banks, agreements=agreements,
-            seen_txns=seen, verifier=self.verifier, at_micros=at_micros, issuer=issuer,
+            seen_txns=seen, verifier=self.verifier, at_micros=to_micros(at), issuer=issuer,
         )
-        day = settings.business_day(at)
-        if checked.rejections:
-            self._reject(batch, checked.rejections, at)
-        plan = _Postings(batch, merchant_id, checked, two_way)
-        try:
-            with self.db.write() as conn:
-                return self._post(conn, batch, plan, merchant_id, day, at)
-        except TransferRejectedError as exc:
-            rejections = [
-                RecordRejection(plan.record_of.get(tid, tid), _REASONS.get(code, code))
-                for tid, code in exc.codes.items()
-            ]
-            self._reject(batch, rejections, at)
-        except IntegrityError as exc:
-            if thorough:
-                raise
-            raise _ConcurrentDuplicate from exc
+        return settings, merchant_id, checked, two_way
 
     def _post(
         self,
@@ -356,7 +370,7 @@ class _Postings:
     def __init__(
         self, batch: TerminalBatch, merchant_id: str, checked: CheckedBatch, two_way: Ratio
     ) -> None:
-        self.checked = checked
+        self._txn_keys, self._sale_keys = checked.txn_keys, checked.sale_keys
         self.transfers: list[Transfer] = []
         self._record_ids: list[str] = []  # what each transfer posts, for its card record
         self.earned: dict[str, int] = {}
@@ -376,7 +390,7 @@ class _Postings:
                 correlation_id=bid, details={"points_awarded": awarded, "rule": str(two_way)},
             ))
             self._record_ids.append("(two-way credit points)")
-        self.payments_fen = sum(p.amount_fen for p, _ in checked.payments)
+        self.payments_fen = checked.payments_fen
 
     @property
     def record_of(self) -> dict[str, str]:
@@ -438,8 +452,8 @@ class _Postings:
         rows = []
         bid, terminal = batch.batch_id, batch.terminal_id
         transfer_of = dict(zip(self._record_ids, [t.id for t in self.transfers], strict=True))
-        for r, txn_key, sale_key in zip(batch.records, self.checked.txn_keys,
-                                        self.checked.sale_keys, strict=True):
+        for r, txn_key, sale_key in zip(batch.records, self._txn_keys, self._sale_keys,
+                                        strict=True):
             if isinstance(r, PaymentRecord):
                 rows.append((
                     bid, r.record_id, r.kind, r.card_id, f"chip1.{r.application}", r.amount_fen,
