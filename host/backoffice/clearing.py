@@ -118,6 +118,7 @@ class Clearing:
         self._terminals: dict[str, str] = {}
         self._two_way: dict[str, Ratio] = {}
         self._settings: AllianceSettings | None = None
+        self._names = _Names()
 
     def clear(self, batch: TerminalBatch, *, at: datetime) -> ClearingResult:
         """Clear ``batch`` at time ``at``; see the module docstring."""
@@ -142,7 +143,7 @@ class Clearing:
         # The postings keep what they need of the check; the rest (every earn's proof, the
         # issuer's records) goes before the batch is posted, so the collector's passes while
         # it is posted do not rescan it.
-        plan = _Postings(batch, merchant_id, checked, two_way)
+        plan = _Postings(batch, merchant_id, checked, two_way, self._names.for_batch())
         del found, checked
         try:
             with self.db.write() as conn:
@@ -360,16 +361,38 @@ def _card_source(card_id: str) -> Source:
     return Source(SourceKind.CARD, card_id)
 
 
-def _account(key: tuple[str, Role]) -> str:
-    return account_id(*key)
+class _Names:
+    """Each card's transfer source and each ``member:role`` account id, made once and kept
+    by its clearing (facts that never change): not once per record, nor per batch. Keyed by
+    strings, so the collector has nothing to rescan in the keys; emptied past ``limit``."""
+
+    __slots__ = ("accounts", "limit", "sources")
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self.limit = limit
+        self.sources: _Made[str, Source] = _Made(_card_source)
+        self.accounts: dict[Role, _Made[str, str]] = {}
+
+    def for_batch(self) -> _Names:
+        """These names, within their bound, for one more batch."""
+        if len(self.sources) > self.limit or sum(map(len, self.accounts.values())) > self.limit:
+            self.sources.clear()
+            self.accounts.clear()
+        return self
+
+    def of(self, role: Role) -> _Made[str, str]:
+        """Account ids of one role, by member id."""
+        ids = self.accounts.get(role)
+        if ids is None:
+            ids = self.accounts[role] = _Made(lambda member_id: account_id(member_id, role))
+        return ids
 
 
 class _Postings:
     """The transfers, card records and notices of a checked batch."""
 
-    def __init__(
-        self, batch: TerminalBatch, merchant_id: str, checked: CheckedBatch, two_way: Ratio
-    ) -> None:
+    def __init__(self, batch: TerminalBatch, merchant_id: str, checked: CheckedBatch,
+                 two_way: Ratio, names: _Names) -> None:
         self._txn_keys, self._sale_keys = checked.txn_keys, checked.sale_keys
         self.transfers: list[Transfer] = []
         self._record_ids: list[str] = []  # what each transfer posts, for its card record
@@ -378,7 +401,7 @@ class _Postings:
         self._per_holder: dict[str, dict[str, int]] = {}
         bid = batch.batch_id
         terminal = Source(SourceKind.TERMINAL, batch.terminal_id)
-        self._add_card_transfers(bid, merchant_id, checked)
+        self._add_card_transfers(bid, merchant_id, checked, names)
         awarded = self.earned.get(Asset.CONSUMPTION_POINTS.value, 0)
         self.credit_points = two_way.apply(awarded, Rounding.DOWN)
         if self.credit_points:
@@ -397,20 +420,21 @@ class _Postings:
         """Record id by transfer id (made when a rejection names its records)."""
         return dict(zip([t.id for t in self.transfers], self._record_ids, strict=True))
 
-    def _add_card_transfers(self, bid: str, merchant_id: str, checked: CheckedBatch) -> None:
+    def _add_card_transfers(self, bid: str, merchant_id: str, checked: CheckedBatch,
+                            names: _Names) -> None:
         """One transfer per earn and per redeem. Each names the card as its source, the batch
         as its correlation id and the merchant (and, for earns, the agreement and the
         purchase) in its details; the terminal and the record are on the card record that
         points at the transfer. Sources and account ids are made once per card and holder."""
         single = Transfer.single
         transfers, record_ids, per_holder = self.transfers, self._record_ids, self._per_holder
-        account, source = _Made(_account), _Made(_card_source)
+        source, ids = names.sources, names.of
         earned: dict[Asset, int] = {}
         for record, holder, issuer, agreement, sale in checked.earns:
             rid, purse, amount = record.record_id, record.purse, record.amount
             transfers.append(single(
-                f"{bid}/{rid}", account[issuer, ISSUING_ROLE[purse]],
-                account[holder.member_id, PURSE_ROLE[purse]], amount, purse, Reason.EARN,
+                f"{bid}/{rid}", ids(ISSUING_ROLE[purse])[issuer],
+                ids(PURSE_ROLE[purse])[holder.member_id], amount, purse, Reason.EARN,
                 source[record.card_id], correlation_id=bid,
                 details={"agreement": agreement.id, "merchant": merchant_id,
                          "purchase_fen": sale.amount_fen, "sale": sale.key},
@@ -423,13 +447,14 @@ class _Postings:
             key = _EARNED_KEY[purse]
             figures[key] = figures.get(key, 0) + amount
         self.earned.update((purse.value, points) for purse, points in earned.items())
-        redeemed_at = account[merchant_id, Role.POINTS_REDEEMED]
+        redeemed_at = ids(Role.POINTS_REDEEMED)[merchant_id]
+        spender = ids(Role.CONSUMPTION_POINTS)
         redeem_details = {"merchant": merchant_id}
         redeemed = 0
         for record, holder in checked.redeems:
             rid, amount = record.record_id, record.amount
             transfers.append(single(
-                f"{bid}/{rid}", account[holder.member_id, Role.CONSUMPTION_POINTS], redeemed_at,
+                f"{bid}/{rid}", spender[holder.member_id], redeemed_at,
                 amount, Asset.CONSUMPTION_POINTS, Reason.REDEEM, source[record.card_id],
                 correlation_id=bid, details=redeem_details,
             ))

@@ -68,7 +68,7 @@ class SoftwareCardVerifier:
         return f"SoftwareCardVerifier({self._keys!r})"
 
     def verify_purse_tac(self, record: PurseRecord) -> bool:
-        cipher = self._cipher((record.card_id, record.purse), self._tac_cipher)
+        cipher = self._cipher((record.card_id, record.purse.value), self._tac_cipher)
         if cipher is None:
             return False
         try:
@@ -125,7 +125,7 @@ class SoftwareCardVerifier:
 
     def _tac_cipher(self, entry: _Entry) -> BlockCipher | None:
         card_id, purse = entry
-        dtk = self._keys.tac_key_of(card_id, purse)  # type: ignore[arg-type]
+        dtk = self._keys.tac_key_of(card_id, Asset(purse))
         if dtk is None:
             return None
         try:
@@ -145,7 +145,8 @@ class SoftwareCardVerifier:
 
 
 _AC = "ac/"
-#: a key of a card: (card id, its purse) for a TAC key, (card id, ``ac/<application>``) for
-#: a cryptogram master key
-_Entry = tuple[str, Asset | str]
+#: a key of a card: (card id, its purse's name) for a TAC key, (card id,
+#: ``ac/<application>``) for a cryptogram master key; strings only, so the collector drops
+#: the pairs from its lists instead of rescanning them
+_Entry = tuple[str, str]
 _UNSEEN = object()
