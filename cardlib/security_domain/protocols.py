@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
@@ -37,15 +37,18 @@ class DataEncryptionKey:
 
     algorithm: Algorithm
     key: bytes
+    #: the cipher the key's owner keeps (SCP03: the key set's static DEK), if any
+    owned: BlockCipher | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return f"DataEncryptionKey({self.algorithm.value})"
 
     @functools.cached_property
     def cipher(self) -> BlockCipher:
-        """The DEK's cipher, kept for the session (a personalisation decrypts every
-        sensitive block and key under it) and gone with it."""
-        return BlockCipher(self.algorithm, self.key)
+        """The DEK's cipher: its key set's (SCP03's static DEK) or, for a session DEK, one
+        kept for the session (a personalisation decrypts every sensitive block and key
+        under it) and gone with it."""
+        return self.owned or BlockCipher(self.algorithm, self.key)
 
 
 def counter_limit(profile: ISDProfile) -> int:
@@ -65,4 +68,5 @@ def new_handshake(profile: ISDProfile, keyset: KeySet, *, kdd: bytes, counter: i
 def dek_for(profile: ISDProfile, keyset: KeySet, counter: int) -> DataEncryptionKey:
     if profile.suite.scp == 2:
         return DataEncryptionKey(Algorithm.TDES, scp02_session_keys(keyset.keys, counter).s_dek)
-    return DataEncryptionKey(keyset.keys.algorithm, keyset.keys.dek)
+    keys = keyset.keys
+    return DataEncryptionKey(keys.algorithm, keys.dek, keys.cipher("dek"))
