@@ -7,10 +7,10 @@ always writes minimal lengths. Tags are plain ints (``0x9F02``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .caches import pure_cache
 from .errors import TLVError
 from .hexutil import to_hex
 
@@ -39,12 +39,12 @@ def tag_bytes(tag: int) -> bytes:
 
 # Tags are few and their encodings never change: the per-tag answers below are computed
 # once (every TLV built or encoded asks them).
-@functools.lru_cache(maxsize=2048)
+@pure_cache(maxsize=2048)
 def is_constructed(tag: int) -> bool:
     return bool(tag_bytes(tag)[0] & 0x20)
 
 
-@functools.lru_cache(maxsize=2048)
+@pure_cache(maxsize=2048)
 def encode_tag(tag: int) -> bytes:
     raw = tag_bytes(tag)
     # validate that the bytes form one well-formed tag
@@ -181,7 +181,7 @@ def parse_tlvs(data: bytes) -> list[TLV]:
     return list(_parsed(data if type(data) is bytes else bytes(data)))
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _parsed(data: bytes) -> tuple[TLV, ...]:
     """The objects of ``data``: a pure function of immutable bytes, and TLVs are frozen,
     so the same answer (a card's FCI, a record read again) is parsed once."""
@@ -222,7 +222,7 @@ def parse_dol(data: bytes) -> list[tuple[int, int]]:
     return list(_parsed_dol(data if type(data) is bytes else bytes(data)))
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _parsed_dol(data: bytes) -> tuple[tuple[int, int], ...]:
     """A pure function of immutable bytes: each distinct DOL (a card's CDOL1, PDOL…) once."""
     out: list[tuple[int, int]] = []

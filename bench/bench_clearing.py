@@ -1,20 +1,31 @@
 """Clearing throughput: card transactions verified and posted per second, by batch size.
 
-Each run clears one terminal batch of N card records (two thirds points loads that reward a
-purchase, one third points spent at the merchant) from up to 10,000 distinct cards: every
-TAC is verified in software and every record posted in one database transaction. Set-up
+Each run clears one terminal batch of N card transactions (two thirds points loads that
+reward a purchase, one third points spent at the merchant) from up to 10,000 distinct cards.
+A load rewards a proven sale, so it comes with the sale's payment record: a batch of N
+transactions holds more records than N (the ``records`` column). Every TAC and cryptogram
+is verified in software and every record posted in one database transaction. Set-up
 (members, agreements, signing the records as the cards would) is outside the timing.
 
     .venv/bin/python bench/bench_clearing.py            # SQLite, 1k / 10k / 100k
     .venv/bin/python bench/bench_clearing.py --sizes 1000,10000 --runs 5
-    DUALCARD_BENCH_PG_URL=postgresql+psycopg://... .venv/bin/python bench/bench_clearing.py
+    .venv/bin/python bench/bench_clearing.py --pg       # also PostgreSQL (see below)
+    .venv/bin/python bench/bench_clearing.py --gc-paused  # the program pauses the collector
 
-Prints the median of the runs for each size; the figure depends on the machine.
+PostgreSQL: the server ``DUALCARD_BENCH_PG_URL`` names; with ``--pg`` and no URL, a throwaway
+cluster like the tests' (:mod:`host.testing.postgres`). Prints the median of the runs for each
+size; the figure depends on the machine.
+
+``--gc-paused``: this program pauses the cyclic garbage collector around each clearing call,
+as a worker that clears large batches may choose for its own process. Clearing itself never
+touches the collector (docs/decisions.md D25); the difference between the two figures is
+the collector's full passes over what a batch keeps alive.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -24,10 +35,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from host.backoffice import Agreement, Asset, BackOffice, Member, MemberKind, Ratio, Rounding
+from host.backoffice.clearing import ClearingResult
 from host.backoffice.database import Database
 from host.backoffice.sample_cards import SampleCards, SampleTerminal
 from host.backoffice.schema import metadata
 from host.backoffice.verifier import SoftwareCardVerifier
+from host.records.batch import TerminalBatch
 
 MAX_CARDS = 10_000
 TERMINAL = "00000000B001"
@@ -62,7 +75,24 @@ def _batch(terminal: SampleTerminal, size: int, card_count: int, run: int, at: d
     return terminal.close_batch(f"bench-{size}-{run}")
 
 
-def measure(url: str, sizes: list[int], runs: int) -> list[tuple[int, float, float]]:
+def _clear(office: BackOffice, batch: TerminalBatch, at: datetime,
+           gc_paused: bool) -> tuple[ClearingResult, float, float]:
+    """One timed clearing call: its result, wall seconds and this process's CPU seconds
+    (steadier than wall time on a shared machine; a PostgreSQL server's work is not in
+    it). With ``gc_paused`` the collector is off around it (the program's choice)."""
+    if gc_paused:
+        gc.disable()
+    try:
+        began, cpu = time.perf_counter(), time.process_time()
+        result = office.clear(batch, at=at)
+        return result, time.perf_counter() - began, time.process_time() - cpu
+    finally:
+        if gc_paused:
+            gc.enable()
+
+
+def measure(url: str, sizes: list[int], runs: int,
+            gc_paused: bool = False) -> list[tuple[int, int, float, float, float]]:
     cards = SampleCards("bench")
     card_count = min(max(sizes), MAX_CARDS)
     office = _setup(url, card_count, cards)
@@ -70,16 +100,18 @@ def measure(url: str, sizes: list[int], runs: int) -> list[tuple[int, float, flo
     figures = []
     at = START + timedelta(hours=1)
     for size in sizes:
-        timings = []
+        timings, cpu = [], []
         for run in range(runs):
             batch = _batch(terminal, size, min(size, card_count), run, at)
-            began = time.perf_counter()
-            result = office.clear(batch, at=at)
-            timings.append(time.perf_counter() - began)
-            if result.status != "created" or result.records != size:
-                raise SystemExit(f"bench batch not cleared: {result.status}")
+            result, seconds, cpu_seconds = _clear(office, batch, at, gc_paused)
+            timings.append(seconds)
+            cpu.append(cpu_seconds)
+            if result.status != "created" or result.records != len(batch.records):
+                raise SystemExit(f"bench batch not cleared: {result.status}, "
+                                 f"{result.records} of {len(batch.records)} records")
         median = statistics.median(timings)
-        figures.append((size, median, size / median))
+        records = len(batch.records)
+        figures.append((size, records, median, records / median, statistics.median(cpu)))
     office.close()
     return figures
 
@@ -95,23 +127,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--gc-paused", action="store_true",
+                        help="pause the garbage collector around each clearing call")
+    parser.add_argument("--pg", action="store_true",
+                        help="also PostgreSQL: DUALCARD_BENCH_PG_URL, or a throwaway cluster")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     targets = []
     with tempfile.TemporaryDirectory() as tmp:
         targets.append(("sqlite", f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"))
         pg_url = os.environ.get("DUALCARD_BENCH_PG_URL")
+        cluster = None
+        if not pg_url and args.pg:
+            from host.testing.postgres import postgres_url
+
+            pg_url, cluster = postgres_url()
         if pg_url:
             targets.append(("postgresql", pg_url))
-        print(f"clearing benchmark (median of {args.runs} runs; verify + post)")
-        print(f"{'database':<11} {'records':>8} {'seconds':>9} {'records/s':>10}")
-        for name, url in targets:
-            if name == "postgresql":
-                _drop_all(url)
-            for size, seconds, rate in measure(url, sizes, args.runs):
-                print(f"{name:<11} {size:>8} {seconds:>9.3f} {rate:>10,.0f}")
-            if name == "postgresql":
-                _drop_all(url)
+        collector = "collector paused by the program" if args.gc_paused else "collector on"
+        print(f"clearing benchmark (median of {args.runs} runs; verify + post; {collector})")
+        print(f"{'database':<11} {'txns':>8} {'records':>8} {'seconds':>9} {'records/s':>10} "
+              f"{'cpu s':>8}")
+        try:
+            for name, url in targets:
+                if name == "postgresql":
+                    _drop_all(url)
+                for size, records, seconds, rate, cpu in measure(url, sizes, args.runs,
+                                                                 args.gc_paused):
+                    print(f"{name:<11} {size:>8} {records:>8} {seconds:>9.3f} {rate:>10,.0f} "
+                          f"{cpu:>8.3f}")
+                if name == "postgresql":
+                    _drop_all(url)
+        finally:
+            if cluster is not None:
+                cluster.stop()
     return 0
 
 

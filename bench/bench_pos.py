@@ -8,11 +8,12 @@ terminal's SQLite journal and the agreements of an in-process back office consul
 cryptography is real (AES card keys, the sample card's test issuer keys).
 
 Usage: python bench/bench_pos.py [--runs 300] [--vpcd-runs 100] [--no-vpcd] [--profile]
+[--no-profile]
 
 Prints the median latency of a sale: in process (journal in memory, and journal in a
 file with synchronous=FULL), and through pcscd + vpcd (the card served on the virtual
 reader, the terminal talking PC/SC). Goals: <= 2 ms in process, <= 10 ms through pcscd.
-When a goal is missed, or with --profile, a cProfile of the in-process sale shows where
+When a goal is missed (unless --no-profile), or with --profile, a cProfile of the in-process sale shows where
 the time goes, grouped by layer.
 """
 
@@ -157,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vpcd-runs", type=int, default=100)
     parser.add_argument("--no-vpcd", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="no profile even when a goal is missed (figures only)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-pos-") as tmp:
@@ -173,16 +176,18 @@ def main(argv: list[str] | None = None) -> int:
 
         print("POS sale (debit, online, ARPC checked) + points on two purses, median latency:")
         met = in_memory <= GOAL_IN_PROCESS_MS
-        print(f"  in process, journal in memory : {in_memory:7.2f} ms   goal <= "
-              f"{GOAL_IN_PROCESS_MS:.0f} ms: {'met' if met else 'NOT met'}")
+        print(f"  in process, journal in memory : {in_memory:7.2f} ms   (goal <= "
+              f"{GOAL_IN_PROCESS_MS:.0f} ms)")
+        print(f"  goal in process {'met' if met else 'NOT met'}")
         print(f"  in process, journal in a file : {in_file:7.2f} ms   (synchronous=FULL: each "
               "step reaches the disk)")
         if pcsc is not None:
             pcsc_met = pcsc <= GOAL_PCSC_MS
-            print(f"  through pcscd + vpcd          : {pcsc:7.2f} ms   goal <= "
-                  f"{GOAL_PCSC_MS:.0f} ms: {'met' if pcsc_met else 'NOT met'}")
+            print(f"  through pcscd + vpcd          : {pcsc:7.2f} ms   (goal <= "
+                  f"{GOAL_PCSC_MS:.0f} ms)")
+            print(f"  goal through pcscd {'met' if pcsc_met else 'NOT met'}")
             met = met and pcsc_met
-        if args.profile or not met:
+        if args.profile or not (met or args.no_profile):
             profile(_sale(memory_terminal), min(args.runs, 200))
         office.close()
     return 0

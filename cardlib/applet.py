@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from apdu_specs.apdu import CLA, CommandAPDU
+from apdu_specs.caches import BoundedCache
 from apdu_specs.commands.spec import CommandSpec
 from apdu_specs.errors import SpecError
 from apdu_specs.sw import SW, SWError
@@ -79,8 +80,10 @@ class AppletEnv:
     random: Callable[[int], bytes] = os.urandom
 
 
+_ParseKey = tuple[int, int, int, int, bytes, int | None]
 #: (id of the spec, INS, P1, P2, data, Ne) → (the spec, its parse of such a command)
-_PARSED: dict[tuple[int, int, int, int, bytes, int | None], tuple[CommandSpec, dict[str, Any]]] = {}
+_PARSED: BoundedCache[_ParseKey, tuple[CommandSpec, dict[str, Any]]] = BoundedCache(
+    "cardlib.applet._PARSED", 512)
 
 
 def _shared_parse(spec: CommandSpec, apdu: CommandAPDU) -> dict[str, Any]:
@@ -93,9 +96,7 @@ def _shared_parse(spec: CommandSpec, apdu: CommandAPDU) -> dict[str, Any]:
     if hit is not None and hit[0] is spec:
         return hit[1]
     fields = spec.parse(apdu)
-    if len(_PARSED) >= 512:
-        _PARSED.clear()
-    _PARSED[key] = (spec, fields)
+    _PARSED.put(key, (spec, fields))
     return fields
 
 

@@ -7,11 +7,11 @@ Applet *instances* are rebuilt from records on demand.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.gp_extra import CARD_STATE_NAMES, app_state_name
 from apdu_specs.sw import SW, SWError
 
@@ -85,7 +85,7 @@ class AppRecord:
         return cls(aid, lf, mod, state, privs, params, order)
 
 
-@functools.lru_cache(maxsize=1024)
+@pure_cache(maxsize=1024)
 def _record_of(aid: bytes, value: tuple[Any, ...]) -> AppRecord:
     """Records are decoded on every SELECT: a pure function of the stored (immutable)
     value, so the frozen record is built once per value."""
@@ -97,18 +97,18 @@ def _order(rec: AppRecord) -> int:
     return rec.order
 
 
-@functools.lru_cache(maxsize=1024)
+@pure_cache(maxsize=1024)
 def _aid_of_key(key: str) -> bytes:
     return bytes.fromhex(key.split("/", 1)[1])
 
 
-@functools.lru_cache(maxsize=1024)
+@pure_cache(maxsize=1024)
 def _registry_key(aid: bytes) -> str:
     """The memory key of an application's record (every command names one or two)."""
     return "registry/" + aid.hex().upper()
 
 
-@functools.lru_cache(maxsize=1024)
+@pure_cache(maxsize=1024)
 def _app_prefix(aid: bytes) -> str:
     return "app/" + aid.hex().upper() + "/"
 

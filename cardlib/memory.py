@@ -44,14 +44,16 @@ its tear point completes, and the tear stays armed for the writes that follow.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
+
+from apdu_specs.caches import pure_cache
 
 __all__ = ["MemoryView", "PersistentMemory", "PowerLoss", "TransientMemory", "Value"]
 
 Value = Any  # int | bool | str | bytes | None | tuple[Value, ...]
+_T = TypeVar("_T")
 
 _IMMUTABLE = (int, bool, str, bytes, type(None))
 #: an undo journal's "the key did not exist before"
@@ -84,7 +86,7 @@ def _check_value(value: Value) -> Value:
                     f"got {type(value).__name__}")
 
 
-@functools.lru_cache(maxsize=4096)
+@pure_cache(maxsize=4096)
 def _directories_of(path: str) -> tuple[str, ...]:
     """The directories of the first one and two segments a key or prefix is in:
     ``app/A1/x/y`` → ``("app/", "app/A1/")``, ``card/state`` → ``("card/",)``."""
@@ -120,6 +122,8 @@ class PersistentMemory:
             for directory in _directories_of(key):
                 self._directories.setdefault(directory, set()).add(key)
         self._keys_cache: dict[str, tuple[int, tuple[str, ...]]] = {}
+        #: name → (stored values, what they decode to): see :meth:`MemoryView.decoded`
+        self._decoded: dict[str, tuple[tuple[Value, ...], Any]] = {}
 
     # --- reads -----------------------------------------------------------------------
     def read(self, key: str, default: Value = None) -> Value:
@@ -352,6 +356,23 @@ class MemoryView:
 
     def transaction(self):
         return self._mem.transaction()
+
+    def decoded(self, name: str, stored: tuple[Value, ...],
+                decode: Callable[[tuple[Value, ...]], _T]) -> _T:
+        """``decode(stored)``, kept by this chip's memory under ``name`` for as long as the
+        stored values stay the same (values are immutable: new values are decoded anew).
+
+        For stored values that hold keys (a key set, a payment configuration): what they
+        decode to, and the ciphers it keeps, belong to this chip and go with it, where a
+        module-level cache would keep every card's keys for the life of the process."""
+        entries = self._mem._decoded
+        full = self._prefix + name
+        hit = entries.get(full)
+        if hit is not None and hit[0] == stored:
+            return hit[1]  # type: ignore[no-any-return]
+        result = decode(stored)
+        entries[full] = (stored, result)
+        return result
 
 
 class TransientMemory:

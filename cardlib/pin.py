@@ -9,9 +9,9 @@ has not paid for, so tearing the card can never give a guesser a free try
 
 from __future__ import annotations
 
-import functools
 import hmac
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.sw import SW, SWError
 
 from .memory import MemoryView, TransientMemory
@@ -19,7 +19,7 @@ from .memory import MemoryView, TransientMemory
 __all__ = ["PIN"]
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _keys_of(name: str) -> tuple[str, str, str, str]:
     """The memory keys of a PIN (value, limit, tries) and its RAM flag, named once."""
     return f"{name}.value", f"{name}.limit", f"{name}.tries", f"{name}.ok"

@@ -35,6 +35,7 @@ from construct import (
 )
 from construct.core import GreedyBytes
 
+from ..caches import pure_cache
 from .variants import Variants
 
 __all__ = ["FastLayout", "FastVariants", "fast_layout"]
@@ -345,9 +346,6 @@ class FastVariants:
         return built
 
 
-_CACHE: dict[int, tuple[Construct, FastLayout | FastVariants | None]] = {}
-
-
 def _analyse(con: Construct) -> FastLayout | FastVariants | None:
     if type(con) is Variants:
         return FastVariants(con)
@@ -359,11 +357,8 @@ def _analyse(con: Construct) -> FastLayout | FastVariants | None:
     return None if fields is None else FastLayout(fields)
 
 
+@pure_cache(maxsize=1024)
 def fast_layout(con: Construct) -> FastLayout | FastVariants | None:
-    """The fast path for ``con`` (analysed once per layout object), or None."""
-    hit = _CACHE.get(id(con))
-    if hit is not None and hit[0] is con:
-        return hit[1]
-    fast = _analyse(con)
-    _CACHE[id(con)] = (con, fast)
-    return fast
+    """The fast path for ``con`` (analysed once per layout object: constructs hash and
+    compare by identity), or None."""
+    return _analyse(con)

@@ -20,13 +20,20 @@ Both ends of a GP exchange must agree on these byte layouts, so they live here o
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from construct import Const, Int8ub, Struct
 
-from ..crypto.ciphers import Algorithm, cbc_decrypt, cbc_encrypt, ecb_decrypt, ecb_encrypt
+from ..caches import pure_cache
+from ..crypto.ciphers import (
+    Algorithm,
+    CipherKey,
+    cbc_decrypt,
+    cbc_encrypt,
+    ecb_decrypt,
+    ecb_encrypt,
+)
 from ..crypto.errors import CryptoError
 from ..crypto.kcv import kcv
 from ..crypto.padding import pad_method2, unpad_method2
@@ -130,8 +137,9 @@ def _require_block_cipher(algorithm: Algorithm) -> None:
         raise SpecError("single DES is not a GlobalPlatform DEK algorithm")
 
 
-def encrypt_sensitive(algorithm: Algorithm, dek: bytes, value: bytes) -> bytes:
-    """Encrypt a sensitive value (an encrypted DGI's content) under the DEK."""
+def encrypt_sensitive(algorithm: Algorithm, dek: CipherKey, value: bytes) -> bytes:
+    """Encrypt a sensitive value (an encrypted DGI's content) under the DEK (or the cipher
+    its owner, the session, keeps for it)."""
     _require_block_cipher(algorithm)
     padded = pad_method2(value, algorithm.block_size)
     if algorithm is Algorithm.TDES:
@@ -139,7 +147,7 @@ def encrypt_sensitive(algorithm: Algorithm, dek: bytes, value: bytes) -> bytes:
     return cbc_encrypt(algorithm, dek, padded)
 
 
-def decrypt_sensitive(algorithm: Algorithm, dek: bytes, value: bytes) -> bytes:
+def decrypt_sensitive(algorithm: Algorithm, dek: CipherKey, value: bytes) -> bytes:
     """Inverse of :func:`encrypt_sensitive`; :class:`SpecError` (6A80) on bad length or padding."""
     _require_block_cipher(algorithm)
     try:
@@ -157,7 +165,7 @@ KEY_TYPES: dict[Algorithm, int] = {Algorithm.TDES: 0x80, Algorithm.AES: 0x88, Al
 _ALGORITHM_OF_TYPE = {v: k for k, v in KEY_TYPES.items()}
 
 
-def encode_key_component(algorithm: Algorithm, key: bytes, dek: bytes) -> dict[str, object]:
+def encode_key_component(algorithm: Algorithm, key: bytes, dek: CipherKey) -> dict[str, object]:
     """One entry of PUT KEY's ``keys`` list: key type, encrypted key field, KCV."""
     if algorithm not in KEY_TYPES:
         raise SpecError(f"PUT KEY does not carry {algorithm.value} keys")
@@ -169,7 +177,7 @@ def encode_key_component(algorithm: Algorithm, key: bytes, dek: bytes) -> dict[s
     return {"type": KEY_TYPES[algorithm], "key": field, "kcv": check}
 
 
-def decode_key_component(entry: Mapping[str, object], dek: bytes) -> tuple[Algorithm, bytes]:
+def decode_key_component(entry: Mapping[str, object], dek: CipherKey) -> tuple[Algorithm, bytes]:
     """Decrypt one PUT KEY entry and check its KCV; :class:`SpecError` (6A80) if anything is off."""
     algorithm = _ALGORITHM_OF_TYPE.get(int(entry["type"]))  # type: ignore[call-overload]
     if algorithm is None:
@@ -262,7 +270,7 @@ def build_card_recognition(gp_version: Sequence[int] = (2, 3, 1), scp: int = 3,
     return _build_card_recognition(gp_version, scp, i_parameter)
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _card_recognition(gp_version: tuple[int, ...], scp: int, i_parameter: int) -> bytes:
     """Every GET DATA 66 answers it: a pure function of three ints (errors are not kept)."""
     return _build_card_recognition(gp_version, scp, i_parameter)
@@ -396,7 +404,7 @@ class RegistryEntry:
                    values.get(0xCC, b""), values.get(0xCE, b""), tuple(modules))
 
 
-@functools.lru_cache(maxsize=512)
+@pure_cache(maxsize=512)
 def _entry_tlv(entry: RegistryEntry) -> bytes:
     """A frozen entry's E3 template, built once per distinct entry (GET STATUS lists the
     same entries again and again)."""
@@ -408,7 +416,7 @@ def parse_registry(data: bytes) -> list[RegistryEntry]:
     return list(_registry(data if type(data) is bytes else bytes(data)))
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _registry(data: bytes) -> tuple[RegistryEntry, ...]:
     """Frozen entries of a response: the same answers come back card after card."""
     try:

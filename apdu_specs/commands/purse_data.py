@@ -11,7 +11,6 @@ Everything here is the project's own definition modelled on the PBOC electronic 
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -26,6 +25,7 @@ from construct import (
     Struct,
 )
 
+from ..caches import pure_cache
 from ..crypto.ciphers import Algorithm
 from ..crypto.purse import PurseScheme
 from ..errors import SpecError, TLVError
@@ -183,7 +183,7 @@ def parse_transaction_time(raw: bytes) -> _dt.datetime:
     return _transaction_time(text)
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _transaction_time(text: str) -> _dt.datetime:
     """``strptime`` is slow and the answer (a datetime) immutable: once per distinct text."""
     try:
@@ -263,13 +263,13 @@ class KeyKind(IntEnum):
 OPTION_PIN_FOR_PURCHASE = 0x01
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def purse_dgi(purse: Purse) -> int:
     """DGI ``02pp``: a purse's parameters and initial state."""
     return 0x0200 | Purse(purse).value
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def key_dgi(purse: Purse, kind: KeyKind) -> int:
     """DGI ``8p0k``: one key of one purse (sensitive: arrives decrypted from the SD)."""
     return 0x8000 | (Purse(purse).value << 8) | KeyKind(kind).value

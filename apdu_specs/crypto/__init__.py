@@ -3,7 +3,8 @@
 Pure functions and small sans-I/O state objects, bytes in and bytes out, built on the
 ``cryptography`` package (no block cipher is implemented here). One concept per module:
 
-- :mod:`.ciphers` — :class:`Algorithm`, ECB/CBC with cached cipher contexts, CMAC;
+- :mod:`.ciphers` — :class:`Algorithm`, ECB/CBC and CMAC on cipher contexts their key's
+  owner keeps (nothing here keeps a key);
 - :mod:`.padding`, :mod:`.mac`, :mod:`.kdf`, :mod:`.kcv`, :mod:`.parity`;
 - :mod:`.diversify`, :mod:`.keyset` — GlobalPlatform card keys;
 - :mod:`.scp03`, :mod:`.scp02` — secure channels (:mod:`.secure_messaging` is their

@@ -2,14 +2,18 @@
 
 Everything is built on ``cryptography``; nothing here implements a block cipher.
 
-Why a cache: creating a ``cryptography`` cipher context costs 4–10 µs while feeding an
-existing one costs 0.3–0.5 µs, and the secure-channel and purse hot paths encrypt a few
-blocks per APDU under the same few keys. :func:`block_cipher` therefore keeps one
-:class:`BlockCipher` per ``(algorithm, key)`` in a bounded LRU. A ``BlockCipher`` keeps
-long-lived ECB and CBC contexts; for CBC it tracks the context's chaining block so that
-any IV can be applied to the first block (``C1 = E(P1 xor IV)`` no matter what the
-context chained before). Each ``BlockCipher`` serialises its own use with a lock, so
-the cache is safe to share between threads.
+Who keeps a cipher: creating a ``cryptography`` cipher context costs 4–10 µs while feeding
+an existing one costs 0.3–0.5 µs, and the secure-channel and purse hot paths encrypt a few
+blocks per APDU under the same few keys. A :class:`BlockCipher` keeps long-lived ECB and
+CBC contexts for one key; whoever owns the key keeps its cipher — a key set, a session, a
+card's keys, a verifier — through a :class:`KeyCiphers`, and the contexts (with the key
+schedule inside them) go when the owner goes. Nothing at module level holds a key. The
+functions below take a :data:`CipherKey`: the owner's cipher, or raw key bytes for a key
+used once (a throw-away context, nothing kept).
+
+For CBC a ``BlockCipher`` tracks the context's chaining block so that any IV can be applied
+to the first block (``C1 = E(P1 xor IV)`` no matter what the context chained before). Each
+``BlockCipher`` serialises its own use with a lock, so an owner may share it between threads.
 
 3DES always reaches ``cryptography`` as a 24-byte key (``K1||K2||K1`` for a 16-byte
 key, ``K||K||K`` for single DES) through the ``decrepit`` module, so no deprecation
@@ -18,7 +22,6 @@ warning fires.
 
 from __future__ import annotations
 
-import functools
 import threading
 from enum import Enum
 
@@ -26,24 +29,21 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import cmac as _cmac
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
-from apdu_specs.crypto.errors import DataLengthError, KeyLengthError
+from apdu_specs.crypto.errors import DataLengthError, KeyLengthError, UnsupportedAlgorithmError
 
 __all__ = [
     "Algorithm",
     "BlockCipher",
-    "block_cipher",
+    "CipherKey",
+    "KeyCiphers",
     "cbc_decrypt",
     "cbc_encrypt",
     "check_key",
-    "clear_cache",
+    "cipher_of",
     "ecb_decrypt",
     "ecb_encrypt",
-    "ecb_encrypt_once",
     "xor",
 ]
-
-CACHE_SIZE = 512
-"""How many (algorithm, key) pairs keep live cipher contexts."""
 
 
 class Algorithm(Enum):
@@ -118,8 +118,7 @@ def _primitive(
 class BlockCipher:
     """One key under one algorithm, with reusable ECB/CBC contexts and a CMAC template.
 
-    Build one directly for a throw-away key; use :func:`block_cipher` for the cached one.
-    The repr never shows the key.
+    The owner of the key keeps it (see :class:`KeyCiphers`); the repr never shows the key.
     """
 
     __slots__ = (
@@ -134,11 +133,13 @@ class BlockCipher:
         "_primitive",
         "algorithm",
         "block_size",
+        "key_size",
     )
 
     def __init__(self, algorithm: Algorithm, key: bytes) -> None:
         self.algorithm = algorithm
         self.block_size = algorithm.block_size
+        self.key_size = len(key)
         self._primitive = _primitive(algorithm, bytes(key))
         self._lock = threading.Lock()
         # Contexts are made on first use: a key used only for CBC-MAC or CMAC (one per card
@@ -232,49 +233,89 @@ class BlockCipher:
         return ctx.finalize()
 
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
-def _cached_block_cipher(algorithm: Algorithm, key: bytes) -> BlockCipher:
+#: a raw key (used once: a throw-away context) or the cipher its owner keeps for it
+CipherKey = bytes | BlockCipher
+
+
+def cipher_of(algorithm: Algorithm, key: CipherKey) -> BlockCipher:
+    """The owner's cipher when given one (it must be for ``algorithm``), else a throw-away
+    cipher for the raw ``key``."""
+    if isinstance(key, BlockCipher):
+        if key.algorithm is not algorithm:
+            raise UnsupportedAlgorithmError(
+                f"a {key.algorithm.value} cipher cannot serve {algorithm.value}")
+        return key
     return BlockCipher(algorithm, key)
 
 
-def block_cipher(algorithm: Algorithm, key: bytes) -> BlockCipher:
-    """The cached :class:`BlockCipher` for ``(algorithm, key)`` (LRU of ``CACHE_SIZE``)."""
-    if type(key) is not bytes:
-        key = bytes(key)
-    return _cached_block_cipher(algorithm, key)
+class KeyCiphers:
+    """The ciphers of the keys one owner holds, each made on first use.
 
+    An owner (a key set, a session, a card's keys, a verifier) keeps one of these and asks
+    it for the ciphers of its own keys, so the contexts go when the owner goes. At most
+    ``limit`` ciphers are kept (all are dropped when a new one would pass the limit), so an
+    owner whose keys keep changing stays bounded. Copies and pickles of the owner start
+    with an empty one.
+    """
 
-def clear_cache() -> None:
-    """Drop every cached cipher context (e.g. after keys were replaced)."""
-    _cached_block_cipher.cache_clear()
+    __slots__ = ("_ciphers", "_limit")
 
+    def __init__(self, limit: int = 4) -> None:
+        if limit <= 0:
+            raise ValueError("a cipher cache must be bounded")
+        self._ciphers: dict[tuple[Algorithm, bytes], BlockCipher] = {}
+        self._limit = limit
 
-def ecb_encrypt_once(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:
-    """ECB encryption under a key that is used once (the KCV of a fresh per-card key): a
-    throw-away context is cheaper than building, caching and evicting a :class:`BlockCipher`."""
-    _check_blocks(algorithm, data)
-    return Cipher(_primitive(algorithm, bytes(key)), _ECB).encryptor().update(data)
+    def __repr__(self) -> str:
+        return f"KeyCiphers({len(self._ciphers)} of {self._limit})"
+
+    def __len__(self) -> int:
+        return len(self._ciphers)
+
+    def __reduce__(self) -> tuple[type[KeyCiphers], tuple[int]]:
+        return KeyCiphers, (self._limit,)
+
+    def of(self, algorithm: Algorithm, key: bytes) -> BlockCipher:
+        """The cipher of ``key`` (one of the owner's keys) under ``algorithm``."""
+        ciphers = self._ciphers
+        cipher = ciphers.get((algorithm, key))
+        if cipher is None:
+            cipher = BlockCipher(algorithm, key)
+            if len(ciphers) >= self._limit:
+                ciphers.clear()  # bounded; simpler and thread-safe where an LRU is neither
+            ciphers[(algorithm, bytes(key))] = cipher
+        return cipher
+
+    def clear(self) -> None:
+        """Drop every cipher (the owner's keys were replaced)."""
+        self._ciphers.clear()
 
 
 #: ECB carries no state (no IV), so one mode object serves every throw-away context
 _ECB = modes.ECB()
 
 
-def ecb_encrypt(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:
+def ecb_encrypt(algorithm: Algorithm, key: CipherKey, data: bytes) -> bytes:
     """Encrypt whole blocks in ECB mode."""
-    return block_cipher(algorithm, key).encrypt_ecb(data)
+    if isinstance(key, BlockCipher):
+        return cipher_of(algorithm, key).encrypt_ecb(data)
+    # a key used once: a bare context is cheaper than a BlockCipher around it
+    _check_blocks(algorithm, data)
+    return Cipher(_primitive(algorithm, bytes(key)), _ECB).encryptor().update(data)
 
 
-def ecb_decrypt(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:
+def ecb_decrypt(algorithm: Algorithm, key: CipherKey, data: bytes) -> bytes:
     """Decrypt whole blocks in ECB mode."""
-    return block_cipher(algorithm, key).decrypt_ecb(data)
+    return cipher_of(algorithm, key).decrypt_ecb(data)
 
 
-def cbc_encrypt(algorithm: Algorithm, key: bytes, data: bytes, iv: bytes | None = None) -> bytes:
+def cbc_encrypt(algorithm: Algorithm, key: CipherKey, data: bytes,
+                iv: bytes | None = None) -> bytes:
     """Encrypt whole blocks in CBC mode (IV of zeros unless given)."""
-    return block_cipher(algorithm, key).encrypt_cbc(data, iv)
+    return cipher_of(algorithm, key).encrypt_cbc(data, iv)
 
 
-def cbc_decrypt(algorithm: Algorithm, key: bytes, data: bytes, iv: bytes | None = None) -> bytes:
+def cbc_decrypt(algorithm: Algorithm, key: CipherKey, data: bytes,
+                iv: bytes | None = None) -> bytes:
     """Decrypt whole blocks in CBC mode (IV of zeros unless given)."""
-    return block_cipher(algorithm, key).decrypt_cbc(data, iv)
+    return cipher_of(algorithm, key).decrypt_cbc(data, iv)

@@ -14,8 +14,6 @@ in the messages); keys are 16 bytes (``CVK-A || CVK-B``, the 2-key PVK).
 
 from __future__ import annotations
 
-import functools
-
 from apdu_specs.crypto.ciphers import Algorithm, ecb_encrypt
 from apdu_specs.crypto.errors import FormatError
 from apdu_specs.crypto.mac import retail_mac
@@ -40,18 +38,6 @@ def decimalise(block: bytes, count: int) -> str:
 
 def cvv(cvk: bytes, pan: str, expiry: str, service_code: str) -> str:
     """The 3-digit CVV/CVC for ``pan``, ``expiry`` (as encoded, usually YYMM) and service code."""
-    if type(cvk) is bytes and type(pan) is type(expiry) is type(service_code) is str:
-        return _cvv(cvk, pan, expiry, service_code)
-    return _compute_cvv(cvk, pan, expiry, service_code)
-
-
-@functools.lru_cache(maxsize=256)
-def _cvv(cvk: bytes, pan: str, expiry: str, service_code: str) -> str:
-    """A card's track 2 and chip data ask for the same CVV: a pure function, computed once."""
-    return _compute_cvv(cvk, pan, expiry, service_code)
-
-
-def _compute_cvv(cvk: bytes, pan: str, expiry: str, service_code: str) -> str:
     data = (
         _digits(pan, "PAN", range(1, 20))
         + _digits(expiry, "expiry", range(4, 5))

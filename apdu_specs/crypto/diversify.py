@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import Enum, IntEnum
 
-from apdu_specs.crypto.ciphers import Algorithm, ecb_encrypt
+from apdu_specs.crypto.ciphers import Algorithm, CipherKey, cipher_of, ecb_encrypt
 from apdu_specs.crypto.errors import DataLengthError, UnsupportedAlgorithmError
 from apdu_specs.crypto.kdf import counter_kdf
 
@@ -45,43 +45,45 @@ def _check_kdd(kdd: bytes) -> None:
         raise DataLengthError(f"KDD must be {KDD_LENGTH} bytes, got {len(kdd)} bytes")
 
 
-def _des_template(master_key: bytes, card_bytes: bytes, key_type: KeyType) -> bytes:
+def _des_template(master_key: CipherKey, card_bytes: bytes, key_type: KeyType) -> bytes:
     kt = bytes([key_type])
     block = card_bytes + b"\xf0" + kt + card_bytes + b"\x0f" + kt
     return ecb_encrypt(Algorithm.TDES, master_key, block)
 
 
-def emv_cps(master_key: bytes, kdd: bytes, key_type: KeyType) -> bytes:
+def emv_cps(master_key: CipherKey, kdd: bytes, key_type: KeyType) -> bytes:
     """EMV CPS diversification of a 16-byte 3DES master key; a 16-byte card key."""
     _check_kdd(kdd)
     return _des_template(master_key, kdd[4:10], key_type)
 
 
-def visa2(master_key: bytes, kdd: bytes, key_type: KeyType) -> bytes:
+def visa2(master_key: CipherKey, kdd: bytes, key_type: KeyType) -> bytes:
     """VISA2 diversification of a 16-byte 3DES master key; a 16-byte card key."""
     _check_kdd(kdd)
     return _des_template(master_key, kdd[0:2] + kdd[4:8], key_type)
 
 
 def kdf3(
-    master_key: bytes, kdd: bytes, key_type: KeyType, algorithm: Algorithm = Algorithm.AES
+    master_key: CipherKey, kdd: bytes, key_type: KeyType, algorithm: Algorithm = Algorithm.AES
 ) -> bytes:
     """KDF3 diversification (CMAC counter mode); the card key is as long as ``master_key``."""
     _check_kdd(kdd)
     if algorithm not in (Algorithm.AES, Algorithm.SM4):
         raise UnsupportedAlgorithmError(f"KDF3 is defined for AES and SM4, not {algorithm.value}")
     suffix = b"\x00\x00\x00" + bytes([key_type]) + b"\x00" + kdd
-    return counter_kdf(algorithm, master_key, b"", suffix, len(master_key))
+    cipher = cipher_of(algorithm, master_key)
+    return counter_kdf(algorithm, cipher, b"", suffix, cipher.key_size)
 
 
 def diversify(
     scheme: Diversification,
-    master_key: bytes,
+    master_key: CipherKey,
     kdd: bytes,
     key_type: KeyType,
     algorithm: Algorithm = Algorithm.AES,
 ) -> bytes:
-    """Diversify with ``scheme``; ``algorithm`` only matters for KDF3."""
+    """Diversify with ``scheme``; ``algorithm`` only matters for KDF3. ``master_key`` may be
+    the cipher its owner keeps (a run diversifies every card from it)."""
     if scheme is Diversification.EMV_CPS:
         return emv_cps(master_key, kdd, key_type)
     if scheme is Diversification.VISA2:

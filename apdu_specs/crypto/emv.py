@@ -27,12 +27,11 @@ AES and SM4 (the SM4 scheme is the AES one with SM4 in its place):
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from dataclasses import dataclass
 from enum import Enum
 
-from apdu_specs.crypto.ciphers import Algorithm, ecb_encrypt, xor
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, CipherKey, ecb_encrypt, xor
 from apdu_specs.crypto.errors import (
     CryptogramError,
     DataLengthError,
@@ -97,17 +96,21 @@ class EMVScheme:
 
     def icc_master_key(
         self,
-        imk: bytes,
+        imk: CipherKey,
         pan: str,
         psn: str = "00",
         option: MasterKeyOption = MasterKeyOption.A,
     ) -> bytes:
-        """The card's master key derived from the issuer master key ``imk``."""
-        if type(imk) is bytes and type(pan) is str and type(psn) is str:
-            return _icc_master_key(self.algorithm, imk, pan, psn, option)
-        return _derive_icc_master_key(self.algorithm, imk, pan, psn, option)
+        """The card's master key derived from the issuer master key ``imk`` (or the cipher
+        the issuer keeps for it)."""
+        y = bytes.fromhex(derivation_digits(pan, psn, option))
+        not_y = xor(y, b"\xff" * 8)
+        if self._is_des:
+            return with_odd_parity(ecb_encrypt(self.algorithm, imk, y + not_y))
+        key = ecb_encrypt(self.algorithm, imk, y + not_y + not_y + y)
+        return key[: _key_size(imk)]
 
-    def session_key(self, master_key: bytes, r: bytes) -> bytes:
+    def session_key(self, master_key: CipherKey, r: bytes) -> bytes:
         """EMV common session key for diversification value ``r`` (one block)."""
         block = self.algorithm.block_size
         if len(r) != block:
@@ -115,11 +118,12 @@ class EMVScheme:
         left, right = r[:2] + b"\xf0" + r[3:], r[:2] + b"\x0f" + r[3:]
         if self._is_des:
             return with_odd_parity(ecb_encrypt(self.algorithm, master_key, left + right))
-        if len(master_key) == block:
+        size = _key_size(master_key)
+        if size == block:
             return ecb_encrypt(self.algorithm, master_key, r)
-        return ecb_encrypt(self.algorithm, master_key, left + right)[: len(master_key)]
+        return ecb_encrypt(self.algorithm, master_key, left + right)[:size]
 
-    def ac_session_key(self, master_key: bytes, atc: int) -> bytes:
+    def ac_session_key(self, master_key: CipherKey, atc: int) -> bytes:
         """The cryptogram session key for ``atc`` (``R = ATC || 00..``)."""
         if not 0 <= atc <= 0xFFFF:
             raise FormatError(f"ATC {atc} does not fit 2 bytes")
@@ -190,19 +194,5 @@ def _check_length(value: bytes, length: int, what: str) -> None:
         raise DataLengthError(f"{what} must be {length} bytes, got {len(value)}")
 
 
-@functools.lru_cache(maxsize=256)
-def _icc_master_key(algorithm: Algorithm, imk: bytes, pan: str, psn: str,
-                    option: MasterKeyOption) -> bytes:
-    """The issuer derives a card's master key for every cryptogram it checks: a pure
-    function of the issuer key and the PAN, derived once."""
-    return _derive_icc_master_key(algorithm, imk, pan, psn, option)
-
-
-def _derive_icc_master_key(algorithm: Algorithm, imk: bytes, pan: str, psn: str,
-                           option: MasterKeyOption) -> bytes:
-    y = bytes.fromhex(derivation_digits(pan, psn, option))
-    not_y = xor(y, b"\xff" * 8)
-    if algorithm is Algorithm.TDES:
-        return with_odd_parity(ecb_encrypt(algorithm, imk, y + not_y))
-    key = ecb_encrypt(algorithm, imk, y + not_y + not_y + y)
-    return key[: len(imk)]
+def _key_size(key: CipherKey) -> int:
+    return key.key_size if isinstance(key, BlockCipher) else len(key)

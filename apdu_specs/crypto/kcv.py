@@ -9,10 +9,9 @@
 
 from __future__ import annotations
 
-import functools
 from enum import Enum
 
-from apdu_specs.crypto.ciphers import Algorithm, ecb_encrypt_once
+from apdu_specs.crypto.ciphers import Algorithm, CipherKey, ecb_encrypt
 from apdu_specs.crypto.errors import FormatError
 
 __all__ = ["KCVMethod", "kcv"]
@@ -34,26 +33,16 @@ _DEFAULT_METHOD = {
 
 
 def kcv(
-    algorithm: Algorithm, key: bytes, *, method: KCVMethod | None = None, length: int = 3
+    algorithm: Algorithm, key: CipherKey, *, method: KCVMethod | None = None, length: int = 3
 ) -> bytes:
-    """The leftmost ``length`` bytes of ``key`` encrypting a constant block."""
-    if type(key) is bytes and method is None and length == 3:
-        return _default_kcv(algorithm, key)
-    return _kcv(algorithm, key, method, length)
+    """The leftmost ``length`` bytes of ``key`` encrypting a constant block.
 
-
-@functools.lru_cache(maxsize=1024)
-def _default_kcv(algorithm: Algorithm, key: bytes) -> bytes:
-    """The usual 3-byte KCV: a pure function of the key, asked for again and again (the
-    plan's audit, PUT KEY on both ends, key-set reprs), so it is computed once per key."""
-    return _kcv(algorithm, key, None, 3)
-
-
-def _kcv(algorithm: Algorithm, key: bytes, method: KCVMethod | None, length: int) -> bytes:
+    A key asked for again and again keeps its KCV with its owner (a key set, a key file):
+    nothing here remembers a key."""
     if not 1 <= length <= algorithm.block_size:
         raise FormatError(f"KCV length must be 1..{algorithm.block_size}, got {length}")
     block = _BLOCKS[algorithm, method or _DEFAULT_METHOD[algorithm]]
-    return ecb_encrypt_once(algorithm, key, block)[:length]
+    return ecb_encrypt(algorithm, key, block)[:length]
 
 
 #: the constant block of each algorithm and method, made once (every fresh key asks)

@@ -8,24 +8,25 @@ prefix and the context, not first as NIST's examples do::
 
 :func:`counter_kdf` is the raw construction (prefix, counter, suffix); :func:`scp03_kdf`
 builds the SCP03 prefix. Both work with any CMAC-capable block cipher; SCP03 defines
-AES, and the SM4 suite uses the same construction with SM4-CMAC.
+AES, and the SM4 suite uses the same construction with SM4-CMAC. Both take the key's
+cipher from its owner (several derivations from one key) or raw key bytes.
 """
 
 from __future__ import annotations
 
-import functools
-
-from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, block_cipher
+from apdu_specs.caches import pure_cache
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, CipherKey, cipher_of
 from apdu_specs.crypto.errors import FormatError
 
-__all__ = ["counter_kdf", "scp03_kdf", "scp03_kdf_with"]
+__all__ = ["counter_kdf", "scp03_kdf"]
 
 
 def counter_kdf(
-    algorithm: Algorithm, key: bytes, before_counter: bytes, after_counter: bytes, length: int
+    algorithm: Algorithm, key: CipherKey, before_counter: bytes, after_counter: bytes,
+    length: int,
 ) -> bytes:
     """``length`` bytes of ``CMAC(key, before_counter || i || after_counter)``, i = 1, 2, ..."""
-    return _counter_kdf(block_cipher(algorithm, key), before_counter, after_counter, length)
+    return _counter_kdf(cipher_of(algorithm, key), before_counter, after_counter, length)
 
 
 def _counter_kdf(cipher: BlockCipher, before_counter: bytes, after_counter: bytes,
@@ -42,20 +43,14 @@ def _counter_kdf(cipher: BlockCipher, before_counter: bytes, after_counter: byte
 
 
 def scp03_kdf(
-    algorithm: Algorithm, key: bytes, constant: int, context: bytes, length_bits: int
+    algorithm: Algorithm, key: CipherKey, constant: int, context: bytes, length_bits: int
 ) -> bytes:
     """SCP03 data derivation: ``length_bits`` bits derived from ``key`` for ``constant``."""
     prefix = _prefix(constant, length_bits)
-    return _counter_kdf(block_cipher(algorithm, key), prefix, context, length_bits // 8)
+    return _counter_kdf(cipher_of(algorithm, key), prefix, context, length_bits // 8)
 
 
-def scp03_kdf_with(cipher: BlockCipher, constant: int, context: bytes, length_bits: int) -> bytes:
-    """:func:`scp03_kdf` under a key whose cipher is already at hand (several derivations
-    from one key look it up once)."""
-    return _counter_kdf(cipher, _prefix(constant, length_bits), context, length_bits // 8)
-
-
-@functools.lru_cache(maxsize=64, typed=True)
+@pure_cache(maxsize=64, typed=True)
 def _prefix(constant: int, length_bits: int) -> bytes:
     """label (11 x 00 ‖ constant) ‖ 00 ‖ L: a handful of values, built once each."""
     if not 0 <= constant <= 0xFF:

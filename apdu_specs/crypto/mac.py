@@ -16,33 +16,33 @@ from __future__ import annotations
 
 import hmac
 
-from apdu_specs.crypto.ciphers import Algorithm, block_cipher
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, CipherKey, cipher_of
 from apdu_specs.crypto.errors import KeyLengthError, MACError, VerificationError
 from apdu_specs.crypto.padding import Padding, pad
 
 __all__ = ["cbc_mac", "check_mac", "cmac", "pboc_mac", "retail_mac"]
 
 
-def cmac(algorithm: Algorithm, key: bytes, data: bytes) -> bytes:
+def cmac(algorithm: Algorithm, key: CipherKey, data: bytes) -> bytes:
     """CMAC of ``data``: one full block (16 bytes for AES/SM4, 8 for DES/3DES)."""
-    return block_cipher(algorithm, key).cmac(data)
+    return cipher_of(algorithm, key).cmac(data)
 
 
 def cbc_mac(
     algorithm: Algorithm,
-    key: bytes,
+    key: CipherKey,
     data: bytes,
     *,
     padding: Padding = Padding.METHOD_2,
     iv: bytes | None = None,
 ) -> bytes:
     """ISO/IEC 9797-1 MAC algorithm 1: the last CBC block over the padded data."""
-    cipher = block_cipher(algorithm, key)
+    cipher = cipher_of(algorithm, key)
     return cipher.encrypt_cbc(pad(data, cipher.block_size, padding), iv)[-cipher.block_size :]
 
 
 def retail_mac(
-    key: bytes,
+    key: bytes | tuple[BlockCipher, BlockCipher],
     data: bytes,
     *,
     padding: Padding = Padding.METHOD_2,
@@ -51,17 +51,21 @@ def retail_mac(
     """ISO/IEC 9797-1 MAC algorithm 3 with a 16-byte key ``KA||KB``; 8 bytes.
 
     Single-DES CBC with KA over every block, then ``DES_KA(DES^-1_KB(h))`` on the last
-    chaining value.
+    chaining value. ``key`` may be the single-DES ciphers of KA and KB that their owner
+    keeps (a session MACs every command with the same key).
     """
-    if len(key) != 16:
-        raise KeyLengthError(f"retail MAC key must be 16 bytes (KA||KB), got {len(key)} bytes")
-    key_a, key_b = key[:8], key[8:]
-    h = cbc_mac(Algorithm.DES, key_a, data, padding=padding, iv=iv)
-    h = block_cipher(Algorithm.DES, key_b).decrypt_ecb(h)
-    return block_cipher(Algorithm.DES, key_a).encrypt_ecb(h)
+    if isinstance(key, tuple):
+        cipher_a, cipher_b = key
+    else:
+        if len(key) != 16:
+            raise KeyLengthError(
+                f"retail MAC key must be 16 bytes (KA||KB), got {len(key)} bytes")
+        cipher_a, cipher_b = BlockCipher(Algorithm.DES, key[:8]), BlockCipher(Algorithm.DES, key[8:])
+    h = cbc_mac(Algorithm.DES, cipher_a, data, padding=padding, iv=iv)
+    return cipher_a.encrypt_ecb(cipher_b.decrypt_ecb(h))
 
 
-def pboc_mac(key: bytes, data: bytes, iv: bytes | None = None) -> bytes:
+def pboc_mac(key: CipherKey, data: bytes, iv: bytes | None = None) -> bytes:
     """PBOC purse MAC: single-DES CBC-MAC (IV zeros unless given, method 2), 4 bytes."""
     return cbc_mac(Algorithm.DES, key, data, padding=Padding.METHOD_2, iv=iv)[:4]
 

@@ -32,10 +32,10 @@ The date-time is 7 BCD bytes ``YYYYMMDDhhmmss`` (see :func:`transaction_time`).
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 from dataclasses import dataclass
 
-from apdu_specs.crypto.ciphers import Algorithm, check_key, ecb_encrypt, xor
+from apdu_specs.caches import pure_cache
+from apdu_specs.crypto.ciphers import Algorithm, CipherKey, check_key, ecb_encrypt, xor
 from apdu_specs.crypto.errors import (
     DataLengthError,
     FormatError,
@@ -71,7 +71,7 @@ def transaction_time(moment: _dt.datetime) -> bytes:
     return _encode_time(moment)
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _bcd_time(moment: _dt.datetime) -> bytes:
     """Every MAC and TAC of a movement covers its time: encoded once per moment."""
     return _encode_time(moment)
@@ -118,19 +118,18 @@ class PurseScheme:
 
     # -- keys ----------------------------------------------------------------------------
 
-    def _session_key(self, key: bytes, block8: bytes) -> bytes:
-        check_key(self.algorithm, key)
+    def _session_key(self, key: CipherKey, block8: bytes) -> bytes:
         if self.algorithm is Algorithm.TDES:
             return ecb_encrypt(self.algorithm, key, block8)
         return ecb_encrypt(self.algorithm, key, pad_method2(block8, self.algorithm.block_size))
 
-    def load_session_key(self, dlk: bytes, card_random: bytes, online_seq: int) -> bytes:
+    def load_session_key(self, dlk: CipherKey, card_random: bytes, online_seq: int) -> bytes:
         """SESLK from the load key, the card's random and the online sequence number."""
         block = _field(card_random, 4, "card random") + _u(online_seq, 2, "online seq")
         return self._session_key(dlk, block + b"\x80\x00")
 
     def purchase_session_key(
-        self, dpk: bytes, card_random: bytes, offline_seq: int, terminal_seq: int
+        self, dpk: CipherKey, card_random: bytes, offline_seq: int, terminal_seq: int
     ) -> bytes:
         """SESPK from the purchase key, the card's random and both sequence numbers."""
         block = _field(card_random, 4, "card random") + _u(offline_seq, 2, "offline seq")
@@ -148,13 +147,14 @@ class PurseScheme:
 
     # -- MACs ----------------------------------------------------------------------------
 
-    def mac(self, key: bytes, data: bytes) -> bytes:
-        """The suite's 4-byte purse MAC."""
+    def mac(self, key: CipherKey, data: bytes) -> bytes:
+        """The suite's 4-byte purse MAC (``key`` may be the cipher its owner keeps: single
+        DES for the 3DES suite, whose MAC keys are 8 bytes)."""
         if self.algorithm is Algorithm.TDES:
             return pboc_mac(key, data)
         return cmac(self.algorithm, key, data)[:MAC_LENGTH]
 
-    def verify(self, key: bytes, data: bytes, received: bytes, *, what: str = "MAC") -> None:
+    def verify(self, key: CipherKey, data: bytes, received: bytes, *, what: str = "MAC") -> None:
         """Raise :class:`MACError` unless ``received`` is the MAC of ``data``."""
         check_mac(self.mac(key, data), received, what=what)
 
@@ -228,7 +228,7 @@ class PurseScheme:
 
     def load_tac(
         self,
-        tac_key: bytes,
+        tac_key: CipherKey,
         balance_after: int,
         online_seq: int,
         amount: int,
@@ -254,7 +254,7 @@ class PurseScheme:
 
     def purchase_tac(
         self,
-        tac_key: bytes,
+        tac_key: CipherKey,
         amount: int,
         trans_type: int,
         terminal_id: bytes,

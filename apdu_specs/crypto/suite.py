@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from apdu_specs.crypto import ciphers
-from apdu_specs.crypto.ciphers import Algorithm, check_key
+from apdu_specs.crypto.ciphers import Algorithm, CipherKey, check_key
 from apdu_specs.crypto.diversify import Diversification, KeyType, diversify
 from apdu_specs.crypto.emv import EMVScheme
 from apdu_specs.crypto.errors import UnsupportedAlgorithmError
@@ -87,19 +87,19 @@ class AlgorithmSuite:
         """A fresh key of the default length."""
         return random(self.key_length)
 
-    def encrypt_ecb(self, key: bytes, data: bytes) -> bytes:
+    def encrypt_ecb(self, key: CipherKey, data: bytes) -> bytes:
         """ECB encryption of whole blocks."""
         return ciphers.ecb_encrypt(self.algorithm, key, data)
 
-    def decrypt_ecb(self, key: bytes, data: bytes) -> bytes:
+    def decrypt_ecb(self, key: CipherKey, data: bytes) -> bytes:
         """ECB decryption of whole blocks."""
         return ciphers.ecb_decrypt(self.algorithm, key, data)
 
-    def encrypt_cbc(self, key: bytes, data: bytes, iv: bytes | None = None) -> bytes:
+    def encrypt_cbc(self, key: CipherKey, data: bytes, iv: bytes | None = None) -> bytes:
         """CBC encryption of whole blocks (IV of zeros unless given)."""
         return ciphers.cbc_encrypt(self.algorithm, key, data, iv)
 
-    def decrypt_cbc(self, key: bytes, data: bytes, iv: bytes | None = None) -> bytes:
+    def decrypt_cbc(self, key: CipherKey, data: bytes, iv: bytes | None = None) -> bytes:
         """CBC decryption of whole blocks (IV of zeros unless given)."""
         return ciphers.cbc_decrypt(self.algorithm, key, data, iv)
 

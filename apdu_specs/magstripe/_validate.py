@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-
+from ..caches import pure_cache
 from .errors import BadCharacter, FieldTooLong, FieldTooShort
 from .formats import TrackFormat
 
@@ -35,7 +34,7 @@ def check_text(value: str, what: str, fmt: TrackFormat, forbidden: str) -> None:
             raise BadCharacter(char, position, what)
 
 
-@functools.lru_cache(maxsize=32)
+@pure_cache(maxsize=32)
 def _allowed(fmt: TrackFormat, forbidden: str) -> frozenset[str]:
     """The characters :func:`check_text` lets through (a pure function of its arguments)."""
     return frozenset(chr(fmt.base + code) for code in range(1 << fmt.data_bits)) - set(forbidden)

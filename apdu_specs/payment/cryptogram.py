@@ -23,8 +23,9 @@ are dualcard's (``docs/decisions-payment.md``); no public vector exists for them
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-from ..crypto.ciphers import Algorithm
+from ..crypto.ciphers import Algorithm, BlockCipher, CipherKey, KeyCiphers
 from ..crypto.emv import EMVScheme, MasterKeyOption
 from ..crypto.errors import MACError
 from ..crypto.mac import check_mac, cmac, retail_mac
@@ -64,8 +65,17 @@ class IssuerMasterKeys:
     smi: bytes
     smc: bytes
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ciphers", KeyCiphers(3))
+
     def __repr__(self) -> str:
         return "IssuerMasterKeys(…)"
+
+    def cipher(self, name: Literal["ac", "smi", "smc"], algorithm: Algorithm) -> BlockCipher:
+        """The cipher of one of the keys, kept with them (an issuer derives every card's
+        keys from its master keys)."""
+        ciphers: KeyCiphers = self.__dict__["_ciphers"]
+        return ciphers.of(algorithm, getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -91,20 +101,22 @@ class CryptogramVersion:
         return self.suite.kcv(key)
 
     # --- keys --------------------------------------------------------------------------
-    def icc_master_key(self, imk: bytes, pan: str, psn: str = "00") -> bytes:
+    def icc_master_key(self, imk: CipherKey, pan: str, psn: str = "00") -> bytes:
         """One ICC master key from its issuer master key (EMV Book 2 A1.4)."""
         return self.scheme.icc_master_key(imk, pan, psn, self.option)
 
     def icc_master_keys(self, issuer: IssuerMasterKeys, pan: str,
                         psn: str = "00") -> IssuerMasterKeys:
         """The card's AC, SMI and SMC master keys."""
-        return IssuerMasterKeys(*(self.icc_master_key(k, pan, psn)
-                                  for k in (issuer.ac, issuer.smi, issuer.smc)))
+        algorithm = self.algorithm
+        return IssuerMasterKeys(self.icc_master_key(issuer.cipher("ac", algorithm), pan, psn),
+                                self.icc_master_key(issuer.cipher("smi", algorithm), pan, psn),
+                                self.icc_master_key(issuer.cipher("smc", algorithm), pan, psn))
 
-    def ac_session_key(self, mk_ac: bytes, atc: int) -> bytes:
+    def ac_session_key(self, mk_ac: CipherKey, atc: int) -> bytes:
         return self.scheme.ac_session_key(mk_ac, atc)
 
-    def sm_session_key(self, mk_sm: bytes, arqc: bytes) -> bytes:
+    def sm_session_key(self, mk_sm: CipherKey, arqc: bytes) -> bytes:
         """Script session key: common derivation with ``R = ARQC`` (zero-padded to a block)."""
         _check_ac(arqc)
         return self.scheme.session_key(mk_sm, arqc.ljust(self.algorithm.block_size, b"\x00"))

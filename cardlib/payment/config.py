@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 from apdu_specs.payment import dgi as D
@@ -49,15 +48,16 @@ class AppConfig:
         if None in values.values():
             raise SWError(SW.CONDITIONS_NOT_SATISFIED,
                           "not personalised: " + ", ".join(missing_data(store)))
-        return _decode(values["crypto"], values["risk"], values["keys"], values["gpo"],
-                       store.get("pdol", b""), values["cdol1"], values["cdol2"])
+        stored = (values["crypto"], values["risk"], values["keys"], values["gpo"],
+                  store.get("pdol", b""), values["cdol1"], values["cdol2"])
+        return store.decoded("config", stored, _decode)
 
 
-@functools.lru_cache(maxsize=256)
-def _decode(crypto_raw: bytes, risk: bytes, keys: bytes, gpo: bytes, pdol: bytes, cdol1: bytes,
-            cdol2: bytes) -> AppConfig:
-    """Decoded once per distinct stored configuration: every command needs it, and the
-    stored bytes (immutable) are the cache key, so a change on the card is never missed."""
+def _decode(stored: tuple[bytes, ...]) -> AppConfig:
+    """Decoded once per distinct stored configuration, kept by the chip that holds it (the
+    configuration holds the card's keys): every command needs it, and the stored bytes
+    (immutable) are compared on each use, so a change on the card is never missed."""
+    crypto_raw, risk, keys, gpo, pdol, cdol1, cdol2 = stored
     crypto = D.CryptoParameters.decode(crypto_raw)
     return AppConfig(crypto, D.RiskParameters.decode(risk),
                      D.decode_master_keys(keys, crypto.version), gpo[:2], gpo[2:],

@@ -8,8 +8,7 @@ checks another: 0E01 (cryptographic parameters) before 8000 (keys), 8000 before 
 
 from __future__ import annotations
 
-import functools
-
+from apdu_specs.caches import pure_cache
 from apdu_specs.errors import ProtocolError
 from apdu_specs.payment import dgi as D
 from apdu_specs.payment.afl import decode_afl
@@ -60,7 +59,7 @@ def _store_fci(store: MemoryView, data: bytes) -> None:
     store.set("fci", data)
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _fci_pdol(data: bytes) -> bytes:
     """The PDOL (empty when absent) of an FCI proprietary template, checked.
 
@@ -129,22 +128,22 @@ def _version(store: MemoryView) -> CryptogramVersion:
 # DGIs that are the same on every card of a profile (parameters, the GPO answer) are
 # checked and re-encoded once per distinct value: pure functions of immutable bytes,
 # and a bad value raises every time (lru_cache keeps only answers).
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _crypto_parameters(data: bytes) -> D.CryptoParameters:
     return D.CryptoParameters.decode(data)
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _canonical_crypto(data: bytes) -> bytes:
     return _crypto_parameters(data).encode()
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _canonical_risk(data: bytes) -> bytes:
     return D.RiskParameters.decode(data).encode()
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _check_afl(afl: bytes) -> None:
     decode_afl(afl)
 

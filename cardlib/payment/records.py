@@ -6,8 +6,7 @@ SFI and record) and read back by READ RECORD ``P2 = SFI << 3 | 4``.
 
 from __future__ import annotations
 
-import functools
-
+from apdu_specs.caches import pure_cache
 from apdu_specs.errors import TLVError
 from apdu_specs.sw import SW, SWError
 from apdu_specs.tlv import TLV, parse_tlvs
@@ -68,7 +67,7 @@ def build_fci(df_name: bytes, proprietary: bytes | None) -> bytes:
     return _build_fci(df_name, proprietary)
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _fci(df_name: bytes, proprietary: bytes | None) -> bytes:
     """Every SELECT answers it: a pure function of the stored (immutable) bytes."""
     return _build_fci(df_name, proprietary)

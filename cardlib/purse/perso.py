@@ -19,9 +19,9 @@ sequence numbers the issuer has already seen.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.purse_data import (
     APPLICATION_DGI,
     DGI,
@@ -81,7 +81,7 @@ def _purse(state: PurseState, data: bytes, what: str) -> None:
     state.offline_seq = 0
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _purse_values(algorithm_id: int, max_balance: int, balance: int,
                   options: int) -> tuple[PurseParams, int]:
     """A purse state DGI's parameters and opening balance, checked.

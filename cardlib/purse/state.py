@@ -8,9 +8,9 @@ applet decides what moves together.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.purse_data import Purse, algorithm_for_id
 from apdu_specs.crypto.purse import PurseScheme
 from apdu_specs.sw import SW, SWError
@@ -43,7 +43,7 @@ class PurseKey:
     key: bytes = field(repr=False)
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _params_of(value: tuple[int, int, int]) -> PurseParams:
     """Stored parameters, decoded once per (immutable) value: the frozen result is shared."""
     return PurseParams(*value)

@@ -27,10 +27,10 @@ tearing the card never buys a free guess (as a PIN check, :mod:`cardlib.pin`).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.globalplatform import (
     DELETE,
     EXTERNAL_AUTHENTICATE,
@@ -236,7 +236,7 @@ def _refused_form(exc: CryptoError) -> SWError:
     return SWError(SW.SECURITY_STATUS_NOT_SATISFIED, str(exc))
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _fci(aid: bytes, scp: int, i_parameter: int) -> bytes:
     """The ISD's FCI: AID and card recognition data (a pure function of its inputs)."""
     recognition = parse_tlvs(build_card_recognition(scp=scp, i_parameter=i_parameter))[0]

@@ -12,9 +12,9 @@ image*) and each new chip gets a copy with its own identity written into it.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.crypto.keyset import StaticKeys
 from cardlib.chip import Chip
 from cardlib.content import CardLifeCycle
@@ -27,22 +27,20 @@ from .constants import (
     ISD_LOAD_FILE_AID,
     ISD_MODULE_AID,
     ISD_PRIVILEGES,
-    TEST_KEY,
 )
 from .identity import CardIdentity
-from .keystore import KeySet
+from .keystore import KeySet, test_keys
 from .profile import ISDProfile, Suite
 
 __all__ = ["blank_chip", "factory_keys", "install_isd"]
 
 
-@functools.lru_cache(maxsize=16, typed=True)
 def factory_keys(suite: Suite | str = Suite.AES) -> StaticKeys:
     """The GP test key 40..4F as ENC, MAC and DEK for a suite (16 bytes for each).
 
-    The key set is frozen and the same for every blank card of a suite: built once.
+    The key set is public and the same for every blank card of a suite: one object.
     """
-    return StaticKeys(TEST_KEY, TEST_KEY, TEST_KEY, Suite(suite).algorithm)
+    return test_keys(Suite(suite).algorithm)
 
 
 def install_isd(chip: Chip, *, suite: Suite | str = Suite.AES, keys: StaticKeys | None = None,
@@ -72,13 +70,15 @@ def install_isd(chip: Chip, *, suite: Suite | str = Suite.AES, keys: StaticKeys 
 _IMAGE_IDENTITY = "factory image"
 
 
-@functools.lru_cache(maxsize=16)
-def _factory_image(profile: ISDProfile, keys: StaticKeys) -> tuple[tuple[str, Value], ...]:
-    """What :func:`install_isd` writes into an empty chip's memory, in write order.
+@pure_cache(maxsize=16)
+def _factory_image(profile: ISDProfile) -> tuple[tuple[str, Value], ...]:
+    """What :func:`install_isd` writes into an empty chip's memory with the factory keys
+    (the published test key), in write order: a pure function of the (frozen) profile and
+    public keys. The identity it holds is a placeholder that :func:`blank_chip` overwrites."""
+    return _image(profile, factory_keys(profile.suite))
 
-    A pure function of the (frozen) profile and keys; the identity it holds is a
-    placeholder that :func:`blank_chip` overwrites.
-    """
+
+def _image(profile: ISDProfile, keys: StaticKeys) -> tuple[tuple[str, Value], ...]:
     chip = Chip("chip1")
     install_isd(chip, keys=keys, profile=profile, card_identity=_IMAGE_IDENTITY)
     return tuple(chip.snapshot().items())
@@ -88,10 +88,14 @@ def blank_chip(role: str, *, suite: Suite | str = Suite.AES, keys: StaticKeys | 
                card_identity: str = "blank", iin: bytes | None = None,
                profile: ISDProfile | None = None) -> Chip:
     """A new chip as :func:`install_isd` leaves it (same memory, key for key and in the
-    same order), made from a copy of the factory image with only the identity written."""
+    same order), made from a copy of the factory image with only the identity written.
+    Only the image of the public factory keys is kept; other keys are the caller's."""
     profile = profile or ISDProfile.for_suite(suite)
-    keys = keys or factory_keys(profile.suite)
-    chip = Chip(role, PersistentMemory(dict(_factory_image(profile, keys))))
+    if keys is None or keys == factory_keys(profile.suite):
+        image = _factory_image(profile)
+    else:
+        image = _image(profile, keys)
+    chip = Chip(role, PersistentMemory(dict(image)))
     isd = chip.content.instance(ISD_AID)
     assert isinstance(isd, IssuerSecurityDomain)
     isd.set_identity(CardIdentity.derive(card_identity, role, iin=iin))

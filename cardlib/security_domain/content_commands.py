@@ -13,10 +13,10 @@ too — then those are deleted and the load file stays. The ISD cannot be delete
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from typing import Any
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.globalplatform import DELETE, GET_STATUS, INSTALL, SET_STATUS, STORE_DATA
 from apdu_specs.commands.gp_extra import decrypt_sensitive
 from apdu_specs.errors import SpecError, TLVError
@@ -37,7 +37,7 @@ __all__ = ["ContentCommands"]
 _DONE = b"\x00"  # INSTALL / DELETE answer: no confirmation data
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _install_parameters(field: bytes) -> bytes:
     """The application-specific parameters (C9 value) of the install parameters field.
 
@@ -201,7 +201,7 @@ class ContentCommands(SecurityDomainBase):
         if state.dek is None:
             raise SWError(SW.SECURITY_STATUS_NOT_SATISFIED, "no session DEK")
         try:
-            return decrypt_sensitive(state.dek.algorithm, state.dek.key, value)
+            return decrypt_sensitive(state.dek.algorithm, state.dek.cipher, value)
         except SpecError as exc:
             raise SWError(exc.sw, str(exc)) from None
 

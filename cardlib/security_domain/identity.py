@@ -15,11 +15,11 @@ always gets the same values. Layout choices (dualcard):
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.gp_extra import CPLC_FIELDS, CPLC_LENGTH, build_cplc, parse_cplc
 
 __all__ = ["CardIdentity"]
@@ -33,7 +33,7 @@ _SERIAL_AT = sum(n for _, n in CPLC_FIELDS[:[name for name, _ in CPLC_FIELDS].in
     "ic_serial_number")])
 
 
-@functools.lru_cache(maxsize=8)
+@pure_cache(maxsize=8)
 def _cplc_around_serial(ic_type: bytes) -> tuple[bytes, bytes]:
     """The CPLC of a chip type before and after its serial number: every chip of the type
     shares them, so a card's CPLC is built once per type and only the serial spliced in."""
@@ -82,7 +82,7 @@ class CardIdentity:
         return cls(cplc, kdd, iin, cin)
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _identity_of(value: tuple[Any, ...]) -> CardIdentity:
     """Decoded once per stored (immutable) value; the identity is frozen too."""
     cplc, kdd, iin, cin = value

@@ -65,7 +65,7 @@ class KeyCommands(SecurityDomainBase):
         keys: list[bytes] = []
         for entry in entries:
             try:
-                algorithm, key = decode_key_component(entry, dek.key)
+                algorithm, key = decode_key_component(entry, dek.cipher)
             except SpecError as exc:
                 raise SWError(exc.sw, str(exc)) from None
             if algorithm is not suite:

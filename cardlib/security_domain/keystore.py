@@ -18,14 +18,14 @@ keys are in.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.crypto.keyset import StaticKeys
 from cardlib.memory import MemoryView
 
-from .constants import INITIAL_KVN
+from .constants import INITIAL_KVN, TEST_KEY
 
 __all__ = ["KeySet", "KeyStore"]
 
@@ -59,12 +59,21 @@ def _authfail_key(kvn: int) -> str:
     return _AUTHFAIL_KEYS[kvn] if 0 <= kvn <= 0xFF else "authfail/" + _name(kvn)
 
 
-@functools.lru_cache(maxsize=256)
-def _keyset_of(kvn: int, value: tuple[str, bytes, bytes, bytes]) -> KeySet:
-    """A stored key set, decoded once per (immutable) stored value: every INITIALIZE
-    UPDATE reads it, and the key set is frozen."""
-    algorithm, enc, mac, dek = value
+def _keyset_of(stored: tuple[int, tuple[str, bytes, bytes, bytes]]) -> KeySet:
+    """A stored key set, decoded once per stored value by the chip that holds it
+    (:meth:`MemoryView.decoded`): every INITIALIZE UPDATE reads it, and the key set keeps
+    its ciphers."""
+    kvn, (algorithm, enc, mac, dek) = stored
+    if enc == mac == dek == TEST_KEY:
+        return KeySet(kvn, test_keys(Algorithm(algorithm)))
     return KeySet(kvn, StaticKeys(enc, mac, dek, Algorithm(algorithm)))
+
+
+@pure_cache(maxsize=8)
+def test_keys(algorithm: Algorithm) -> StaticKeys:
+    """The GP test key 40..4F as ENC, MAC and DEK: public, the same on every blank chip, so
+    one key set (and its ciphers) serves them all."""
+    return StaticKeys(TEST_KEY, TEST_KEY, TEST_KEY, algorithm)
 
 
 class KeyStore:
@@ -78,10 +87,11 @@ class KeyStore:
         return sorted(int(k.split("/", 1)[1], 16) for k in self._store.keys("keys/"))
 
     def get(self, kvn: int) -> KeySet | None:
-        value = self._store.get(_keyset_key(kvn))
+        name = _keyset_key(kvn)
+        value = self._store.get(name)
         if value is None:
             return None
-        return _keyset_of(kvn, value)
+        return self._store.decoded(name, (kvn, value), _keyset_of)
 
     def select(self, kvn: int) -> KeySet | None:
         """The key set INITIALIZE UPDATE names; KVN 00 means the first one."""

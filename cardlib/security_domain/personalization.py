@@ -13,9 +13,9 @@ dependent, 11 encrypted under the DEK); b5–b4 structure (00 none, 01 DGI, 10 B
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.gp_extra import split_dgis
 from apdu_specs.sw import SW, SWError
 
@@ -61,7 +61,7 @@ class StoreDataControl:
         return self.encryption == Encryption.ENCRYPTED
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _control_of(p1: int) -> StoreDataControl:
     """P1 decoded once per value (the frozen answer is shared)."""
     return StoreDataControl._decode(p1)

@@ -14,11 +14,11 @@ One profile value per ISD, written at manufacture (:func:`~.blank.install_isd`):
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.crypto.ciphers import Algorithm
 
 __all__ = ["ISDProfile", "Suite"]
@@ -90,13 +90,13 @@ class ISDProfile:
         return cls(Suite(suite), i_parameter, failures, page, key_sets)
 
 
-@functools.lru_cache(maxsize=16, typed=True)
+@pure_cache(maxsize=16, typed=True)
 def _usual_profile(suite: str) -> ISDProfile:
     suite = Suite(suite)
     return ISDProfile(suite, 0x55 if suite.scp == 2 else 0x70)
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _profile_of(value: tuple[Any, ...]) -> ISDProfile:
     """The ISD reads its profile on every command: decoded (and validated) once per
     stored value, which is immutable, as is the profile."""

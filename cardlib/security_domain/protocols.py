@@ -8,11 +8,12 @@ static DEK; SCP02 the session DEK derived from it with the sequence counter.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
 from apdu_specs.crypto.scp02 import SCP02CardHandshake
 from apdu_specs.crypto.scp02 import derive_session_keys as scp02_session_keys
 from apdu_specs.crypto.scp03 import CardHandshake
@@ -37,9 +38,18 @@ class DataEncryptionKey:
 
     algorithm: Algorithm
     key: bytes
+    #: the cipher the key's owner keeps (SCP03: the key set's static DEK), if any
+    owned: BlockCipher | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return f"DataEncryptionKey({self.algorithm.value})"
+
+    @functools.cached_property
+    def cipher(self) -> BlockCipher:
+        """The DEK's cipher: its key set's (SCP03's static DEK) or, for a session DEK, one
+        kept for the session (a personalisation decrypts every sensitive block and key
+        under it) and gone with it."""
+        return self.owned or BlockCipher(self.algorithm, self.key)
 
 
 def counter_limit(profile: ISDProfile) -> int:
@@ -59,4 +69,5 @@ def new_handshake(profile: ISDProfile, keyset: KeySet, *, kdd: bytes, counter: i
 def dek_for(profile: ISDProfile, keyset: KeySet, counter: int) -> DataEncryptionKey:
     if profile.suite.scp == 2:
         return DataEncryptionKey(Algorithm.TDES, scp02_session_keys(keyset.keys, counter).s_dek)
-    return DataEncryptionKey(keyset.keys.algorithm, keyset.keys.dek)
+    keys = keyset.keys
+    return DataEncryptionKey(keys.algorithm, keys.dek, keys.cipher("dek"))

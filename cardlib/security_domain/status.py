@@ -13,8 +13,7 @@ size the card answers ``6310`` and keeps the rest for GET STATUS with P2 b1 set
 
 from __future__ import annotations
 
-import functools
-
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.gp_extra import RegistryEntry
 from apdu_specs.errors import TLVError
 from apdu_specs.sw import SW, SWError
@@ -27,7 +26,7 @@ __all__ = ["LOADED", "aid_filter", "encode_entries", "paginate", "registry_entri
 LOADED = 0x01
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def aid_filter(criteria: bytes) -> bytes:
     """The AID prefix of the search criteria; 6A80 unless they hold a 4F object.
 
@@ -60,7 +59,7 @@ def registry_entries(subset: int, content: ChipContent, isd_aid: bytes) -> list[
     return out
 
 
-@functools.lru_cache(maxsize=1024)
+@pure_cache(maxsize=1024)
 def _application_entry(rec: AppRecord, isd_aid: bytes) -> RegistryEntry:
     """An application's entry: a pure function of its (frozen, shared) record."""
     return RegistryEntry(rec.aid, rec.state, rec.privileges, rec.load_file_aid, isd_aid)

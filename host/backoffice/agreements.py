@@ -8,7 +8,6 @@ rounding=down``: a purchase of 12,345 fen earns 123 points. Integer arithmetic o
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from apdu_specs.caches import pure_cache
 from host.backoffice.assets import Asset, check_amount
 from host.backoffice.clock import from_micros, to_micros
 from host.backoffice.errors import IdReusedError, NotFoundError, ValidationError
@@ -91,7 +91,7 @@ class Agreement:
         }
 
 
-@functools.lru_cache(maxsize=1024)
+@pure_cache(maxsize=1024)
 def _ratio(points: int, per_fen: int) -> Ratio:
     """The rate of an agreement, made once: clearing asks for it on every load record."""
     return Ratio(points, per_fen)

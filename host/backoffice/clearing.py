@@ -21,14 +21,11 @@ it once; re-sending it again answers ``exists`` with the balances the posting pr
 from __future__ import annotations
 
 import dataclasses
-import functools
-import gc
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -122,22 +119,52 @@ class Clearing:
         self._terminals: dict[str, str] = {}
         self._two_way: dict[str, Ratio] = {}
         self._settings: AllianceSettings | None = None
+        self._names = _Names()
 
     def clear(self, batch: TerminalBatch, *, at: datetime) -> ClearingResult:
         """Clear ``batch`` at time ``at``; see the module docstring."""
-        with _cyclic_gc_paused():
-            try:
-                return self._clear_once(batch, at, thorough=False)
-            except _ConcurrentDuplicate:
-                # The batch id or a card transaction is already stored (another writer got
-                # there first, or a card transaction was presented before): the thorough pass
-                # answers exists, or rejects the duplicate records by name.
-                return self._clear_once(batch, at, thorough=True)
+        try:
+            return self._clear_once(batch, at, thorough=False)
+        except _ConcurrentDuplicate:
+            # The batch id or a card transaction is already stored (another writer got
+            # there first, or a card transaction was presented before): the thorough pass
+            # answers exists, or rejects the duplicate records by name.
+            return self._clear_once(batch, at, thorough=True)
 
     # -- phases ----------------------------------------------------------------------------
 
     def _clear_once(self, batch: TerminalBatch, at: datetime, *, thorough: bool) -> ClearingResult:
-        at_micros = to_micros(at)
+        found = self._look_up_and_check(batch, at, thorough=thorough)
+        if isinstance(found, ClearingResult):
+            return found  # cleared before: the same answer
+        settings, merchant_id, checked, two_way = found
+        day = settings.business_day(at)
+        if checked.rejections:
+            self._reject(batch, checked.rejections, at)
+        # The postings keep what they need of the check; the rest (every earn's proof, the
+        # issuer's records) goes before the batch is posted, so the collector's passes while
+        # it is posted do not rescan it.
+        plan = _Postings(batch, merchant_id, checked, two_way, self._names.for_batch())
+        del found, checked
+        try:
+            with self.db.write() as conn:
+                return self._post(conn, batch, plan, merchant_id, day, at)
+        except TransferRejectedError as exc:
+            rejections = [
+                RecordRejection(plan.record_of.get(tid, tid), _REASONS.get(code, code))
+                for tid, code in exc.codes.items()
+            ]
+            self._reject(batch, rejections, at)
+        except IntegrityError as exc:
+            if thorough:
+                raise
+            raise _ConcurrentDuplicate from exc
+
+    def _look_up_and_check(
+        self, batch: TerminalBatch, at: datetime, *, thorough: bool
+    ) -> ClearingResult | tuple[AllianceSettings, str, CheckedBatch, Ratio]:
+        """The answer given before for this batch, or what posting it needs: the settings,
+        the terminal's merchant, every record checked and the two-way rule."""
         with self.db.read() as conn:
             previous = self._previous(conn, batch)
             if previous is not None:
@@ -154,25 +181,9 @@ class Clearing:
             two_way = self._two_way_rule(conn, merchant_id)
         checked = check_batch(
             batch, merchant_id=merchant_id, holders=holders, banks=banks, agreements=agreements,
-            seen_txns=seen, verifier=self.verifier, at_micros=at_micros, issuer=issuer,
+            seen_txns=seen, verifier=self.verifier, at_micros=to_micros(at), issuer=issuer,
         )
-        day = settings.business_day(at)
-        if checked.rejections:
-            self._reject(batch, checked.rejections, at)
-        plan = _Postings(batch, merchant_id, checked, two_way)
-        try:
-            with self.db.write() as conn:
-                return self._post(conn, batch, plan, merchant_id, day, at)
-        except TransferRejectedError as exc:
-            rejections = [
-                RecordRejection(plan.record_of.get(tid, tid), _REASONS.get(code, code))
-                for tid, code in exc.codes.items()
-            ]
-            self._reject(batch, rejections, at)
-        except IntegrityError as exc:
-            if thorough:
-                raise
-            raise _ConcurrentDuplicate from exc
+        return settings, merchant_id, checked, two_way
 
     def _post(
         self,
@@ -198,7 +209,7 @@ class Clearing:
             format_version=FORMAT_VERSION,
         ))
         posted = self.ledger.apply(conn, plan.transfers, at=at, all_or_nothing=True,
-                                   ids_are_new=True)
+                                   ids_are_new=True, answers=False)
         self.db.insert_rows(conn, bo_card_records, _CARD_COLUMNS, plan.card_rows(batch))
         post_notices(conn, plan.notices(batch, merchant_id), at=at)
         return _with(result, status="created", balances=posted.balances)
@@ -324,21 +335,6 @@ _CARD_COLUMNS = (
 )
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """A large batch allocates a few objects per record, none of them in reference cycles;
-    the cyclic collector would rescan them all, again and again, for nothing (a fifth of the
-    clearing time at 100,000 records). Reference counting still frees everything at once;
-    the collector's previous state is restored."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 class _ConcurrentDuplicate(Exception):
     """Another writer inserted the same batch (or card transaction) first."""
 
@@ -346,25 +342,63 @@ class _ConcurrentDuplicate(Exception):
 _EARNED_KEY = {purse: f"earned.{purse.value}" for purse in PURSE_ROLE}
 
 
-@functools.lru_cache(maxsize=1 << 18)
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+class _Made(dict[_K, _V]):
+    """Values made on first use and kept for one batch (its postings own them): a card's
+    source, a ``member:role`` account id — once per card or holder, not once per record. A
+    hit is a plain dict lookup."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[_K], _V]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, key: _K) -> _V:
+        value = self[key] = self._make(key)
+        return value
+
+
 def _card_source(card_id: str) -> Source:
-    """The source of a card's transfers: one immutable object per card, not per record."""
     return Source(SourceKind.CARD, card_id)
 
 
-@functools.lru_cache(maxsize=1 << 18)
-def _account(member_id: str, role: Role) -> str:
-    """A ``member:role`` id, built once rather than once per record."""
-    return account_id(member_id, role)
+class _Names:
+    """Each card's transfer source and each ``member:role`` account id, made once and kept
+    by its clearing (facts that never change): not once per record, nor per batch. Keyed by
+    strings, so the collector has nothing to rescan in the keys; emptied past ``limit``."""
+
+    __slots__ = ("accounts", "limit", "sources")
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self.limit = limit
+        self.sources: _Made[str, Source] = _Made(_card_source)
+        self.accounts: dict[Role, _Made[str, str]] = {}
+
+    def for_batch(self) -> _Names:
+        """These names, within their bound, for one more batch."""
+        if len(self.sources) > self.limit or sum(map(len, self.accounts.values())) > self.limit:
+            self.sources.clear()
+            self.accounts.clear()
+        return self
+
+    def of(self, role: Role) -> _Made[str, str]:
+        """Account ids of one role, by member id."""
+        ids = self.accounts.get(role)
+        if ids is None:
+            ids = self.accounts[role] = _Made(lambda member_id: account_id(member_id, role))
+        return ids
 
 
 class _Postings:
     """The transfers, card records and notices of a checked batch."""
 
-    def __init__(
-        self, batch: TerminalBatch, merchant_id: str, checked: CheckedBatch, two_way: Ratio
-    ) -> None:
-        self.checked = checked
+    def __init__(self, batch: TerminalBatch, merchant_id: str, checked: CheckedBatch,
+                 two_way: Ratio, names: _Names) -> None:
+        self._txn_keys, self._sale_keys = checked.txn_keys, checked.sale_keys
         self.transfers: list[Transfer] = []
         self._record_ids: list[str] = []  # what each transfer posts, for its card record
         self.earned: dict[str, int] = {}
@@ -372,7 +406,7 @@ class _Postings:
         self._per_holder: dict[str, dict[str, int]] = {}
         bid = batch.batch_id
         terminal = Source(SourceKind.TERMINAL, batch.terminal_id)
-        self._add_card_transfers(bid, merchant_id, checked)
+        self._add_card_transfers(bid, merchant_id, checked, names)
         awarded = self.earned.get(Asset.CONSUMPTION_POINTS.value, 0)
         self.credit_points = two_way.apply(awarded, Rounding.DOWN)
         if self.credit_points:
@@ -384,32 +418,31 @@ class _Postings:
                 correlation_id=bid, details={"points_awarded": awarded, "rule": str(two_way)},
             ))
             self._record_ids.append("(two-way credit points)")
-        self.payments_fen = sum(p.amount_fen for p, _ in checked.payments)
+        self.payments_fen = checked.payments_fen
 
     @property
     def record_of(self) -> dict[str, str]:
         """Record id by transfer id (made when a rejection names its records)."""
         return dict(zip([t.id for t in self.transfers], self._record_ids, strict=True))
 
-    def _add_card_transfers(self, bid: str, merchant_id: str, checked: CheckedBatch) -> None:
-        """One transfer per earn and per redeem, built on the trusted path of
-        :meth:`Transfer.single_prechecked`: the accounts, source kinds and reasons are this
-        function's own, and the batch id is a valid correlation id whenever a transfer id
-        ``{batch id}/{record id}`` passes its check (its prefix, shorter, of the same safe
-        characters). Each transfer names the card as its source, the batch as its correlation
-        id and the merchant (and, for earns, the agreement and the purchase) in its details;
-        the terminal and the record are on the card record that points at the transfer."""
-        single = Transfer.single_prechecked
+    def _add_card_transfers(self, bid: str, merchant_id: str, checked: CheckedBatch,
+                            names: _Names) -> None:
+        """One transfer per earn and per redeem. Each names the card as its source, the batch
+        as its correlation id and the merchant (and, for earns, the agreement and the
+        purchase) in its details; the terminal and the record are on the card record that
+        points at the transfer. Sources and account ids are made once per card and holder."""
+        single = Transfer.single
         transfers, record_ids, per_holder = self.transfers, self._record_ids, self._per_holder
+        source, ids = names.sources, names.of
         earned: dict[Asset, int] = {}
         for record, holder, issuer, agreement, sale in checked.earns:
             rid, purse, amount = record.record_id, record.purse, record.amount
             transfers.append(single(
-                f"{bid}/{rid}", _account(issuer, ISSUING_ROLE[purse]),
-                _account(holder.member_id, PURSE_ROLE[purse]), amount, purse, Reason.EARN,
-                _card_source(record.card_id), bid,
-                {"agreement": agreement.id, "merchant": merchant_id,
-                 "purchase_fen": sale.amount_fen, "sale": sale.key},
+                f"{bid}/{rid}", ids(ISSUING_ROLE[purse])[issuer],
+                ids(PURSE_ROLE[purse])[holder.member_id], amount, purse, Reason.EARN,
+                source[record.card_id], correlation_id=bid,
+                details={"agreement": agreement.id, "merchant": merchant_id,
+                         "purchase_fen": sale.amount_fen, "sale": sale.key},
             ))
             record_ids.append(rid)
             earned[purse] = earned.get(purse, 0) + amount
@@ -419,15 +452,16 @@ class _Postings:
             key = _EARNED_KEY[purse]
             figures[key] = figures.get(key, 0) + amount
         self.earned.update((purse.value, points) for purse, points in earned.items())
-        redeemed_at = _account(merchant_id, Role.POINTS_REDEEMED)
-        redeem_details: dict[str, int | str] = {"merchant": merchant_id}  # one view for all redeems
+        redeemed_at = ids(Role.POINTS_REDEEMED)[merchant_id]
+        spender = ids(Role.CONSUMPTION_POINTS)
+        redeem_details: dict[str, int | str] = {"merchant": merchant_id}
         redeemed = 0
         for record, holder in checked.redeems:
             rid, amount = record.record_id, record.amount
             transfers.append(single(
-                f"{bid}/{rid}", _account(holder.member_id, Role.CONSUMPTION_POINTS), redeemed_at,
-                amount, Asset.CONSUMPTION_POINTS, Reason.REDEEM, _card_source(record.card_id),
-                bid, redeem_details,
+                f"{bid}/{rid}", spender[holder.member_id], redeemed_at,
+                amount, Asset.CONSUMPTION_POINTS, Reason.REDEEM, source[record.card_id],
+                correlation_id=bid, details=redeem_details,
             ))
             record_ids.append(rid)
             redeemed += amount
@@ -448,8 +482,8 @@ class _Postings:
         rows: list[tuple[Any, ...]] = []
         bid, terminal = batch.batch_id, batch.terminal_id
         transfer_of = dict(zip(self._record_ids, [t.id for t in self.transfers], strict=True))
-        for r, txn_key, sale_key in zip(batch.records, self.checked.txn_keys,
-                                        self.checked.sale_keys, strict=True):
+        for r, txn_key, sale_key in zip(batch.records, self._txn_keys, self._sale_keys,
+                                        strict=True):
             if isinstance(r, PaymentRecord):
                 rows.append((
                     bid, r.record_id, r.kind, r.card_id, f"chip1.{r.application}", r.amount_fen,

@@ -13,7 +13,6 @@ Writers are serialised so concurrent terminals never lose an update:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -27,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
+from apdu_specs.caches import pure_cache
 from host.backoffice.errors import ConfigurationError
 from host.backoffice.schema import metadata
 
@@ -278,7 +278,7 @@ def _copy_rows(
         raise DBAPIError.instance(statement, None, exc, dbapi_error, dialect=conn.dialect) from exc
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _insert_sql(table: str, columns: tuple[str, ...], paramstyle: str, row_count: int) -> str:
     one = f"({', '.join(['?' if paramstyle == 'qmark' else '%s'] * len(columns))})"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * row_count)}"

@@ -193,13 +193,15 @@ class Ledger:
         at: datetime,
         all_or_nothing: bool = False,
         ids_are_new: bool = False,
+        answers: bool = True,
     ) -> Plan:
         """Plan and write ``transfers`` inside the caller's write transaction.
 
         With ``all_or_nothing`` any failure raises :class:`TransferRejectedError` before
         anything is written. ``ids_are_new`` skips the existence look-up when the caller
         guarantees fresh ids by its own idempotency key (clearing: the batch id); a collision
-        then surfaces as :class:`IdReusedError`."""
+        then surfaces as :class:`IdReusedError`. ``answers=False``: the plan answers only for
+        failures and gives the balances of the accounts it moved (:class:`Planner`)."""
         at_micros = to_micros(at)
         due = self._due_hold_ids(conn, at_micros)
         referenced = sorted({t.pending_id for t in transfers if t.pending_id is not None} | due)
@@ -211,7 +213,8 @@ class Ledger:
         }
         existing = {} if ids_are_new else self._existing(conn, [t.id for t in transfers])
         holds = self._hold_states(conn, pending_rows)
-        planner = Planner(at_micros=at_micros, accounts=states, existing=existing, holds=holds)
+        planner = Planner(at_micros=at_micros, accounts=states, existing=existing, holds=holds,
+                          answers=answers)
         planner.expire(sorted((holds[h] for h in due if h in holds), key=lambda h: h.id))
         plan = planner.apply(transfers)
         if all_or_nothing and not plan.ok:

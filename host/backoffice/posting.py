@@ -152,6 +152,8 @@ class Plan:
     opened_holds: list[tuple[str, int]] = field(default_factory=list)
     closed_holds: list[str] = field(default_factory=list)
     deltas: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    #: without answers (see :class:`Planner`): the balances of every account moved
+    moved: dict[str, Balance] | None = None
 
     @property
     def ok(self) -> bool:
@@ -159,7 +161,10 @@ class Plan:
 
     @property
     def balances(self) -> dict[str, Balance]:
-        """The latest balance of every account the answers mention."""
+        """The latest balance of every account the answers mention (without answers: of
+        every account the plan moved)."""
+        if self.moved is not None:
+            return dict(self.moved)
         latest: dict[str, Balance] = {}
         for answer in self.results:
             for balance in (answer.debit_balance, answer.credit_balance):
@@ -186,7 +191,13 @@ class _Failed(Exception):
 
 
 class Planner:
-    """Applies requests to in-memory account states; see the module docstring."""
+    """Applies requests to in-memory account states; see the module docstring.
+
+    With ``answers=False`` the plan answers only for the requests that fail (and those that
+    exist already), and gives the balances of the accounts it moved instead: a caller that
+    posts all or nothing and needs only the final balances (clearing a batch of 100,000
+    records) is spared three objects per transfer, which the cyclic garbage collector
+    would otherwise scan again and again while the batch is posted."""
 
     def __init__(
         self,
@@ -195,8 +206,11 @@ class Planner:
         accounts: Mapping[str, AccountState],
         existing: Mapping[str, Any],
         holds: Mapping[str, HoldState],
+        answers: bool = True,
     ) -> None:
         self._at = at_micros
+        self._answers = answers
+        self._moved: dict[str, AccountState] = {}  # without answers: the accounts requests moved
         self._accounts = accounts
         self._existing = existing
         self._holds = dict(holds)
@@ -257,7 +271,8 @@ class Planner:
                 result = self._apply_movement(transfer)
             else:
                 result = self._apply_one(transfer)
-            self.plan.results.append(result)
+            if self._answers:
+                self.plan.results.append(result)
         except _Failed as failure:
             self.plan.results.append(
                 TransferResult(transfer.id, failure.code, *self._current_balances(transfer))
@@ -294,7 +309,8 @@ class Planner:
                     return
         finally:
             self._undo = None
-        self.plan.results.extend(results)
+        if self._answers:
+            self.plan.results.extend(results)
 
     def _roll_back(self, marks: tuple[int, int, int]) -> None:
         for kind, target, before in reversed(self._undo or []):
@@ -434,6 +450,9 @@ class Planner:
             expires, reason, (_VALUE[source.kind], source.id), t.correlation_id,
             details_text(t.details) if t.details else None, t.linked, self._at,
         )
+        if not self._answers:
+            self._moved[debit.id], self._moved[credit.id] = debit, credit
+            return _MOVED
         return _new_result(TransferResult, (t.id, _CREATED, debit.balance(), credit.balance()))
 
     def _emit(
@@ -488,6 +507,8 @@ class Planner:
         return (debit.balance() if debit else None, credit.balance() if credit else None)
 
     def _finish(self) -> None:
+        if not self._answers:
+            self.plan.moved = {aid: account.balance() for aid, account in self._moved.items()}
         for aid, before in self._initial.items():
             after = self._accounts[aid].snapshot()
             if after != before:
@@ -495,6 +516,10 @@ class Planner:
                     after[0] - before[0], after[1] - before[1],
                     after[2] - before[2], after[3] - before[3],
                 )
+
+
+#: what a request that moved answers when the planner gives no answers (never shown)
+_MOVED = TransferResult("", TransferCode.CREATED)
 
 
 def _exists(transfer: Transfer, stored: Any) -> TransferResult:

@@ -55,7 +55,7 @@ class CheckedBatch:
     earns: list[tuple[PurseRecord, CardHolder, str, Agreement, ProvenSale]] = field(
         default_factory=list)
     redeems: list[tuple[PurseRecord, CardHolder]] = field(default_factory=list)
-    payments: list[tuple[PaymentRecord, CardHolder]] = field(default_factory=list)
+    payments_fen: int = 0  # what the card payments that passed add up to
     txn_keys: list[str | None] = field(default_factory=list)
     sale_keys: list[str | None] = field(default_factory=list)
 
@@ -122,7 +122,7 @@ def _check_record(record: PaymentRecord | PurseRecord, holder: CardHolder, ctx: 
         sale = ctx.sales[record.record_id]
         if isinstance(sale, str):
             return sale
-        out.payments.append((record, holder))
+        out.payments_fen += record.amount_fen
         return None
     if record.terminal_id != ctx.terminal:
         return "terminal_differs_from_batch"

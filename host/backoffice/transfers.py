@@ -19,7 +19,6 @@ from typing import NamedTuple
 from host.backoffice.assets import MAX_AMOUNT, Asset, check_amount
 from host.backoffice.clock import require_aware
 from host.backoffice.errors import ValidationError
-from host.records.ids import ID_RE as _ID_RE
 from host.records.ids import check_id
 
 __all__ = [
@@ -93,7 +92,6 @@ class Source:
 
 _EMPTY: Mapping[str, int | str] = MappingProxyType({})
 _DETAIL_TYPES = (int, str)
-_DETAIL_TYPE_SET = frozenset(_DETAIL_TYPES)
 
 
 def _frozen(details: Mapping[str, int | str] | None) -> Mapping[str, int | str]:
@@ -155,7 +153,9 @@ class Transfer:
             raise ValidationError(f"transfer {self.id}: asset must be an Asset")
         if not isinstance(self.reason, Reason):
             raise ValidationError(f"transfer {self.id}: reason must be a Reason")
-        check_amount(self.amount, what=f"transfer {self.id} amount")
+        amount = self.amount
+        if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:  # the message only if due
+            check_amount(amount, what=f"transfer {self.id} amount")
         if self.pending_id is not None:
             raise ValidationError(f"transfer {self.id}: pending_id only on post/void")
         if self.expires_at is not None:
@@ -201,52 +201,6 @@ class Transfer:
             id, TransferKind.SINGLE, source, debit_account, credit_account, amount, asset,
             reason, linked=linked, correlation_id=correlation_id, details=details or {},
         )
-
-    @classmethod
-    def single_prechecked(
-        cls,
-        id: str,
-        debit_account: str,
-        credit_account: str,
-        amount: int,
-        asset: Asset,
-        reason: Reason,
-        source: Source,
-        correlation_id: str | None,
-        details: dict[str, int | str],
-    ) -> Transfer:
-        """:meth:`single` for a caller that builds many transfers from values it checked
-        once (clearing: one transfer per card record, all with the same few accounts, source
-        kinds and reasons). The caller vouches that ``source``, ``asset`` and ``reason`` are
-        of their types, the accounts are strings, ``correlation_id`` passed :func:`check_id`
-        and ``details`` is a dict with str keys in sorted order that nobody changes afterwards
-        (the transfer keeps a read-only view of it, not a copy). The id, the amount and the
-        detail values, which come from each record, are still checked; anything that fails
-        goes through :meth:`single`, which raises the usual error."""
-        if (
-            type(id) is not str or not _ID_RE.fullmatch(id)
-            or type(amount) is not int or not 0 < amount <= MAX_AMOUNT
-            or not _DETAIL_TYPE_SET.issuperset(map(type, details.values()))
-        ):
-            return cls.single(
-                id, debit_account, credit_account, amount, asset, reason, source,
-                correlation_id=correlation_id, details=details,
-            )
-        transfer = object.__new__(cls)
-        _set_id(transfer, id)
-        _set_kind(transfer, TransferKind.SINGLE)
-        _set_source(transfer, source)
-        _set_debit_account(transfer, debit_account)
-        _set_credit_account(transfer, credit_account)
-        _set_amount(transfer, amount)
-        _set_asset(transfer, asset)
-        _set_reason(transfer, reason)
-        _set_pending_id(transfer, None)
-        _set_expires_at(transfer, None)
-        _set_linked(transfer, False)
-        _set_correlation_id(transfer, correlation_id)
-        _set_details(transfer, MappingProxyType(details) if details else _EMPTY)
-        return transfer
 
     @classmethod
     def hold(
@@ -308,16 +262,6 @@ class Transfer:
             id, TransferKind.VOID_PENDING, source, reason=reason, pending_id=pending_id,
             linked=linked, correlation_id=correlation_id, details=details or {},
         )
-
-
-# Slot setters of :class:`Transfer`, by field name: they fill a frozen instance without
-# re-running the checks of ``__post_init__`` (see :meth:`Transfer.single_prechecked`).
-(_set_id, _set_kind, _set_source, _set_debit_account, _set_credit_account, _set_amount,
- _set_asset, _set_reason, _set_pending_id, _set_expires_at, _set_linked, _set_correlation_id,
- _set_details) = (getattr(Transfer, name).__set__ for name in (
-    "id", "kind", "source", "debit_account", "credit_account", "amount", "asset", "reason",
-    "pending_id", "expires_at", "linked", "correlation_id", "details",
-))
 
 
 class TransferCode(StrEnum):

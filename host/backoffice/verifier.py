@@ -11,12 +11,11 @@ from __future__ import annotations
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
 from apdu_specs.crypto.emv import EMVScheme
 from apdu_specs.crypto.errors import CryptoError
-from apdu_specs.crypto.padding import pad_method2
 from apdu_specs.crypto.purse import LOAD_EP, PURCHASE_EP, PurseScheme
 from apdu_specs.payment.cryptogram import CryptogramVersion
 from apdu_specs.payment.errors import PaymentFormatError
@@ -50,27 +49,27 @@ class SoftwareCardVerifier:
     """Verifies TACs and cryptograms in software with the issuer's card keys, using the same
     functions the cards use (:mod:`apdu_specs.crypto.purse`, :mod:`apdu_specs.crypto.emv`).
 
-    A clearing run meets thousands of cards once each, more than the shared cipher cache of
-    :mod:`apdu_specs.crypto.ciphers` holds, so this verifier keeps each card's TAC cipher
-    itself (up to ``cache_size`` cards, least recently used dropped first). An unknown card, a
-    missing key or a malformed field verifies as False.
+    A clearing run meets thousands of cards, each a few times: the verifier keeps the
+    ciphers of the card keys it used (each card's TAC key and cryptogram master key), up to
+    ``cache_size`` of them, least recently used dropped first. They are the verifier's own and
+    go with it. An unknown card, a missing key or a malformed field verifies as False.
     """
 
     def __init__(self, keys: CardKeyStore, *, cache_size: int = 200_000) -> None:
         self._keys = keys
         self._purse = PurseScheme(keys.algorithm)
         self._emv = EMVScheme(keys.algorithm)
+        # the purse MAC of the 3DES suite is single DES under the DTK's halves folded
+        self._tac_algorithm = Algorithm.DES if keys.algorithm is Algorithm.TDES else keys.algorithm
         self._cache_size = cache_size
-        self._tac_macs: OrderedDict[tuple[str, Asset], Callable[[bytes], bytes] | None] = (
-            OrderedDict()
-        )
+        self._ciphers: OrderedDict[_Entry, BlockCipher | None] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"SoftwareCardVerifier({self._keys!r})"
 
     def verify_purse_tac(self, record: PurseRecord) -> bool:
-        mac = self._tac_mac(record.card_id, record.purse)
-        if mac is None:
+        cipher = self._cipher((record.card_id, record.purse.value), self._tac_cipher)
+        if cipher is None:
             return False
         try:
             when = bytes.fromhex(record.date + record.time)
@@ -84,7 +83,7 @@ class SoftwareCardVerifier:
                     record.amount, PURCHASE_EP, record.terminal_id, record.terminal_seq or 0,
                     when,
                 )
-            expected = mac(data)
+            expected = self._purse.mac(cipher, data)
         except (CryptoError, ValueError):
             return False
         return hmac.compare_digest(expected, record.tac)
@@ -100,7 +99,7 @@ class SoftwareCardVerifier:
     def _verify_ac(self, record: PaymentRecord, ac: bytes, iad: bytes, cdol2: bytes) -> bool:
         """Whether ``ac`` is this card's cryptogram at the record's ATC over what the cards
         cover (:meth:`CryptogramVersion.ac_input`): CDOL1 data [‖ CDOL2 data] ‖ AIP ‖ ATC ‖ IAD."""
-        master_key = self._keys.ac_master_key_of(record.card_id, record.application)
+        master_key = self._cipher((record.card_id, _AC + record.application), self._ac_cipher)
         if master_key is None:
             return False
         try:
@@ -111,36 +110,43 @@ class SoftwareCardVerifier:
             return False
         return hmac.compare_digest(expected, ac)
 
-    def _tac_mac(self, card_id: str, purse: Asset) -> Callable[[bytes], bytes] | None:
-        key = (card_id, purse)
-        macs = self._tac_macs
-        mac = macs.get(key, _UNSEEN)
-        if mac is not _UNSEEN:
-            macs.move_to_end(key)
-            return mac
-        made = self._make_tac_mac(self._keys.tac_key_of(card_id, purse))
-        macs[key] = made
-        if len(macs) > self._cache_size:
-            macs.popitem(last=False)
+    def _cipher(self, key: _Entry, make: Callable[[_Entry], BlockCipher | None]
+                ) -> BlockCipher | None:
+        """The cipher of one key of one card (None: no such key), made on first use."""
+        ciphers = self._ciphers
+        cipher = ciphers.get(key, _UNSEEN)
+        if cipher is not _UNSEEN:
+            ciphers.move_to_end(key)
+            return cipher  # type: ignore[return-value]
+        made = ciphers[key] = make(key)
+        if len(ciphers) > self._cache_size:
+            ciphers.popitem(last=False)
         return made
 
-    def _make_tac_mac(self, dtk: bytes | None) -> Callable[[bytes], bytes] | None:
-        """The purse MAC of :meth:`PurseScheme.mac` on a cipher of this card's own: a first
-        seen card costs one cipher object and, on first use, one cipher context."""
+    def _tac_cipher(self, entry: _Entry) -> BlockCipher | None:
+        card_id, purse = entry
+        dtk = self._keys.tac_key_of(card_id, Asset(purse))
         if dtk is None:
             return None
         try:
-            tac_key = self._purse.tac_key(dtk)
-            if self._purse.algorithm is not Algorithm.TDES:
-                cmac = BlockCipher(self._purse.algorithm, tac_key).cmac
-                return lambda data: cmac(data)[:_TAC_LENGTH]
-            # The PBOC MAC of :func:`apdu_specs.crypto.mac.pboc_mac`: single-DES CBC-MAC,
-            # padding method 2, the leftmost 4 bytes of the last block.
-            encrypt_cbc = BlockCipher(Algorithm.DES, tac_key).encrypt_cbc
+            return BlockCipher(self._tac_algorithm, self._purse.tac_key(dtk))
         except (CryptoError, ValueError):
             return None
-        return lambda data: encrypt_cbc(pad_method2(data, 8))[-8:-8 + _TAC_LENGTH]
+
+    def _ac_cipher(self, entry: _Entry) -> BlockCipher | None:
+        card_id, which = entry
+        master_key = self._keys.ac_master_key_of(card_id, which.removeprefix(_AC))
+        if master_key is None:
+            return None
+        try:
+            return BlockCipher(self._emv.algorithm, master_key)
+        except (CryptoError, ValueError):
+            return None
 
 
-_TAC_LENGTH = 4
-_UNSEEN: Any = object()  # a sentinel no cached value (a MAC function or None) can be
+_AC = "ac/"
+#: a key of a card: (card id, its purse's name) for a TAC key, (card id,
+#: ``ac/<application>``) for a cryptogram master key; strings only, so the collector drops
+#: the pairs from its lists instead of rescanning them
+_Entry = tuple[str, str]
+_UNSEEN = object()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from apdu_specs.apdu import CommandAPDU
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.globalplatform import (
     DELETE,
     GET_STATUS,
@@ -49,7 +50,7 @@ def _memoized(build: _Builder) -> _Builder:
     """A builder that depends only on its (bytes and int) arguments, whose APDU is frozen:
     the commands a run repeats card after card (SELECT, GET STATUS, INSTALL…) are built
     once. An unhashable argument (a bytearray) is simply built afresh."""
-    cached = functools.lru_cache(maxsize=256, typed=True)(build)
+    cached = pure_cache(maxsize=256, typed=True)(build)
 
     @functools.wraps(build)
     def builder(*args: Any, **kwargs: Any) -> CommandAPDU:

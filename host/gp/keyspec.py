@@ -31,7 +31,6 @@ Nothing here prints, logs or formats a key: reprs and descriptions show KCVs.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from apdu_specs.commands.gp_extra import GP_TEST_KEY
-from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.ciphers import Algorithm, KeyCiphers
 from apdu_specs.crypto.diversify import Diversification
 from apdu_specs.crypto.errors import CryptoError
 from apdu_specs.crypto.kcv import kcv
@@ -58,18 +57,9 @@ _SCHEMES = {d.value: d for d in Diversification}
 _3DES_SCHEMES = (Diversification.EMV_CPS, Diversification.VISA2)
 
 
-@functools.lru_cache(maxsize=64, typed=True)
-def _static_keys(enc: bytes, mac: bytes, dek: bytes, algorithm: Algorithm) -> StaticKeys:
-    """Keys used as given: the same frozen key set for every channel opened with them."""
-    return StaticKeys(enc, mac, dek, algorithm)
-
-
-@functools.lru_cache(maxsize=16, typed=True)
-def _diversified(master: bytes, kdd: bytes, scheme: Diversification,
-                 algorithm: Algorithm) -> StaticKeys:
-    """One chip's keys from the master key: a run asks for them several times (the secure
-    channel, PUT KEY, the KCVs of the audit, the read-back), so a few chips' are kept."""
-    return StaticKeys.from_master(master, kdd, scheme, algorithm)
+#: how many chips' key sets a spec keeps: a run asks for one chip's keys several times
+#: (the secure channel, PUT KEY, the KCVs of the audit, the read-back), chip after chip
+_KEPT_CARD_KEYS = 16
 
 
 @dataclass(frozen=True, repr=False)
@@ -107,24 +97,42 @@ class KeySpec:
         """The spec as written (no key material)."""
         return f"{self.scheme.value}:{self.source}" if self.scheme else self.source
 
+    def __post_init__(self) -> None:
+        # What the spec derives stays with it (and goes with it): the last few chips' key
+        # sets, and the cipher of the master key every chip's keys are diversified from.
+        object.__setattr__(self, "_card_keys", {})
+        object.__setattr__(self, "_master", KeyCiphers(2))
+
     def card_keys(self, kdd: bytes, algorithm: Algorithm) -> StaticKeys:
         """The card's static keys: diversified with ``kdd`` if the spec has a scheme."""
-        try:
-            if self.scheme is None:
-                keys = self.keys
-                if type(keys.enc) is type(keys.mac) is type(keys.dek) is bytes:
-                    return _static_keys(keys.enc, keys.mac, keys.dek, algorithm)
-                return StaticKeys(keys.enc, keys.mac, keys.dek, algorithm)
-            if self.scheme in _3DES_SCHEMES and algorithm is not Algorithm.TDES:
-                raise KeySpecError(f"{self.scheme.value}: diversification makes 3DES keys, "
-                                   f"this card uses {algorithm.value} (use kdf3:)")
-            if self.scheme is Diversification.KDF3 and algorithm is Algorithm.TDES:
-                raise KeySpecError("kdf3: diversification makes AES/SM4 keys, this card uses 3DES")
-            if len({self.keys.enc, self.keys.mac, self.keys.dek}) != 1:
-                raise KeySpecError(f"{self.scheme.value}: diversification takes one master key")
-            return _diversified(bytes(self.keys.enc), bytes(kdd), self.scheme, algorithm)
-        except CryptoError as exc:
-            raise KeySpecError(f"{self.text}: {exc}") from None
+        kept: dict[tuple[bytes, Algorithm], StaticKeys] = self.__dict__["_card_keys"]
+        kdd = bytes(kdd) if self.scheme else b""  # keys used as given do not depend on it
+        found = kept.get((kdd, algorithm))
+        if found is None:
+            try:
+                found = self._make_card_keys(kdd, algorithm)
+            except CryptoError as exc:
+                raise KeySpecError(f"{self.text}: {exc}") from None
+            if len(kept) >= _KEPT_CARD_KEYS:
+                kept.clear()
+            kept[kdd, algorithm] = found
+        return found
+
+    def _make_card_keys(self, kdd: bytes, algorithm: Algorithm) -> StaticKeys:
+        keys = self.keys
+        if self.scheme is None:
+            return StaticKeys(keys.enc, keys.mac, keys.dek, algorithm)
+        if self.scheme in _3DES_SCHEMES and algorithm is not Algorithm.TDES:
+            raise KeySpecError(f"{self.scheme.value}: diversification makes 3DES keys, "
+                               f"this card uses {algorithm.value} (use kdf3:)")
+        if self.scheme is Diversification.KDF3 and algorithm is Algorithm.TDES:
+            raise KeySpecError("kdf3: diversification makes AES/SM4 keys, this card uses 3DES")
+        if len({keys.enc, keys.mac, keys.dek}) != 1:
+            raise KeySpecError(f"{self.scheme.value}: diversification takes one master key")
+        master_algorithm = Algorithm.TDES if self.scheme in _3DES_SCHEMES else algorithm
+        master: KeyCiphers = self.__dict__["_master"]
+        cipher = master.of(master_algorithm, bytes(keys.enc))
+        return StaticKeys.from_master(cipher, kdd, self.scheme, algorithm)
 
     def describe(self, algorithm: Algorithm) -> str:
         """``SPEC (KCV enc=… mac=… dek=…)`` of the keys as given."""

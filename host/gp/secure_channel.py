@@ -32,7 +32,7 @@ from typing import Any
 from apdu_specs.apdu import CLA, CommandAPDU
 from apdu_specs.commands.globalplatform import INITIALIZE_UPDATE
 from apdu_specs.commands.gp_extra import encode_key_component, encrypt_sensitive
-from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
 from apdu_specs.crypto.errors import CryptoError, CryptogramError
 from apdu_specs.crypto.keyset import StaticKeys
 from apdu_specs.crypto.scp02 import SCP02HostHandshake, SCP02InitializeUpdateResponse
@@ -96,10 +96,11 @@ class SecureChannel:
         self.i_parameter = i_parameter
         self.static = static
         self.options = options
-        if scp == _SCP02:
-            self._dek = (Algorithm.TDES, scp02_session_keys(static, sequence_counter or 0).s_dek)
-        else:
-            self._dek = (static.algorithm, static.dek)
+        # the DEK's cipher: the channel's own for SCP02's session DEK, the key set's for
+        # SCP03's static DEK; either goes with its owner
+        self._dek: BlockCipher = (
+            BlockCipher(Algorithm.TDES, scp02_session_keys(static, sequence_counter or 0).s_dek)
+            if scp == _SCP02 else static.cipher("dek"))
 
     @property
     def level(self) -> int:
@@ -140,18 +141,16 @@ class SecureChannel:
 
     def encrypt_sensitive(self, value: bytes) -> bytes:
         """An encrypted DGI's content, under the DEK (see :mod:`apdu_specs.commands.gp_extra`)."""
-        algorithm, key = self._dek
-        return encrypt_sensitive(algorithm, key, value)
+        return encrypt_sensitive(self._dek.algorithm, self._dek, value)
 
     def key_component(self, key: bytes) -> dict[str, object]:
         """One PUT KEY entry for ``key`` (of this channel's algorithm), under the DEK."""
-        algorithm, dek = self._dek
-        return encode_key_component(algorithm, key, dek)
+        return encode_key_component(self._dek.algorithm, key, self._dek)
 
     @property
     def key_algorithm(self) -> Algorithm:
         """The algorithm of keys PUT KEY may carry on this channel."""
-        return self._dek[0]
+        return self._dek.algorithm
 
     def __repr__(self) -> str:
         return (f"SecureChannel(SCP{self.scp:02X}, kvn={self.kvn:02X}, level={self.level:02X}, "

@@ -13,12 +13,12 @@ The transport should complete 61xx/6Cxx exchanges (:class:`host.transport.t0.T0T
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from apdu_specs.apdu import ResponseAPDU
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.iso7816 import GET_DATA, READ_RECORD, SELECT, VERIFY
 from apdu_specs.commands.payment import EXTERNAL_AUTHENTICATE, GENERATE_AC, GET_PROCESSING_OPTIONS
 from apdu_specs.commands.spec import CommandSpec
@@ -105,13 +105,13 @@ def _int(value: bytes | None) -> int | None:
     return None if value is None else int.from_bytes(value, "big")
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _select_command(name: bytes) -> bytes:
     """SELECT by name: a pure function of the name, built once per name."""
     return SELECT.build({"selection": 4, "occurrence": 0, "data": {"name": name}}).encode()
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _read_record_command(sfi: int, record: int) -> bytes:
     return READ_RECORD.build({"record": record, "reference": sfi << 3 | 4}).encode()
 

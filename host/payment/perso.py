@@ -19,9 +19,9 @@ Records (SFI 1, read by the terminal per the AFL ``08 01 02 00``):
 from __future__ import annotations
 
 import calendar
-import functools
 from collections.abc import Mapping, Sequence
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.payment import dgi as D
 from apdu_specs.payment.afl import AFLEntry, encode_afl
 from apdu_specs.payment.aids import PPSE_NAME, PSE_NAME
@@ -68,7 +68,7 @@ def cdol2(method: ARPCMethod) -> bytes:
     return encode_dol([(0x8A, 2), (0x91, method.data_length), (0x95, 5), (0x9F37, 4)])
 
 
-@functools.lru_cache(maxsize=256)
+@pure_cache(maxsize=256)
 def _date(yymm: str, last_day: bool) -> bytes:
     """YYMMDD in BCD (a pure function of a month: the cards of a batch share a few)."""
     year, month = 2000 + int(yymm[:2]), int(yymm[2:])
@@ -88,25 +88,25 @@ def _record(objects: bytes) -> bytes:
 # What every card of one product shares is encoded once: the functions below are pure
 # functions of a few profile settings (ints, strings, an enum), cached on them.
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _crypto_parameters(cvn: int, dki: int, arpc_method: ARPCMethod, initial_atc: int) -> bytes:
     return D.CryptoParameters(cvn, dki, arpc_method, initial_atc).encode()
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _risk_parameters(offline_limit: int, currency: int, lower_consecutive_offline: int,
                      upper_consecutive_offline: int, credit_limit: int | None) -> bytes:
     return D.RiskParameters(offline_limit, currency, lower_consecutive_offline,
                             upper_consecutive_offline, credit_limit).encode()
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _fci_proprietary(label: str, priority: int) -> bytes:
     return encode_tlvs([TLV(0x50, label.encode("ascii")), TLV(0x87, bytes([priority])),
                         TLV(0x9F38, PDOL), TLV(0x5F2D, LANGUAGES)])
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _record_2_tail(country: int, psn: str, arpc_method: ARPCMethod, currency: int,
                    currency_exponent: int, template: tuple[tuple[int, bytes], ...]) -> bytes:
     """Record 2 after the card's own dates: the product's objects, then the template's

@@ -15,6 +15,7 @@ what the audit file records; no method here returns a value for display.
 
 from __future__ import annotations
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.gp_extra import GP_TEST_KEY
 from apdu_specs.crypto.keyset import StaticKeys
 from apdu_specs.payment.cryptogram import IssuerMasterKeys
@@ -32,8 +33,10 @@ __all__ = ["INITIAL_KVN", "CardKeyFactory", "factory_key_spec"]
 INITIAL_KVN = 0xFF
 
 
+@pure_cache(maxsize=1)
 def factory_key_spec() -> KeySpec:
-    """The GlobalPlatform test keys a blank card ships with (public: 40..4F)."""
+    """The GlobalPlatform test keys a blank card ships with (public: 40..4F): one spec,
+    whose key sets and ciphers every blank card of a run shares."""
     return KeySpec(MasterKeys.single(GP_TEST_KEY), None, "default")
 
 

@@ -7,9 +7,9 @@ in one page (a handful of applications fits).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.payment import dgi as payment_dgi
 from host.gp import apdus
 
@@ -68,7 +68,7 @@ def _verify_app(app: AppPlan) -> int:
     return 1 + sum(_is_record(d.dgi) for d in app.dgis)
 
 
-@functools.lru_cache(maxsize=1024)
+@pure_cache(maxsize=1024)
 def _is_record(dgi: int) -> bool:
     """Whether the read-back reads DGI ``dgi`` as a record (a pure function of the number,
     asked for every DGI of every card)."""

@@ -15,10 +15,10 @@ its keys or PIN; the KCVs the card itself checked at STORE DATA and PUT KEY stan
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 
 from apdu_specs.apdu import ResponseAPDU
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.iso7816 import READ_RECORD, SELECT
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.errors import TLVError
@@ -102,13 +102,13 @@ def _send(transport: Transport, apdu: bytes, what: str) -> ResponseAPDU:
     return response
 
 
-@functools.lru_cache(maxsize=64, typed=True)
+@pure_cache(maxsize=64, typed=True)
 def _select(aid: bytes) -> bytes:
     """SELECT by AID (the same few commands for every card of a run)."""
     return SELECT.build(selection=0x04, occurrence=0x00, data={"name": aid}, ne=256).encode()
 
 
-@functools.lru_cache(maxsize=256, typed=True)
+@pure_cache(maxsize=256, typed=True)
 def _read_record(number: int, sfi: int) -> bytes:
     return READ_RECORD.build(record=number, reference=(sfi << 3) | 0x04, ne=256).encode()
 

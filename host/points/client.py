@@ -16,12 +16,12 @@ wrap the transport in :class:`host.transport.t0.T0Transport`, as
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from apdu_specs.apdu import ResponseAPDU
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands import iso7816
 from apdu_specs.commands import purse as specs
 from apdu_specs.commands.purse_data import (
@@ -52,13 +52,13 @@ PURCHASE = TransactionType.PURCHASE
 
 # The read commands every card of a run receives are the same few: built once each (pure
 # functions of an AID or a purse, both immutable).
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _select_apdu(aid: bytes) -> bytes:
     return iso7816.SELECT.build(selection=0x04, occurrence=0x00, data={"name": aid},
                                 ne=256).encode()
 
 
-@functools.lru_cache(maxsize=16)
+@pure_cache(maxsize=16)
 def _balance_apdu(purse: Purse) -> bytes:
     return specs.GET_BALANCE.build(purse=purse).encode()
 

@@ -16,12 +16,12 @@ load host), the purchase master (in the merchants' security modules) and the TAC
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.purse_data import KEY_LENGTH, Purse, encode_identity
-from apdu_specs.crypto.ciphers import Algorithm, ecb_encrypt, xor
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, CipherKey, KeyCiphers, ecb_encrypt, xor
 from apdu_specs.crypto.kcv import kcv
 from apdu_specs.crypto.parity import with_odd_parity
 from apdu_specs.crypto.purse import PurseScheme
@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 _SUITES = (Algorithm.TDES, Algorithm.AES, Algorithm.SM4)
+#: how many cards' keys an issuer object keeps (all dropped when full)
+_KEPT_CARD_KEYS = 4096
 
 
 def _check_key(key: bytes, what: str) -> bytes:
@@ -71,8 +73,8 @@ def diversify_purse_key(master_key: bytes, card_identity: str, purse: Purse,
     return _diversify(master_key, y, _check_algorithm(algorithm))
 
 
-def _diversify(master_key: bytes, y: bytes, algorithm: Algorithm) -> bytes:
-    """The derivation itself, for a checked master key, ``Y`` and algorithm."""
+def _diversify(master_key: CipherKey, y: bytes, algorithm: Algorithm) -> bytes:
+    """The derivation itself, for a checked master key (or its cipher), ``Y`` and algorithm."""
     block = y + xor(y, b"\xff" * 8)
     if algorithm is Algorithm.TDES:
         return with_odd_parity(ecb_encrypt(Algorithm.TDES, master_key, block))
@@ -96,6 +98,13 @@ class PurseCardKeys:
             object.__setattr__(self, name, _check_key(getattr(self, name), name.upper()))
         if not 1 <= self.key_index <= 0xFF or not 0 <= self.key_version <= 0xFF:
             raise PointsUsageError("key index must be 1..255 and key version 0..255")
+        object.__setattr__(self, "_ciphers", KeyCiphers(3))
+
+    def cipher(self, name: Literal["dlk", "dpk", "dtk"]) -> BlockCipher:
+        """The cipher of one of the keys, kept with them (a terminal serves the same
+        cards again and again)."""
+        ciphers: KeyCiphers = self.__dict__["_ciphers"]
+        return ciphers.of(self.algorithm, getattr(self, name))
 
     @property
     def scheme(self) -> PurseScheme:
@@ -111,7 +120,7 @@ class PurseCardKeys:
                 f"{_kcvs(self.algorithm, dlk=self.dlk, dpk=self.dpk, dtk=self.dtk)})")
 
 
-@functools.lru_cache(maxsize=8)
+@pure_cache(maxsize=8)
 def _algorithm_id(algorithm: Algorithm) -> int:
     """The scheme's algorithm ID, asked for every purse of every card personalised."""
     return PurseScheme(algorithm).algorithm_id
@@ -141,9 +150,34 @@ class PurseIssuerKeys:
         _check_algorithm(self.algorithm)
         for name in ("load_master", "purchase_master", "tac_master"):
             object.__setattr__(self, name, _check_key(getattr(self, name), name))
+        # What the issuer derives stays with it: its master keys' ciphers and the card
+        # keys it made last (a terminal loads the same cards all day).
+        object.__setattr__(self, "_masters", KeyCiphers(3))
+        object.__setattr__(self, "_card_keys", {})
 
     def card_keys(self, card_identity: str, purse: Purse) -> PurseCardKeys:
-        return _card_keys(self, card_identity, Purse(purse))
+        made: dict[tuple[str, Purse], PurseCardKeys] = self.__dict__["_card_keys"]
+        purse = Purse(purse)
+        found = made.get((card_identity, purse))
+        if found is None:
+            found = self._diversified(card_identity, purse)
+            if len(made) >= _KEPT_CARD_KEYS:
+                made.clear()  # bounded; simpler and thread-safe where an LRU is neither
+            made[card_identity, purse] = found
+        return found
+
+    def _diversified(self, card_identity: str, purse: Purse) -> PurseCardKeys:
+        """The master keys and algorithm were checked when the issuer was made (it is
+        frozen), so only the card identity is checked here, once for the three keys."""
+        y = diversification_data(card_identity, purse)
+        masters: KeyCiphers = self.__dict__["_masters"]
+        algorithm = self.algorithm
+
+        def div(master: bytes) -> bytes:
+            return _diversify(masters.of(algorithm, master), y, algorithm)
+
+        return PurseCardKeys(algorithm, div(self.load_master), div(self.purchase_master),
+                             div(self.tac_master), self.key_index, self.key_version)
 
     def __repr__(self) -> str:
         kcvs = _kcvs(self.algorithm, load=self.load_master, purchase=self.purchase_master,
@@ -165,18 +199,3 @@ class FixedCardKeys:
 
     def __repr__(self) -> str:
         return f"FixedCardKeys({', '.join(p.label for p in self.keys)})"
-
-
-@functools.lru_cache(maxsize=4096)
-def _card_keys(issuer: PurseIssuerKeys, card_identity: str, purse: Purse) -> PurseCardKeys:
-    """Diversified once per card and purse: a terminal loads the same cards all day.
-
-    The issuer's master keys and algorithm were checked when it was made (it is frozen),
-    so only the card identity is checked here, once for the three keys."""
-    y = diversification_data(card_identity, purse)
-
-    def div(master: bytes) -> bytes:
-        return _diversify(master, y, issuer.algorithm)
-
-    return PurseCardKeys(issuer.algorithm, div(issuer.load_master), div(issuer.purchase_master),
-                         div(issuer.tac_master), issuer.key_index, issuer.key_version)

@@ -76,7 +76,7 @@ class LoadHost:
         keys = self._keys.card_keys(card_identity, init.purse)
         check_card_keys(keys, init)
         scheme = keys.scheme
-        seslk = scheme.load_session_key(keys.dlk, init.random, init.online_seq)
+        seslk = scheme.load_session_key(keys.cipher("dlk"), init.random, init.online_seq)
         try:
             scheme.verify(seslk, scheme.load_mac1_data(init.balance, init.amount, LOAD,
                                                        init.terminal_id), init.mac1, what="MAC1")

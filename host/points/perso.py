@@ -6,10 +6,10 @@ sensitive, so the security domain's STORE DATA must carry them encrypted.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.purse_data import (
     APPLICATION_DGI,
     DGI,
@@ -48,7 +48,7 @@ class PurseProfile:
             raise PointsUsageError("need 0 <= initial balance <= max balance < 2**32")
 
 
-@functools.lru_cache(maxsize=64)
+@pure_cache(maxsize=64)
 def _purse_state(algorithm_id: int, profile: PurseProfile) -> bytes:
     """A purse's parameters and opening state: the same on every card of a product."""
     return build_layout(PURSE_DGI, {

@@ -108,7 +108,7 @@ class SoftwarePurchaseSAM:
         keys = self._keys.card_keys(card_identity, init.purse)
         check_card_keys(keys, init)
         scheme, seq = keys.scheme, self.next_terminal_seq
-        sespk = scheme.purchase_session_key(keys.dpk, init.random, init.offline_seq, seq)
+        sespk = scheme.purchase_session_key(keys.cipher("dpk"), init.random, init.offline_seq, seq)
         mac1 = scheme.purchase_mac1(sespk, init.amount, PURCHASE, self._terminal_id,
                                     transaction_time(when))
         self.next_terminal_seq = seq + 1

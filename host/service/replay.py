@@ -19,11 +19,11 @@ once more, as the lost original was; the ARQC it carries is still answered once 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from typing import Any
 
 from sqlalchemy import Connection, delete
 
+from apdu_specs.caches import pure_cache
 from host.backoffice.clock import from_micros, to_micros
 from host.backoffice.database import Database
 from host.backoffice.schema import FORMAT_VERSION
@@ -41,7 +41,7 @@ _HOLDER = f"SELECT sent_at, digest FROM {_TABLE} WHERE terminal_id = ? AND stan 
 _FREE = f"DELETE FROM {_TABLE} WHERE terminal_id = ? AND stan = ?"
 
 
-@functools.cache
+@pure_cache(maxsize=64)
 def _sql(statement: str, paramstyle: str) -> str:
     return statement if paramstyle == "qmark" else statement.replace("?", "%s")
 

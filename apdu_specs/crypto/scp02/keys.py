@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apdu_specs.crypto.ciphers import Algorithm, cbc_encrypt
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
 from apdu_specs.crypto.errors import DataLengthError, FormatError, UnsupportedAlgorithmError
 from apdu_specs.crypto.kcv import kcv
 from apdu_specs.crypto.keyset import StaticKeys
@@ -59,14 +59,15 @@ def derive_session_keys(static_keys: StaticKeys, sequence_counter: int) -> SCP02
         raise UnsupportedAlgorithmError("SCP02 needs a 3DES static key set")
     counter = _check_counter(sequence_counter)
 
-    def derive(key: bytes, constant: bytes) -> bytes:
-        return cbc_encrypt(Algorithm.TDES, key, constant + counter + bytes(12))
+    def derive(key: BlockCipher, constant: bytes) -> bytes:
+        return key.encrypt_cbc(constant + counter + bytes(12))
 
+    mac = static_keys.cipher("mac")
     return SCP02SessionKeys(
-        s_enc=derive(static_keys.enc, _S_ENC),
-        c_mac=derive(static_keys.mac, _C_MAC),
-        r_mac=derive(static_keys.mac, _R_MAC),
-        s_dek=derive(static_keys.dek, _S_DEK),
+        s_enc=derive(static_keys.cipher("enc"), _S_ENC),
+        c_mac=derive(mac, _C_MAC),
+        r_mac=derive(mac, _R_MAC),
+        s_dek=derive(static_keys.cipher("dek"), _S_DEK),
         sequence_counter=sequence_counter,
     )
 

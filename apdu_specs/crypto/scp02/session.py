@@ -16,7 +16,7 @@ Response protection (R-MAC) is not supported: the accepted security levels are
 
 from __future__ import annotations
 
-from apdu_specs.crypto.ciphers import Algorithm, block_cipher
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
 from apdu_specs.crypto.errors import (
     CryptoError,
     DataLengthError,
@@ -61,8 +61,10 @@ class SCP02Session(SecureMessagingSession):
         self._icv = bytes(icv)
         self._icv_encryption = icv_encryption
         self._closed = False
-        self._enc = block_cipher(Algorithm.TDES, keys.s_enc)
-        self._icv_cipher = block_cipher(Algorithm.DES, keys.c_mac[:8])
+        # the session owns its ciphers: they go when it ends
+        self._enc = BlockCipher(Algorithm.TDES, keys.s_enc)
+        self._icv_cipher = BlockCipher(Algorithm.DES, keys.c_mac[:8])
+        self._c_mac = (self._icv_cipher, BlockCipher(Algorithm.DES, keys.c_mac[8:]))
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -90,7 +92,7 @@ class SCP02Session(SecureMessagingSession):
 
     def _chain_mac(self, cla: int, ins: int, p1: int, p2: int, plain: bytes) -> bytes:
         header = header_bytes(mac_cla(cla), ins, p1, p2, len(plain) + MAC_LENGTH)
-        return retail_mac(self._keys.c_mac, header + plain, iv=self._icv)
+        return retail_mac(self._c_mac, header + plain, iv=self._icv)
 
     def _advance(self, mac: bytes) -> None:
         self._icv = self._icv_cipher.encrypt_ecb(mac) if self._icv_encryption else mac

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Literal
 
-from apdu_specs.crypto.ciphers import Algorithm, block_cipher
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, KeyCiphers
 from apdu_specs.crypto.errors import DataLengthError, FormatError, UnsupportedAlgorithmError
 from apdu_specs.crypto.kcv import kcv
-from apdu_specs.crypto.kdf import scp03_kdf, scp03_kdf_with
+from apdu_specs.crypto.kdf import scp03_kdf
 from apdu_specs.crypto.keyset import StaticKeys
 
 __all__ = [
@@ -45,13 +46,25 @@ class DerivationConstant(IntEnum):
 
 @dataclass(frozen=True, repr=False)
 class SessionKeys:
-    """S-ENC, S-MAC, S-RMAC of one session, plus the static DEK (which is not derived)."""
+    """S-ENC, S-MAC, S-RMAC of one session, plus the static DEK (which is not derived).
+
+    The session's ciphers (:meth:`cipher`) are kept here, made on first use, and go with
+    the keys when the session ends."""
 
     s_enc: bytes
     s_mac: bytes
     s_rmac: bytes
     dek: bytes
     algorithm: Algorithm = Algorithm.AES
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ciphers", KeyCiphers(4))
+
+    def cipher(self, name: Literal["s_enc", "s_mac", "s_rmac", "dek"]) -> BlockCipher:
+        """The cipher of one of the session's keys."""
+        key: bytes = getattr(self, name)
+        ciphers: KeyCiphers = self.__dict__["_ciphers"]
+        return ciphers.of(self.algorithm, key)
 
     def __repr__(self) -> str:
         shown = " ".join(
@@ -88,12 +101,12 @@ def derive_session_keys(
     algorithm = static_keys.algorithm
     _check_algorithm(algorithm)
     context = _context(host_challenge, card_challenge)
-    enc, mac = static_keys.enc, static_keys.mac
-    mac_cipher = block_cipher(algorithm, mac)  # S-MAC and S-RMAC both come from Key-MAC
+    enc_bits, mac_bits = len(static_keys.enc) * 8, len(static_keys.mac) * 8
+    mac = static_keys.cipher("mac")  # S-MAC and S-RMAC both come from Key-MAC
     return SessionKeys(
-        s_enc=scp03_kdf(algorithm, enc, _S_ENC, context, len(enc) * 8),
-        s_mac=scp03_kdf_with(mac_cipher, _S_MAC, context, len(mac) * 8),
-        s_rmac=scp03_kdf_with(mac_cipher, _S_RMAC, context, len(mac) * 8),
+        s_enc=scp03_kdf(algorithm, static_keys.cipher("enc"), _S_ENC, context, enc_bits),
+        s_mac=scp03_kdf(algorithm, mac, _S_MAC, context, mac_bits),
+        s_rmac=scp03_kdf(algorithm, mac, _S_RMAC, context, mac_bits),
         dek=static_keys.dek,
         algorithm=algorithm,
     )
@@ -103,7 +116,8 @@ def _cryptogram(
     keys: SessionKeys, constant: DerivationConstant, host_challenge: bytes, card_challenge: bytes
 ) -> bytes:
     context = _context(host_challenge, card_challenge)
-    return scp03_kdf(keys.algorithm, keys.s_mac, constant, context, len(host_challenge) * 8)
+    return scp03_kdf(keys.algorithm, keys.cipher("s_mac"), constant, context,
+                     len(host_challenge) * 8)
 
 
 def card_cryptogram(keys: SessionKeys, host_challenge: bytes, card_challenge: bytes) -> bytes:
@@ -130,7 +144,7 @@ def pseudo_random_card_challenge(
     context = sequence_counter.to_bytes(3, "big") + sd_aid
     return scp03_kdf(
         static_keys.algorithm,
-        static_keys.enc,
+        static_keys.cipher("enc"),
         DerivationConstant.CARD_CHALLENGE,
         context,
         length * 8,

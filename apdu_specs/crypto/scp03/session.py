@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from hmac import compare_digest
 
-from apdu_specs.crypto.ciphers import BlockCipher, block_cipher
+from apdu_specs.crypto.ciphers import BlockCipher
 from apdu_specs.crypto.errors import (
     CryptoError,
     DataLengthError,
@@ -87,8 +87,8 @@ class SCP03Session(SecureMessagingSession):
         self._mcv = bytes(mac_chaining_value)
         self._counter = counter
         self._closed = False
-        self._enc = block_cipher(keys.algorithm, keys.s_enc)
-        self._mac = block_cipher(keys.algorithm, keys.s_mac)
+        self._enc = keys.cipher("s_enc")
+        self._mac = keys.cipher("s_mac")
         # Plain ints for the per-command hot path (enum arithmetic costs microseconds).
         level = int(self._level)
         self._n = int(self._mode)
@@ -174,7 +174,7 @@ class SCP03Session(SecureMessagingSession):
 
     def _response_mac(self, data: bytes, sw: int) -> bytes:
         if self._rmac is None:
-            self._rmac = block_cipher(self._keys.algorithm, self._keys.s_rmac)
+            self._rmac = self._keys.cipher("s_rmac")
         return self._rmac.cmac(self._mcv + data + sw.to_bytes(2, "big"))
 
     def _encrypted_length(self, length: int) -> int:

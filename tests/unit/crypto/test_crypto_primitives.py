@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -9,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apdu_specs.crypto import ciphers
-from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, block_cipher
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, KeyCiphers
 from apdu_specs.crypto.errors import (
     DataLengthError,
     KeyLengthError,
     MACError,
     PaddingError,
+    UnsupportedAlgorithmError,
 )
 from apdu_specs.crypto.mac import cbc_mac, check_mac, cmac, pboc_mac, retail_mac
 from apdu_specs.crypto.padding import Padding, pad, pad_method1, pad_method2, unpad_method2
@@ -132,7 +136,8 @@ def test_cached_cbc_contexts_match_fresh_ciphers(algorithm, operations) -> None:
         assert cached.encrypt_ecb(data) == _fresh(algorithm, key, modes.ECB()).encryptor().update(
             data
         )
-        assert ciphers.ecb_encrypt_once(algorithm, key, data) == cached.encrypt_ecb(data)
+        assert ciphers.ecb_encrypt(algorithm, key, data) == cached.encrypt_ecb(data)
+        assert ciphers.ecb_encrypt(algorithm, cached, data) == cached.encrypt_ecb(data)
 
 
 def test_single_des_and_two_key_tdes_expansion() -> None:
@@ -149,14 +154,25 @@ def test_single_des_and_two_key_tdes_expansion() -> None:
     assert ciphers.ecb_encrypt(Algorithm.DES, k1, block) == h("3FA40E8A984D4815")
 
 
-def test_block_cipher_cache_reuses_and_clears() -> None:
+def test_an_owner_keeps_its_ciphers_and_they_go_with_it() -> None:
     key = bytes(16)
-    first = block_cipher(Algorithm.AES, key)
-    assert block_cipher(Algorithm.AES, key) is first
-    assert block_cipher(Algorithm.SM4, key) is not first
-    ciphers.clear_cache()
-    assert block_cipher(Algorithm.AES, key) is not first
+    owned = KeyCiphers(limit=2)
+    first = owned.of(Algorithm.AES, key)
+    assert owned.of(Algorithm.AES, key) is first
+    assert owned.of(Algorithm.SM4, key) is not first
+    assert len(owned) == 2
+    owned.of(Algorithm.AES, bytes(range(16)))  # past the limit: the old ones go
+    assert len(owned) == 1
+    assert owned.of(Algorithm.AES, key) is not first
+    assert len(copy.deepcopy(owned)) == len(pickle.loads(pickle.dumps(owned))) == 0
     assert "00" not in repr(first)
+
+
+def test_a_cipher_serves_only_its_own_algorithm() -> None:
+    cipher = BlockCipher(Algorithm.AES, bytes(16))
+    assert ciphers.cipher_of(Algorithm.AES, cipher) is cipher
+    with pytest.raises(UnsupportedAlgorithmError):
+        ciphers.ecb_encrypt(Algorithm.SM4, cipher, bytes(16))
 
 
 @pytest.mark.parametrize(
@@ -184,7 +200,7 @@ def test_partial_blocks_and_bad_iv_are_typed() -> None:
     with pytest.raises(DataLengthError):
         ciphers.xor(b"\x01", b"\x01\x02")
     with pytest.raises(DataLengthError, match="multiple of 8"):
-        ciphers.ecb_encrypt_once(Algorithm.TDES, bytes(16), bytes(12))
+        ciphers.ecb_encrypt(Algorithm.TDES, bytes(16), bytes(12))
     # A rejected call leaves the cached context usable.
     assert ciphers.cbc_encrypt(Algorithm.AES, bytes(16), bytes(16)) == ciphers.ecb_encrypt(
         Algorithm.AES, bytes(16), bytes(16)
