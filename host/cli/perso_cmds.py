@@ -369,7 +369,7 @@ def batch(profile_path: Path, keys_path: Path, passphrase_file: Path | None,
                                         after=None if yes else _ask_remove))
         records: list[AuditRecord] = []
         summary = _run(personaliser, holders, target, journal, audit, retry_failed, records,
-                       show_bar=not as_json and sys.stderr.isatty())
+                       show_bar=not as_json and sys.stderr.isatty(), images=out_dir is not None)
     _summary(summary, audit if journal else None, as_json, records if dry_run else None)
     if not summary.ok:
         raise CLIError(f"{summary.failed + summary.skipped_failed} card(s) failed; see {audit}",
@@ -379,15 +379,18 @@ def batch(profile_path: Path, keys_path: Path, passphrase_file: Path | None,
 def _run(personaliser: Personaliser, holders: list[HolderRecord],
          target: SimImageTarget | ReaderTarget | None, journal: AuditJournal | None,
          audit: Path, retry_failed: bool, records: list[AuditRecord], *,
-         show_bar: bool) -> BatchSummary:
+         show_bar: bool, images: bool) -> BatchSummary:
     def on_card(record: AuditRecord) -> None:
         records.append(record)
         _card_done(record, advance, show_bar)
 
-    with _progress(len(holders), show_bar) as advance:
+    done = 0 if journal is None else sum(
+        journal.should_skip(h.row, retry_failed=retry_failed) for h in holders)
+    label = "planning" if target is None else "personalising"
+    with _progress(len(holders), done, label, show_bar) as advance:
         try:
             return run_batch(personaliser, holders, target, journal, retry_failed=retry_failed,
-                             on_card=on_card)
+                             on_card=on_card, blank_cards=images)
         except KeyboardInterrupt:
             raise CLIError(f"interrupted; run the same command again to resume from {audit}",
                            ExitCode.INTERRUPTED) from None
@@ -414,11 +417,15 @@ def _ask_remove(plan: Any) -> None:
 
 
 @contextmanager
-def _progress(total: int, show: bool) -> Iterator[Callable[[], None]]:
+def _progress(total: int, done: int, label: str, show: bool) -> Iterator[Callable[[], None]]:
+    """A bar over the whole batch: a resumed one starts at the rows done before, so it
+    ends at 100 % like the run it continues."""
     if not show:
         yield lambda: None
         return
-    with click.progressbar(length=total, label="personalising", file=sys.stderr) as bar:
+    bar = click.progressbar(length=total, label=label, file=sys.stderr)
+    bar.make_step(done)  # before the first frame: no flash of 0 %
+    with bar:
         yield lambda: bar.update(1)
 
 

@@ -42,7 +42,7 @@ from host.transport.pcsc import PCSCUnavailableError
 from .audit import FAILED, ISSUED, PENDING, PLANNED, AuditJournal, AuditRecord
 from .card_data import CardNumbers
 from .card_run import CardReport, Personaliser
-from .errors import AuthenticationError, PersoError
+from .errors import AuthenticationError, NumberInUseError, PersoError
 from .holders import HolderRecord
 from .numbering import batch_origin
 from .plan import CardPlan
@@ -58,6 +58,12 @@ _CARD_FAILURES = (PersoError, CardError, GPError, TransportError, ProtocolError,
 
 
 class CardTarget(Protocol):
+    """Where a batch's cards come from."""
+
+    #: whether every card it gives was made blank a moment ago (an image directory): its
+    #: state is not read first, and numbers already on an issued card can never be its
+    blank_cards: bool
+
     def card(self, plan: CardPlan) -> AbstractContextManager[CardSlot]: ...
 
 
@@ -131,9 +137,11 @@ def _record(plan: CardPlan | None, holder: HolderRecord, result: str, *, reason:
 def run_batch(personaliser: Personaliser, holders: Iterable[HolderRecord],
               target: CardTarget | None, journal: AuditJournal | None, *,
               retry_failed: bool = False,
-              on_card: Callable[[AuditRecord], None] | None = None) -> BatchSummary:
+              on_card: Callable[[AuditRecord], None] | None = None,
+              blank_cards: bool = False) -> BatchSummary:
     """Personalise every holder not yet done; ``target=None`` is a dry run (nothing sent,
-    nothing kept: the numbers shown are those the batch would get now)."""
+    nothing kept: the numbers shown are those the batch would get now; ``blank_cards``:
+    counted as for a target that makes each card blank, as an image directory does)."""
     holders = list(holders)
     summary = BatchSummary(total=len(holders))
     todo = []
@@ -144,11 +152,14 @@ def run_batch(personaliser: Personaliser, holders: Iterable[HolderRecord],
         else:
             todo.append(holder)
     numbers = _numbers(personaliser, holders, todo, journal, preview=target is None)
+    fresh = blank_cards if target is None else target.blank_cards
+    if fresh and target is not None:
+        _refuse_issued(todo, numbers)
     store = personaliser.numbers
     with store.deferred_marks() if store is not None else nullcontext():
         for holder in todo:
             _attempt(personaliser, holder, numbers.get(holder.index), target, journal,
-                     summary, on_card)
+                     summary, on_card, fresh)
     return summary
 
 
@@ -163,11 +174,24 @@ def _numbers(personaliser: Personaliser, holders: list[HolderRecord], todo: list
     return personaliser.number(todo, origin, preview=preview) if todo else {}
 
 
+def _refuse_issued(todo: list[HolderRecord], numbers: dict[int, CardNumbers]) -> None:
+    """Blank cards for rows whose numbers are already on issued cards would all fail, one
+    by one: refuse the batch before the first card instead (its journal is not the one that
+    issued them — deleted, or another output directory)."""
+    issued = [h.row for h in todo if (n := numbers.get(h.index)) is not None and n.issued]
+    if issued:
+        rows = f"row {issued[0]}" if len(issued) == 1 else f"{len(issued)} rows from row {issued[0]}"
+        raise NumberInUseError(
+            f"{rows} already have issued cards in the number store, which this batch's journal "
+            "does not list (another output directory or audit file?); no card was made "
+            "(a new card for a holder: perso run --replaces CARD_ID)")
+
+
 def _attempt(personaliser: Personaliser, holder: HolderRecord, numbers: CardNumbers | None,
              target: CardTarget | None, journal: AuditJournal | None, summary: BatchSummary,
-             on_card: Callable[[AuditRecord], None] | None) -> None:
+             on_card: Callable[[AuditRecord], None] | None, fresh: bool) -> None:
     """One row: its card, its audit line; raises what must stop the batch."""
-    record, stop = _one(personaliser, holder, numbers, target, summary)
+    record, stop = _one(personaliser, holder, numbers, target, summary, fresh)
     if record.result == FAILED:
         summary.failed += 1
         summary.failures.append((record.row, record.reason or ""))
@@ -181,15 +205,15 @@ def _attempt(personaliser: Personaliser, holder: HolderRecord, numbers: CardNumb
 
 
 def _one(personaliser: Personaliser, holder: HolderRecord, numbers: CardNumbers | None,
-         target: CardTarget | None,
-         summary: BatchSummary) -> tuple[AuditRecord, BaseException | None]:
+         target: CardTarget | None, summary: BatchSummary,
+         fresh: bool) -> tuple[AuditRecord, BaseException | None]:
     """One card's audit record, and the error that must stop the batch (if any)."""
     plan = None
     reach = _Reach()
     try:
         plan = personaliser.plan(holder, numbers)
         if target is None:
-            report = personaliser.estimate(plan)
+            report = personaliser.estimate(plan, fresh=fresh)
             summary.planned += 1
             summary.apdus += report.estimate.total if report.estimate else 0
             return _record(plan, holder, PLANNED, report=report), None

@@ -62,6 +62,9 @@ class SimImageTarget:
     default; the benchmark adds its counters below it).
     """
 
+    #: every card it gives was made blank a moment ago (see :class:`~.batch.CardTarget`)
+    blank_cards = True
+
     def __init__(self, out_dir: str | os.PathLike[str], suite: str = "AES", *,
                  wrap: Callable[[Transport], Transport] = T0Transport, save: bool = True) -> None:
         self.out_dir = Path(out_dir)
@@ -106,6 +109,9 @@ class ReaderTarget:
     ``before`` runs before each card is connected (ask for the next card); ``after`` runs
     when it is done with, whatever happened (ask to take it out).
     """
+
+    #: a card in a reader may be blank, half done or issued: it is read first
+    blank_cards = False
 
     def __init__(self, reader: str, chips: tuple[int, ...] = (1, 2), *,
                  before: Callable[[CardPlan], None] | None = None,
