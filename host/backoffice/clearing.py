@@ -221,7 +221,8 @@ class Clearing:
         reasons = [{"record": r.record_id, "reason": r.reason} for r in rejections]
         with self.db.write() as conn:
             conn.execute(insert(bo_batch_rejections).values(
-                batch_id=batch.batch_id, reasons=json.dumps(reasons), ts=to_micros(at),
+                batch_id=batch.batch_id, terminal_id=batch.terminal_id,
+                reasons=json.dumps(reasons), ts=to_micros(at),
                 format_version=FORMAT_VERSION,
             ))
         raise BatchRejectedError(batch.batch_id, rejections)

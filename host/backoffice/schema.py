@@ -216,6 +216,9 @@ bo_batch_rejections = Table(
     metadata,
     Column("seq", _Seq, primary_key=True, autoincrement=True),
     Column("batch_id", _Id, nullable=False),
+    # the terminal the batch named (bound to the sender by the service host's door): a
+    # refusal is shown only to the terminal whose batch it was
+    Column("terminal_id", String(32), nullable=False),
     Column("reasons", Text, nullable=False),
     Column("ts", BigInteger, nullable=False),
     _version(),

@@ -199,13 +199,16 @@ def batch_status(caller: Caller, call: HTTPCall) -> Answer:
     """A batch of this terminal: cleared (with its summary), rejected (with the reasons of
     its last refusal), or unknown (404)."""
     batch_id = Fields(dict(call.params)).ident("batch_id")
+    terminal_id = caller.terminal.terminal_id
+    rejections = bo_batch_rejections.c
     with caller.services.db.read() as conn:
         cleared = conn.execute(select(bo_batches.c.terminal_id, bo_batches.c.summary)
                                .where(bo_batches.c.id == batch_id)).first()
-        refused = conn.execute(select(bo_batch_rejections.c.reasons)
-                               .where(bo_batch_rejections.c.batch_id == batch_id)
-                               .order_by(bo_batch_rejections.c.seq.desc()).limit(1)).first()
-    if cleared is not None and cleared.terminal_id == caller.terminal.terminal_id:
+        refused = conn.execute(select(rejections.reasons)
+                               .where(rejections.batch_id == batch_id,
+                                      rejections.terminal_id == terminal_id)
+                               .order_by(rejections.seq.desc()).limit(1)).first()
+    if cleared is not None and cleared.terminal_id == terminal_id:
         return 200, {"batch_id": batch_id, "status": "cleared",
                      "summary": json.loads(cleared.summary)}
     if cleared is None and refused is not None:

@@ -227,10 +227,17 @@ def test_a_redemption_is_paid_by_one_card_debit_once(net: NetRig) -> None:
     at = START + dt.timedelta(hours=3)
     batch_id = net.terminal.journal.close_batch(at)
     assert batch_id is not None
+    refused_batch = net.terminal.journal.batch(batch_id)
     with pytest.raises(BatchRejectedError) as refused:
-        net.link.upload(net.terminal.journal.batch(batch_id), at=at)
+        net.link.upload(refused_batch, at=at)
     assert {r.reason for r in refused.value.rejections} == {"debit_already_redeemed"}
     assert net.link.http is not None
     status = net.link.http.batch_status(batch_id)
     assert status == {"batch_id": batch_id, "status": "rejected", "rejections": [
         {"record": r.record_id, "reason": r.reason} for r in refused.value.rejections]}
+    # a refusal of a batch under another terminal's name is not this terminal's to see
+    net.host.office.add_members([Member("shop-b", MemberKind.MERCHANT, "Shop B", START,
+                                        two_way=Ratio(1, 10), terminals=(SHOP_B,))], at=at)
+    with pytest.raises(BatchRejectedError):
+        net.host.office.clear(TerminalBatch("B-9", SHOP_B, refused_batch.records), at=at)
+    assert net.link.http.batch_status("B-9") is None
