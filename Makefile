@@ -14,7 +14,7 @@ READER ?= sim
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) --upgrade pip
-	@$(PIP) -e .
+	@$(PIP) -e '.[service]'
 	@touch $(STAMP)
 
 # The dev extra: everything the test run needs (test tools, mypy, pyscard, the PostgreSQL

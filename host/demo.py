@@ -49,7 +49,8 @@ from host.backoffice import (
     StaticKeyStore,
 )
 from host.backoffice.errors import BatchRejectedError
-from host.backoffice.inprocess_link import PURSE_ASSETS, InProcessBackOffice
+from host.backoffice.inprocess_link import PURSE_ASSETS
+from host.demo_service import DemoService, demo_service
 from host.payment.client import PaymentClient
 from host.payment.issuer import AuthorisationPolicy
 from host.payment.keys import IssuerKeys
@@ -237,7 +238,6 @@ class World:
     reader: Reader
     keys: Keys
     office: BackOffice
-    link: InProcessBackOffice
     cards: dict[str, Any]  #: member id -> simulated card
     data: dict[str, SampleCard]
     terminals: dict[str, Terminal]
@@ -265,8 +265,9 @@ def _setup_alliance(story: Story, out: Path, keys: Keys, data: dict[str, SampleC
     office.init(at=opened)
     members = [Member(mid, MemberKind.MERCHANT, name.title(), opened, two_way=Ratio(1, 10),
                       terminals=(tid,)) for mid, name, tid, _, _ in MERCHANTS]
-    members += [Member(BANK, MemberKind.BANK, "Demo Bank", opened),
-                Member(INSURER, MemberKind.INSURER, "Demo Insurance", opened)]
+    members += [Member(BANK, MemberKind.BANK, "Demo Bank", opened, terminals=(BANK_TERMINAL,)),
+                Member(INSURER, MemberKind.INSURER, "Demo Insurance", opened,
+                       terminals=(INSURER_TERMINAL,))]
     members += [Member(h.member_id, MemberKind.CONSUMER, h.name.replace("/", " ").title(), opened,
                        card_id=h.identity, consumer_group="standard") for h in HOLDERS]
     office.add_members(members, at=opened)
@@ -316,22 +317,46 @@ def _build_world(story: Story, reader: Reader, out: Path) -> World:
     story.step("The alliance", "Three merchants, a bank and an insurer sign the alliance's "
                "agreements: how many points a purchase earns (F4, F10, F17).")
     office = _setup_alliance(story, out, keys, data)
-    link = InProcessBackOffice(office, payment_keys=keys.payment, points_keys=keys.points,
-                               bank_id=BANK,
-                               policy=AuthorisationPolicy(approve_up_to=20_000_00,
-                                                          refer_up_to=50_000_00))
-    world = World(story, reader, keys, office, link, cards, data, {}, dt.datetime.now(CST))
-    terminals = [(mid, name, tid) for mid, name, tid, _, _ in MERCHANTS]
-    terminals += [(BANK, "DEMO BANK", BANK_TERMINAL), (INSURER, "DEMO INSURANCE",
-                                                      INSURER_TERMINAL)]
-    for mid, name, tid in terminals:
-        identity = MerchantIdentity(mid, bytes.fromhex(tid), name)
-        journal = Journal(out / f"journal-{tid}.sqlite3", terminal_id=tid)
-        world.terminals[mid] = Terminal(
-            EmptySlot(), EmptySlot(), merchant=identity,
-            backoffice=link, sam=SoftwarePurchaseSAM(keys.points, identity.terminal_id),
-            journal=journal, clock=world.clock)
-    return world
+    return World(story, reader, keys, office, cards, data, {}, dt.datetime.now(CST))
+
+
+#: every terminal of the day: (member id, name on the receipt, terminal id)
+TERMINALS = [(mid, name, tid) for mid, name, tid, _, _ in MERCHANTS] + [
+    (BANK, "DEMO BANK", BANK_TERMINAL), (INSURER, "DEMO INSURANCE", INSURER_TERMINAL)]
+
+
+@contextmanager
+def _served(world: World, out: Path) -> Iterator[DemoService]:
+    """The service host on loopback, and every terminal connected to it by its own link."""
+    world.story.step("The service host", "The issuer and the back office answer terminals "
+                     "over the network: ISO 8583 over TCP for chip authorisations, HTTP/JSON "
+                     "for points, loads, redemptions and uploads. Each terminal has its own "
+                     "key and MACs every message; the host believes a terminal only for its "
+                     "own member (its log: service.log).")
+    policy = AuthorisationPolicy(approve_up_to=20_000_00, refer_up_to=50_000_00)
+    with demo_service(world.office, [tid for _, _, tid in TERMINALS],
+                      payment_keys=world.keys.payment, points_keys=world.keys.points,
+                      bank_id=BANK, policy=policy, clock=world.clock,
+                      log=out / "service.log") as service:
+        iso = service.iso
+        world.story.event(f"ISO 8583 on {iso[0]}:{iso[1]}, HTTP/JSON on {service.http_url}",
+                          iso=f"{iso[0]}:{iso[1]}", http=service.http_url)
+        links = []
+        for mid, name, tid in TERMINALS:
+            identity = MerchantIdentity(mid, bytes.fromhex(tid), name)
+            links.append(link := service.link(identity))
+            world.terminals[mid] = Terminal(
+                EmptySlot(), EmptySlot(), merchant=identity, backoffice=link,
+                sam=SoftwarePurchaseSAM(world.keys.points, identity.terminal_id),
+                journal=Journal(out / f"journal-{tid}.sqlite3", terminal_id=tid),
+                clock=world.clock)
+            world.story.event(f"terminal {tid} ({mid}): key KCV {service.kcv(tid)}",
+                              terminal=tid, merchant=mid, key_kcv=service.kcv(tid))
+        try:
+            yield service
+        finally:
+            for link in links:
+                link.close()
 
 
 def _mask(pan: str) -> str:
@@ -445,7 +470,7 @@ def _hostile_upload(world: World, *, thief: str, victim: str) -> None:
     thief_id = world.terminals[thief].merchant.terminal_hex
     stolen = TerminalBatch(f"{thief_id}-STOLEN", thief_id, records)
     try:
-        world.office.clear(stolen, at=world.now)
+        world.terminals[thief].ctx.link.upload(stolen, at=world.now)
     except BatchRejectedError as exc:
         reasons = sorted({r.reason for r in exc.rejections})
         world.story.event(f"{thief:<12} uploads {len(records)} of {victim}'s card records as "
@@ -558,6 +583,18 @@ def run_demo(reader: str = "sim", out: str | Path | None = None,
     card_reader = Reader(reader)
     card_reader.start()
     world = _build_world(story, card_reader, directory)
+    try:
+        with _served(world, directory):
+            _day(world)
+    finally:
+        for terminal in world.terminals.values():
+            terminal.journal.close()
+        world.office.close()
+    return {"reader": reader, "directory": str(directory), "business_day": DAY.isoformat(),
+            **story.as_dict()}
+
+
+def _day(world: World) -> None:
     _morning(world)
     world.story.step("Midday: batches uploaded", "Terminals upload their journals as "
                      "batches; the back office verifies every TAC and cryptogram, then posts "
@@ -570,9 +607,6 @@ def run_demo(reader: str = "sim", out: str | Path | None = None,
     _settle(world)
     _credit_line(world)
     _statements(world)
-    world.office.close()
-    return {"reader": reader, "directory": str(directory), "business_day": DAY.isoformat(),
-            **story.as_dict()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -592,7 +626,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(document, indent=2, default=str))
     else:
-        print(f"\nDone. Ledger and terminal journals are in {document['directory']}.")
+        print(f"\nDone. Ledger, terminal journals and the service's log are in "
+              f"{document['directory']}.")
     return 0
 
 

@@ -283,13 +283,21 @@ def _validate(member: Member) -> None:
         raise ValidationError(f"member {member.id}: only consumers carry a card")
     if member.kind is MemberKind.MERCHANT and member.two_way is None:
         raise ValidationError(f"merchant {member.id}: a two-way rule is required")
-    if member.kind is not MemberKind.MERCHANT and (member.two_way or member.terminals):
-        raise ValidationError(f"member {member.id}: only merchants have terminals/two-way rules")
+    if member.kind is not MemberKind.MERCHANT and member.two_way:
+        raise ValidationError(f"member {member.id}: only merchants have two-way rules")
+    if member.terminals and member.kind not in _WITH_TERMINALS:
+        raise ValidationError(f"member {member.id}: only merchants, banks and insurers have "
+                              "terminals")
     for value, what in ((member.card_id, "card id"), (member.pan_token, "PAN token")):
         if value is not None:
             _check_token(value, what)
     for terminal in member.terminals:
         check_terminal_id(terminal)
+
+
+#: who has terminals: merchants at their tills, banks where points become money, insurers
+#: where points pay a premium (each terminal acts for its own member only)
+_WITH_TERMINALS = (MemberKind.MERCHANT, MemberKind.BANK, MemberKind.INSURER)
 
 
 def _check_token(value: str, what: str) -> None:

@@ -40,11 +40,25 @@ def test_registering_again_is_exists_and_terminals_can_be_added(alliance: Sample
         Member("bad id!", MemberKind.INSURER, "x", T0),
         Member("X4", MemberKind.MERCHANT, "bad terminal", T0, two_way=Ratio(1, 10),
                terminals=("XYZ",)),
+        Member("X5", MemberKind.BANK, "bank with a two-way rule", T0, two_way=Ratio(1, 10)),
+        Member("X6", MemberKind.CONSUMER, "consumer with a till", T0, card_id="CARD7778",
+               terminals=("0000000000B9",)),
     ],
 )
 def test_members_are_validated(alliance: SampleAlliance, member: Member) -> None:
     with pytest.raises(ValidationError):
         alliance.office.add_member(member, at=T0)
+
+
+def test_banks_and_insurers_have_terminals_of_their_own(alliance: SampleAlliance) -> None:
+    """Points become money at a bank's counter and pay a premium at an insurer's: their
+    terminals are registered like a merchant's, each acting for its own member."""
+    office = alliance.office
+    for member_id, kind, terminal in (("BANK2", MemberKind.BANK, "0000000000E1"),
+                                      ("INS2", MemberKind.INSURER, "0000000000E2")):
+        assert office.add_member(Member(member_id, kind, member_id, T0, terminals=(terminal,)),
+                                 at=T0) == "created"
+        assert office.member(member_id).terminals == (terminal,)
 
 
 def test_a_terminal_belongs_to_one_merchant(alliance: SampleAlliance) -> None:
