@@ -95,6 +95,40 @@ def _load_ca(context: ssl.SSLContext, ca_file: Path) -> None:
                             f"{getattr(exc, 'reason', None) or exc.strerror or exc}") from None
 
 
+def _refuses_terminal(exc: ssl.SSLError) -> bool:
+    """Whether a failed handshake refused the peer's certificate, or its absence."""
+    return isinstance(exc, ssl.SSLCertVerificationError) \
+        or exc.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
+
+
+class _AlertingSSLObject(ssl.SSLObject):
+    """The server's end of one TLS connection, whose handshake failing on the terminal's
+    certificate is reported once as "want read" before it is reported as itself.
+
+    asyncio (3.11) closes a connection whose handshake failed without sending the alert
+    OpenSSL wrote, so a terminal refused for its certificate saw a connection closed, as
+    by a host gone down. On "want read" asyncio sends what OpenSSL wrote, the alert; the
+    terminal's next bytes or end of file end the connection with the failure (at the
+    latest, the handshake timeout). Any other failure (a client speaking in clear) closes
+    the connection at once."""
+
+    _failed: ssl.SSLError | None = None
+
+    def do_handshake(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError as exc:
+            if not _refuses_terminal(exc):
+                raise
+            self._failed = exc
+            raise ssl.SSLWantReadError(exc.errno, "handshake failed; the alert goes first") \
+                from exc
+
+
 @dataclass(frozen=True)
 class ServerTLS:
     """The host's certificate and key; with ``client_ca``, mutual TLS: every terminal
@@ -113,6 +147,7 @@ class ServerTLS:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = MINIMUM_VERSION
         context.set_ciphers(_TLS12_CIPHERS)
+        context.sslobject_class = _AlertingSSLObject
         _load_chain(context, Path(self.cert), Path(self.key))
         if self.client_ca is not None:
             _load_ca(context, Path(self.client_ca))
