@@ -8,7 +8,8 @@ database (``--db``, default ``$DUALCARD_DB`` or ``./dualcard.sqlite3``) until SI
 SIGINT, which let the requests in flight finish on both doors. ``terminal add`` gives a
 terminal its MAC key (written once to a key file for the terminal; the service shows only
 its KCV), ``terminal list`` lists the keyed ones. ``ca …`` is the alliance's certificate
-authority (:mod:`host.cli.ca_cmds`).
+authority (:mod:`host.cli.ca_cmds`). ``echo`` is a terminal's 0800 echo test, through its
+network link: over TLS, the host's certificate checked against the alliance CA.
 
 Logs go to stderr as JSON lines (one per request: MTI, terminal, STAN, response code,
 duration; over HTTP: method, route, terminal, status, error code, duration), never with a
@@ -24,6 +25,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Callable
@@ -35,17 +37,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from host.backoffice.database import Database, as_url, default_url
 from host.payment.issuer import AuthorisationPolicy
+from host.pos.merchant import MerchantIdentity
+from host.pos.network_link import NetworkLink, StanCounter
 from host.records.errors import BackOfficeError
 from host.records.ids import check_terminal_id
 from host.service.core import LOGGER, ServiceCore
 from host.service.errors import ServiceConfigurationError, ServiceError
-from host.service.mac import new_mac_key, write_key_file
+from host.service.mac import new_mac_key, read_key_file, write_key_file
 from host.service.replay import ReplayGuard
 from host.service.runner import ServiceHost
 from host.service.schema import create_service_schema
 from host.service.services import AllianceServices, open_services
 from host.service.terminals import register_terminal, registered_terminals
-from host.service.tls import ServerTLS
+from host.service.tls import ServerTLS, client_context
 
 from .ca_cmds import ca
 from .card_io import emit
@@ -252,3 +256,37 @@ def list_terminals(db_url: str | None, as_json: bool) -> None:
         db.dispose()
     human = "\n".join(f"{t}  {m:<20} KCV {k}" for t, m, k in rows) or "no terminal has a key yet"
     emit([{"terminal_id": t, "merchant_id": m, "kcv": k} for t, m, k in rows], as_json, human)
+
+
+@host.command("echo")
+@click.argument("address", metavar="HOST:PORT")
+@click.option("--key-file", type=_KEY_FILE, required=True,
+              help="the terminal's MAC key file (from `host terminal add`)")
+@click.option("--merchant", "merchant_id", required=True, help="the terminal's merchant id")
+@click.option("--tls-ca", type=_PEM_FILE, default=None,
+              help="the alliance CA (PEM): the host's certificate must be its")
+@click.option("--tls-cert", type=_PEM_FILE, default=None,
+              help="the terminal's certificate (PEM), for a host asking for mutual TLS")
+@click.option("--tls-key", type=_PEM_FILE, default=None, help="its private key (PEM)")
+@click.option("--plain", is_flag=True, help="dial in clear, without TLS (a lab only)")
+@click.option("--timeout", type=click.FloatRange(0.1, 120), default=5.0, show_default=True,
+              help="seconds to wait for the answer")
+@cli_errors
+def echo_cmd(address: str, key_file: str, merchant_id: str, tls_ca: Path | None,
+             tls_cert: Path | None, tls_key: Path | None, plain: bool, timeout: float) -> None:
+    """Send the host an 0800 echo test as the terminal: the address, TLS and key work."""
+    host_name, _, port = address.rpartition(":")
+    if not host_name or not port.isdigit():
+        raise click.UsageError(f"address {address!r}: give HOST:PORT")
+    if plain == (tls_ca is not None):
+        raise click.UsageError("the host is dialled over TLS: give --tls-ca (the alliance CA), "
+                               "or --plain, without TLS, for a lab")
+    tls = None if tls_ca is None else client_context(tls_ca, cert=tls_cert, key=tls_key)
+    terminal_id, key = read_key_file(key_file)
+    merchant = MerchantIdentity(merchant_id, bytes.fromhex(terminal_id))
+    stan = StanCounter(secrets.randbelow(999_999))  # two runs in one second: two STANs
+    with NetworkLink(host_name, int(port), merchant=merchant, key=key, timeout=timeout,
+                     attempts=1, tls=tls, stan=stan) as link:
+        link.echo()
+        over = link.tls_version or "plain TCP"
+    click.echo(f"echo answered by {address} over {over}, MAC verified")

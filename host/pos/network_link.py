@@ -211,6 +211,11 @@ class NetworkLink:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def tls_version(self) -> str | None:
+        """The TLS version of the open ISO 8583 connection (None: plain, or none open)."""
+        return self._socket.version() if isinstance(self._socket, ssl.SSLSocket) else None
+
     def close(self) -> None:
         """Close the connections (the next request opens a new one)."""
         if self.http is not None:

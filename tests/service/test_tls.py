@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from host.cli.host_cmds import host as host_group
 from host.pos.link import PaymentMethod
 from host.pos.network_link import HTTPRefusedError, NetworkLink, ServiceRefusedError
 from host.service.ca import init_ca, issue_server, issue_terminal
 from host.service.iso8583 import ResponseCode, frame
+from host.service.mac import write_key_file
 from host.service.tls import (
     CertificateRefusedError,
     HostCertificateError,
@@ -222,3 +225,29 @@ def test_mutual_tls_refuses_an_expired_terminal_certificate(mutual: Host, card: 
     stem = tmp_path / "old" / f"terminal-{MERCHANT.terminal_hex}"
     expired = client_context(pki.ca, cert=f"{stem}.pem", key=f"{stem}.key")
     _refused_on_both_doors(mutual, card, expired, CertificateRefusedError, "expired")
+
+
+def test_the_echo_command_names_what_is_wrong_in_one_line(mutual: Host, pki: PKI,
+                                                          tmp_path: Path) -> None:
+    key_file = tmp_path / "terminal.key"
+    write_key_file(key_file, terminal_id=MERCHANT.terminal_hex, key=mutual.terminal.key)
+    stem = pki.root / "terminals" / f"terminal-{MERCHANT.terminal_hex}"
+    mine = ["--tls-cert", f"{stem}.pem", "--tls-key", f"{stem}.key"]
+
+    def echo(address: str, *extra: str) -> tuple[int, str]:
+        ran = CliRunner().invoke(host_group, ["echo", address, "--key-file", str(key_file),
+                                              "--merchant", "shop-a", *extra])
+        return ran.exit_code, ran.output
+
+    port = mutual.address[1]
+    assert echo(f"127.0.0.1:{port}", "--tls-ca", str(pki.ca), *mine) == (
+        0, f"echo answered by 127.0.0.1:{port} over TLSv1.3, MAC verified\n")
+    for address, extra, says in [
+            (f"127.0.0.1:{port}", ["--tls-ca", str(tmp_path / "other" / "ca.pem"), *mine],
+             "not issued by the alliance CA"),
+            (f"127.0.0.1:{port}", ["--tls-ca", str(pki.ca)], "refused this terminal's")]:
+        code, output = echo(address, *extra)
+        assert code == 1 and output.startswith("Error: ") and says in output
+        assert output.count("\n") == 1
+    code, output = echo(f"127.0.0.1:{port}")
+    assert code == 2 and "give --tls-ca" in output
