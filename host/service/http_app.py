@@ -14,7 +14,9 @@ An unknown route is 404 and a wrong method 405, as JSON errors; an error of the 
 itself (the handler never raises) is 500 with an error id, logged, never a traceback.
 
 :class:`HTTPServer` runs uvicorn's server on the caller's event loop, beside the ISO 8583
-server: one process, one loop, one pool of handler threads. Its :meth:`~HTTPServer.stop`
+server: one process, one loop, one pool of handler threads; over TLS when given a
+context, and with mutual TLS each request carries the terminal its connection's
+certificate names to the handler (:class:`HTTPCall` ``certified``). Its :meth:`~HTTPServer.stop`
 is uvicorn's graceful shutdown: stop accepting, close idle connections, let the requests
 in flight finish and send their answers.
 """

@@ -3,7 +3,8 @@
 :class:`ServiceHost` starts the ISO 8583 server (:mod:`.tcp_server`) and, when given an
 HTTP port, the HTTP/JSON one (:mod:`.http_app`: uvicorn's server run as a task of the
 same loop, its signal handling left to the process). Both hand their requests to the same
-threads, so on SQLite one thread writes for both doors, as D24 wants. Stopping stops both
+threads, so on SQLite one thread writes for both doors, as D24 wants. Given a
+:class:`~.tls.ServerTLS`, both serve TLS with the same context. Stopping stops both
 gracefully at once (each finishes the requests in flight and sends their answers), then
 the threads. Every ten minutes it forgets idempotency keys past their retention.
 """

@@ -6,6 +6,11 @@ answers; the handlers (:meth:`~host.service.core.Connection.handle`) run in a po
 writers take turns anyway (a second one would only wait on the file lock); PostgreSQL
 takes more. A connection's requests are answered in order, one at a time.
 
+Given a TLS context (:mod:`.tls`) it serves TLS; when the context asks terminals for a
+certificate (mutual TLS), each connection serves only the terminal its certificate names
+(:meth:`ServiceCore.connection <host.service.core.ServiceCore.connection>`). A failed
+handshake closes that connection only.
+
 A length prefix out of range, a frame cut short, a connection idle for ``idle_timeout``
 or a handler that answers None closes that connection and no other. :meth:`ISOServer.stop`
 stops accepting, closes idle connections, lets every request being handled finish and

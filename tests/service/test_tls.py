@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -205,8 +206,13 @@ def _plain_frame(address: tuple[str, int]) -> bytes:
 def test_a_plain_client_is_closed_and_the_others_still_served(mutual: Host, card: Any,
                                                               pki: PKI) -> None:
     assert b"0810" not in _plain_frame(mutual.address)
+    assert mutual.http_url is not None
+    in_clear = mutual.http_url.replace("https://", "http://") + "/health"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(in_clear, timeout=10)
     with mutual.link(tls=pki.terminal()) as link:
         assert _authorise(mutual, card, link)
+        assert _quote(link) == [12, 6]
     assert b"0810" not in _plain_frame(mutual.address)
     assert len(mutual.authorisations()) == 1
 
