@@ -217,6 +217,8 @@ def test_serve_with_an_http_port_answers_both_doors_over_mutual_tls_then_stops(
         200, MERCHANT.terminal_hex, "POST")
     assert {entry["msg"] for entry in logs} >= {"stopped", "stopped (HTTP)"}
     assert sorted(e["tls"] for e in logs if e.get("event") == "listening") == ["mutual"] * 2
+    for key in (tmp_path / "host" / "server.key", tmp_path / "ca" / "ca.key"):
+        assert key.read_text().splitlines()[1] not in errors  # no private key in the logs
 
 
 class _QuoteGate(_Gate):
