@@ -11,8 +11,7 @@ through these steps, and the first that fails answers it:
    else 63, no MAC (a message nobody authenticated gets no MAC back either);
 4. from here every answer carries a MAC. The connection serves one terminal (the one
    its mutual-TLS certificate names, else the first one authenticated on it): another
-   one gets 58. DE 42 is the merchant the back office
-   registered the terminal to: else 03;
+   one gets 58. DE 42 is the merchant the back office registered the terminal to: else 03;
 5. DE 7 is within the replay window and the STAN is not live (:mod:`.replay`): else 94.
    A repeat (0101) of the request holding the STAN is let through, and answered from the
    issuer's own record when the issuer answered the original: the same decision and ARPC

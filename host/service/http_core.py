@@ -7,9 +7,8 @@ through these steps, and the first that fails answers it:
 1. its four signing headers are read (:mod:`.http_auth`): else 401 ``unauthenticated``;
 2. the terminal they name has a key: else 401 ``unknown_terminal``; the MAC verifies under
    it: else 401 ``bad_mac``. Nothing authenticated, nothing signed: these answers carry no
-   MAC;
-   With mutual TLS, the terminal must be the one the connection's certificate names:
-   else 403 ``certificate_mismatch``, without a MAC;
+   MAC. With mutual TLS, the terminal is the one the connection's certificate names: else
+   403 ``certificate_mismatch``, without a MAC;
 3. the timestamp is within the window of the service's clock: else 401
    ``stale_timestamp`` (from here every answer carries the terminal's MAC);
 4. a POST claims its idempotency key (:mod:`.idempotency`): the same request answered
