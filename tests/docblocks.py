@@ -153,7 +153,7 @@ def _block(page: str, line: int, info: str, text: str, named: str | None) -> Blo
 def programs(script: str) -> list[str]:
     """The program each command of a shell script starts (assignments and comments skipped)."""
     lex = shlex.shlex(script.replace("\\\n", " "), posix=True, punctuation_chars=";&|<>()")
-    lex.whitespace, lex.commenters, lex.wordchars = " \t\r", "", lex.wordchars + "#%"
+    lex.whitespace, lex.commenters, lex.wordchars = " \t\r", "", lex.wordchars + "#%$"
     found, starting, comment = [], True, False
     for token in lex:
         if token == "\n" or (token in _SEPARATORS and not comment):

@@ -1,11 +1,15 @@
 """``dualcard host …``: the alliance's service host, serving terminals over the network.
 
 ``serve`` runs the ISO 8583/TCP front door, and with ``--http-port`` the HTTP/JSON one
-beside it (one process, one event loop, one pool of handler threads), over the back office
+beside it (one process, one event loop, one pool of handler threads), both over TLS with
+the host's certificate (``--tls-cert``, ``--tls-key``; ``--client-ca`` for mutual TLS),
+or in clear with ``--plain`` only (a lab; it logs a warning), over the back office
 database (``--db``, default ``$DUALCARD_DB`` or ``./dualcard.sqlite3``) until SIGTERM or
 SIGINT, which let the requests in flight finish on both doors. ``terminal add`` gives a
 terminal its MAC key (written once to a key file for the terminal; the service shows only
-its KCV), ``terminal list`` lists the keyed ones.
+its KCV), ``terminal list`` lists the keyed ones. ``ca …`` is the alliance's certificate
+authority (:mod:`host.cli.ca_cmds`). ``echo`` is a terminal's 0800 echo test, through its
+network link: over TLS, the host's certificate checked against the alliance CA.
 
 Logs go to stderr as JSON lines (one per request: MTI, terminal, STAN, response code,
 duration; over HTTP: method, route, terminal, status, error code, duration), never with a
@@ -21,6 +25,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Callable
@@ -32,17 +37,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from host.backoffice.database import Database, as_url, default_url
 from host.payment.issuer import AuthorisationPolicy
+from host.pos.merchant import MerchantIdentity
+from host.pos.network_link import NetworkLink, StanCounter
 from host.records.errors import BackOfficeError
 from host.records.ids import check_terminal_id
 from host.service.core import LOGGER, ServiceCore
 from host.service.errors import ServiceConfigurationError, ServiceError
-from host.service.mac import new_mac_key, write_key_file
+from host.service.mac import new_mac_key, read_key_file, write_key_file
 from host.service.replay import ReplayGuard
 from host.service.runner import ServiceHost
 from host.service.schema import create_service_schema
 from host.service.services import AllianceServices, open_services
 from host.service.terminals import register_terminal, registered_terminals
+from host.service.tls import ServerTLS, client_context
 
+from .ca_cmds import ca
 from .card_io import emit
 from .errors import cli_errors, register_error
 from .exit_codes import ExitCode
@@ -56,6 +65,7 @@ register_error(BackOfficeError, ExitCode.FAILURE)
 register_error(SQLAlchemyError, ExitCode.FAILURE)
 
 _KEY_FILE = click.Path(exists=True, dir_okay=False)
+_PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -71,6 +81,9 @@ def _url(value: str | None) -> str:
 @click.group("host")
 def host() -> None:
     """The service host: terminals online over ISO 8583/TCP and HTTP/JSON."""
+
+
+host.add_command(ca)
 
 
 @host.command("serve")
@@ -96,13 +109,25 @@ def host() -> None:
               help="seconds a request's DE 7 may differ from the service's clock")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@click.option("--tls-cert", type=_PEM_FILE, default=None,
+              help="the host's certificate (PEM), served on both doors")
+@click.option("--tls-key", type=_PEM_FILE, default=None, help="its private key (PEM)")
+@click.option("--client-ca", type=_PEM_FILE, default=None,
+              help="mutual TLS: terminals must show a certificate of this CA (PEM)")
+@click.option("--plain", is_flag=True,
+              help="serve in clear, without TLS (a lab only; logs a warning)")
 @cli_errors
 def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, bank_id: str,
           payment_keys: str, points_keys: str, card_keys: str, approve_up_to: int | None,
           refer_up_to: int | None, workers: int | None, replay_window: int,
-          log_level: str) -> None:
-    """[!] Serve terminals over ISO 8583/TCP (and HTTP) until SIGTERM or SIGINT."""
+          log_level: str, tls_cert: Path | None, tls_key: Path | None, client_ca: Path | None,
+          plain: bool) -> None:
+    """[!] Serve terminals over ISO 8583/TCP (and HTTP), over TLS, until SIGTERM or SIGINT."""
+    tls = _server_tls(tls_cert, tls_key, client_ca, plain=plain)
     _log_json_lines(log_level)
+    if tls is None:
+        LOGGER.warning("serving without TLS (--plain): for a lab only",
+                       extra={"fields": {"event": "plain"}})
     services = open_services(_url(db_url), payment_keys=Path(payment_keys),
                              points_keys=Path(points_keys), card_keys=Path(card_keys),
                              bank_id=bank_id,
@@ -112,9 +137,25 @@ def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, b
         core = _core(services, replay_window)
         threads = workers or (1 if services.db.is_sqlite else 8)
         asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port, http_port=http_port,
-                                       workers=threads)))
+                                       workers=threads, tls=tls)))
     finally:
         services.close()
+
+
+def _server_tls(cert: Path | None, key: Path | None, client_ca: Path | None, *,
+                plain: bool) -> ServerTLS | None:
+    """The doors' TLS as the options ask (None: ``--plain``); a usage error otherwise."""
+    if plain:
+        if cert or key or client_ca:
+            raise click.UsageError("--plain serves without TLS: give it without "
+                                   "--tls-cert, --tls-key or --client-ca")
+        return None
+    if cert is None or key is None:
+        raise click.UsageError("the service serves TLS: give --tls-cert and --tls-key "
+                               "(or --plain, without TLS, for a lab)")
+    tls = ServerTLS(cert, key, client_ca)
+    tls.context()  # the files load (else one line naming them), before anything opens
+    return tls
 
 
 def _core(services: AllianceServices, replay_window: int) -> ServiceCore:
@@ -215,3 +256,37 @@ def list_terminals(db_url: str | None, as_json: bool) -> None:
         db.dispose()
     human = "\n".join(f"{t}  {m:<20} KCV {k}" for t, m, k in rows) or "no terminal has a key yet"
     emit([{"terminal_id": t, "merchant_id": m, "kcv": k} for t, m, k in rows], as_json, human)
+
+
+@host.command("echo")
+@click.argument("address", metavar="HOST:PORT")
+@click.option("--key-file", type=_KEY_FILE, required=True,
+              help="the terminal's MAC key file (from `host terminal add`)")
+@click.option("--merchant", "merchant_id", required=True, help="the terminal's merchant id")
+@click.option("--tls-ca", type=_PEM_FILE, default=None,
+              help="the alliance CA (PEM): the host's certificate must be its")
+@click.option("--tls-cert", type=_PEM_FILE, default=None,
+              help="the terminal's certificate (PEM), for a host asking for mutual TLS")
+@click.option("--tls-key", type=_PEM_FILE, default=None, help="its private key (PEM)")
+@click.option("--plain", is_flag=True, help="dial in clear, without TLS (a lab only)")
+@click.option("--timeout", type=click.FloatRange(0.1, 120), default=5.0, show_default=True,
+              help="seconds to wait for the answer")
+@cli_errors
+def echo_cmd(address: str, key_file: str, merchant_id: str, tls_ca: Path | None,
+             tls_cert: Path | None, tls_key: Path | None, plain: bool, timeout: float) -> None:
+    """Send the host an 0800 echo test as the terminal: the address, TLS and key work."""
+    host_name, _, port = address.rpartition(":")
+    if not host_name or not port.isdigit():
+        raise click.UsageError(f"address {address!r}: give HOST:PORT")
+    if plain == (tls_ca is not None):
+        raise click.UsageError("the host is dialled over TLS: give --tls-ca (the alliance CA), "
+                               "or --plain, without TLS, for a lab")
+    tls = None if tls_ca is None else client_context(tls_ca, cert=tls_cert, key=tls_key)
+    terminal_id, key = read_key_file(key_file)
+    merchant = MerchantIdentity(merchant_id, bytes.fromhex(terminal_id))
+    stan = StanCounter(secrets.randbelow(999_999))  # two runs in one second: two STANs
+    with NetworkLink(host_name, int(port), merchant=merchant, key=key, timeout=timeout,
+                     attempts=1, tls=tls, stan=stan) as link:
+        link.echo()
+        over = link.tls_version or "plain TCP"
+    click.echo(f"echo answered by {address} over {over}, MAC verified")

@@ -24,6 +24,13 @@ its rejections, :class:`~host.points.errors.PurseMACError`,
 ``http`` they go to ``others`` (an in-process link, say) when one is given, else they raise
 :class:`NotOverISO8583Error`.
 
+Given ``tls`` (:func:`host.service.tls.client_context`: the alliance CA, and for mutual
+TLS the terminal's certificate), both doors are reached over TLS: the host's certificate
+must be the alliance CA's and name the host dialled (``host``, the HTTP URL's host), else
+:class:`~host.service.tls.HostCertificateError`; a host that refuses the terminal's
+certificate raises :class:`~host.service.tls.CertificateRefusedError`. Neither is retried
+nor taken for an unreachable host: the link is misconfigured or someone is in the way.
+
 The STAN counter (:class:`StanCounter`) starts from the clock's seconds unless told
 where: a terminal that keeps its counter across restarts should pass its own.
 """
@@ -33,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+import ssl
 import time
 import urllib.parse
 import uuid
@@ -77,6 +85,7 @@ from host.service.messages import (
     decision_of,
     network_request,
 )
+from host.service.tls import tls_failure
 
 from .errors import POSError
 from .link import (
@@ -173,8 +182,11 @@ class NetworkLink:
                  timeout: float = 5.0, attempts: int = 3, cdol1: bytes = CDOL1,
                  others: BackOfficeLink | None = None, http: str | None = None,
                  clock: Callable[[], dt.datetime] = _utc_now,
-                 stan: Callable[[], int] | None = None) -> None:
+                 stan: Callable[[], int] | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.address = (host, port)
+        #: TLS to both doors (None: plain TCP, and the HTTP URL's own scheme)
+        self.tls = tls
         self.merchant = merchant
         self._key = mac_key(key)
         self.timeout = timeout
@@ -187,7 +199,7 @@ class NetworkLink:
         #: the HTTP door's side of the link (None: the other requests go to ``others``)
         self.http = None if http is None else HTTPBackOffice(
             http, terminal_id=merchant.terminal_hex, key=self._key, timeout=timeout,
-            attempts=self.attempts, clock=clock)
+            attempts=self.attempts, clock=clock, tls=tls)
 
     def __repr__(self) -> str:
         return (f"NetworkLink({self.address[0]}:{self.address[1]}, terminal "
@@ -198,6 +210,11 @@ class NetworkLink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def tls_version(self) -> str | None:
+        """The TLS version of the open ISO 8583 connection (None: plain, or none open)."""
+        return self._socket.version() if isinstance(self._socket, ssl.SSLSocket) else None
 
     def close(self) -> None:
         """Close the connections (the next request opens a new one)."""
@@ -255,6 +272,9 @@ class NetworkLink:
                 reply = self._checked(self._round_trip(sign(sent, self._key)), message)
             except (OSError, ServiceError) as exc:
                 self.close()  # a late answer must not be read as the next request's
+                refused = tls_failure(exc, f"{self.address[0]}:{self.address[1]}")
+                if refused is not None:
+                    raise refused from None
                 failure = exc
                 continue
             return reply
@@ -263,10 +283,21 @@ class NetworkLink:
 
     def _round_trip(self, raw: bytes) -> bytes:
         if self._socket is None:
-            self._socket = socket.create_connection(self.address, timeout=self.timeout)
-            self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._socket = self._connect()
         self._socket.sendall(frame(raw))
         return self._receive(frame_length(self._receive(2)))
+
+    def _connect(self) -> socket.socket:
+        """A new connection to the ISO 8583 door, TLS handshake done when ``tls``."""
+        sock = socket.create_connection(self.address, timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is None:
+            return sock
+        try:
+            return self.tls.wrap_socket(sock, server_hostname=self.address[0])
+        except BaseException:
+            sock.close()
+            raise
 
     def _receive(self, count: int) -> bytes:
         assert self._socket is not None
@@ -344,10 +375,10 @@ class HTTPBackOffice:
 
     def __init__(self, base_url: str, *, terminal_id: str, key: bytes, timeout: float = 5.0,
                  attempts: int = 3, clock: Callable[[], dt.datetime] = _utc_now,
-                 pause: float = 0.2) -> None:
+                 pause: float = 0.2, tls: ssl.SSLContext | None = None) -> None:
         self.door = _HTTPDoor(base_url, terminal_id=terminal_id, key=mac_key(key),
                               timeout=timeout, attempts=max(1, attempts), clock=clock,
-                              pause=pause)
+                              pause=pause, tls=tls)
 
     def __repr__(self) -> str:
         return f"HTTPBackOffice({self.door.base_url}, terminal {self.door.terminal_id})"
@@ -432,8 +463,10 @@ class _HTTPDoor:
     """Signed JSON requests to the service's HTTP door, retried under one idempotency key."""
 
     def __init__(self, base_url: str, *, terminal_id: str, key: bytes, timeout: float,
-                 attempts: int, clock: Callable[[], dt.datetime], pause: float = 0.2) -> None:
+                 attempts: int, clock: Callable[[], dt.datetime], pause: float = 0.2,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.terminal_id = terminal_id
+        self.tls = tls
         self._key = key
         self.attempts = attempts
         self._clock = clock
@@ -449,6 +482,7 @@ class _HTTPDoor:
             # without TCP_NODELAY the body, sent after the headers, waits for their delayed
             # ACK: 40 ms a request on loopback
             transport = httpx.HTTPTransport(
+                verify=self.tls if self.tls is not None else True,
                 socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
             self._open = httpx.Client(base_url=self.base_url, timeout=self.timeout,
                                       transport=transport)
@@ -477,6 +511,9 @@ class _HTTPDoor:
             try:
                 response = self._client.send(request)
             except httpx.TransportError as exc:
+                refused = tls_failure(exc, self.base_url)
+                if refused is not None:
+                    raise refused from None
                 failure = f"{type(exc).__name__}: {exc}"
                 continue
             answer = self._answer(response, signed)

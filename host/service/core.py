@@ -9,9 +9,9 @@ through these steps, and the first that fails answers it:
 2. decoding, then the envelope (DE 7, 11, 41, 42): response code 30, no MAC;
 3. the terminal named by DE 41 has a key: else 58, no MAC; the MAC verifies under it:
    else 63, no MAC (a message nobody authenticated gets no MAC back either);
-4. from here every answer carries a MAC. The connection serves one terminal (the first
-   one authenticated on it): another one gets 58. DE 42 is the merchant the back office
-   registered the terminal to: else 03;
+4. from here every answer carries a MAC. The connection serves one terminal (the one
+   its mutual-TLS certificate names, else the first one authenticated on it): another
+   one gets 58. DE 42 is the merchant the back office registered the terminal to: else 03;
 5. DE 7 is within the replay window and the STAN is not live (:mod:`.replay`): else 94.
    A repeat (0101) of the request holding the STAN is let through, and answered from the
    issuer's own record when the issuer answered the original: the same decision and ARPC
@@ -107,9 +107,10 @@ class ServiceCore:
         #: the counters both doors report to (``/metrics``); None counts nothing
         self.metrics = metrics
 
-    def connection(self, peer: str = "") -> Connection:
-        """The handler state of one connection (``peer`` names it in the logs)."""
-        return Connection(self, peer)
+    def connection(self, peer: str = "", *, certified: str | None = None) -> Connection:
+        """The handler state of one connection (``peer`` names it in the logs; with mutual
+        TLS, ``certified`` is the terminal its certificate names, "" none)."""
+        return Connection(self, peer, certified)
 
 
 @dataclass
@@ -133,10 +134,12 @@ class _Trace:
 class Connection:
     """One connection's handler: which terminal it serves, and :meth:`handle`."""
 
-    def __init__(self, core: ServiceCore, peer: str) -> None:
+    def __init__(self, core: ServiceCore, peer: str, certified: str | None = None) -> None:
         self.core = core
         self.peer = peer
         self.terminal_id: str | None = None  #: bound by the first authenticated message
+        #: the terminal the connection's TLS certificate names (None: no mutual TLS)
+        self.certified = certified
 
     def handle(self, raw: bytes) -> bytes | None:
         """The answer to one message, or None: close the connection. Never raises."""
@@ -190,6 +193,10 @@ class Connection:
             raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED, "no key for this terminal")
         if not verify(raw, message, terminal.key):
             raise _Refusal(ResponseCode.SECURITY_VIOLATION, "MAC does not verify")
+        if self.certified is not None and terminal.terminal_id != self.certified:
+            raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED,
+                          f"the TLS certificate names terminal {self.certified or 'none'}",
+                          terminal)
         if self.terminal_id not in (None, terminal.terminal_id):
             raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED,
                           f"connection serves terminal {self.terminal_id}", terminal)

@@ -14,7 +14,9 @@ An unknown route is 404 and a wrong method 405, as JSON errors; an error of the 
 itself (the handler never raises) is 500 with an error id, logged, never a traceback.
 
 :class:`HTTPServer` runs uvicorn's server on the caller's event loop, beside the ISO 8583
-server: one process, one loop, one pool of handler threads. Its :meth:`~HTTPServer.stop`
+server: one process, one loop, one pool of handler threads; over TLS when given a
+context, and with mutual TLS each request carries the terminal its connection's
+certificate names to the handler (:class:`HTTPCall` ``certified``). Its :meth:`~HTTPServer.stop`
 is uvicorn's graceful shutdown: stop accepting, close idle connections, let the requests
 in flight finish and send their answers.
 """
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
@@ -38,6 +41,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .core import LOGGER
 from .errors import ServiceConfigurationError
@@ -45,11 +49,14 @@ from .http_core import HTTPCore, error_body
 from .metrics import CONTENT_TYPE, Metrics
 from .openapi import openapi_document
 from .operations import OPERATIONS, HTTPCall, Operation
+from .tls import certified_terminal, door_mode
 
 __all__ = ["MAX_BODY", "HTTPServer", "create_app"]
 
 #: the largest request body read (a batch of about 60,000 records)
 MAX_BODY = 32 * 1024 * 1024
+#: the key of a request's ASGI ``state`` that holds its connection's certified terminal
+_CERTIFIED = "dualcard.certified_terminal"
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
@@ -97,7 +104,8 @@ def _endpoint(core: HTTPCore, operation: Operation, executor: Executor | None,
         except _TooLarge:
             return JSONResponse(error_body("too_large", f"the body exceeds {limit} bytes"), 413)
         call = HTTPCall(request.method, _target(request.scope), _headers(request), body,
-                        dict(request.path_params), dict(request.query_params))
+                        dict(request.path_params), dict(request.query_params),
+                        request.scope.get("state", {}).get(_CERTIFIED))
         loop = asyncio.get_running_loop()
         answer = await loop.run_in_executor(executor, core.handle, operation, call)
         return Response(answer.body, answer.status, headers=answer.headers,
@@ -211,12 +219,39 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+class _CertifiedH11(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, each of whose requests carries in its ASGI ``state``
+    the terminal its connection's mutual-TLS certificate names (uvicorn puts no peer
+    certificate in the scope; a request's state is a copy of its connection's)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        tls_object = transport.get_extra_info("ssl_object")
+        peer = tls_object.getpeercert() if tls_object is not None else None
+        self.app_state = {**self.app_state, _CERTIFIED: certified_terminal(peer)}
+
+
+class _TLSConfig(uvicorn.Config):
+    """uvicorn's configuration serving the given TLS context, as made by :mod:`.tls`."""
+
+    def __init__(self, app: Starlette, tls: ssl.SSLContext | None, **kwargs: Any) -> None:
+        mutual = tls is not None and tls.verify_mode == ssl.CERT_REQUIRED
+        super().__init__(app, http=_CertifiedH11 if mutual else "auto", **kwargs)
+        self._tls = tls
+
+    def load(self) -> None:
+        super().load()
+        self.ssl = self._tls
+
+
 class HTTPServer:
     """Serve ``app`` on ``host``:``port`` (loopback by default; port 0 picks a free one) on
-    the running event loop."""
+    the running event loop; over TLS when given a context (:class:`~.tls.ServerTLS`)."""
 
     def __init__(self, app: Starlette, *, host: str = "127.0.0.1", port: int = 0,
-                 graceful_timeout: float = 30.0, logger: logging.Logger = LOGGER) -> None:
+                 graceful_timeout: float = 30.0, logger: logging.Logger = LOGGER,
+                 tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.app = app
         self.host = host
         self.port = port
@@ -233,7 +268,7 @@ class HTTPServer:
             raise ServiceConfigurationError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
         self.host, self.port = sock.getsockname()[:2]
-        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="off",
+        config = _TLSConfig(self.app, self.tls, log_config=None, access_log=False, lifespan="off",
                                 server_header=False,
                                 timeout_graceful_shutdown=int(self.graceful_timeout))
         self._server = server = _EmbeddedServer(config)
@@ -244,7 +279,8 @@ class HTTPServer:
             self._task.result()  # raises what stopped it
         self.logger.info("listening on %s:%d (HTTP)", self.host, self.port,
                          extra={"fields": {"event": "listening", "door": "http",
-                                           "host": self.host, "port": self.port}})
+                                           "host": self.host, "port": self.port,
+                                           "tls": door_mode(self.tls)}})
         return self.host, self.port
 
     async def stop(self) -> None:

@@ -37,6 +37,7 @@ def _hex(length: int, what: str) -> dict[str, Any]:
 _SCHEMAS: dict[str, Any] = {
     "Error": _object(["error"], {"error": _object(["code", "message"], {
         "code": {"type": "string", "description": "unauthenticated, unknown_terminal, bad_mac, "
+                 "certificate_mismatch, "
                  "stale_timestamp, other_terminal, other_merchant, malformed_json, "
                  "invalid_field, idempotency_key_reused, in_flight, id_reused, not_found, "
                  "batch_rejected, purse_mac, refused, too_large, unavailable, internal"},

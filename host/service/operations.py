@@ -57,6 +57,8 @@ class HTTPCall:
     body: bytes = b""
     params: Mapping[str, str] = field(default_factory=dict)  #: the route's path parameters
     query: Mapping[str, str] = field(default_factory=dict)
+    #: the terminal the connection's mutual-TLS certificate names ("" none; None: no mTLS)
+    certified: str | None = None
 
 
 @dataclass(frozen=True)

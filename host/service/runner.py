@@ -3,7 +3,8 @@
 :class:`ServiceHost` starts the ISO 8583 server (:mod:`.tcp_server`) and, when given an
 HTTP port, the HTTP/JSON one (:mod:`.http_app`: uvicorn's server run as a task of the
 same loop, its signal handling left to the process). Both hand their requests to the same
-threads, so on SQLite one thread writes for both doors, as D24 wants. Stopping stops both
+threads, so on SQLite one thread writes for both doors, as D24 wants. Given a
+:class:`~.tls.ServerTLS`, both serve TLS with the same context. Stopping stops both
 gracefully at once (each finishes the requests in flight and sends their answers), then
 the threads. Every ten minutes it forgets idempotency keys past their retention.
 """
@@ -20,6 +21,7 @@ from .errors import ServiceConfigurationError
 from .http_core import HTTPCore
 from .metrics import Metrics
 from .tcp_server import ISOServer
+from .tls import ServerTLS
 
 if TYPE_CHECKING:
     from .http_app import HTTPServer
@@ -30,16 +32,19 @@ _PURGE_EVERY = 600.0
 
 
 class ServiceHost:
-    """Both doors of one service process (the HTTP door only if ``http_port`` is given)."""
+    """Both doors of one service process (the HTTP door only if ``http_port`` is given),
+    over TLS when given ``tls`` (else plain TCP and HTTP)."""
 
     def __init__(self, core: ServiceCore, *, host: str = "127.0.0.1", iso_port: int = 0,
                  http_port: int | None = 0, workers: int = 1,
-                 max_body: int | None = None) -> None:
+                 max_body: int | None = None, tls: ServerTLS | None = None) -> None:
         if core.metrics is None:
             core.metrics = Metrics()
+        self.tls = tls
+        context = None if tls is None else tls.context()
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                        thread_name_prefix="dualcard-service")
-        self.iso = ISOServer(core, host=host, port=iso_port, pool=self.pool)
+        self.iso = ISOServer(core, host=host, port=iso_port, pool=self.pool, tls=context)
         self.http_core = HTTPCore(core)
         self.http = None if http_port is None else self._http_server(host, http_port, max_body)
         self._purger: asyncio.Task[None] | None = None
@@ -51,7 +56,7 @@ class ServiceHost:
             raise ServiceConfigurationError(
                 f"the HTTP door needs {exc.name}: pip install 'dualcard[service]'") from None
         app = create_app(self.http_core, executor=self.pool, max_body=max_body or MAX_BODY)
-        return HTTPServer(app, host=host, port=port)
+        return HTTPServer(app, host=host, port=port, tls=self.iso.tls)
 
     async def start(self) -> dict[str, tuple[str, int]]:
         """Listen on both doors; the address each one bound, by door (``iso``, ``http``).

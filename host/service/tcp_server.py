@@ -6,6 +6,11 @@ answers; the handlers (:meth:`~host.service.core.Connection.handle`) run in a po
 writers take turns anyway (a second one would only wait on the file lock); PostgreSQL
 takes more. A connection's requests are answered in order, one at a time.
 
+Given a TLS context (:mod:`.tls`) it serves TLS; when the context asks terminals for a
+certificate (mutual TLS), each connection serves only the terminal its certificate names
+(:meth:`ServiceCore.connection <host.service.core.ServiceCore.connection>`). A failed
+handshake closes that connection only.
+
 A length prefix out of range, a frame cut short, a connection idle for ``idle_timeout``
 or a handler that answers None closes that connection and no other. :meth:`ISOServer.stop`
 stops accepting, closes idle connections, lets every request being handled finish and
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 from .core import LOGGER, ServiceCore
 from .errors import ISOFramingError
 from .iso8583 import LENGTH_PREFIX, frame, frame_length
+from .tls import certified_terminal, door_mode
 
 __all__ = ["ISOServer", "Startable", "serve_in_thread"]
 
@@ -36,8 +43,12 @@ class ISOServer:
 
     def __init__(self, core: ServiceCore, *, host: str = "127.0.0.1", port: int = 0,
                  workers: int = 1, idle_timeout: float = 300.0, frame_timeout: float = 10.0,
-                 logger: logging.Logger = LOGGER, pool: ThreadPoolExecutor | None = None) -> None:
+                 logger: logging.Logger = LOGGER, pool: ThreadPoolExecutor | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.core = core
+        #: TLS (None: plain TCP); a context that asks for certificates binds each
+        #: connection to the terminal its certificate names
+        self.tls = tls
         self.host = host
         self.port = port
         self.idle_timeout = idle_timeout
@@ -54,12 +65,14 @@ class ISOServer:
 
     async def start(self) -> tuple[str, int]:
         """Listen; the address actually bound."""
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, ssl=self.tls,
+            ssl_handshake_timeout=self.frame_timeout if self.tls else None)
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
         self._purger = asyncio.create_task(self._purge_seen())
         self.logger.info("listening on %s:%d", self.host, self.port,
                          extra={"fields": {"event": "listening", "host": self.host,
-                                           "port": self.port}})
+                                           "port": self.port, "tls": door_mode(self.tls)}})
         return self.host, self.port
 
     async def stop(self) -> None:
@@ -83,7 +96,8 @@ class ISOServer:
         task = asyncio.current_task()
         assert task is not None
         peer = writer.get_extra_info("peername")
-        connection = self.core.connection(f"{peer[0]}:{peer[1]}" if peer else "")
+        connection = self.core.connection(f"{peer[0]}:{peer[1]}" if peer else "",
+                                          certified=_certified(writer, self.tls))
         self._busy[task] = False
         try:
             while not self._stopping:
@@ -130,6 +144,15 @@ class ISOServer:
             with contextlib.suppress(Exception):  # the next round tries again
                 await loop.run_in_executor(self._pool, self.core.replay.purge,
                                            self.core.clock())
+
+
+def _certified(writer: asyncio.StreamWriter, tls: ssl.SSLContext | None) -> str | None:
+    """The terminal a mutual-TLS connection's certificate names ("" none); None without
+    mutual TLS."""
+    if tls is None or tls.verify_mode != ssl.CERT_REQUIRED:
+        return None
+    tls_object = writer.get_extra_info("ssl_object")
+    return certified_terminal(tls_object.getpeercert() if tls_object is not None else None)
 
 
 class Startable(Protocol[T_co]):

@@ -19,8 +19,10 @@ def block(text: str, lang: str = "console", *words: str, no_run: str | None = No
 def test_programs_are_the_first_word_of_each_command() -> None:
     script = ("mkdir -p keys  # a comment; rm -rf /\n"
               "X=1 python3 -c 'a\nb' > out.csv && kill %1; dualcard sim info \\\n  --card c.json\n"
-              "dualcard trace decode t --keys kdf3:file:k.json#isd | cat\n")
-    assert programs(script) == ["mkdir", "python3", "kill", "dualcard", "dualcard", "cat"]
+              "dualcard trace decode t --keys kdf3:file:k.json#isd | cat\n"
+              "PORT=$(python -c 'print(1)') && dualcard host echo 127.0.0.1:$PORT; $X\n")
+    assert programs(script) == ["mkdir", "python3", "kill", "dualcard", "dualcard", "cat",
+                                "python", "dualcard", "$X"]
 
 
 def test_a_block_says_why_it_does_not_run() -> None:

@@ -34,6 +34,7 @@ from host.service.schema import create_service_schema
 from host.service.services import AllianceServices
 from host.service.tcp_server import ISOServer, serve_in_thread
 from host.service.terminals import TerminalKey, register_terminal
+from host.service.tls import ServerTLS
 from host.testing.fixtures import simulated_link
 from host.testing.personalise import SAMPLE
 from tests.backoffice.conftest import db_url, pg_server_url, pg_url  # noqa: F401
@@ -113,8 +114,10 @@ def open_host(directory: Path, url: str, *, workers: int = 1) -> Iterator[Host]:
         office.close()
 
 
-def open_service(directory: Path, url: str, *, workers: int = 1) -> Iterator[Host]:
-    """Both doors, ISO 8583 and HTTP, in one :class:`ServiceHost` on loopback."""
+def open_service(directory: Path, url: str, *, workers: int = 1,
+                 tls: ServerTLS | None = None) -> Iterator[Host]:
+    """Both doors, ISO 8583 and HTTP, in one :class:`ServiceHost` on loopback (over
+    ``tls`` when given)."""
     office = build_office(directory, url)
     services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
                                 points_keys=SAMPLE.purse_keys, bank_id="bank", policy=POLICY)
@@ -122,9 +125,9 @@ def open_service(directory: Path, url: str, *, workers: int = 1) -> Iterator[Hos
     key = register_terminal(office.db, MERCHANT.terminal_hex, at=START)
     core = ServiceCore(services)
     try:
-        with serve_in_thread(ServiceHost(core, workers=workers)) as bound:
-            http = bound["http"]
-            yield Host(office, core, bound["iso"], key, f"http://{http[0]}:{http[1]}")
+        with serve_in_thread(ServiceHost(core, workers=workers, tls=tls)) as bound:
+            http, scheme = bound["http"], "http" if tls is None else "https"
+            yield Host(office, core, bound["iso"], key, f"{scheme}://{http[0]}:{http[1]}")
     finally:
         office.close()
 

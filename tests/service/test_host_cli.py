@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from host.service.core import ServiceCore
 from host.service.mac import read_key_file
 from host.service.runner import ServiceHost
 from host.service.tcp_server import ISOServer
+from host.service.tls import client_context
 from host.testing.personalise import SAMPLE
 from tests.pos.conftest import MERCHANT, START, terminal_files
 
@@ -68,7 +70,7 @@ def test_serve_answers_a_terminal_then_stops_on_sigterm(tmp_path: Path, card: An
         [sys.executable, "-m", "host.cli.main", "host", "serve", "--db", db, "--iso-port", "0",
          "--bank-id", "bank", "--payment-keys", str(directory / "issuer.json"),
          "--points-keys", str(directory / "points-keys.json"),
-         "--card-keys", str(directory / "card-keys.json")],
+         "--card-keys", str(directory / "card-keys.json"), "--plain"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
@@ -87,6 +89,7 @@ def test_serve_answers_a_terminal_then_stops_on_sigterm(tmp_path: Path, card: An
     [served] = [entry for entry in logs if entry.get("mti") == "0100"]
     assert (served["rc"], served["terminal"], served["level"]) == ("00", MERCHANT.terminal_hex,
                                                                    "info")
+    assert [e["level"] for e in logs if e.get("event") == "plain"] == ["warning"]
     for secret in (SAMPLE.debit.pan, request.arqc.hex(), read_key_file(key_file)[1].hex()):
         assert secret.lower() not in errors.lower()
     assert logs[-1]["msg"] == "stopped"
@@ -154,37 +157,54 @@ def test_stopping_finishes_the_request_in_flight_and_takes_no_new_one(sqlite_hos
     assert [a.response.approved for a in answers] == [True]
 
 
-def test_serve_with_an_http_port_answers_both_doors_then_stops(tmp_path: Path,
-                                                               card: Any) -> None:
+def _alliance_ca(where: Path) -> ssl.SSLContext:
+    """A CA, the host's certificate and SHOP A's terminal's, made by ``dualcard host ca``;
+    the terminal's TLS context."""
+    for args in (["init", "--out", "ca"], ["issue-server", "--host", "127.0.0.1", "--out", "host"],
+                 ["issue-terminal", "--terminal-id", MERCHANT.terminal_hex, "--out", "t"]):
+        made = CliRunner().invoke(host_group, ["ca", *args, *(["--ca", str(where / "ca")]
+                                                             if args[0] != "init" else [])],
+                                  catch_exceptions=False)
+        assert made.exit_code == 0, made.output
+    stem = where / "t" / f"terminal-{MERCHANT.terminal_hex}"
+    return client_context(where / "ca" / "ca.pem", cert=f"{stem}.pem", key=f"{stem}.key")
+
+
+def test_serve_with_an_http_port_answers_both_doors_over_mutual_tls_then_stops(
+        tmp_path: Path, card: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     files = terminal_files(tmp_path)
     directory = Path(files["dir"])
     db, key_file = str(directory / "ledger.sqlite3"), tmp_path / "terminal.key"
     assert _invoke("terminal", "add", MERCHANT.terminal_hex, "--db", db, "--key-out",
                    str(key_file)).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    tls = _alliance_ca(tmp_path)
     server = subprocess.Popen(
         [sys.executable, "-m", "host.cli.main", "host", "serve", "--db", db, "--iso-port", "0",
          "--http-port", "0", "--bank-id", "bank",
          "--payment-keys", str(directory / "issuer.json"),
          "--points-keys", str(directory / "points-keys.json"),
-         "--card-keys", str(directory / "card-keys.json")],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "--card-keys", str(directory / "card-keys.json"),
+         "--tls-cert", "host/server.pem", "--tls-key", "host/server.key",
+         "--client-ca", "ca/ca.pem"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         iso, http = (server.stdout.readline() for _ in range(2))  # type: ignore[union-attr]
         assert iso.startswith("dualcard host: ISO 8583 on 127.0.0.1:")
         assert http.startswith("dualcard host: HTTP on 127.0.0.1:")
-        base = "http://" + http.split(" on ")[1].strip()
+        base = "https://" + http.split(" on ")[1].strip()
         _, request = arqc_request(card, 12_34)
         with NetworkLink("127.0.0.1", int(iso.rsplit(":", 1)[1]), merchant=MERCHANT,
-                         key=read_key_file(key_file)[1], http=base) as link:
+                         key=read_key_file(key_file)[1], http=base, tls=tls) as link:
             assert link.authorise(request, card_id=SAMPLE.identity,
                                   method=PaymentMethod.DEBIT).response.approved
             quotes = link.earn_quotes(merchant_id="shop-a", card_id=SAMPLE.identity,
                                       method=PaymentMethod.DEBIT, purchase_fen=12_34,
                                       at=START)
         assert [q.points for q in quotes] == [12, 6]
-        assert httpx.get(base + "/health").json() == {"status": "ok"}
-        metrics = httpx.get(base + "/metrics").text
+        assert httpx.get(base + "/health", verify=tls).json() == {"status": "ok"}
+        metrics = httpx.get(base + "/metrics", verify=tls).text
         assert 'door="iso",route="0100",method="ISO",status="00"} 1' in metrics
         assert 'door="http",route="/v1/earn-quotes",method="POST",status="200"} 1' in metrics
     finally:
@@ -196,6 +216,9 @@ def test_serve_with_an_http_port_answers_both_doors_then_stops(tmp_path: Path,
     assert (quoted["status"], quoted["terminal"], quoted["http"]) == (
         200, MERCHANT.terminal_hex, "POST")
     assert {entry["msg"] for entry in logs} >= {"stopped", "stopped (HTTP)"}
+    assert sorted(e["tls"] for e in logs if e.get("event") == "listening") == ["mutual"] * 2
+    for key in (tmp_path / "host" / "server.key", tmp_path / "ca" / "ca.key"):
+        assert key.read_text().splitlines()[1] not in errors  # no private key in the logs
 
 
 class _QuoteGate(_Gate):
