@@ -330,9 +330,10 @@ def _served(world: World, out: Path) -> Iterator[DemoService]:
     """The service host on loopback, and every terminal connected to it by its own link."""
     world.story.step("The service host", "The issuer and the back office answer terminals "
                      "over the network: ISO 8583 over TCP for chip authorisations, HTTP/JSON "
-                     "for points, loads, redemptions and uploads. Each terminal has its own "
-                     "key and MACs every message; the host believes a terminal only for its "
-                     "own member (its log: service.log).")
+                     "for points, loads, redemptions and uploads, both over mutual TLS (a CA "
+                     "made for the demo, a certificate per terminal). Each terminal has its "
+                     "own key and MACs every message; the host believes a terminal only for "
+                     "its own member (its log: service.log).")
     policy = AuthorisationPolicy(approve_up_to=20_000_00, refer_up_to=50_000_00)
     with demo_service(world.office, [tid for _, _, tid in TERMINALS],
                       payment_keys=world.keys.payment, points_keys=world.keys.points,

@@ -23,6 +23,7 @@ from host.payment.keys import IssuerKeys
 from host.points.keys import PurseKeySource
 from host.pos.merchant import MerchantIdentity
 from host.pos.network_link import NetworkLink
+from host.service.ca import CA_CERT, init_ca, issue_server, issue_terminal
 from host.service.core import LOGGER, ServiceCore
 from host.service.mac import key_check_value
 from host.service.runner import ServiceHost
@@ -30,6 +31,7 @@ from host.service.schema import create_service_schema
 from host.service.services import AllianceServices
 from host.service.tcp_server import serve_in_thread
 from host.service.terminals import register_terminal
+from host.service.tls import ServerTLS, client_context
 
 __all__ = ["DemoService", "demo_service"]
 
@@ -42,18 +44,22 @@ class DemoService:
     http: tuple[str, int]
     keys: dict[str, bytes]  #: terminal id -> its MAC key
     clock: Callable[[], dt.datetime]
+    tls: Path  #: the alliance CA, the host's and each terminal's certificate (mutual TLS)
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.http[0]}:{self.http[1]}"
+        return f"https://{self.http[0]}:{self.http[1]}"
 
     def kcv(self, terminal_id: str) -> str:
         return key_check_value(self.keys[terminal_id])
 
     def link(self, merchant: MerchantIdentity) -> NetworkLink:
         """The network link of one of the terminals, keyed with its own key."""
-        return NetworkLink(*self.iso, merchant=merchant, key=self.keys[merchant.terminal_hex],
-                           http=self.http_url, clock=self.clock, timeout=10.0)
+        tid = merchant.terminal_hex
+        tls = client_context(self.tls / CA_CERT, cert=self.tls / f"terminal-{tid}.pem",
+                             key=self.tls / f"terminal-{tid}.key")
+        return NetworkLink(*self.iso, merchant=merchant, key=self.keys[tid], http=self.http_url,
+                           clock=self.clock, timeout=10.0, tls=tls)
 
 
 @contextmanager
@@ -61,10 +67,11 @@ def demo_service(office: BackOffice, terminals: Sequence[str], *, payment_keys: 
                  points_keys: PurseKeySource, bank_id: str, policy: AuthorisationPolicy,
                  clock: Callable[[], dt.datetime], log: Path) -> Iterator[DemoService]:
     """Key ``terminals`` and serve the alliance on loopback (both doors, ephemeral ports)
-    until the block ends, the service's log lines going to ``log``; the back office stays
-    the caller's to close."""
-    with _logging_to(log), _serving(office, terminals, payment_keys, points_keys, bank_id, policy,
-                  clock) as service:
+    until the block ends, over mutual TLS with a CA made for the occasion (in ``tls`` beside
+    ``log``), the service's log lines going to ``log``; the back office stays the caller's
+    to close."""
+    with _logging_to(log), _serving(office, terminals, payment_keys, points_keys, bank_id,
+                                    policy, clock, log.parent / "tls") as service:
         yield service
 
 
@@ -88,11 +95,22 @@ def _logging_to(path: Path) -> Iterator[None]:
 @contextmanager
 def _serving(office: BackOffice, terminals: Sequence[str], payment_keys: IssuerKeys,
              points_keys: PurseKeySource, bank_id: str, policy: AuthorisationPolicy,
-             clock: Callable[[], dt.datetime]) -> Iterator[DemoService]:
+             clock: Callable[[], dt.datetime], tls_dir: Path) -> Iterator[DemoService]:
     create_service_schema(office.db)
     keys = {tid: register_terminal(office.db, tid, at=clock()).key for tid in terminals}
     services = AllianceServices(office, payment_keys=payment_keys, points_keys=points_keys,
                                 bank_id=bank_id, policy=policy)
-    host = ServiceHost(ServiceCore(services, clock=clock), iso_port=0, http_port=0)
+    tls = _throwaway_pki(tls_dir, terminals)
+    host = ServiceHost(ServiceCore(services, clock=clock), iso_port=0, http_port=0, tls=tls)
     with serve_in_thread(host) as bound:
-        yield DemoService(bound["iso"], bound["http"], keys, clock)
+        yield DemoService(bound["iso"], bound["http"], keys, clock, tls_dir)
+
+
+def _throwaway_pki(directory: Path, terminals: Sequence[str]) -> ServerTLS:
+    """A CA made for the demo, the host's certificate for 127.0.0.1, one per terminal."""
+    directory.mkdir(parents=True, exist_ok=True)
+    init_ca(directory, name="dualcard demo alliance CA")
+    server = issue_server(directory, ["127.0.0.1"], directory)
+    for tid in terminals:
+        issue_terminal(directory, tid, directory)
+    return ServerTLS(server.cert, server.key, client_ca=directory / CA_CERT)

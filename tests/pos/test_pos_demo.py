@@ -39,7 +39,7 @@ def test_the_day_has_its_numbered_steps(story: dict[str, Any]) -> None:
 
 def test_every_terminal_talks_to_the_service_host_over_loopback(story: dict[str, Any]) -> None:
     address, *terminals = _events(story, "The service host")
-    assert address["iso"].startswith("127.0.0.1:") and address["http"].startswith("http://127.")
+    assert address["iso"].startswith("127.0.0.1:") and address["http"].startswith("https://127.0.0.1:")
     assert len(terminals) == 5 and all(len(t["key_kcv"]) == 6 for t in terminals)
     log = (Path(story["directory"]) / "service.log").read_text()
     sales = [line for line in log.splitlines() if " 0100 " in line and " rc=00" in line]
