@@ -19,6 +19,7 @@ beside a cryptogram over 30,000.00 is lying, and the card would give a TC for 30
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -176,6 +177,10 @@ class AuthorisationResponse:
         return self.decision is Decision.APPROVE
 
 
+#: how many cards' AC master keys an issuer keeps (the cards answered lately)
+_AC_KEYS_KEPT = 64
+
+
 class Issuer:
     """One issuer's online authorisation for chip 1's applications."""
 
@@ -185,6 +190,9 @@ class Issuer:
         self.policy = policy or AuthorisationPolicy()
         self.arpc_method = arpc_method
         self.cdol1 = cdol1  #: the CDOL1 this issuer personalised (encoded DOL)
+        #: the AC master keys of the cards it answered last (the issuer's own derivations,
+        #: kept with its master keys: an ARQC and its ARPC use the same one)
+        self._ac_keys: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"Issuer(ARPC method {self.arpc_method.value}, {self.policy})"
@@ -200,18 +208,39 @@ class Issuer:
     def _card_keys(self, version: CryptogramVersion, request: AuthorisationRequest) -> IssuerMasterKeys:
         return version.icc_master_keys(self._keys, request.pan, request.psn)
 
+    def _ac_key(self, version: CryptogramVersion, request: AuthorisationRequest) -> bytes:
+        """The card's AC master key (EMV option A of the issuer's AC key), made once for the
+        cards answered lately: the ARQC check and the ARPC of one request share it."""
+        entry = (version.cvn, request.pan, request.psn)
+        keys = self._ac_keys
+        key = keys.get(entry)
+        if key is None:
+            key = keys[entry] = version.icc_master_key(
+                self._keys.cipher("ac", version.algorithm), request.pan, request.psn)
+            if len(keys) > _AC_KEYS_KEPT:
+                keys.popitem(last=False)
+        return key
+
+    def _session_key(self, version: CryptogramVersion, request: AuthorisationRequest) -> bytes:
+        return version.ac_session_key(self._ac_key(version, request), request.atc)
+
     def verify_arqc(self, request: AuthorisationRequest) -> IssuerApplicationData:
         """The card's issuer application data, once its ARQC verified; ARQCError otherwise."""
         version, iad = self._version_and_iad(request)
-        mk = self._card_keys(version, request)
-        sk = version.ac_session_key(mk.ac, request.atc)
+        self._verified_session_key(version, request)
+        return iad
+
+    def _verified_session_key(self, version: CryptogramVersion,
+                              request: AuthorisationRequest) -> bytes:
+        """The AC session key of the request, once its ARQC verified under it."""
+        sk = self._session_key(version, request)
         data = version.ac_input(request.cdol1_data, request.aip, request.atc, request.iad)
         try:
             version.verify_application_cryptogram(sk, data, request.arqc)
         except CryptogramError:
             raise ARQCError(f"ARQC of card {request.pan[:6]}… ATC {request.atc:04X} "
                             "does not verify") from None
-        return iad
+        return sk
 
     def covered_facts(self, request: AuthorisationRequest) -> CoveredFacts:
         """The amount, currency and date of the request's CDOL1 data, cut by the issuer's own
@@ -230,8 +259,7 @@ class Issuer:
                                  cdol2_data: bytes) -> None:
         """Check the TC or AAC of the second GENERATE AC (clearing); ARQCError if wrong."""
         version, _ = self._version_and_iad(request)
-        mk = self._card_keys(version, request)
-        sk = version.ac_session_key(mk.ac, second.atc)
+        sk = version.ac_session_key(self._ac_key(version, request), second.atc)
         data = version.ac_input(request.cdol1_data, request.aip, second.atc, second.iad, cdol2_data)
         try:
             version.verify_application_cryptogram(sk, data, second.cryptogram)
@@ -243,8 +271,12 @@ class Issuer:
                                    csu: CardStatusUpdate | None = None) -> bytes:
         """Tag 91's value for ``decision`` (method 1 over the ARC, method 2 over the CSU)."""
         version, _ = self._version_and_iad(request)
-        mk = self._card_keys(version, request)
-        sk = version.ac_session_key(mk.ac, request.atc)
+        return self._arpc(version, self._session_key(version, request), request, decision,
+                          method, csu)
+
+    def _arpc(self, version: CryptogramVersion, sk: bytes, request: AuthorisationRequest,
+              decision: Decision, method: ARPCMethod | None,
+              csu: CardStatusUpdate | None) -> bytes:
         method = method or self.arpc_method
         if method is ARPCMethod.METHOD_2 and csu is None:
             csu = CardStatusUpdate(approved=decision is Decision.APPROVE)
@@ -269,10 +301,11 @@ class Issuer:
 
         The decision is taken on the facts the ARQC covers (:meth:`covered_facts`), on the
         issuer's day ``today`` when given."""
-        iad = self.verify_arqc(request)
+        version, iad = self._version_and_iad(request)
+        sk = self._verified_session_key(version, request)
         facts = self.covered_facts(request)
         decision, reason = self.policy.decide(facts, iad, today=today)
-        data = self.issuer_authentication_data(request, decision, method=method, csu=csu)
+        data = self._arpc(version, sk, request, decision, method, csu)
         scripts: list[IssuerScript] = []
         if scripts_before or scripts_after:
             session = self.script_session(request)
