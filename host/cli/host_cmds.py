@@ -46,6 +46,7 @@ from host.service.terminals import register_terminal, registered_terminals
 from .card_io import emit
 from .errors import cli_errors, register_error
 from .exit_codes import ExitCode
+from .notice_options import background_notices, serve_notices_options
 from .options import json_option
 from .pay_cmds import AMOUNT
 
@@ -96,11 +97,12 @@ def host() -> None:
               help="seconds a request's DE 7 may differ from the service's clock")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@serve_notices_options
 @cli_errors
 def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, bank_id: str,
           payment_keys: str, points_keys: str, card_keys: str, approve_up_to: int | None,
           refer_up_to: int | None, workers: int | None, replay_window: int,
-          log_level: str) -> None:
+          log_level: str, **notices: Any) -> None:
     """[!] Serve terminals over ISO 8583/TCP (and HTTP) until SIGTERM or SIGINT."""
     _log_json_lines(log_level)
     services = open_services(_url(db_url), payment_keys=Path(payment_keys),
@@ -111,8 +113,9 @@ def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, b
     try:
         core = _core(services, replay_window)
         threads = workers or (1 if services.db.is_sqlite else 8)
-        asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port, http_port=http_port,
-                                       workers=threads)))
+        with background_notices(services.db, **notices):  # stopped after the doors close
+            asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port,
+                                           http_port=http_port, workers=threads)))
     finally:
         services.close()
 
@@ -215,3 +218,8 @@ def list_terminals(db_url: str | None, as_json: bool) -> None:
         db.dispose()
     human = "\n".join(f"{t}  {m:<20} KCV {k}" for t, m, k in rows) or "no terminal has a key yet"
     emit([{"terminal_id": t, "merchant_id": m, "kcv": k} for t, m, k in rows], as_json, human)
+
+
+# the notice dispatcher's commands, which use this module's options (they register
+# themselves on ``host``)
+from . import notice_cmds  # noqa: E402, F401

@@ -16,6 +16,7 @@ import random
 import socket
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from host.backoffice.database import Database
@@ -53,6 +54,8 @@ class Dispatcher:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         #: called between a send and its record (tests stop the dispatcher there)
         self.after_send = after_send
+        #: attempts so far by what came of them: ``delivered``, ``retry``, ``dead``
+        self.counts: Counter[str] = Counter()
 
     def run_once(self) -> int:
         """One round: new notices fanned out, then every due delivery claimed and sent, a
@@ -94,6 +97,7 @@ class Dispatcher:
                 stop.wait(poll)
 
     def _log(self, job: Job, result: str, detail: str = "") -> None:
+        self.counts[result] += 1
         fields = {"notice": job.notice_id, "channel": job.channel.value,
                   "recipient": job.recipient_id, "attempt": job.attempts, "result": result}
         if detail:

@@ -1,0 +1,125 @@
+"""``dualcard host notices`` and ``dualcard host webhooks``: registering where notices go,
+one round of delivery to a real SMTP server and webhook receiver, the dead ones listed
+and retried, the inbox shown once; and a dispatcher process killed (SIGKILL) between a
+send and its record, whose notice another dispatcher sends again under the same id."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from host.backoffice.database import Database
+from host.backoffice.outbox import MessageKind, Notice, post_notices
+from host.cli.host_cmds import host as host_group
+from host.service.notices import Dispatcher, WebhookChannel, create_notices_schema
+from host.service.notices.store import deliveries, set_webhook
+from tests.backoffice.conftest import db_url, pg_server_url, pg_url  # noqa: F401
+
+from .notice_helpers import SECRET, T0, Clock, notice_office, smtp_server, webhook_receiver
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _service_logger() -> Iterator[None]:
+    """``notices run`` points the service's logger at its stderr: put it back after."""
+    logger = logging.getLogger("dualcard.service")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
+def _invoke(*args: str) -> Any:
+    return CliRunner().invoke(host_group, list(args), catch_exceptions=False)
+
+
+def _office_with_notices(url: str) -> None:
+    office = notice_office(url)
+    with office.db.write() as conn:
+        post_notices(conn, [Notice("b1/C001", "C001", MessageKind.POINTS_EARNED, {"points": 5}),
+                            Notice("b1/TEA", "TEA", MessageKind.SETTLEMENT, {"net": 7})], at=T0)
+    office.close()
+
+
+def test_register_deliver_list_retry_and_read_the_inbox(tmp_path: Path) -> None:
+    db = str(tmp_path / "ledger.sqlite3")
+    _office_with_notices(db)
+    secret_file = tmp_path / "tea.secret"
+    secret_file.write_text(SECRET + "\n")
+    assert "not an e-mail address" in _invoke("notices", "email", "C001", "zhang", "--db",
+                                              db).output
+    assert _invoke("notices", "email", "C001", "zhang@example.org", "--db", db).exit_code == 0
+    clock = Clock(dt.datetime.now(dt.UTC))
+    with smtp_server() as mailbox, webhook_receiver(clock, statuses=[404]) as receiver:
+        done = _invoke("webhooks", "set", "TEA", receiver.url, "--secret-file", str(secret_file),
+                       "--db", db)
+        assert done.output == f"TEA: notices posted to {receiver.url}\n"
+        assert json.loads(_invoke("webhooks", "list", "--db", db, "--json").output) == [
+            {"merchant_id": "TEA", "url": receiver.url}]
+        smtp = ["--smtp-host", mailbox.host, "--smtp-port", str(mailbox.port)]
+        ran = _invoke("notices", "run", "--once", "--db", db, *smtp, "--json")
+        assert json.loads(ran.stdout) == {"delivered": 3, "retry": 0, "dead": 1}
+        [dead] = json.loads(_invoke("notices", "list", "--state", "dead", "--db", db,
+                                    "--json").output)
+        assert (dead["channel"], dead["recipient"], dead["last_error"]) == ("webhook", "TEA",
+                                                                           "HTTP 404")
+        assert _invoke("notices", "retry", str(dead["id"]), "--db", db).exit_code == 0
+        again = _invoke("notices", "retry", str(dead["id"]), "--db", db)
+        assert again.exit_code == 1 and "is pending, not dead" in again.output
+        assert _invoke("notices", "run", "--once", "--db", db).stdout == (
+            "delivered 1, retry 0, dead 0\n")
+    assert len(mailbox.received) == 1 and list(receiver.acted_on) == ["ntc_2"]
+    assert "no deliveries" not in _invoke("notices", "list", "--db", db).output
+    first = json.loads(_invoke("notices", "inbox", "C001", "--db", db, "--json").output)
+    assert [(e["notice"], e["body"], e["read_at"]) for e in first] == [("ntc_1", {"points": 5},
+                                                                         None)]
+    assert _invoke("notices", "inbox", "C001", "--db", db).output == "no new notices\n"
+
+
+def test_a_database_without_a_back_office_is_named(tmp_path: Path) -> None:
+    done = _invoke("notices", "list", "--db", str(tmp_path / "empty.sqlite3"))
+    assert done.exit_code == 1 and "dualcard ledger init" in done.output
+
+
+_KILLED_AFTER_SEND = """
+import os, signal, sys
+from host.backoffice.database import Database
+from host.service.notices import Dispatcher, WebhookChannel
+db = Database(sys.argv[1])
+Dispatcher(db, [WebhookChannel()],
+           after_send=lambda job: os.kill(os.getpid(), signal.SIGKILL)).run_once()
+"""
+
+
+def test_a_dispatcher_killed_between_send_and_record_is_followed_by_a_resend(
+        db_url: str) -> None:  # noqa: F811
+    _office_with_notices(db_url)
+    db = Database(db_url)
+    create_notices_schema(db)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    try:
+        with webhook_receiver(clock) as receiver:
+            set_webhook(db, "TEA", receiver.url, SECRET, at=T0)
+            killed = subprocess.run([sys.executable, "-c", textwrap.dedent(_KILLED_AFTER_SEND),
+                                     db_url], cwd=ROOT, timeout=120)
+            assert killed.returncode == -9 and receiver.attempts == ["ntc_2"]
+            [hook] = [d for d in deliveries(db) if d.channel == "webhook"]
+            assert (hook.state, hook.attempts) == ("pending", 1)  # sent, never recorded
+            clock.advance(dt.timedelta(minutes=3))  # past the dead process's lease
+            after = Dispatcher(db, [WebhookChannel()], clock=clock)
+            assert after.run_once() == 1
+        assert receiver.attempts == ["ntc_2", "ntc_2"] and list(receiver.acted_on) == ["ntc_2"]
+        [hook] = [d for d in deliveries(db) if d.channel == "webhook"]
+        assert (hook.state, hook.attempts) == ("delivered", 2)
+    finally:
+        db.dispose()
