@@ -8,10 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from host.cli.host_cmds import host as host_group
 from host.service.notices import Dispatcher, WebhookChannel, create_notices_schema
 from host.service.notices.store import deliveries, set_webhook
 from tests.backoffice.conftest import db_url, pg_server_url, pg_url  # noqa: F401
+from tests.pos.conftest import MERCHANT, terminal_files
 
 from .notice_helpers import SECRET, T0, Clock, notice_office, smtp_server, webhook_receiver
 
@@ -123,3 +126,46 @@ def test_a_dispatcher_killed_between_send_and_record_is_followed_by_a_resend(
         assert (hook.state, hook.attempts) == ("delivered", 2)
     finally:
         db.dispose()
+
+
+def test_serve_with_notices_delivers_them_and_stops_on_sigterm(tmp_path: Path) -> None:
+    directory = Path(terminal_files(tmp_path)["dir"])
+    db = str(directory / "ledger.sqlite3")
+    database = Database(db)
+    create_notices_schema(database)
+    with database.write() as conn:
+        post_notices(conn, [Notice("day/shop-a", MERCHANT.merchant_id, MessageKind.SETTLEMENT,
+                                   {"net": 7})], at=T0)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    try:
+        with webhook_receiver(clock) as receiver:
+            set_webhook(database, MERCHANT.merchant_id, receiver.url, SECRET, at=T0)
+            server = subprocess.Popen(
+                [sys.executable, "-m", "host.cli.main", "host", "serve", "--db", db,
+                 "--iso-port", "0", "--bank-id", "bank",
+                 "--payment-keys", str(directory / "issuer.json"),
+                 "--points-keys", str(directory / "points-keys.json"),
+                 "--card-keys", str(directory / "card-keys.json"), "--notices"],
+                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                assert server.stdout is not None and "ISO 8583 on" in server.stdout.readline()
+                _wait_for(lambda: bool(receiver.acted_on))
+            finally:
+                server.send_signal(signal.SIGTERM)
+                _, errors = server.communicate(timeout=60)
+        assert server.returncode == 0, errors
+        assert list(receiver.acted_on) == ["ntc_1"]
+        logs = [json.loads(line) for line in errors.splitlines()]
+        assert {(e["notice"], e["channel"], e["result"]) for e in logs if "notice" in e} == {
+            ("ntc_1", "inbox", "delivered"), ("ntc_1", "webhook", "delivered")}
+        assert SECRET not in errors
+    finally:
+        database.dispose()
+
+
+def _wait_for(condition: Callable[[], bool], *, limit: float = 60.0) -> None:
+    """Until ``condition`` holds (failing after ``limit`` seconds of waiting)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.05)
