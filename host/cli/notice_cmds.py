@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import signal
 import threading
 from collections.abc import Iterator
@@ -141,7 +142,7 @@ def inbox(member_id: str, db_url: str | None, show_all: bool, as_json: bool) -> 
     with _database(db_url) as db:
         entries = read_inbox(db, member_id, at=_now(), unread_only=not show_all)
     human = "\n".join(f"{e.notice_id:<10} {e.kind:<16} {'   ' if e.read_at else 'new'} "
-                      f"{e.body}" for e in entries) or "no new notices"
+                      f"{json.dumps(e.body, sort_keys=True)}" for e in entries) or "no new notices"
     emit([e.as_dict() for e in entries], as_json, human)
 
 

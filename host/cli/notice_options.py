@@ -42,7 +42,7 @@ _OPTIONS = [
                  help="the e-mails' From address"),
     click.option("--smtp-user", envvar="DUALCARD_SMTP_USER", default=None,
                  help="SMTP login (its password from $DUALCARD_SMTP_PASSWORD)"),
-    click.option("--max-attempts", type=click.IntRange(1, 100), default=8, show_default=True,
+    click.option("--max-attempts", type=click.IntRange(1, 100), default=12, show_default=True,
                  help="attempts before a delivery is dead"),
     click.option("--webhook-timeout", type=click.FloatRange(0.1, 300), default=10.0,
                  show_default=True, help="seconds a merchant's webhook has to answer"),

@@ -62,7 +62,7 @@ class Dead:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 8
+    max_attempts: int = 12
     base: timedelta = timedelta(seconds=30)
     factor: float = 2.0
     cap: timedelta = timedelta(hours=6)
@@ -79,7 +79,7 @@ class RetryPolicy:
         if outcome.permanent:
             return Dead(outcome.detail)
         if attempts >= self.max_attempts:
-            return Dead(f"{outcome.detail} (after {attempts} attempts)")
+            return Dead(f"{outcome.detail} (after {attempts} attempt{'s' * (attempts > 1)})")
         return Retry(now + self.delay(attempts, rng))
 
 
@@ -120,5 +120,5 @@ _SUBJECTS = {
 def email_text(kind: str, body: dict[str, Any]) -> tuple[str, str]:
     """An e-mail's subject and plain text for a notice."""
     subject = _SUBJECTS.get(kind, kind.replace("_", " ").capitalize())
-    lines = [f"{key.replace('_', ' ')}: {value}" for key, value in sorted(body.items())]
+    lines = [f"{key}: {value}" for key, value in sorted(body.items())]
     return subject, "\n".join([subject + ".", "", *lines, ""])
