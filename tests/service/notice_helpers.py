@@ -6,8 +6,10 @@ a merchant's receiver should."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +17,15 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from host.backoffice import BackOffice, Member, MemberKind, Ratio
 from host.service.notices.signing import WebhookSignatureError, verify_webhook
@@ -159,3 +167,49 @@ def body_of(message: Message) -> str:
 
 def as_json(text: str) -> Any:
     return json.loads(text)
+
+
+# -- STARTTLS --------------------------------------------------------------------------------
+
+
+def loopback_certificate(directory: Path) -> Path:
+    """A self-signed certificate (and its key, in the same PEM file) for 127.0.0.1."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail relay")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    path = directory / "relay.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return path
+
+
+@contextmanager
+def starttls_smtp_server(pem: Path, login: tuple[str, str]) -> Iterator[Mailbox]:
+    """An SMTP server that requires STARTTLS, then a login (``login``: user, password)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(pem)
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str,
+                     data: Any) -> AuthResult:
+        user, password = login
+        return AuthResult(success=isinstance(data, LoginPassword)
+                          and (data.login, data.password) == (user.encode(), password.encode()))
+
+    mailbox = Mailbox("127.0.0.1", free_port())
+    controller = Controller(mailbox, hostname=mailbox.host, port=mailbox.port,
+                            tls_context=context, require_starttls=True, auth_required=True,
+                            authenticator=authenticate)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()

@@ -5,8 +5,10 @@ dispatcher stopped between sending and recording, two dispatchers at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
+import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,8 +48,10 @@ from .notice_helpers import (
     Clock,
     Mailbox,
     body_of,
+    loopback_certificate,
     notice_office,
     smtp_server,
+    starttls_smtp_server,
     webhook_receiver,
 )
 
@@ -266,3 +270,30 @@ def test_addresses_and_webhooks_are_checked(office: BackOffice) -> None:
         set_webhook(db, "TEA", "ftp://shop.example/hook", SECRET, at=T0)
     with pytest.raises(NoticeSetupError, match="at least 16"):
         set_webhook(db, "TEA", "https://shop.example/hook", "short", at=T0)
+
+
+def test_mail_goes_out_over_starttls_with_a_login_and_not_to_an_unverified_server(
+        tmp_path: Path) -> None:
+    office = notice_office(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    db, clock = office.db, Clock()
+    create_notices_schema(db)
+    set_email(db, "C001", "zhang@example.org", at=T0)
+    _post(db, ("b1/C001", "C001", {"points": 1}))
+    pem = loopback_certificate(tmp_path)
+    settings = SMTPSettings("127.0.0.1", 0, starttls=True, username="alliance",
+                            password="relay-pass")
+    try:
+        with starttls_smtp_server(pem, ("alliance", "relay-pass")) as mailbox:
+            settings = dataclasses.replace(settings, port=mailbox.port)
+            untrusting = Dispatcher(db, [SMTPChannel(settings)], clock=clock, policy=POLICY)
+            untrusting.run_once()  # the default context does not know the relay's certificate
+            [mail] = [d for d in deliveries(db) if d.channel == "email"]
+            assert (mail.state, mail.last_error) == ("pending", "SMTP: SSLCertVerificationError")
+            clock.advance(POLICY.cap)
+            trusting = Dispatcher(db, [SMTPChannel(settings, tls=lambda: ssl.create_default_context(
+                cafile=str(pem)))], clock=clock, policy=POLICY)
+            assert trusting.run_once() == 1
+        [(to, message)] = mailbox.received
+        assert to == ["zhang@example.org"] and message["Dualcard-Notice-Id"] == "ntc_1"
+    finally:
+        office.close()
