@@ -79,14 +79,17 @@ def run(db_url: str | None, once: bool, poll: float, as_json: bool, **settings: 
     _log_json_lines("info")
     with _database(db_url) as db:
         dispatcher = build_dispatcher(db, **settings)
-        if once:
-            dispatcher.run_once()
-        else:
-            stop = threading.Event()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda *_: stop.set())
-            click.echo(f"dualcard host: notices on {', '.join(dispatcher.senders)}")
-            dispatcher.run(stop, poll=poll)
+        try:
+            if once:
+                dispatcher.run_once()
+            else:
+                stop = threading.Event()
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(signum, lambda *_: stop.set())
+                click.echo(f"dualcard host: notices on {', '.join(dispatcher.senders)}")
+                dispatcher.run(stop, poll=poll)
+        finally:
+            dispatcher.close()
     counts = {k: dispatcher.counts[k] for k in ("delivered", "retry", "dead")}
     emit(counts, as_json, ", ".join(f"{k} {v}" for k, v in counts.items()))
 

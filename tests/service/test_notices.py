@@ -297,3 +297,15 @@ def test_mail_goes_out_over_starttls_with_a_login_and_not_to_an_unverified_serve
         assert to == ["zhang@example.org"] and message["Dualcard-Notice-Id"] == "ntc_1"
     finally:
         office.close()
+
+
+def test_a_stopping_dispatcher_finishes_the_delivery_in_hand_and_gives_back_the_rest(
+        office: BackOffice) -> None:
+    db, clock, stop = office.db, Clock(), threading.Event()
+    _post(db, *((f"b/{n}", "C001", {"n": n}) for n in range(5)))
+    stopping = Dispatcher(db, [InboxChannel(db)], clock=clock, batch=5,
+                          after_send=lambda job: stop.set())
+    assert stopping.run_once(stop) == 1
+    assert [d.attempts for d in deliveries(db)] == [1, 0, 0, 0, 0]
+    assert Dispatcher(db, [InboxChannel(db)], clock=clock).run_once() == 4  # no lease to wait
+    assert [(d.state, d.attempts) for d in deliveries(db)] == [("delivered", 1)] * 5

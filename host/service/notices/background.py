@@ -28,3 +28,4 @@ def dispatching(dispatcher: Dispatcher | None, *, poll: float = 2.0) -> Iterator
     finally:
         stop.set()
         thread.join()
+        dispatcher.close()

@@ -23,7 +23,7 @@ from host.backoffice.database import Database
 
 from .channels import Sender
 from .policy import Dead, RetryPolicy
-from .store import Job, claim, fan_out, record_delivered, record_failure
+from .store import Job, claim, fan_out, record_delivered, record_failure, release
 
 __all__ = ["LOGGER", "Dispatcher"]
 
@@ -57,16 +57,21 @@ class Dispatcher:
         #: attempts so far by what came of them: ``delivered``, ``retry``, ``dead``
         self.counts: Counter[str] = Counter()
 
-    def run_once(self) -> int:
+    def run_once(self, stop: threading.Event | None = None) -> int:
         """One round: new notices fanned out, then every due delivery claimed and sent, a
-        batch at a time; how many deliveries were attempted."""
-        fan_out(self.db, at=self.clock())
+        batch at a time; how many deliveries were attempted. Once ``stop`` is set, the
+        delivery in hand is finished and the rest of the batch released at once."""
+        while fan_out(self.db, at=self.clock()):
+            pass
         attempted = 0
         while jobs := claim(self.db, self.name, now=self.clock(), lease=self.lease,
                             channels=self.senders, limit=self.batch):
-            for job in jobs:
+            for at, job in enumerate(jobs):
+                if stop is not None and stop.is_set():
+                    release(self.db, jobs[at:], self.name)
+                    return attempted
                 self.deliver(job)
-            attempted += len(jobs)
+                attempted += 1
         return attempted
 
     def deliver(self, job: Job) -> None:
@@ -88,13 +93,20 @@ class Dispatcher:
         fails (the database away) is logged and the next one tries again."""
         while not stop.is_set():
             try:
-                busy = self.run_once()
+                busy = self.run_once(stop)
             except Exception:
                 LOGGER.exception("notice round failed", extra={"fields": {"dispatcher":
                                                                            self.name}})
                 busy = 0
             if not busy:
                 stop.wait(poll)
+
+    def close(self) -> None:
+        """Close the senders' connections (a webhook's HTTP client)."""
+        for sender in self.senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                close()
 
     def _log(self, job: Job, result: str, detail: str = "") -> None:
         self.counts[result] += 1

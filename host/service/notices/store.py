@@ -35,7 +35,7 @@ from .schema import svc_inbox, svc_notice_addresses, svc_notice_deliveries, svc_
 
 __all__ = ["Delivery", "InboxEntry", "Job", "NoticeSetupError", "NoticeStateError", "claim",
            "deliveries", "fan_out", "put_in_inbox", "read_inbox", "record_delivered",
-           "record_failure", "retry_dead", "set_email", "set_webhook", "webhooks"]
+           "record_failure", "release", "retry_dead", "set_email", "set_webhook", "webhooks"]
 
 _D = svc_notice_deliveries
 _PENDING, _DELIVERED, _DEAD = (s.value for s in DeliveryState)
@@ -222,6 +222,16 @@ def _jobs(conn: Connection, claimed: Sequence[Any]) -> list[Job]:
                 from_micros(notices[c.notice_seq].created_at), c.attempts,
                 emails.get(c.recipient_id), hooks.get(c.recipient_id))
             for c in claimed]
+
+
+def release(db: Database, jobs: Sequence[Job], owner: str) -> None:
+    """Give back claimed deliveries not attempted (a dispatcher stopping): due again at
+    once for any dispatcher, their attempt not counted."""
+    ids = [j.delivery_id for j in jobs]
+    with db.write() as conn:
+        conn.execute(update(_D).where(_D.c.id.in_(ids), _D.c.state == _PENDING,
+                                      _D.c.lease_owner == owner)
+                     .values(lease_owner=None, lease_until=None, attempts=_D.c.attempts - 1))
 
 
 def record_delivered(db: Database, job: Job, *, at: datetime) -> bool:
