@@ -11,6 +11,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ class Receiver:
     refused: list[str] = field(default_factory=list)  #: why unverifiable posts were refused
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay: float = 0.0  #: seconds each answer takes (a slow receiver, so that work overlaps)
 
     def answer(self, headers: dict[str, str], body: bytes) -> int:
         try:
@@ -119,6 +121,7 @@ class Receiver:
         except WebhookSignatureError as exc:
             self.refused.append(str(exc))
             return 400
+        time.sleep(self.delay)
         with self.lock:
             self.attempts.append(notice["id"])
             status = self.statuses.pop(0) if self.statuses else 200
@@ -144,9 +147,9 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def webhook_receiver(clock: Clock, secret: str = SECRET,
-                     statuses: list[int] | None = None) -> Iterator[Receiver]:
-    receiver = Receiver(secret.encode(), clock, list(statuses or []))
+def webhook_receiver(clock: Clock, secret: str = SECRET, statuses: list[int] | None = None,
+                     delay: float = 0.0) -> Iterator[Receiver]:
+    receiver = Receiver(secret.encode(), clock, list(statuses or []), delay=delay)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}/dualcard/notices"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

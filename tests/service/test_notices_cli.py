@@ -169,3 +169,27 @@ def _wait_for(condition: Callable[[], bool], *, limit: float = 60.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "waited too long"
         time.sleep(0.05)
+
+
+def test_two_dispatcher_processes_share_the_outbox_each_notice_sent_once(
+        db_url: str) -> None:  # noqa: F811
+    office = notice_office(db_url)
+    count = 40
+    with office.db.write() as conn:
+        post_notices(conn, [Notice(f"day/{n}", "TEA", MessageKind.SETTLEMENT, {"n": n})
+                            for n in range(count)], at=T0)
+    create_notices_schema(office.db)
+    clock = Clock(dt.datetime.now(dt.UTC))
+    try:
+        with webhook_receiver(clock, delay=0.02) as receiver:
+            set_webhook(office.db, "TEA", receiver.url, SECRET, at=T0)
+            command = [sys.executable, "-m", "host.cli.main", "host", "notices", "run", "--once",
+                       "--db", db_url, "--json"]
+            runs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
+            outputs = [run.communicate(timeout=120)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0]
+        assert sum(json.loads(out)["delivered"] for out in outputs) == 2 * count  # + inboxes
+        assert sorted(receiver.attempts) == sorted(f"ntc_{n + 1}" for n in range(count))
+    finally:
+        office.close()
