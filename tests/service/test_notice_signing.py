@@ -49,11 +49,11 @@ def test_any_changed_byte_of_the_body_is_refused(at: int, flip: int) -> None:
 
 
 @pytest.mark.parametrize(("change", "why"), [
-    ({"Dualcard-Timestamp": str(NOW + 1)}, "no webhook signature"),
-    ({"Dualcard-Timestamp": "yesterday"}, "not Unix seconds"),
+    ({"Dualcard-Notice-Timestamp": str(NOW + 1)}, "no webhook signature"),
+    ({"Dualcard-Notice-Timestamp": "yesterday"}, "not Unix seconds"),
     ({"Dualcard-Notice-Id": "ntc_8"}, "not the notice its header names"),
-    ({"Dualcard-Signature": ""}, "header is missing"),
-    ({"Dualcard-Signature": sign(b"another secret of 16+", NOW, BODY)}, "no webhook signature"),
+    ({"Dualcard-Notice-Signature": ""}, "header is missing"),
+    ({"Dualcard-Notice-Signature": sign(b"another secret of 16+", NOW, BODY)}, "no webhook signature"),
 ])
 def test_a_webhook_altered_or_from_another_secret_is_refused(change: dict[str, str],
                                                              why: str) -> None:

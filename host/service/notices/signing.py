@@ -1,13 +1,15 @@
 """Signed webhooks: how the dispatcher signs a notice it posts to a merchant, and how the
 merchant checks it (:func:`verify_webhook`, the receiver's side).
 
-A webhook is a POST of the notice as JSON with three headers: ``Dualcard-Notice-Id`` (the
-notice's id, the same on every retry: the receiver's idempotency key), ``Dualcard-Timestamp``
-(Unix seconds when this attempt was signed) and ``Dualcard-Signature``: ``v1=`` and the
-lower-case hex HMAC-SHA256, under the merchant's webhook secret, of the timestamp, a dot
-and the body's bytes. Signing the timestamp with the body lets the receiver refuse a copy
-replayed later than its tolerance; the id lets it drop a retry it already acted on. Several
-``v1=`` values separated by commas are accepted, so a secret can be rotated.
+A webhook is a POST of the notice as JSON with three headers: ``Dualcard-Notice-Id``
+(the notice's id, the same on every retry: the receiver's idempotency key),
+``Dualcard-Notice-Timestamp`` (Unix seconds when this attempt was signed) and
+``Dualcard-Notice-Signature``: ``v1=`` and the lower-case hex HMAC-SHA256, under the
+merchant's webhook secret, of the timestamp, a dot and the body's bytes. Signing the
+timestamp with the body lets the receiver refuse a copy replayed later than its
+tolerance; the id lets it drop a retry it already acted on. Several ``v1=`` values
+separated by commas are accepted, so a secret can be rotated. (The names differ from the
+HTTP door's ``Dualcard-Timestamp``, which terminals send in RFC 3339.)
 
 Only the standard library is used here, so a merchant's receiver needs nothing else.
 """
@@ -28,8 +30,8 @@ __all__ = ["NOTICE_ID_HEADER", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "TOLERANC
            "WebhookSignatureError", "sign", "signed_headers", "verify_webhook"]
 
 NOTICE_ID_HEADER = "Dualcard-Notice-Id"
-TIMESTAMP_HEADER = "Dualcard-Timestamp"
-SIGNATURE_HEADER = "Dualcard-Signature"
+TIMESTAMP_HEADER = "Dualcard-Notice-Timestamp"
+SIGNATURE_HEADER = "Dualcard-Notice-Signature"
 #: how far a webhook's timestamp may be from the receiver's clock, in seconds
 TOLERANCE_S = 300
 
