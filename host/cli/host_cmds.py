@@ -55,6 +55,7 @@ from .ca_cmds import ca
 from .card_io import emit
 from .errors import cli_errors, register_error
 from .exit_codes import ExitCode
+from .notice_options import background_notices, serve_notices_options
 from .options import json_option
 from .pay_cmds import AMOUNT
 
@@ -116,12 +117,13 @@ host.add_command(ca)
               help="mutual TLS: terminals must show a certificate of this CA (PEM)")
 @click.option("--plain", is_flag=True,
               help="serve in clear, without TLS (a lab only; logs a warning)")
+@serve_notices_options
 @cli_errors
 def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, bank_id: str,
           payment_keys: str, points_keys: str, card_keys: str, approve_up_to: int | None,
           refer_up_to: int | None, workers: int | None, replay_window: int,
           log_level: str, tls_cert: Path | None, tls_key: Path | None, client_ca: Path | None,
-          plain: bool) -> None:
+          plain: bool, **notices: Any) -> None:
     """[!] Serve terminals over ISO 8583/TCP (and HTTP), over TLS, until SIGTERM or SIGINT."""
     tls = _server_tls(tls_cert, tls_key, client_ca, plain=plain)
     _log_json_lines(log_level)
@@ -136,8 +138,9 @@ def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, b
     try:
         core = _core(services, replay_window)
         threads = workers or (1 if services.db.is_sqlite else 8)
-        asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port, http_port=http_port,
-                                       workers=threads, tls=tls)))
+        with background_notices(services.db, **notices):  # stopped after the doors close
+            asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port,
+                                           http_port=http_port, workers=threads, tls=tls)))
     finally:
         services.close()
 
@@ -290,3 +293,8 @@ def echo_cmd(address: str, key_file: str, merchant_id: str, tls_ca: Path | None,
         link.echo()
         over = link.tls_version or "plain TCP"
     click.echo(f"echo answered by {address} over {over}, MAC verified")
+
+
+# the notice dispatcher's commands, which use this module's options (they register
+# themselves on ``host``)
+from . import notice_cmds  # noqa: E402, F401
