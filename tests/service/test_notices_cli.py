@@ -145,7 +145,7 @@ def test_serve_with_notices_delivers_them_and_stops_on_sigterm(tmp_path: Path) -
                  "--iso-port", "0", "--bank-id", "bank",
                  "--payment-keys", str(directory / "issuer.json"),
                  "--points-keys", str(directory / "points-keys.json"),
-                 "--card-keys", str(directory / "card-keys.json"), "--notices"],
+                 "--card-keys", str(directory / "card-keys.json"), "--notices", "--plain"],
                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
                 assert server.stdout is not None and "ISO 8583 on" in server.stdout.readline()
