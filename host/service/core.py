@@ -48,6 +48,12 @@ from host.payment.errors import ARQCError, RequestMismatchError
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
 
 from .errors import MessageFormatError
+from .holder_checks import (
+    holder_check_answer,
+    holder_check_of,
+    is_holder_check,
+    refuse_repeat,
+)
 from .iso8583 import MTI, Message, ResponseCode, decode, encode, is_request_mti
 from .mac import MAC_LENGTH, sign, verify
 from .messages import (
@@ -237,6 +243,12 @@ class Connection:
 
     def _dispatch(self, message: Message, terminal: TerminalKey) -> Message:
         mti = message["t"]
+        if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT) and is_holder_check(message):
+            if mti == MTI.AUTHORISATION_REPEAT:
+                raise refuse_repeat()
+            result = self.core.services.authentication_centre.check(holder_check_of(message),
+                                                                     terminal.terminal_id)
+            return holder_check_answer(message, result)
         if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT):
             return self._authorise(message, terminal, repeat=mti == MTI.AUTHORISATION_REPEAT)
         if mti == MTI.NETWORK:
