@@ -101,7 +101,7 @@ FIELDS: tuple[Field, ...] = (
     Field("42", "Card acceptor id (the merchant's member id)", "ans", 64, 2),
     Field("44", "Additional response data (holder check results)", "ans", 25, 2),
     Field("49", "Currency code, transaction (ISO 4217 numeric)", "n", 3),
-    Field("52", "PIN data (ISO 9564-1 format 0 under the terminal's ZPK)", "b", 8),
+    Field("52", "PIN data (ISO 9564-1 format 0, terminal's ZPK)", "b", 8),
     Field("55", "ICC data (EMV BER-TLV)", "b", 999, 3),
     Field("62", "Alliance card identity (chip 2)", "ans", 64, 2),
     Field("64", "Message authentication code", "b", 8),

@@ -7,9 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from apdu_specs.crypto.cvv import pvv
@@ -25,6 +29,7 @@ from host.backoffice.addresses import (
 from host.backoffice.members import account_id
 from host.backoffice.schema import bo_delivery_addresses
 from host.backoffice.transfers import Reason, Source, SourceKind, Transfer
+from host.cli.host_cmds import host as host_group
 from host.perso import HolderRecord, NumberStore, load_profile
 from host.perso.plan import PINCheck
 from host.service.auth_centre import AuthenticationCentre, HolderCheck, reset_pin_tries
@@ -32,7 +37,7 @@ from host.service.holder_checks import holder_check_request, results_of
 from host.service.iso8583 import Message, ResponseCode
 from host.service.mac import sign, verify
 from host.service.messages import Envelope
-from host.service.pin_keys import register_pin_key
+from host.service.pin_keys import read_pin_key_file, register_pin_key
 from host.service.schema import svc_pin_tries, svc_terminal_pin_keys
 from host.testing.personalise import SAMPLE
 from host.testing.sample_terminal import OPENED
@@ -265,3 +270,42 @@ def test_tries_are_shared_by_every_process(centre: Host) -> None:
                          MERCHANT.terminal_hex)
     assert result.pin is ResponseCode.INCORRECT_PIN and "2 of 3" in result.reason
     assert _iso(centre, pin_block=_block("3333"))["39"] == ResponseCode.PIN_TRIES_EXCEEDED
+
+
+# -- malformed blocks, and the operator's commands ------------------------------------------------
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(block=st.binary(min_size=8, max_size=8))
+def test_any_block_is_answered_and_only_a_compared_pin_counts(centre: Host, block: bytes) -> None:
+    """Arbitrary DE 52 content: 81 when it does not decode (nothing counted), 55/75 when it
+    decodes to a PIN that is not the card's (counted) — never a crash, never approved."""
+    reset_pin_tries(centre.office.db, SAMPLE.identity)
+    result = centre.core.services.authentication_centre.check(
+        HolderCheck(SAMPLE.identity, PAN, block), MERCHANT.terminal_hex)
+    counted = _failures(centre)
+    assert (result.code, counted) in ((ResponseCode.PIN_CRYPTOGRAPHIC_ERROR, 0),
+                                      (ResponseCode.INCORRECT_PIN, 1))
+
+
+def test_the_operator_keys_a_pin_pad_and_unblocks_a_card(centre: Host, db_url: str,
+                                                         tmp_path: Path) -> None:
+    runner = CliRunner()
+    key_file = tmp_path / "terminal.zpk"
+    out = runner.invoke(host_group, ["terminal", "pin-key", MERCHANT.terminal_hex, "--db",
+                                     db_url, "--key-out", str(key_file), "--replace"])
+    assert out.exit_code == 0, out.output
+    zpk = read_pin_key_file(key_file)
+    assert f"ZPK KCV {zpk.kcv}" in out.output and zpk.key.hex() not in out.output.lower()
+    assert _iso(centre, pin_block=_block(PIN, key=ZPK_A))["39"] == \
+        ResponseCode.PIN_CRYPTOGRAPHIC_ERROR  # the old ZPK is gone at once
+    for _ in range(3):
+        _iso(centre, pin_block=_block("1111", key=zpk.key))
+    assert _iso(centre, pin_block=_block(PIN, key=zpk.key))["39"] == "75"
+    again = runner.invoke(host_group, ["terminal", "pin-key", MERCHANT.terminal_hex, "--db",
+                                       db_url, "--key-out", str(tmp_path / "other.zpk")])
+    assert again.exit_code == 1 and "already has a ZPK" in again.output
+    assert not (tmp_path / "other.zpk").exists()
+    unblocked = runner.invoke(host_group, ["pin-unblock", SAMPLE.identity, "--db", db_url])
+    assert unblocked.exit_code == 0 and "can be tried again" in unblocked.output
+    assert _iso(centre, pin_block=_block(PIN, key=zpk.key))["39"] == ResponseCode.APPROVED
