@@ -106,7 +106,7 @@ FIELDS: tuple[Field, ...] = (
     Field("62", "Alliance card identity (chip 2)", "ans", 64, 2),
     Field("64", "Message authentication code", "b", 8),
     Field("70", "Network management information code", "n", 3),
-    Field("123", "Address verification data (postcode|street)", "ans", 255, 3),
+    Field("123", "Address verification data (postcode, street)", "ans", 255, 3),
     Field("128", "Message authentication code", "b", 8),
 )
 _BY_KEY = {f.key: f for f in FIELDS}
