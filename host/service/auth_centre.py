@@ -77,7 +77,7 @@ class HolderCheck:
     amount: int | None = None  #: minor units of the credit line's currency (CNY fen)
     address: DeliveryAddress | None = None
 
-    def __repr__(self) -> str:  # the PAN masked, the block never shown
+    def __repr__(self) -> str:  # neither the PAN nor the block
         return (f"HolderCheck(card {self.card_id}, PIN {self.pin_block is not None}, "
                 f"amount {self.amount}, address {self.address is not None})")
 

@@ -30,13 +30,15 @@ from host.backoffice.members import account_id
 from host.backoffice.schema import bo_delivery_addresses
 from host.backoffice.transfers import Reason, Source, SourceKind, Transfer
 from host.cli.host_cmds import host as host_group
+from host.payment.perso import CDOL1
 from host.perso import HolderRecord, NumberStore, load_profile
 from host.perso.plan import PINCheck
+from host.pos.link import PaymentMethod
 from host.service.auth_centre import AuthenticationCentre, HolderCheck, reset_pin_tries
 from host.service.holder_checks import holder_check_request, results_of
 from host.service.iso8583 import Message, ResponseCode
 from host.service.mac import sign, verify
-from host.service.messages import Envelope
+from host.service.messages import Envelope, authorisation_request
 from host.service.pin_keys import read_pin_key_file, register_pin_key
 from host.service.schema import svc_pin_tries, svc_terminal_pin_keys
 from host.testing.personalise import SAMPLE
@@ -44,7 +46,7 @@ from host.testing.sample_terminal import OPENED
 from tests.perso.perso_helpers import PROFILE
 from tests.pos.conftest import MERCHANT, PIN, START
 
-from .conftest import Host, answer_of, utc_now
+from .conftest import Host, answer_of, arqc_request, utc_now
 from .http_helpers import send
 
 PAN = SAMPLE.debit.pan
@@ -309,3 +311,24 @@ def test_the_operator_keys_a_pin_pad_and_unblocks_a_card(centre: Host, db_url: s
     unblocked = runner.invoke(host_group, ["pin-unblock", SAMPLE.identity, "--db", db_url])
     assert unblocked.exit_code == 0 and "can be tried again" in unblocked.output
     assert _iso(centre, pin_block=_block(PIN, key=zpk.key))["39"] == ResponseCode.APPROVED
+
+
+# -- a chip purchase with an online PIN -------------------------------------------------------------
+
+
+@pytest.mark.sim
+def test_a_purchase_with_a_wrong_online_pin_never_reaches_the_issuer(centre: Host,
+                                                                     card: Any) -> None:
+    _, request = arqc_request(card, 42_00)
+    envelope = Envelope(MERCHANT.terminal_hex, MERCHANT.merchant_id, next(_stan), utc_now())
+    purchase = authorisation_request(request, card_id=SAMPLE.identity,
+                                     method=PaymentMethod.DEBIT, envelope=envelope, cdol1=CDOL1)
+    wrong = answer_of(centre.exchange(sign({**purchase, "52": _block("9876")},
+                                           centre.terminal.key)))
+    assert wrong["39"] == ResponseCode.INCORRECT_PIN and "55" not in wrong
+    assert centre.authorisations() == [] and _failures(centre) == 1
+    envelope = Envelope(MERCHANT.terminal_hex, MERCHANT.merchant_id, next(_stan), utc_now())
+    right = {**purchase, **envelope.fields(), "52": _block(PIN)}
+    approved = answer_of(centre.exchange(sign(right, centre.terminal.key)))
+    assert approved["39"] == ResponseCode.APPROVED and "55" in approved  # the ARPC
+    assert len(centre.authorisations()) == 1 and _failures(centre) == 0
