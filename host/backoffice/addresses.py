@@ -63,11 +63,15 @@ class DeliveryAddress:
         for what, value, longest in (("street", self.street, _STREET_MAX),
                                      ("postcode", self.postcode, _POSTCODE_MAX),
                                      ("city", self.city, _CITY_MAX)):
-            if not isinstance(value, str) or len(value) > longest or not value.isprintable():
-                raise ValidationError(f"an address's {what} is printable text of at most "
-                                      f"{longest} characters")
+            if not isinstance(value, str) or len(value) > longest or _has_control(value):
+                raise ValidationError(f"an address's {what} is text of at most {longest} "
+                                      "characters, without control characters")
         if not normalise_street(self.street) or not self.postcode.strip():
             raise ValidationError("an address has a street and a postcode")
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(char).startswith("C") for char in text)
 
 
 def normalise_street(text: str) -> str:

@@ -187,6 +187,21 @@ def test_address_normalisation_and_codes() -> None:
         AddressMatch.STREET_ONLY  # a postcode is compared exactly
 
 
+@given(words=st.lists(st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8),
+                     min_size=1, max_size=6),
+       separators=st.lists(st.sampled_from([" ", "  ", ", ", ". ", "-", "/", "\u3000", "\u00a0", "'"]),
+                           min_size=6, max_size=6),
+       upper=st.booleans())
+def test_spelling_a_street_otherwise_still_matches(words: list[str], separators: list[str],
+                                                   upper: bool) -> None:
+    written = "".join(w + s for w, s in zip(words, separators, strict=False))
+    written = written.upper() if upper else written
+    on_file = DeliveryAddress(" ".join(words), "200031")
+    assert compare_addresses(on_file, DeliveryAddress(written, "200031")) is AddressMatch.FULL
+    assert compare_addresses(on_file, DeliveryAddress(written + "x", "200031")) is \
+        AddressMatch.POSTCODE_ONLY
+
+
 def test_a_holder_without_an_address_on_file_is_u(centre: Host) -> None:
     with centre.office.db.write() as conn:
         conn.execute(bo_delivery_addresses.delete())
