@@ -105,8 +105,8 @@ def _pin_digits(nibbles: str, control: str, fill: str, fill_end: int) -> str:
 
 
 def pan_field_0(pan: str) -> bytes:
-    """Format 0's account number field: ``0000`` ‖ ``PAN[-13:-1]``."""
-    return bytes.fromhex("0000" + _pan(pan, 13)[-13:-1])
+    """Format 0's account number field: ``0000`` ‖ ``PAN[-13:-1]``, left-padded with ``0``."""
+    return bytes.fromhex("0000" + _pan(pan, 2)[:-1][-12:].rjust(12, "0"))
 
 
 def encode_format_0(pin: str, pan: str) -> bytes:

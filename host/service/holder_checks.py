@@ -127,8 +127,8 @@ def check_holder_http(centre: AuthenticationCentre, terminal_id: str,
 
 def _pan(f: Fields) -> str:
     pan = f.text("pan")
-    if not (pan.isascii() and pan.isdigit() and 13 <= len(pan) <= 19):
-        raise f.fail("pan", "must be 13 to 19 digits")
+    if not (pan.isascii() and pan.isdigit() and 12 <= len(pan) <= 19):
+        raise f.fail("pan", "must be 12 to 19 digits")
     return pan
 
 

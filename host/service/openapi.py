@@ -211,7 +211,7 @@ _PATHS: dict[str, Any] = {
         "checkHolder", "The authentication centre: online PIN, delivery address, credit",
         _object(["card_id"], {
             "card_id": _ID,
-            "pan": {"type": "string", "pattern": "^[0-9]{13,19}$",
+            "pan": {"type": "string", "pattern": "^[0-9]{12,19}$",
                     "description": "the PAN the terminal read (the PIN block is bound to it)"},
             "pin_block": _hex(8, "ISO 9564-1 format 0 PIN block under the terminal's ZPK"),
             "amount": {"type": "integer", "minimum": 0,

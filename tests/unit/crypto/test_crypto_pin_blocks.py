@@ -75,6 +75,14 @@ def test_format_4_published_blocks_psec() -> None:
 # -- construction, recomputed with raw primitives --------------------------------------------------
 
 
+def test_a_short_pan_is_padded_on_the_left() -> None:
+    # ISO 9564-1: fewer than 12 digits left of the check digit are right-justified, 0-padded
+    assert encode_format_0("1234", "4000123456785") == encode_format_0("1234", "04000123456785")
+    expected = bytes(a ^ b for a, b in zip(h("041234FFFFFFFFFF"), h("0000012345678901"),
+                                           strict=True))
+    assert encode_format_0("1234", "123456789012") == expected
+
+
 def test_format_0_is_3des_of_the_clear_block() -> None:
     clear = encode_format_0("4524", "1122334455667788")
     enciphered = encipher_format_0(ZPK, "4524", "1122334455667788")
@@ -157,7 +165,8 @@ def test_a_block_for_another_pan_is_refused(pin: str, pan: str) -> None:
         (lambda: encode_format_0("123", "5555555551234567"), FormatError),
         (lambda: encode_format_0("1234567890123", "5555555551234567"), FormatError),
         (lambda: encode_format_0("12a4", "5555555551234567"), FormatError),
-        (lambda: encode_format_0("1234", "555555555123"), FormatError),  # 12 digits
+        (lambda: encode_format_0("1234", "5"), FormatError),  # no digit but the check digit
+        (lambda: encode_format_0("1234", "5" * 20), FormatError),
         (lambda: encode_pin_field_4("1234", b"\0" * 7), DataLengthError),
         (lambda: pan_field_4(""), FormatError),
         (lambda: pan_field_4("1" * 20), FormatError),
