@@ -20,6 +20,7 @@ __all__ = [
     "FormatError",
     "KeyLengthError",
     "MACError",
+    "PINBlockError",
     "PaddingError",
     "SecureChannelError",
     "SecurityLevelError",
@@ -63,6 +64,11 @@ class CryptogramError(VerificationError):
 
 class MACError(VerificationError):
     """A message authentication code (C-MAC, R-MAC, MAC1, MAC2, TAC) does not match."""
+
+
+class PINBlockError(VerificationError, ValueError):
+    """A received PIN block does not decode: wrong length, control field, PIN length, digits or
+    fill — what a block enciphered under another key or for another PAN gives."""
 
 
 class SecureChannelError(CryptoError, LocalError):

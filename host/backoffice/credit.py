@@ -40,8 +40,10 @@ __all__ = [
     "CONSUMER_RULE",
     "MERCHANT_RULE",
     "CreditDecision",
+    "CreditPosition",
     "CreditRule",
     "LimitUpdate",
+    "credit_position",
     "mark_delivered",
     "pending_limit_updates",
     "review_credit",
@@ -227,6 +229,28 @@ def _measure(
 
 def _cny(fen: int) -> str:
     return f"{fen // 100:,}.{fen % 100:02d} CNY"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditPosition:
+    """A member's live credit line: what an amount is checked against (F22)."""
+
+    limit: int  #: the line (the ``credit_line`` account's lower bound, as a positive amount)
+    used: int  #: posted against the line (negative when the holder paid in more)
+    held: int  #: authorised and not yet posted (pending debits)
+
+    @property
+    def available(self) -> int:
+        """limit − used − holds."""
+        return self.limit - self.used - self.held
+
+
+def credit_position(ledger: Ledger, member_id: str, *,
+                    conn: Connection | None = None) -> CreditPosition:
+    """The member's credit line now (:class:`NotFoundError` if the member has none)."""
+    account = ledger.account(account_id(member_id, Role.CREDIT_LINE), conn=conn)
+    balance = account.balance
+    return CreditPosition(account.credit_line or 0, -balance.posted, balance.debits_pending)
 
 
 def pending_limit_updates(db: Database, card_id: str) -> list[LimitUpdate]:

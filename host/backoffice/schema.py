@@ -34,6 +34,7 @@ __all__ = [
     "bo_batches",
     "bo_card_records",
     "bo_credit_changes",
+    "bo_delivery_addresses",
     "bo_issuer_scripts",
     "bo_load_grants",
     "bo_members",
@@ -168,6 +169,19 @@ bo_members = Table(
     Column("two_way_num", BigInteger, nullable=True),
     Column("two_way_den", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    _version(),
+)
+
+#: A consumer's delivery address on file (one per holder), what an order's address is
+#: checked against (:mod:`host.backoffice.addresses`).
+bo_delivery_addresses = Table(
+    "bo_delivery_addresses",
+    metadata,
+    Column("member_id", String(64), ForeignKey("bo_members.id"), primary_key=True),
+    Column("street", Text, nullable=False),
+    Column("city", Text, nullable=False),
+    Column("postcode", String(16), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
     _version(),
 )
 

@@ -7,9 +7,12 @@ or in clear with ``--plain`` only (a lab; it logs a warning), over the back offi
 database (``--db``, default ``$DUALCARD_DB`` or ``./dualcard.sqlite3``) until SIGTERM or
 SIGINT, which let the requests in flight finish on both doors. ``terminal add`` gives a
 terminal its MAC key (written once to a key file for the terminal; the service shows only
-its KCV), ``terminal list`` lists the keyed ones. ``ca …`` is the alliance's certificate
-authority (:mod:`host.cli.ca_cmds`). ``echo`` is a terminal's 0800 echo test, through its
-network link: over TLS, the host's certificate checked against the alliance CA.
+its KCV), ``terminal list`` lists the keyed ones, ``terminal pin-key`` gives a terminal
+its zone PIN key for online PINs (written once to a key file for its PIN pad), and
+``pin-unblock`` lets a card whose online PIN was blocked be tried again. ``ca …`` is the
+alliance's certificate authority (:mod:`host.cli.ca_cmds`). ``echo`` is a terminal's 0800
+echo test, through its network link: over TLS, the host's certificate checked against the
+alliance CA.
 
 Logs go to stderr as JSON lines (one per request: MTI, terminal, STAN, response code,
 duration; over HTTP: method, route, terminal, status, error code, duration), never with a
@@ -41,9 +44,11 @@ from host.pos.merchant import MerchantIdentity
 from host.pos.network_link import NetworkLink, StanCounter
 from host.records.errors import BackOfficeError
 from host.records.ids import check_terminal_id
+from host.service.auth_centre import reset_pin_tries
 from host.service.core import LOGGER, ServiceCore
 from host.service.errors import ServiceConfigurationError, ServiceError
 from host.service.mac import new_mac_key, read_key_file, write_key_file
+from host.service.pin_keys import TerminalPINKey, new_zpk, register_pin_key, write_pin_key_file
 from host.service.replay import ReplayGuard
 from host.service.runner import ServiceHost
 from host.service.schema import create_service_schema
@@ -298,3 +303,44 @@ def echo_cmd(address: str, key_file: str, merchant_id: str, tls_ca: Path | None,
 # the notice dispatcher's commands, which use this module's options (they register
 # themselves on ``host``)
 from . import notice_cmds  # noqa: E402, F401
+
+
+@terminal.command("pin-key")
+@click.argument("terminal_id")
+@_db_option
+@click.option("--key-out", type=click.Path(dir_okay=False), required=True,
+              help="new file the ZPK is written to (mode 600), for the terminal's PIN pad")
+@click.option("--replace", is_flag=True, help="give a terminal that has a ZPK a new one")
+@cli_errors
+def pin_key(terminal_id: str, db_url: str | None, key_out: str, replace: bool) -> None:
+    """[!] Give TERMINAL_ID a new zone PIN key (ZPK) for its online PIN blocks."""
+    key = TerminalPINKey(check_terminal_id(terminal_id), new_zpk())
+    db = Database(_url(db_url))
+    try:
+        create_service_schema(db)
+        write_pin_key_file(key_out, key)
+        try:
+            register_pin_key(db, key.terminal_id, at=dt.datetime.now(dt.UTC), key=key.key,
+                             replace=replace)
+        except BaseException:
+            Path(key_out).unlink()
+            raise
+    finally:
+        db.dispose()
+    click.echo(f"terminal {key.terminal_id}: ZPK KCV {key.kcv} written to {key_out}")
+
+
+@host.command("pin-unblock")
+@click.argument("card_id")
+@_db_option
+@cli_errors
+def pin_unblock(card_id: str, db_url: str | None) -> None:
+    """[!] Let CARD_ID's online PIN be tried again (once the holder proved who they are)."""
+    db = Database(_url(db_url))
+    try:
+        create_service_schema(db)
+        cleared = reset_pin_tries(db, card_id)
+    finally:
+        db.dispose()
+    click.echo(f"card {card_id}: " + ("wrong PINs forgotten, the online PIN can be tried again"
+                                      if cleared else "no wrong PIN was counted"))

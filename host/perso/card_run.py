@@ -157,7 +157,7 @@ class Personaliser:
         verify_card(transports, plan, self.keys, sessions=clients)  # each ISD's channel is open
         report.verified = True
         if self.numbers is not None:
-            self.numbers.mark_issued(plan.card.card_id)
+            self.numbers.mark_issued(plan.card.card_id, plan.pin_check)
         if self.mailer is not None:
             self.mailer.add(plan.card)
         return report

@@ -13,6 +13,11 @@ may live in the back office's database or in a file of its own.
 the row in its holders file, the card it replaces, and its state: ``allocated`` (reserved
 for that origin and holder) or ``issued`` (on a card that was personalised and read back).
 
+When a card is issued its row also records the PIN's Visa PVV and the PVK index it was
+computed with (``pvki``, ``pvv``; never the PIN): the authentication centre checks an
+online PIN against them (:func:`pin_check_of`). A store made before these columns existed
+gets them the first time it is opened for writing.
+
 ``perso_series``: for each number series — a PAN range (prefix and length) and a card
 identity prefix and length — the next sequence number to try.
 
@@ -55,7 +60,10 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -66,6 +74,7 @@ from host.backoffice.errors import ConfigurationError
 from .card_data import CardNumbers, mask_pan
 from .errors import HolderError, NumberInUseError, NumberStoreError
 from .holders import HolderRecord
+from .plan import PINCheck
 from .profile import Profile
 
 __all__ = [
@@ -75,6 +84,7 @@ __all__ = [
     "NumberStore",
     "batch_origin",
     "numbers_metadata",
+    "pin_check_of",
     "replacement_origin",
 ]
 
@@ -112,12 +122,30 @@ perso_cards = Table(
     Column("allocated_at", BigInteger, nullable=False),
     Column("issued_at", BigInteger, nullable=True),
     Column("format_version", SmallInteger, nullable=False, default=FORMAT_VERSION),
+    #: the PIN's PVV and PVK index, written when the card is issued (NULL: none on file)
+    Column("pvki", String(1), nullable=True),
+    Column("pvv", String(4), nullable=True),
     UniqueConstraint("pan", "psn", name="ux_perso_cards_pan_psn"),
     UniqueConstraint("origin", "holder_id", name="ux_perso_cards_origin_holder"),
 )
 
 _COLUMNS = ("card_id", "pan", "psn", "origin", "holder_id", "holder_row", "state", "replaces")
+#: columns added after the first stores were made, added to an old store when it is opened
+_ADDED_COLUMNS = ("pvki", "pvv")
+#: one issued card waiting to be marked: its identity and the PVV it was issued with
+Mark = tuple[str, PINCheck | None]
 T = TypeVar("T")
+
+
+def pin_check_of(conn: Connection, card_id: str) -> tuple[str, PINCheck] | None:
+    """``(PAN, PVV record)`` of an issued card, or None: no such card, not issued, or
+    issued without a PVV (a PIN that is not 4 digits)."""
+    row = conn.execute(select(perso_cards.c.pan, perso_cards.c.pvki, perso_cards.c.pvv)
+                       .where(perso_cards.c.card_id == card_id,
+                              perso_cards.c.state == ISSUED)).first()
+    if row is None or row.pvv is None or row.pvki is None:
+        return None
+    return str(row.pan), PINCheck(str(row.pvki), str(row.pvv))
 
 
 def batch_origin(profile: Profile, holders: Sequence[HolderRecord]) -> str:
@@ -161,7 +189,7 @@ class NumberStore:
         self.where = make_url(self.db.url).render_as_string(hide_password=True)
         self._clock = clock
         self._ready = False
-        self._marks: list[str] | None = None
+        self._marks: list[Mark] | None = None
 
     def __repr__(self) -> str:
         return f"NumberStore({self.where})"
@@ -199,12 +227,13 @@ class NumberStore:
 
     # --- issued cards -------------------------------------------------------------------------
 
-    def mark_issued(self, card_id: str) -> None:
-        """Record that the card with ``card_id`` was issued (at once, or with the group)."""
+    def mark_issued(self, card_id: str, pin_check: PINCheck | None = None) -> None:
+        """Record that the card with ``card_id`` was issued, with the PVV of the PIN it was
+        issued with (at once, or with the group)."""
         if self._marks is None:
-            self._write_marks([card_id])
+            self._write_marks([(card_id, pin_check)])
             return
-        self._marks.append(card_id)
+        self._marks.append((card_id, pin_check))
         if len(self._marks) >= MARK_GROUP:
             self._write_marks(self._marks)
             self._marks = []
@@ -229,8 +258,8 @@ class NumberStore:
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def _write_marks(self, card_ids: Sequence[str]) -> None:
-        self._write(lambda a: a.mark_issued(card_ids))
+    def _write_marks(self, marks: Sequence[Mark]) -> None:
+        self._write(lambda a: a.mark_issued(marks))
 
     def _write(self, work: Callable[[_Allocation], T]) -> T:
         self._ensure_schema()
@@ -278,6 +307,7 @@ class NumberStore:
         with self._errors(), self.db.write() as conn:
             self.db.lock_key(conn, _LOCK)
             numbers_metadata.create_all(conn)
+            _add_missing_columns(conn)
         self._ready = True
 
     @contextmanager
@@ -287,6 +317,16 @@ class NumberStore:
         except DBAPIError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise NumberStoreError(f"number store {self.where}: {reason}") from None
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Give a store made before :data:`_ADDED_COLUMNS` existed those columns (nullable)."""
+    present = {c["name"] for c in inspect(conn).get_columns(perso_cards.name)}
+    for name in _ADDED_COLUMNS:
+        if name not in present:
+            column = perso_cards.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {perso_cards.name} ADD COLUMN {name} {kind}"))
 
 
 class _Allocation:
@@ -463,12 +503,20 @@ class _Allocation:
 
     # --- issued cards -------------------------------------------------------------------------
 
-    def mark_issued(self, card_ids: Sequence[str]) -> None:
-        for part in chunked(sorted(set(card_ids))):
+    def mark_issued(self, marks: Sequence[Mark]) -> None:
+        """Mark allocated cards issued; a card with a PVV gets it, also when it was issued
+        before (its PIN was issued again)."""
+        for part in chunked(sorted({card_id for card_id, _ in marks})):
             self.conn.execute(perso_cards.update()
                               .where(perso_cards.c.card_id.in_(part),
                                      perso_cards.c.state == ALLOCATED)
                               .values(state=ISSUED, issued_at=self.now))
+        checks = [{"key": card_id, "pvki": check.pvki, "pvv": check.pvv}
+                  for card_id, check in marks if check is not None]
+        if checks:
+            self.conn.execute(perso_cards.update()
+                              .where(perso_cards.c.card_id == bindparam("key"))
+                              .values(pvki=bindparam("pvki"), pvv=bindparam("pvv")), checks)
 
     def confirm(self, origin: str, issued: Mapping[str, str]) -> None:
         held = self.held(origin, list(issued))
@@ -480,4 +528,4 @@ class _Allocation:
                     f"number store {self.where}: the audit file says card {card_id} was "
                     f"issued to holder {holder_id}, the store has {has} for this batch; use "
                     "the store the batch began with")
-        self.mark_issued(list(issued.values()))
+        self.mark_issued([(card_id, None) for card_id in issued.values()])

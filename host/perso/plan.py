@@ -19,6 +19,7 @@ from typing import Any
 
 from apdu_specs.commands.purse_data import DGI as PurseDGI
 from apdu_specs.commands.purse_data import KEY_LENGTH, KeyKind, Purse, key_dgi
+from apdu_specs.crypto.cvv import pvv
 from apdu_specs.payment import dgi as payment_dgi
 from apdu_specs.payment.issuer_response import ARPCMethod
 from host.gp import DGI
@@ -31,7 +32,8 @@ from .card_data import CardData
 from .card_keys import CardKeyFactory
 from .profile import AppKind, ApplicationSpec, Profile
 
-__all__ = ["PIN_DGIS", "AppPlan", "CardPlan", "CardPlanner", "is_sensitive", "plan_card"]
+__all__ = ["PIN_DGIS", "AppPlan", "CardPlan", "CardPlanner", "PINCheck", "is_sensitive",
+           "plan_card"]
 
 #: the PIN DGI of the payment applications and of the purse (both EMV CPS's 8010)
 PIN_DGIS = frozenset({payment_dgi.PIN, int(PurseDGI.PIN)})
@@ -60,6 +62,16 @@ class AppPlan:
         return f"AppPlan({self.spec.label}, {len(self.dgis)} DGIs)"
 
 
+@dataclass(frozen=True)
+class PINCheck:
+    """What the issuer keeps to verify the card's PIN online: the Visa PVV under the PVK
+    numbered ``pvki`` (never the PIN). Only a 4-digit PIN has one (the PVV's TSP holds
+    4 PIN digits), as on the stripe."""
+
+    pvki: str
+    pvv: str
+
+
 @dataclass(frozen=True, repr=False)
 class CardPlan:
     """Everything one card receives; the repr shows the card, never secrets."""
@@ -69,6 +81,9 @@ class CardPlan:
     stripe: StripeTracks | None
     #: per-card key check values (``chip1.debit.mk_ac`` → KCV), for the audit
     kcvs: dict[str, str] = field(default_factory=dict)
+    #: the PVV the issuer records when the card is issued (None: no payment application,
+    #: or a PIN that is not 4 digits)
+    pin_check: PINCheck | None = None
 
     def chip_apps(self, chip: int) -> tuple[AppPlan, ...]:
         return self._by_chip.get(chip, ())
@@ -211,7 +226,14 @@ class CardPlanner:
         stripe = None
         if profile.magstripe.enabled and payments and issuer_keys is not None:
             stripe = encode_stripe(next(iter(payments.values()))[1], issuer_keys)
-        return CardPlan(card, tuple(apps), stripe, kcvs)
+        return CardPlan(card, tuple(apps), stripe, kcvs, self._pin_check(card))
+
+    def _pin_check(self, card: CardData) -> PINCheck | None:
+        """The card's PVV under the issuer's PVK, for the issuer's record (not the card)."""
+        if self._issuer_keys is None or len(card.pin) != 4:
+            return None
+        pvki = self.profile.magstripe.pvki
+        return PINCheck(pvki, pvv(self._issuer_keys.pvk, card.pan, pvki, card.pin))
 
     def _directory_plans(self, payments: dict[bytes, tuple[_PaymentApp, ApplicationProfile]]
                          ) -> dict[bytes, AppPlan]:

@@ -18,7 +18,9 @@ through these steps, and the first that fails answers it:
    again, nothing recorded twice (the scripts stay pending for the card's next online
    transaction). When the original never reached the issuer (refused, or cut short by a
    crash) the repeat is handled as the original would have been;
-6. the request is handled.
+6. the request is handled: a holder check (DE 3 ``300000``) by the authentication centre
+   (:mod:`.holder_checks`); a purchase with an online PIN (DE 52) by the issuer only once
+   the centre found the PIN right.
 
 Refusals at steps 2–5 reach no issuer and post nothing. Nothing raises out of
 :meth:`Connection.handle`: an unexpected error answers 96 (or, before a message is read,
@@ -47,7 +49,14 @@ from host.backoffice.authorisations import (
 from host.payment.errors import ARQCError, RequestMismatchError
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
 
+from .auth_centre import HolderCheck
 from .errors import MessageFormatError
+from .holder_checks import (
+    holder_check_answer,
+    holder_check_of,
+    is_holder_check,
+    refuse_repeat,
+)
 from .iso8583 import MTI, Message, ResponseCode, decode, encode, is_request_mti
 from .mac import MAC_LENGTH, sign, verify
 from .messages import (
@@ -244,6 +253,12 @@ class Connection:
 
     def _dispatch(self, message: Message, terminal: TerminalKey) -> Message:
         mti = message["t"]
+        if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT) and is_holder_check(message):
+            if mti == MTI.AUTHORISATION_REPEAT:
+                raise refuse_repeat()
+            result = self.core.services.authentication_centre.check(holder_check_of(message),
+                                                                     terminal.terminal_id)
+            return holder_check_answer(message, result)
         if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT):
             return self._authorise(message, terminal, repeat=mti == MTI.AUTHORISATION_REPEAT)
         if mti == MTI.NETWORK:
@@ -259,6 +274,9 @@ class Connection:
                 record = authorisation_by_arqc(conn, call.request.arqc)
             if record is not None:
                 return self._answered_before(message, link, call.request, record, terminal)
+        refused = self._online_pin(message, terminal)
+        if refused is not None:
+            return refused
         try:
             online = link.authorise(call.request, card_id=call.card_id, method=call.method)
         except DuplicateAuthorisationError:
@@ -266,6 +284,15 @@ class Connection:
                 raise
             return self._authorise(message, terminal, repeat=True)
         return authorisation_answer(message, online.response)
+
+    def _online_pin(self, message: Message, terminal: TerminalKey) -> Message | None:
+        """A purchase with an online PIN (DE 52) goes to the issuer only once the PIN is
+        right: else the PIN check's code answers it (55, 75, 81, 86, 14)."""
+        if "52" not in message:
+            return None
+        result = self.core.services.authentication_centre.check(
+            HolderCheck(message["62"], message["2"], message["52"]), terminal.terminal_id)
+        return None if result.code is ResponseCode.APPROVED else answer(message, result.code)
 
     @staticmethod
     def _answered_before(message: Message, link: Any, request: AuthorisationRequest,

@@ -99,11 +99,14 @@ FIELDS: tuple[Field, ...] = (
     Field("39", "Response code", "ans", 2),
     Field("41", "Card acceptor terminal id (PBOC terminal number)", "ans", 12),
     Field("42", "Card acceptor id (the merchant's member id)", "ans", 64, 2),
+    Field("44", "Additional response data (holder check results)", "ans", 25, 2),
     Field("49", "Currency code, transaction (ISO 4217 numeric)", "n", 3),
+    Field("52", "PIN data (ISO 9564-1 format 0, terminal's ZPK)", "b", 8),
     Field("55", "ICC data (EMV BER-TLV)", "b", 999, 3),
     Field("62", "Alliance card identity (chip 2)", "ans", 64, 2),
     Field("64", "Message authentication code", "b", 8),
     Field("70", "Network management information code", "n", 3),
+    Field("123", "Address verification data (postcode, street)", "ans", 255, 3),
     Field("128", "Message authentication code", "b", 8),
 )
 _BY_KEY = {f.key: f for f in FIELDS}
@@ -142,9 +145,16 @@ class ResponseCode(StrEnum):
     DO_NOT_HONOUR = "05"
     INVALID_TRANSACTION = "12"  #: a processing code or network code the alliance does not serve
     INVALID_AMOUNT = "13"  #: DE 4 / DE 49 differ from what the cryptogram covers
+    INVALID_CARD = "14"  #: a holder check for a card (or PAN) the issuer does not know
     FORMAT_ERROR = "30"
+    INSUFFICIENT_FUNDS = "51"  #: the amount is above what the credit line has available
+    INCORRECT_PIN = "55"
     TERMINAL_NOT_PERMITTED = "58"  #: unknown terminal, or not the one this connection serves
+    EXCEEDS_LIMIT = "61"  #: the amount is above the credit line itself
     SECURITY_VIOLATION = "63"  #: the MAC does not verify
+    PIN_TRIES_EXCEEDED = "75"  #: the card's online PIN is blocked (too many wrong PINs)
+    PIN_CRYPTOGRAPHIC_ERROR = "81"  #: the PIN block does not decode under the terminal's ZPK
+    CANNOT_VERIFY_PIN = "86"  #: no PVV on file for the card, or no ZPK for the terminal
     CRYPTOGRAPHIC_FAILURE = "88"  #: the ARQC does not verify
     DUPLICATE = "94"  #: STAN seen, DE 7 out of the window, or the ARQC answered before
     SYSTEM_MALFUNCTION = "96"

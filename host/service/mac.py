@@ -29,7 +29,7 @@ from .errors import MessageFormatError, ServiceConfigurationError
 from .iso8583 import FIELDS, Message, encode
 
 __all__ = ["KEY_FILE_FORMAT", "KEY_LENGTH", "MAC_LENGTH", "key_check_value", "mac_key",
-           "new_mac_key", "read_key_file", "sign", "verify", "write_key_file"]
+           "new_mac_key", "read_key_file", "sign", "verify", "write_key_file", "write_private_file"]
 
 KEY_LENGTH = 16
 MAC_LENGTH = 8
@@ -93,12 +93,18 @@ def write_key_file(path: str | Path, *, terminal_id: str, key: bytes) -> None:
     readable by its owner only."""
     body = json.dumps({"format": KEY_FILE_FORMAT, "terminal_id": terminal_id,
                        "key": mac_key(key).hex().upper(), "kcv": key_check_value(key)})
+    write_private_file(path, body + "\n")
+
+
+def write_private_file(path: str | Path, body: str) -> None:
+    """Write ``body`` to a new file (never one that exists) readable by its owner only: how
+    a key leaves the service for a terminal's installation."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise ServiceConfigurationError(f"{path} exists: a key file is never overwritten") from None
     with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(body + "\n")
+        out.write(body)
 
 
 def read_key_file(path: str | Path) -> tuple[str, bytes]:

@@ -90,6 +90,13 @@ _SCHEMAS: dict[str, Any] = {
         "arc": {"enum": ["00", "01", "05"]}, "reason": {"type": "string"},
         "authorisation_id": {"type": ["string", "null"],
                              "description": "what a load for this sale quotes"}}),
+    "HolderCheckResult": _object(["code", "pin", "address", "credit", "reason"], {
+        "code": {"type": "string", "description": "the overall answer: 00, 14, 51, 55, 61, "
+                 "75, 81, 86 (docs/host.md, the authentication centre)"},
+        "pin": {"type": ["string", "null"], "enum": ["00", "14", "55", "75", "81", "86", None]},
+        "address": {"type": ["string", "null"], "enum": ["Y", "A", "Z", "N", "U", None]},
+        "credit": {"type": ["string", "null"], "enum": ["00", "51", "61", None]},
+        "reason": {"type": "string"}}),
     "Balance": _object(["posted", "available"], {"posted": {"type": "integer"},
                                                  "available": {"type": "integer"}}),
 }
@@ -201,6 +208,20 @@ _PATHS: dict[str, Any] = {
                                                   ";6200000000000005=30122010000000000000?"},
                                        "amount": _POINTS, "card_id": _ID}),
         _ref("StripeDecision")),
+    "/v1/holder-checks": _post(
+        "checkHolder", "The authentication centre: online PIN, delivery address, credit",
+        _object(["card_id"], {
+            "card_id": _ID,
+            "pan": {"type": "string", "pattern": "^[0-9]{12,19}$",
+                    "description": "the PAN the terminal read (the PIN block is bound to it)"},
+            "pin_block": _hex(8, "ISO 9564-1 format 0 PIN block under the terminal's ZPK"),
+            "amount": {"type": "integer", "minimum": 0,
+                       "description": "CNY fen, checked against the holder's credit line"},
+            "address": _object(["street", "postcode"], {
+                "street": {"type": "string"}, "postcode": {"type": "string"},
+                "city": {"type": "string"}},
+                description="the delivery address an order presents")}),
+        _ref("HolderCheckResult")),
     "/v1/cards/{card_id}/balances": _get(
         "cardBalances", "The card's points on the ledger (what clearing posted)",
         [_path_param("card_id", _ID)],

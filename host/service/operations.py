@@ -33,6 +33,7 @@ from host.records.errors import InvalidRecordError
 from . import api
 from .api import Fields
 from .errors import ServiceError
+from .holder_checks import check_holder_http
 from .services import AllianceServices
 from .terminals import TerminalKey
 
@@ -181,6 +182,12 @@ def authorise_stripe(caller: Caller, call: HTTPCall) -> Answer:
     return 200, api.stripe_decision_to_json(decision)
 
 
+def check_holder(caller: Caller, call: HTTPCall) -> Answer:
+    """The authentication centre: PIN, delivery address, credit (:mod:`.holder_checks`)."""
+    return 200, check_holder_http(caller.services.authentication_centre,
+                                  caller.terminal.terminal_id, call.body)
+
+
 # -- queries ---------------------------------------------------------------------------------
 
 
@@ -230,6 +237,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("uploadBatch", "POST", "/v1/batches", upload),
     Operation("scriptsDelivered", "POST", "/v1/scripts/delivered", scripts_delivered),
     Operation("authoriseStripe", "POST", "/v1/stripe-authorisations", authorise_stripe),
+    Operation("checkHolder", "POST", "/v1/holder-checks", check_holder),
     Operation("cardBalances", "GET", "/v1/cards/{card_id}/balances", balances),
     Operation("batchStatus", "GET", "/v1/batches/{batch_id}", batch_status),
 )

@@ -23,8 +23,8 @@ from sqlalchemy import (
 from host.backoffice.database import Database
 from host.backoffice.schema import FORMAT_VERSION
 
-__all__ = ["create_service_schema", "service_metadata", "svc_idempotency",
-           "svc_seen_messages", "svc_terminal_keys"]
+__all__ = ["create_service_schema", "service_metadata", "svc_idempotency", "svc_pin_tries",
+           "svc_seen_messages", "svc_terminal_keys", "svc_terminal_pin_keys"]
 
 service_metadata = MetaData()
 
@@ -73,6 +73,31 @@ svc_idempotency = Table(
     Column("created_at", BigInteger, nullable=False),  # microseconds since the epoch
     _version(),
     Index("svc_idempotency_created_at", "created_at"),
+)
+
+
+#: Each terminal's zone PIN key (2-key 3DES, odd parity): the key its online PIN blocks
+#: (ISO 9564-1 format 0) are enciphered under (:mod:`host.service.pin_keys`).
+svc_terminal_pin_keys = Table(
+    "svc_terminal_pin_keys",
+    service_metadata,
+    Column("terminal_id", String(32), primary_key=True),
+    Column("zpk", LargeBinary(16), nullable=False),
+    Column("kcv", String(6), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    _version(),
+)
+
+#: Wrong online PINs in a row, per card (the authentication centre,
+#: :mod:`host.service.auth_centre`): a right PIN sets ``failures`` back to 0, unless the
+#: card reached the limit; then it stays blocked until an operator resets it.
+svc_pin_tries = Table(
+    "svc_pin_tries",
+    service_metadata,
+    Column("card_id", String(64), primary_key=True),
+    Column("failures", SmallInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),  # microseconds since the epoch
+    _version(),
 )
 
 

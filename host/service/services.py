@@ -22,6 +22,8 @@ from host.payment.keys import load_issuer_keys as load_payment_keys
 from host.points.keyfile import load_issuer_keys as load_points_keys
 from host.points.keys import PurseKeySource
 
+from .auth_centre import AuthenticationCentre
+
 __all__ = ["AllianceServices", "open_services"]
 
 
@@ -38,6 +40,7 @@ class AllianceServices:
         self._policy = policy
         self._links: dict[str, InProcessBackOffice] = {}
         self._lock = Lock()
+        self._centre: AuthenticationCentre | None = None
 
     def __repr__(self) -> str:
         return f"AllianceServices(bank {self.bank_id}, {len(self._links)} terminals served)"
@@ -56,6 +59,18 @@ class AllianceServices:
                     bank_id=self.bank_id, policy=self._policy, terminal_id=terminal_id)
                 self._links[terminal_id] = link
         return link
+
+    @property
+    def authentication_centre(self) -> AuthenticationCentre:
+        """The holder checks (PIN, address, credit) both doors answer, with the issuer's PVK
+        (made on first use; a deployment may set its own, e.g. another PIN try limit)."""
+        if self._centre is None:
+            self._centre = AuthenticationCentre(self.office, pvk=self._payment_keys.pvk)
+        return self._centre
+
+    @authentication_centre.setter
+    def authentication_centre(self, centre: AuthenticationCentre) -> None:
+        self._centre = centre
 
     def close(self) -> None:
         self.office.close()
