@@ -48,7 +48,8 @@ from host.payment.errors import ARQCError, RequestMismatchError
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
 
 from .errors import MessageFormatError
-from .iso8583 import MTI, Message, ResponseCode, decode, encode, is_request_mti
+from .holds import AuthorisationHolds, Reversal, ReversalRefusedError
+from .iso8583 import MTI, Message, ResponseCode, decode, encode, is_request_mti, required
 from .mac import MAC_LENGTH, sign, verify
 from .messages import (
     Envelope,
@@ -61,6 +62,13 @@ from .messages import (
 )
 from .metrics import Metrics
 from .replay import ReplayGuard
+from .reversals import (
+    SCRIPT_RESULTS,
+    arqc_of,
+    original_of,
+    script_ids_field,
+    script_outcomes_of,
+)
 from .services import AllianceServices
 from .terminals import TerminalDirectory, TerminalKey
 
@@ -76,6 +84,10 @@ _REFUSALS: tuple[tuple[type[Exception], ResponseCode], ...] = (
     (RequestMismatchError, ResponseCode.INVALID_AMOUNT),
     (DuplicateAuthorisationError, ResponseCode.DUPLICATE),
 )
+#: requests acted on once by their own records (:mod:`.holds`), whatever their age: a copy
+#: is let through and answered the same, and DE 7 may be older than the window (a
+#: terminal's store-and-forward queue sends them when the service is back)
+_ONCE_BY_RECORD = frozenset({MTI.REVERSAL, MTI.REVERSAL_REPEAT, MTI.ADVICE, MTI.ADVICE_REPEAT})
 
 
 def utc_now() -> dt.datetime:
@@ -102,6 +114,8 @@ class ServiceCore:
         self.services = services
         self.terminals = terminals or TerminalDirectory(services.db)
         self.replay = replay or ReplayGuard(services.db)
+        #: the holds authorisations post, their reversals, and advices
+        self.holds = AuthorisationHolds(services)
         self.clock = clock
         self.logger = logger
         #: the counters both doors report to (``/metrics``); None counts nothing
@@ -182,7 +196,7 @@ class Connection:
                               f"internal error {type(exc).__name__}", terminal)
             return self._refuse(message, failure, trace)
         assert terminal is not None  # _authenticate returned it
-        return sign(self._answer(message, terminal, trace), terminal.key)
+        return sign(self._answer(message, envelope, terminal, trace), terminal.key)
 
     def _authenticate(self, raw: bytes, message: Message, envelope: Envelope) -> TerminalKey:
         terminal = self.core.terminals.get(envelope.terminal_id)
@@ -204,12 +218,14 @@ class Connection:
         """Refuse a stale or replayed request; take its STAN otherwise (a repeat of the
         request holding it passes)."""
         now = self.core.clock()
-        if not self.core.replay.in_window(envelope.sent_at, now):
+        once = message["t"] in _ONCE_BY_RECORD
+        if not once and not self.core.replay.in_window(envelope.sent_at, now):
             raise _Refusal(ResponseCode.DUPLICATE, "DE 7 outside the window", terminal)
         digest = hashlib.sha256(raw[4:-MAC_LENGTH]).digest()
         holder = self.core.replay.reserve(terminal.terminal_id, envelope.stan, envelope.sent_at,
                                           digest, now=now)
-        if holder is not None and (message["t"] != MTI.AUTHORISATION_REPEAT or holder != digest):
+        repeat = once or message["t"] == MTI.AUTHORISATION_REPEAT
+        if holder is not None and (not repeat or holder != digest):
             raise _Refusal(ResponseCode.DUPLICATE, "STAN already seen", terminal)
 
     def _refuse(self, message: Message, refusal: _Refusal, trace: _Trace) -> bytes | None:
@@ -222,27 +238,46 @@ class Connection:
         except MessageFormatError:
             return None
 
-    def _answer(self, message: Message, terminal: TerminalKey, trace: _Trace) -> Message:
+    def _answer(self, message: Message, envelope: Envelope, terminal: TerminalKey,
+                trace: _Trace) -> Message:
         """The handler's answer to an admitted request; a refusal code for its errors."""
         try:
-            reply = self._dispatch(message, terminal)
+            reply = self._dispatch(message, envelope, terminal)
         except Exception as exc:
-            code = next((c for kind, c in _REFUSALS if isinstance(exc, kind)),
-                        ResponseCode.SYSTEM_MALFUNCTION)
+            code = exc.code if isinstance(exc, ReversalRefusedError) else next(
+                (c for kind, c in _REFUSALS if isinstance(exc, kind)),
+                ResponseCode.SYSTEM_MALFUNCTION)
             trace.reason = str(exc) if code is not ResponseCode.SYSTEM_MALFUNCTION \
                 else f"internal error {type(exc).__name__}"
             reply = answer(message, code)
         trace.code = reply["39"]
         return reply
 
-    def _dispatch(self, message: Message, terminal: TerminalKey) -> Message:
+    def _dispatch(self, message: Message, envelope: Envelope, terminal: TerminalKey) -> Message:
         mti = message["t"]
         if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT):
-            return self._authorise(message, terminal, repeat=mti == MTI.AUTHORISATION_REPEAT)
+            return self._authorise_and_hold(message, envelope, terminal)
+        if mti in (MTI.REVERSAL, MTI.REVERSAL_REPEAT):
+            return self._reverse(message, terminal)
+        if mti in (MTI.ADVICE, MTI.ADVICE_REPEAT):
+            return self._advise(message, envelope, terminal)
         if mti == MTI.NETWORK:
             network_code(message)
             return answer(message, ResponseCode.APPROVED)
         raise UnsupportedRequestError(f"message type {mti} is not served")
+
+    def _authorise_and_hold(self, message: Message, envelope: Envelope,
+                            terminal: TerminalKey) -> Message:
+        """The issuer's answer, its hold posted once; 68 when the terminal reversed this
+        request before it arrived (the issuer never sees it)."""
+        holds = self.core.holds
+        if holds.reversed_before(terminal.terminal_id, envelope.stan, envelope.sent_at):
+            return answer(message, ResponseCode.TOO_LATE)
+        reply = self._authorise(message, terminal, repeat=message["t"] == MTI.AUTHORISATION_REPEAT)
+        arqc = arqc_of(message)
+        if arqc is not None:
+            holds.hold(terminal, envelope.stan, envelope.sent_at, arqc, now=self.core.clock())
+        return reply
 
     def _authorise(self, message: Message, terminal: TerminalKey, *, repeat: bool) -> Message:
         link = self.core.services.link(terminal.terminal_id)
@@ -258,7 +293,41 @@ class Connection:
             if not repeat:  # a repeat racing its own original finds the original's record
                 raise
             return self._authorise(message, terminal, repeat=True)
-        return authorisation_answer(message, online.response)
+        return {**authorisation_answer(message, online.response),
+                **script_ids_field(online.script_ids)}
+
+    def _cdol1(self, terminal: TerminalKey) -> bytes:
+        return self.core.services.link(terminal.terminal_id).issuer.cdol1
+
+    def _reverse(self, message: Message, terminal: TerminalKey) -> Message:
+        """Undo the authorisation DE 90 names (:mod:`.holds`): 00 whether it released a
+        hold now, before, or found nothing to release."""
+        now = self.core.clock()
+        original = original_of(message, now)
+        self.core.holds.reverse(Reversal(terminal, original.stan, original.sent_at,
+                                         arqc_of(message),
+                                         int(required(message, "4"))), now=now)
+        return answer(message, ResponseCode.APPROVED)
+
+    def _advise(self, message: Message, envelope: Envelope, terminal: TerminalKey) -> Message:
+        """Take an advice once: script outcomes (the ones the card ran are delivered), or a
+        sale the card approved offline."""
+        now = self.core.clock()
+        if message.get("3") == SCRIPT_RESULTS:
+            outcomes = script_outcomes_of(message)
+            link = self.core.services.link(terminal.terminal_id)
+            link.scripts_delivered([o.script_id for o in outcomes if o.ran], at=now)
+            details: dict[str, Any] = {"ran": [o.script_id for o in outcomes if o.ran],
+                                       "refused": [o.script_id for o in outcomes if not o.ran]}
+            kind = "scripts"
+        else:
+            call = authorisation_call(message, self._cdol1(terminal))
+            details = {"card_id": call.card_id, "method": call.method.value,
+                       "amount": call.request.amount, "cryptogram": call.request.arqc.hex()}
+            kind = "offline_sale"
+        self.core.holds.take_advice(terminal.terminal_id, envelope.stan, envelope.sent_at, kind,
+                                    details, now=now)
+        return answer(message, ResponseCode.APPROVED)
 
     @staticmethod
     def _answered_before(message: Message, link: Any, request: AuthorisationRequest,

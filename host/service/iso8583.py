@@ -102,8 +102,10 @@ FIELDS: tuple[Field, ...] = (
     Field("49", "Currency code, transaction (ISO 4217 numeric)", "n", 3),
     Field("55", "ICC data (EMV BER-TLV)", "b", 999, 3),
     Field("62", "Alliance card identity (chip 2)", "ans", 64, 2),
+    Field("63", "Issuer script ids (space-separated), or their outcomes", "ans", 999, 3),
     Field("64", "Message authentication code", "b", 8),
     Field("70", "Network management information code", "n", 3),
+    Field("90", "Original data elements (MTI, STAN, DE 7, 22 zeros)", "n", 42),
     Field("128", "Message authentication code", "b", 8),
 )
 _BY_KEY = {f.key: f for f in FIELDS}
@@ -121,6 +123,12 @@ class MTI(StrEnum):
     AUTHORISATION = "0100"
     AUTHORISATION_REPEAT = "0101"  #: the same request again (same STAN and DE 7)
     AUTHORISATION_ANSWER = "0110"
+    ADVICE = "0220"  #: an advice: a sale approved offline, or the outcome of issuer scripts
+    ADVICE_REPEAT = "0221"
+    ADVICE_ANSWER = "0230"
+    REVERSAL = "0400"  #: undo an authorisation (its DE 90 names it)
+    REVERSAL_REPEAT = "0401"
+    REVERSAL_ANSWER = "0410"
     NETWORK = "0800"
     NETWORK_ANSWER = "0810"
 
@@ -145,6 +153,7 @@ class ResponseCode(StrEnum):
     FORMAT_ERROR = "30"
     TERMINAL_NOT_PERMITTED = "58"  #: unknown terminal, or not the one this connection serves
     SECURITY_VIOLATION = "63"  #: the MAC does not verify
+    TOO_LATE = "68"  #: an authorisation that arrives after its reversal
     CRYPTOGRAPHIC_FAILURE = "88"  #: the ARQC does not verify
     DUPLICATE = "94"  #: STAN seen, DE 7 out of the window, or the ARQC answered before
     SYSTEM_MALFUNCTION = "96"
