@@ -46,6 +46,7 @@ from host.backoffice.authorisations import (
 )
 from host.payment.errors import ARQCError, RequestMismatchError
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
+from host.records.errors import NotFoundError
 
 from .errors import MessageFormatError
 from .holds import AuthorisationHolds, Reversal, ReversalRefusedError
@@ -64,6 +65,7 @@ from .metrics import Metrics
 from .replay import ReplayGuard
 from .reversals import (
     SCRIPT_RESULTS,
+    ScriptOutcomeRecord,
     arqc_of,
     original_of,
     script_ids_field,
@@ -314,11 +316,7 @@ class Connection:
         sale the card approved offline."""
         now = self.core.clock()
         if message.get("3") == SCRIPT_RESULTS:
-            outcomes = script_outcomes_of(message)
-            link = self.core.services.link(terminal.terminal_id)
-            link.scripts_delivered([o.script_id for o in outcomes if o.ran], at=now)
-            details: dict[str, Any] = {"ran": [o.script_id for o in outcomes if o.ran],
-                                       "refused": [o.script_id for o in outcomes if not o.ran]}
+            details: dict[str, Any] = self._script_outcomes(script_outcomes_of(message), now)
             kind = "scripts"
         else:
             call = authorisation_call(message, self._cdol1(terminal))
@@ -328,6 +326,23 @@ class Connection:
         self.core.holds.take_advice(terminal.terminal_id, envelope.stan, envelope.sent_at, kind,
                                     details, now=now)
         return answer(message, ResponseCode.APPROVED)
+
+    def _script_outcomes(self, outcomes: list[ScriptOutcomeRecord],
+                         now: dt.datetime) -> dict[str, Any]:
+        """Mark the scripts the card ran delivered (once: a copy marks nothing more); what
+        the advice said, for its record."""
+        details: dict[str, list[str]] = {"ran": [], "refused": [], "unknown": []}
+        for outcome in outcomes:
+            if not outcome.ran:
+                details["refused"].append(outcome.script_id)  # it stays pending
+                continue
+            try:
+                self.core.services.office.mark_delivered(outcome.script_id, at=now)
+            except NotFoundError:
+                details["unknown"].append(outcome.script_id)
+                continue
+            details["ran"].append(outcome.script_id)
+        return dict(details)
 
     @staticmethod
     def _answered_before(message: Message, link: Any, request: AuthorisationRequest,

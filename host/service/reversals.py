@@ -35,7 +35,7 @@ from host.records.ids import check_id
 
 from .errors import MessageFormatError
 from .iso8583 import MTI, Message, required
-from .messages import Envelope, parse_transmission_time, transmission_time
+from .messages import Envelope, parse_transmission_time
 
 __all__ = [
     "SCRIPT_RESULTS",
@@ -61,15 +61,11 @@ ScriptOutcome = bool  #: True: the card ran the script
 
 @dataclass(frozen=True)
 class OriginalRequest:
-    """The request a reversal names: its MTI, STAN and DE 7."""
+    """The request a reversal names (DE 90): its MTI, STAN and DE 7."""
 
     mti: str
     stan: int
     sent_at: dt.datetime
-
-    def field(self) -> str:
-        """DE 90."""
-        return f"{self.mti}{self.stan:06d}{transmission_time(self.sent_at)}{_INSTITUTIONS}"
 
 
 @dataclass(frozen=True)
@@ -78,12 +74,11 @@ class ScriptOutcomeRecord:
     ran: ScriptOutcome
 
 
-def reversal_request(original: Mapping[str, Any], envelope: Envelope,
-                     sent_at: dt.datetime) -> Message:
-    """The 0400 undoing ``original`` (an 0100 as it was sent, sent at ``sent_at``)."""
-    named = OriginalRequest(MTI.AUTHORISATION, int(original["11"]), sent_at)
+def reversal_request(original: Mapping[str, Any], envelope: Envelope) -> Message:
+    """The 0400 undoing ``original`` (an 0100 as it was sent)."""
+    named = f"{MTI.AUTHORISATION}{original['11']}{original['7']}{_INSTITUTIONS}"
     return {"t": MTI.REVERSAL, **{k: original[k] for k in _COPIED if k in original},
-            "90": named.field(), **envelope.fields()}
+            "90": named, **envelope.fields()}
 
 
 def original_of(message: Message, now: dt.datetime) -> OriginalRequest:
