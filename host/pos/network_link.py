@@ -7,8 +7,16 @@ believed. A request not answered within ``timeout`` is sent again on a new conne
 a repeat (0101) with the same STAN and DE 7: the service answers a repeat of a request it
 already answered with that answer, and acts on it only once. When no attempt gets an
 answer the link raises :class:`HostUnreachableError` (a :class:`ConnectionError`), so the
-sale lets the card decide offline, as with any issuer out of reach. Sending a reversal
-(0400) for an answer that was lost is not done yet.
+sale lets the card decide offline, as with any issuer out of reach. When the request was
+sent at least once (the service may have approved it and held the amount), or the answer
+came without a valid MAC, the link first queues a reversal (0400) of it in its
+store-and-forward queue (:mod:`.saf`) and tries it once: the service releases the hold,
+or, if the reversal overtakes a delayed authorisation, refuses that authorisation when it
+arrives. Advices of sales the card approved offline (:meth:`NetworkLink.advise_offline_sale`)
+and the outcomes of issuer scripts (:meth:`NetworkLink.report_scripts`, 0220) go through
+the same queue. The queue is forwarded in order after every authorisation the service
+answers, and by :meth:`NetworkLink.forward` (``dualcard pos saf flush``); each message
+keeps its STAN and DE 7, and the service acts on each once.
 
 The link's other requests (points, loads, redemptions, uploads, the issuer's scripts
 and stripe authorisations) go to the service's HTTP/JSON door at ``http`` (a base URL,
@@ -77,6 +85,12 @@ from host.service.messages import (
     decision_of,
     network_request,
 )
+from host.service.reversals import (
+    ScriptOutcomeRecord,
+    reversal_request,
+    script_advice,
+    script_ids_of,
+)
 
 from .errors import POSError
 from .link import (
@@ -89,6 +103,7 @@ from .link import (
     UploadReceipt,
 )
 from .merchant import MerchantIdentity
+from .saf import StoreAndForward
 
 __all__ = [
     "AnswerNotAuthenticatedError",
@@ -103,6 +118,8 @@ __all__ = [
 ]
 
 _STAN_MAX = 999_999
+#: how a queued message is sent again when its first attempt got no answer
+_REPEATS: dict[str, str] = {MTI.REVERSAL: MTI.REVERSAL_REPEAT, MTI.ADVICE: MTI.ADVICE_REPEAT}
 
 
 class NotOverISO8583Error(POSError, LocalError):
@@ -173,7 +190,8 @@ class NetworkLink:
                  timeout: float = 5.0, attempts: int = 3, cdol1: bytes = CDOL1,
                  others: BackOfficeLink | None = None, http: str | None = None,
                  clock: Callable[[], dt.datetime] = _utc_now,
-                 stan: Callable[[], int] | None = None) -> None:
+                 stan: Callable[[], int] | None = None,
+                 saf: StoreAndForward | None = None) -> None:
         self.address = (host, port)
         self.merchant = merchant
         self._key = mac_key(key)
@@ -184,6 +202,10 @@ class NetworkLink:
         self._clock = clock
         self._stan = stan or StanCounter()
         self._socket: socket.socket | None = None
+        #: reversals and advices until the service has them (in memory unless given a file)
+        self.saf = saf if saf is not None else StoreAndForward()
+        self._sent = False  #: whether the current request left this terminal at least once
+        self._reachable = True  #: whether the last exchange was answered
         #: the HTTP door's side of the link (None: the other requests go to ``others``)
         self.http = None if http is None else HTTPBackOffice(
             http, terminal_id=merchant.terminal_hex, key=self._key, timeout=timeout,
@@ -214,8 +236,56 @@ class NetworkLink:
         envelope = self._envelope()
         message = authorisation_request(request, card_id=card_id, method=method,
                                         envelope=envelope, cdol1=self.cdol1)
-        reply = self._exchange(message, repeat=MTI.AUTHORISATION_REPEAT)
-        return OnlineAnswer(_issuer_answer(reply))
+        self._sent = False
+        try:
+            reply = self._exchange(message, repeat=MTI.AUTHORISATION_REPEAT)
+            answer = OnlineAnswer(_issuer_answer(reply), script_ids_of(reply))
+        except (HostUnreachableError, AnswerNotAuthenticatedError, MessageFormatError):
+            if self._sent:  # it may have been approved, and the amount held: undo it
+                self._queue("reversal", reversal_request(message, self._envelope()), tries=1)
+            raise
+        self.forward()  # the service answers: what waited for it goes now
+        return answer
+
+    # -- store and forward -----------------------------------------------------------------------
+
+    def advise_offline_sale(self, request: AuthorisationRequest, *, card_id: str,
+                            method: PaymentMethod) -> None:
+        """Tell the service (0220) of a sale the card approved offline; ``request`` holds
+        the first GENERATE AC's cryptogram and what it covers."""
+        message = authorisation_request(request, card_id=card_id, method=method,
+                                        envelope=self._envelope(), cdol1=self.cdol1)
+        self._queue("advice", {**message, "t": MTI.ADVICE})
+
+    def report_scripts(self, outcomes: Sequence[ScriptOutcomeRecord]) -> None:
+        """Tell the service (0220) which issuer scripts the card ran and which it refused."""
+        if outcomes:
+            self._queue("scripts", script_advice(outcomes, self._envelope()))
+
+    def forward(self, *, tries: int | None = None) -> int:
+        """Send the queue in order until one gets no answer; how many the service took. A
+        message the service refuses with its MAC is kept, marked refused, and skipped."""
+        taken = 0
+        for entry in self.saf.pending():
+            try:
+                reply = self._exchange(entry.message, repeat=_REPEATS[entry.mti], tries=tries)
+            except (HostUnreachableError, AnswerNotAuthenticatedError,
+                    ServiceRefusedError) as exc:
+                self.saf.failed(entry.seq, str(exc))
+                break
+            if reply["39"] != ResponseCode.APPROVED:
+                self.saf.failed(entry.seq, f"refused: response code {reply['39']}",
+                                refused=True)
+                continue
+            self.saf.sent(entry.seq)
+            taken += 1
+        return taken
+
+    def _queue(self, kind: str, message: Message, *, tries: int | None = None) -> None:
+        """Write ``message`` to the queue first, then forward it if the service answers."""
+        self.saf.put(kind, message, at=self._clock())
+        if self._reachable or tries is not None:
+            self.forward(tries=tries)
 
     def sign_on(self) -> None:
         """0800 sign-on: the service knows this terminal and its key (else it refuses)."""
@@ -243,11 +313,14 @@ class NetworkLink:
 
     # -- the exchange ----------------------------------------------------------------------------
 
-    def _exchange(self, message: Message, *, repeat: str | None) -> Message:
-        """Send ``message`` until answered; a retry is ``repeat`` with the same STAN and
-        DE 7 (or, for an idempotent message, the same message afresh)."""
+    def _exchange(self, message: Message, *, repeat: str | None,
+                  tries: int | None = None) -> Message:
+        """Send ``message`` until answered (``tries`` times at most, else ``attempts``); a
+        retry is ``repeat`` with the same STAN and DE 7 (or, for an idempotent message, the
+        same message afresh)."""
         failure: Exception | None = None
-        for attempt in range(self.attempts):
+        attempts = self.attempts if tries is None else tries
+        for attempt in range(attempts):
             if attempt and repeat is None:
                 message = {**message, **self._envelope().fields()}
             sent = message if attempt == 0 or repeat is None else {**message, "t": repeat}
@@ -257,15 +330,18 @@ class NetworkLink:
                 self.close()  # a late answer must not be read as the next request's
                 failure = exc
                 continue
+            self._reachable = True
             return reply
+        self._reachable = False
         raise HostUnreachableError(f"no answer from {self.address[0]}:{self.address[1]} after "
-                                   f"{self.attempts} attempts: {failure}")
+                                   f"{attempts} attempts: {failure}")
 
     def _round_trip(self, raw: bytes) -> bytes:
         if self._socket is None:
             self._socket = socket.create_connection(self.address, timeout=self.timeout)
             self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.sendall(frame(raw))
+        self._sent = True
         return self._receive(frame_length(self._receive(2)))
 
     def _receive(self, count: int) -> bytes:
@@ -306,7 +382,8 @@ class NetworkLink:
         return self.others
 
     def scripts_delivered(self, script_ids: Sequence[str], *, at: dt.datetime) -> None:
-        self._other().scripts_delivered(script_ids, at=at)
+        """Over ISO 8583: an advice of the scripts the card ran (:meth:`report_scripts`)."""
+        self.report_scripts([ScriptOutcomeRecord(script_id, True) for script_id in script_ids])
 
     def authorise_stripe(self, track2: Track2, amount: int, *,
                          card_id: str | None = None) -> StripeDecision:

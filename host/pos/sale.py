@@ -47,7 +47,7 @@ from .errors import (
     POSUsageError,
     TransactionInterruptedError,
 )
-from .link import PaymentMethod
+from .link import AdvisingLink, PaymentMethod
 from .pending import pending_to_dict
 from .points_hosts import LinkLoadHost
 from .records import PointsMovement, SaleResult, TxnStatus
@@ -130,6 +130,7 @@ def _complete(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
             return
         result.arc = b"Y1"  # approved offline by the card
         _approve(ctx, chip, result, first, card_id, "approved offline")
+        _advise_offline(ctx, chip, card_id)
         return
     _save(ctx, result, "online")
     request = chip.authorisation_request()
@@ -146,6 +147,7 @@ def _complete(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
         result.arc, result.cryptogram = b"Y3", second.cryptogram
         if second.kind is ACType.TC:
             _approve(ctx, chip, result, first, card_id, f"approved offline ({exc})", second)
+            _advise_offline(ctx, chip, card_id)
         else:
             finish_declined(ctx, result, f"issuer unreachable, declined offline ({exc})")
         return
@@ -167,6 +169,14 @@ def _complete(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
         message = "declined by the issuer" if not answer.response.approved \
             else "declined by the card"
         finish_declined(ctx, result, message)
+
+
+def _advise_offline(ctx: TerminalContext, chip: ChipPayment, card_id: str | None) -> None:
+    """A link with advices (the network link) tells the issuer of the offline approval."""
+    if isinstance(ctx.link, AdvisingLink):
+        request = chip.advice_request()
+        ctx.link.advise_offline_sale(request, card_id=card_id or request.pan,
+                                     method=chip.method or PaymentMethod.DEBIT)
 
 
 def _approve(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
