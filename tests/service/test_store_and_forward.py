@@ -1,0 +1,206 @@
+"""The terminal's side of lost answers and a host that is down, through real sockets.
+
+A relay on loopback stands between the terminal's network link and the service: it passes
+every request on, and can lose the answers to authorisations (the connection drops after
+the request was sent) or play a host that is down (every connection closes at once).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from host.pos import Journal, Terminal, TxnStatus
+from host.pos.link import PaymentMethod
+from host.pos.network_link import HostUnreachableError, NetworkLink, StanCounter
+from host.pos.saf import SAF_FILE, StoreAndForward
+from host.service.iso8583 import MTI, frame, frame_length
+from host.service.messages import Envelope, authorisation_request
+from host.service.reversals import ScriptOutcomeRecord, reversal_request
+from host.service.schema import svc_advices, svc_authorisations
+from host.testing.personalise import SAMPLE
+from tests.pos.conftest import MERCHANT, PIN, Clock, make_terminal
+
+from .conftest import Host, arqc_request, utc_now
+
+pytestmark = pytest.mark.sim
+
+
+class Relay:
+    """A TCP relay to ``upstream``: ``lose`` names the request MTIs whose answers are lost
+    (the terminal's connection is closed instead); ``down`` closes every connection at
+    once, as a host that is not there."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.lose: set[str] = set()
+        self.down = False
+        self.seen: list[str] = []  #: the MTIs that reached the service, in order
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.address = self._listener.getsockname()[:2]
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client:
+            if self.down:
+                return
+            with socket.create_connection(self.upstream, timeout=10) as server:
+                while (request := _read_frame(client)) is not None:
+                    server.sendall(frame(request))
+                    self.seen.append(request[:4].decode())
+                    answer = _read_frame(server)
+                    if answer is None or request[:4].decode() in self.lose:
+                        return  # the answer is lost: the terminal's connection drops
+                    client.sendall(frame(answer))
+
+
+def _read_frame(sock: socket.socket) -> bytes | None:
+    prefix = _read(sock, 2)
+    return None if prefix is None else _read(sock, frame_length(prefix))
+
+
+def _read(sock: socket.socket, count: int) -> bytes | None:
+    data = b""
+    while len(data) < count:
+        try:
+            chunk = sock.recv(count - len(data))
+        except OSError:
+            return None
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def relay(host: Host) -> Iterator[Relay]:
+    relay = Relay(host.address)
+    yield relay
+    relay.close()
+
+
+def _link(host: Host, relay: Relay, saf: StoreAndForward) -> NetworkLink:
+    return NetworkLink(*relay.address, merchant=MERCHANT, key=host.terminal.key, timeout=5,
+                       attempts=2, saf=saf)
+
+
+def _terminal(sim_card: Any, link: NetworkLink, tmp_path: Path) -> Terminal:
+    journal = Journal(tmp_path / "journal.sqlite3", terminal_id=MERCHANT.terminal_hex)
+    return make_terminal(sim_card, link, journal, Clock())
+
+
+def _held(host: Host) -> int:
+    return host.office.ledger.account("shop-a:cny").balance.credits_pending
+
+
+def _rows(host: Host, table: Any) -> list[Any]:
+    with host.office.db.read() as conn:
+        return list(conn.execute(select(table)))
+
+
+def test_a_lost_answer_is_repeated_then_reversed_and_no_hold_remains(
+        host: Host, relay: Relay, card: Any, tmp_path: Path) -> None:
+    relay.lose = {MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT}
+    saf = StoreAndForward(tmp_path / SAF_FILE)
+    _, request = arqc_request(card, 60_00)
+    with _link(host, relay, saf) as link, pytest.raises(HostUnreachableError):
+        link.authorise(request, card_id=SAMPLE.identity, method=PaymentMethod.DEBIT)
+    assert relay.seen == ["0100", "0101", "0400"]  # the same STAN twice, then the reversal
+    [auth] = host.authorisations()
+    assert auth.decision == "approve"  # the issuer approved: the answer was what got lost
+    assert _held(host) == 0 and saf.entries() == []
+    [row] = _rows(host, svc_authorisations)
+    assert row.reversed_at is not None and row.hold_id == f"hold-{auth.id}"
+
+
+def test_the_sale_whose_answer_is_lost_goes_the_unable_to_go_online_way(
+        host: Host, relay: Relay, sim_card: Any, tmp_path: Path) -> None:
+    relay.lose = {MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT}
+    saf = StoreAndForward(tmp_path / SAF_FILE)
+    with _link(host, relay, saf) as link:
+        terminal = _terminal(sim_card, link, tmp_path)
+        sale = terminal.purchase(60_00, pin=PIN, method=PaymentMethod.DEBIT, earn=False)
+        terminal.journal.close()
+    # the sample card's own rules approve offline when the issuer cannot be reached (Y3)
+    assert (sale.status, sale.arc) == (TxnStatus.APPROVED, b"Y3")
+    assert _held(host) == 0  # the online approval the terminal never heard of is undone
+    assert relay.seen == ["0100", "0101", "0400", "0220"] and saf.entries() == []
+    [advice] = _rows(host, svc_advices)  # the offline approval, told to the issuer
+    assert advice.kind == "offline_sale" and json.loads(advice.details)["amount"] == 60_00
+
+
+def test_a_host_that_is_down_gets_the_queue_in_order_once_it_is_back(
+        host: Host, relay: Relay, card: Any, tmp_path: Path) -> None:
+    relay.down = True
+    path = tmp_path / SAF_FILE
+    saf = StoreAndForward(path)
+    chip, request = arqc_request(card, 70_00)
+    with _link(host, relay, saf) as link:
+        with pytest.raises(HostUnreachableError):
+            link.authorise(request, card_id=SAMPLE.identity, method=PaymentMethod.DEBIT)
+        link.advise_offline_sale(chip.advice_request(), card_id=SAMPLE.identity,
+                                 method=PaymentMethod.DEBIT)
+    queued = saf.entries()
+    assert [(e.kind, e.mti) for e in queued] == [("reversal", "0400"), ("advice", "0220")]
+    saf.close()  # the terminal restarts: the queue is in its file
+    relay.down = False
+    saf = StoreAndForward(path)
+    with _link(host, relay, saf) as link:
+        assert link.forward() == 2
+        assert link.forward() == 0
+    assert saf.entries() == [] and relay.seen == ["0400", "0220"]
+    assert [(r.stan, r.authorisation_id) for r in _rows(host, svc_authorisations)] == [
+        (int(queued[0].message["90"][4:10]), None)]  # the reversal came first: noted
+    [advice] = _rows(host, svc_advices)
+    assert advice.stan == queued[1].stan
+    # the same queue forwarded again (a terminal that crashed before it forgot them):
+    # answered the same, posted once
+    again = StoreAndForward()
+    for entry in queued:
+        again.put(entry.kind, entry.message, at=entry.queued_at)
+    with _link(host, relay, again) as link:
+        assert link.forward() == 2
+    assert len(_rows(host, svc_advices)) == 1 and len(_rows(host, svc_authorisations)) == 1
+    assert host.authorisations() == [] and _held(host) == 0
+
+
+def test_a_message_the_service_refuses_is_kept_aside_and_the_next_ones_go(
+        host: Host, relay: Relay, card: Any, tmp_path: Path) -> None:
+    saf = StoreAndForward(tmp_path / SAF_FILE)
+    sent_at = utc_now()
+    _, request = arqc_request(card, 5_00)
+    with NetworkLink(*relay.address, merchant=MERCHANT, key=host.terminal.key, saf=saf,
+                     clock=lambda: sent_at, stan=StanCounter(500)) as link:
+        link.authorise(request, card_id=SAMPLE.identity, method=PaymentMethod.DEBIT)
+        original = authorisation_request(request, card_id=SAMPLE.identity,
+                                         method=PaymentMethod.DEBIT, cdol1=link.cdol1,
+                                         envelope=Envelope(MERCHANT.terminal_hex, "shop-a",
+                                                           500, sent_at))
+        wrong = {**reversal_request(original, Envelope(MERCHANT.terminal_hex, "shop-a", 600,
+                                                       sent_at)), "4": "000000000001"}
+        saf.put("reversal", wrong, at=sent_at)  # no honest terminal queues this one
+        link.report_scripts([ScriptOutcomeRecord("limit/none/1", False)])  # forwarded now
+        assert link.forward() == 0
+    assert [a.kind for a in _rows(host, svc_advices)] == ["scripts"]  # behind the refused one
+    [entry] = saf.entries()
+    assert entry.status == "refused" and "12" in (entry.last_error or "")
+    assert _held(host) == 5_00
