@@ -15,18 +15,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from apdu_specs.payment.aids import CREDIT_AID
+from host.backoffice.clock import from_micros, to_micros
+from host.backoffice.schema import FORMAT_VERSION, bo_issuer_scripts
+from host.payment.client import PaymentClient
 from host.pos import Journal, Terminal, TxnStatus
 from host.pos.link import PaymentMethod
 from host.pos.network_link import HostUnreachableError, NetworkLink, StanCounter
 from host.pos.saf import SAF_FILE, StoreAndForward
 from host.service.iso8583 import MTI, frame, frame_length
 from host.service.messages import Envelope, authorisation_request
-from host.service.reversals import ScriptOutcomeRecord, reversal_request
+from host.service.reversals import ScriptOutcomeRecord, reversal_request, script_advice
 from host.service.schema import svc_advices, svc_authorisations
 from host.testing.personalise import SAMPLE
-from tests.pos.conftest import MERCHANT, PIN, Clock, make_terminal
+from tests.pos.conftest import MERCHANT, PIN, START, Clock, make_terminal
 
 from .conftest import Host, arqc_request, utc_now
 
@@ -132,20 +136,30 @@ def test_a_lost_answer_is_repeated_then_reversed_and_no_hold_remains(
     assert row.reversed_at is not None and row.hold_id == f"hold-{auth.id}"
 
 
+@pytest.mark.parametrize(("amount", "status"), [(60_00, TxnStatus.APPROVED),
+                                                (600_00, TxnStatus.DECLINED)])
 def test_the_sale_whose_answer_is_lost_goes_the_unable_to_go_online_way(
-        host: Host, relay: Relay, sim_card: Any, tmp_path: Path) -> None:
+        host: Host, relay: Relay, sim_card: Any, tmp_path: Path, amount: int,
+        status: TxnStatus) -> None:
     relay.lose = {MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT}
     saf = StoreAndForward(tmp_path / SAF_FILE)
     with _link(host, relay, saf) as link:
         terminal = _terminal(sim_card, link, tmp_path)
-        sale = terminal.purchase(60_00, pin=PIN, method=PaymentMethod.DEBIT, earn=False)
+        sale = terminal.purchase(amount, pin=PIN, method=PaymentMethod.DEBIT, earn=False)
         terminal.journal.close()
-    # the sample card's own rules approve offline when the issuer cannot be reached (Y3)
-    assert (sale.status, sale.arc) == (TxnStatus.APPROVED, b"Y3")
+    # the card decides as when the issuer is out of reach (Y3): the sample card approves
+    # within its offline limit and declines above it
+    assert (sale.status, sale.arc) == (status, b"Y3")
     assert _held(host) == 0  # the online approval the terminal never heard of is undone
-    assert relay.seen == ["0100", "0101", "0400", "0220"] and saf.entries() == []
-    [advice] = _rows(host, svc_advices)  # the offline approval, told to the issuer
-    assert advice.kind == "offline_sale" and json.loads(advice.details)["amount"] == 60_00
+    assert [a.decision for a in host.authorisations()] == ["approve"]
+    advices = _rows(host, svc_advices)  # an offline approval is told to the issuer
+    if status is TxnStatus.APPROVED:
+        assert relay.seen == ["0100", "0101", "0400", "0220"]
+        assert [(a.kind, json.loads(a.details)["amount"]) for a in advices] == [
+            ("offline_sale", amount)]
+    else:
+        assert relay.seen == ["0100", "0101", "0400"] and advices == []
+    assert saf.entries() == []
 
 
 def test_a_host_that_is_down_gets_the_queue_in_order_once_it_is_back(
@@ -204,3 +218,44 @@ def test_a_message_the_service_refuses_is_kept_aside_and_the_next_ones_go(
     [entry] = saf.entries()
     assert entry.status == "refused" and "12" in (entry.last_error or "")
     assert _held(host) == 5_00
+
+
+# -- issuer scripts, confirmed over the network ----------------------------------------------
+
+
+def _raise_limit(host: Host, limit: int) -> str:
+    """What a credit review writes: a limit update waiting for the sample card's chip 1."""
+    script_id = f"limit/{SAMPLE.identity}/1"
+    with host.office.db.write() as conn:
+        conn.execute(insert(bo_issuer_scripts).values(
+            id=script_id, card_id=SAMPLE.identity, change_seq=1, new_limit=limit,
+            created_at=to_micros(START), delivered_at=None, format_version=FORMAT_VERSION))
+    return script_id
+
+
+def test_the_0110_names_its_scripts_and_the_terminal_confirms_them_once(
+        host: Host, relay: Relay, sim_card: Any, tmp_path: Path) -> None:
+    script_id = _raise_limit(host, 15_000_00)
+    saf = StoreAndForward(tmp_path / SAF_FILE)
+    with _link(host, relay, saf) as link:
+        terminal = _terminal(sim_card, link, tmp_path)
+        sale = terminal.purchase(10_00, pin=PIN, method=PaymentMethod.CREDIT, earn=False)
+        terminal.journal.close()
+        queued = saf.entries()
+    client = PaymentClient(terminal.card.chip1)
+    client.select_application(CREDIT_AID)
+    assert sale.approved and client.read_counters().credit_limit == 15_000_00  # PUT DATA ran
+    assert relay.seen == ["0100", "0220"] and queued == []
+    assert host.office.pending_limit_updates(SAMPLE.identity) == []
+    [advice] = _rows(host, svc_advices)
+    assert json.loads(advice.details) == {"ran": [script_id], "refused": [], "unknown": []}
+    with host.office.db.read() as conn:
+        delivered = conn.execute(select(bo_issuer_scripts.c.delivered_at)).scalar_one()
+    copy = StoreAndForward()  # the same advice once more: recorded once, delivered once
+    copy.put("scripts", script_advice([ScriptOutcomeRecord(script_id, True)], Envelope(
+        MERCHANT.terminal_hex, "shop-a", advice.stan, from_micros(advice.sent_at))), at=START)
+    with _link(host, relay, copy) as link:
+        assert link.forward() == 1
+    with host.office.db.read() as conn:
+        assert conn.execute(select(bo_issuer_scripts.c.delivered_at)).scalar_one() == delivered
+    assert len(_rows(host, svc_advices)) == 1
