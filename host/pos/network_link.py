@@ -483,6 +483,16 @@ class HTTPBackOffice:
                              query={"at": at.isoformat()})
         return api.upload_receipt_of(Fields(doc))
 
+    def reverse(self, *, stan: int, sent_at: dt.datetime, amount: int,
+                arqc: bytes | None = None) -> str:
+        """Undo the authorisation this terminal sent over ISO 8583 under ``stan`` at
+        ``sent_at`` (its DE 7): ``reversed``, ``already_reversed`` or
+        ``nothing_to_reverse``; another terminal's raises :class:`HTTPRefusedError` (403)."""
+        doc = self.door.call("POST", "/v1/reversals", {
+            "stan": stan, "sent_at": sent_at.isoformat(), "amount": amount,
+            **({"arqc": arqc.hex().upper()} if arqc is not None else {})})
+        return str(Fields(doc).text("status"))
+
     # -- queries -----------------------------------------------------------------------------
 
     def balances(self, card_id: str) -> dict[Purse, int]:

@@ -5,6 +5,7 @@ reverses another terminal's authorisation."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -18,12 +19,14 @@ from sqlalchemy import func, select
 from host.backoffice import Member, MemberKind, Ratio
 from host.backoffice.schema import ledger_transfers
 from host.pos.link import PaymentMethod
+from host.pos.network_link import HTTPBackOffice, HTTPRefusedError
 from host.service.iso8583 import MTI, Message, ResponseCode
 from host.service.mac import sign
 from host.service.messages import Envelope, authorisation_request
 from host.service.reversals import (
     SCRIPT_RESULTS,
     ScriptOutcomeRecord,
+    arqc_of,
     reversal_request,
     script_advice,
 )
@@ -191,3 +194,38 @@ def test_no_order_of_delivery_leaves_a_hold_after_a_reversal(sqlite_host: Host, 
         if reversed_ or not step.startswith("reversal"):
             connection.handle(sign(messages[step], host.terminal.key))
     assert _held(host) - before == (0 if reversed_ else 7_00)
+
+
+# -- the HTTP door's reversal -----------------------------------------------------------------
+
+
+def test_a_reversal_over_http_releases_the_hold_of_an_iso_authorisation_once(
+        service: Host, card: Any) -> None:
+    sent_at = utc_now()
+    original = _authorisation(service, card, 25_00, _envelope(sent_at=sent_at))
+    assert _send(service, original)["39"] == ResponseCode.APPROVED
+    door = HTTPBackOffice(service.http_url or "", terminal_id=MERCHANT.terminal_hex,
+                          key=service.terminal.key)
+    arqc = arqc_of(original)
+    with contextlib.closing(door):
+        first = door.reverse(stan=int(original["11"]), sent_at=sent_at, amount=25_00, arqc=arqc)
+        again = door.reverse(stan=int(original["11"]), sent_at=sent_at, amount=25_00, arqc=arqc)
+        unknown = door.reverse(stan=999_999, sent_at=sent_at, amount=1_00)
+        with pytest.raises(HTTPRefusedError) as refused:
+            door.reverse(stan=int(original["11"]), sent_at=sent_at, amount=1, arqc=arqc)
+    assert (first, again, unknown) == ("reversed", "already_reversed", "nothing_to_reverse")
+    assert refused.value.status == 409 and _held(service) == 0 and _voids(service) == 1
+
+
+def test_a_reversal_over_http_of_another_merchants_authorisation_is_forbidden(
+        service: Host, card: Any) -> None:
+    key = _other_terminal(service, "0000000B0001", "shop-b")
+    sent_at = utc_now()
+    original = _authorisation(service, card, 25_00, _envelope(sent_at=sent_at))
+    _send(service, original)
+    door = HTTPBackOffice(service.http_url or "", terminal_id="0000000B0001", key=key)
+    with contextlib.closing(door), pytest.raises(HTTPRefusedError) as refused:
+        door.reverse(stan=int(original["11"]), sent_at=sent_at, amount=25_00,
+                     arqc=arqc_of(original))
+    assert (refused.value.status, refused.value.code) == (403, "other_merchant")
+    assert _held(service) == 25_00
