@@ -15,22 +15,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import insert, select
 
 from apdu_specs.payment.aids import CREDIT_AID
 from host.backoffice.clock import from_micros, to_micros
 from host.backoffice.schema import FORMAT_VERSION, bo_issuer_scripts
+from host.cli.pos_cmds import pos
 from host.payment.client import PaymentClient
+from host.payment.perso import CDOL1
 from host.pos import Journal, Terminal, TxnStatus
+from host.pos.config import load_config
 from host.pos.link import PaymentMethod
 from host.pos.network_link import HostUnreachableError, NetworkLink, StanCounter
 from host.pos.saf import SAF_FILE, StoreAndForward
 from host.service.iso8583 import MTI, frame, frame_length
+from host.service.mac import write_key_file
 from host.service.messages import Envelope, authorisation_request
 from host.service.reversals import ScriptOutcomeRecord, reversal_request, script_advice
 from host.service.schema import svc_advices, svc_authorisations
 from host.testing.personalise import SAMPLE
-from tests.pos.conftest import MERCHANT, PIN, START, Clock, make_terminal
+from tests.pos.conftest import MERCHANT, PIN, START, Clock, make_terminal, terminal_files
 
 from .conftest import Host, arqc_request, utc_now
 
@@ -259,3 +264,41 @@ def test_the_0110_names_its_scripts_and_the_terminal_confirms_them_once(
     with host.office.db.read() as conn:
         assert conn.execute(select(bo_issuer_scripts.c.delivered_at)).scalar_one() == delivered
     assert len(_rows(host, svc_advices)) == 1
+
+
+# -- dualcard pos saf ---------------------------------------------------------------------------
+
+
+def test_the_queue_is_listed_and_flushed_from_the_command_line(host: Host, tmp_path: Path,
+                                                               card: Any) -> None:
+    (tmp_path / "terminal").mkdir()
+    files = terminal_files(tmp_path / "terminal")  # its own directory: not the host's ledger
+    key_file = tmp_path / "terminal.key"
+    write_key_file(key_file, terminal_id=MERCHANT.terminal_hex, key=host.terminal.key)
+    config = load_config(files["config"])
+    original = authorisation_request(arqc_request(card, 9_00)[1], card_id=SAMPLE.identity,
+                                     method=PaymentMethod.DEBIT, cdol1=CDOL1,
+                                     envelope=Envelope(MERCHANT.terminal_hex, "shop-a", 77,
+                                                       utc_now()))
+    queue = config.open_saf()
+    queue.put("reversal", reversal_request(original, Envelope(
+        MERCHANT.terminal_hex, "shop-a", 78, utc_now())), at=START)
+    queue.close()
+    listed = _pos("saf", "list", "--config", files["config"])
+    assert listed.exit_code == 0 and "0400 stan 000078  reversal pending" in listed.output
+    with socket.create_server(("127.0.0.1", 0)) as closed:  # a port nobody answers on
+        dead = f"127.0.0.1:{closed.getsockname()[1]}"
+    failed = _pos("saf", "flush", "--config", files["config"], "--service", dead,
+                  "--key-file", str(key_file), "--timeout", "2")
+    assert failed.exit_code == 1 and failed.output.count("\n") == 2  # the count, the error
+    flushed = _pos("saf", "flush", "--config", files["config"], "--service",
+                   f"{host.address[0]}:{host.address[1]}", "--key-file", str(key_file), "--json")
+    assert flushed.exit_code == 0 and json.loads(flushed.output) == {"forwarded": 1,
+                                                                      "waiting": 0}
+    assert _pos("saf", "list", "--config", files["config"]).output == "the queue is empty\n"
+    [row] = _rows(host, svc_authorisations)
+    assert (row.stan, row.authorisation_id) == (77, None)  # nothing to reverse: noted
+
+
+def _pos(*args: str) -> Any:
+    return CliRunner().invoke(pos, list(args), catch_exceptions=False)
