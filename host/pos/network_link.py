@@ -264,7 +264,9 @@ class NetworkLink:
 
     def forward(self, *, tries: int | None = None) -> int:
         """Send the queue in order until one gets no answer; how many the service took. A
-        message the service refuses with its MAC is kept, marked refused, and skipped."""
+        message the service refuses with its MAC is kept, marked refused, and skipped (one
+        refused as a duplicate stays pending: its STAN is live for another request, and
+        will not be once the replay window has passed)."""
         taken = 0
         for entry in self.saf.pending():
             try:
@@ -273,9 +275,9 @@ class NetworkLink:
                     ServiceRefusedError) as exc:
                 self.saf.failed(entry.seq, str(exc))
                 break
-            if reply["39"] != ResponseCode.APPROVED:
+            if reply["39"] != ResponseCode.APPROVED:  # 94: its STAN is another's for now
                 self.saf.failed(entry.seq, f"refused: response code {reply['39']}",
-                                refused=True)
+                                refused=reply["39"] != ResponseCode.DUPLICATE)
                 continue
             self.saf.sent(entry.seq)
             taken += 1

@@ -102,10 +102,10 @@ FIELDS: tuple[Field, ...] = (
     Field("49", "Currency code, transaction (ISO 4217 numeric)", "n", 3),
     Field("55", "ICC data (EMV BER-TLV)", "b", 999, 3),
     Field("62", "Alliance card identity (chip 2)", "ans", 64, 2),
-    Field("63", "Issuer script ids (space-separated), or their outcomes", "ans", 999, 3),
+    Field("63", "Issuer script ids, or their outcomes", "ans", 999, 3),
     Field("64", "Message authentication code", "b", 8),
     Field("70", "Network management information code", "n", 3),
-    Field("90", "Original data elements (MTI, STAN, DE 7, 22 zeros)", "n", 42),
+    Field("90", "Original data elements (MTI, STAN, DE 7, zeros)", "n", 42),
     Field("128", "Message authentication code", "b", 8),
 )
 _BY_KEY = {f.key: f for f in FIELDS}
