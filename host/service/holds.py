@@ -25,6 +25,12 @@ A reversal (:meth:`AuthorisationHolds.reverse`) is matched by the terminal that 
   in the same transaction as the hold).
 
 Advices (:meth:`AuthorisationHolds.take_advice`) are taken once by terminal, STAN and DE 7.
+
+A hold is written without waiting for the disk (``Database.write(flush=False)``), as the
+issuer's record of the approval before it is: lost in a power cut, it goes with that
+record (SQLite's log keeps commits in order), and the approval was never made as far as
+the service knows; a reversal of it is then answered with nothing to release. Reversals
+and advices wait for the disk.
 """
 
 from __future__ import annotations
@@ -119,8 +125,8 @@ class AuthorisationHolds:
         """Note the issuer's answer to this request and, if it approved, post its hold;
         the hold's id, or None (declined, or reversed before: nothing held)."""
         key = _key(terminal.terminal_id, stan, sent_at)
-        with self.services.db.write() as conn:
-            record = authorisation_by_arqc(conn, arqc)
+        with self.services.db.write(flush=False) as conn:  # see the module: lost with the
+            record = authorisation_by_arqc(conn, arqc)    # issuer's record, or not at all
             if record is None:
                 return None
             hold_id = f"hold-{record.id}" if record.approved else None
@@ -135,7 +141,8 @@ class AuthorisationHolds:
                 account_id(terminal.merchant_id, Role.CNY), record.amount, Asset.CNY,
                 Source(SourceKind.TERMINAL, terminal.terminal_id), expires_at=now + self.lifetime,
                 details={"stan": stan, "authorisation": record.id})
-            if not self.services.office.ledger.apply(conn, [transfer], at=now).ok:
+            ledger = self.services.office.ledger  # the row was new, so is the hold's id
+            if not ledger.apply(conn, [transfer], at=now, ids_are_new=True).ok:
                 conn.execute(_NO_HOLD, key)  # no such account: the answer stands, unheld
                 return None
         return hold_id
