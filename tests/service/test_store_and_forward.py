@@ -50,6 +50,7 @@ class Relay:
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.lose: set[str] = set()
+        self.stall = False  #: a lost answer is held back, not dropped (the terminal times out)
         self.down = False
         self.seen: list[str] = []  #: the MTIs that reached the service, in order
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -78,6 +79,8 @@ class Relay:
                     self.seen.append(request[:4].decode())
                     answer = _read_frame(server)
                     if answer is None or request[:4].decode() in self.lose:
+                        if self.stall:  # never answered: wait for the terminal to give up
+                            _read(client, 1)
                         return  # the answer is lost: the terminal's connection drops
                     client.sendall(frame(answer))
 
@@ -126,12 +129,14 @@ def _rows(host: Host, table: Any) -> list[Any]:
         return list(conn.execute(select(table)))
 
 
+@pytest.mark.parametrize("stall", [False, True], ids=["connection dropped", "timed out"])
 def test_a_lost_answer_is_repeated_then_reversed_and_no_hold_remains(
-        host: Host, relay: Relay, card: Any, tmp_path: Path) -> None:
-    relay.lose = {MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT}
+        host: Host, relay: Relay, card: Any, tmp_path: Path, stall: bool) -> None:
+    relay.lose, relay.stall = {MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT}, stall
     saf = StoreAndForward(tmp_path / SAF_FILE)
     _, request = arqc_request(card, 60_00)
-    with _link(host, relay, saf) as link, pytest.raises(HostUnreachableError):
+    with NetworkLink(*relay.address, merchant=MERCHANT, key=host.terminal.key, timeout=0.5,
+                     attempts=2, saf=saf) as link, pytest.raises(HostUnreachableError):
         link.authorise(request, card_id=SAMPLE.identity, method=PaymentMethod.DEBIT)
     assert relay.seen == ["0100", "0101", "0400"]  # the same STAN twice, then the reversal
     [auth] = host.authorisations()
