@@ -229,3 +229,28 @@ def test_a_reversal_over_http_of_another_merchants_authorisation_is_forbidden(
                      arqc=arqc_of(original))
     assert (refused.value.status, refused.value.code) == (403, "other_merchant")
     assert _held(service) == 25_00
+
+
+# -- whatever a terminal puts in them ---------------------------------------------------------
+
+_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mti=st.sampled_from([MTI.REVERSAL, MTI.REVERSAL_REPEAT, MTI.ADVICE, MTI.ADVICE_REPEAT]),
+       de90=st.text("0123456789", min_size=42, max_size=42) | st.just(
+           "0100000001" + "0618013005" + "0" * 22),
+       processing=st.sampled_from(["002000", "003000", SCRIPT_RESULTS, "000000", "999999"]),
+       de63=_TEXT, amount=st.integers(0, 10**12 - 1),
+       icc=st.binary(max_size=40) | st.just(bytes.fromhex("9F2608") + bytes(8)))
+def test_no_reversal_or_advice_a_terminal_makes_up_is_a_malfunction(
+        sqlite_host: Host, mti: str, de90: str, processing: str, de63: str, amount: int,
+        icc: bytes) -> None:
+    message: Message = {"t": mti, **_envelope().fields(), "3": processing, "4": f"{amount:012d}",
+                        "90": de90, "55": icc}
+    if de63:
+        message["63"] = de63
+    raw = sqlite_host.core.connection("fuzz").handle(sign(message, sqlite_host.terminal.key))
+    assert raw is not None
+    assert answer_of(raw)["39"] in {"00", "12", "30", "58", "03"}
+    assert _held(sqlite_host) == 0
