@@ -8,7 +8,8 @@ The network link (:class:`~host.pos.network_link.NetworkLink`) forwards them in 
 they were queued, each with its own STAN and DE 7 as first written, and removes one only
 once the service has answered it with its MAC. A message the service refused with its
 MAC (it will refuse it again) is kept, marked ``refused``, for an operator to read
-(``dualcard pos saf list``); the next ones are still forwarded.
+(``dualcard pos saf list``); the next ones are still forwarded. One answered 94 stays
+pending: its STAN is live for another request until the service's replay window passes.
 
 Messages are stored as the dialect's bytes without a MAC (:func:`host.service.iso8583.encode`):
 the link signs each one when it sends it.

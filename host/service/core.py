@@ -17,8 +17,12 @@ through these steps, and the first that fails answers it:
    issuer's own record when the issuer answered the original: the same decision and ARPC
    again, nothing recorded twice (the scripts stay pending for the card's next online
    transaction). When the original never reached the issuer (refused, or cut short by a
-   crash) the repeat is handled as the original would have been;
-6. the request is handled.
+   crash) the repeat is handled as the original would have been. Reversals and advices
+   (0400/0401, 0220/0221) are acted on once by their own records (:mod:`.holds`): their
+   DE 7 is not held to the window (a terminal's store-and-forward queue sends them late)
+   and a copy of the request holding the STAN is let through, to be answered the same;
+6. the request is handled: an approved authorisation posts its hold, a reversal releases
+   it (:mod:`.holds`), an advice is taken once.
 
 Refusals at steps 2–5 reach no issuer and post nothing. Nothing raises out of
 :meth:`Connection.handle`: an unexpected error answers 96 (or, before a message is read,
