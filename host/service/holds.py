@@ -157,11 +157,13 @@ class AuthorisationHolds:
             row = conn.execute(_ROW, key).first()
             if row is None:
                 self._not_another_terminals(conn, reversal)
-                conn.execute(_INSERT, {**key, "arqc": reversal.arqc, "amount": reversal.amount,
-                                       "authorisation_id": None, "hold_id": None,
-                                       "reversed_at": to_micros(now), "now": to_micros(now),
-                                       "version": FORMAT_VERSION})
-                return ReversalOutcome.NOTHING_TO_REVERSE
+                if conn.execute(_INSERT, {**key, "arqc": reversal.arqc,
+                                          "amount": reversal.amount, "authorisation_id": None,
+                                          "hold_id": None, "reversed_at": to_micros(now),
+                                          "now": to_micros(now),
+                                          "version": FORMAT_VERSION}).rowcount == 1:
+                    return ReversalOutcome.NOTHING_TO_REVERSE
+                row = conn.execute(_ROW, key).one()  # its authorisation came meanwhile
             if (reversal.arqc not in (None, bytes(row.arqc or b""))
                     or reversal.amount != row.amount):
                 raise ReversalRefusedError(ResponseCode.INVALID_TRANSACTION,

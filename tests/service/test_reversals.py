@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import itertools
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from host.backoffice import Member, MemberKind, Ratio
 from host.backoffice.schema import ledger_transfers
 from host.pos.link import PaymentMethod
 from host.pos.network_link import HTTPBackOffice, HTTPRefusedError
+from host.service.core import ServiceCore
 from host.service.iso8583 import MTI, Message, ResponseCode
 from host.service.mac import sign
 from host.service.messages import Envelope, authorisation_request
@@ -254,3 +256,34 @@ def test_no_reversal_or_advice_a_terminal_makes_up_is_a_malfunction(
     assert raw is not None
     assert answer_of(raw)["39"] in {"00", "12", "30", "58", "03"}
     assert _held(sqlite_host) == 0
+
+
+def _race(host: Host, *runs: tuple[ServiceCore, Message]) -> list[str]:
+    """Each message handled by its core at the same moment, in its own thread: the codes."""
+    start = threading.Barrier(len(runs))
+    answers: list[str] = ["" for _ in runs]
+
+    def send(number: int) -> None:
+        core, message = runs[number]
+        start.wait(10)
+        answers[number] = answer_of(core.connection(f"racer {number}").handle(
+            sign(message, host.terminal.key)))["39"]
+
+    racers = [threading.Thread(target=send, args=(number,)) for number in range(len(runs))]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(30)
+    return answers
+
+
+def test_an_authorisation_and_its_reversal_racing_in_two_service_cores_leave_no_hold(
+        host: Host, card: Any) -> None:
+    second = ServiceCore(host.core.services)  # another service process on the same database
+    for _ in range(5):
+        original = _authorisation(host, card, 3_00)
+        auth, reversal = _race(host, (host.core, original),
+                               (second, reversal_request(original, _envelope())))
+        assert reversal == ResponseCode.APPROVED
+        assert auth in (ResponseCode.APPROVED, ResponseCode.TOO_LATE)
+        assert _held(host) == 0
