@@ -107,12 +107,19 @@ class UploadReceipt:
 
 @runtime_checkable
 class AdvisingLink(Protocol):
-    """A link that tells the issuer of sales the card approved offline (a network link's
-    advices; in process the batch upload is the only word the back office needs)."""
+    """A link that tells the issuer of sales the card approved offline, and undoes an
+    approval the card then declined (a network link's advices and reversals; in process
+    the batch upload is the only word the back office needs, and an approval holds
+    nothing)."""
 
     def advise_offline_sale(self, request: AuthorisationRequest, *, card_id: str,
                             method: PaymentMethod) -> None:
         """Queue the advice of an offline approval; forwarded when the issuer is reachable."""
+        ...
+
+    def reverse_authorisation(self, request: AuthorisationRequest) -> None:
+        """The issuer approved ``request`` but the card declined (or refused the ARPC):
+        release what the approval holds."""
         ...
 
 

@@ -206,6 +206,8 @@ class NetworkLink:
         self.saf = saf if saf is not None else StoreAndForward()
         self._sent = False  #: whether the current request left this terminal at least once
         self._reachable = True  #: whether the last exchange was answered
+        #: the last approved 0100s by ARQC, to reverse if the card then declines
+        self._approved: dict[bytes, Message] = {}
         #: the HTTP door's side of the link (None: the other requests go to ``others``)
         self.http = None if http is None else HTTPBackOffice(
             http, terminal_id=merchant.terminal_hex, key=self._key, timeout=timeout,
@@ -244,8 +246,17 @@ class NetworkLink:
             if self._sent:  # it may have been approved, and the amount held: undo it
                 self._queue("reversal", reversal_request(message, self._envelope()), tries=1)
             raise
+        if answer.response.approved:
+            self._approved = {**dict(list(self._approved.items())[-15:]), request.arqc: message}
         self.forward()  # the service answers: what waited for it goes now
         return answer
+
+    def reverse_authorisation(self, request: AuthorisationRequest) -> None:
+        """The card declined what the issuer approved (or refused its ARPC): queue the
+        reversal of that 0100, and try it once."""
+        message = self._approved.pop(request.arqc, None)
+        if message is not None:
+            self._queue("reversal", reversal_request(message, self._envelope()), tries=1)
 
     # -- store and forward -----------------------------------------------------------------------
 

@@ -24,20 +24,23 @@ from host.backoffice.schema import FORMAT_VERSION, bo_issuer_scripts
 from host.cli.pos_cmds import pos
 from host.payment.client import PaymentClient
 from host.payment.perso import CDOL1
-from host.pos import Journal, Terminal, TxnStatus
+from host.pos import ARPCRejectedError, Journal, Terminal, TxnStatus
 from host.pos.config import load_config
 from host.pos.link import PaymentMethod
 from host.pos.network_link import HostUnreachableError, NetworkLink, StanCounter
 from host.pos.saf import SAF_FILE, StoreAndForward
+from host.service.core import ServiceCore
 from host.service.iso8583 import MTI, frame, frame_length
 from host.service.mac import write_key_file
 from host.service.messages import Envelope, authorisation_request
 from host.service.reversals import ScriptOutcomeRecord, reversal_request, script_advice
 from host.service.schema import svc_advices, svc_authorisations
+from host.service.tcp_server import ISOServer, serve_in_thread
 from host.testing.personalise import SAMPLE
 from tests.pos.conftest import MERCHANT, PIN, START, Clock, make_terminal, terminal_files
 
 from .conftest import Host, arqc_request, utc_now
+from .test_service_tcp import _RogueServices
 
 pytestmark = pytest.mark.sim
 
@@ -307,3 +310,19 @@ def test_the_queue_is_listed_and_flushed_from_the_command_line(host: Host, tmp_p
 
 def _pos(*args: str) -> Any:
     return CliRunner().invoke(pos, list(args), catch_exceptions=False)
+
+
+def test_an_approval_the_card_refuses_is_reversed(host: Host, sim_card: Any,
+                                                  tmp_path: Path) -> None:
+    rogue = ServiceCore(_RogueServices(host.core.services))  # type: ignore[arg-type]
+    with serve_in_thread(ISOServer(rogue)) as address, \
+            NetworkLink(*address, merchant=MERCHANT, key=host.terminal.key) as link:
+        terminal = _terminal(sim_card, link, tmp_path)
+        with pytest.raises(ARPCRejectedError):  # the ARPC is not the issuer's
+            terminal.purchase(20_00, pin=PIN, method=PaymentMethod.DEBIT, earn=False)
+        terminal.journal.close()
+        assert link.saf.entries() == []
+    [auth] = host.authorisations()
+    assert auth.decision == "approve" and _held(host) == 0  # approved, held, then released
+    [row] = _rows(host, svc_authorisations)
+    assert row.reversed_at is not None
