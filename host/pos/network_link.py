@@ -18,19 +18,19 @@ the same queue. The queue is forwarded in order after every authorisation the se
 answers, and by :meth:`NetworkLink.forward` (``dualcard pos saf flush``); each message
 keeps its STAN and DE 7, and the service acts on each once.
 
-The link's other requests (points, loads, redemptions, uploads, the issuer's scripts
-and stripe authorisations) go to the service's HTTP/JSON door at ``http`` (a base URL,
-``http://127.0.0.1:8080``): each one signed with the same key (:mod:`host.service.http_auth`),
-under an idempotency key that every retry repeats, so the service acts on it once; each
-answer's MAC is checked before anything in it is believed. A request that gets no answer,
-a 503 or a 500, or a "being handled" 409, is retried (``attempts`` in all, a short pause
-between them), then :class:`HostUnreachableError`. What the back office refuses raises
-what the in-process link raises: :class:`~host.records.errors.BatchRejectedError` with
-its rejections, :class:`~host.points.errors.PurseMACError`,
-:class:`~host.records.errors.NotFoundError`, and :class:`BackOfficeRefusedError` (a
-:class:`~host.records.errors.BackOfficeError`) for a refused load or redemption. Without
-``http`` they go to ``others`` (an in-process link, say) when one is given, else they raise
-:class:`NotOverISO8583Error`.
+The link's other requests (points, loads, redemptions, uploads and stripe authorisations;
+the issuer's scripts are confirmed by an advice over ISO 8583) go to the service's
+HTTP/JSON door at ``http`` (a base URL, ``http://127.0.0.1:8080``): each one signed with
+the same key (:mod:`host.service.http_auth`), under an idempotency key that every retry
+repeats, so the service acts on it once; each answer's MAC is checked before anything in
+it is believed. A request that gets no answer, a 503 or a 500, or a "being handled" 409,
+is retried (``attempts`` in all, a short pause between them), then
+:class:`HostUnreachableError`. What the back office refuses raises what the in-process
+link raises: :class:`~host.records.errors.BatchRejectedError` with its rejections,
+:class:`~host.points.errors.PurseMACError`, :class:`~host.records.errors.NotFoundError`,
+and :class:`BackOfficeRefusedError` (a :class:`~host.records.errors.BackOfficeError`) for
+a refused load or redemption. Without ``http`` they go to ``others`` (an in-process link,
+say) when one is given, else they raise :class:`NotOverISO8583Error`.
 
 The STAN counter (:class:`StanCounter`) starts from the clock's seconds unless told
 where: a terminal that keeps its counter across restarts should pass its own.
