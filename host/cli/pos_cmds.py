@@ -35,7 +35,9 @@ from ..pos import (
 )
 from ..pos.config import TerminalConfig, load_config
 from ..pos.context import EmptySlot
+from ..pos.network_link import NetworkLink
 from ..pos.slip import SlipFormatError, render_slip, slip_from_summary
+from ..service.mac import read_key_file
 from .card_io import emit
 from .errors import CLIError, cli_errors, register_error
 from .exit_codes import ExitCode
@@ -269,3 +271,61 @@ def batch_list(config_path: str, as_json: bool) -> None:
         j.close()
     emit(rows, as_json, "\n".join(f"{r['batch_id']}  {r['status']:<8} closed {r['closed_at']}"
                                   for r in rows) or "no batches")
+
+
+@pos.group("saf")
+def saf() -> None:
+    """The store-and-forward queue: reversals and advices the service host has not had yet."""
+
+
+@saf.command("list")
+@_config_option
+@json_option
+@cli_errors
+def saf_list(config_path: str, as_json: bool) -> None:
+    """What the queue holds, in the order it will be sent."""
+    queue = load_config(config_path).open_saf()
+    try:
+        rows = [entry.to_dict() for entry in queue.entries()]
+    finally:
+        queue.close()
+    emit(rows, as_json, "\n".join(
+        f"{r['seq']:>4}  {r['mti']} stan {r['stan']:06d}  {r['kind']:<8} {r['status']:<8} "
+        f"queued {r['queued_at']}  tries {r['attempts']}" for r in rows) or "the queue is empty")
+
+
+@saf.command("flush")
+@_config_option
+@click.option("--service", "address", required=True, metavar="HOST:PORT",
+              help="the service host's ISO 8583 door")
+@click.option("--key-file", type=click.Path(dir_okay=False), required=True,
+              help="the terminal's MAC key file (dualcard host terminal add --key-out)")
+@click.option("--timeout", type=click.FloatRange(0.1, 120), default=5.0, show_default=True,
+              help="seconds to wait for each answer")
+@json_option
+@cli_errors
+def saf_flush(config_path: str, address: str, key_file: str, timeout: float,
+              as_json: bool) -> None:
+    """[!] Send the queue to the service, in order; each message keeps its STAN and is acted
+    on once (safe to repeat). Exit 1 when messages are still waiting."""
+    config = load_config(config_path)
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.UsageError(f"--service {address!r} is not HOST:PORT")
+    terminal_id, key = read_key_file(key_file)
+    if terminal_id != config.merchant.terminal_hex:
+        raise CLIError(f"key file {key_file} is terminal {terminal_id}'s, not "
+                       f"{config.merchant.terminal_hex}'s", ExitCode.USAGE)
+    queue = config.open_saf()
+    try:
+        with NetworkLink(host, int(port), merchant=config.merchant, key=key, timeout=timeout,
+                         attempts=1, saf=queue) as link:
+            forwarded = link.forward()
+        waiting = len(queue.pending())
+    finally:
+        queue.close()
+    emit({"forwarded": forwarded, "waiting": waiting}, as_json,
+         f"{forwarded} forwarded, {waiting} waiting")
+    if waiting:
+        raise CLIError(f"the service at {address} did not take every message: {waiting} "
+                       "still queued")

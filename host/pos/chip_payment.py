@@ -151,6 +151,16 @@ class ChipPayment:
         except PaymentError as exc:
             raise CardDataError(f"cannot build the authorisation request: {exc}") from None
 
+    def advice_request(self) -> AuthorisationRequest:
+        """What an advice of this transaction carries: the first GENERATE AC's cryptogram
+        (a TC when the card approved offline) and the CDOL1 data it covers."""
+        if self.first is None or self.options is None:
+            raise POSUsageError("no cryptogram yet: call first_ac() first")
+        card = self._card()
+        return AuthorisationRequest(card.pan, card.psn, self.first.atc, self.first.cryptogram,
+                                    self.cdol1_data, self.options.aip, self.first.iad,
+                                    self.txn.amount, self.terminal.currency)
+
     def complete_online(self, response: AuthorisationResponse) -> OnlineCompletion:
         """Give the card the issuer's answer, run its scripts, ask the final cryptogram."""
         if self.options is None:

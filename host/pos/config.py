@@ -27,6 +27,7 @@ from .errors import POSUsageError
 from .journal import Journal
 from .link import BackOfficeLink
 from .merchant import MerchantIdentity
+from .saf import SAF_FILE, StoreAndForward
 from .terminal import Terminal
 
 __all__ = ["CONFIG_FORMAT", "TerminalConfig", "load_config"]
@@ -48,6 +49,10 @@ class TerminalConfig:
 
     def open_journal(self) -> Journal:
         return Journal(self.journal, terminal_id=self.merchant.terminal_hex)
+
+    def open_saf(self) -> StoreAndForward:
+        """The store-and-forward queue, ``saf.sqlite3`` beside the journal."""
+        return StoreAndForward(self.journal.parent / SAF_FILE)
 
     def terminal(self, chip1: Transport, chip2: Transport, link: BackOfficeLink,
                  journal: Journal) -> Terminal:

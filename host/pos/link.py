@@ -26,6 +26,7 @@ from host.records.batch import PurseRecord as BatchPurseRecord
 from host.records.batch import SaleClaim, TerminalBatch
 
 __all__ = [
+    "AdvisingLink",
     "BackOfficeLink",
     "EarnQuote",
     "OnlineAnswer",
@@ -102,6 +103,24 @@ class UploadReceipt:
     batch_id: str
     status: str  #: "created", or "exists" when the same batch was cleared before
     summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class AdvisingLink(Protocol):
+    """A link that tells the issuer of sales the card approved offline, and undoes an
+    approval the card then declined (a network link's advices and reversals; in process
+    the batch upload is the only word the back office needs, and an approval holds
+    nothing)."""
+
+    def advise_offline_sale(self, request: AuthorisationRequest, *, card_id: str,
+                            method: PaymentMethod) -> None:
+        """Queue the advice of an offline approval; forwarded when the issuer is reachable."""
+        ...
+
+    def reverse_authorisation(self, request: AuthorisationRequest) -> None:
+        """The issuer approved ``request`` but the card declined (or refused the ARPC):
+        release what the approval holds."""
+        ...
 
 
 @runtime_checkable

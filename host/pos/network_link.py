@@ -7,22 +7,30 @@ believed. A request not answered within ``timeout`` is sent again on a new conne
 a repeat (0101) with the same STAN and DE 7: the service answers a repeat of a request it
 already answered with that answer, and acts on it only once. When no attempt gets an
 answer the link raises :class:`HostUnreachableError` (a :class:`ConnectionError`), so the
-sale lets the card decide offline, as with any issuer out of reach. Sending a reversal
-(0400) for an answer that was lost is not done yet.
+sale lets the card decide offline, as with any issuer out of reach. When the request was
+sent at least once (the service may have approved it and held the amount), or the answer
+came without a valid MAC, the link first queues a reversal (0400) of it in its
+store-and-forward queue (:mod:`.saf`) and tries it once: the service releases the hold,
+or, if the reversal overtakes a delayed authorisation, refuses that authorisation when it
+arrives. Advices of sales the card approved offline (:meth:`NetworkLink.advise_offline_sale`)
+and the outcomes of issuer scripts (:meth:`NetworkLink.report_scripts`, 0220) go through
+the same queue. The queue is forwarded in order after every authorisation the service
+answers, and by :meth:`NetworkLink.forward` (``dualcard pos saf flush``); each message
+keeps its STAN and DE 7, and the service acts on each once.
 
-The link's other requests (points, loads, redemptions, uploads, the issuer's scripts
-and stripe authorisations) go to the service's HTTP/JSON door at ``http`` (a base URL,
-``http://127.0.0.1:8080``): each one signed with the same key (:mod:`host.service.http_auth`),
-under an idempotency key that every retry repeats, so the service acts on it once; each
-answer's MAC is checked before anything in it is believed. A request that gets no answer,
-a 503 or a 500, or a "being handled" 409, is retried (``attempts`` in all, a short pause
-between them), then :class:`HostUnreachableError`. What the back office refuses raises
-what the in-process link raises: :class:`~host.records.errors.BatchRejectedError` with
-its rejections, :class:`~host.points.errors.PurseMACError`,
-:class:`~host.records.errors.NotFoundError`, and :class:`BackOfficeRefusedError` (a
-:class:`~host.records.errors.BackOfficeError`) for a refused load or redemption. Without
-``http`` they go to ``others`` (an in-process link, say) when one is given, else they raise
-:class:`NotOverISO8583Error`.
+The link's other requests (points, loads, redemptions, uploads and stripe authorisations;
+the issuer's scripts are confirmed by an advice over ISO 8583) go to the service's
+HTTP/JSON door at ``http`` (a base URL, ``http://127.0.0.1:8080``): each one signed with
+the same key (:mod:`host.service.http_auth`), under an idempotency key that every retry
+repeats, so the service acts on it once; each answer's MAC is checked before anything in
+it is believed. A request that gets no answer, a 503 or a 500, or a "being handled" 409,
+is retried (``attempts`` in all, a short pause between them), then
+:class:`HostUnreachableError`. What the back office refuses raises what the in-process
+link raises: :class:`~host.records.errors.BatchRejectedError` with its rejections,
+:class:`~host.points.errors.PurseMACError`, :class:`~host.records.errors.NotFoundError`,
+and :class:`BackOfficeRefusedError` (a :class:`~host.records.errors.BackOfficeError`) for
+a refused load or redemption. Without ``http`` they go to ``others`` (an in-process link,
+say) when one is given, else they raise :class:`NotOverISO8583Error`.
 
 Given ``tls`` (:func:`host.service.tls.client_context`: the alliance CA, and for mutual
 TLS the terminal's certificate), both doors are reached over TLS: the host's certificate
@@ -85,6 +93,12 @@ from host.service.messages import (
     decision_of,
     network_request,
 )
+from host.service.reversals import (
+    ScriptOutcomeRecord,
+    reversal_request,
+    script_advice,
+    script_ids_of,
+)
 from host.service.tls import tls_failure
 
 from .errors import POSError
@@ -98,6 +112,7 @@ from .link import (
     UploadReceipt,
 )
 from .merchant import MerchantIdentity
+from .saf import StoreAndForward
 
 __all__ = [
     "AnswerNotAuthenticatedError",
@@ -112,6 +127,8 @@ __all__ = [
 ]
 
 _STAN_MAX = 999_999
+#: how a queued message is sent again when its first attempt got no answer
+_REPEATS: dict[str, str] = {MTI.REVERSAL: MTI.REVERSAL_REPEAT, MTI.ADVICE: MTI.ADVICE_REPEAT}
 
 
 class NotOverISO8583Error(POSError, LocalError):
@@ -183,6 +200,7 @@ class NetworkLink:
                  others: BackOfficeLink | None = None, http: str | None = None,
                  clock: Callable[[], dt.datetime] = _utc_now,
                  stan: Callable[[], int] | None = None,
+                 saf: StoreAndForward | None = None,
                  tls: ssl.SSLContext | None = None) -> None:
         self.address = (host, port)
         #: TLS to both doors (None: plain TCP, and the HTTP URL's own scheme)
@@ -196,6 +214,12 @@ class NetworkLink:
         self._clock = clock
         self._stan = stan or StanCounter()
         self._socket: socket.socket | None = None
+        #: reversals and advices until the service has them (in memory unless given a file)
+        self.saf = saf if saf is not None else StoreAndForward()
+        self._sent = False  #: whether the current request left this terminal at least once
+        self._reachable = True  #: whether the last exchange was answered
+        #: the last approved 0100s by ARQC, to reverse if the card then declines
+        self._approved: dict[bytes, Message] = {}
         #: the HTTP door's side of the link (None: the other requests go to ``others``)
         self.http = None if http is None else HTTPBackOffice(
             http, terminal_id=merchant.terminal_hex, key=self._key, timeout=timeout,
@@ -231,8 +255,67 @@ class NetworkLink:
         envelope = self._envelope()
         message = authorisation_request(request, card_id=card_id, method=method,
                                         envelope=envelope, cdol1=self.cdol1)
-        reply = self._exchange(message, repeat=MTI.AUTHORISATION_REPEAT)
-        return OnlineAnswer(_issuer_answer(reply))
+        self._sent = False
+        try:
+            reply = self._exchange(message, repeat=MTI.AUTHORISATION_REPEAT)
+            answer = OnlineAnswer(_issuer_answer(reply), script_ids_of(reply))
+        except (HostUnreachableError, AnswerNotAuthenticatedError, MessageFormatError):
+            if self._sent:  # it may have been approved, and the amount held: undo it
+                self._queue("reversal", reversal_request(message, self._envelope()), tries=1)
+            raise
+        if answer.response.approved:
+            self._approved = {**dict(list(self._approved.items())[-15:]), request.arqc: message}
+        self.forward()  # the service answers: what waited for it goes now
+        return answer
+
+    def reverse_authorisation(self, request: AuthorisationRequest) -> None:
+        """The card declined what the issuer approved (or refused its ARPC): queue the
+        reversal of that 0100, and try it once."""
+        message = self._approved.pop(request.arqc, None)
+        if message is not None:
+            self._queue("reversal", reversal_request(message, self._envelope()), tries=1)
+
+    # -- store and forward -----------------------------------------------------------------------
+
+    def advise_offline_sale(self, request: AuthorisationRequest, *, card_id: str,
+                            method: PaymentMethod) -> None:
+        """Tell the service (0220) of a sale the card approved offline; ``request`` holds
+        the first GENERATE AC's cryptogram and what it covers."""
+        message = authorisation_request(request, card_id=card_id, method=method,
+                                        envelope=self._envelope(), cdol1=self.cdol1)
+        self._queue("advice", {**message, "t": MTI.ADVICE})
+
+    def report_scripts(self, outcomes: Sequence[ScriptOutcomeRecord]) -> None:
+        """Tell the service (0220) which issuer scripts the card ran and which it refused."""
+        if outcomes:
+            self._queue("scripts", script_advice(outcomes, self._envelope()))
+
+    def forward(self, *, tries: int | None = None) -> int:
+        """Send the queue in order until one gets no answer; how many the service took. A
+        message the service refuses with its MAC is kept, marked refused, and skipped (one
+        refused as a duplicate stays pending: its STAN is live for another request, and
+        will not be once the replay window has passed)."""
+        taken = 0
+        for entry in self.saf.pending():
+            try:
+                reply = self._exchange(entry.message, repeat=_REPEATS[entry.mti], tries=tries)
+            except (HostUnreachableError, AnswerNotAuthenticatedError,
+                    ServiceRefusedError) as exc:
+                self.saf.failed(entry.seq, str(exc))
+                break
+            if reply["39"] != ResponseCode.APPROVED:  # 94: its STAN is another's for now
+                self.saf.failed(entry.seq, f"refused: response code {reply['39']}",
+                                refused=reply["39"] != ResponseCode.DUPLICATE)
+                continue
+            self.saf.sent(entry.seq)
+            taken += 1
+        return taken
+
+    def _queue(self, kind: str, message: Message, *, tries: int | None = None) -> None:
+        """Write ``message`` to the queue first, then forward it if the service answers."""
+        self.saf.put(kind, message, at=self._clock())
+        if self._reachable or tries is not None:
+            self.forward(tries=tries)
 
     def sign_on(self) -> None:
         """0800 sign-on: the service knows this terminal and its key (else it refuses)."""
@@ -260,11 +343,14 @@ class NetworkLink:
 
     # -- the exchange ----------------------------------------------------------------------------
 
-    def _exchange(self, message: Message, *, repeat: str | None) -> Message:
-        """Send ``message`` until answered; a retry is ``repeat`` with the same STAN and
-        DE 7 (or, for an idempotent message, the same message afresh)."""
+    def _exchange(self, message: Message, *, repeat: str | None,
+                  tries: int | None = None) -> Message:
+        """Send ``message`` until answered (``tries`` times at most, else ``attempts``); a
+        retry is ``repeat`` with the same STAN and DE 7 (or, for an idempotent message, the
+        same message afresh)."""
         failure: Exception | None = None
-        for attempt in range(self.attempts):
+        attempts = self.attempts if tries is None else tries
+        for attempt in range(attempts):
             if attempt and repeat is None:
                 message = {**message, **self._envelope().fields()}
             sent = message if attempt == 0 or repeat is None else {**message, "t": repeat}
@@ -277,14 +363,17 @@ class NetworkLink:
                     raise refused from None
                 failure = exc
                 continue
+            self._reachable = True
             return reply
+        self._reachable = False
         raise HostUnreachableError(f"no answer from {self.address[0]}:{self.address[1]} after "
-                                   f"{self.attempts} attempts: {failure}")
+                                   f"{attempts} attempts: {failure}")
 
     def _round_trip(self, raw: bytes) -> bytes:
         if self._socket is None:
             self._socket = self._connect()
         self._socket.sendall(frame(raw))
+        self._sent = True
         return self._receive(frame_length(self._receive(2)))
 
     def _connect(self) -> socket.socket:
@@ -337,7 +426,8 @@ class NetworkLink:
         return self.others
 
     def scripts_delivered(self, script_ids: Sequence[str], *, at: dt.datetime) -> None:
-        self._other().scripts_delivered(script_ids, at=at)
+        """Over ISO 8583: an advice of the scripts the card ran (:meth:`report_scripts`)."""
+        self.report_scripts([ScriptOutcomeRecord(script_id, True) for script_id in script_ids])
 
     def authorise_stripe(self, track2: Track2, amount: int, *,
                          card_id: str | None = None) -> StripeDecision:
@@ -436,6 +526,16 @@ class HTTPBackOffice:
         doc = self.door.call("POST", "/v1/batches", batch.as_dict(),
                              query={"at": at.isoformat()})
         return api.upload_receipt_of(Fields(doc))
+
+    def reverse(self, *, stan: int, sent_at: dt.datetime, amount: int,
+                arqc: bytes | None = None) -> str:
+        """Undo the authorisation this terminal sent over ISO 8583 under ``stan`` at
+        ``sent_at`` (its DE 7): ``reversed``, ``already_reversed`` or
+        ``nothing_to_reverse``; another terminal's raises :class:`HTTPRefusedError` (403)."""
+        doc = self.door.call("POST", "/v1/reversals", {
+            "stan": stan, "sent_at": sent_at.isoformat(), "amount": amount,
+            **({"arqc": arqc.hex().upper()} if arqc is not None else {})})
+        return str(Fields(doc).text("status"))
 
     # -- queries -----------------------------------------------------------------------------
 

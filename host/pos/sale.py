@@ -29,7 +29,7 @@ from apdu_specs.payment.ac_type import ACType
 from apdu_specs.sw import CardError
 from host.payment.client import CryptogramResponse
 from host.payment.errors import ARQCError, PaymentError
-from host.payment.issuer import Decision
+from host.payment.issuer import AuthorisationRequest, Decision
 from host.payment.terminal import TransactionData
 from host.points.errors import PointsError, PurseMACError, TransactionInterrupted
 from host.points.load_host import LoadAuthorization
@@ -47,7 +47,7 @@ from .errors import (
     POSUsageError,
     TransactionInterruptedError,
 )
-from .link import PaymentMethod
+from .link import AdvisingLink, PaymentMethod
 from .pending import pending_to_dict
 from .points_hosts import LinkLoadHost
 from .records import PointsMovement, SaleResult, TxnStatus
@@ -130,6 +130,7 @@ def _complete(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
             return
         result.arc = b"Y1"  # approved offline by the card
         _approve(ctx, chip, result, first, card_id, "approved offline")
+        _advise_offline(ctx, chip, card_id)
         return
     _save(ctx, result, "online")
     request = chip.authorisation_request()
@@ -142,15 +143,13 @@ def _complete(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
         finish_declined(ctx, result, "the issuer could not verify the card", str(exc))
         raise
     except OSError as exc:  # the issuer is out of reach: the card decides offline
-        second = chip.complete_unable_online()
-        result.arc, result.cryptogram = b"Y3", second.cryptogram
-        if second.kind is ACType.TC:
-            _approve(ctx, chip, result, first, card_id, f"approved offline ({exc})", second)
-        else:
-            finish_declined(ctx, result, f"issuer unreachable, declined offline ({exc})")
+        _unable_online(ctx, chip, result, first, card_id, exc)
         return
     completion = chip.complete_online(answer.response)
     result.arc, result.cryptogram = answer.response.arc, completion.second.cryptogram
+    if answer.response.approved and (completion.issuer_authenticated is False
+                                     or completion.second.kind is not ACType.TC):
+        _reverse_online(ctx, request)  # the issuer approved, the card did not
     if completion.issuer_authenticated is False:
         finish_declined(ctx, result, "the card rejected the issuer's ARPC", "ARPC rejected")
         raise ARPCRejectedError(result.txn_id, "the card rejected the issuer's authentication "
@@ -167,6 +166,32 @@ def _complete(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
         message = "declined by the issuer" if not answer.response.approved \
             else "declined by the card"
         finish_declined(ctx, result, message)
+
+
+def _unable_online(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,
+                   first: CryptogramResponse, card_id: str | None, exc: OSError) -> None:
+    """No answer from the issuer (Y3): the card approves offline or declines."""
+    second = chip.complete_unable_online()
+    result.arc, result.cryptogram = b"Y3", second.cryptogram
+    if second.kind is ACType.TC:
+        _approve(ctx, chip, result, first, card_id, f"approved offline ({exc})", second)
+        _advise_offline(ctx, chip, card_id)
+    else:
+        finish_declined(ctx, result, f"issuer unreachable, declined offline ({exc})")
+
+
+def _reverse_online(ctx: TerminalContext, request: AuthorisationRequest) -> None:
+    """A link with reversals (the network link) undoes the approval's hold at the issuer."""
+    if isinstance(ctx.link, AdvisingLink):
+        ctx.link.reverse_authorisation(request)
+
+
+def _advise_offline(ctx: TerminalContext, chip: ChipPayment, card_id: str | None) -> None:
+    """A link with advices (the network link) tells the issuer of the offline approval."""
+    if isinstance(ctx.link, AdvisingLink):
+        request = chip.advice_request()
+        ctx.link.advise_offline_sale(request, card_id=card_id or request.pan,
+                                     method=chip.method or PaymentMethod.DEBIT)
 
 
 def _approve(ctx: TerminalContext, chip: ChipPayment, result: SaleResult,

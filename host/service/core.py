@@ -17,10 +17,14 @@ through these steps, and the first that fails answers it:
    issuer's own record when the issuer answered the original: the same decision and ARPC
    again, nothing recorded twice (the scripts stay pending for the card's next online
    transaction). When the original never reached the issuer (refused, or cut short by a
-   crash) the repeat is handled as the original would have been;
+   crash) the repeat is handled as the original would have been. Reversals and advices
+   (0400/0401, 0220/0221) are acted on once by their own records (:mod:`.holds`): their
+   DE 7 is not held to the window (a terminal's store-and-forward queue sends them late)
+   and a copy of the request holding the STAN is let through, to be answered the same;
 6. the request is handled: a holder check (DE 3 ``300000``) by the authentication centre
    (:mod:`.holder_checks`); a purchase with an online PIN (DE 52) by the issuer only once
-   the centre found the PIN right.
+   the centre found the PIN right; an approved authorisation posts its hold, a reversal
+   releases it (:mod:`.holds`), an advice is taken once.
 
 Refusals at steps 2–5 reach no issuer and post nothing. Nothing raises out of
 :meth:`Connection.handle`: an unexpected error answers 96 (or, before a message is read,
@@ -48,6 +52,7 @@ from host.backoffice.authorisations import (
 )
 from host.payment.errors import ARQCError, RequestMismatchError
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
+from host.records.errors import NotFoundError
 
 from .auth_centre import HolderCheck
 from .errors import MessageFormatError
@@ -57,7 +62,8 @@ from .holder_checks import (
     is_holder_check,
     refuse_repeat,
 )
-from .iso8583 import MTI, Message, ResponseCode, decode, encode, is_request_mti
+from .holds import AuthorisationHolds, Reversal, ReversalRefusedError
+from .iso8583 import MTI, Message, ResponseCode, decode, encode, is_request_mti, required
 from .mac import MAC_LENGTH, sign, verify
 from .messages import (
     Envelope,
@@ -70,6 +76,14 @@ from .messages import (
 )
 from .metrics import Metrics
 from .replay import ReplayGuard
+from .reversals import (
+    SCRIPT_RESULTS,
+    ScriptOutcomeRecord,
+    arqc_of,
+    original_of,
+    script_ids_field,
+    script_outcomes_of,
+)
 from .services import AllianceServices
 from .terminals import TerminalDirectory, TerminalKey
 
@@ -85,6 +99,10 @@ _REFUSALS: tuple[tuple[type[Exception], ResponseCode], ...] = (
     (RequestMismatchError, ResponseCode.INVALID_AMOUNT),
     (DuplicateAuthorisationError, ResponseCode.DUPLICATE),
 )
+#: requests acted on once by their own records (:mod:`.holds`), whatever their age: a copy
+#: is let through and answered the same, and DE 7 may be older than the window (a
+#: terminal's store-and-forward queue sends them when the service is back)
+_ONCE_BY_RECORD = frozenset({MTI.REVERSAL, MTI.REVERSAL_REPEAT, MTI.ADVICE, MTI.ADVICE_REPEAT})
 
 
 def utc_now() -> dt.datetime:
@@ -111,6 +129,8 @@ class ServiceCore:
         self.services = services
         self.terminals = terminals or TerminalDirectory(services.db)
         self.replay = replay or ReplayGuard(services.db)
+        #: the holds authorisations post, their reversals, and advices
+        self.holds = AuthorisationHolds(services)
         self.clock = clock
         self.logger = logger
         #: the counters both doors report to (``/metrics``); None counts nothing
@@ -194,7 +214,7 @@ class Connection:
                               f"internal error {type(exc).__name__}", terminal)
             return self._refuse(message, failure, trace)
         assert terminal is not None  # _authenticate returned it
-        return sign(self._answer(message, terminal, trace), terminal.key)
+        return sign(self._answer(message, envelope, terminal, trace), terminal.key)
 
     def _authenticate(self, raw: bytes, message: Message, envelope: Envelope) -> TerminalKey:
         terminal = self.core.terminals.get(envelope.terminal_id)
@@ -220,12 +240,14 @@ class Connection:
         """Refuse a stale or replayed request; take its STAN otherwise (a repeat of the
         request holding it passes)."""
         now = self.core.clock()
-        if not self.core.replay.in_window(envelope.sent_at, now):
+        once = message["t"] in _ONCE_BY_RECORD
+        if not once and not self.core.replay.in_window(envelope.sent_at, now):
             raise _Refusal(ResponseCode.DUPLICATE, "DE 7 outside the window", terminal)
         digest = hashlib.sha256(raw[4:-MAC_LENGTH]).digest()
         holder = self.core.replay.reserve(terminal.terminal_id, envelope.stan, envelope.sent_at,
                                           digest, now=now)
-        if holder is not None and (message["t"] != MTI.AUTHORISATION_REPEAT or holder != digest):
+        repeat = once or message["t"] == MTI.AUTHORISATION_REPEAT
+        if holder is not None and (not repeat or holder != digest):
             raise _Refusal(ResponseCode.DUPLICATE, "STAN already seen", terminal)
 
     def _refuse(self, message: Message, refusal: _Refusal, trace: _Trace) -> bytes | None:
@@ -238,20 +260,22 @@ class Connection:
         except MessageFormatError:
             return None
 
-    def _answer(self, message: Message, terminal: TerminalKey, trace: _Trace) -> Message:
+    def _answer(self, message: Message, envelope: Envelope, terminal: TerminalKey,
+                trace: _Trace) -> Message:
         """The handler's answer to an admitted request; a refusal code for its errors."""
         try:
-            reply = self._dispatch(message, terminal)
+            reply = self._dispatch(message, envelope, terminal)
         except Exception as exc:
-            code = next((c for kind, c in _REFUSALS if isinstance(exc, kind)),
-                        ResponseCode.SYSTEM_MALFUNCTION)
+            code = exc.code if isinstance(exc, ReversalRefusedError) else next(
+                (c for kind, c in _REFUSALS if isinstance(exc, kind)),
+                ResponseCode.SYSTEM_MALFUNCTION)
             trace.reason = str(exc) if code is not ResponseCode.SYSTEM_MALFUNCTION \
                 else f"internal error {type(exc).__name__}"
             reply = answer(message, code)
         trace.code = reply["39"]
         return reply
 
-    def _dispatch(self, message: Message, terminal: TerminalKey) -> Message:
+    def _dispatch(self, message: Message, envelope: Envelope, terminal: TerminalKey) -> Message:
         mti = message["t"]
         if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT) and is_holder_check(message):
             if mti == MTI.AUTHORISATION_REPEAT:
@@ -260,11 +284,28 @@ class Connection:
                                                                      terminal.terminal_id)
             return holder_check_answer(message, result)
         if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT):
-            return self._authorise(message, terminal, repeat=mti == MTI.AUTHORISATION_REPEAT)
+            return self._authorise_and_hold(message, envelope, terminal)
+        if mti in (MTI.REVERSAL, MTI.REVERSAL_REPEAT):
+            return self._reverse(message, terminal)
+        if mti in (MTI.ADVICE, MTI.ADVICE_REPEAT):
+            return self._advise(message, envelope, terminal)
         if mti == MTI.NETWORK:
             network_code(message)
             return answer(message, ResponseCode.APPROVED)
         raise UnsupportedRequestError(f"message type {mti} is not served")
+
+    def _authorise_and_hold(self, message: Message, envelope: Envelope,
+                            terminal: TerminalKey) -> Message:
+        """The issuer's answer, its hold posted once; 68 when the terminal reversed this
+        request before it arrived (the issuer never sees it)."""
+        holds = self.core.holds
+        if holds.reversed_before(terminal.terminal_id, envelope.stan, envelope.sent_at):
+            return answer(message, ResponseCode.TOO_LATE)
+        reply = self._authorise(message, terminal, repeat=message["t"] == MTI.AUTHORISATION_REPEAT)
+        arqc = arqc_of(message)
+        if arqc is not None:
+            holds.hold(terminal, envelope.stan, envelope.sent_at, arqc, now=self.core.clock())
+        return reply
 
     def _authorise(self, message: Message, terminal: TerminalKey, *, repeat: bool) -> Message:
         link = self.core.services.link(terminal.terminal_id)
@@ -283,7 +324,54 @@ class Connection:
             if not repeat:  # a repeat racing its own original finds the original's record
                 raise
             return self._authorise(message, terminal, repeat=True)
-        return authorisation_answer(message, online.response)
+        return {**authorisation_answer(message, online.response),
+                **script_ids_field(online.script_ids)}
+
+    def _cdol1(self, terminal: TerminalKey) -> bytes:
+        return self.core.services.link(terminal.terminal_id).issuer.cdol1
+
+    def _reverse(self, message: Message, terminal: TerminalKey) -> Message:
+        """Undo the authorisation DE 90 names (:mod:`.holds`): 00 whether it released a
+        hold now, before, or found nothing to release."""
+        now = self.core.clock()
+        original = original_of(message, now)
+        self.core.holds.reverse(Reversal(terminal, original.stan, original.sent_at,
+                                         arqc_of(message),
+                                         int(required(message, "4"))), now=now)
+        return answer(message, ResponseCode.APPROVED)
+
+    def _advise(self, message: Message, envelope: Envelope, terminal: TerminalKey) -> Message:
+        """Take an advice once: script outcomes (the ones the card ran are delivered), or a
+        sale the card approved offline."""
+        now = self.core.clock()
+        if message.get("3") == SCRIPT_RESULTS:
+            details: dict[str, Any] = self._script_outcomes(script_outcomes_of(message), now)
+            kind = "scripts"
+        else:
+            call = authorisation_call(message, self._cdol1(terminal))
+            details = {"card_id": call.card_id, "method": call.method.value,
+                       "amount": call.request.amount, "cryptogram": call.request.arqc.hex()}
+            kind = "offline_sale"
+        self.core.holds.take_advice(terminal.terminal_id, envelope.stan, envelope.sent_at, kind,
+                                    details, now=now)
+        return answer(message, ResponseCode.APPROVED)
+
+    def _script_outcomes(self, outcomes: list[ScriptOutcomeRecord],
+                         now: dt.datetime) -> dict[str, Any]:
+        """Mark the scripts the card ran delivered (once: a copy marks nothing more); what
+        the advice said, for its record."""
+        details: dict[str, list[str]] = {"ran": [], "refused": [], "unknown": []}
+        for outcome in outcomes:
+            if not outcome.ran:
+                details["refused"].append(outcome.script_id)  # it stays pending
+                continue
+            try:
+                self.core.services.office.mark_delivered(outcome.script_id, at=now)
+            except NotFoundError:
+                details["unknown"].append(outcome.script_id)
+                continue
+            details["ran"].append(outcome.script_id)
+        return dict(details)
 
     def _online_pin(self, message: Message, terminal: TerminalKey) -> Message | None:
         """A purchase with an online PIN (DE 52) goes to the issuer only once the PIN is

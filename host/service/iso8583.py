@@ -104,8 +104,10 @@ FIELDS: tuple[Field, ...] = (
     Field("52", "PIN data (ISO 9564-1 format 0, terminal's ZPK)", "b", 8),
     Field("55", "ICC data (EMV BER-TLV)", "b", 999, 3),
     Field("62", "Alliance card identity (chip 2)", "ans", 64, 2),
+    Field("63", "Issuer script ids, or their outcomes", "ans", 999, 3),
     Field("64", "Message authentication code", "b", 8),
     Field("70", "Network management information code", "n", 3),
+    Field("90", "Original data elements (MTI, STAN, DE 7, zeros)", "n", 42),
     Field("123", "Address verification data (postcode, street)", "ans", 255, 3),
     Field("128", "Message authentication code", "b", 8),
 )
@@ -124,6 +126,12 @@ class MTI(StrEnum):
     AUTHORISATION = "0100"
     AUTHORISATION_REPEAT = "0101"  #: the same request again (same STAN and DE 7)
     AUTHORISATION_ANSWER = "0110"
+    ADVICE = "0220"  #: an advice: a sale approved offline, or the outcome of issuer scripts
+    ADVICE_REPEAT = "0221"
+    ADVICE_ANSWER = "0230"
+    REVERSAL = "0400"  #: undo an authorisation (its DE 90 names it)
+    REVERSAL_REPEAT = "0401"
+    REVERSAL_ANSWER = "0410"
     NETWORK = "0800"
     NETWORK_ANSWER = "0810"
 
@@ -155,6 +163,7 @@ class ResponseCode(StrEnum):
     PIN_TRIES_EXCEEDED = "75"  #: the card's online PIN is blocked (too many wrong PINs)
     PIN_CRYPTOGRAPHIC_ERROR = "81"  #: the PIN block does not decode under the terminal's ZPK
     CANNOT_VERIFY_PIN = "86"  #: no PVV on file for the card, or no ZPK for the terminal
+    TOO_LATE = "68"  #: an authorisation that arrives after its reversal
     CRYPTOGRAPHIC_FAILURE = "88"  #: the ARQC does not verify
     DUPLICATE = "94"  #: STAN seen, DE 7 out of the window, or the ARQC answered before
     SYSTEM_MALFUNCTION = "96"

@@ -54,7 +54,7 @@ PROCESSING_CODES = {PaymentMethod.DEBIT: "002000", PaymentMethod.CREDIT: "003000
 _METHODS = {code: method for method, code in PROCESSING_CODES.items()}
 #: DE 55 tags that are not CDOL1 values, with their lengths (None: 1..32 bytes)
 _ICC_TAGS = {0x9F26: 8, 0x9F36: 2, 0x82: 2, 0x9F10: None}
-_ECHOED = ("3", "4", "7", "11", "41", "42", "49", "70")
+_ECHOED = ("3", "4", "7", "11", "41", "42", "49", "70", "90")
 _DECISIONS = {ResponseCode.APPROVED: Decision.APPROVE,
               ResponseCode.REFER_TO_ISSUER: Decision.REFERRAL,
               ResponseCode.DO_NOT_HONOUR: Decision.DECLINE}

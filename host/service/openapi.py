@@ -222,6 +222,16 @@ _PATHS: dict[str, Any] = {
                 "city": {"type": "string"}},
                 description="the delivery address an order presents")}),
         _ref("HolderCheckResult")),
+    "/v1/reversals": _post(
+        "reverseAuthorisation",
+        "Undo an authorisation this terminal sent over ISO 8583 (its STAN and DE 7), "
+        "releasing its hold once; one not seen is noted, and refused when it comes",
+        _object(["stan", "sent_at", "amount"], {
+            "stan": {"type": "integer", "minimum": 1, "maximum": 999999}, "sent_at": _TIME,
+            "arqc": _HEX, "amount": _POINTS}),
+        _object(["stan", "status"], {
+            "stan": {"type": "integer"},
+            "status": {"enum": ["reversed", "already_reversed", "nothing_to_reverse"]}})),
     "/v1/cards/{card_id}/balances": _get(
         "cardBalances", "The card's points on the ledger (what clearing posted)",
         [_path_param("card_id", _ID)],

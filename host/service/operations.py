@@ -34,6 +34,8 @@ from . import api
 from .api import Fields
 from .errors import ServiceError
 from .holder_checks import check_holder_http
+from .holds import AuthorisationHolds, Reversal, ReversalRefusedError
+from .iso8583 import ResponseCode
 from .services import AllianceServices
 from .terminals import TerminalKey
 
@@ -174,6 +176,24 @@ def scripts_delivered(caller: Caller, call: HTTPCall) -> Answer:
     return 200, {"script_ids": list(script_ids)}
 
 
+def reverse(caller: Caller, call: HTTPCall) -> Answer:
+    """The ISO door's reversal (0400) as JSON: the authorisation this terminal sent under
+    ``stan`` at ``sent_at`` (its DE 7), repeating its ARQC and amount (:mod:`.holds`)."""
+    f = _body(call)
+    reversal = Reversal(caller.terminal, f.integer("stan", 1, 999_999),
+                        f.time("sent_at", aware=True),
+                        f.hexbytes("arqc", 8) if f.has("arqc") else None,
+                        f.integer("amount", 1, 10**12 - 1))
+    try:
+        outcome = AuthorisationHolds(caller.services).reverse(reversal, now=caller.now)
+    except ReversalRefusedError as exc:
+        if exc.code is ResponseCode.INVALID_TRANSACTION:
+            return 409, {"error": {"code": "not_the_authorisation", "message": str(exc)}}
+        raise ForbiddenRequestError("other_merchant" if exc.code is ResponseCode.INVALID_MERCHANT
+                                    else "other_terminal", str(exc)) from None
+    return 200, {"stan": reversal.stan, "status": outcome.value}
+
+
 def authorise_stripe(caller: Caller, call: HTTPCall) -> Answer:
     f = _body(call)
     decision = caller.link.authorise_stripe(api.track2_of(f, "track2"),
@@ -238,6 +258,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("scriptsDelivered", "POST", "/v1/scripts/delivered", scripts_delivered),
     Operation("authoriseStripe", "POST", "/v1/stripe-authorisations", authorise_stripe),
     Operation("checkHolder", "POST", "/v1/holder-checks", check_holder),
+    Operation("reverseAuthorisation", "POST", "/v1/reversals", reverse),
     Operation("cardBalances", "GET", "/v1/cards/{card_id}/balances", balances),
     Operation("batchStatus", "GET", "/v1/batches/{batch_id}", batch_status),
 )

@@ -18,13 +18,15 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
 )
 
 from host.backoffice.database import Database
 from host.backoffice.schema import FORMAT_VERSION
 
-__all__ = ["create_service_schema", "service_metadata", "svc_idempotency", "svc_pin_tries",
-           "svc_seen_messages", "svc_terminal_keys", "svc_terminal_pin_keys"]
+__all__ = ["create_service_schema", "service_metadata", "svc_advices",
+           "svc_authorisations", "svc_idempotency", "svc_pin_tries", "svc_seen_messages",
+           "svc_terminal_keys", "svc_terminal_pin_keys"]
 
 service_metadata = MetaData()
 
@@ -73,6 +75,41 @@ svc_idempotency = Table(
     Column("created_at", BigInteger, nullable=False),  # microseconds since the epoch
     _version(),
     Index("svc_idempotency_created_at", "created_at"),
+)
+
+#: Every authorisation the ISO door answered, and every reversal, by the terminal, STAN and
+#: DE 7 of the authorisation (kept for good: a reversal may come long after, from a
+#: terminal's store-and-forward queue): the issuer's record and the ledger hold it posted
+#: (``hold_id``), and when it was reversed. A reversal of an authorisation not seen yet
+#: leaves a row without ``authorisation_id``, already reversed: the authorisation, if it
+#: comes later, is refused and posts no hold (:mod:`.holds`).
+svc_authorisations = Table(
+    "svc_authorisations",
+    service_metadata,
+    Column("terminal_id", String(32), primary_key=True),
+    Column("stan", Integer, primary_key=True),
+    Column("sent_at", BigInteger, primary_key=True),  # DE 7, microseconds since the epoch
+    Column("arqc", LargeBinary(8), nullable=True),
+    Column("amount", BigInteger, nullable=True),
+    Column("authorisation_id", String(64), nullable=True),
+    Column("hold_id", String(128), nullable=True),
+    Column("reversed_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    _version(),
+)
+
+#: Advices (0220) taken, once each, by the terminal, STAN and DE 7 they carry: a sale the
+#: card approved offline, or the outcomes of issuer scripts (``details``, JSON).
+svc_advices = Table(
+    "svc_advices",
+    service_metadata,
+    Column("terminal_id", String(32), primary_key=True),
+    Column("stan", Integer, primary_key=True),
+    Column("sent_at", BigInteger, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    _version(),
 )
 
 

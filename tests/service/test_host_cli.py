@@ -103,9 +103,8 @@ class _Gate:
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    @property
-    def db(self) -> Any:
-        return self.inner.db
+    def __getattr__(self, name: str) -> Any:  # db, office, bank_id: the inner services'
+        return getattr(self.inner, name)
 
     def link(self, terminal_id: str) -> Any:
         gate, inner = self, self.inner.link(terminal_id)

@@ -129,7 +129,7 @@ def test_points_converted_into_money_and_paying_a_premium(net: NetRig) -> None:
     assert office.balance("zhang:consumption_points").posted == 500 - 60 - 300
 
 
-def test_the_issuers_scripts_are_confirmed_over_http(net: NetRig) -> None:
+def test_the_issuers_scripts_are_confirmed_by_an_advice(net: NetRig) -> None:
     delivered: list[str] = []
     office = net.host.core.services.link(MERCHANT.terminal_hex).office
     marking = office.mark_delivered

@@ -166,9 +166,8 @@ class _RogueLink:
 class _RogueServices:
     inner: Any
 
-    @property
-    def db(self) -> Any:
-        return self.inner.db
+    def __getattr__(self, name: str) -> Any:  # db, office, bank_id: the inner services'
+        return getattr(self.inner, name)
 
     def link(self, terminal_id: str) -> _RogueLink:
         return _RogueLink(self.inner.link(terminal_id))
