@@ -54,10 +54,11 @@ from host.service.runner import ServiceHost
 from host.service.schema import create_service_schema
 from host.service.services import AllianceServices, open_services
 from host.service.terminals import register_terminal, registered_terminals
-from host.service.tls import ServerTLS, client_context
+from host.service.tls import ServerTLS
 
 from .ca_cmds import ca
 from .card_io import emit
+from .dial_options import host_address, terminal_tls, terminal_tls_options
 from .errors import cli_errors, register_error
 from .exit_codes import ExitCode
 from .notice_options import background_notices, serve_notices_options
@@ -271,29 +272,19 @@ def list_terminals(db_url: str | None, as_json: bool) -> None:
 @click.option("--key-file", type=_KEY_FILE, required=True,
               help="the terminal's MAC key file (from `host terminal add`)")
 @click.option("--merchant", "merchant_id", required=True, help="the terminal's merchant id")
-@click.option("--tls-ca", type=_PEM_FILE, default=None,
-              help="the alliance CA (PEM): the host's certificate must be its")
-@click.option("--tls-cert", type=_PEM_FILE, default=None,
-              help="the terminal's certificate (PEM), for a host asking for mutual TLS")
-@click.option("--tls-key", type=_PEM_FILE, default=None, help="its private key (PEM)")
-@click.option("--plain", is_flag=True, help="dial in clear, without TLS (a lab only)")
+@terminal_tls_options
 @click.option("--timeout", type=click.FloatRange(0.1, 120), default=5.0, show_default=True,
               help="seconds to wait for the answer")
 @cli_errors
 def echo_cmd(address: str, key_file: str, merchant_id: str, tls_ca: Path | None,
              tls_cert: Path | None, tls_key: Path | None, plain: bool, timeout: float) -> None:
     """Send the host an 0800 echo test as the terminal: the address, TLS and key work."""
-    host_name, _, port = address.rpartition(":")
-    if not host_name or not port.isdigit():
-        raise click.UsageError(f"address {address!r}: give HOST:PORT")
-    if plain == (tls_ca is not None):
-        raise click.UsageError("the host is dialled over TLS: give --tls-ca (the alliance CA), "
-                               "or --plain, without TLS, for a lab")
-    tls = None if tls_ca is None else client_context(tls_ca, cert=tls_cert, key=tls_key)
+    host_name, port = host_address(address)
+    tls = terminal_tls(tls_ca, tls_cert, tls_key, plain)
     terminal_id, key = read_key_file(key_file)
     merchant = MerchantIdentity(merchant_id, bytes.fromhex(terminal_id))
     stan = StanCounter(secrets.randbelow(999_999))  # two runs in one second: two STANs
-    with NetworkLink(host_name, int(port), merchant=merchant, key=key, timeout=timeout,
+    with NetworkLink(host_name, port, merchant=merchant, key=key, timeout=timeout,
                      attempts=1, tls=tls, stan=stan) as link:
         link.echo()
         over = link.tls_version or "plain TCP"

@@ -39,6 +39,7 @@ from ..pos.network_link import NetworkLink
 from ..pos.slip import SlipFormatError, render_slip, slip_from_summary
 from ..service.mac import read_key_file
 from .card_io import emit
+from .dial_options import host_address, terminal_tls, terminal_tls_options
 from .errors import CLIError, cli_errors, register_error
 from .exit_codes import ExitCode
 from .options import json_option, reader_option, trace_option
@@ -300,26 +301,27 @@ def saf_list(config_path: str, as_json: bool) -> None:
               help="the service host's ISO 8583 door")
 @click.option("--key-file", type=click.Path(dir_okay=False), required=True,
               help="the terminal's MAC key file (dualcard host terminal add --key-out)")
+@terminal_tls_options
 @click.option("--timeout", type=click.FloatRange(0.1, 120), default=5.0, show_default=True,
               help="seconds to wait for each answer")
 @json_option
 @cli_errors
-def saf_flush(config_path: str, address: str, key_file: str, timeout: float,
+def saf_flush(config_path: str, address: str, key_file: str, tls_ca: Path | None,
+              tls_cert: Path | None, tls_key: Path | None, plain: bool, timeout: float,
               as_json: bool) -> None:
     """[!] Send the queue to the service, in order; each message keeps its STAN and is acted
     on once (safe to repeat). Exit 1 when messages are still waiting."""
     config = load_config(config_path)
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise click.UsageError(f"--service {address!r} is not HOST:PORT")
+    host, port = host_address(address, "--service")
+    tls = terminal_tls(tls_ca, tls_cert, tls_key, plain)
     terminal_id, key = read_key_file(key_file)
     if terminal_id != config.merchant.terminal_hex:
         raise CLIError(f"key file {key_file} is terminal {terminal_id}'s, not "
                        f"{config.merchant.terminal_hex}'s", ExitCode.USAGE)
     queue = config.open_saf()
     try:
-        with NetworkLink(host, int(port), merchant=config.merchant, key=key, timeout=timeout,
-                         attempts=1, saf=queue) as link:
+        with NetworkLink(host, port, merchant=config.merchant, key=key, timeout=timeout,
+                         attempts=1, saf=queue, tls=tls) as link:
             forwarded = link.forward()
         waiting = len(queue.pending())
     finally:

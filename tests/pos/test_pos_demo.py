@@ -100,7 +100,7 @@ def test_the_raised_credit_line_reaches_the_card(story: dict[str, Any]) -> None:
     (limits,) = [e for e in events if "limit_before" in e]
     assert (limits["limit_before"], limits["limit_after"]) == (1_000_00, 2_000_00)
     (sale,) = [e for e in events if e.get("kind") == "sale"]
-    assert sale["status"] == "approved"
+    assert sale["status"] == "approved"  # the new limit is the card's (GET DATA above)
 
 
 def test_ledger_and_cards_agree(story: dict[str, Any]) -> None:

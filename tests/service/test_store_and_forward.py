@@ -294,13 +294,17 @@ def test_the_queue_is_listed_and_flushed_from_the_command_line(host: Host, tmp_p
     queue.close()
     listed = _pos("saf", "list", "--config", files["config"])
     assert listed.exit_code == 0 and "0400 stan 000078  reversal pending" in listed.output
+    unsure = _pos("saf", "flush", "--config", files["config"], "--service", "127.0.0.1:1",
+                  "--key-file", str(key_file))
+    assert unsure.exit_code == 2 and "give --tls-ca" in unsure.output  # TLS or --plain, said
     with socket.create_server(("127.0.0.1", 0)) as closed:  # a port nobody answers on
         dead = f"127.0.0.1:{closed.getsockname()[1]}"
     failed = _pos("saf", "flush", "--config", files["config"], "--service", dead,
-                  "--key-file", str(key_file), "--timeout", "2")
+                  "--key-file", str(key_file), "--timeout", "2", "--plain")
     assert failed.exit_code == 1 and failed.output.count("\n") == 2  # the count, the error
     flushed = _pos("saf", "flush", "--config", files["config"], "--service",
-                   f"{host.address[0]}:{host.address[1]}", "--key-file", str(key_file), "--json")
+                   f"{host.address[0]}:{host.address[1]}", "--key-file", str(key_file), "--json",
+                   "--plain")
     assert flushed.exit_code == 0 and json.loads(flushed.output) == {"forwarded": 1,
                                                                       "waiting": 0}
     assert _pos("saf", "list", "--config", files["config"]).output == "the queue is empty\n"
