@@ -32,6 +32,7 @@ LAZY_GROUPS = {
     "replay": ("host.cli.qa_cmds", "replay"),
     "trace": ("host.cli.trace_cmds", "trace"),
     "reader": ("host.cli.personal_reader_cmds", "reader"),
+    "print": ("host.cli.print_cmds", "print_group"),
 }
 
 
