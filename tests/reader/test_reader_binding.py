@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from apdu_specs.payment.ac_type import ACType
+from apdu_specs.payment.cryptogram import TDES_CVN
 from apdu_specs.sw import SW, CardError
 from host.reader import CardNotBoundHereError, CardProofError, bind, unbind
-from tests.payment.cards import CREDIT
+from tests.payment.cards import CREDIT, DEBIT, personalised_card, tdes
 
 from .helpers import AID, ISSUER, READER_A, READER_B, client, fresh_card, pay, reader
 
@@ -142,3 +143,24 @@ def test_binding_is_per_application() -> None:
     other = client(card)
     other.select(CREDIT.application_aid)
     assert not other.status().bound
+
+
+def test_a_3des_card_binds_and_authenticates_too() -> None:
+    card, mine = personalised_card(tdes(DEBIT)), reader()
+    bind(client(card), AID, ISSUER, mine)
+    binding = client(card)
+    mine.open(binding, AID)
+    assert binding.status().cvn == TDES_CVN
+    assert pay(binding) is ACType.ARQC
+
+
+def test_authentication_writes_nothing_to_the_card() -> None:
+    """Only BIND and UNBIND write: an authentication torn anywhere loses nothing (and
+    wears no memory)."""
+    card, mine = fresh_card(), reader()
+    bind(client(card), AID, ISSUER, mine)
+    card.tear(1, 0)
+    try:
+        mine.open(client(card), AID)
+    finally:
+        card.chip1.chip.memory.disarm_tear()
