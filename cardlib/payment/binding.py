@@ -33,6 +33,7 @@ from apdu_specs.crypto.errors import MACError
 from apdu_specs.payment.binding import (
     CHALLENGE_LENGTH,
     NONCE_LENGTH,
+    READER_ID_LENGTH,
     BindingStatus,
     card_proof,
     verify_reader_proof,
@@ -109,7 +110,7 @@ class ReaderBinding(Applet):
     def _deciphered_key(version: CryptogramVersion, cfg: AppConfig, challenge: bytes,
                         data: bytes) -> bytes:
         """BIND's data: reader id ‖ the binding key deciphered."""
-        reader_id, wrapped = data[:NONCE_LENGTH], data[NONCE_LENGTH:]
+        reader_id, wrapped = data[:READER_ID_LENGTH], data[READER_ID_LENGTH:]
         try:
             key = version.decipher(version.sm_session_key(cfg.keys.smc, challenge), wrapped)
         except PaymentFormatError as exc:
@@ -130,7 +131,7 @@ class ReaderBinding(Applet):
             raise SWError(SW.CONDITIONS_NOT_SATISFIED,
                           "already bound: rebind (P1 01)" if bound else "not bound: bind (P1 00)")
         plain = self._issuer_data(ctx, cfg)
-        self.store.set(_BINDING, (plain[:NONCE_LENGTH], plain[NONCE_LENGTH:]))
+        self.store.set(_BINDING, (plain[:READER_ID_LENGTH], plain[READER_ID_LENGTH:]))
         self.store.set(_COUNTER, int(self.store.get(_COUNTER, 0)) + 1)
         self.ram.on_deselect.pop(_AUTHENTICATED, None)
 

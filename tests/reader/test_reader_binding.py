@@ -28,6 +28,10 @@ def test_bound_reader_authenticates_and_pays() -> None:
     assert mine.open(binding, AID) == identity
     assert binding.status().reader_id == READER_A
     assert pay(binding) is ACType.ARQC
+    binding.select(AID)  # a new selection needs a new authentication
+    with pytest.raises(CardError) as refused:
+        pay(binding)
+    assert refused.value.sw == SW.SECURITY_STATUS_NOT_SATISFIED
 
 
 def test_bound_card_refuses_payment_without_authentication() -> None:
