@@ -19,12 +19,14 @@ from apdu_specs.commands.payment import (
 )
 from apdu_specs.payment import dgi as D
 from apdu_specs.payment.ac_type import ACType
+from apdu_specs.payment.binding import BINDING_STATUS_TAG
 from apdu_specs.payment.errors import PaymentFormatError
 from apdu_specs.payment.pin_block import decode_pin_block, encode_pin_block
 from apdu_specs.sw import SW, SWError
 from apdu_specs.tlv import TLV
 from cardlib.applet import APDUContext, Response, handles
 
+from .binding import ReaderBinding
 from .config import AppConfig, dol_length, risk_parameters
 from .perso import missing_data, personalize_application
 from .records import RecordFile, build_fci
@@ -38,7 +40,7 @@ ATC_MAX = 0xFFFF
 QUALIFIER_PLAINTEXT_PIN = 0x80
 
 
-class PaymentApplication(IssuerScripts):
+class PaymentApplication(IssuerScripts, ReaderBinding):
     title = "payment application (debit / credit)"
 
     def select(self, ctx: APDUContext) -> Response:
@@ -61,6 +63,7 @@ class PaymentApplication(IssuerScripts):
     @handles(GET_PROCESSING_OPTIONS)
     def get_processing_options(self, ctx: APDUContext, fields: dict[str, Any]) -> bytes:
         cfg = AppConfig.load(self.store)
+        self.require_reader()
         session = session_of(self.ram)
         if session.gpo_atc is not None:
             raise SWError(SW.CONDITIONS_NOT_SATISFIED, "transaction already started: select again")
@@ -84,6 +87,7 @@ class PaymentApplication(IssuerScripts):
     def verify(self, ctx: APDUContext, fields: dict[str, Any]) -> Response:
         if fields["qualifier"] != QUALIFIER_PLAINTEXT_PIN:
             raise SWError(SW.INCORRECT_P1P2, "only the plaintext offline PIN (P2 80) is supported")
+        self.require_reader()
         session = session_of(self.ram)
         if session.gpo_atc is None:
             raise SWError(SW.CONDITIONS_NOT_SATISFIED, "VERIFY comes after GET PROCESSING OPTIONS")
@@ -119,6 +123,8 @@ class PaymentApplication(IssuerScripts):
             return state.atc.to_bytes(2, "big")
         if tag == 0x9F13:
             return state.last_online_atc.to_bytes(2, "big")
+        if tag == BINDING_STATUS_TAG:
+            return self.binding_status(AppConfig.load(self.store).version.cvn)
         if tag == 0x9F17:
             pin = payment_pin(self.store, self.ram)
             return bytes([pin.tries_left]) if pin.is_set else None
@@ -137,6 +143,7 @@ class PaymentApplication(IssuerScripts):
 
     @handles(GENERATE_AC)
     def generate_ac(self, ctx: APDUContext, fields: dict[str, Any]) -> bytes:
+        self.require_reader()
         requested = ACType.from_bits(fields["reference_control"])
         return self._transaction().generate_ac(requested, fields["data"]["cdol_data"])
 

@@ -31,6 +31,8 @@ LAZY_GROUPS = {
     "script": ("host.cli.qa_cmds", "script"),
     "replay": ("host.cli.qa_cmds", "replay"),
     "trace": ("host.cli.trace_cmds", "trace"),
+    "reader": ("host.cli.personal_reader_cmds", "reader"),
+    "print": ("host.cli.print_cmds", "print_group"),
 }
 
 
