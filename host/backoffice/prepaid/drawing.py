@@ -63,7 +63,7 @@ def draw(cards: Sequence[CardView], amount: int) -> list[Draw]:
     nothing drawn) when the cards hold less than ``amount``."""
     usable = sum(card.value for card in cards)
     if amount > usable:
-        raise InsufficientValueError(f"payment of {amount} above the account's usable "
+        raise InsufficientValueError(f"payment of {amount} fen above the account's usable "
                                      f"value of {usable}")
     draws: list[Draw] = []
     left = amount

@@ -39,7 +39,7 @@ def payout(
     if not starts <= trigger < ends:
         return Payout(0, "trigger outside the policy's term: nothing insured")
     amount = min(principal, sum_insured)
-    parts = [f"live balance {principal + bonus} = principal {principal} + bonus {bonus}",
+    parts = [f"live balance {principal + bonus} fen = principal {principal} + bonus {bonus}",
              "pays the principal only"]
     if amount < principal:
         parts.append(f"capped at the sum insured {sum_insured}")
