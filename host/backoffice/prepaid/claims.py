@@ -9,6 +9,7 @@ rejected claim voids the holds and the cards are usable again."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -161,7 +162,7 @@ def pay_claim(db: Database, ledger: Ledger, claim_id: str, *, at: datetime) -> d
         return {**_report(conn, claim_id), "status": "created"}
 
 
-def _payout_chains(claim_id: str, merchant: str, rows: list[Any]
+def _payout_chains(claim_id: str, merchant: str, rows: Sequence[Any]
                    ) -> tuple[list[Transfer], list[Movement]]:
     transfers: list[Transfer] = []
     movements = []

@@ -11,8 +11,9 @@ from typing import Any
 from host.backoffice.database import Database
 from host.backoffice.errors import ConfigurationError
 from host.backoffice.ledger import Ledger
-from host.backoffice.prepaid import claims, issue, payments, program_store
+from host.backoffice.prepaid import claims, payments, program_store
 from host.backoffice.prepaid.balances import account_balance
+from host.backoffice.prepaid.issue import IssueRequest, issue
 from host.backoffice.prepaid.policies import list_policies
 from host.backoffice.prepaid.programs import Program
 from host.backoffice.prepaid.reconcile import reconcile
@@ -55,14 +56,14 @@ class PrepaidOffice:
     def issue(self, request_id: str, program_id: str, holder_id: str, amount: int, *,
               at: datetime) -> dict[str, Any]:
         """Split a purchase into insured sub-cards under one network account (F13, F14)."""
-        return self.issue_many([issue.IssueRequest(request_id, program_id, holder_id, amount)],
+        return self.issue_many([IssueRequest(request_id, program_id, holder_id, amount)],
                                at=at)[0]
 
-    def issue_many(self, requests: Sequence[issue.IssueRequest], *, at: datetime
+    def issue_many(self, requests: Sequence[IssueRequest], *, at: datetime
                    ) -> list[dict[str, Any]]:
         """Many purchases in one transaction, all or nothing (a sales batch)."""
         self._require_schema()
-        return issue.issue(self.db, self.ledger, requests, at=at)
+        return issue(self.db, self.ledger, requests, at=at)
 
     # -- the cards acting as one -----------------------------------------------------------
 
