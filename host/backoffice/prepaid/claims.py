@@ -2,13 +2,14 @@
 freezes its cards — each gets a pending hold of its whole balance, the ledger's own guard
 against any later payment (TigerBeetle's closing transfer) — and computes each card's
 payout from its live balance under its policy (:func:`premiums.payout`). The insurer
-reviews; an approved claim pays every card once, one linked chain per card: the hold
-posted, the custody money released (what the insurer pays goes to the insurer, which takes
-over the holder's claim on it; the rest to the merchant), the payout to the holder. A
-rejected claim voids the holds and the cards are usable again."""
+reviews; an approved claim pays every card once, one linked chain per holder: each card's
+hold posted, the cards' custody money released (what the insurer pays goes to the insurer,
+which takes over the holder's claim on it; the rest to the merchant), the payout to the
+holder. A rejected claim voids the holds and the cards are usable again."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -164,22 +165,28 @@ def pay_claim(db: Database, ledger: Ledger, claim_id: str, *, at: datetime) -> d
 
 def _payout_chains(claim_id: str, merchant: str, rows: Sequence[Any]
                    ) -> tuple[list[Transfer], list[Movement]]:
+    """One linked chain per holder (and insurer): each card's hold posted, the custody money
+    released, the payout to the holder; a live record per card."""
+    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for row in rows:
+        if row.hold_id is not None:
+            groups[(row.holder_id, row.insurer_id)].append(row)
     transfers: list[Transfer] = []
     movements = []
-    for row in rows:
-        if row.hold_id is None:
-            continue
-        chain = Chain("claim", f"{claim_id}/{row.card_no}", Source(SourceKind.SYSTEM, claim_id))
-        tid = chain.post(row.hold_id)
-        details = {"card": row.card_no, "claim": claim_id}
-        chain.move(acc.custody(merchant), acc.cny(row.insurer_id), row.payout,
-                   Reason.SETTLEMENT_PAYOUT, details)
-        chain.move(acc.custody(merchant), acc.cny(merchant),
-                   row.principal + row.bonus - row.payout, Reason.SETTLEMENT_PAYOUT, details)
-        chain.move(acc.cny(row.insurer_id), acc.cny(row.holder_id), row.payout,
-                   Reason.SETTLEMENT_PAYOUT, details)
+    for number, ((holder, insurer), cards) in enumerate(sorted(groups.items()), start=1):
+        chain = Chain("claim", f"{claim_id}/{number}", Source(SourceKind.SYSTEM, claim_id))
+        for row in cards:
+            tid = chain.post(row.hold_id)
+            movements.append(Movement(row.card_no, "claim", -row.principal, -row.bonus, tid))
+        paid = sum(row.payout for row in cards)
+        rest = sum(row.principal + row.bonus for row in cards) - paid
+        details = {"claim": claim_id, "cards": len(cards)}
+        chain.move(acc.custody(merchant), acc.cny(insurer), paid, Reason.SETTLEMENT_PAYOUT,
+                   details)
+        chain.move(acc.custody(merchant), acc.cny(merchant), rest, Reason.SETTLEMENT_PAYOUT,
+                   details)
+        chain.move(acc.cny(insurer), acc.cny(holder), paid, Reason.SETTLEMENT_PAYOUT, details)
         transfers.extend(chain.closed())
-        movements.append(Movement(row.card_no, "claim", -row.principal, -row.bonus, tid))
     return transfers, movements
 
 

@@ -17,7 +17,8 @@ from host.backoffice.prepaid.accounts import merchant_specs
 from host.backoffice.prepaid.programs import Program, ProgramKind
 from host.backoffice.prepaid.schema import FORMAT_VERSION, pp_programs
 
-__all__ = ["add_program", "find_program", "list_programs", "program_number", "take_sequences"]
+__all__ = ["add_program", "find_program", "list_programs", "program_from_row",
+           "take_sequences"]
 
 _P = pp_programs
 _FIELDS = ("merchant_id", "kind", "card_cap", "insurer_id", "premium_bp", "bonus_bp",
@@ -29,7 +30,7 @@ def add_program(conn: Connection, ledger: Ledger, program: Program, *, at: datet
     rules is refused."""
     row = conn.execute(select(_P).where(_P.c.id == program.id)).first()
     if row is not None:
-        known = _from_row(row)
+        known = program_from_row(row)
         for name in _FIELDS:
             if getattr(known, name) != getattr(program, name):
                 raise IdReusedError("program", program.id, name)
@@ -51,7 +52,7 @@ def _require_member(conn: Connection, member_id: str, kind: MemberKind) -> None:
         raise ValidationError(f"{member_id} is a {member.kind.value}, not a {kind.value}")
 
 
-def _from_row(row: Any) -> Program:
+def program_from_row(row: Any) -> Program:
     return Program(row.id, row.merchant_id, ProgramKind(row.kind), row.card_cap,
                    row.insurer_id, row.premium_bp, row.bonus_bp, row.discount_bp, row.uses,
                    row.term_days, row.valid_days, row.priority)
@@ -61,24 +62,20 @@ def find_program(conn: Connection, program_id: str) -> Program:
     row = conn.execute(select(_P).where(_P.c.id == program_id)).first()
     if row is None:
         raise NotFoundError(f"no prepaid program {program_id!r}")
-    return _from_row(row)
+    return program_from_row(row)
 
 
 def list_programs(conn: Connection, merchant_id: str | None = None) -> list[Program]:
     query = select(_P).order_by(_P.c.id)
     if merchant_id is not None:
         query = query.where(_P.c.merchant_id == merchant_id)
-    return [_from_row(row) for row in conn.execute(query)]
+    return [program_from_row(row) for row in conn.execute(query)]
 
 
-def program_number(conn: Connection, program_id: str) -> int:
-    return int(conn.execute(select(_P.c.number).where(_P.c.id == program_id)).scalar_one())
-
-
-def take_sequences(conn: Connection, program_id: str, count: int) -> int:
-    """Reserve ``count`` card sequence numbers of a program; returns the first."""
-    first = int(conn.execute(
+def take_sequences(conn: Connection, program_id: str, count: int) -> tuple[int, int]:
+    """Reserve ``count`` card sequence numbers of a program: its number and the first."""
+    number, after = conn.execute(
         _P.update().where(_P.c.id == program_id).values(next_seq=_P.c.next_seq + count)
-        .returning(_P.c.next_seq)
-    ).scalar_one()) - count
-    return first
+        .returning(_P.c.number, _P.c.next_seq)
+    ).one()
+    return int(number), int(after) - count

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
 from host.backoffice.clock import to_micros
-from host.backoffice.database import Database
+from host.backoffice.database import Database, chunked, insert_rows
 from host.backoffice.errors import IdReusedError, ValidationError
 from host.backoffice.prepaid.schema import FORMAT_VERSION, pp_requests
 from host.backoffice.transfers import check_id
 
-__all__ = ["answered", "remember"]
+__all__ = ["answered", "answered_in", "remember", "remember_many"]
 
 _MAX_REQUEST_ID = 64
 
@@ -52,6 +52,34 @@ def answered(
         raise IdReusedError(f"prepaid {kind} request", request_id, "content")
     result: dict[str, Any] = json.loads(row.result)
     return {**result, "status": "exists"}
+
+
+def answered_in(
+    conn: Connection, kind: str, bodies: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The first answers of those of many requests (id: body) answered before, for a caller
+    that already holds a lock covering them all (a sales batch locks its programs)."""
+    keys = {_key(kind, request_id): request_id for request_id in bodies}
+    found: dict[str, dict[str, Any]] = {}
+    for part in chunked(sorted(keys)):
+        for row in conn.execute(select(pp_requests).where(pp_requests.c.id.in_(part))):
+            request_id = keys[row.id]
+            if row.digest != _digest(bodies[request_id]):
+                raise IdReusedError(f"prepaid {kind} request", request_id, "content")
+            found[request_id] = {**json.loads(row.result), "status": "exists"}
+    return found
+
+
+def remember_many(
+    conn: Connection, kind: str, answers: Sequence[tuple[str, Mapping[str, Any],
+                                                         Mapping[str, Any]]], *, at: datetime,
+) -> None:
+    """Store the answers of many new requests: (id, body, result) each."""
+    ts = to_micros(at)
+    insert_rows(conn, pp_requests, ("id", "digest", "result", "ts", "format_version"), [
+        (_key(kind, rid), _digest(body), json.dumps({**result, "status": "created"},
+                                                     sort_keys=True), ts, FORMAT_VERSION)
+        for rid, body, result in answers])
 
 
 def remember(
