@@ -180,7 +180,7 @@ def _payout_chains(claim_id: str, merchant: str, rows: Sequence[Any]
             movements.append(Movement(row.card_no, "claim", -row.principal, -row.bonus, tid))
         paid = sum(row.payout for row in cards)
         rest = sum(row.principal + row.bonus for row in cards) - paid
-        details = {"claim": claim_id, "cards": len(cards)}
+        details: dict[str, int | str] = {"claim": claim_id, "cards": len(cards)}
         chain.move(acc.custody(merchant), acc.cny(insurer), paid, Reason.SETTLEMENT_PAYOUT,
                    details)
         chain.move(acc.custody(merchant), acc.cny(merchant), rest, Reason.SETTLEMENT_PAYOUT,
