@@ -3,6 +3,7 @@ scenario, idempotent retries, bad input refused with nothing posted, frozen card
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from host.backoffice.errors import (
     TransferRejectedError,
     ValidationError,
 )
-from host.backoffice.prepaid import Trigger
+from host.backoffice.prepaid import IssueRequest, Program, ProgramKind, Trigger
 from host.backoffice.prepaid.accounts import card_account, cny, custody
 from host.backoffice.prepaid.errors import (
     ClaimStateError,
@@ -214,3 +215,41 @@ def test_policies_are_listed_per_merchant_holder_and_insurer(sample: Sample) -> 
     assert sum(p["sum_insured"] for p in gym) == 1_234_567
     assert sample.office.balance(cny("PICC")).posted == sum(
         p["premium"] for p in pp.policies(insurer_id="PICC"))
+
+
+def test_a_count_card_pays_by_uses(sample: Sample) -> None:
+    pp = sample.prepaid
+    pp.add_program(Program("GYM-10X", "GYM", ProgramKind.COUNT, 100_000, "PICC", uses=10),
+                   at=T0)  # a full card is ten uses of 100.00
+    bought = pp.issue("buy-1", "GYM-10X", "C001", 150_000, at=T0)
+    assert [c["uses"] for c in bought["cards"]] == [10, 5]
+    paid = pp.pay("use-1", "C001/GYM-10X", 12, at=T0)
+    assert paid["charged"] == 120_000
+    assert [c["uses_left"] for c in pp.balance("C001/GYM-10X")["cards"]] == [0, 3]
+    with pytest.raises(ValidationError):
+        pp.issue("buy-2", "GYM-10X", "C001", 15_050, at=T0)  # not whole uses
+    check_invariants(pp)
+
+
+def test_a_sales_batch_is_all_or_nothing(sample: Sample) -> None:
+    pp = sample.prepaid
+    before = _transfer_count(sample)
+    with pytest.raises(NotFoundError):
+        pp.issue_many([IssueRequest("b1", "GYM-FIT", "C001", 100),
+                       IssueRequest("b2", "GYM-FIT", "C404", 100)], at=T0)
+    assert _transfer_count(sample) == before
+    answers = pp.issue_many([IssueRequest("b1", "GYM-FIT", "C001", 100),
+                             IssueRequest("b2", "BAKE-10", "C002", 100)], at=T0)
+    assert [a["status"] for a in answers] == ["created", "created"]
+    assert pp.issue_many([IssueRequest("b2", "BAKE-10", "C002", 100)],
+                         at=T0)[0]["status"] == "exists"
+
+
+def test_the_same_purchase_sent_at_once_from_threads_issues_once(sample: Sample) -> None:
+    pp = sample.prepaid
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: pp.issue("buy-1", "GYM-FIT", "C001", 600_000,
+                                                   at=T0), range(4)))
+    assert sorted(a["status"] for a in answers) == ["created"] + ["exists"] * 3
+    assert len(pp.balance("C001/GYM-FIT")["cards"]) == 2
+    check_invariants(pp)

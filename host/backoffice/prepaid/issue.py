@@ -47,7 +47,7 @@ __all__ = ["IssueRequest", "issue", "network_account"]
 
 _CARD_COLUMNS = ("card_no", "account_id", "program_id", "merchant_id", "holder_id",
                  "purchase_id", "sequence", "principal_paid", "bonus_given", "principal_left",
-                 "bonus_left", "uses_left", "expires_at", "priority", "status", "issued_at",
+                 "bonus_left", "use_price", "expires_at", "priority", "status", "issued_at",
                  "format_version")
 _POLICY_COLUMNS = ("id", "card_no", "insurer_id", "merchant_id", "holder_id", "sum_insured",
                    "premium", "rate_bp", "starts_at", "ends_at", "format_version")
@@ -203,7 +203,7 @@ def _card(request: IssueRequest, program: Program, plan: CardPlan, card_no: str,
                {"card": card_no, "policy": policy})
     batch.cards.append((card_no, network_account(request.holder_id, program.id), program.id,
                         merchant, request.holder_id, request.request_id, sequence,
-                        plan.principal, plan.bonus, plan.principal, plan.bonus, uses, expires,
+                        plan.principal, plan.bonus, plan.principal, plan.bonus, program.use_price, expires,
                         program.priority, "active", ts, FORMAT_VERSION))
     batch.policies.append((policy, card_no, program.insurer_id, merchant, request.holder_id,
                            plan.principal, cost, program.premium_bp, ts, ends, FORMAT_VERSION))

@@ -42,7 +42,7 @@ class Card:
     bonus_given: int
     principal_left: int
     bonus_left: int
-    uses_left: int | None
+    use_price: int | None
     expires_at: int | None
     priority: int
     status: str
@@ -51,12 +51,17 @@ class Card:
     def from_row(cls, row: Any) -> Card:
         return cls(row.card_no, row.account_id, row.program_id, row.merchant_id, row.holder_id,
                    row.purchase_id, row.sequence, row.principal_paid, row.bonus_given,
-                   row.principal_left, row.bonus_left, row.uses_left, row.expires_at,
+                   row.principal_left, row.bonus_left, row.use_price, row.expires_at,
                    row.priority, row.status)
 
     @property
     def balance(self) -> int:
         return self.principal_left + self.bonus_left
+
+    @property
+    def uses_left(self) -> int | None:
+        """A count card's uses left (its balance in whole uses)."""
+        return None if self.use_price is None else self.balance // self.use_price
 
     def view(self) -> CardView:
         return CardView(self.card_no, self.principal_left, self.bonus_left, self.expires_at,
