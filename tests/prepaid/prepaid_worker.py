@@ -1,5 +1,5 @@
-"""A process that issues purchases ``buy-0`` … ``buy-<n-1>``, pays from each and opens a
-claim, every request sent twice: the kill test runs it, kills it with SIGKILL at a random
+"""A process that issues purchases ``buy-0`` … ``buy-<n-1>``, pays from each, opens,
+approves and pays a claim, every request sent twice: the kill test runs it, kills it with SIGKILL at a random
 moment, and runs it again to the end."""
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ def main(url: str, count: int) -> None:
         print(n, flush=True)
     for _ in range(2):
         pp.open_claim("CLM", "GYM", Trigger.CLOSURE, trigger_at=T0, at=T0)
+        pp.review_claim("CLM", approve=True, note="", at=T0)
+        pp.pay_claim("CLM", at=T0)
     pp.close()
 
 

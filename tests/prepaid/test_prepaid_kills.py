@@ -1,5 +1,6 @@
-"""Issue, pay and claim requests killed (SIGKILL) at random moments and sent again: every
-purchase, payment and claim is posted exactly once, on SQLite and PostgreSQL."""
+"""Issue, pay and claim (open, approve, pay) requests killed (SIGKILL) at random moments
+and sent again: every purchase, payment and claim is posted exactly once, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from host.backoffice.prepaid.accounts import cny
 from host.backoffice.prepaid.schema import pp_cards, pp_claim_lines, pp_movements
-from tests.prepaid.prepaid_helpers import Sample, check_invariants
+from tests.prepaid.prepaid_helpers import HOLDERS, Sample, check_invariants
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNT = 12
@@ -51,5 +53,9 @@ def test_requests_killed_and_sent_again_post_once(db_url: str, seed: int) -> Non
     assert sorted(cards) == sorted((f"buy-{n}", 2) for n in range(COUNT))
     assert pays == COUNT  # 1,000 fen drawn from the first card of each purchase
     assert lines == 2 * COUNT
+    paid = sample.prepaid.claim("CLM")
+    assert paid["state"] == "paid"
+    holders = sum(sample.office.balance(cny(h)).posted for h in HOLDERS)
+    assert holders == paid["payout"] == sum(line["principal"] for line in paid["lines"]) > 0
     check_invariants(sample.prepaid)
     sample.office.close()

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from host.backoffice.clock import from_micros, to_micros
 from host.backoffice.database import Database, chunked, insert_rows
@@ -32,7 +32,6 @@ from host.backoffice.prepaid.records import (
     cards_by_number,
     load_cards,
     record_movements,
-    set_status,
 )
 from host.backoffice.prepaid.requests import answered, remember
 from host.backoffice.prepaid.schema import (
@@ -78,7 +77,7 @@ def open_claim(db: Database, ledger: Ledger, claim_id: str, merchant_id: str,
             trigger_at=to_micros(trigger_at), status="open", note="", opened_at=to_micros(at),
             format_version=FORMAT_VERSION))
         insert_rows(conn, _L, _LINE_COLUMNS, lines)
-        set_status(conn, [c.card_no for c in cards], "frozen")
+        _set_claim_status(conn, claim_id, "frozen")
         remember(conn, "claim", claim_id, body, {"claim": claim_id}, at=at)
         return {**_report(conn, claim_id), "status": "created"}
 
@@ -118,15 +117,15 @@ def review_claim(db: Database, ledger: Ledger, claim_id: str, *, approve: bool, 
     with db.write() as conn:
         claim = _claim(conn, claim_id, lock_db=db)
         wanted = "approved" if approve else "rejected"
-        if claim.status == wanted:
-            return {**_report(conn, claim_id), "status": "exists"}
+        if claim.status == wanted or (approve and claim.status == "paid"):  # a retry
+            return {**_report(conn, claim_id, lines=False), "status": "exists"}
         if claim.status != "open":
             raise ClaimStateError(f"claim {claim_id} is {claim.status}, not open")
         if not approve:
             _unfreeze(conn, ledger, claim_id, at)
         conn.execute(pp_claims.update().where(pp_claims.c.id == claim_id).values(
             status=wanted, note=note, reviewed_at=to_micros(at)))
-        return {**_report(conn, claim_id), "status": "created"}
+        return {**_report(conn, claim_id, lines=False), "status": "created"}
 
 
 def _unfreeze(conn: Connection, ledger: Ledger, claim_id: str, at: datetime) -> None:
@@ -138,7 +137,7 @@ def _unfreeze(conn: Connection, ledger: Ledger, claim_id: str, at: datetime) -> 
                                                  linked=True,
                                                  correlation_id=chain.correlation_id))
     ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True)
-    set_status(conn, [r.card_no for r in rows], "active")
+    _set_claim_status(conn, claim_id, "active")
     conn.execute(_L.delete().where(_L.c.claim_id == claim_id))
 
 
@@ -157,7 +156,7 @@ def pay_claim(db: Database, ledger: Ledger, claim_id: str, *, at: datetime) -> d
         chains, movements = _payout_chains(claim_id, claim.merchant_id, rows)
         ledger.apply(conn, chains, at=at, all_or_nothing=True)
         record_movements(conn, claim_id, movements, cards, at=at)
-        set_status(conn, list(cards), "claimed")
+        _set_claim_status(conn, claim_id, "claimed")
         conn.execute(pp_claims.update().where(pp_claims.c.id == claim_id)
                      .values(status="paid", paid_at=to_micros(at)))
         return {**_report(conn, claim_id), "status": "created"}
@@ -209,17 +208,28 @@ def _claim_exists(conn: Connection, claim_id: str) -> None:
         raise NotFoundError(f"no claim {claim_id!r}")
 
 
-def _report(conn: Connection, claim_id: str) -> dict[str, Any]:
-    """The claim and every card's line, each number explained."""
+def _set_claim_status(conn: Connection, claim_id: str, status: str) -> None:
+    """The status of every card of a claim, in one statement."""
+    cards = select(_L.c.card_no).where(_L.c.claim_id == claim_id).scalar_subquery()
+    conn.execute(pp_cards.update().where(pp_cards.c.card_no.in_(cards)).values(status=status))
+
+
+def _report(conn: Connection, claim_id: str, *, lines: bool = True) -> dict[str, Any]:
+    """The claim and every card's line, each number explained (``lines=False``: the totals
+    only, as the insurer's review answers)."""
     claim = conn.execute(select(pp_claims).where(pp_claims.c.id == claim_id)).one()
-    lines = [{"card": r.card_no, "holder": r.holder_id, "policy": r.policy_id,
-              "insurer": r.insurer_id, "principal": r.principal, "bonus": r.bonus,
-              "live_balance": r.principal + r.bonus, "payout": r.payout,
-              "explanation": r.explanation}
-             for r in conn.execute(select(_L).where(_L.c.claim_id == claim_id)
-                                   .order_by(_L.c.card_no))]
-    return {"claim": claim_id, "merchant": claim.merchant_id, "trigger": claim.trigger,
-            "trigger_at": from_micros(claim.trigger_at).isoformat(),
-            "state": claim.status, "note": claim.note, "cards": len(lines),
-            "live_balance": sum(line["live_balance"] for line in lines),
-            "payout": sum(line["payout"] for line in lines), "lines": lines}
+    totals = conn.execute(select(func.count(), func.sum(_L.c.principal + _L.c.bonus),
+                                 func.sum(_L.c.payout)).where(_L.c.claim_id == claim_id)).one()
+    head = {"claim": claim_id, "merchant": claim.merchant_id, "trigger": claim.trigger,
+            "trigger_at": from_micros(claim.trigger_at).isoformat(), "state": claim.status,
+            "note": claim.note, "cards": int(totals[0]), "live_balance": int(totals[1] or 0),
+            "payout": int(totals[2] or 0)}
+    return {**head, "lines": _lines_of(conn, claim_id) if lines else []}
+
+
+def _lines_of(conn: Connection, claim_id: str) -> list[dict[str, Any]]:
+    query = select(_L).where(_L.c.claim_id == claim_id).order_by(_L.c.card_no)
+    return [{"card": r.card_no, "holder": r.holder_id, "policy": r.policy_id,
+             "insurer": r.insurer_id, "principal": r.principal, "bonus": r.bonus,
+             "live_balance": r.principal + r.bonus, "payout": r.payout,
+             "explanation": r.explanation} for r in conn.execute(query)]
