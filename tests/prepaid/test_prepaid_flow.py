@@ -253,3 +253,17 @@ def test_the_same_purchase_sent_at_once_from_threads_issues_once(sample: Sample)
     assert sorted(a["status"] for a in answers) == ["created"] + ["exists"] * 3
     assert len(pp.balance("C001/GYM-FIT")["cards"]) == 2
     check_invariants(pp)
+
+
+def test_payments_on_one_account_from_threads_keep_the_live_records_true(
+    sample: Sample,
+) -> None:
+    pp = sample.prepaid
+    pp.issue("buy-1", "GYM-FIT", "C001", 1_200_000, at=T0)
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda n: pp.pay(f"pay-{n}", "C001/GYM-FIT", 70_000, at=T0),
+                                range(12)))
+    assert all(a["status"] == "created" for a in answers)
+    assert pp.balance("C001/GYM-FIT")["balance"] == sum(
+        c["balance"] for c in pp.balance("C001/GYM-FIT")["cards"]) == 1_319_998 - 12 * 70_000
+    check_invariants(pp)

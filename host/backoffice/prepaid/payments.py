@@ -1,6 +1,8 @@
 """Payments, refunds and expiries on a network account's sub-cards (F13, F15): the cards
 act as one card (the order in :mod:`drawing`), every draw is a posting and a live record,
-each operation one linked chain in one transaction; the same request id posts once."""
+each operation one linked chain in one transaction; the same request id posts once. The
+network account's row is locked first (PostgreSQL), so two payments on one account never
+both read the same live balances."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from host.backoffice.prepaid.records import (
     set_status,
 )
 from host.backoffice.prepaid.requests import answered, remember
-from host.backoffice.prepaid.schema import pp_cards, pp_requests
+from host.backoffice.prepaid.schema import pp_accounts, pp_cards, pp_requests
 from host.backoffice.transfers import Reason, Source, SourceKind
 
 __all__ = ["PayRequest", "expire_due", "pay", "refund"]
@@ -60,6 +62,7 @@ def pay(db: Database, ledger: Ledger, request: PayRequest, *, at: datetime) -> d
         first = answered(db, conn, "pay", request.request_id, request.body())
         if first is not None:
             return first
+        db.lock_rows(conn, pp_accounts, [request.account_id])  # one writer per account
         cards = _usable_cards(conn, request, at)
         program = find_program(conn, cards[0].program_id)
         if request.merchant_id not in (None, program.merchant_id):
@@ -133,6 +136,7 @@ def refund(db: Database, ledger: Ledger, payment_id: str, *, at: datetime) -> di
         if row is None:
             raise NotFoundError(f"no prepaid payment {payment_id!r}")
         paid = json.loads(row.result)
+        db.lock_rows(conn, pp_accounts, [paid["account"]])
         draws = [Draw(d["card"], d["amount"], d["principal"], d["bonus"]) for d in paid["draws"]]
         cards = cards_by_number(conn, [d.card_no for d in draws])
         frozen = [no for no, c in cards.items() if c.status != "active"]
@@ -150,8 +154,10 @@ def expire_due(db: Database, ledger: Ledger, *, at: datetime) -> dict[str, Any]:
     """Expire every active card whose validity has ended: its value leaves it (and its money
     custody) with a live record; the card is then ``expired``."""
     with db.write() as conn:
-        due = load_cards(conn, _C.c.status == "active", _C.c.expires_at.isnot(None),
-                         _C.c.expires_at <= to_micros(at))
+        conditions = (_C.c.status == "active", _C.c.expires_at.isnot(None),
+                      _C.c.expires_at <= to_micros(at))
+        db.lock_rows(conn, pp_accounts, [c.account_id for c in load_cards(conn, *conditions)])
+        due = load_cards(conn, *conditions)  # as they are now that no payment can move them
         lines = []
         for card in due:
             if card.balance:
