@@ -64,6 +64,9 @@ class Program:
         self._check_kind_rule()
 
     def _check_kind_rule(self) -> None:
+        if 1 + self.bonus_bp // BP > self.card_cap:
+            raise ValidationError(f"program {self.id}: a cap of {self.card_cap} cannot carry "
+                                  f"one fen with its bonus")
         if self.kind is not ProgramKind.BONUS and self.bonus_bp:
             raise ValidationError(f"program {self.id}: only a bonus program has a bonus rate")
         if self.kind in (ProgramKind.DISCOUNT, ProgramKind.RIGHTS) and not self.discount_bp:

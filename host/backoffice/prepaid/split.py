@@ -53,6 +53,9 @@ def split_purchase(amount: int, card_cap: int, bonus_bp: int = 0) -> list[CardPl
     check_amount(amount, what="prepaid amount")
     check_amount(card_cap, what="card cap")
     most = principal_cap(card_cap, bonus_bp)
+    if most == 0:
+        raise ValidationError(f"a cap of {card_cap} cannot carry one fen with a bonus of "
+                              f"{bonus_bp} bp")
     count = -(-amount // most)
     if count > MAX_CARDS:
         raise ValidationError(f"{amount} under a cap of {card_cap} is {count} cards "
