@@ -29,7 +29,6 @@ from host.backoffice.prepaid.premiums import payout
 from host.backoffice.prepaid.records import (
     Card,
     Movement,
-    cards_by_number,
     load_cards,
     record_movements,
 )
@@ -71,7 +70,7 @@ def open_claim(db: Database, ledger: Ledger, claim_id: str, merchant_id: str,
                            pp_cards.c.status == "active")
         chain = Chain("freeze", claim_id, Source(SourceKind.SYSTEM, claim_id))
         lines = _lines(conn, claim_id, cards, chain, to_micros(trigger_at))
-        ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True)
+        ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True, ids_are_new=True)
         conn.execute(insert(pp_claims).values(
             id=claim_id, merchant_id=merchant_id, trigger=trigger.value,
             trigger_at=to_micros(trigger_at), status="open", note="", opened_at=to_micros(at),
@@ -152,10 +151,11 @@ def pay_claim(db: Database, ledger: Ledger, claim_id: str, *, at: datetime) -> d
                                   "it before it is paid")
         rows = conn.execute(select(_L).where(_L.c.claim_id == claim_id)
                             .order_by(_L.c.card_no)).all()
-        cards = cards_by_number(conn, [r.card_no for r in rows])
         chains, movements = _payout_chains(claim_id, claim.merchant_id, rows)
-        ledger.apply(conn, chains, at=at, all_or_nothing=True)
-        record_movements(conn, claim_id, movements, cards, at=at)
+        ledger.apply(conn, chains, at=at, all_or_nothing=True, ids_are_new=True)
+        # frozen since the claim opened: each card still holds what its line says
+        record_movements(conn, claim_id, movements,
+                         {r.card_no: (r.principal, r.bonus) for r in rows}, at=at)
         _set_claim_status(conn, claim_id, "claimed")
         conn.execute(pp_claims.update().where(pp_claims.c.id == claim_id)
                      .values(status="paid", paid_at=to_micros(at)))

@@ -110,7 +110,8 @@ def _post(conn: Connection, ledger: Ledger, op: str, request_id: str, cards: lis
             tid = chain.card_out(merchant, d.card_no, d.amount, reason)
         movements.append(Movement(d.card_no, op, sign * d.principal, sign * d.bonus, tid))
     ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True)
-    record_movements(conn, request_id, movements, by_no, at=at)
+    record_movements(conn, request_id, movements,
+                     {c.card_no: (c.principal_left, c.bonus_left) for c in cards}, at=at)
     return {d.card_no: by_no[d.card_no].balance + sign * d.amount for d in draws}
 
 

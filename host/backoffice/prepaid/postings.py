@@ -66,9 +66,8 @@ class Chain:
 
     def post(self, pending_id: str) -> str:
         tid = self.next_id()
-        self.transfers.append(Transfer.post(
+        self.transfers.append(Transfer.post(  # its details are the hold's
             tid, pending_id, self.source, linked=True, correlation_id=self.correlation_id,
-            details={"prepaid": self.op},
         ))
         return tid
 

@@ -5,7 +5,7 @@ any time is the ``*_after`` of its last movement at or before that time."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,14 +106,14 @@ def cards_by_number(conn: Connection, card_nos: Sequence[str]) -> dict[str, Card
 
 
 def record_movements(
-    conn: Connection, request_id: str, movements: Sequence[Movement], cards: dict[str, Card],
-    *, at: datetime,
+    conn: Connection, request_id: str, movements: Sequence[Movement],
+    before: Mapping[str, tuple[int, int]], *, at: datetime,
 ) -> None:
     """Write the movements of one operation and move the cards' live principal and bonus;
-    ``cards`` holds each card's state before the operation (as loaded in this
-    transaction)."""
+    ``before`` holds each card's (principal, bonus) before the operation, as read in this
+    transaction."""
     ts = to_micros(at)
-    left = {no: (card.principal_left, card.bonus_left) for no, card in cards.items()}
+    left = dict(before)
     rows = []
     for m in movements:
         principal, bonus = left[m.card_no]
@@ -122,8 +122,7 @@ def record_movements(
         rows.append((m.card_no, m.kind, request_id, m.principal_delta, m.bonus_delta,
                      principal, bonus, m.transfer_id, ts, FORMAT_VERSION))
     insert_rows(conn, _M, _MOVEMENT_COLUMNS, rows)
-    set_left(conn, [(p, b, no) for no, (p, b) in left.items()
-                    if (p, b) != (cards[no].principal_left, cards[no].bonus_left)])
+    set_left(conn, [(p, b, no) for no, (p, b) in left.items() if (p, b) != before[no]])
 
 
 def set_left(conn: Connection, rows: Sequence[tuple[int, int, str]]) -> None:
