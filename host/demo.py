@@ -7,7 +7,9 @@ an alliance of three merchants, a bank and an insurer with their agreements; a d
 sales by debit and credit with points earned on chip 2, points spent at a merchant, a
 premium paid with points, bank points converted, a stripe fallback; the terminals'
 batches cleared (one uploaded twice), the day settled; a credit line raised by the back
-office that reaches the card at its next purchase; statements.
+office that reaches the card at its next purchase; statements; a prepaid membership split
+into insured sub-cards, spent as one card, and a claim paid from live balances when the
+bookstore closes.
 
 ``--reader sim`` runs the cards in process. ``--reader vpcd`` serves each card in turn
 on the virtual reader (pcscd + vpcd, fixed slots) and talks PC/SC, swapping cards
@@ -50,6 +52,7 @@ from host.backoffice import (
 )
 from host.backoffice.errors import BatchRejectedError
 from host.backoffice.inprocess_link import PURSE_ASSETS
+from host.backoffice.prepaid import PrepaidOffice, Program, ProgramKind, Trigger
 from host.demo_service import DemoService, demo_service
 from host.payment.client import PaymentClient
 from host.payment.issuer import AuthorisationPolicy
@@ -573,6 +576,35 @@ def _statements(world: World) -> None:
                       insurer=INSURER, money_fen=premium)
 
 
+def _prepaid(world: World) -> None:
+    """F13–F16: a prepaid purchase split into insured sub-cards, spent as one card, the
+    merchant's closure and a claim from the live balances (docs/prepaid.md)."""
+    world.story.step("Prepaid cards, insured card by card", "The bookstore sells a prepaid "
+                     "membership under a 5,000 CNY per-card cap: three sub-cards under one "
+                     "network account, each insured; a payment draws across them; the "
+                     "bookstore closes and the insurer pays each card's live principal.")
+    prepaid, evening = PrepaidOffice(world.office.db), world.now
+    prepaid.add_program(Program("books-club", "bookstore", ProgramKind.BONUS, 500_000,
+                                INSURER, premium_bp=80), at=evening)
+    bought = prepaid.issue("club-zhang", "books-club", "zhang", 1_234_567, at=evening)
+    for card in bought["cards"]:
+        world.story.event(f"card {card['card']}  {format_cny(card['value'])}  policy "
+                          f"{card['policy']} premium {format_cny(card['premium'])}", **card)
+    paid = prepaid.pay("club-pay-1", bought["account"], 620_000, at=evening)
+    world.story.event(f"zhang pays {format_cny(paid['charged'])} from "
+                      f"{len(paid['draws'])} cards; left {format_cny(paid['balance'])}",
+                      draws=paid["draws"])
+    ok = prepaid.reconcile(DAY)["ok"]
+    world.story.event(f"reconciliation of {DAY}: cards = custody = live records: {ok}", ok=ok)
+    closed = evening + dt.timedelta(days=1)
+    prepaid.open_claim("club-closure", "bookstore", Trigger.CLOSURE, trigger_at=closed,
+                       at=closed)
+    prepaid.review_claim("club-closure", approve=True, note="closed", at=closed)
+    claim = prepaid.pay_claim("club-closure", at=closed)
+    world.story.event(f"claim paid per card: {format_cny(claim['payout'])} to zhang for "
+                      f"{claim['cards']} cards", payout_fen=claim["payout"])
+
+
 def run_demo(reader: str = "sim", out: str | Path | None = None,
              echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole day; the story as one JSON-ready document."""
@@ -608,6 +640,7 @@ def _day(world: World) -> None:
     _settle(world)
     _credit_line(world)
     _statements(world)
+    _prepaid(world)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ LAZY_GROUPS = {
     "perso": ("host.cli.perso_cmds", "perso"),
     "pos": ("host.cli.pos_cmds", "pos"),
     "ledger": ("host.cli.ledger_cmds", "ledger"),
+    "prepaid": ("host.cli.prepaid_cmds", "prepaid"),
     "host": ("host.cli.host_cmds", "host"),
     "conformance": ("host.cli.qa_cmds", "conformance"),
     "script": ("host.cli.qa_cmds", "script"),

@@ -28,7 +28,8 @@ def test_the_day_has_its_numbered_steps(story: dict[str, Any]) -> None:
     assert [s["title"] for s in story["steps"]] == [
         "Issuer keys", "Cards personalised", "The alliance", "The service host", "Morning sales",
         "Midday: batches uploaded", "Afternoon: points spent",
-        "Evening: clearing and settlement", "A credit line reaches the card", "Statements"]
+        "Evening: clearing and settlement", "A credit line reaches the card", "Statements",
+        "Prepaid cards, insured card by card"]
     printed = story["printed"]
     assert "\n1. Issuer keys\n" in printed and "\n10. Statements\n" in printed
     assert "CNY 5,288.00" in printed and "KEEP THIS SLIP" in printed
@@ -117,9 +118,16 @@ def test_ledger_and_cards_agree(story: dict[str, Any]) -> None:
 def test_json_mode_prints_one_document(tmp_path, capsys) -> None:
     assert main(["--json", "--out", str(tmp_path)]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["reader"] == "sim" and len(document["steps"]) == 10
+    assert document["reader"] == "sim" and len(document["steps"]) == 11
 
 
 def test_an_unknown_reader_is_refused() -> None:
     with pytest.raises(DemoError):
         run_demo("teleport")
+
+
+def test_the_prepaid_membership_is_split_spent_and_claimed(story: dict[str, Any]) -> None:
+    events = _events(story, "Prepaid cards, insured card by card")
+    assert [e["value"] for e in events[:3]] == [500_000, 500_000, 234_567]
+    assert events[4]["ok"] is True
+    assert events[-1]["payout_fen"] == 1_234_567 - 620_000

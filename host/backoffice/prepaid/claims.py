@@ -1,0 +1,235 @@
+"""Claims (F16): a trigger event at a merchant (closure, licence lost, failure to perform)
+freezes its cards — each gets a pending hold of its whole balance, the ledger's own guard
+against any later payment (TigerBeetle's closing transfer) — and computes each card's
+payout from its live balance under its policy (:func:`premiums.payout`). The insurer
+reviews; an approved claim pays every card once, one linked chain per holder: each card's
+hold posted, the cards' custody money released (what the insurer pays goes to the insurer,
+which takes over the holder's claim on it; the rest to the merchant), the payout to the
+holder. A rejected claim voids the holds and the cards are usable again."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from host.backoffice.clock import from_micros, to_micros
+from host.backoffice.database import Database, chunked, insert_rows
+from host.backoffice.errors import NotFoundError, ValidationError
+from host.backoffice.ledger import Ledger
+from host.backoffice.members import MemberKind, find_member
+from host.backoffice.prepaid import accounts as acc
+from host.backoffice.prepaid.errors import ClaimStateError
+from host.backoffice.prepaid.postings import Chain
+from host.backoffice.prepaid.premiums import payout
+from host.backoffice.prepaid.records import (
+    Card,
+    Movement,
+    load_cards,
+    record_movements,
+)
+from host.backoffice.prepaid.requests import answered, remember
+from host.backoffice.prepaid.schema import (
+    FORMAT_VERSION,
+    pp_cards,
+    pp_claim_lines,
+    pp_claims,
+    pp_policies,
+)
+from host.backoffice.transfers import Reason, Source, SourceKind, Transfer
+
+__all__ = ["Trigger", "claim_report", "open_claim", "pay_claim", "review_claim"]
+
+_L = pp_claim_lines
+_LINE_COLUMNS = ("card_no", "claim_id", "policy_id", "holder_id", "insurer_id", "principal",
+                 "bonus", "payout", "explanation", "hold_id", "format_version")
+
+
+class Trigger(StrEnum):
+    CLOSURE = "closure"
+    LICENCE_LOST = "licence_lost"
+    FAILURE_TO_PERFORM = "failure_to_perform"
+
+
+def open_claim(db: Database, ledger: Ledger, claim_id: str, merchant_id: str,
+               trigger: Trigger, *, trigger_at: datetime, at: datetime) -> dict[str, Any]:
+    """Freeze the merchant's cards and compute every card's payout (see the module)."""
+    body = {"merchant": merchant_id, "trigger": trigger.value,
+            "trigger_at": to_micros(trigger_at)}
+    with db.write() as conn:
+        if answered(db, conn, "claim", claim_id, body) is not None:
+            return {**_report(conn, claim_id), "status": "exists"}
+        if find_member(conn, merchant_id).kind is not MemberKind.MERCHANT:
+            raise ValidationError(f"{merchant_id} is not a merchant")
+        _refuse_second_claim(conn, merchant_id)
+        cards = load_cards(conn, pp_cards.c.merchant_id == merchant_id,
+                           pp_cards.c.status == "active")
+        chain = Chain("freeze", claim_id, Source(SourceKind.SYSTEM, claim_id))
+        lines = _lines(conn, claim_id, cards, chain, to_micros(trigger_at))
+        ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True, ids_are_new=True)
+        conn.execute(insert(pp_claims).values(
+            id=claim_id, merchant_id=merchant_id, trigger=trigger.value,
+            trigger_at=to_micros(trigger_at), status="open", note="", opened_at=to_micros(at),
+            format_version=FORMAT_VERSION))
+        insert_rows(conn, _L, _LINE_COLUMNS, lines)
+        _set_claim_status(conn, claim_id, "frozen")
+        remember(conn, "claim", claim_id, body, {"claim": claim_id}, at=at)
+        return {**_report(conn, claim_id), "status": "created"}
+
+
+def _refuse_second_claim(conn: Connection, merchant_id: str) -> None:
+    query = select(pp_claims.c.id).where(pp_claims.c.merchant_id == merchant_id,
+                                         pp_claims.c.status.in_(("open", "approved", "paid")))
+    if (row := conn.execute(query).first()) is not None:
+        raise ClaimStateError(f"{merchant_id} already has claim {row.id}")
+
+
+def _lines(conn: Connection, claim_id: str, cards: list[Card], chain: Chain, trigger: int
+           ) -> list[tuple[Any, ...]]:
+    policies: dict[str, Any] = {}
+    for part in chunked([c.card_no for c in cards]):
+        for row in conn.execute(select(pp_policies).where(pp_policies.c.card_no.in_(part))):
+            policies[row.card_no] = row
+    lines = []
+    for card in cards:
+        policy = policies[card.card_no]
+        figure = payout(principal=card.principal_left, bonus=card.bonus_left,
+                        sum_insured=policy.sum_insured, starts=policy.starts_at,
+                        ends=policy.ends_at, trigger=trigger)
+        hold = None
+        if card.balance:
+            hold = chain.hold(acc.card_account(card.card_no), acc.value(card.merchant_id),
+                              card.balance, {"card": card.card_no, "claim": claim_id})
+        lines.append((card.card_no, claim_id, policy.id, card.holder_id, policy.insurer_id,
+                      card.principal_left, card.bonus_left, figure.amount,
+                      figure.explanation, hold, FORMAT_VERSION))
+    return lines
+
+
+def review_claim(db: Database, ledger: Ledger, claim_id: str, *, approve: bool, note: str,
+                 at: datetime) -> dict[str, Any]:
+    """The insurer's decision. Rejecting voids the holds and unfreezes the cards."""
+    with db.write() as conn:
+        claim = _claim(conn, claim_id, lock_db=db)
+        wanted = "approved" if approve else "rejected"
+        if claim.status == wanted or (approve and claim.status == "paid"):  # a retry
+            return {**_report(conn, claim_id, lines=False), "status": "exists"}
+        if claim.status != "open":
+            raise ClaimStateError(f"claim {claim_id} is {claim.status}, not open")
+        if not approve:
+            _unfreeze(conn, ledger, claim_id, at)
+        conn.execute(pp_claims.update().where(pp_claims.c.id == claim_id).values(
+            status=wanted, note=note, reviewed_at=to_micros(at)))
+        return {**_report(conn, claim_id, lines=False), "status": "created"}
+
+
+def _unfreeze(conn: Connection, ledger: Ledger, claim_id: str, at: datetime) -> None:
+    rows = conn.execute(select(_L).where(_L.c.claim_id == claim_id)).all()
+    chain = Chain("unfreeze", claim_id, Source(SourceKind.SYSTEM, claim_id))
+    for row in rows:
+        if row.hold_id is not None:
+            chain.transfers.append(Transfer.void(chain.next_id(), row.hold_id, chain.source,
+                                                 linked=True,
+                                                 correlation_id=chain.correlation_id))
+    ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True)
+    _set_claim_status(conn, claim_id, "active")
+    conn.execute(_L.delete().where(_L.c.claim_id == claim_id))
+
+
+def pay_claim(db: Database, ledger: Ledger, claim_id: str, *, at: datetime) -> dict[str, Any]:
+    """Pay an approved claim, every card once (paying it again answers the payment)."""
+    with db.write() as conn:
+        claim = _claim(conn, claim_id, lock_db=db)
+        if claim.status == "paid":
+            return {**_report(conn, claim_id), "status": "exists"}
+        if claim.status != "approved":
+            raise ClaimStateError(f"claim {claim_id} is {claim.status}: the insurer approves "
+                                  "it before it is paid")
+        rows = conn.execute(select(_L).where(_L.c.claim_id == claim_id)
+                            .order_by(_L.c.card_no)).all()
+        chains, movements = _payout_chains(claim_id, claim.merchant_id, rows)
+        ledger.apply(conn, chains, at=at, all_or_nothing=True, ids_are_new=True)
+        # frozen since the claim opened: each card still holds what its line says
+        record_movements(conn, claim_id, movements,
+                         {r.card_no: (r.principal, r.bonus) for r in rows}, at=at)
+        _set_claim_status(conn, claim_id, "claimed")
+        conn.execute(pp_claims.update().where(pp_claims.c.id == claim_id)
+                     .values(status="paid", paid_at=to_micros(at)))
+        return {**_report(conn, claim_id), "status": "created"}
+
+
+def _payout_chains(claim_id: str, merchant: str, rows: Sequence[Any]
+                   ) -> tuple[list[Transfer], list[Movement]]:
+    """One linked chain per holder (and insurer): each card's hold posted, the custody money
+    released, the payout to the holder; a live record per card."""
+    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for row in rows:
+        if row.hold_id is not None:
+            groups[(row.holder_id, row.insurer_id)].append(row)
+    transfers: list[Transfer] = []
+    movements = []
+    for number, ((holder, insurer), cards) in enumerate(sorted(groups.items()), start=1):
+        chain = Chain("claim", f"{claim_id}/{number}", Source(SourceKind.SYSTEM, claim_id))
+        for row in cards:
+            tid = chain.post(row.hold_id)
+            movements.append(Movement(row.card_no, "claim", -row.principal, -row.bonus, tid))
+        paid = sum(row.payout for row in cards)
+        rest = sum(row.principal + row.bonus for row in cards) - paid
+        details: dict[str, int | str] = {"claim": claim_id, "cards": len(cards)}
+        chain.move(acc.custody(merchant), acc.cny(insurer), paid, Reason.SETTLEMENT_PAYOUT,
+                   details)
+        chain.move(acc.custody(merchant), acc.cny(merchant), rest, Reason.SETTLEMENT_PAYOUT,
+                   details)
+        chain.move(acc.cny(insurer), acc.cny(holder), paid, Reason.SETTLEMENT_PAYOUT, details)
+        transfers.extend(chain.closed())
+    return transfers, movements
+
+
+def _claim(conn: Connection, claim_id: str, *, lock_db: Database) -> Any:
+    lock_db.lock_key(conn, f"pp/claim/{claim_id}")
+    row = conn.execute(select(pp_claims).where(pp_claims.c.id == claim_id)).first()
+    if row is None:
+        raise NotFoundError(f"no claim {claim_id!r}")
+    return row
+
+
+def claim_report(db: Database, claim_id: str) -> dict[str, Any]:
+    with db.read() as conn:
+        _claim_exists(conn, claim_id)
+        return _report(conn, claim_id)
+
+
+def _claim_exists(conn: Connection, claim_id: str) -> None:
+    if conn.execute(select(pp_claims.c.id).where(pp_claims.c.id == claim_id)).first() is None:
+        raise NotFoundError(f"no claim {claim_id!r}")
+
+
+def _set_claim_status(conn: Connection, claim_id: str, status: str) -> None:
+    """The status of every card of a claim, in one statement."""
+    cards = select(_L.c.card_no).where(_L.c.claim_id == claim_id).scalar_subquery()
+    conn.execute(pp_cards.update().where(pp_cards.c.card_no.in_(cards)).values(status=status))
+
+
+def _report(conn: Connection, claim_id: str, *, lines: bool = True) -> dict[str, Any]:
+    """The claim and every card's line, each number explained (``lines=False``: the totals
+    only, as the insurer's review answers)."""
+    claim = conn.execute(select(pp_claims).where(pp_claims.c.id == claim_id)).one()
+    totals = conn.execute(select(func.count(), func.sum(_L.c.principal + _L.c.bonus),
+                                 func.sum(_L.c.payout)).where(_L.c.claim_id == claim_id)).one()
+    head = {"claim": claim_id, "merchant": claim.merchant_id, "trigger": claim.trigger,
+            "trigger_at": from_micros(claim.trigger_at).isoformat(), "state": claim.status,
+            "note": claim.note, "cards": int(totals[0]), "live_balance": int(totals[1] or 0),
+            "payout": int(totals[2] or 0)}
+    return {**head, "lines": _lines_of(conn, claim_id) if lines else []}
+
+
+def _lines_of(conn: Connection, claim_id: str) -> list[dict[str, Any]]:
+    query = select(_L).where(_L.c.claim_id == claim_id).order_by(_L.c.card_no)
+    return [{"card": r.card_no, "holder": r.holder_id, "policy": r.policy_id,
+             "insurer": r.insurer_id, "principal": r.principal, "bonus": r.bonus,
+             "live_balance": r.principal + r.bonus, "payout": r.payout,
+             "explanation": r.explanation} for r in conn.execute(query)]
