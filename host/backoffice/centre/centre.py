@@ -1,0 +1,199 @@
+"""One object for the settlement centre over one back-office database: what the command line
+and a host application call. Each method opens one write transaction, delegates to the module
+that owns the concept, and lets the top-ups the transaction asked for reach the bank after
+it committed (:mod:`.topups`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+
+from host.backoffice.assets import Asset, check_amount
+from host.backoffice.centre import escrow
+from host.backoffice.centre.bank import BankGateway, SimulatedBank
+from host.backoffice.centre.errors import CentreRefusedError, ReleaseRefusedError
+from host.backoffice.centre.holders import Holder, find_holder, open_holder
+from host.backoffice.centre.order_rules import Order, ReleaseBy
+from host.backoffice.centre.repayment import repay
+from host.backoffice.centre.tiers import Tier, TierSettings, tier_account
+from host.backoffice.centre.topups import (
+    TopUp,
+    pending_topups,
+    request_topup,
+    request_topups,
+    resolve_topup,
+    topups_of,
+)
+from host.backoffice.database import Database
+from host.backoffice.errors import TransferRejectedError, ValidationError
+from host.backoffice.ledger import Ledger
+from host.backoffice.transfers import Balance, Reason, Source, SourceKind, Transfer
+
+__all__ = ["SettlementCentre"]
+
+R = TypeVar("R")
+
+
+class SettlementCentre:
+    """The settlement centre (F22–F25) on one database and one bank gateway."""
+
+    def __init__(self, db: Database | str, bank: BankGateway | None = None) -> None:
+        self.db = db if isinstance(db, Database) else Database(db)
+        self.ledger = Ledger(self.db)
+        self.bank: BankGateway = bank if bank is not None else SimulatedBank(self.ledger)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def open_account(self, holder_id: str, settings: TierSettings, *, bank_account: str,
+                     addresses: Sequence[str], at: datetime) -> str:
+        """Open a consumer's tiers; then fill its settlement account from the bank."""
+        return self._write(lambda conn: (
+            open_holder(conn, self.ledger, holder_id, settings, bank_account=bank_account,
+                        addresses=tuple(addresses), at=at),
+            request_topups(conn, self.ledger, [holder_id], at=at)), at)
+
+    def holder(self, holder_id: str) -> Holder:
+        with self.db.read() as conn:
+            return find_holder(conn, holder_id)
+
+    def balances(self, holder_id: str) -> dict[str, Any]:
+        """The three tiers: ledger balances of the first two, the bank's word on the third."""
+        holder = self.holder(holder_id)
+        accounts = {a.id: a for a in self.ledger.accounts([holder.virtual, holder.settlement])}
+        virtual, settlement = accounts[holder.virtual], accounts[holder.settlement]
+        answer: dict[str, Any] = {
+            "holder": holder_id,
+            "virtual": _tier(virtual.balance, credit_line=virtual.credit_line),
+            "settlement": _tier(settlement.balance, cap=holder.cap, threshold=holder.threshold),
+        }
+        if isinstance(self.bank, SimulatedBank):
+            answer["bank"] = {"account": holder.bank_account,
+                              "posted": self.bank.balance(holder.bank_account)}
+        return answer
+
+    def transfer(self, holder_id: str, request_id: str, source: Tier, target: Tier,
+                 amount: int, *, at: datetime) -> Balance:
+        """Move money between the holder's own virtual and settlement accounts."""
+        check_amount(amount, what="transfer amount")
+        if source is target or Tier.BANK in (source, target):
+            raise ValidationError("transfers go between the virtual and settlement accounts "
+                                  "(the bank tier moves by top-up)")
+        move = Transfer.single(
+            f"sc:own:{holder_id}:{request_id}", tier_account(holder_id, source),
+            tier_account(holder_id, target), amount, Asset.CNY, Reason.OWN_TRANSFER,
+            Source(SourceKind.MEMBER, holder_id))
+
+        def work(conn: Connection) -> tuple[Balance, list[TopUp]]:
+            find_holder(conn, holder_id)
+            result = _posted(self.ledger.apply(conn, [move], at=at).results[0])
+            return result, request_topups(conn, self.ledger, [holder_id], at=at)
+
+        return self._write(work, at)
+
+    # -- top-ups -----------------------------------------------------------------------------
+
+    def topup(self, holder_id: str, *, at: datetime, amount: int | None = None) -> TopUp:
+        """Top up from the bank now: ``amount`` or, by default, up to the cap."""
+        def work(conn: Connection) -> tuple[TopUp, list[TopUp]]:
+            holder = find_holder(conn, holder_id)
+            want = amount
+            if want is None:
+                balance = self.ledger.account(holder.settlement, conn=conn).balance
+                want = holder.cap - balance.posted - balance.credits_pending
+                if want <= 0:
+                    raise CentreRefusedError("at_cap", f"{holder_id}'s settlement account is "
+                                             "at its cap (top-ups pending counted)")
+            check_amount(want, what="top-up amount")
+            try:
+                made = request_topup(conn, self.ledger, holder, want, origin="manual", at=at)
+            except TransferRejectedError:
+                raise CentreRefusedError("over_cap", f"a top-up of {want} would take "
+                                         f"{holder_id} over its cap {holder.cap}") from None
+            return made, [made]
+
+        made = self._write(work, at)
+        return next(t for t in topups_of(self.db, holder_id) if t.id == made.id)
+
+    def retry_topups(self, *, at: datetime) -> list[TopUp]:
+        """Ask the bank again for every top-up still waiting (after a crash or an outage)."""
+        return [resolve_topup(self.db, self.ledger, self.bank, t, at=at)
+                for t in pending_topups(self.db)]
+
+    def topups(self, holder_id: str) -> list[TopUp]:
+        return topups_of(self.db, holder_id)
+
+    # -- orders ------------------------------------------------------------------------------
+
+    def place_order(self, req: escrow.OrderRequest, *,
+                    at: datetime) -> tuple[Order, str | None, str]:
+        return self._write(lambda conn: (escrow.place_order(conn, self.ledger, req, at=at), []),
+                           at)
+
+    def release(self, order_id: str, request_id: str, *, by: ReleaseBy, at: datetime,
+                amount: int | None = None, code: str | None = None) -> escrow.Outcome:
+        """Release (part of) an order; the settlement account repays what it can and the bank
+        tops it up. A wrong code raises after its try was counted."""
+        def work(conn: Connection) -> tuple[escrow.Outcome, list[TopUp]]:
+            outcome = escrow.release_order(conn, self.ledger, order_id, request_id, by=by,
+                                           amount=amount, code=code, at=at)
+            if outcome.refusal is not None:
+                return outcome, []
+            holder = find_holder(conn, outcome.order.holder_id)
+            repaid = repay(conn, self.ledger, holder, f"{order_id}/{request_id}", at=at)
+            asked = request_topups(conn, self.ledger, [holder.holder_id], at=at)
+            return escrow.Outcome(outcome.order, outcome.moved, repaid=repaid), asked
+
+        outcome = self._write(work, at)
+        if outcome.refusal is not None:
+            raise ReleaseRefusedError(outcome.refusal, outcome.message)
+        return outcome
+
+    def void(self, order_id: str, request_id: str, *, at: datetime) -> escrow.Outcome:
+        return self._write(lambda conn: (
+            escrow.void_order(conn, self.ledger, order_id, request_id, at=at), []), at)
+
+    def order(self, order_id: str) -> Order:
+        with self.db.read() as conn:
+            return escrow.load_order(conn, order_id)
+
+    def run_due(self, *, at: datetime) -> dict[str, list[str]]:
+        """The scheduler's pass: expire what is past its expiry, release what is due."""
+        expired = self._write(lambda conn: (escrow.expire_orders(conn, self.ledger, at), []), at)
+        with self.db.read() as conn:
+            due = escrow.orders_due(conn, at)
+        released = []
+        for order_id in due:
+            try:
+                self.release(order_id, "due", by=ReleaseBy.DATE, at=at)
+                released.append(order_id)
+            except ReleaseRefusedError:
+                continue  # released or voided by someone else meanwhile
+        return {"released": released, "expired": expired}
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _write(self, work: Callable[[Connection], tuple[R, list[TopUp]]], at: datetime) -> R:
+        """Run ``work`` in one write transaction, then take its top-ups to the bank."""
+        with self.db.write() as conn:
+            result, asked = work(conn)
+        for topup in asked:
+            resolve_topup(self.db, self.ledger, self.bank, topup.id, at=at)
+        return result
+
+
+def _posted(result: Any) -> Balance:
+    if not result.ok:
+        raise CentreRefusedError(result.code.value, f"transfer refused: {result.code.value}")
+    return result.credit_balance
+
+
+def _tier(balance: Balance, **extra: int | None) -> dict[str, Any]:
+    return {"posted": balance.posted, "available": balance.available,
+            "pending_in": balance.credits_pending, "pending_out": balance.debits_pending,
+            **extra}
