@@ -26,6 +26,7 @@ LAZY_GROUPS = {
     "perso": ("host.cli.perso_cmds", "perso"),
     "pos": ("host.cli.pos_cmds", "pos"),
     "ledger": ("host.cli.ledger_cmds", "ledger"),
+    "settle": ("host.cli.settle_cmds", "settle"),
     "host": ("host.cli.host_cmds", "host"),
     "conformance": ("host.cli.qa_cmds", "conformance"),
     "script": ("host.cli.qa_cmds", "script"),
