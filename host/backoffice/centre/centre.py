@@ -15,7 +15,7 @@ from host.backoffice.assets import Asset, check_amount
 from host.backoffice.centre import escrow
 from host.backoffice.centre.bank import BankGateway, SimulatedBank
 from host.backoffice.centre.errors import CentreRefusedError, ReleaseRefusedError
-from host.backoffice.centre.holders import Holder, find_holder, open_holder
+from host.backoffice.centre.holders import Holder, find_holder, lock_tiers, open_holder
 from host.backoffice.centre.order_rules import Order, ReleaseBy
 from host.backoffice.centre.repayment import repay
 from host.backoffice.centre.tiers import Tier, TierSettings, tier_account
@@ -90,7 +90,7 @@ class SettlementCentre:
             Source(SourceKind.MEMBER, holder_id))
 
         def work(conn: Connection) -> tuple[Balance, list[TopUp]]:
-            find_holder(conn, holder_id)
+            lock_tiers(conn, self.ledger, holder_id)
             result = _posted(self.ledger.apply(conn, [move], at=at).results[0])
             return result, request_topups(conn, self.ledger, [holder_id], at=at)
 
@@ -101,7 +101,7 @@ class SettlementCentre:
     def topup(self, holder_id: str, *, at: datetime, amount: int | None = None) -> TopUp:
         """Top up from the bank now: ``amount`` or, by default, up to the cap."""
         def work(conn: Connection) -> tuple[TopUp, list[TopUp]]:
-            holder = find_holder(conn, holder_id)
+            holder = lock_tiers(conn, self.ledger, holder_id)
             want = amount
             if want is None:
                 balance = self.ledger.account(holder.settlement, conn=conn).balance

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, insert, select, update
 from host.backoffice.assets import Asset, check_amount
 from host.backoffice.centre.categories import category_for_mcc
 from host.backoffice.centre.errors import OrderRefusedError
-from host.backoffice.centre.holders import Holder, find_holder
+from host.backoffice.centre.holders import Holder, lock_tiers
 from host.backoffice.centre.order_rules import (
     Condition,
     Order,
@@ -91,7 +91,7 @@ def place_order(
     known = _order_row(conn, req.order_id)
     if known is not None:
         return _same_order(Order.from_row(known), req), None, "exists"
-    holder = find_holder(conn, req.holder_id)
+    holder = lock_tiers(conn, ledger, req.holder_id)
     _authenticate(conn, ledger, holder, req)
     code, salt, digest = new_code() if req.condition is Condition.CODE else (None, None, None)
     hold_id = f"sc:order:{req.order_id}:hold:0"
@@ -144,6 +144,7 @@ def release_order(
     repeat = _repeat(conn, key, order)
     if repeat is not None:
         return repeat
+    lock_tiers(conn, ledger, order.holder_id)
     moved = release_amount(order, by, amount, to_micros(at))
     if by is ReleaseBy.CODE and not _code_ok(conn, order_id, code or ""):
         return _wrong_code(conn, order, key, at)
@@ -189,6 +190,7 @@ def void_order(
     if repeat is not None:
         return repeat
     check_voidable(order, to_micros(at))
+    lock_tiers(conn, ledger, order.holder_id)
     _apply(conn, ledger, [Transfer.void(f"sc:order:{order_id}:void", order.hold_id,
                                         Source(SourceKind.SYSTEM, "centre"))], at)
     conn.execute(update(sc_orders).where(sc_orders.c.id == order_id).values(

@@ -22,9 +22,9 @@ from host.backoffice.clock import to_micros
 from host.backoffice.errors import IdReusedError, NotFoundError, ValidationError
 from host.backoffice.ledger import Ledger
 from host.backoffice.members import MemberKind, find_member
-from host.backoffice.schema import FORMAT_VERSION
+from host.backoffice.schema import FORMAT_VERSION, ledger_accounts
 
-__all__ = ["Holder", "find_holder", "open_holder"]
+__all__ = ["Holder", "find_holder", "lock_tiers", "open_holder"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +91,12 @@ def find_holder(conn: Connection, holder_id: str) -> Holder:
     if row is None:
         raise NotFoundError(f"no settlement-centre holder {holder_id!r}: open its account first")
     return Holder.from_row(row)
+
+
+def lock_tiers(conn: Connection, ledger: Ledger, holder_id: str) -> Holder:
+    """Find a holder and lock both its tier accounts, first thing in a transaction: every
+    centre operation takes a holder's accounts before any other (PostgreSQL locks rows in
+    id order within one statement, so this order keeps two operations from deadlocking)."""
+    holder = find_holder(conn, holder_id)
+    ledger.db.lock_rows(conn, ledger_accounts, [holder.virtual, holder.settlement])
+    return holder
