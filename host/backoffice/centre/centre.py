@@ -142,7 +142,7 @@ class SettlementCentre:
         def work(conn: Connection) -> tuple[escrow.Outcome, list[TopUp]]:
             outcome = escrow.release_order(conn, self.ledger, order_id, request_id, by=by,
                                            amount=amount, code=code, at=at)
-            if outcome.refusal is not None:
+            if outcome.refusal is not None or outcome.repeated:
                 return outcome, []
             holder = find_holder(conn, outcome.order.holder_id)
             repaid = repay(conn, self.ledger, holder, f"{order_id}/{request_id}", at=at)

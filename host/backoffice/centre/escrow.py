@@ -81,6 +81,7 @@ class Outcome:
     refusal: str | None = None
     message: str = ""
     repaid: int = 0
+    repeated: bool = False  #: the answer to a request seen before (nothing moved now)
 
 
 def place_order(
@@ -268,7 +269,7 @@ def _repeat(conn: Connection, key: str, order: Order) -> Outcome | None:
     if row is None:
         return None
     stored = json.loads(row.outcome)
-    return Outcome(order, row.amount, stored["refusal"], stored["message"])
+    return Outcome(order, row.amount, stored["refusal"], stored["message"], repeated=True)
 
 
 def _apply(conn: Connection, ledger: Ledger, chain: list[Transfer], at: datetime) -> None:
