@@ -10,6 +10,7 @@ Exit codes: 0 ok · 1 refused by the centre, the ledger or the database · 2 bad
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,8 +25,11 @@ from host.backoffice.centre import (
     Tier,
     TierSettings,
 )
+from host.backoffice.centre.categories import BILL_CATEGORIES
 from host.backoffice.centre.escrow import Outcome
+from host.backoffice.centre.payroll import PayrollLine
 from host.cli.ledger_cmds import ISO_TIME, _command_options, _fen, _now, _Out
+from host.files import DocumentError, read_csv
 
 __all__ = ["settle"]
 
@@ -270,3 +274,186 @@ def _emit_outcome(out: _Out, outcome: Outcome, verb: str) -> None:
 def _order_line(o: dict[str, Any]) -> str:
     return (f"order {o['order']} {o['state']}: {_fen(o['released'])} of {_fen(o['amount'])} CNY "
             f"released to {o['merchant']}, {_fen(o['held'])} held")
+
+
+# -- bills and vouchers -----------------------------------------------------------------------
+
+
+@settle.group("bill")
+def bill_group() -> None:
+    """Bills of registered billers (water, power, gas, phone), looked up and paid."""
+
+
+@bill_group.command("biller")
+@click.argument("biller_id")
+@click.option("--category", type=click.Choice(list(BILL_CATEGORIES)), required=True)
+@click.option("--at", type=ISO_TIME, default=None)
+@_command_options
+def bill_biller(office: BackOffice, out: _Out, biller_id: str, category: str,
+                at: datetime | None) -> None:
+    """[!] Register a merchant as a biller."""
+    status = _centre(office).register_biller(biller_id, category, at=_now(at))
+    out.emit({"biller": biller_id, "category": category, "status": status},
+             lambda: [f"biller {biller_id} ({category}) {status}"])
+
+
+@bill_group.command("issue")
+@click.argument("biller_id")
+@click.option("--number", required=True, help="The customer's number at the biller.")
+@click.option("--period", required=True, help="e.g. 2030-03.")
+@click.option("--amount", type=int, required=True, help="Fen.")
+@click.option("--at", type=ISO_TIME, default=None)
+@_command_options
+def bill_issue(office: BackOffice, out: _Out, biller_id: str, number: str, period: str,
+               amount: int, at: datetime | None) -> None:
+    """[!] The biller issues a bill."""
+    bill = _centre(office).issue_bill(biller_id, number, period, amount, at=_now(at))
+    out.emit(bill.as_dict(), lambda: [_bill_line(bill.as_dict())])
+
+
+@bill_group.command("lookup")
+@click.argument("biller_id")
+@click.option("--number", required=True)
+@_command_options
+def bill_lookup(office: BackOffice, out: _Out, biller_id: str, number: str) -> None:
+    """Bills of a customer number."""
+    found = [b.as_dict() for b in _centre(office).lookup_bills(biller_id, number)]
+    out.emit(found, lambda: [_bill_line(b) for b in found] or ["no bills"])
+
+
+@bill_group.command("pay")
+@click.argument("holder")
+@click.option("--biller", required=True)
+@click.option("--number", required=True)
+@click.option("--period", default=None, help="Default: the oldest unpaid bill.")
+@click.option("--at", type=ISO_TIME, default=None)
+@_command_options
+def bill_pay(office: BackOffice, out: _Out, holder: str, biller: str, number: str,
+             period: str | None, at: datetime | None) -> None:
+    """[!] Pay a bill from the holder's virtual account; prints the receipt."""
+    bill, status = _centre(office).pay_bill(holder, biller, number, period=period, at=_now(at))
+    out.emit({"status": status, **bill.as_dict()},
+             lambda: [f"{_bill_line(bill.as_dict())} (receipt {bill.transfer_id})"])
+
+
+def _bill_line(b: dict[str, Any]) -> str:
+    state = f"paid by {b['paid_by']}" if b["paid_by"] else "unpaid"
+    return f"bill {b['bill']}: {_fen(b['amount'])} CNY, {state}"
+
+
+@settle.group("voucher")
+def voucher_group() -> None:
+    """Single-use top-up vouchers."""
+
+
+@voucher_group.command("issue")
+@click.option("--amount", type=int, required=True, help="Face value, fen.")
+@click.option("--count", type=int, default=1, show_default=True)
+@click.option("--at", type=ISO_TIME, default=None)
+@_command_options
+def voucher_issue(office: BackOffice, out: _Out, amount: int, count: int,
+                  at: datetime | None) -> None:
+    """[!] Issue vouchers; their codes are shown this once."""
+    codes = _centre(office).issue_vouchers(amount, count, at=_now(at))
+    out.emit({"amount": amount, "codes": codes}, lambda: codes)
+
+
+@topup_group.command("voucher")
+@click.argument("holder")
+@click.option("--code", required=True)
+@click.option("--at", type=ISO_TIME, default=None)
+@_command_options
+def topup_voucher(office: BackOffice, out: _Out, holder: str, code: str,
+                  at: datetime | None) -> None:
+    """[!] Redeem a voucher onto the holder's virtual account."""
+    value = _centre(office).redeem_voucher(holder, code, at=_now(at))
+    out.emit({"holder": holder, "amount": value},
+             lambda: [f"voucher of {_fen(value)} CNY credited to {holder}'s virtual account"])
+
+
+# -- payroll -----------------------------------------------------------------------------------
+
+
+@settle.group("payroll")
+def payroll_group() -> None:
+    """Salaries credited by employers' batches."""
+
+
+@payroll_group.command("employee")
+@click.argument("employer_id")
+@click.argument("employee_no")
+@click.option("--holder", required=True)
+@_command_options
+def payroll_employee(office: BackOffice, out: _Out, employer_id: str, employee_no: str,
+                     holder: str) -> None:
+    """[!] Register a holder as an employer's employee."""
+    status = _centre(office).register_employee(employer_id, employee_no, holder)
+    out.emit({"status": status}, lambda: [f"employee {employer_id}/{employee_no} {status}"])
+
+
+@payroll_group.command("run")
+@click.argument("batch_id")
+@click.argument("lines_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--employer", required=True)
+@click.option("--at", type=ISO_TIME, default=None)
+@_command_options
+def payroll_run(office: BackOffice, out: _Out, batch_id: str, lines_file: Path, employer: str,
+                at: datetime | None) -> None:
+    """[!] Credit a batch (CSV: employee,amount): every line or none."""
+    lines = _payroll_lines(lines_file)
+    result = _centre(office).run_payroll(batch_id, employer, lines, at=_now(at))
+    out.emit(result.as_dict(), lambda: [
+        f"payroll {batch_id} {result.status}: {result.lines} lines, {_fen(result.total)} CNY"])
+
+
+def _payroll_lines(path: Path) -> list[PayrollLine]:
+    table = read_csv(path)
+    if table.header[:2] != ["employee", "amount"]:
+        raise DocumentError(str(path), "needs the header: employee,amount")
+    lines = []
+    for number, row in table.rows:
+        if len(row) < 2 or not row[1].strip().isdigit():
+            raise DocumentError(str(path), "amount must be a positive integer in fen",
+                                line=number)
+        lines.append(PayrollLine(number, row[0].strip(), int(row[1])))
+    return lines
+
+
+# -- analysis and credit -----------------------------------------------------------------------
+
+
+@settle.command("analysis")
+@click.argument("holder")
+@click.option("--budget", "budget", nargs=2, default=None, metavar="CATEGORY FEN",
+              help="Set a monthly budget for a category first.")
+@_command_options
+def analysis_cmd(office: BackOffice, out: _Out, holder: str,
+                 budget: tuple[str, int] | None) -> None:
+    """Spending by month and category, with the budgets set (reminders go to the outbox)."""
+    centre = _centre(office)
+    if budget:
+        category, amount = budget[0], int(budget[1])
+        centre.set_budget(holder, category, amount)
+    shown = centre.spending(holder)
+
+    def lines() -> list[str]:
+        rows = [f"{holder}: budgets " + (", ".join(
+            f"{c} {_fen(v)}" for c, v in shown["budgets"].items()) or "none")]
+        for month, spent in shown["months"].items():
+            rows.append(f"  {month}  " + ", ".join(f"{c} {_fen(v)}" for c, v in spent.items()))
+        return rows
+
+    out.emit(shown, lines)
+
+
+@settle.command("credit")
+@click.argument("holder")
+@click.option("--at", type=ISO_TIME, default=None)
+@_command_options
+def credit_cmd(office: BackOffice, out: _Out, holder: str, at: datetime | None) -> None:
+    """[!] Recompute the holder's credit line from points, spending and repayments."""
+    change = _centre(office).review_credit(holder, at=_now(at))
+    verb = "moved" if change.old != change.new else "kept"
+    out.emit(change.as_dict(), lambda: [
+        f"{holder} credit line {verb}: {_fen(change.old)} -> {_fen(change.new)} CNY",
+        f"  {change.explanation}"])

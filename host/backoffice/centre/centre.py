@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 
 from host.backoffice.assets import Asset, check_amount
-from host.backoffice.centre import escrow
+from host.backoffice.centre import analysis, bills, credit_line, escrow, payroll, vouchers
 from host.backoffice.centre.bank import BankGateway, SimulatedBank
 from host.backoffice.centre.errors import CentreRefusedError, ReleaseRefusedError
 from host.backoffice.centre.holders import Holder, find_holder, lock_tiers, open_holder
 from host.backoffice.centre.order_rules import Order, ReleaseBy
 from host.backoffice.centre.repayment import repay
-from host.backoffice.centre.tiers import Tier, TierSettings, tier_account
+from host.backoffice.centre.tiers import Tier, TierSettings, centre_accounts, tier_account
 from host.backoffice.centre.topups import (
     TopUp,
     pending_topups,
@@ -145,8 +145,7 @@ class SettlementCentre:
             if outcome.refusal is not None or outcome.repeated:
                 return outcome, []
             holder = find_holder(conn, outcome.order.holder_id)
-            repaid = repay(conn, self.ledger, holder, f"{order_id}/{request_id}", at=at)
-            asked = request_topups(conn, self.ledger, [holder.holder_id], at=at)
+            repaid, asked = self._after_spending(conn, holder, f"{order_id}/{request_id}", at)
             return escrow.Outcome(outcome.order, outcome.moved, repaid=repaid), asked
 
         outcome = self._write(work, at)
@@ -176,7 +175,79 @@ class SettlementCentre:
                 continue  # released or voided by someone else meanwhile
         return {"released": released, "expired": expired}
 
+    # -- bills, vouchers, payroll -----------------------------------------------------------
+
+    def register_biller(self, biller_id: str, category: str, *, at: datetime) -> str:
+        with self.db.write() as conn:
+            return bills.register_biller(conn, biller_id, category, at=at)
+
+    def issue_bill(self, biller_id: str, number: str, period: str, amount: int, *,
+                   at: datetime) -> bills.Bill:
+        with self.db.write() as conn:
+            return bills.issue_bill(conn, biller_id, number, period, amount, at=at)
+
+    def lookup_bills(self, biller_id: str, number: str) -> list[bills.Bill]:
+        with self.db.read() as conn:
+            return bills.lookup_bills(conn, biller_id, number)
+
+    def pay_bill(self, holder_id: str, biller_id: str, number: str, *, at: datetime,
+                 period: str | None = None) -> tuple[bills.Bill, str]:
+        """Pay a bill from the virtual account; the receipt and ``created``/``exists``."""
+        def work(conn: Connection) -> tuple[tuple[bills.Bill, str], list[TopUp]]:
+            holder = lock_tiers(conn, self.ledger, holder_id)
+            paid = bills.pay_bill(conn, self.ledger, holder, biller_id, number, period, at=at)
+            if paid[1] == "exists":
+                return paid, []
+            return paid, self._after_spending(conn, holder, f"bill:{paid[0].id}", at)[1]
+
+        return self._write(work, at)
+
+    def issue_vouchers(self, amount: int, count: int, *, at: datetime) -> list[str]:
+        with self.db.write() as conn:
+            self.ledger.create_accounts_in(conn, centre_accounts(), at=at)
+            return vouchers.issue_vouchers(conn, amount, count, at=at)
+
+    def redeem_voucher(self, holder_id: str, code: str, *, at: datetime) -> int:
+        with self.db.write() as conn:
+            holder = lock_tiers(conn, self.ledger, holder_id)
+            return vouchers.redeem_voucher(conn, self.ledger, holder, code, at=at)
+
+    def register_employee(self, employer_id: str, employee_no: str, holder_id: str) -> str:
+        with self.db.write() as conn:
+            return payroll.register_employee(conn, employer_id, employee_no, holder_id)
+
+    def run_payroll(self, batch_id: str, employer_id: str,
+                    lines: Sequence[payroll.PayrollLine], *,
+                    at: datetime) -> payroll.PayrollResult:
+        with self.db.write() as conn:
+            return payroll.run_payroll(conn, self.ledger, batch_id, employer_id, lines, at=at)
+
+    # -- analysis and credit ---------------------------------------------------------------
+
+    def set_budget(self, holder_id: str, category: str, monthly: int) -> None:
+        with self.db.write() as conn:
+            analysis.set_budget(conn, find_holder(conn, holder_id), category, monthly)
+
+    def spending(self, holder_id: str) -> dict[str, Any]:
+        with self.db.read() as conn:
+            holder = find_holder(conn, holder_id)
+            return {"holder": holder_id, "months": analysis.spending(conn, holder),
+                    "budgets": analysis.budgets(conn, holder)}
+
+    def review_credit(self, holder_id: str, *, at: datetime) -> credit_line.LineChange:
+        with self.db.write() as conn:
+            holder = lock_tiers(conn, self.ledger, holder_id)
+            return credit_line.review_line(conn, self.ledger, holder, at=at)
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _after_spending(self, conn: Connection, holder: Holder, key: str,
+                        at: datetime) -> tuple[int, list[TopUp]]:
+        """After money left the virtual account: the settlement account repays, budgets are
+        checked, and the top-up now due is asked for (all in the same transaction)."""
+        repaid = repay(conn, self.ledger, holder, key, at=at)
+        analysis.check_budgets(conn, holder, at=at)
+        return repaid, request_topups(conn, self.ledger, [holder.holder_id], at=at)
 
     def _write(self, work: Callable[[Connection], tuple[R, list[TopUp]]], at: datetime) -> R:
         """Run ``work`` in one write transaction, then take its top-ups to the bank."""
