@@ -51,7 +51,7 @@ def review_line(conn: Connection, ledger: Ledger, holder: Holder, *, at: datetim
             new_limit=new, rule=RULE, explanation=why, ts=to_micros(at),
             format_version=FORMAT_VERSION))
         post_notices(conn, [Notice(
-            f"credit-line:{holder.holder_id}:{to_micros(at)}", holder.holder_id,
+            f"credit-line:{holder.holder_id}:{to_micros(at)}:{new}", holder.holder_id,
             MessageKind.CREDIT_LINE_CHANGED, {"old": old, "new": new, "why": why})], at=at)
     return LineChange(holder.holder_id, old, new, why)
 

@@ -152,7 +152,8 @@ def release_order(
     seq = order.hold_seq
     post = Transfer.post(f"sc:order:{order_id}:post:{seq}", order.hold_id,
                          Source(SourceKind.SYSTEM, "centre"), amount=moved,
-                         linked=moved < order.remaining)
+                         linked=moved < order.remaining,
+                         details={"order": order_id, "category": order.category})
     chain = [post]
     if moved < order.remaining:
         chain.append(_rehold(conn, order, seq + 1, order.remaining - moved))
