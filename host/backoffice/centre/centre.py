@@ -18,7 +18,7 @@ from host.backoffice.centre.errors import CentreRefusedError, ReleaseRefusedErro
 from host.backoffice.centre.holders import Holder, find_holder, lock_tiers, open_holder
 from host.backoffice.centre.order_rules import Order, ReleaseBy
 from host.backoffice.centre.repayment import repay
-from host.backoffice.centre.tiers import Tier, TierSettings, centre_accounts, tier_account
+from host.backoffice.centre.tiers import Tier, TierSettings, centre_accounts, tier_account, yuan
 from host.backoffice.centre.topups import (
     TopUp,
     pending_topups,
@@ -113,8 +113,9 @@ class SettlementCentre:
             try:
                 made = request_topup(conn, self.ledger, holder, want, origin="manual", at=at)
             except TransferRejectedError:
-                raise CentreRefusedError("over_cap", f"a top-up of {want} would take "
-                                         f"{holder_id} over its cap {holder.cap}") from None
+                raise CentreRefusedError("over_cap", f"a top-up of {yuan(want)} CNY would take "
+                                         f"{holder_id} over its cap of {yuan(holder.cap)} CNY"
+                                         ) from None
             return made, [made]
 
         made = self._write(work, at)

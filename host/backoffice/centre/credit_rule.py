@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from host.backoffice.centre.tiers import yuan as _yuan
+
 __all__ = ["BASE_LINE", "MAX_LINE", "CreditInputs", "credit_line"]
 
 BASE_LINE = 200_000
@@ -48,7 +50,3 @@ def credit_line(inputs: CreditInputs) -> tuple[int, str]:
     if line < inputs.in_use:
         line, parts = inputs.in_use, [*parts, f"kept at the {_yuan(inputs.in_use)} in use"]
     return line, " ".join(parts)
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100:,}.{fen % 100:02d}"

@@ -31,6 +31,7 @@ from host.backoffice.centre.order_rules import (
 )
 from host.backoffice.centre.release_codes import code_matches, new_code
 from host.backoffice.centre.tables import sc_order_events, sc_orders
+from host.backoffice.centre.tiers import yuan
 from host.backoffice.clock import from_micros, to_micros
 from host.backoffice.errors import IdReusedError, NotFoundError, ValidationError
 from host.backoffice.ledger import Ledger
@@ -131,8 +132,9 @@ def _authenticate(conn: Connection, ledger: Ledger, holder: Holder, req: OrderRe
     room = state.balance().available - (state.lower_bound or 0)
     if req.amount > room:
         raise OrderRefusedError("over_credit_line",
-                                f"order {req.order_id}: {req.amount} is over the "
-                                f"{max(room, 0)} left on {holder.holder_id}'s credit line")
+                                f"order {req.order_id}: {yuan(req.amount)} CNY is over the "
+                                f"{yuan(max(room, 0))} CNY {holder.holder_id} has left with "
+                                "its credit line")
 
 
 def release_order(

@@ -30,6 +30,7 @@ __all__ = [
     "centre_accounts",
     "holder_accounts",
     "tier_account",
+    "yuan",
 ]
 
 CENTRE_ID = "centre"
@@ -86,3 +87,9 @@ def centre_accounts() -> list[AccountSpec]:
     """The centre's own accounts: each stands for money outside the ledger, so unbounded."""
     return [AccountSpec(account, Asset.CNY, account.split(":")[1], CENTRE_ID, None, None)
             for account in (BANK_ACCOUNT, VOUCHERS_ACCOUNT, EMPLOYERS_ACCOUNT)]
+
+
+def yuan(fen: int) -> str:
+    """An amount for a person to read: ``1,234.50`` (messages and explanations)."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
