@@ -4,6 +4,7 @@ threshold of its settlement account, its bank account and the delivery addresses
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,12 +20,13 @@ from host.backoffice.centre.tiers import (
     tier_account,
 )
 from host.backoffice.clock import to_micros
+from host.backoffice.database import chunked
 from host.backoffice.errors import IdReusedError, NotFoundError, ValidationError
 from host.backoffice.ledger import Ledger
 from host.backoffice.members import MemberKind, find_member
-from host.backoffice.schema import FORMAT_VERSION, ledger_accounts
+from host.backoffice.schema import FORMAT_VERSION, bo_members, ledger_accounts
 
-__all__ = ["Holder", "find_holder", "lock_tiers", "open_holder"]
+__all__ = ["Holder", "find_holder", "lock_holders", "lock_tiers", "member_kinds", "open_holder"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +102,28 @@ def lock_tiers(conn: Connection, ledger: Ledger, holder_id: str) -> Holder:
     holder = find_holder(conn, holder_id)
     ledger.db.lock_rows(conn, ledger_accounts, [holder.virtual, holder.settlement])
     return holder
+
+
+def lock_holders(conn: Connection, ledger: Ledger, holder_ids: Sequence[str]) -> dict[str, Holder]:
+    """:func:`lock_tiers` for many holders at once (one statement, in id order)."""
+    wanted = sorted(set(holder_ids))
+    holders: dict[str, Holder] = {}
+    for part in chunked(wanted):
+        query = select(sc_holders).where(sc_holders.c.holder_id.in_(part))
+        holders.update({r.holder_id: Holder.from_row(r) for r in conn.execute(query)})
+    missing = [h for h in wanted if h not in holders]
+    if missing:
+        raise NotFoundError(f"no settlement-centre holder {missing[0]!r}: open its account "
+                            "first")
+    ledger.db.lock_rows(conn, ledger_accounts,
+                        [a for h in holders.values() for a in (h.virtual, h.settlement)])
+    return holders
+
+
+def member_kinds(conn: Connection, member_ids: Iterable[str]) -> dict[str, MemberKind]:
+    """The kind of each member named (members unknown are left out)."""
+    kinds: dict[str, MemberKind] = {}
+    for part in chunked(sorted(set(member_ids))):
+        query = select(bo_members.c.id, bo_members.c.kind).where(bo_members.c.id.in_(part))
+        kinds.update({i: MemberKind(k) for i, k in conn.execute(query)})
+    return kinds
