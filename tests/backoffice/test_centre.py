@@ -259,3 +259,25 @@ def test_an_order_placed_twice_is_held_once(centre: SettlementCentre) -> None:
     assert tiers(centre)[1] == 10_000
     with pytest.raises(IdReusedError):
         centre.place_order(order("O1", 10_001), at=T0)
+
+
+def test_a_batch_of_orders_is_held_whole_or_not_at_all_and_released_in_one_go(
+        centre: SettlementCentre) -> None:
+    from host.backoffice.centre.escrow import ReleaseItem
+
+    batch = [order(f"B{n}", 10_000 + n, holder=("C1", "C2")[n % 2]) for n in range(6)]
+    with pytest.raises(OrderRefusedError, match="not on file"):
+        centre.place_orders([*batch, order("BX", 1, address="nowhere")], at=T0)
+    assert transfer_count(centre, "sc:order") == 0
+    assert [s for _, _, s in centre.place_orders(batch, at=T0)] == ["created"] * 6
+    assert [s for _, _, s in centre.place_orders(batch, at=T0)] == ["exists"] * 6
+    items = [ReleaseItem(f"B{n}", "r", 5_000 if n == 0 else None) for n in range(6)]
+    outcomes = centre.release_orders(items, by=ReleaseBy.HOLDER, at=T0)
+    assert [o.moved for o in outcomes] == [5_000, *(10_000 + n for n in range(1, 6))]
+    again = centre.release_orders(items, by=ReleaseBy.HOLDER, at=T0)
+    assert [o.moved for o in again] == [o.moved for o in outcomes] and all(o.repeated for o in again)
+    assert centre.ledger.account("M1:cny").balance.posted == sum(o.moved for o in outcomes)
+    assert centre.order("B0").held == 5_000
+    with pytest.raises(ValidationError, match="twice"):
+        centre.release_orders([ReleaseItem("B0", "x"), ReleaseItem("B0", "y")],
+                              by=ReleaseBy.HOLDER, at=T0)

@@ -6,6 +6,7 @@ it committed (:mod:`.topups`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -133,26 +134,49 @@ class SettlementCentre:
 
     def place_order(self, req: escrow.OrderRequest, *,
                     at: datetime) -> tuple[Order, str | None, str]:
-        return self._write(lambda conn: (escrow.place_order(conn, self.ledger, req, at=at), []),
-                           at)
+        return self.place_orders([req], at=at)[0]
+
+    def place_orders(self, reqs: Sequence[escrow.OrderRequest], *,
+                     at: datetime) -> list[tuple[Order, str | None, str]]:
+        """Hold many orders in one transaction, all or none."""
+        return self._write(lambda conn: (escrow.place_orders(conn, self.ledger, reqs, at=at),
+                                         []), at)
 
     def release(self, order_id: str, request_id: str, *, by: ReleaseBy, at: datetime,
                 amount: int | None = None, code: str | None = None) -> escrow.Outcome:
         """Release (part of) an order; the settlement account repays what it can and the bank
         tops it up. A wrong code raises after its try was counted."""
-        def work(conn: Connection) -> tuple[escrow.Outcome, list[TopUp]]:
-            outcome = escrow.release_order(conn, self.ledger, order_id, request_id, by=by,
-                                           amount=amount, code=code, at=at)
-            if outcome.refusal is not None or outcome.repeated:
-                return outcome, []
-            holder = find_holder(conn, outcome.order.holder_id)
-            repaid, asked = self._after_spending(conn, holder, f"{order_id}/{request_id}", at)
-            return escrow.Outcome(outcome.order, outcome.moved, repaid=repaid), asked
-
-        outcome = self._write(work, at)
+        item = escrow.ReleaseItem(order_id, request_id, amount, code)
+        [outcome] = self.release_orders([item], by=by, at=at)
         if outcome.refusal is not None:
             raise ReleaseRefusedError(outcome.refusal, outcome.message)
         return outcome
+
+    def release_orders(self, items: Sequence[escrow.ReleaseItem], *, by: ReleaseBy,
+                       at: datetime) -> list[escrow.Outcome]:
+        """Release many orders in one transaction; then each holder's settlement account
+        repays and is topped up once for the batch. Wrong codes come back as refusals."""
+        def work(conn: Connection) -> tuple[list[escrow.Outcome], list[TopUp]]:
+            outcomes = escrow.release_orders(conn, self.ledger, items, by=by, at=at)
+            return self._settle_releases(conn, outcomes, at)
+
+        return self._write(work, at)
+
+    def _settle_releases(self, conn: Connection, outcomes: list[escrow.Outcome],
+                         at: datetime) -> tuple[list[escrow.Outcome], list[TopUp]]:
+        """Repayment, budgets and top-ups per holder whose money moved, keyed by the
+        holder's first release of the batch (a repeated batch moves nothing again)."""
+        first: dict[str, str] = {}
+        for item in outcomes:
+            if item.refusal is None and not item.repeated:
+                first.setdefault(item.order.holder_id, item.key)
+        repaid, asked = {}, []
+        for holder_id, key in sorted(first.items()):
+            holder = find_holder(conn, holder_id)
+            repaid[holder_id], topups = self._after_spending(conn, holder, key, at)
+            asked.extend(topups)
+        return [replace(o, repaid=repaid.pop(o.order.holder_id, 0))
+                if o.refusal is None and not o.repeated else o for o in outcomes], asked
 
     def void(self, order_id: str, request_id: str, *, at: datetime) -> escrow.Outcome:
         return self._write(lambda conn: (
@@ -163,18 +187,16 @@ class SettlementCentre:
             return escrow.load_order(conn, order_id)
 
     def run_due(self, *, at: datetime) -> dict[str, list[str]]:
-        """The scheduler's pass: expire what is past its expiry, release what is due."""
-        expired = self._write(lambda conn: (escrow.expire_orders(conn, self.ledger, at), []), at)
-        with self.db.read() as conn:
-            due = escrow.orders_due(conn, at)
-        released = []
-        for order_id in due:
-            try:
-                self.release(order_id, "due", by=ReleaseBy.DATE, at=at)
-                released.append(order_id)
-            except ReleaseRefusedError:
-                continue  # released or voided by someone else meanwhile
-        return {"released": released, "expired": expired}
+        """The scheduler's pass, in one transaction: expire what is past its expiry, release
+        every date order due."""
+        def work(conn: Connection) -> tuple[dict[str, list[str]], list[TopUp]]:
+            expired = escrow.expire_orders(conn, self.ledger, at)
+            due = [escrow.ReleaseItem(o, "due") for o in escrow.orders_due(conn, at)]
+            outcomes = escrow.release_orders(conn, self.ledger, due, by=ReleaseBy.DATE, at=at)
+            settled, asked = self._settle_releases(conn, outcomes, at)
+            return {"released": [o.order.id for o in settled], "expired": expired}, asked
+
+        return self._write(work, at)
 
     # -- bills, vouchers, payroll -----------------------------------------------------------
 

@@ -85,6 +85,7 @@ class Outcome:
     message: str = ""
     repaid: int = 0
     repeated: bool = False  #: the answer to a request seen before (nothing moved now)
+    key: str = ""  #: ``<order>/<request id>`` of the request answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +222,7 @@ def release_orders(
     if len({m.after.id for m in moves}) != len(moves):
         raise ValidationError("an order is released twice in the batch")
     _post_releases(conn, ledger, moves, by, at)
-    outcomes.update({m.key: Outcome(m.after, m.moved) for m in moves})
+    outcomes.update({m.key: Outcome(m.after, m.moved, key=m.key) for m in moves})
     return [outcomes[_key(i)] for i in items]
 
 
