@@ -27,7 +27,8 @@ def test_the_day_has_its_numbered_steps(story: dict[str, Any]) -> None:
     assert [s["title"] for s in story["steps"]] == [
         "Issuer keys", "Cards personalised", "The alliance", "Morning sales",
         "Midday: batches uploaded", "Afternoon: points spent",
-        "Evening: clearing and settlement", "A credit line reaches the card", "Statements"]
+        "Evening: clearing and settlement", "A credit line reaches the card", "Statements",
+        "The settlement centre"]
     printed = story["printed"]
     assert "\n1. Issuer keys\n" in printed and "\n9. Statements\n" in printed
     assert "CNY 5,288.00" in printed and "KEEP THIS SLIP" in printed
@@ -100,10 +101,18 @@ def test_ledger_and_cards_agree(story: dict[str, Any]) -> None:
     assert insurer["money_fen"] == 2_000
 
 
+def test_the_settlement_centre_tops_up_to_the_cap_after_a_release_by_code(
+        story: dict[str, Any]) -> None:
+    held, released = _events(story, "The settlement centre")
+    assert "release code given" in held["text"]
+    assert released["settlement"]["posted"] == 500_000 == released["settlement"]["cap"]
+    assert released["virtual"]["posted"] == 0
+
+
 def test_json_mode_prints_one_document(tmp_path, capsys) -> None:
     assert main(["--json", "--out", str(tmp_path)]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["reader"] == "sim" and len(document["steps"]) == 9
+    assert document["reader"] == "sim" and len(document["steps"]) == 10
 
 
 def test_an_unknown_reader_is_refused() -> None:
