@@ -80,6 +80,9 @@ def test_a_release_repays_from_settlement_and_the_bank_tops_it_up_to_exactly_the
     outcome = centre.release("O1", "r1", by=ReleaseBy.HOLDER, at=T0)
     assert (outcome.moved, outcome.repaid) == (450_000, 450_000)
     assert tiers(centre) == (0, 0, CAP)  # 500,000 - 450,000 < threshold: topped up to the cap
+    [paid] = undelivered(centre.db, recipient_id="M1")  # the merchant's payment result
+    assert (paid.kind.value, paid.body["amount"], paid.body["held"]) == ("order_released",
+                                                                       450_000, 0)
     assert topup_totals(centre, "C1") == {"completed": CAP + 450_000}
     assert bank_debited(centre, "C1") == CAP + 450_000
 

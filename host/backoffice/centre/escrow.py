@@ -265,10 +265,14 @@ def _post_releases(conn: Connection, ledger: Ledger, moves: Sequence[_Release], 
     ), [{"b_id": m.after.id, "b_released": m.after.released, "b_seq": m.after.hold_seq,
          "b_hold": m.after.hold_id, "b_state": m.after.state.value,
          "b_closed": now if m.after.state is OrderState.RELEASED else None} for m in moves])
-    post_notices(conn, [Notice(f"order-released:{m.key}", m.after.holder_id,
+    # the holder's notice, and the merchant's: the result of its payment request
+    post_notices(conn, [Notice(f"order-released:{m.key}:{to}", recipient,
                                MessageKind.ORDER_RELEASED,
                                {"order": m.after.id, "amount": m.moved, "by": by.value,
-                                "merchant": m.after.merchant_id}) for m in moves], at=at)
+                                "merchant": m.after.merchant_id, "held": m.after.held})
+                        for m in moves
+                        for to, recipient in (("holder", m.after.holder_id),
+                                              ("merchant", m.after.merchant_id))], at=at)
     conn.execute(insert(sc_order_events), [
         {"request_id": m.key, "order_id": m.after.id, "kind": "release", "amount": m.moved,
          "outcome": _NO_REFUSAL, "ts": now, "format_version": FORMAT_VERSION} for m in moves])
