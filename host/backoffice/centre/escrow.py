@@ -124,8 +124,9 @@ def place_orders(
         _authenticate(conn, ledger, holders, fresh)
         placed = [_new_order(q, holders[q.holder_id]) for q in fresh]
         _apply(conn, ledger, [hold for _, hold, _, _ in placed], at)
-        conn.execute(insert(sc_orders), [{**row, "created_at": to_micros(at)}
-                                         for _, _, row, _ in placed])
+        ledger.db.insert_rows(conn, sc_orders, _ORDER_COLUMNS,
+                              [(*(row[c] for c in _ORDER_COLUMNS[:-1]), to_micros(at))
+                               for _, _, row, _ in placed])
         answers.update({o.id: (o, code, "created") for o, _, _, code in placed})
     return [answers[q.order_id] for q in reqs]
 
@@ -273,9 +274,9 @@ def _post_releases(conn: Connection, ledger: Ledger, moves: Sequence[_Release], 
                         for m in moves
                         for to, recipient in (("holder", m.after.holder_id),
                                               ("merchant", m.after.merchant_id))], at=at)
-    conn.execute(insert(sc_order_events), [
-        {"request_id": m.key, "order_id": m.after.id, "kind": "release", "amount": m.moved,
-         "outcome": _NO_REFUSAL, "ts": now, "format_version": FORMAT_VERSION} for m in moves])
+    ledger.db.insert_rows(conn, sc_order_events, _EVENT_COLUMNS, [
+        (m.key, m.after.id, "release", m.moved, _NO_REFUSAL, now, FORMAT_VERSION)
+        for m in moves])
 
 
 def void_order(
@@ -347,6 +348,12 @@ def _wrong_code(conn: Connection, order: Order, key: str, at: datetime) -> Outco
 
 
 _CENTRE = Source(SourceKind.SYSTEM, "centre")
+_ORDER_COLUMNS = ("id", "holder_id", "merchant_id", "amount", "released", "state", "condition",
+                  "release_at", "expires_at", "code_salt", "code_digest", "code_tries",
+                  "hold_id", "hold_seq", "category", "address", "closed_at", "format_version",
+                  "created_at")
+_EVENT_COLUMNS = ("request_id", "order_id", "kind", "amount", "outcome", "ts",
+                  "format_version")
 _NO_REFUSAL = json.dumps({"refusal": None, "message": ""})
 
 
@@ -382,7 +389,10 @@ def _key(item: ReleaseItem) -> str:
 
 
 def _apply(conn: Connection, ledger: Ledger, chain: list[Transfer], at: datetime) -> None:
-    plan = ledger.apply(conn, chain, at=at)
+    """Post an order's transfers; a ledger refusal becomes the order's refusal. Their ids
+    are new by construction (an order id is new, a hold's sequence number only grows, and
+    both are written in the same transaction), so the ledger skips its look-up of them."""
+    plan = ledger.apply(conn, chain, at=at, ids_are_new=True)
     failed = [r for r in plan.results
               if not r.ok and r.code is not TransferCode.LINKED_EVENT_FAILED]
     if not failed:
