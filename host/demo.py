@@ -605,6 +605,40 @@ def _prepaid(world: World) -> None:
                       f"{claim['cards']} cards", payout_fen=claim["payout"])
 
 
+def _settlement_centre(world: World) -> None:
+    """F25 in brief (docs/settlement.md walks a whole month): han's three tiers, an order
+    held and released by code on delivery, the settlement account topped up to its cap."""
+    from host.backoffice.centre import (
+        Condition,
+        OrderRequest,
+        ReleaseBy,
+        SettlementCentre,
+        SimulatedBank,
+        TierSettings,
+    )
+
+    world.story.step("The settlement centre", "han's money in three tiers (F25): a virtual "
+                     "account with a credit line, a settlement account capped at CNY 5,000.00 "
+                     "and topped up from the bank below CNY 2,000.00, the bank behind it. An "
+                     "order is held until the courier enters the code han was given.")
+    world.at(12, 0, DAY + dt.timedelta(days=1))
+    centre = SettlementCentre(world.office.db)
+    SimulatedBank(centre.ledger).open_account("BANK-HAN", deposit=2_000_000, at=world.now)
+    centre.open_account("han", TierSettings(500_000, 200_000, 400_000), bank_account="BANK-HAN",
+                        addresses=["5 River Road"], at=world.now)
+    _, code, _ = centre.place_order(OrderRequest(
+        "han-order-1", "han", "bookstore", 350_000, Condition.CODE, "5 River Road",
+        world.now + dt.timedelta(days=14), mcc=5942), at=world.now)
+    world.story.event("han orders CNY 3,500.00 of books: held, release code given to han")
+    outcome = centre.release("han-order-1", "delivery", by=ReleaseBy.CODE, code=code,
+                             at=world.now + dt.timedelta(days=2))
+    shown = centre.balances("han")
+    world.story.event(f"delivered, code entered: {format_cny(outcome.moved)} to the bookstore; "
+                      f"the settlement account repaid {format_cny(outcome.repaid)} and was "
+                      f"topped up to {format_cny(shown['settlement']['posted'])}",
+                      **{k: v for k, v in shown.items() if k != "holder"})
+
+
 def run_demo(reader: str = "sim", out: str | Path | None = None,
              echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole day; the story as one JSON-ready document."""
@@ -641,6 +675,7 @@ def _day(world: World) -> None:
     _credit_line(world)
     _statements(world)
     _prepaid(world)
+    _settlement_centre(world)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

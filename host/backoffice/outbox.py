@@ -27,6 +27,12 @@ class MessageKind(StrEnum):
     LIMIT_RAISED = "limit_raised"
     SETTLEMENT = "settlement"
     CONVERSION = "conversion"
+    # the settlement centre (host.backoffice.centre)
+    TOPUP_FAILED = "topup_failed"
+    ORDER_RELEASED = "order_released"
+    RELEASE_CODE_LOCKED = "release_code_locked"
+    BUDGET_CROSSED = "budget_crossed"
+    CREDIT_LINE_CHANGED = "credit_line_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -378,3 +378,6 @@ bo_outbox = Table(
     _version(),
 )
 Index("ix_bo_outbox_undelivered", bo_outbox.c.delivered_at, bo_outbox.c.seq)
+
+# The settlement centre's tables join the same metadata (imported last: they use it).
+from host.backoffice.centre import tables as _centre_tables  # noqa: E402, F401

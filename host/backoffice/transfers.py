@@ -60,6 +60,13 @@ class Reason(StrEnum):
     DEPOSIT = "deposit"  # money entering the alliance from outside
     WITHDRAWAL = "withdrawal"  # money leaving the alliance
     ADJUSTMENT = "adjustment"  # an operator's correction, always with a memo
+    # the settlement centre (host.backoffice.centre)
+    TOP_UP = "top_up"  # a bank or voucher top-up of a holder's account
+    REPAYMENT = "repayment"  # the settlement account paying down the virtual account
+    ORDER_PAYMENT = "order_payment"  # an escrowed order, held then released to the merchant
+    BILL_PAYMENT = "bill_payment"  # a bill paid to a registered biller
+    PAYROLL = "payroll"  # a salary credited by an employer's batch
+    OWN_TRANSFER = "own_transfer"  # between two accounts of the same holder
 
 
 class SourceKind(StrEnum):

@@ -27,6 +27,7 @@ LAZY_GROUPS = {
     "pos": ("host.cli.pos_cmds", "pos"),
     "ledger": ("host.cli.ledger_cmds", "ledger"),
     "prepaid": ("host.cli.prepaid_cmds", "prepaid"),
+    "settle": ("host.cli.settle_cmds", "settle"),
     "host": ("host.cli.host_cmds", "host"),
     "conformance": ("host.cli.qa_cmds", "conformance"),
     "script": ("host.cli.qa_cmds", "script"),

@@ -29,7 +29,7 @@ def test_the_day_has_its_numbered_steps(story: dict[str, Any]) -> None:
         "Issuer keys", "Cards personalised", "The alliance", "The service host", "Morning sales",
         "Midday: batches uploaded", "Afternoon: points spent",
         "Evening: clearing and settlement", "A credit line reaches the card", "Statements",
-        "Prepaid cards, insured card by card"]
+        "Prepaid cards, insured card by card", "The settlement centre"]
     printed = story["printed"]
     assert "\n1. Issuer keys\n" in printed and "\n10. Statements\n" in printed
     assert "CNY 5,288.00" in printed and "KEEP THIS SLIP" in printed
@@ -115,10 +115,18 @@ def test_ledger_and_cards_agree(story: dict[str, Any]) -> None:
     assert insurer["money_fen"] == 2_000
 
 
+def test_the_settlement_centre_tops_up_to_the_cap_after_a_release_by_code(
+        story: dict[str, Any]) -> None:
+    held, released = _events(story, "The settlement centre")
+    assert "release code given" in held["text"]
+    assert released["settlement"]["posted"] == 500_000 == released["settlement"]["cap"]
+    assert released["virtual"]["posted"] == 0
+
+
 def test_json_mode_prints_one_document(tmp_path, capsys) -> None:
     assert main(["--json", "--out", str(tmp_path)]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["reader"] == "sim" and len(document["steps"]) == 11
+    assert document["reader"] == "sim" and len(document["steps"]) == 12
 
 
 def test_an_unknown_reader_is_refused() -> None:
