@@ -45,6 +45,7 @@ from host.backoffice.members import DEFAULT_TWO_WAY, member_accounts
 from host.backoffice.rates import Ratio, parse_ratio
 from host.cli.exit_codes import ExitCode
 from host.files import DocumentError, read_json
+from host.hsm.uri import is_pkcs11_uri
 
 __all__ = ["ledger"]
 
@@ -290,16 +291,23 @@ def agreement_list(office: BackOffice, out: _Out, issuer: str | None) -> None:
 @ledger.command("clear")
 @click.argument("batch_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--keys", "keys_file", envvar="DUALCARD_CARD_KEYS", required=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Issuer card key file [env DUALCARD_CARD_KEYS].")
+              help="Issuer card key file, or the token holding the issuer's master keys "
+                   "(pkcs11:token=<label>) [env DUALCARD_CARD_KEYS].")
+@click.option("--card-register", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="With a token: card id -> PAN and PSN (cryptogram checks).")
 @click.option("--at", type=ISO_TIME, default=None)
 @_command_options
-def clear_cmd(office: BackOffice, out: _Out, batch_file: Path, keys_file: Path,
-              at: datetime | None) -> None:
+def clear_cmd(office: BackOffice, out: _Out, batch_file: Path, keys_file: str,
+              card_register: Path | None, at: datetime | None) -> None:
     """[!] Verify and post a terminal batch (all records or none)."""
     batch = parse_batch(read_json(batch_file))
-    office = _with_verifier(office, keys_file)
-    result = office.clear(batch, at=_now(at))
+    if is_pkcs11_uri(keys_file):
+        from .hsm_cmds import token_verifier
+
+        with token_verifier(keys_file, card_register) as verifier:
+            result = BackOffice(office.db, verifier=verifier).clear(batch, at=_now(at))
+    else:
+        result = _with_verifier(office, Path(keys_file)).clear(batch, at=_now(at))
 
     def lines() -> list[str]:
         earned = ", ".join(f"{n} {k}" for k, n in sorted(result.earned.items())) or "nothing"

@@ -31,6 +31,7 @@ LAZY_GROUPS = {
     "script": ("host.cli.qa_cmds", "script"),
     "replay": ("host.cli.qa_cmds", "replay"),
     "trace": ("host.cli.trace_cmds", "trace"),
+    "hsm": ("host.cli.hsm_cmds", "hsm"),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apdu_specs.errors import LocalError
 
-__all__ = ["HSMError", "HSMModuleError", "HSMUnsupportedError", "KeyObjectMissingError",
+__all__ = ["CardRegisterError", "HSMError", "HSMModuleError", "HSMUnsupportedError", "KeyObjectMissingError",
            "KeyURIError", "TokenMissingError", "TokenPinError", "WrongKeyTypeError"]
 
 
@@ -34,6 +34,10 @@ class KeyObjectMissingError(HSMError, LookupError):
 
 class WrongKeyTypeError(HSMError):
     """A key object of another type than the operation needs (an AES key for 3DES...)."""
+
+
+class CardRegisterError(HSMError, ValueError):
+    """A card register (card id to PAN and PSN) that cannot be read."""
 
 
 class HSMUnsupportedError(HSMError):

@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Self
 
 from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, xor
 from apdu_specs.crypto.kcv import kcv_block
@@ -101,7 +102,7 @@ class KeyProvider(ABC):
         finally:
             self.discard(key)
 
-    def __enter__(self) -> KeyProvider:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
