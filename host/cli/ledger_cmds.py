@@ -43,9 +43,11 @@ from host.backoffice.errors import (
 )
 from host.backoffice.members import DEFAULT_TWO_WAY, member_accounts
 from host.backoffice.rates import Ratio, parse_ratio
+from host.cli.errors import exit_code_for
 from host.cli.exit_codes import ExitCode
 from host.files import DocumentError, read_json
-from host.hsm.uri import is_pkcs11_uri
+from host.hsm import HSMError, is_pkcs11_uri
+from host.keystore import KeyStoreError
 
 __all__ = ["ledger"]
 
@@ -118,6 +120,8 @@ def _command_options(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail(as_json, str(exc), ExitCode.USAGE)
         except BackOfficeError as exc:
             _fail(as_json, str(exc), ExitCode.FAILURE)
+        except (HSMError, KeyStoreError) as exc:  # --keys pkcs11:… (codes: hsm_cmds)
+            _fail(as_json, str(exc), exit_code_for(exc) or ExitCode.FAILURE)
         except DBAPIError as exc:
             _fail(as_json, f"database error: {str(exc.orig).strip().splitlines()[0]}",
                   ExitCode.FAILURE)

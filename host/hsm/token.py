@@ -101,6 +101,10 @@ def open_token(uri: PKCS11URI, pin: str | Callable[[], str], *, rw: bool = False
         raise TokenPinError(f"token {uri.token!r}: a user PIN is needed (${ENV_PIN})")
     try:
         return token.open(user_pin=secret, rw=rw)
+    except p11.UserAlreadyLoggedIn:
+        # the login belongs to the application, not a session: another provider of this
+        # process logged in already, and a new session shares that login
+        return token.open(rw=rw)
     except _LOCKED as exc:
         raise TokenPinError(f"token {uri.token!r}: the user PIN was refused "
                             f"({type(exc).__name__})") from None

@@ -50,7 +50,7 @@ def parse_pkcs11_uri(text: str) -> PKCS11URI:
     path, _, query = text[len(SCHEME):].partition("?")
     attrs = _attributes(path, ";", text)
     queries = _attributes(query, "&", text)
-    if "pin-value" in queries or "pin-source" in queries:
+    if {"pin-value", "pin-source"} & (set(queries) | set(attrs)):
         raise KeyURIError("a PIN never goes in the URI: set DUALCARD_HSM_PIN or answer the prompt")
     if attrs.get("type", "secret-key") != "secret-key":
         raise KeyURIError(f"{text}: only secret keys are used (type={attrs['type']})")
