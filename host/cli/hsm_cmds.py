@@ -30,7 +30,13 @@ from host.hsm import (
 )
 from host.hsm.errors import CardRegisterError
 from host.hsm.verifier import ProviderCardVerifier, load_card_register
-from host.keystore import MAX_COMPONENTS, MIN_COMPONENTS, SecretSource, algorithm_named
+from host.keystore import (
+    MAX_COMPONENTS,
+    MIN_COMPONENTS,
+    KeyStoreError,
+    SecretSource,
+    algorithm_named,
+)
 
 from .card_io import emit
 from .errors import CLIError, cli_errors, register_error
@@ -54,6 +60,7 @@ for _error, _code in ((TokenPinError, ExitCode.HSM_PIN), (TokenMissingError, Exi
                       (WrongKeyTypeError, ExitCode.HSM_KEY_TYPE),
                       (HSMUnsupportedError, ExitCode.HSM_KEY_TYPE),
                       (KeyURIError, ExitCode.USAGE), (CardRegisterError, ExitCode.USAGE),
+                      (KeyStoreError, ExitCode.USAGE),
                       (HSMError, ExitCode.FAILURE)):
     register_error(_error, _code)
 
