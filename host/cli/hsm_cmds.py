@@ -108,12 +108,13 @@ def hsm() -> None:
 def init_cmd(label: str, module: str | None, as_json: bool) -> None:
     """[!] Initialise a free SoftHSM2 slot as a token (PINs from the env or asked)."""
     from host.hsm.ceremony import init_softhsm_token
-    from host.hsm.token import module_path
+    from host.hsm.token import module_path, reload_module
 
     path = module_path(PKCS11URI(label, module_path=module))
     so_pin = SecretSource(f"SO PIN of token {label}", ENV_SO_PIN, None,
                           hidden_prompt(confirm=True), notice).read()
     init_softhsm_token(label, so_pin, _pin(label, confirm=True), path)
+    reload_module(path)  # a module this process loaded before lists the new token too
     emit({"token": label, "module": path}, as_json, f"token {label} initialised ({path})")
 
 
