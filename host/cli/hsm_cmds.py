@@ -86,7 +86,11 @@ def token_verifier(uri_text: str, register: Path | None) -> Iterator[ProviderCar
     ``purse_tac`` and ``emv_ac``), the session closed at the end."""
     cards = load_card_register(register) if register is not None else None
     with open_token_provider(uri_text) as provider:
-        yield ProviderCardVerifier(provider, cards)
+        verifier = ProviderCardVerifier(provider, cards)
+        try:
+            yield verifier
+        finally:
+            verifier.close()
 
 
 def _object_name(uri: PKCS11URI) -> str:

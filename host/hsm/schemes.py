@@ -34,7 +34,8 @@ from .provider import HeldKey, KeyProvider
 
 __all__ = ["MacKey", "ac_session_key", "application_cryptogram", "arpc_method1",
            "arpc_method1_under", "arpc_method2_under", "cryptogram_under", "emv_cps_card_key",
-           "icc_master_key", "purse_card_key", "purse_load_mac", "purse_tac", "retail_mac"]
+           "icc_master_key", "option_a_data", "purse_card_key", "purse_key_data",
+           "purse_load_mac", "purse_tac", "purse_tac_under", "retail_mac"]
 
 AC_LENGTH = 8
 ARPC2_LENGTH = 4
@@ -83,7 +84,8 @@ def _single_des(provider: KeyProvider, parent: HeldKey, block: bytes
 # -- EMV: ICC master key (option A), AC session key, ARQC, ARPC --------------------------
 
 
-def _option_a_data(imk: HeldKey, pan: str, psn: str) -> bytes:
+def option_a_data(imk: HeldKey, pan: str, psn: str) -> bytes:
+    """What an issuer master key encrypts to make a card's ICC master key (option A)."""
     y = bytes.fromhex(derivation_digits(pan, psn))
     not_y = xor(y, _FF8)
     if imk.algorithm is Algorithm.TDES:
@@ -95,7 +97,7 @@ def _option_a_data(imk: HeldKey, pan: str, psn: str) -> bytes:
 def icc_master_key(provider: KeyProvider, imk: HeldKey, pan: str, psn: str = "00"
                    ) -> Iterator[HeldKey]:
     """The card's master key (EMV option A), derived where ``imk`` is."""
-    with provider.derived(imk, _option_a_data(imk, pan, psn)) as key:
+    with provider.derived(imk, option_a_data(imk, pan, psn)) as key:
         yield key
 
 
@@ -158,12 +160,17 @@ def arpc_method1(provider: KeyProvider, imk: HeldKey, pan: str, psn: str, atc: i
 # -- the purse: card keys, load MACs, TAC -----------------------------------------------
 
 
+def purse_key_data(card_identity: str, purse: Purse) -> bytes:
+    """What a purse master key encrypts to make one card's key: ``Y || Y xor FF..``."""
+    y = diversification_data(card_identity, purse)
+    return y + xor(y, _FF8)
+
+
 @contextmanager
 def purse_card_key(provider: KeyProvider, master: HeldKey, card_identity: str, purse: Purse
                    ) -> Iterator[HeldKey]:
     """A purse's DLK, DPK or DTK on one card, derived where its master is."""
-    y = diversification_data(card_identity, purse)
-    with provider.derived(master, y + xor(y, _FF8)) as key:
+    with provider.derived(master, purse_key_data(card_identity, purse)) as key:
         yield key
 
 
@@ -185,14 +192,19 @@ def purse_load_mac(provider: KeyProvider, dlk: HeldKey, card_random: bytes, onli
         return _purse_mac(provider, seslk, data)
 
 
+def purse_tac_under(provider: KeyProvider, dtk: HeldKey, data: bytes) -> bytes:
+    """The TAC under a card's DTK; the 3DES suite folds its halves (see docs/hsm.md)."""
+    if dtk.algorithm is Algorithm.TDES:
+        with provider.folded(dtk) as key:
+            return _purse_mac(provider, key, data)
+    return _purse_mac(provider, dtk, data)
+
+
 def purse_tac(provider: KeyProvider, tac_master: HeldKey, card_identity: str, purse: Purse,
               data: bytes) -> bytes:
-    """The TAC of a purse record; the 3DES suite folds the DTK's halves (see docs/hsm.md)."""
+    """The TAC of a purse record, the card's DTK derived for it and discarded after."""
     with purse_card_key(provider, tac_master, card_identity, purse) as dtk:
-        if dtk.algorithm is Algorithm.TDES:
-            with provider.folded(dtk) as key:
-                return _purse_mac(provider, key, data)
-        return _purse_mac(provider, dtk, data)
+        return purse_tac_under(provider, dtk, data)
 
 
 # -- GlobalPlatform: EMV CPS card keys ----------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,13 @@ from host.records.batch import PaymentRecord, PurseRecord
 
 from .errors import CardRegisterError
 from .provider import HeldKey, KeyProvider
-from .schemes import application_cryptogram, purse_tac
+from .schemes import (
+    ac_session_key,
+    cryptogram_under,
+    option_a_data,
+    purse_key_data,
+    purse_tac_under,
+)
 
 __all__ = ["CARD_REGISTER_FORMAT", "CardRegister", "ProviderCardVerifier", "load_card_register"]
 
@@ -41,12 +48,38 @@ class ProviderCardVerifier:
     """Checks card MACs with master keys held by a :class:`KeyProvider`."""
 
     def __init__(self, provider: KeyProvider, cards: CardRegister | None = None, *,
-                 tac_master: str = "purse_tac", ac_master: str = "emv_ac") -> None:
+                 tac_master: str = "purse_tac", ac_master: str = "emv_ac",
+                 kept_card_keys: int = 4096) -> None:
         self._provider = provider
         self._cards = dict(cards or {})
         self._names = {"tac": tac_master, "ac": ac_master}
         self._masters: dict[str, HeldKey] = {}
         self._lock = threading.Lock()
+        # A clearing run meets the same cards again and again: the card keys derived for them
+        # (DTKs, ICC master keys) are kept (in a token: session objects, sensitive, not
+        # extractable), the least recently used destroyed first, all of them by close().
+        self._card_keys: OrderedDict[tuple[str, str], HeldKey] = OrderedDict()
+        self._kept = kept_card_keys
+
+    def close(self) -> None:
+        """Destroy the card keys kept (the provider stays open: its owner closes it)."""
+        with self._lock:
+            while self._card_keys:
+                self._provider.discard(self._card_keys.popitem()[1])
+
+    def _card_key(self, entry: tuple[str, str], master: HeldKey, data: bytes) -> HeldKey:
+        """The card key ``entry`` (card id, what for) derived from ``master`` with ``data``,
+        made on first use."""
+        with self._lock:
+            kept = self._card_keys
+            key = kept.get(entry)
+            if key is not None:
+                kept.move_to_end(entry)
+                return key
+            key = kept[entry] = self._provider.derive(master, data)
+            if len(kept) > self._kept:
+                self._provider.discard(kept.popitem(last=False)[1])
+            return key
 
     def __repr__(self) -> str:
         return f"ProviderCardVerifier({self._provider!r}, {len(self._cards)} cards registered)"
@@ -66,7 +99,9 @@ class ProviderCardVerifier:
         scheme = PurseScheme(master.algorithm)
         try:
             data = _tac_data(scheme, record)
-            expected = purse_tac(self._provider, master, record.card_id, purse, data)
+            dtk = self._card_key((record.card_id, f"dtk/{purse.value}"), master,
+                                 purse_key_data(record.card_id, purse))
+            expected = purse_tac_under(self._provider, dtk, data)
         except (CryptoError, ValueError):
             return False
         return hmac.compare_digest(expected, record.tac)
@@ -86,8 +121,10 @@ class ProviderCardVerifier:
         master = self._master("ac")
         try:
             data = CryptogramVersion.ac_input(record.cdol1, record.aip, record.atc, iad, cdol2)
-            expected = application_cryptogram(self._provider, master, card[0], card[1],
-                                              record.atc, data)
+            mk = self._card_key((record.card_id, f"ac/{record.application}"), master,
+                                option_a_data(master, *card))
+            with ac_session_key(self._provider, mk, record.atc) as sk:
+                expected = cryptogram_under(self._provider, sk, data)
         except (CryptoError, PaymentFormatError, ValueError):
             return False
         return hmac.compare_digest(expected, ac)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.crypto.emv import EMVScheme
 from apdu_specs.crypto.purse import PurseScheme
-from host.backoffice.card_keys import CardKeys
+from host.backoffice.card_keys import CardKeys, StaticKeyStore
 from host.backoffice.sample_cards import SampleCards
 from host.points.keys import diversify_purse_key
 from host.records.assets import PURSE_ASSETS
@@ -45,6 +45,10 @@ class MasterKeyedCards(SampleCards):
                      for app, psn in APPLICATIONS.items()}
             self._cache[card_id] = CardKeys(dtk, ac_mk)
         return self._cache[card_id]
+
+    def key_store(self, card_ids: Iterable[str]) -> StaticKeyStore:
+        """The per-card keys, as the software verifier reads them (AES suite)."""
+        return StaticKeyStore({c: self.keys(c) for c in card_ids}, Algorithm.AES)
 
     def register(self, card_ids: Iterable[str]) -> dict[str, dict[str, tuple[str, str]]]:
         """The card register (card id -> application -> PAN, PSN): public data."""
