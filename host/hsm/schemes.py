@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.crypto.ciphers import Algorithm, xor
 from apdu_specs.crypto.diversify import KeyType
-from apdu_specs.crypto.emv import derivation_digits
+from apdu_specs.crypto.emv import MasterKeyOption, derivation_digits
 from apdu_specs.crypto.padding import Padding, pad, pad_method2
 from apdu_specs.crypto.purse import MAC_LENGTH
 from host.points.keys import diversification_data
@@ -84,9 +84,11 @@ def _single_des(provider: KeyProvider, parent: HeldKey, block: bytes
 # -- EMV: ICC master key (option A), AC session key, ARQC, ARPC --------------------------
 
 
-def option_a_data(imk: HeldKey, pan: str, psn: str) -> bytes:
-    """What an issuer master key encrypts to make a card's ICC master key (option A)."""
-    y = bytes.fromhex(derivation_digits(pan, psn))
+def option_a_data(imk: HeldKey, pan: str, psn: str,
+                  option: MasterKeyOption = MasterKeyOption.A) -> bytes:
+    """What an issuer master key encrypts to make a card's ICC master key (the EMV option
+    names the digits; the construction is option A's)."""
+    y = bytes.fromhex(derivation_digits(pan, psn, option))
     not_y = xor(y, _FF8)
     if imk.algorithm is Algorithm.TDES:
         return y + not_y
@@ -94,10 +96,10 @@ def option_a_data(imk: HeldKey, pan: str, psn: str) -> bytes:
 
 
 @contextmanager
-def icc_master_key(provider: KeyProvider, imk: HeldKey, pan: str, psn: str = "00"
-                   ) -> Iterator[HeldKey]:
+def icc_master_key(provider: KeyProvider, imk: HeldKey, pan: str, psn: str = "00",
+                   option: MasterKeyOption = MasterKeyOption.A) -> Iterator[HeldKey]:
     """The card's master key (EMV option A), derived where ``imk`` is."""
-    with provider.derived(imk, option_a_data(imk, pan, psn)) as key:
+    with provider.derived(imk, option_a_data(imk, pan, psn, option)) as key:
         yield key
 
 
