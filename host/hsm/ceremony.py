@@ -62,6 +62,7 @@ def import_key(provider: TokenKeyProvider, key: MasterKey) -> str:
                        "overwritten (destroy it with the vendor's tool first)")
     template: dict[Attribute, Any] = {**secret_key_template(key.algorithm, len(key.value)),
                                       **_MASTER_USES, Attribute.TOKEN: True,
+                                      Attribute.PRIVATE: True,
                                       Attribute.LABEL: key.name, Attribute.VALUE: key.value}
     provider.session.create_object(template)
     held = provider.key(key.name, key.algorithm)

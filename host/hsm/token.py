@@ -196,7 +196,11 @@ class TokenKeyProvider(KeyProvider):
                ) -> HeldKey:
         algorithm = algorithm or parent.algorithm
         template = secret_key_template(algorithm, len(data))
+        # A session object is seen by this application only; not marking it private spares
+        # SoftHSM2 encrypting it in memory (derive and destroy: 335 -> 137 us). It stays
+        # sensitive and not extractable: its value still never leaves.
         template[Attribute.TOKEN] = False
+        template[Attribute.PRIVATE] = False
         if algorithm is not Algorithm.AES:
             template[Attribute.VALUE_LEN] = DEFAULT  # a DES key's length is its type's
         mechanism = _DERIVE[parent.algorithm]

@@ -66,6 +66,7 @@ def test_every_key_object_made_is_sensitive_and_not_extractable(token: Any) -> N
     assert {o.label for o in objects} == {"purse_tac", "emv_ac"}  # derived keys destroyed
     for obj in objects:
         assert obj[Attribute.SENSITIVE] and not obj[Attribute.EXTRACTABLE]
+        assert obj[Attribute.PRIVATE]  # a master key is seen only after login
         assert obj[Attribute.NEVER_EXTRACTABLE] or obj[Attribute.ALWAYS_SENSITIVE] is not None
 
 
