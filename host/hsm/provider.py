@@ -58,7 +58,7 @@ class KeyProvider(ABC):
     def derive(self, parent: HeldKey, data: bytes, algorithm: Algorithm | None = None
                ) -> HeldKey:
         """A new key whose value is ``ECB(parent, data)`` (as long as ``data``), of
-        ``algorithm`` (the parent's by default; DES for an 8-byte half of a 3DES key)."""
+        ``algorithm`` (the parent's by default)."""
 
     @abstractmethod
     def encrypt_ecb(self, key: HeldKey, data: bytes) -> bytes:
