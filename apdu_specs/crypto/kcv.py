@@ -14,7 +14,7 @@ from enum import Enum
 from apdu_specs.crypto.ciphers import Algorithm, CipherKey, ecb_encrypt
 from apdu_specs.crypto.errors import FormatError
 
-__all__ = ["KCVMethod", "kcv"]
+__all__ = ["KCVMethod", "kcv", "kcv_block"]
 
 
 class KCVMethod(Enum):
@@ -41,8 +41,13 @@ def kcv(
     nothing here remembers a key."""
     if not 1 <= length <= algorithm.block_size:
         raise FormatError(f"KCV length must be 1..{algorithm.block_size}, got {length}")
-    block = _BLOCKS[algorithm, method or _DEFAULT_METHOD[algorithm]]
-    return ecb_encrypt(algorithm, key, block)[:length]
+    return ecb_encrypt(algorithm, key, kcv_block(algorithm, method))[:length]
+
+
+def kcv_block(algorithm: Algorithm, method: KCVMethod | None = None) -> bytes:
+    """The constant block encrypted for a KCV (for a key held where only encryption is
+    possible: a token computes the KCV itself)."""
+    return _BLOCKS[algorithm, method or _DEFAULT_METHOD[algorithm]]
 
 
 #: the constant block of each algorithm and method, made once (every fresh key asks)

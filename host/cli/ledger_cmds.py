@@ -43,8 +43,11 @@ from host.backoffice.errors import (
 )
 from host.backoffice.members import DEFAULT_TWO_WAY, member_accounts
 from host.backoffice.rates import Ratio, parse_ratio
+from host.cli.errors import exit_code_for
 from host.cli.exit_codes import ExitCode
 from host.files import DocumentError, read_json
+from host.hsm import HSMError, is_pkcs11_uri
+from host.keystore import KeyStoreError
 
 __all__ = ["ledger"]
 
@@ -117,6 +120,8 @@ def _command_options(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail(as_json, str(exc), ExitCode.USAGE)
         except BackOfficeError as exc:
             _fail(as_json, str(exc), ExitCode.FAILURE)
+        except (HSMError, KeyStoreError) as exc:  # --keys pkcs11:… (codes: hsm_cmds)
+            _fail(as_json, str(exc), exit_code_for(exc) or ExitCode.FAILURE)
         except DBAPIError as exc:
             _fail(as_json, f"database error: {str(exc.orig).strip().splitlines()[0]}",
                   ExitCode.FAILURE)
@@ -290,16 +295,23 @@ def agreement_list(office: BackOffice, out: _Out, issuer: str | None) -> None:
 @ledger.command("clear")
 @click.argument("batch_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--keys", "keys_file", envvar="DUALCARD_CARD_KEYS", required=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Issuer card key file [env DUALCARD_CARD_KEYS].")
+              help="Issuer card key file, or the token holding the issuer's master keys "
+                   "(pkcs11:token=<label>) [env DUALCARD_CARD_KEYS].")
+@click.option("--card-register", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="With a token: card id -> PAN and PSN (cryptogram checks).")
 @click.option("--at", type=ISO_TIME, default=None)
 @_command_options
-def clear_cmd(office: BackOffice, out: _Out, batch_file: Path, keys_file: Path,
-              at: datetime | None) -> None:
+def clear_cmd(office: BackOffice, out: _Out, batch_file: Path, keys_file: str,
+              card_register: Path | None, at: datetime | None) -> None:
     """[!] Verify and post a terminal batch (all records or none)."""
     batch = parse_batch(read_json(batch_file))
-    office = _with_verifier(office, keys_file)
-    result = office.clear(batch, at=_now(at))
+    if is_pkcs11_uri(keys_file):
+        from .hsm_cmds import token_verifier
+
+        with token_verifier(keys_file, card_register) as verifier:
+            result = BackOffice(office.db, verifier=verifier).clear(batch, at=_now(at))
+    else:
+        result = _with_verifier(office, Path(keys_file)).clear(batch, at=_now(at))
 
     def lines() -> list[str]:
         earned = ", ".join(f"{n} {k}" for k, n in sorted(result.earned.items())) or "nothing"

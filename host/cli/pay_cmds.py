@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from contextlib import ExitStack
 from typing import Any
 
 import click
@@ -16,12 +17,13 @@ import click
 from apdu_specs.hexutil import to_hex
 
 from ..connect import open_card
+from ..hsm.uri import is_pkcs11_uri
 from ..payment.client import PaymentClient
 from ..payment.errors import ARQCError, CardDataError, PaymentError, PaymentProfileError
 from ..payment.issuer import Issuer
 from ..payment.keys import load_issuer_keys
 from ..payment.money import format_amount, parse_amount
-from ..payment.purchase import run_purchase
+from ..payment.purchase import PurchaseOutcome, run_purchase
 from ..payment.terminal import TerminalProfile, TransactionData, build_dol
 from .card_io import emit
 from .errors import cli_errors, register_error
@@ -137,20 +139,44 @@ def status(reader: str | None, aid: bytes | None, trace: bool, trace_format: str
 @click.option("--pin/--no-pin", "ask_pin", default=True, show_default=True,
               help="prompt for the offline PIN")
 @click.option("--issuer-keys", type=click.Path(dir_okay=False), default=None,
-              help="JSON issuer key file: authorise online with the built-in issuer "
-                   "(without it the terminal cannot go online)")
+              help="JSON issuer key file, or the token holding emv_ac (pkcs11:token=…): "
+                   "authorise online with the built-in issuer (without it the terminal "
+                   "cannot go online)")
 @trace_option
 @json_option
 @cli_errors
 def purchase(reader: str | None, aid: bytes | None, amount: int, ask_pin: bool,
              issuer_keys: str | None, trace: bool, trace_format: str, as_json: bool) -> None:
     """[!] Run a chip purchase on chip 1 and print the outcome (approved or declined)."""
-    issuer = Issuer(load_issuer_keys(issuer_keys).emv) if issuer_keys else None
+    with ExitStack() as stack:
+        issuer = _issuer(issuer_keys, stack)
+        outcome = _purchase(reader, aid, amount, ask_pin, issuer, trace, trace_format)
+    _emit_purchase(outcome, amount, as_json)
+
+
+def _issuer(issuer_keys: str | None, stack: ExitStack) -> Issuer | None:
+    """The built-in issuer over a key file, or over a token (closed with ``stack``)."""
+    if not issuer_keys:
+        return None
+    if is_pkcs11_uri(issuer_keys):
+        from host.hsm.issuer import ProviderIssuer
+
+        from .hsm_cmds import open_token_provider
+
+        return ProviderIssuer(stack.enter_context(open_token_provider(issuer_keys)))
+    return Issuer(load_issuer_keys(issuer_keys).emv)
+
+
+def _purchase(reader: str | None, aid: bytes | None, amount: int, ask_pin: bool,
+              issuer: Issuer | None, trace: bool, trace_format: str) -> PurchaseOutcome:
     pin = click.prompt("PIN", hide_input=True, err=True) if ask_pin else None
     with _connect(reader, trace, trace_format, save=True) as link:
         client = PaymentClient(link.chip(1))
-        outcome = run_purchase(client, amount, pin=pin, aid=aid,
-                               authoriser=issuer.authorise if issuer else None)
+        return run_purchase(client, amount, pin=pin, aid=aid,
+                            authoriser=issuer.authorise if issuer else None)
+
+
+def _emit_purchase(outcome: PurchaseOutcome, amount: int, as_json: bool) -> None:
     final = outcome.final
     iad = final.issuer_application_data
     out = {"approved": outcome.approved, "amount": format_amount(amount),

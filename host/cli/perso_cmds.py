@@ -28,7 +28,6 @@ from ..gp import KCVMismatchError
 from ..keystore import (
     MAX_COMPONENTS,
     MIN_COMPONENTS,
-    KeyComponent,
     KeyFile,
     KeyStoreError,
     SecretSource,
@@ -36,7 +35,6 @@ from ..keystore import (
     combine_components,
     is_sealed,
     new_key_file,
-    parse_secret_hex,
     read_key_info,
     suite_of,
 )
@@ -76,13 +74,13 @@ from .card_io import emit
 from .errors import CLIError, cli_errors, exit_code_for, register_error
 from .exit_codes import HELP as EXIT_HELP
 from .exit_codes import ExitCode
+from .key_parts import read_components
 from .options import json_option, trace_option
-from .prompts import ask, hidden_prompt, notice
+from .prompts import hidden_prompt, notice
 
 __all__ = ["perso"]
 
 ENV_PASSPHRASE = "DUALCARD_KEYS_PASSPHRASE"
-ENV_PART = "DUALCARD_KEY_PART_{n}"
 ENV_NUMBERS = "DUALCARD_PERSO_NUMBERS"
 
 register_error(AuthenticationError, ExitCode.AUTHENTICATION)
@@ -176,23 +174,11 @@ def keys_import_parts(keys_path: Path, passphrase_file: Path | None, name: str, 
 
     Component values come from --part-file, $DUALCARD_KEY_PART_<n> or a hidden prompt.
     """
-    if part_files and len(part_files) != parts:
-        raise CLIError(f"--part-file given {len(part_files)} times for {parts} components",
-                       ExitCode.USAGE)
     sealed = is_sealed(keys_path)
     passphrase = _passphrase(passphrase_file) if sealed else None
     keyfile = KeyFile.load(keys_path, passphrase)
-    components = []
-    for n in range(1, parts + 1):
-        source = SecretSource(f"component {n} of {name} (hex)", ENV_PART.format(n=n),
-                              part_files[n - 1] if part_files else None, hidden_prompt(), notice)
-        value = parse_secret_hex(source.read(), f"component {n}")
-        kcv_text = part_kcvs[n - 1] if len(part_kcvs) >= n else \
-            ask(f"KCV of component {n}", "--part-kcv")
-        components.append(KeyComponent(value, parse_secret_hex(kcv_text, f"KCV of component {n}")))
-    combined = combined_kcv or ask(f"KCV of the combined key {name}", "--kcv")
-    key = combine_components(name, algorithm_named(algorithm), components,
-                             parse_secret_hex(combined, "combined KCV"))
+    components, combined = read_components(name, parts, part_files, part_kcvs, combined_kcv)
+    key = combine_components(name, algorithm_named(algorithm), components, combined)
     keyfile.add(key, replace=replace)
     keyfile.save(keys_path, passphrase)
     emit({"name": key.name, "algorithm": key.algorithm.value, "kcv": key.kcv_hex}, as_json,

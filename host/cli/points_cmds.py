@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import click
@@ -19,6 +19,8 @@ import click
 from apdu_specs.commands.purse_data import Purse
 
 from ..connect import CardLink, open_card
+from ..hsm.load_host import ProviderLoadHost
+from ..hsm.uri import is_pkcs11_uri
 from ..points.client import PointsClient
 from ..points.errors import KeyMismatchError, PointsError, PurseMACError, WrongPINError
 from ..points.keyfile import load_issuer_keys
@@ -43,7 +45,8 @@ _AMOUNT = click.IntRange(1, 0xFFFFFFFF)
 def _keys_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--keys", "keys_path", envvar="DUALCARD_POINTS_KEYS", required=True,
                         type=click.Path(dir_okay=False), metavar="FILE",
-                        help="issuer key file (JSON)  [env DUALCARD_POINTS_KEYS]")(fn)
+                        help="issuer key file (JSON); for load also a token holding the "
+                             "purse masters (pkcs11:token=…)  [env DUALCARD_POINTS_KEYS]")(fn)
 
 
 def _six_bytes(ctx: click.Context, param: click.Parameter, value: bytes) -> bytes:
@@ -110,11 +113,23 @@ def balance(reader: str | None, trace: bool, trace_format: str, as_json: bool) -
 @cli_errors
 def load(reader: str | None, trace: bool, trace_format: str, purse: str, amount: int,
          keys_path: str, terminal_id: bytes, as_json: bool) -> None:
-    """[!] Load points onto a purse, as the points issuer (checks MAC1 and the TAC)."""
-    issuer = LoadHost(load_issuer_keys(keys_path))
-    with _purse_client(reader, trace, trace_format, save=True) as client:
-        record = client.load(Purse.named(purse), amount, issuer, terminal_id=terminal_id)
+    """[!] Load points onto a purse, as the points issuer (checks MAC1 and the TAC); --keys
+    may name the token holding purse_load and purse_tac (pkcs11:token=…)."""
+    with ExitStack() as stack:
+        issuer = _load_host(keys_path, stack)
+        with _purse_client(reader, trace, trace_format, save=True) as client:
+            record = client.load(Purse.named(purse), amount, issuer,  # type: ignore[arg-type]
+                                 terminal_id=terminal_id)
     emit(record.as_dict(), as_json, _record_line(record))
+
+
+def _load_host(keys_path: str, stack: ExitStack) -> LoadHost | ProviderLoadHost:
+    """The load host over a key file, or over a token (its session closed with ``stack``)."""
+    if is_pkcs11_uri(keys_path):
+        from .hsm_cmds import open_token_provider
+
+        return ProviderLoadHost(stack.enter_context(open_token_provider(keys_path)))
+    return LoadHost(load_issuer_keys(keys_path))
 
 
 @points.command("spend")

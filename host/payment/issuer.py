@@ -30,7 +30,12 @@ from apdu_specs.payment.ac_type import ACType
 from apdu_specs.payment.bcd import decode_numeric
 from apdu_specs.payment.cryptogram import CryptogramVersion, IssuerMasterKeys, version_for
 from apdu_specs.payment.iad import IssuerApplicationData
-from apdu_specs.payment.issuer_response import ARC, ARPCMethod, CardStatusUpdate
+from apdu_specs.payment.issuer_response import (
+    ARC,
+    ARPCMethod,
+    CardStatusUpdate,
+    IssuerAuthenticationData,
+)
 from apdu_specs.payment.script import (
     AFTER_SECOND_AC,
     BEFORE_SECOND_AC,
@@ -184,7 +189,8 @@ _AC_KEYS_KEPT = 64
 class Issuer:
     """One issuer's online authorisation for chip 1's applications."""
 
-    def __init__(self, keys: IssuerMasterKeys, *, policy: AuthorisationPolicy | None = None,
+    def __init__(self, keys: IssuerMasterKeys | None, *,
+                 policy: AuthorisationPolicy | None = None,
                  arpc_method: ARPCMethod = ARPCMethod.METHOD_2, cdol1: bytes = CDOL1) -> None:
         self._keys = keys
         self.policy = policy or AuthorisationPolicy()
@@ -206,11 +212,17 @@ class Issuer:
             raise ARQCError(f"issuer application data not understood: {exc}") from None
 
     def _card_keys(self, version: CryptogramVersion, request: AuthorisationRequest) -> IssuerMasterKeys:
+        """The card's master keys (``keys`` is None only for an issuer whose keys are in an
+        HSM: it overrides every method that would come here)."""
+        if self._keys is None:
+            raise ARQCError("this issuer holds no key values (its keys are in an HSM)")
         return version.icc_master_keys(self._keys, request.pan, request.psn)
 
     def _ac_key(self, version: CryptogramVersion, request: AuthorisationRequest) -> bytes:
         """The card's AC master key (EMV option A of the issuer's AC key), made once for the
         cards answered lately: the ARQC check and the ARPC of one request share it."""
+        if self._keys is None:
+            raise ARQCError("this issuer holds no key values (its keys are in an HSM)")
         entry = (version.cvn, request.pan, request.psn)
         keys = self._ac_keys
         key = keys.get(entry)
@@ -221,26 +233,23 @@ class Issuer:
                 keys.popitem(last=False)
         return key
 
-    def _session_key(self, version: CryptogramVersion, request: AuthorisationRequest) -> bytes:
-        return version.ac_session_key(self._ac_key(version, request), request.atc)
-
     def verify_arqc(self, request: AuthorisationRequest) -> IssuerApplicationData:
         """The card's issuer application data, once its ARQC verified; ARQCError otherwise."""
         version, iad = self._version_and_iad(request)
-        self._verified_session_key(version, request)
-        return iad
-
-    def _verified_session_key(self, version: CryptogramVersion,
-                              request: AuthorisationRequest) -> bytes:
-        """The AC session key of the request, once its ARQC verified under it."""
-        sk = self._session_key(version, request)
         data = version.ac_input(request.cdol1_data, request.aip, request.atc, request.iad)
         try:
-            version.verify_application_cryptogram(sk, data, request.arqc)
+            self._verify_cryptogram(version, request, request.atc, data, request.arqc)
         except CryptogramError:
             raise ARQCError(f"ARQC of card {request.pan[:6]}… ATC {request.atc:04X} "
                             "does not verify") from None
-        return sk
+        return iad
+
+    def _verify_cryptogram(self, version: CryptogramVersion, request: AuthorisationRequest,
+                           atc: int, data: bytes, cryptogram: bytes) -> None:
+        """Raise CryptogramError unless ``cryptogram`` is the card's at ``atc`` over ``data``
+        (the seam where an issuer whose keys are in an HSM computes there instead)."""
+        sk = version.ac_session_key(self._ac_key(version, request), atc)
+        version.verify_application_cryptogram(sk, data, cryptogram)
 
     def covered_facts(self, request: AuthorisationRequest) -> CoveredFacts:
         """The amount, currency and date of the request's CDOL1 data, cut by the issuer's own
@@ -259,10 +268,9 @@ class Issuer:
                                  cdol2_data: bytes) -> None:
         """Check the TC or AAC of the second GENERATE AC (clearing); ARQCError if wrong."""
         version, _ = self._version_and_iad(request)
-        sk = version.ac_session_key(self._ac_key(version, request), second.atc)
         data = version.ac_input(request.cdol1_data, request.aip, second.atc, second.iad, cdol2_data)
         try:
-            version.verify_application_cryptogram(sk, data, second.cryptogram)
+            self._verify_cryptogram(version, request, second.atc, data, second.cryptogram)
         except CryptogramError:
             raise ARQCError(f"second cryptogram of ATC {second.atc:04X} does not verify") from None
 
@@ -271,17 +279,17 @@ class Issuer:
                                    csu: CardStatusUpdate | None = None) -> bytes:
         """Tag 91's value for ``decision`` (method 1 over the ARC, method 2 over the CSU)."""
         version, _ = self._version_and_iad(request)
-        return self._arpc(version, self._session_key(version, request), request, decision,
-                          method, csu)
-
-    def _arpc(self, version: CryptogramVersion, sk: bytes, request: AuthorisationRequest,
-              decision: Decision, method: ARPCMethod | None,
-              csu: CardStatusUpdate | None) -> bytes:
         method = method or self.arpc_method
         if method is ARPCMethod.METHOD_2 and csu is None:
             csu = CardStatusUpdate(approved=decision is Decision.APPROVE)
-        return version.issuer_authentication(sk, request.arqc, method, arc=decision.arc,
-                                             csu=csu).encode()
+        return self._authentication(version, request, method, decision.arc, csu).encode()
+
+    def _authentication(self, version: CryptogramVersion, request: AuthorisationRequest,
+                        method: ARPCMethod, arc: bytes, csu: CardStatusUpdate | None
+                        ) -> IssuerAuthenticationData:
+        """Tag 91 under the card's AC session key (the seam an HSM-backed issuer fills)."""
+        sk = version.ac_session_key(self._ac_key(version, request), request.atc)
+        return version.issuer_authentication(sk, request.arqc, method, arc=arc, csu=csu)
 
     def script_session(self, request: AuthorisationRequest) -> ScriptSession:
         """The secure-messaging session of this ARQC (what every script command is keyed with)."""
@@ -301,11 +309,10 @@ class Issuer:
 
         The decision is taken on the facts the ARQC covers (:meth:`covered_facts`), on the
         issuer's day ``today`` when given."""
-        version, iad = self._version_and_iad(request)
-        sk = self._verified_session_key(version, request)
+        iad = self.verify_arqc(request)
         facts = self.covered_facts(request)
         decision, reason = self.policy.decide(facts, iad, today=today)
-        data = self._arpc(version, sk, request, decision, method, csu)
+        data = self.issuer_authentication_data(request, decision, method=method, csu=csu)
         scripts: list[IssuerScript] = []
         if scripts_before or scripts_after:
             session = self.script_session(request)

@@ -1,0 +1,225 @@
+"""The project's key schemes written once over a :class:`~host.hsm.provider.KeyProvider`.
+
+Each scheme is the same bytes as its pure definition in :mod:`apdu_specs.crypto` (EMV
+option A and common session keys, ARQC and ARPC, the purse's diversification, session keys
+and MACs, GP EMV CPS); the tests run the published vectors through both providers and
+through the pure functions. What differs is where the keys are: every intermediate key
+(ICC master key, session key, card key) is made by the provider with :meth:`derive` and
+discarded at the end of the block, so in a token it never exists outside it.
+
+3DES retail MAC (ISO/IEC 9797-1 algorithm 3) is built from what every token has: single
+DES CBC under the left half for all blocks but the last, then 3DES under the whole key
+with that chaining value as IV — the same thing as "decrypt with K2, encrypt with K1" at
+the end. The left half is derived inside the token as a key of its own. Single DES keys
+(that half, the 3DES purse's session keys) are made as double-length keys ``K || K``,
+which 3DES-EDE turns into single DES: SoftHSM2 built on OpenSSL 3 refuses single DES
+mechanisms, and ``DES3_ECB_ENCRYPT_DATA`` over ``D || D`` gives exactly ``K || K``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+
+from apdu_specs.commands.purse_data import Purse
+from apdu_specs.crypto.ciphers import Algorithm, xor
+from apdu_specs.crypto.diversify import KeyType
+from apdu_specs.crypto.emv import MasterKeyOption, derivation_digits
+from apdu_specs.crypto.padding import Padding, pad, pad_method2
+from apdu_specs.crypto.purse import MAC_LENGTH
+from host.points.keys import diversification_data
+
+from .errors import HSMUnsupportedError
+from .provider import HeldKey, KeyProvider
+
+__all__ = ["MacKey", "ac_session_key", "application_cryptogram", "arpc_method1",
+           "arpc_method1_under", "arpc_method2_under", "cryptogram_under", "emv_cps_card_key",
+           "icc_master_key", "option_a_data", "purse_card_key", "purse_key_data",
+           "purse_load_mac", "purse_tac", "purse_tac_under", "retail_mac"]
+
+AC_LENGTH = 8
+ARPC2_LENGTH = 4
+_FF8 = b"\xff" * 8
+
+
+class MacKey:
+    """A key ready to MAC with: the key, and for 3DES its left half as a DES key."""
+
+    def __init__(self, key: HeldKey, left: HeldKey | None = None) -> None:
+        self.key = key
+        self.left = left
+
+    def __repr__(self) -> str:
+        return f"MacKey({self.key!r})"
+
+
+def retail_mac(provider: KeyProvider, mac_key: MacKey, data: bytes,
+               padding: Padding = Padding.METHOD_2) -> bytes:
+    """ISO/IEC 9797-1 MAC algorithm 3 (8 bytes) from DES-CBC and 3DES-CBC."""
+    if mac_key.left is None:
+        raise HSMUnsupportedError("a retail MAC needs the key's left half as a DES key")
+    padded = pad(data, 8, padding)
+    head, last = padded[:-8], padded[-8:]
+    iv = provider.encrypt_cbc(mac_key.left, head)[-8:] if head else bytes(8)
+    return provider.encrypt_cbc(mac_key.key, last, iv)
+
+
+@contextmanager
+def _derived_mac_key(provider: KeyProvider, parent: HeldKey, data: bytes) -> Iterator[MacKey]:
+    """A derived MAC key; for 3DES with its left half derived beside it."""
+    with ExitStack() as stack:
+        key = stack.enter_context(provider.derived(parent, data))
+        left = None
+        if parent.algorithm is Algorithm.TDES:
+            left = stack.enter_context(_single_des(provider, parent, data[:8]))
+        yield MacKey(key, left)
+
+
+def _single_des(provider: KeyProvider, parent: HeldKey, block: bytes
+                ) -> AbstractContextManager[HeldKey]:
+    """The single DES key ``3DES(parent)[block]``, as the double-length key ``K || K``."""
+    return provider.derived(parent, block + block, Algorithm.TDES)
+
+
+# -- EMV: ICC master key (option A), AC session key, ARQC, ARPC --------------------------
+
+
+def option_a_data(imk: HeldKey, pan: str, psn: str,
+                  option: MasterKeyOption = MasterKeyOption.A) -> bytes:
+    """What an issuer master key encrypts to make a card's ICC master key (the EMV option
+    names the digits; the construction is option A's)."""
+    y = bytes.fromhex(derivation_digits(pan, psn, option))
+    not_y = xor(y, _FF8)
+    if imk.algorithm is Algorithm.TDES:
+        return y + not_y
+    return (y + not_y + not_y + y)[:imk.length]
+
+
+@contextmanager
+def icc_master_key(provider: KeyProvider, imk: HeldKey, pan: str, psn: str = "00",
+                   option: MasterKeyOption = MasterKeyOption.A) -> Iterator[HeldKey]:
+    """The card's master key (EMV option A), derived where ``imk`` is."""
+    with provider.derived(imk, option_a_data(imk, pan, psn, option)) as key:
+        yield key
+
+
+def _session_data(mk: HeldKey, atc: int) -> bytes:
+    block = mk.algorithm.block_size
+    r = atc.to_bytes(2, "big") + bytes(block - 2)
+    left, right = r[:2] + b"\xf0" + r[3:], r[:2] + b"\x0f" + r[3:]
+    if mk.algorithm is not Algorithm.TDES and mk.length == block:
+        return r
+    return (left + right)[:mk.length]
+
+
+@contextmanager
+def ac_session_key(provider: KeyProvider, mk: HeldKey, atc: int) -> Iterator[MacKey]:
+    """The EMV common session key for cryptograms at ``atc`` (``R = ATC || 00..``)."""
+    with _derived_mac_key(provider, mk, _session_data(mk, atc)) as sk:
+        yield sk
+
+
+def cryptogram_under(provider: KeyProvider, sk: MacKey, data: bytes) -> bytes:
+    """ARQC / TC / AAC under a session key: retail MAC (3DES) or CMAC, 8 bytes."""
+    if sk.key.algorithm is Algorithm.TDES:
+        return retail_mac(provider, sk, data)
+    return provider.cmac(sk.key, data)[:AC_LENGTH]
+
+
+def application_cryptogram(provider: KeyProvider, imk: HeldKey, pan: str, psn: str, atc: int,
+                           data: bytes) -> bytes:
+    """The 8-byte ARQC / TC / AAC a card with this PAN computes over ``data`` at ``atc``."""
+    with icc_master_key(provider, imk, pan, psn) as mk, \
+            ac_session_key(provider, mk, atc) as sk:
+        return cryptogram_under(provider, sk, data)
+
+
+def arpc_method1_under(provider: KeyProvider, sk: HeldKey, arqc: bytes, arc: bytes) -> bytes:
+    """ARPC method 1 (8 bytes) under a session key."""
+    y = xor(arqc, arc + bytes(6))
+    if sk.algorithm is Algorithm.TDES:
+        return provider.encrypt_ecb(sk, y)
+    return provider.encrypt_ecb(sk, y + bytes(8))[:AC_LENGTH]
+
+
+def arpc_method2_under(provider: KeyProvider, sk: MacKey, arqc: bytes, csu: bytes,
+                       proprietary: bytes = b"") -> bytes:
+    """ARPC method 2 (4 bytes) under a session key."""
+    data = arqc + csu + proprietary
+    if sk.key.algorithm is Algorithm.TDES:
+        return retail_mac(provider, sk, data)[:ARPC2_LENGTH]
+    return provider.cmac(sk.key, data)[:ARPC2_LENGTH]
+
+
+def arpc_method1(provider: KeyProvider, imk: HeldKey, pan: str, psn: str, atc: int,
+                 arqc: bytes, arc: bytes) -> bytes:
+    """ARPC method 1 under the card's AC session key at ``atc`` (the issuer's answer)."""
+    with icc_master_key(provider, imk, pan, psn) as mk, \
+            ac_session_key(provider, mk, atc) as sk:
+        return arpc_method1_under(provider, sk.key, arqc, arc)
+
+
+# -- the purse: card keys, load MACs, TAC -----------------------------------------------
+
+
+def purse_key_data(card_identity: str, purse: Purse) -> bytes:
+    """What a purse master key encrypts to make one card's key: ``Y || Y xor FF..``."""
+    y = diversification_data(card_identity, purse)
+    return y + xor(y, _FF8)
+
+
+@contextmanager
+def purse_card_key(provider: KeyProvider, master: HeldKey, card_identity: str, purse: Purse
+                   ) -> Iterator[HeldKey]:
+    """A purse's DLK, DPK or DTK on one card, derived where its master is."""
+    with provider.derived(master, purse_key_data(card_identity, purse)) as key:
+        yield key
+
+
+def _purse_mac(provider: KeyProvider, key: HeldKey, data: bytes) -> bytes:
+    """Single-DES CBC-MAC (a DES key or ``K || K``) for the 3DES suite, CMAC otherwise."""
+    if key.algorithm in (Algorithm.DES, Algorithm.TDES):
+        return provider.encrypt_cbc(key, pad_method2(data, 8))[-8:][:MAC_LENGTH]
+    return provider.cmac(key, data)[:MAC_LENGTH]
+
+
+def purse_load_mac(provider: KeyProvider, dlk: HeldKey, card_random: bytes, online_seq: int,
+                   data: bytes) -> bytes:
+    """MAC1 or MAC2 of a load under SESLK, derived from the card's DLK in the provider."""
+    block = bytes(card_random) + online_seq.to_bytes(2, "big") + b"\x80\x00"
+    if dlk.algorithm is Algorithm.TDES:
+        with _single_des(provider, dlk, block) as seslk:
+            return _purse_mac(provider, seslk, data)
+    with provider.derived(dlk, pad_method2(block, dlk.algorithm.block_size)) as seslk:
+        return _purse_mac(provider, seslk, data)
+
+
+def purse_tac_under(provider: KeyProvider, dtk: HeldKey, data: bytes) -> bytes:
+    """The TAC under a card's DTK; the 3DES suite folds its halves (see docs/hsm.md)."""
+    if dtk.algorithm is Algorithm.TDES:
+        with provider.folded(dtk) as key:
+            return _purse_mac(provider, key, data)
+    return _purse_mac(provider, dtk, data)
+
+
+def purse_tac(provider: KeyProvider, tac_master: HeldKey, card_identity: str, purse: Purse,
+              data: bytes) -> bytes:
+    """The TAC of a purse record, the card's DTK derived for it and discarded after."""
+    with purse_card_key(provider, tac_master, card_identity, purse) as dtk:
+        return purse_tac_under(provider, dtk, data)
+
+
+# -- GlobalPlatform: EMV CPS card keys ----------------------------------------------------
+
+
+@contextmanager
+def emv_cps_card_key(provider: KeyProvider, master: HeldKey, kdd: bytes, key_type: KeyType
+                     ) -> Iterator[HeldKey]:
+    """A security domain key (EMV CPS, 3DES) derived where its master is."""
+    if master.algorithm is not Algorithm.TDES or len(kdd) != 10:
+        raise HSMUnsupportedError("EMV CPS diversification takes a 3DES master and a "
+                                  "10-byte KDD")
+    kt = bytes([key_type])
+    card = kdd[4:10]
+    with provider.derived(master, card + b"\xf0" + kt + card + b"\x0f" + kt) as key:
+        yield key

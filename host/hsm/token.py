@@ -1,0 +1,266 @@
+"""A PKCS#11 token as a :class:`~host.hsm.provider.KeyProvider` (python-pkcs11).
+
+The token is named by an RFC 7512 URI (:mod:`.uri`); the module (the vendor's shared
+library) comes from the URI's ``module-path``, else ``$DUALCARD_PKCS11_MODULE``, else
+Debian's SoftHSM2. The user PIN comes from the caller (the CLI reads
+``$DUALCARD_HSM_PIN`` or prompts); it is never part of the URI or a command line.
+
+Every key the provider makes is a session object (gone when the session closes), sensitive
+and not extractable, with only the use it needs; :meth:`TokenKeyProvider.discard` destroys
+it as soon as the scheme is done with it, so a clearing run of a million TACs leaves
+nothing behind. Master keys are token objects made by the key ceremony (:mod:`.ceremony`).
+One session serves one provider; a lock serialises its use between threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pkcs11
+from pkcs11 import DEFAULT, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11 import exceptions as p11
+
+from apdu_specs.crypto.ciphers import Algorithm
+from host.keystore import KeyInfo
+
+from .errors import (
+    HSMModuleError,
+    HSMUnsupportedError,
+    KeyObjectMissingError,
+    TokenMissingError,
+    TokenPinError,
+    WrongKeyTypeError,
+)
+from .provider import HeldKey, KeyProvider, check_algorithm
+from .uri import PKCS11URI
+
+__all__ = ["DEFAULT_MODULE", "ENV_MODULE", "ENV_PIN", "TokenKeyProvider", "module_path", "reload_module",
+           "secret_key_template"]
+
+ENV_MODULE = "DUALCARD_PKCS11_MODULE"
+ENV_PIN = "DUALCARD_HSM_PIN"
+DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+_KEY_TYPES = {KeyType.AES: Algorithm.AES, KeyType.DES2: Algorithm.TDES,
+              KeyType.DES3: Algorithm.TDES, KeyType._DES: Algorithm.DES}
+_P11_TYPES = {Algorithm.AES: KeyType.AES, Algorithm.DES: KeyType._DES}
+_ECB = {Algorithm.AES: Mechanism.AES_ECB, Algorithm.TDES: Mechanism.DES3_ECB,
+        Algorithm.DES: Mechanism._DES_ECB}
+_CBC = {Algorithm.AES: Mechanism.AES_CBC, Algorithm.TDES: Mechanism.DES3_CBC,
+        Algorithm.DES: Mechanism._DES_CBC}
+_CMAC = {Algorithm.AES: Mechanism.AES_CMAC, Algorithm.TDES: Mechanism.DES3_CMAC}
+_DERIVE = {Algorithm.AES: Mechanism.AES_ECB_ENCRYPT_DATA,
+           Algorithm.TDES: Mechanism.DES3_ECB_ENCRYPT_DATA,
+           Algorithm.DES: Mechanism.DES_ECB_ENCRYPT_DATA}
+#: what a derived key may do: derive further, encrypt (session keys, ARPC), MAC
+_DERIVED_USES = {Attribute.DERIVE: True, Attribute.ENCRYPT: True, Attribute.SIGN: True,
+                 Attribute.DECRYPT: False, Attribute.WRAP: False, Attribute.UNWRAP: False}
+_USES = MechanismFlag.ENCRYPT | MechanismFlag.SIGN | MechanismFlag.DERIVE
+_LOCKED = (p11.PinIncorrect, p11.PinLocked, p11.PinExpired, p11.PinInvalid, p11.PinLenRange)
+
+
+def module_path(uri: PKCS11URI) -> str:
+    """The PKCS#11 module to load for ``uri``."""
+    return uri.module_path or os.environ.get(ENV_MODULE) or DEFAULT_MODULE
+
+
+def secret_key_template(algorithm: Algorithm, length: int) -> dict[Attribute, Any]:
+    """What every secret key the project makes in a token is: sensitive, never extractable,
+    never wrapping or unwrapping (a token that allowed a wrap could export it)."""
+    return {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.KEY_TYPE: p11_key_type(
+        algorithm, length), Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
+        **_DERIVED_USES}
+
+
+def p11_key_type(algorithm: Algorithm, length: int) -> KeyType:
+    """The PKCS#11 key type of a key of ``algorithm`` and ``length`` bytes."""
+    if algorithm is Algorithm.TDES:
+        return KeyType.DES2 if length == 16 else KeyType.DES3
+    try:
+        return _P11_TYPES[algorithm]
+    except KeyError:
+        raise HSMUnsupportedError(f"a PKCS#11 token holds no {algorithm.value} keys") from None
+
+
+def open_token(uri: PKCS11URI, pin: str | Callable[[], str], *, rw: bool = False
+               ) -> pkcs11.Session:
+    """A logged-in session on the token ``uri`` names; typed errors for each way it fails."""
+    path = module_path(uri)
+    try:
+        lib = pkcs11.lib(path)
+    except (RuntimeError, OSError, p11.PKCS11Error) as exc:
+        raise HSMModuleError(f"cannot load the PKCS#11 module {path} ({exc})") from None
+    token = _token(lib, uri.token, path)
+    secret = pin() if callable(pin) else pin
+    if not secret:
+        raise TokenPinError(f"token {uri.token!r}: a user PIN is needed (${ENV_PIN})")
+    try:
+        return token.open(user_pin=secret, rw=rw)
+    except p11.UserAlreadyLoggedIn:
+        # the login belongs to the application, not a session: another provider of this
+        # process logged in already, and a new session shares that login
+        return token.open(rw=rw)
+    except _LOCKED as exc:
+        raise TokenPinError(f"token {uri.token!r}: the user PIN was refused "
+                            f"({type(exc).__name__})") from None
+
+
+def reload_module(path: str) -> None:
+    """Make a module loaded earlier in this process read its configuration again (SoftHSM2
+    reads ``$SOFTHSM2_CONF`` when initialised; a test points it at a fresh directory).
+    Every session of the module ends."""
+    try:
+        pkcs11.lib(path).reinitialize()
+    except (RuntimeError, OSError, p11.PKCS11Error) as exc:
+        raise HSMModuleError(f"cannot load the PKCS#11 module {path} ({exc})") from None
+
+
+def _token(lib: Any, label: str, path: str) -> pkcs11.Token:
+    """The token labelled ``label``; a module loaded earlier in this process is asked again
+    after a re-initialisation (it lists the tokens it saw when it was first loaded)."""
+    for attempt in (1, 2):
+        try:
+            return lib.get_token(token_label=label)
+        except p11.NoSuchToken:
+            if attempt == 2:
+                raise TokenMissingError(f"no token labelled {label!r} in {path}") from None
+            lib.reinitialize()
+        except p11.MultipleTokensReturned:
+            raise TokenMissingError(f"more than one token labelled {label!r}") from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class TokenKeyProvider(KeyProvider):
+    """Master keys in a PKCS#11 token; every operation runs inside it."""
+
+    def __init__(self, session: pkcs11.Session, label: str) -> None:
+        self._session = session
+        self._label = label
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, uri: PKCS11URI, pin: str | Callable[[], str], *, rw: bool = False
+             ) -> TokenKeyProvider:
+        """Log in to the token ``uri`` names (its ``object`` is ignored here); ``rw`` for the
+        key ceremony, which writes token objects."""
+        return cls(open_token(uri, pin, rw=rw), uri.token)
+
+    def __repr__(self) -> str:
+        return f"TokenKeyProvider({self._label})"
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+    @property
+    def session(self) -> pkcs11.Session:
+        """The logged-in session (for the key ceremony)."""
+        return self._session
+
+    def info(self) -> list[KeyInfo]:
+        keys = [self._held(obj) for obj in self._session.get_objects(
+            {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})]
+        return [KeyInfo(k.name, k.algorithm.value, k.length, self.kcv(k).hex().upper())
+                for k in sorted(keys, key=lambda k: k.name)]
+
+    def key(self, name: str, algorithm: Algorithm | None = None) -> HeldKey:
+        with self._lock:
+            try:
+                obj = self._session.get_key(label=name)
+            except p11.NoSuchKey:
+                raise KeyObjectMissingError(f"token {self._label!r} holds no key "
+                                            f"{name!r}") from None
+            except p11.MultipleObjectsReturned:
+                raise KeyObjectMissingError(f"token {self._label!r} holds more than one "
+                                            f"object {name!r}") from None
+        if not isinstance(obj, pkcs11.SecretKey):
+            raise WrongKeyTypeError(f"object {name!r} is not a secret key")
+        held = self._held(obj)
+        check_algorithm(name, held.algorithm, algorithm)
+        return held
+
+    def _held(self, obj: Any) -> HeldKey:
+        key_type = obj.key_type
+        if key_type not in _KEY_TYPES:
+            raise WrongKeyTypeError(f"key {obj.label!r} is a {key_type.name} key; "
+                                    "the project uses AES, DES2/DES3 and DES")
+        return HeldKey(obj.label, _KEY_TYPES[key_type], obj[Attribute.VALUE_LEN]
+                       if key_type is KeyType.AES else _DES_LENGTHS[key_type], obj)
+
+    def derive(self, parent: HeldKey, data: bytes, algorithm: Algorithm | None = None
+               ) -> HeldKey:
+        algorithm = algorithm or parent.algorithm
+        template = secret_key_template(algorithm, len(data))
+        # A session object is seen by this application only; not marking it private spares
+        # SoftHSM2 encrypting it in memory (derive and destroy: 335 -> 137 us). It stays
+        # sensitive and not extractable: its value still never leaves.
+        template[Attribute.TOKEN] = False
+        template[Attribute.PRIVATE] = False
+        if algorithm is not Algorithm.AES:
+            template[Attribute.VALUE_LEN] = DEFAULT  # a DES key's length is its type's
+        mechanism = _DERIVE[parent.algorithm]
+        with self._lock, _derivation_param(mechanism, bytes(data)) as param:
+            handle = _object(parent).derive_key(
+                template[Attribute.KEY_TYPE], len(data) * 8, store=False, capabilities=_USES,
+                mechanism=mechanism, mechanism_param=param, template=template)
+        return HeldKey(f"{parent.name}*", algorithm, len(data), handle)
+
+    def encrypt_ecb(self, key: HeldKey, data: bytes) -> bytes:
+        with self._lock:
+            return bytes(_object(key).encrypt(bytes(data), mechanism=_ECB[key.algorithm]))
+
+    def encrypt_cbc(self, key: HeldKey, data: bytes, iv: bytes | None = None) -> bytes:
+        iv = bytes(iv) if iv is not None else bytes(key.algorithm.block_size)
+        with self._lock:
+            return bytes(_object(key).encrypt(bytes(data), mechanism=_CBC[key.algorithm],
+                                              mechanism_param=iv))
+
+    def cmac(self, key: HeldKey, data: bytes) -> bytes:
+        mechanism = _CMAC.get(key.algorithm)
+        if mechanism is None:
+            raise HSMUnsupportedError(f"no {key.algorithm.value} CMAC in a PKCS#11 token")
+        with self._lock:
+            return bytes(_object(key).sign(bytes(data), mechanism=mechanism))
+
+    def discard(self, key: HeldKey) -> None:
+        with self._lock:
+            _object(key).destroy()
+
+
+_DES_LENGTHS = {KeyType.DES2: 16, KeyType.DES3: 24, KeyType._DES: 8}
+
+
+@contextmanager
+def _derivation_param(mechanism: Mechanism, data: bytes) -> Iterator[bytes]:
+    """The parameter of an ``*_ECB_ENCRYPT_DATA`` derivation.
+
+    PKCS#11 wants a ``CK_KEY_DERIVATION_STRING_DATA`` (a pointer to the data and its
+    length). python-pkcs11 builds that structure for ``AES_ECB_ENCRYPT_DATA`` only and
+    passes any other parameter through as raw bytes, so for the DES mechanisms the
+    structure is laid out here over a buffer that lives until the call returns.
+    """
+    if mechanism is Mechanism.AES_ECB_ENCRYPT_DATA:
+        yield data
+        return
+    buffer = ctypes.create_string_buffer(data, len(data))
+    yield bytes(_DerivationString(ctypes.cast(buffer, ctypes.c_void_p), len(data)))
+    del buffer
+
+
+class _DerivationString(ctypes.Structure):
+    """``CK_KEY_DERIVATION_STRING_DATA``: ``{CK_BYTE_PTR pData; CK_ULONG ulLen;}``."""
+
+    _fields_ = [("data", ctypes.c_void_p), ("length", ctypes.c_ulong)]
+
+
+def _object(key: HeldKey) -> Any:
+    """The key object (typed ``Any``: python-pkcs11 mixes encrypt/sign/derive in at run
+    time, by key type)."""
+    if not isinstance(key.handle, pkcs11.SecretKey):
+        raise WrongKeyTypeError(f"key {key.name} is not held by this token")
+    return key.handle
