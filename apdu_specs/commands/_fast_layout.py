@@ -27,6 +27,7 @@ from construct import (
     BytesInteger,
     Const,
     Construct,
+    ConstructError,
     FormatField,
     GreedyRange,
     Prefixed,
@@ -308,10 +309,11 @@ class FastVariants:
     """The fast path of a :class:`~.variants.Variants`: its key chooses the fast path of
     one variant, which must use the whole data; ``None`` wherever construct decides."""
 
-    __slots__ = ("_field", "_mask", "_offset", "_paths")
+    __slots__ = ("_field", "_layouts", "_mask", "_offset", "_paths")
 
     def __init__(self, con: Variants) -> None:
         self._offset, self._field, self._mask = con.offset, con.field, con.mask
+        self._layouts = con.layouts
         self._paths = {key: fast_layout(layout) for key, layout in con.layouts.items()}
 
     def parse(self, data: bytes, *, exact: bool) -> Any:
@@ -330,8 +332,10 @@ class FastVariants:
         if offset is None:  # by length: the first variant construct would pick, or None
             for key, fast in self._paths.items():
                 built = None if fast is None else fast.build(obj)
-                if built is None:
-                    return None
+                if built is None:  # not the fast path's: this variant as construct builds it
+                    built = _variant_build(self._layouts[key], obj)
+                    if built is None:
+                        continue  # construct refuses it too, and tries the next variant
                 if len(built) == key:
                     return built
             return None
@@ -344,6 +348,15 @@ class FastVariants:
         if built is None or len(built) <= offset or built[offset] & self._mask != key:
             return None
         return built
+
+
+def _variant_build(layout: Construct, obj: Any) -> bytes | None:
+    """What construct builds of ``obj`` with one variant's layout, None where it refuses
+    (as :class:`~.variants.Variants` goes on to the next variant of a length key)."""
+    try:
+        return bytes(layout.build(obj))
+    except ConstructError:
+        return None
 
 
 def _analyse(con: Construct) -> FastLayout | FastVariants | None:

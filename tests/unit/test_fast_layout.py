@@ -183,3 +183,14 @@ def test_external_authenticate_variants_agree_with_construct(cryptogram: bytes,
     data = cryptogram + mac
     parsed = _construct_parse(con, data)
     assert fast.parse(data, exact=True) == (None if parsed is None else parsed[0])
+
+
+def test_a_length_keyed_variant_builds_what_construct_builds_when_an_earlier_one_refuses() -> None:
+    """EXTERNAL AUTHENTICATE's data is keyed by its length (8 + 8 bytes for SCP02, 16 + 16
+    for SCP03 S16): sixteen-byte fields do not fit the first variant, so construct goes on
+    to the next; the fast path must too, not give up."""
+    (con,) = [c for name, c in LAYOUTS if name == "gp:EXTERNAL AUTHENTICATE data"]
+    fast = fast_layout(con)
+    assert fast is not None
+    fields = {"host_cryptogram": bytes(16), "mac": bytes(16)}
+    assert fast.build(fields) == _construct_build(con, fields) == bytes(32)
