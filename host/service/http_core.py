@@ -244,5 +244,6 @@ def _details(exc: Exception) -> dict[str, Any]:
         return {"batch_id": exc.batch_id, "rejections": [
             {"record": r.record_id, "reason": r.reason} for r in exc.rejections]}
     if isinstance(exc, (BackOfficeError, PointsError)) and not isinstance(exc, NotFoundError):
-        return {"type": type(exc).__name__}
+        reason = getattr(exc, "reason", None)  # the settlement centre's short code, if any
+        return {"type": type(exc).__name__, **({"reason": reason} if reason else {})}
     return {}

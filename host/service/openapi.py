@@ -35,6 +35,15 @@ def _hex(length: int, what: str) -> dict[str, Any]:
 
 
 _SCHEMAS: dict[str, Any] = {
+    "Payment": _object(["payment_id", "holder", "merchant", "amount", "released", "held",
+                        "state", "condition"], {
+        "payment_id": _ID, "holder": _ID, "merchant": _ID, "amount": _POINTS,
+        "released": {"type": "integer"}, "held": {"type": "integer"},
+        "state": {"enum": ["held", "released", "voided", "expired"]},
+        "condition": {"enum": ["acceptance", "date", "code"]},
+        "category": {"type": "string"}, "code_locked": {"type": "boolean"},
+        "status": {"enum": ["created", "exists"]}, "moved": {"type": "integer"},
+        "repeated": {"type": "boolean"}}),
     "Error": _object(["error"], {"error": _object(["code", "message"], {
         "code": {"type": "string", "description": "unauthenticated, unknown_terminal, bad_mac, "
                  "certificate_mismatch, "
@@ -239,6 +248,33 @@ _PATHS: dict[str, Any] = {
             "card_id": _ID, "member_id": _ID, "balances": _object(
                 ["consumption", "bank", "credit"],
                 {p: _ref("Balance") for p in ("consumption", "bank", "credit")})})),
+    "/v1/payments": _post(
+        "requestPayment",
+        "The merchants' gateway: hold a payment in the holder's virtual account until its "
+        "condition (acceptance or a date); refused over the credit line or to an address "
+        "not on file",
+        _object(["payment_id", "holder_id", "amount", "condition", "address", "expires_at"], {
+            "payment_id": _ID, "holder_id": _ID, "amount": _POINTS,
+            "condition": {"enum": ["acceptance", "date"]}, "address": {"type": "string"},
+            "expires_at": _TIME, "release_at": _TIME,
+            "mcc": {"type": "integer", "minimum": 0, "maximum": 9999}}),
+        _ref("Payment")),
+    "/v1/payments/{payment_id}": _get(
+        "paymentStatus", "A payment of this merchant: held, released, voided or expired",
+        [_path_param("payment_id", _ID)], _ref("Payment")),
+    "/v1/payments/{payment_id}/releases": _post(
+        "releasePayment",
+        "On delivery: the release code the holder was given (tries counted, then locked)",
+        _object(["request_id", "code"], {"request_id": _ID, "code": {"type": "string"},
+                                         "amount": _POINTS}),
+        _ref("Payment"), 404, parameters=[_path_param("payment_id", _ID)]),
+    "/v1/prepaid/payments": _post(
+        "payPrepaid",
+        "A payment from a prepaid network account of this merchant's program, drawn from its "
+        "sub-cards as one card",
+        _object(["request_id", "account", "amount"], {
+            "request_id": _ID, "account": {"type": "string"}, "amount": _POINTS}),
+        {"type": "object"}),
     "/v1/batches/{batch_id}": _get(
         "batchStatus", "A batch of this terminal: cleared or rejected",
         [_path_param("batch_id", _ID)],

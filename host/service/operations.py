@@ -33,6 +33,7 @@ from host.records.errors import InvalidRecordError
 from . import api
 from .api import Fields
 from .errors import ServiceError
+from .gateway import pay_prepaid, payment_status, release_payment, request_payment
 from .holder_checks import check_holder_http
 from .holds import AuthorisationHolds, Reversal, ReversalRefusedError
 from .iso8583 import ResponseCode
@@ -259,6 +260,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("authoriseStripe", "POST", "/v1/stripe-authorisations", authorise_stripe),
     Operation("checkHolder", "POST", "/v1/holder-checks", check_holder),
     Operation("reverseAuthorisation", "POST", "/v1/reversals", reverse),
+    Operation("requestPayment", "POST", "/v1/payments", request_payment),
+    Operation("paymentStatus", "GET", "/v1/payments/{payment_id}", payment_status),
+    Operation("releasePayment", "POST", "/v1/payments/{payment_id}/releases", release_payment),
+    Operation("payPrepaid", "POST", "/v1/prepaid/payments", pay_prepaid),
     Operation("cardBalances", "GET", "/v1/cards/{card_id}/balances", balances),
     Operation("batchStatus", "GET", "/v1/batches/{batch_id}", batch_status),
 )
