@@ -27,6 +27,7 @@ LAZY_GROUPS = {
     "pos": ("host.cli.pos_cmds", "pos"),
     "ledger": ("host.cli.ledger_cmds", "ledger"),
     "host": ("host.cli.host_cmds", "host"),
+    "portal": ("host.cli.portal_cmds", "portal"),
     "conformance": ("host.cli.qa_cmds", "conformance"),
     "script": ("host.cli.qa_cmds", "script"),
     "replay": ("host.cli.qa_cmds", "replay"),
