@@ -98,16 +98,17 @@ class _FormError(Exception):
 
 
 async def _form(request: Request) -> dict[str, str]:
+    """A POST's fields; an empty body is an empty form (whose CSRF check then fails)."""
     if request.method != "POST":
         return {}
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        raise _FormError(415)
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > _MAX_FORM:
             raise _FormError(413)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and kind != "application/x-www-form-urlencoded":
+        raise _FormError(415)
     try:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     except (UnicodeDecodeError, ValueError):
@@ -161,7 +162,7 @@ class Portal:
             try:
                 form = await _form(request)
             except _FormError as refusal:
-                return self.message(lang, request.scope.get("root_path", ""), "not_found",
+                return self.message(lang, request.scope.get("root_path", ""), "bad_form",
                                     refusal.status)
             client = request.client
             visit = Visit(request.method, dict(request.path_params), form, dict(request.cookies),

@@ -34,6 +34,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                   "失败次数过多，请 {seconds} 秒后再试。"),
     "csrf": ("The form expired: reload the page and send it again.",
              "表单已过期，请刷新页面后重新提交。"),
+    "bad_form": ("The form could not be read: send it from the portal's page.",
+                 "无法读取表单，请从门户页面提交。"),
     "not_found": ("Nothing here.", "此处没有内容。"),
     "language": ("Language", "语言"),
     "dashboard": ("Overview", "概览"),
