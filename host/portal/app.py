@@ -189,8 +189,9 @@ class Portal:
 
     def _admitted(self, handler: Callable[[Portal, Visit], Response],
                   access: Access | PortalRole, visit: Visit) -> Response:
+        if SESSION_COOKIE in visit.cookies:  # a public form's CSRF token is its session's
+            visit.session = self.sessions.find(visit.cookies[SESSION_COOKIE])
         if access is not Access.PUBLIC:
-            visit.session = self.sessions.find(visit.cookies.get(SESSION_COOKIE))
             if visit.session is None:
                 return RedirectResponse(f"{visit.base}/login", 303)
             if isinstance(access, PortalRole) and visit.session.role is not access:
