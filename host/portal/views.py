@@ -57,17 +57,17 @@ class Entry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _balance(conn: Connection, account: str) -> tuple[int, int | None]:
-    """(posted balance, lower bound) of one account; (0, 0) if it does not exist."""
-    row = conn.execute(select(_A.c.credits_posted, _A.c.debits_posted, _A.c.lower_bound)
-                       .where(_A.c.id == account)).first()
-    if row is None:
-        return 0, 0
-    return row.credits_posted - row.debits_posted, row.lower_bound
+def _owned(conn: Connection, member_id: str) -> dict[str, tuple[int, int | None]]:
+    """(posted balance, lower bound) of every account the member owns, by account id (one
+    query, on the owner's index)."""
+    rows = conn.execute(select(_A.c.id, _A.c.credits_posted, _A.c.debits_posted,
+                               _A.c.lower_bound).where(_A.c.owner_id == member_id))
+    return {r.id: (r.credits_posted - r.debits_posted, r.lower_bound) for r in rows}
 
 
-def _credit(conn: Connection, member_id: str) -> dict[str, Any]:
-    balance, lower = _balance(conn, account_id(member_id, Role.CREDIT_LINE))
+def _credit(conn: Connection, member_id: str,
+            owned: dict[str, tuple[int, int | None]]) -> dict[str, Any]:
+    balance, lower = owned.get(account_id(member_id, Role.CREDIT_LINE), (0, 0))
     changes = conn.execute(
         select(bo_credit_changes.c.explanation, bo_credit_changes.c.ts,
                bo_credit_changes.c.new_limit)
@@ -80,15 +80,16 @@ def _credit(conn: Connection, member_id: str) -> dict[str, Any]:
 def consumer_view(conn: Connection, member_id: str) -> dict[str, Any]:
     """A holder's purses, credit line with its reasons, card and notices."""
     member = find_member(conn, member_id)
+    owned = _owned(conn, member_id)
     purses = [(asset.value, account_id(member_id, role),
-               _balance(conn, account_id(member_id, role))[0])
+               owned.get(account_id(member_id, role), (0, 0))[0])
               for asset, role in PURSE_ROLE.items()]
     pending = conn.execute(
         select(bo_issuer_scripts.c.new_limit)
         .where(bo_issuer_scripts.c.card_id == member.card_id,
                bo_issuer_scripts.c.delivered_at.is_(None))
         .order_by(bo_issuer_scripts.c.change_seq.desc())).scalars().first()
-    return {"member": member, "purses": purses, "credit": _credit(conn, member_id),
+    return {"member": member, "purses": purses, "credit": _credit(conn, member_id, owned),
             "pending_limit": pending, "notices": _notices(conn, member_id)}
 
 
@@ -135,6 +136,8 @@ def merchant_view(conn: Connection, member_id: str, now: dt.datetime) -> dict[st
     redeemed = account_id(member_id, Role.POINTS_REDEEMED)
     awarded = _reason_sum(conn, Reason.EARN, _T.c.debit_account, issued, start, end)
     taken = _reason_sum(conn, Reason.REDEEM, _T.c.credit_account, redeemed, start, end)
+    owned = _owned(conn, member_id)
+    credit_points = account_id(member_id, Role.MERCHANT_CREDIT_POINTS)
     funding = settings.point_value.apply(awarded, Rounding.UP)
     payout = settings.point_value.apply(taken, Rounding.DOWN)
     return {
@@ -142,16 +145,15 @@ def merchant_view(conn: Connection, member_id: str, now: dt.datetime) -> dict[st
         "batches": _batches(conn, member_id, day.isoformat()),
         "position": {"awarded": awarded, "redeemed": taken, "funding": funding,
                      "payout": payout, "net": payout - funding},
-        "totals": {"awarded": -_balance(conn, issued)[0],
-                   "redeemed": _balance(conn, redeemed)[0]},
-        "credit_points": _balance(conn, account_id(member_id, Role.MERCHANT_CREDIT_POINTS))[0],
-        "credit": _credit(conn, member_id),
+        "totals": {"awarded": -owned.get(issued, (0, 0))[0],
+                   "redeemed": owned.get(redeemed, (0, 0))[0]},
+        "credit_points": owned.get(credit_points, (0, 0))[0],
+        "credit": _credit(conn, member_id, owned),
         "terminals": _terminals(conn, member_id),
         "settled": conn.execute(select(bo_settlements)
                                 .where(bo_settlements.c.merchant_id == member_id)
                                 .order_by(bo_settlements.c.business_day.desc()).limit(14)).all(),
-        "accounts": {"issued": issued, "redeemed": redeemed,
-                     "credit_points": account_id(member_id, Role.MERCHANT_CREDIT_POINTS),
+        "accounts": {"issued": issued, "redeemed": redeemed, "credit_points": credit_points,
                      "cny": account_id(member_id, Role.CNY)},
     }
 
