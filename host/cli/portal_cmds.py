@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from host.backoffice.database import Database, as_url, default_url
-from host.portal.errors import PortalError
+from host.portal.errors import PortalError, PortalSetupError
 
 from .card_io import emit
 from .errors import cli_errors, register_error
@@ -46,7 +46,7 @@ def _database(db_url: str | None) -> Database:
     db = Database(as_url(db_url) if db_url else default_url())
     if not db.has_schema():
         db.dispose()
-        raise PortalError("the database holds no back office yet: run `dualcard ledger init`")
+        raise PortalSetupError("the database holds no back office yet: run `dualcard ledger init`")
     return db
 
 

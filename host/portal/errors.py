@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from apdu_specs.errors import DualcardError, LocalError, RemoteError
 
-__all__ = ["LoginRefusedError", "PortalAccountError", "PortalError", "ThrottledError"]
+__all__ = ["LoginRefusedError", "PortalAccountError", "PortalError", "PortalSetupError",
+           "ThrottledError"]
 
 
 class PortalError(DualcardError):
@@ -14,6 +15,10 @@ class PortalError(DualcardError):
 
 class PortalAccountError(PortalError, LocalError):
     """A portal account cannot be made or changed as asked (names the account and why)."""
+
+
+class PortalSetupError(PortalError, LocalError):
+    """The portal cannot run as asked: the database holds no back office, say."""
 
 
 class LoginRefusedError(PortalError, RemoteError):

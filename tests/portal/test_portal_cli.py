@@ -99,3 +99,8 @@ def test_served_by_the_host_beside_the_api_over_tls(tmp_path: Path, ledger: str)
             assert client.get("/portal/operator").status_code == 200
     finally:
         office.close()
+
+
+def test_a_database_without_a_back_office_is_named(tmp_path: Path) -> None:
+    code, out = run("portal", "account", "list", "--db", str(tmp_path / "empty.sqlite3"))
+    assert code == 1 and "run `dualcard ledger init`" in out and "Traceback" not in out
