@@ -27,6 +27,7 @@ from host.portal.auth import Accounts, PortalRole, Throttle
 from host.pos import PaymentMethod
 from host.service.http_app import HTTPServer
 from host.service.tcp_server import serve_in_thread
+from tests.backoffice.conftest import pg_server_url, pg_url  # noqa: F401
 from tests.pos.conftest import PIN, Rig, open_rig
 
 #: passwords of the accounts the tests log in with
@@ -112,9 +113,9 @@ def populate(rig: Rig) -> dict[str, Any]:
     return {"batches": [r.batch_id for r in receipts]}
 
 
-@pytest.fixture
-def alliance(sim_card: Any, tmp_path: Path) -> Iterator[Alliance]:
-    for rig in open_rig(sim_card, tmp_path):
+def open_alliance(sim_card: Any, tmp_path: Path, url: str | None = None) -> Iterator[Alliance]:
+    """The populated alliance (SQLite unless ``url``) and its portal, served on loopback."""
+    for rig in open_rig(sim_card, tmp_path, url):
         facts = populate(rig)
         clock = PortalClock(rig.clock.advance())
         accounts = Accounts(rig.office.db, clock=clock, hasher=TEST_HASHER, throttle=Throttle())
@@ -129,3 +130,13 @@ def alliance(sim_card: Any, tmp_path: Path) -> Iterator[Alliance]:
             finally:
                 for client in alliance.clients:
                     client.close()
+
+
+@pytest.fixture
+def alliance(sim_card: Any, tmp_path: Path) -> Iterator[Alliance]:
+    yield from open_alliance(sim_card, tmp_path)
+
+
+@pytest.fixture
+def pg_alliance(sim_card: Any, tmp_path: Path, pg_url: str) -> Iterator[Alliance]:  # noqa: F811
+    yield from open_alliance(sim_card, tmp_path, pg_url)
