@@ -28,7 +28,8 @@ def test_the_day_has_its_numbered_steps(story: dict[str, Any]) -> None:
     assert [s["title"] for s in story["steps"]] == [
         "Issuer keys", "Cards personalised", "The alliance", "The service host", "Morning sales",
         "Midday: batches uploaded", "Afternoon: points spent",
-        "Evening: clearing and settlement", "A credit line reaches the card", "Statements"]
+        "Evening: clearing and settlement", "A credit line reaches the card", "Statements",
+        "The portal"]
     printed = story["printed"]
     assert "\n1. Issuer keys\n" in printed and "\n10. Statements\n" in printed
     assert "CNY 5,288.00" in printed and "KEEP THIS SLIP" in printed
@@ -117,9 +118,29 @@ def test_ledger_and_cards_agree(story: dict[str, Any]) -> None:
 def test_json_mode_prints_one_document(tmp_path, capsys) -> None:
     assert main(["--json", "--out", str(tmp_path)]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["reader"] == "sim" and len(document["steps"]) == 10
+    assert document["reader"] == "sim" and len(document["steps"]) == 11
 
 
 def test_an_unknown_reader_is_refused() -> None:
     with pytest.raises(DemoError):
         run_demo("teleport")
+
+
+def test_the_portal_accounts_log_in_to_the_day_s_ledger(story: dict[str, Any]) -> None:
+    from host.backoffice.clock import SystemClock
+    from host.backoffice.database import Database
+    from host.demo import PORTAL_ACCOUNTS
+    from host.portal.auth import Accounts
+
+    *accounts, serve = _events(story, "The portal")
+    assert [(a["login"], a["role"]) for a in accounts] == [
+        (login, role) for login, _, role, _ in PORTAL_ACCOUNTS]
+    assert serve["address"] == "http://127.0.0.1:8080/portal/"
+    assert "dualcard portal serve --db " in story["printed"]
+    db = Database(serve["command"].split("--db ")[1])
+    try:
+        for login, member, _, password in PORTAL_ACCOUNTS:
+            assert Accounts(db, clock=SystemClock().now).verify(login, password, "::1").member_id \
+                == member
+    finally:
+        db.dispose()
