@@ -65,10 +65,11 @@ def language(portal: Portal, visit: Visit) -> Response:
 
 def consumer(portal: Portal, visit: Visit) -> Response:
     assert visit.session is not None
-    data = portal.read(views.consumer_view, visit.session.member_id)
+    data = portal.read(views.consumer_view, visit.session.member_id, portal.clock())
     bars = [(text(f"asset_{asset}", visit.lang), balance, f"{balance:,}")
             for asset, _, balance in data["purses"]]
-    return portal.render(visit, "consumer.html", bars=bars, **data)
+    spent = [(merchant, total, fen(total)) for merchant, _, total in data["spending"]]
+    return portal.render(visit, "consumer.html", bars=bars, spent=spent, **data)
 
 
 def history(portal: Portal, visit: Visit) -> Response:
@@ -112,7 +113,8 @@ def insurer(portal: Portal, visit: Visit) -> Response:
 
 def operator(portal: Portal, visit: Visit) -> Response:
     data = portal.read(views.operator_view)
-    bars = [(kind, waiting, f"{waiting:,}") for kind, _, waiting in data["outbox"]]
+    bars = [(text(f"notice_{kind}", visit.lang), waiting, f"{waiting:,}")
+            for kind, _, waiting in data["outbox"]]
     return portal.render(visit, "operator.html", bars=bars, **data)
 
 

@@ -61,10 +61,13 @@ portal_failures = Table(
 Index("ix_portal_failures_key", portal_failures.c.key, portal_failures.c.ts)
 
 
-#: a holder's notices, newest first, without scanning the whole outbox (the back office
-#: reads it only by delivery state); plain SQL both databases accept, made with the tables
-_INBOX_INDEX = ("CREATE INDEX IF NOT EXISTS ix_portal_outbox_recipient "
-                "ON bo_outbox (recipient_id, seq)")
+#: a holder's notices and card activity, newest first, without scanning the whole outbox
+#: or the issuer's log (the back office reads them by delivery state and by ARQC); plain
+#: SQL both databases accept, made with the tables
+_INDEXES = {"bo_outbox": "CREATE INDEX IF NOT EXISTS ix_portal_outbox_recipient "
+                         "ON bo_outbox (recipient_id, seq)",
+            "bo_authorisations": "CREATE INDEX IF NOT EXISTS ix_portal_authorisations_card "
+                                 "ON bo_authorisations (card_id, ts)"}
 
 
 def create_portal_schema(db: Database) -> None:
@@ -72,5 +75,6 @@ def create_portal_schema(db: Database) -> None:
     (idempotent)."""
     with db.engine.begin() as conn:
         portal_metadata.create_all(conn)
-        if conn.dialect.has_table(conn, "bo_outbox"):
-            conn.execute(text(_INBOX_INDEX))
+        for table, statement in _INDEXES.items():
+            if conn.dialect.has_table(conn, table):
+                conn.execute(text(statement))

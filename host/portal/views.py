@@ -25,6 +25,7 @@ from host.backoffice.members import (
 )
 from host.backoffice.rates import Rounding
 from host.backoffice.schema import (
+    bo_authorisations,
     bo_batches,
     bo_card_records,
     bo_credit_changes,
@@ -77,8 +78,9 @@ def _credit(conn: Connection, member_id: str,
             "changes": [(from_micros(c.ts), c.explanation) for c in changes]}
 
 
-def consumer_view(conn: Connection, member_id: str) -> dict[str, Any]:
-    """A holder's purses, credit line with its reasons, card and notices."""
+def consumer_view(conn: Connection, member_id: str, now: dt.datetime) -> dict[str, Any]:
+    """A holder's purses, credit line with its reasons, card (as last seen online), the
+    month's card spending per merchant, and notices."""
     member = find_member(conn, member_id)
     owned = _owned(conn, member_id)
     purses = [(asset.value, account_id(member_id, role),
@@ -90,7 +92,25 @@ def consumer_view(conn: Connection, member_id: str) -> dict[str, Any]:
                bo_issuer_scripts.c.delivered_at.is_(None))
         .order_by(bo_issuer_scripts.c.change_seq.desc())).scalars().first()
     return {"member": member, "purses": purses, "credit": _credit(conn, member_id, owned),
-            "pending_limit": pending, "notices": _notices(conn, member_id)}
+            "pending_limit": pending, "notices": _notices(conn, member_id),
+            **_card_activity(conn, member.card_id or "", now)}
+
+
+def _card_activity(conn: Connection, card_id: str, now: dt.datetime) -> dict[str, Any]:
+    """The card's last online authorisation, and what the issuer approved in the last 30
+    days per merchant (the holder's spending, F23's analysis)."""
+    auth = bo_authorisations
+    last = conn.execute(select(auth.c.ts, auth.c.merchant_id, auth.c.terminal_id,
+                               auth.c.decision, auth.c.application, auth.c.amount)
+                        .where(auth.c.card_id == card_id)
+                        .order_by(auth.c.ts.desc()).limit(1)).first()
+    spending = conn.execute(
+        select(auth.c.merchant_id, func.count(), func.sum(auth.c.amount))
+        .where(auth.c.card_id == card_id, auth.c.decision == "approve",
+               auth.c.ts > to_micros(now - dt.timedelta(days=30)), auth.c.ts <= to_micros(now))
+        .group_by(auth.c.merchant_id).order_by(auth.c.merchant_id)).all()
+    return {"last_online": None if last is None else {**last._asdict(), "at": from_micros(last.ts)},
+            "spending": [(str(m or "-"), int(n), int(total)) for m, n, total in spending]}
 
 
 def _notices(conn: Connection, member_id: str) -> list[tuple[dt.datetime, str, dict[str, Any]]]:

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from host.backoffice.schema import bo_settlements, ledger_accounts
+from host.backoffice.clock import from_micros
+from host.backoffice.schema import bo_authorisations, bo_settlements, ledger_accounts
 from host.portal.app import CSRF_COOKIE, PATH, SESSION_COOKIE
 from host.portal.auth import MIN_PASSWORD
 
@@ -94,6 +95,20 @@ def test_the_holder_sees_the_ledger_s_balances_and_the_credit_line(alliance: All
     assert cell(html, "credit-line") == "500.00"
     assert "raises the credit line from 0.00 CNY to 500.00 CNY" in html
     assert cell(html, "card") == alliance.office.member("zhang").card_id
+    assert cell(html, "last-online").endswith(": approved 1,500.00 CNY")
+
+
+def test_the_holder_s_spending_is_what_the_issuer_approved_in_30_days(
+        alliance: Alliance) -> None:
+    with alliance.office.db.read() as conn:
+        (approved,) = conn.execute(select(bo_authorisations)
+                                   .where(bo_authorisations.c.decision == "approve")).all()
+    for days, shown in ((0, True), (29, True), (31, False)):
+        alliance.clock.now = from_micros(approved.ts) + dt.timedelta(days=days)
+        html = alliance.logged_in("zhang").get(f"{PATH}/me").text
+        spent = re.search(r'id="spending".*?<td>-</td><td class="n">(\d+)</td>'
+                          r'<td class="n">([^<]*)</td>', html, re.DOTALL)
+        assert (spent.groups() if spent else None) == (("1", "1,500.00") if shown else None)
 
 
 def test_the_history_says_why_points_moved(alliance: Alliance) -> None:
@@ -128,7 +143,7 @@ def test_the_operator_sees_members_terminals_and_the_outbox(alliance: Alliance) 
     for member in ("zhang", "li", "shop-a", "shop-b", "insurer", "bank"):
         assert f"<td>{member}</td>" in html
     assert "0000000A0001" in html and "0000000B0001" in html
-    waiting = re.findall(r"<tr><td>([a-z_]+)</td><td class=\"n\">(\d+)</td>"
+    waiting = re.findall(r"<tr><td data-kind=\"([a-z_]+)\">[^<]*</td><td class=\"n\">(\d+)</td>"
                          r"<td class=\"n\">(\d+)</td></tr>", html)
     assert waiting and sum(int(w) for _, _, w in waiting) == len(
         alliance.office.messages(limit=1000))
