@@ -162,8 +162,9 @@ class Portal:
             try:
                 form = await _form(request)
             except _FormError as refusal:
-                return self.message(lang, request.scope.get("root_path", ""), "bad_form",
-                                    refusal.status)
+                bare = Visit(request.method, {}, {}, dict(request.cookies), lang, "", False,
+                             request.scope.get("root_path", ""))
+                return self.message(bare, "bad_form", refusal.status)
             client = request.client
             visit = Visit(request.method, dict(request.path_params), form, dict(request.cookies),
                           lang, client.host if client else "", request.url.scheme == "https",
@@ -180,7 +181,7 @@ class Portal:
             error_id = uuid.uuid4().hex
             LOGGER.error("portal error %s", type(exc).__name__, exc_info=exc,
                          extra={"fields": {"event": "portal_error", "error_id": error_id}})
-            response = self.message(visit.lang, visit.base, "not_found", 500)
+            response = self.message(visit, "failed", 500)
         for name, value, age, http_only in visit.set_cookies:
             response.set_cookie(name, value, max_age=age, path=visit.base or "/",
                                 secure=visit.secure, httponly=http_only, samesite="lax")
@@ -195,9 +196,9 @@ class Portal:
             if visit.session is None:
                 return RedirectResponse(f"{visit.base}/login", 303)
             if isinstance(access, PortalRole) and visit.session.role is not access:
-                return self.message(visit.lang, visit.base, "not_found", 404, visit.session)
+                return self.message(visit, "not_found", 404)
         if visit.method == "POST" and not self._csrf_ok(visit):
-            return self.message(visit.lang, visit.base, "csrf", 403, visit.session)
+            return self.message(visit, "csrf", 403)
         return handler(self, visit)
 
     @staticmethod
@@ -236,13 +237,12 @@ class Portal:
             visit.set_cookies.append((CSRF_COOKIE, token, None, True))
         return token
 
-    def message(self, lang: str, base: str, key: str, status: int,
-                session: Session | None = None) -> Response:
-        visit = Visit("GET", {}, {}, {}, lang, "", False, base, session)
+    def message(self, visit: Visit, key: str, status: int) -> Response:
+        """A page saying ``key`` (a refusal, nothing found, a failure) with ``status``."""
         try:
             return self.render(visit, "message.html", status, message=key)
         except Exception:  # the database is out of reach for the time zone: plain text
-            return HTMLResponse(text(key, lang), status)
+            return HTMLResponse(text(key, visit.lang), status)
 
     def start_session(self, visit: Visit, account: Any) -> None:
         token, visit.session = self.sessions.start(

@@ -36,6 +36,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
              "表单已过期，请刷新页面后重新提交。"),
     "bad_form": ("The form could not be read: send it from the portal's page.",
                  "无法读取表单，请从门户页面提交。"),
+    "failed": ("Something went wrong on our side; try again later.",
+               "系统出错，请稍后再试。"),
     "not_found": ("Nothing here.", "此处没有内容。"),
     "language": ("Language", "语言"),
     "dashboard": ("Overview", "概览"),

@@ -78,7 +78,7 @@ def history(portal: Portal, visit: Visit) -> Response:
     found = portal.read(views.history_of, visit.session.member_id, account,
                         operator=visit.session.role is PortalRole.OPERATOR)
     if found is None:
-        return portal.message(visit.lang, visit.base, "not_found", 404, visit.session)
+        return portal.message(visit, "not_found", 404)
     asset, entries = found
     money = asset == "cny"
     return portal.render(visit, "history.html", account=account, asset=asset, entries=entries,
@@ -100,7 +100,7 @@ def batch(portal: Portal, visit: Visit) -> Response:
     found = portal.read(views.batch_of, visit.session.member_id, visit.params["batch"],
                         operator=visit.session.role is PortalRole.OPERATOR)
     if found is None:
-        return portal.message(visit.lang, visit.base, "not_found", 404, visit.session)
+        return portal.message(visit, "not_found", 404)
     return portal.render(visit, "batch.html", batch=found)
 
 

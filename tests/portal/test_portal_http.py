@@ -378,3 +378,15 @@ def test_the_language_switch_sets_a_cookie_and_stays_in_the_portal(alliance: All
     away = client.post(f"{PATH}/lang/en", data={"csrf": token, "next": "https://evil.example/"})
     assert away.headers["location"] == f"{PATH}/"
     assert client.cookies[CSRF_COOKIE] == token
+
+
+def test_a_failure_behind_a_page_is_a_page_and_a_logged_error_id(
+        alliance: Alliance, caplog: pytest.LogCaptureFixture) -> None:
+    client = alliance.logged_in("zhang")
+    with alliance.office.db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE bo_credit_changes")
+    answer = client.get(f"{PATH}/me")
+    assert answer.status_code == 500 and "Something went wrong on our side" in answer.text
+    assert "Traceback" not in answer.text and "bo_credit_changes" not in answer.text
+    (record,) = [r for r in caplog.records if r.name == "dualcard.portal"]
+    assert len(record.fields["error_id"]) == 32  # type: ignore[attr-defined]
