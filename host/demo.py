@@ -599,9 +599,9 @@ def _portal(world: World) -> None:
         world.story.event(f"{role:<9} login {login:<12} password {password}",
                           login=login, member=member, role=role)
     ledger = sqlite_file(world.office.db.url)
-    world.story.event(f"dualcard portal serve --db {ledger}\n"
+    world.story.event(f"dualcard portal serve --db {ledger} --plain\n"
                       "then open http://127.0.0.1:8080/portal/",
-                      command=f"dualcard portal serve --db {ledger}",
+                      command=f"dualcard portal serve --db {ledger} --plain",
                       address="http://127.0.0.1:8080/portal/")
 
 

@@ -4,7 +4,8 @@
 member (the password asked twice, hidden, or one line on stdin with ``--password-stdin``);
 ``account list`` lists them; ``reset-code LOGIN`` issues a one-time code (valid a day)
 the holder types on the portal's reset form. ``serve`` runs the portal alone (no terminal
-door) on loopback; ``dualcard host serve --http-port`` serves it beside the HTTP API under
+door) on loopback, over TLS (``--tls-cert``, ``--tls-key``) or in clear with ``--plain``
+only (a lab); ``dualcard host serve --http-port`` serves it beside the HTTP API under
 ``/portal``.
 
 Exit codes: 0 ok · 1 refused or misconfigured · 2 bad arguments.
@@ -130,15 +131,18 @@ def reset_code(login: str, db_url: str | None) -> None:
               help="TCP port (0: a free one, printed)")
 @click.option("--tls-cert", type=_PEM_FILE, default=None, help="the host's certificate (PEM)")
 @click.option("--tls-key", type=_PEM_FILE, default=None, help="its private key (PEM)")
+@click.option("--plain", is_flag=True, help="serve in clear, without TLS (a lab only)")
 @cli_errors
 def serve(db_url: str | None, bind: str, port: int, tls_cert: Path | None,
-          tls_key: Path | None) -> None:
-    """Serve the portal alone under /portal until SIGTERM or SIGINT (in clear unless given
-    a certificate: for a lab)."""
+          tls_key: Path | None, plain: bool) -> None:
+    """Serve the portal alone under /portal until SIGTERM or SIGINT, over TLS (or in clear
+    with --plain, for a lab)."""
     from host.portal.standalone import serve_portal
 
-    if (tls_cert is None) != (tls_key is None):
-        raise click.UsageError("give both --tls-cert and --tls-key, or neither")
+    with_tls = tls_cert is not None and tls_key is not None
+    if plain == with_tls or (plain and (tls_cert or tls_key)):
+        raise click.UsageError("the portal serves TLS: give --tls-cert and --tls-key "
+                               "(or --plain alone, without TLS, for a lab)")
     db = _database(db_url)
     try:
         asyncio.run(serve_portal(db, bind, port, tls_cert, tls_key))

@@ -104,3 +104,12 @@ def test_served_by_the_host_beside_the_api_over_tls(tmp_path: Path, ledger: str)
 def test_a_database_without_a_back_office_is_named(tmp_path: Path) -> None:
     code, out = run("portal", "account", "list", "--db", str(tmp_path / "empty.sqlite3"))
     assert code == 1 and "run `dualcard ledger init`" in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize("options", [(), ("--plain", "--tls-key", "k.pem")])
+def test_serving_alone_in_clear_is_asked_for(ledger: str, tmp_path: Path,
+                                             options: tuple[str, ...]) -> None:
+    (tmp_path / "k.pem").write_text("not a key")
+    done = CliRunner().invoke(cli, ["portal", "serve", "--db", ledger, *[
+        str(tmp_path / o) if o.endswith(".pem") else o for o in options]])
+    assert done.exit_code == 2 and "the portal serves TLS" in done.output

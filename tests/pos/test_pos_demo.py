@@ -137,7 +137,7 @@ def test_the_portal_accounts_log_in_to_the_day_s_ledger(story: dict[str, Any]) -
         (login, role) for login, _, role, _ in PORTAL_ACCOUNTS]
     assert serve["address"] == "http://127.0.0.1:8080/portal/"
     assert "dualcard portal serve --db " in story["printed"]
-    db = Database(serve["command"].split("--db ")[1])
+    db = Database(serve["command"].split("--db ")[1].split()[0])
     try:
         for login, member, _, password in PORTAL_ACCOUNTS:
             assert Accounts(db, clock=SystemClock().now).verify(login, password, "::1").member_id \
