@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 
 from host.backoffice.clock import from_micros, to_micros
 from host.backoffice.members import (
@@ -58,22 +58,40 @@ class Entry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+# The dashboards' statements, built once (a holder's overview asks all of them; building a
+# statement costs about as much as running it on SQLite).
+_M, _AU = bindparam("member"), bo_authorisations
+_OWNED = select(_A.c.id, _A.c.credits_posted, _A.c.debits_posted, _A.c.lower_bound) \
+    .where(_A.c.owner_id == _M)
+_CREDIT_CHANGES = (select(bo_credit_changes.c.explanation, bo_credit_changes.c.ts)
+                   .where(bo_credit_changes.c.member_id == _M)
+                   .order_by(bo_credit_changes.c.seq.desc()).limit(10))
+_PENDING_LIMIT = (select(bo_issuer_scripts.c.new_limit)
+                  .where(bo_issuer_scripts.c.card_id == bindparam("card"),
+                         bo_issuer_scripts.c.delivered_at.is_(None))
+                  .order_by(bo_issuer_scripts.c.change_seq.desc()).limit(1))
+_NOTICES = (select(bo_outbox.c.created_at, bo_outbox.c.kind, bo_outbox.c.body)
+            .where(bo_outbox.c.recipient_id == _M).order_by(bo_outbox.c.seq.desc()).limit(10))
+_LAST_ONLINE = (select(_AU.c.ts, _AU.c.merchant_id, _AU.c.terminal_id, _AU.c.decision,
+                       _AU.c.application, _AU.c.amount)
+                .where(_AU.c.card_id == bindparam("card")).order_by(_AU.c.ts.desc()).limit(1))
+_SPENDING = (select(_AU.c.merchant_id, func.count(), func.sum(_AU.c.amount))
+             .where(_AU.c.card_id == bindparam("card"), _AU.c.decision == "approve",
+                    _AU.c.ts > bindparam("since"), _AU.c.ts <= bindparam("until"))
+             .group_by(_AU.c.merchant_id).order_by(_AU.c.merchant_id))
+
+
 def _owned(conn: Connection, member_id: str) -> dict[str, tuple[int, int | None]]:
     """(posted balance, lower bound) of every account the member owns, by account id (one
     query, on the owner's index)."""
-    rows = conn.execute(select(_A.c.id, _A.c.credits_posted, _A.c.debits_posted,
-                               _A.c.lower_bound).where(_A.c.owner_id == member_id))
+    rows = conn.execute(_OWNED, {"member": member_id})
     return {r.id: (r.credits_posted - r.debits_posted, r.lower_bound) for r in rows}
 
 
 def _credit(conn: Connection, member_id: str,
             owned: dict[str, tuple[int, int | None]]) -> dict[str, Any]:
     balance, lower = owned.get(account_id(member_id, Role.CREDIT_LINE), (0, 0))
-    changes = conn.execute(
-        select(bo_credit_changes.c.explanation, bo_credit_changes.c.ts,
-               bo_credit_changes.c.new_limit)
-        .where(bo_credit_changes.c.member_id == member_id)
-        .order_by(bo_credit_changes.c.seq.desc()).limit(10)).all()
+    changes = conn.execute(_CREDIT_CHANGES, {"member": member_id}).all()
     return {"line": max(0, -(lower or 0)), "used": max(0, -balance),
             "changes": [(from_micros(c.ts), c.explanation) for c in changes]}
 
@@ -86,11 +104,7 @@ def consumer_view(conn: Connection, member_id: str, now: dt.datetime) -> dict[st
     purses = [(asset.value, account_id(member_id, role),
                owned.get(account_id(member_id, role), (0, 0))[0])
               for asset, role in PURSE_ROLE.items()]
-    pending = conn.execute(
-        select(bo_issuer_scripts.c.new_limit)
-        .where(bo_issuer_scripts.c.card_id == member.card_id,
-               bo_issuer_scripts.c.delivered_at.is_(None))
-        .order_by(bo_issuer_scripts.c.change_seq.desc())).scalars().first()
+    pending = conn.execute(_PENDING_LIMIT, {"card": member.card_id}).scalar()
     return {"member": member, "purses": purses, "credit": _credit(conn, member_id, owned),
             "pending_limit": pending, "notices": _notices(conn, member_id),
             **_card_activity(conn, member.card_id or "", now)}
@@ -99,24 +113,15 @@ def consumer_view(conn: Connection, member_id: str, now: dt.datetime) -> dict[st
 def _card_activity(conn: Connection, card_id: str, now: dt.datetime) -> dict[str, Any]:
     """The card's last online authorisation, and what the issuer approved in the last 30
     days per merchant (the holder's spending, F23's analysis)."""
-    auth = bo_authorisations
-    last = conn.execute(select(auth.c.ts, auth.c.merchant_id, auth.c.terminal_id,
-                               auth.c.decision, auth.c.application, auth.c.amount)
-                        .where(auth.c.card_id == card_id)
-                        .order_by(auth.c.ts.desc()).limit(1)).first()
-    spending = conn.execute(
-        select(auth.c.merchant_id, func.count(), func.sum(auth.c.amount))
-        .where(auth.c.card_id == card_id, auth.c.decision == "approve",
-               auth.c.ts > to_micros(now - dt.timedelta(days=30)), auth.c.ts <= to_micros(now))
-        .group_by(auth.c.merchant_id).order_by(auth.c.merchant_id)).all()
+    last = conn.execute(_LAST_ONLINE, {"card": card_id}).first()
+    spending = conn.execute(_SPENDING, {"card": card_id, "until": to_micros(now),
+                                        "since": to_micros(now - dt.timedelta(days=30))}).all()
     return {"last_online": None if last is None else {**last._asdict(), "at": from_micros(last.ts)},
             "spending": [(str(m or "-"), int(n), int(total)) for m, n, total in spending]}
 
 
 def _notices(conn: Connection, member_id: str) -> list[tuple[dt.datetime, str, dict[str, Any]]]:
-    rows = conn.execute(select(bo_outbox.c.created_at, bo_outbox.c.kind, bo_outbox.c.body)
-                        .where(bo_outbox.c.recipient_id == member_id)
-                        .order_by(bo_outbox.c.seq.desc()).limit(10))
+    rows = conn.execute(_NOTICES, {"member": member_id})
     return [(from_micros(r.created_at), r.kind, json.loads(r.body)) for r in rows]
 
 
