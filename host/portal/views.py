@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, or_, select
+from sqlalchemy import BindParameter, Connection, bindparam, func, or_, select
 
 from host.backoffice.clock import from_micros, to_micros
 from host.backoffice.members import (
@@ -60,7 +60,8 @@ class Entry:
 
 # The dashboards' statements, built once (a holder's overview asks all of them; building a
 # statement costs about as much as running it on SQLite).
-_M, _AU = bindparam("member"), bo_authorisations
+_M: BindParameter[str] = bindparam("member")
+_AU = bo_authorisations
 _OWNED = select(_A.c.id, _A.c.credits_posted, _A.c.debits_posted, _A.c.lower_bound) \
     .where(_A.c.owner_id == _M)
 _CREDIT_CHANGES = (select(bo_credit_changes.c.explanation, bo_credit_changes.c.ts)
