@@ -2,8 +2,10 @@
 and :func:`mount_portal`, which puts it on the service host's app under ``/portal``.
 
 Theory of operation. Each request is read on the event loop (a form body, at most 64 KiB
-of ``application/x-www-form-urlencoded``), then handled in the service's handler threads
-(the pages read the database), in these steps; the first that fails answers:
+of ``application/x-www-form-urlencoded``), then handled in the portal's own threads (two:
+the pages read the database, a login hashes a password with argon2id, and a burst of
+logins must never hold a terminal's request waiting in the service's threads), in these
+steps; the first that fails answers:
 
 1. a page that needs a login and has no live session redirects to the login form (303);
 2. a page of another role answers 404, as does an object (an account, a batch) that is
@@ -27,7 +29,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timezone
 from enum import Enum
@@ -123,14 +125,16 @@ def fen(amount: int) -> str:
 
 
 class Portal:
-    """The portal over the back office's database ``db``; :meth:`app` is its ASGI app."""
+    """The portal over the back office's database ``db``; :meth:`app` is its ASGI app.
+    ``executor`` runs the pages (default: two threads of its own)."""
 
     def __init__(self, db: Database, *, executor: Executor | None = None,
                  clock: Callable[[], dt.datetime] = utc_now, accounts: Accounts | None = None,
                  throttle: Throttle | None = None) -> None:
         create_portal_schema(db)
         self.db = db
-        self.executor = executor
+        self.executor = executor or ThreadPoolExecutor(max_workers=2,
+                                                       thread_name_prefix="dualcard-portal")
         self.clock = clock
         self.accounts = accounts or Accounts(db, clock=clock, throttle=throttle)
         self.sessions = Sessions(db, clock=clock)
@@ -164,7 +168,9 @@ class Portal:
             except _FormError as refusal:
                 bare = Visit(request.method, {}, {}, dict(request.cookies), lang, "", False,
                              request.scope.get("root_path", ""))
-                return self.message(bare, "bad_form", refusal.status)
+                response = self.message(bare, "bad_form", refusal.status)
+                response.headers.update(HEADERS)
+                return response
             client = request.client
             visit = Visit(request.method, dict(request.path_params), form, dict(request.cookies),
                           lang, client.host if client else "", request.url.scheme == "https",

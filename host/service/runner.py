@@ -56,7 +56,7 @@ class ServiceHost:
             raise ServiceConfigurationError(
                 f"the HTTP door needs {exc.name}: pip install 'dualcard[service]'") from None
         app = create_app(self.http_core, executor=self.pool, max_body=max_body or MAX_BODY)
-        self.portal = _portal(app, self.iso.core, self.pool)
+        self.portal = _portal(app, self.iso.core)
         return HTTPServer(app, host=host, port=port, tls=self.iso.tls)
 
     async def start(self) -> dict[str, tuple[str, int]]:
@@ -86,11 +86,12 @@ class ServiceHost:
                 await loop.run_in_executor(self.pool, store.purge, self.iso.core.clock())
 
 
-def _portal(app: Any, core: ServiceCore, pool: ThreadPoolExecutor) -> Any:
-    """The alliance portal under ``/portal`` on the HTTP app, over the same database,
-    clock and threads; None when its packages (the portal extra) are not installed."""
+def _portal(app: Any, core: ServiceCore) -> Any:
+    """The alliance portal under ``/portal`` on the HTTP app, over the same database and
+    clock, in threads of its own (a burst of password hashes never holds a terminal's
+    request); None when its packages (the portal extra) are not installed."""
     try:
         from host.portal.app import mount_portal
     except ImportError:
         return None
-    return mount_portal(app, core.services.db, executor=pool, clock=core.clock)
+    return mount_portal(app, core.services.db, clock=core.clock)

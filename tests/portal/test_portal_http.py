@@ -206,7 +206,10 @@ def test_a_form_with_another_session_s_token_is_refused(alliance: Alliance) -> N
 def test_a_form_of_another_content_type_is_refused(alliance: Alliance) -> None:
     client = alliance.client()
     answer = client.post(f"{PATH}/login", json={"login": "zhang"})
-    assert answer.status_code == 415
+    assert answer.status_code == 415 and "default-src 'none'" in \
+        answer.headers["content-security-policy"]
+    too_long = client.post(f"{PATH}/login", data={"login": "x" * 70_000})
+    assert too_long.status_code == 413
 
 
 # -- sessions -----------------------------------------------------------------------------
