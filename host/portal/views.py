@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Connection, bindparam, func, or_, select
 
+from host.backoffice.agreements import list_agreements
 from host.backoffice.clock import from_micros, to_micros
 from host.backoffice.members import (
     ALLIANCE_ID,
@@ -235,7 +236,8 @@ def insurer_view(conn: Connection, member_id: str) -> dict[str, Any]:
 
 
 def operator_view(conn: Connection) -> dict[str, Any]:
-    """The alliance: its members, terminals, and the outbox's delivery state per kind."""
+    """The alliance: its members and agreements, terminals, the settled days (the day's
+    funding from merchants against the payouts to them), and the outbox's delivery state."""
     members = [m for m in list_members(conn) if m.id != ALLIANCE_ID]
     rows = conn.execute(select(bo_outbox.c.kind, func.count(), func.count(bo_outbox.c.delivered_at))
                         .group_by(bo_outbox.c.kind).order_by(bo_outbox.c.kind)).all()
@@ -243,7 +245,13 @@ def operator_view(conn: Connection) -> dict[str, Any]:
                           .where(bo_outbox.c.delivered_at.is_(None))).scalar_one()
     outbox = [(str(r[0]), int(r[2]), int(r[1]) - int(r[2])) for r in rows]
     terminals = conn.execute(select(bo_terminals).order_by(bo_terminals.c.terminal_id)).all()
-    return {"members": members, "outbox": outbox,
+    days = conn.execute(
+        select(bo_settlements.c.business_day, func.count(), func.sum(bo_settlements.c.funding_fen),
+               func.sum(bo_settlements.c.payout_fen))
+        .group_by(bo_settlements.c.business_day)
+        .order_by(bo_settlements.c.business_day.desc()).limit(14)).all()
+    return {"members": members, "outbox": outbox, "agreements": list_agreements(conn),
+            "days": [(str(d), int(n), int(funding), int(payout)) for d, n, funding, payout in days],
             "oldest": None if oldest is None else from_micros(oldest),
             "terminals": [(t.terminal_id, t.merchant_id, from_micros(t.created_at))
                           for t in terminals]}

@@ -147,6 +147,19 @@ def test_the_operator_sees_members_terminals_and_the_outbox(alliance: Alliance) 
                          r"<td class=\"n\">(\d+)</td></tr>", html)
     assert waiting and sum(int(w) for _, _, w in waiting) == len(
         alliance.office.messages(limit=1000))
+    assert "<td>shop-a-std</td><td>shop-a</td><td>standard</td>" in html
+
+
+def test_the_operator_sees_each_settled_day(alliance: Alliance) -> None:
+    assert "No entries yet." in alliance.logged_in("ops").get(f"{PATH}/operator").text
+    result = alliance.office.settle(dt.date(2025, 6, 18),
+                                    at=dt.datetime(2025, 6, 19, 1, tzinfo=dt.UTC))
+    html = alliance.logged_in("ops").get(f"{PATH}/operator").text
+    funding = sum(p.funding_fen for p in result.positions)
+    payout = sum(p.payout_fen for p in result.positions)
+    assert (f"<tr><td>2025-06-18</td><td class=\"n\">{len(result.positions)}</td>"
+            f"<td class=\"n\">{funding / 100:,.2f}</td><td class=\"n\">{payout / 100:,.2f}</td>"
+            ) in html
 
 
 # -- IDOR: another party's ids in the URL -------------------------------------------------
