@@ -639,6 +639,38 @@ def _settlement_centre(world: World) -> None:
                       **{k: v for k, v in shown.items() if k != "holder"})
 
 
+#: the day's portal accounts: login, member, role, password (a demo's: printed on purpose)
+PORTAL_ACCOUNTS = (("zhang", "zhang", "consumer", "zhang-demo-pw"),
+                   ("supermarket", "supermarket", "merchant", "supermarket-demo-pw"),
+                   (INSURER, INSURER, "insurer", "insurer-demo-pw"),
+                   ("operator", "alliance", "operator", "operator-demo-pw"))
+
+
+def _portal(world: World) -> None:
+    """A portal account for a holder, a merchant, the insurer and the operator, and the
+    command that shows the day's ledger in a browser."""
+    from host.backoffice.database import sqlite_file
+    from host.portal.auth import Accounts, PortalRole
+    from host.portal.schema import create_portal_schema
+
+    world.story.step("The portal", "Holders, merchants, insurers and the alliance's operator "
+                     "log in to see the day: points per purse and why they moved, the credit "
+                     "line and its reasons, the merchant's clearing and settlement, premiums, "
+                     "notices waiting (docs/portal.md). One account each; serve the day's "
+                     "ledger with the command below and open the address.")
+    create_portal_schema(world.office.db)
+    accounts = Accounts(world.office.db, clock=world.clock)
+    for login, member, role, password in PORTAL_ACCOUNTS:
+        accounts.add(login, member, PortalRole(role), password)
+        world.story.event(f"{role:<9} login {login:<12} password {password}",
+                          login=login, member=member, role=role)
+    ledger = sqlite_file(world.office.db.url)
+    world.story.event(f"dualcard portal serve --db {ledger} --plain\n"
+                      "then open http://127.0.0.1:8080/portal/",
+                      command=f"dualcard portal serve --db {ledger} --plain",
+                      address="http://127.0.0.1:8080/portal/")
+
+
 def run_demo(reader: str = "sim", out: str | Path | None = None,
              echo: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the whole day; the story as one JSON-ready document."""
@@ -676,6 +708,7 @@ def _day(world: World) -> None:
     _statements(world)
     _prepaid(world)
     _settlement_centre(world)
+    _portal(world)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

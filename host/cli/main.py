@@ -29,6 +29,7 @@ LAZY_GROUPS = {
     "prepaid": ("host.cli.prepaid_cmds", "prepaid"),
     "settle": ("host.cli.settle_cmds", "settle"),
     "host": ("host.cli.host_cmds", "host"),
+    "portal": ("host.cli.portal_cmds", "portal"),
     "conformance": ("host.cli.qa_cmds", "conformance"),
     "script": ("host.cli.qa_cmds", "script"),
     "replay": ("host.cli.qa_cmds", "replay"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .core import ServiceCore
 from .errors import ServiceConfigurationError
@@ -56,6 +56,7 @@ class ServiceHost:
             raise ServiceConfigurationError(
                 f"the HTTP door needs {exc.name}: pip install 'dualcard[service]'") from None
         app = create_app(self.http_core, executor=self.pool, max_body=max_body or MAX_BODY)
+        self.portal = _portal(app, self.iso.core)
         return HTTPServer(app, host=host, port=port, tls=self.iso.tls)
 
     async def start(self) -> dict[str, tuple[str, int]]:
@@ -83,3 +84,14 @@ class ServiceHost:
             await asyncio.sleep(_PURGE_EVERY)
             with contextlib.suppress(Exception):  # the next round tries again
                 await loop.run_in_executor(self.pool, store.purge, self.iso.core.clock())
+
+
+def _portal(app: Any, core: ServiceCore) -> Any:
+    """The alliance portal under ``/portal`` on the HTTP app, over the same database and
+    clock, in threads of its own (a burst of password hashes never holds a terminal's
+    request); None when its packages (the portal extra) are not installed."""
+    try:
+        from host.portal.app import mount_portal
+    except ImportError:
+        return None
+    return mount_portal(app, core.services.db, clock=core.clock)

@@ -29,7 +29,7 @@ def test_the_day_has_its_numbered_steps(story: dict[str, Any]) -> None:
         "Issuer keys", "Cards personalised", "The alliance", "The service host", "Morning sales",
         "Midday: batches uploaded", "Afternoon: points spent",
         "Evening: clearing and settlement", "A credit line reaches the card", "Statements",
-        "Prepaid cards, insured card by card", "The settlement centre"]
+        "Prepaid cards, insured card by card", "The settlement centre", "The portal"]
     printed = story["printed"]
     assert "\n1. Issuer keys\n" in printed and "\n10. Statements\n" in printed
     assert "CNY 5,288.00" in printed and "KEEP THIS SLIP" in printed
@@ -126,7 +126,7 @@ def test_the_settlement_centre_tops_up_to_the_cap_after_a_release_by_code(
 def test_json_mode_prints_one_document(tmp_path, capsys) -> None:
     assert main(["--json", "--out", str(tmp_path)]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["reader"] == "sim" and len(document["steps"]) == 12
+    assert document["reader"] == "sim" and len(document["steps"]) == 13
 
 
 def test_an_unknown_reader_is_refused() -> None:
@@ -139,3 +139,23 @@ def test_the_prepaid_membership_is_split_spent_and_claimed(story: dict[str, Any]
     assert [e["value"] for e in events[:3]] == [500_000, 500_000, 234_567]
     assert events[4]["ok"] is True
     assert events[-1]["payout_fen"] == 1_234_567 - 620_000
+
+
+def test_the_portal_accounts_log_in_to_the_day_s_ledger(story: dict[str, Any]) -> None:
+    from host.backoffice.clock import SystemClock
+    from host.backoffice.database import Database
+    from host.demo import PORTAL_ACCOUNTS
+    from host.portal.auth import Accounts
+
+    *accounts, serve = _events(story, "The portal")
+    assert [(a["login"], a["role"]) for a in accounts] == [
+        (login, role) for login, _, role, _ in PORTAL_ACCOUNTS]
+    assert serve["address"] == "http://127.0.0.1:8080/portal/"
+    assert "dualcard portal serve --db " in story["printed"]
+    db = Database(serve["command"].split("--db ")[1].split()[0])
+    try:
+        for login, member, _, password in PORTAL_ACCOUNTS:
+            assert Accounts(db, clock=SystemClock().now).verify(login, password, "::1").member_id \
+                == member
+    finally:
+        db.dispose()

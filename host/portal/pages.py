@@ -1,0 +1,138 @@
+"""The portal's pages: one function per route, each a few lines over :mod:`.views`.
+
+:data:`ROUTES` lists them as (path, methods, who may see it, handler); :class:`~.app.Portal`
+checks the session, the role and the CSRF token before any handler runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.responses import RedirectResponse, Response
+
+from . import views
+from .app import HOME, LANG_COOKIE, SESSION_COOKIE, Access, Portal, Visit, fen, safe_next
+from .auth import PortalRole
+from .i18n import LANGUAGES, text
+
+__all__ = ["ROUTES"]
+
+
+def root(portal: Portal, visit: Visit) -> Response:
+    session = portal.sessions.find(visit.cookies.get(SESSION_COOKIE))
+    target = HOME[session.role] if session is not None else "/login"
+    return RedirectResponse(f"{visit.base}{target}", 303)
+
+
+def login_form(portal: Portal, visit: Visit) -> Response:
+    return portal.render(visit, "login.html", error="", seconds=0, login="")
+
+
+def login(portal: Portal, visit: Visit) -> Response:
+    return portal.login(visit)
+
+
+def logout(portal: Portal, visit: Visit) -> Response:
+    portal.sessions.end(visit.cookies.get(SESSION_COOKIE))
+    visit.set_cookies.append((SESSION_COOKIE, "", 0, True))
+    return RedirectResponse(f"{visit.base}/login", 303)
+
+
+def password_form(portal: Portal, visit: Visit) -> Response:
+    return portal.render(visit, "password.html", error="", done=False)
+
+
+def password(portal: Portal, visit: Visit) -> Response:
+    return portal.change_password(visit)
+
+
+def reset_form(portal: Portal, visit: Visit) -> Response:
+    return portal.render(visit, "reset.html", error="", login="")
+
+
+def reset(portal: Portal, visit: Visit) -> Response:
+    return portal.reset(visit)
+
+
+def language(portal: Portal, visit: Visit) -> Response:
+    """Switch the language (a cookie for a year) and go back to the page it was asked on."""
+    code = visit.params["code"]
+    if code in LANGUAGES:
+        visit.set_cookies.append((LANG_COOKIE, code, 365 * 86400, False))
+    back = safe_next(visit.base, visit.form.get("next", "") or visit.base + "/")
+    return RedirectResponse(back, 303)
+
+
+def consumer(portal: Portal, visit: Visit) -> Response:
+    assert visit.session is not None
+    data = portal.read(views.consumer_view, visit.session.member_id, portal.clock())
+    bars = [(text(f"asset_{asset}", visit.lang), balance, f"{balance:,}")
+            for asset, _, balance in data["purses"]]
+    spent = [(merchant, total, fen(total)) for merchant, _, total in data["spending"]]
+    return portal.render(visit, "consumer.html", bars=bars, spent=spent, **data)
+
+
+def history(portal: Portal, visit: Visit) -> Response:
+    assert visit.session is not None
+    account = visit.params["account"]
+    found = portal.read(views.history_of, visit.session.member_id, account,
+                        operator=visit.session.role is PortalRole.OPERATOR)
+    if found is None:
+        return portal.message(visit, "not_found", 404)
+    asset, entries = found
+    money = asset == "cny"
+    return portal.render(visit, "history.html", account=account, asset=asset, entries=entries,
+                         shown=(lambda n: fen(n)) if money else (lambda n: f"{n:,}"))
+
+
+def merchant(portal: Portal, visit: Visit) -> Response:
+    assert visit.session is not None
+    data = portal.read(views.merchant_view, visit.session.member_id, portal.clock())
+    position = data["position"]
+    lang = visit.lang
+    bars = [(text("points_awarded", lang), position["awarded"], f"{position['awarded']:,}"),
+            (text("points_redeemed", lang), position["redeemed"], f"{position['redeemed']:,}")]
+    return portal.render(visit, "merchant.html", bars=bars, **data)
+
+
+def batch(portal: Portal, visit: Visit) -> Response:
+    assert visit.session is not None
+    found = portal.read(views.batch_of, visit.session.member_id, visit.params["batch"],
+                        operator=visit.session.role is PortalRole.OPERATOR)
+    if found is None:
+        return portal.message(visit, "not_found", 404)
+    return portal.render(visit, "batch.html", batch=found)
+
+
+def insurer(portal: Portal, visit: Visit) -> Response:
+    assert visit.session is not None
+    data = portal.read(views.insurer_view, visit.session.member_id)
+    bars = [(policy or "-", amount, fen(amount)) for policy, amount in data["per_policy"]]
+    return portal.render(visit, "insurer.html", bars=bars, **data)
+
+
+def operator(portal: Portal, visit: Visit) -> Response:
+    data = portal.read(views.operator_view)
+    bars = [(text(f"notice_{kind}", visit.lang), waiting, f"{waiting:,}")
+            for kind, _, waiting in data["outbox"]]
+    return portal.render(visit, "operator.html", bars=bars, **data)
+
+
+_ANY, _OPEN = Access.LOGGED_IN, Access.PUBLIC
+ROUTES: list[tuple[str, list[str], Access | PortalRole, Callable[[Portal, Visit], Response]]] = [
+    ("/", ["GET"], _OPEN, root),
+    ("/login", ["GET"], _OPEN, login_form),
+    ("/login", ["POST"], _OPEN, login),
+    ("/reset", ["GET"], _OPEN, reset_form),
+    ("/reset", ["POST"], _OPEN, reset),
+    ("/lang/{code}", ["POST"], _OPEN, language),
+    ("/logout", ["POST"], _ANY, logout),
+    ("/password", ["GET"], _ANY, password_form),
+    ("/password", ["POST"], _ANY, password),
+    ("/history/{account}", ["GET"], _ANY, history),
+    ("/me", ["GET"], PortalRole.CONSUMER, consumer),
+    ("/merchant", ["GET"], PortalRole.MERCHANT, merchant),
+    ("/batch/{batch}", ["GET"], _ANY, batch),
+    ("/insurer", ["GET"], PortalRole.INSURER, insurer),
+    ("/operator", ["GET"], PortalRole.OPERATOR, operator),
+]

@@ -1,0 +1,257 @@
+"""What each role sees, read from the back office: every function takes the logged-in
+member's id and reads only what that member owns (an operator, speaking for the alliance,
+reads everyone's). An object named in a URL (an account, a batch) is looked up together
+with its owner, and another member's answers as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import BindParameter, Connection, bindparam, func, or_, select
+
+from host.backoffice.agreements import list_agreements
+from host.backoffice.clock import from_micros, to_micros
+from host.backoffice.members import (
+    ALLIANCE_ID,
+    PURSE_ROLE,
+    Role,
+    account_id,
+    find_member,
+    list_members,
+)
+from host.backoffice.rates import Rounding
+from host.backoffice.schema import (
+    bo_authorisations,
+    bo_batches,
+    bo_card_records,
+    bo_credit_changes,
+    bo_issuer_scripts,
+    bo_outbox,
+    bo_settlements,
+    bo_terminals,
+    ledger_accounts,
+    ledger_transfers,
+)
+from host.backoffice.settings import load_settings
+from host.backoffice.transfers import Reason
+
+__all__ = ["Entry", "batch_of", "consumer_view", "history_of", "insurer_view", "merchant_view",
+           "operator_view"]
+
+_T, _A = ledger_transfers, ledger_accounts
+_HISTORY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One transfer as its account's owner sees it (``amount`` signed: + in, - out)."""
+
+    at: dt.datetime
+    reason: str
+    source: str
+    counterparty: str
+    amount: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# The dashboards' statements, built once (a holder's overview asks all of them; building a
+# statement costs about as much as running it on SQLite).
+_M: BindParameter[str] = bindparam("member")
+_AU = bo_authorisations
+_OWNED = select(_A.c.id, _A.c.credits_posted, _A.c.debits_posted, _A.c.lower_bound) \
+    .where(_A.c.owner_id == _M)
+_CREDIT_CHANGES = (select(bo_credit_changes.c.explanation, bo_credit_changes.c.ts)
+                   .where(bo_credit_changes.c.member_id == _M)
+                   .order_by(bo_credit_changes.c.seq.desc()).limit(10))
+_PENDING_LIMIT = (select(bo_issuer_scripts.c.new_limit)
+                  .where(bo_issuer_scripts.c.card_id == bindparam("card"),
+                         bo_issuer_scripts.c.delivered_at.is_(None))
+                  .order_by(bo_issuer_scripts.c.change_seq.desc()).limit(1))
+_NOTICES = (select(bo_outbox.c.created_at, bo_outbox.c.kind, bo_outbox.c.body)
+            .where(bo_outbox.c.recipient_id == _M).order_by(bo_outbox.c.seq.desc()).limit(10))
+_LAST_ONLINE = (select(_AU.c.ts, _AU.c.merchant_id, _AU.c.terminal_id, _AU.c.decision,
+                       _AU.c.application, _AU.c.amount)
+                .where(_AU.c.card_id == bindparam("card")).order_by(_AU.c.ts.desc()).limit(1))
+_SPENDING = (select(_AU.c.merchant_id, func.count(), func.sum(_AU.c.amount))
+             .where(_AU.c.card_id == bindparam("card"), _AU.c.decision == "approve",
+                    _AU.c.ts > bindparam("since"), _AU.c.ts <= bindparam("until"))
+             .group_by(_AU.c.merchant_id).order_by(_AU.c.merchant_id))
+
+
+def _owned(conn: Connection, member_id: str) -> dict[str, tuple[int, int | None]]:
+    """(posted balance, lower bound) of every account the member owns, by account id (one
+    query, on the owner's index)."""
+    rows = conn.execute(_OWNED, {"member": member_id})
+    return {r.id: (r.credits_posted - r.debits_posted, r.lower_bound) for r in rows}
+
+
+def _credit(conn: Connection, member_id: str,
+            owned: dict[str, tuple[int, int | None]]) -> dict[str, Any]:
+    balance, lower = owned.get(account_id(member_id, Role.CREDIT_LINE), (0, 0))
+    changes = conn.execute(_CREDIT_CHANGES, {"member": member_id}).all()
+    return {"line": max(0, -(lower or 0)), "used": max(0, -balance),
+            "changes": [(from_micros(c.ts), c.explanation) for c in changes]}
+
+
+def consumer_view(conn: Connection, member_id: str, now: dt.datetime) -> dict[str, Any]:
+    """A holder's purses, credit line with its reasons, card (as last seen online), the
+    month's card spending per merchant, and notices."""
+    member = find_member(conn, member_id)
+    owned = _owned(conn, member_id)
+    purses = [(asset.value, account_id(member_id, role),
+               owned.get(account_id(member_id, role), (0, 0))[0])
+              for asset, role in PURSE_ROLE.items()]
+    pending = conn.execute(_PENDING_LIMIT, {"card": member.card_id}).scalar()
+    return {"member": member, "purses": purses, "credit": _credit(conn, member_id, owned),
+            "pending_limit": pending, "notices": _notices(conn, member_id),
+            **_card_activity(conn, member.card_id or "", now)}
+
+
+def _card_activity(conn: Connection, card_id: str, now: dt.datetime) -> dict[str, Any]:
+    """The card's last online authorisation, and what the issuer approved in the last 30
+    days per merchant (the holder's spending, F23's analysis)."""
+    last = conn.execute(_LAST_ONLINE, {"card": card_id}).first()
+    spending = conn.execute(_SPENDING, {"card": card_id, "until": to_micros(now),
+                                        "since": to_micros(now - dt.timedelta(days=30))}).all()
+    return {"last_online": None if last is None else {**last._asdict(), "at": from_micros(last.ts)},
+            "spending": [(str(m or "-"), int(n), int(total)) for m, n, total in spending]}
+
+
+def _notices(conn: Connection, member_id: str) -> list[tuple[dt.datetime, str, dict[str, Any]]]:
+    rows = conn.execute(_NOTICES, {"member": member_id})
+    return [(from_micros(r.created_at), r.kind, json.loads(r.body)) for r in rows]
+
+
+def history_of(conn: Connection, member_id: str, account: str,
+               *, operator: bool = False) -> tuple[str, list[Entry]] | None:
+    """The latest entries of ``account`` (its asset first), or None when the account is
+    not the member's (an operator may read any)."""
+    row = conn.execute(select(_A.c.asset, _A.c.owner_id).where(_A.c.id == account)).first()
+    if row is None or (row.owner_id != member_id and not operator):
+        return None
+    query = (select(_T).where(or_(_T.c.debit_account == account, _T.c.credit_account == account))
+             .order_by(_T.c.ts.desc(), _T.c.seq.desc()).limit(_HISTORY))
+    entries = []
+    for t in conn.execute(query):
+        out = t.debit_account == account
+        entries.append(Entry(from_micros(t.ts), t.reason, f"{t.source_kind}/{t.source_id}",
+                             t.credit_account if out else t.debit_account,
+                             -t.posted_amount if out else t.posted_amount,
+                             json.loads(t.details) if t.details else {}))
+    return row.asset, entries
+
+
+def _reason_sum(conn: Connection, reason: Reason, side: Any, account: str,
+                start: int, end: int) -> int:
+    query = select(func.coalesce(func.sum(_T.c.posted_amount), 0)).where(
+        side == account, _T.c.reason == reason.value, _T.c.ts >= start, _T.c.ts < end)
+    return int(conn.execute(query).scalar_one())
+
+
+def merchant_view(conn: Connection, member_id: str, now: dt.datetime) -> dict[str, Any]:
+    """A merchant's day: batches cleared, the live settlement position, totals, credit,
+    terminals, settled days."""
+    settings = load_settings(conn)
+    day = settings.business_day(now)
+    start, end = (to_micros(t) for t in settings.day_bounds(day))
+    issued = account_id(member_id, Role.POINTS_ISSUED)
+    redeemed = account_id(member_id, Role.POINTS_REDEEMED)
+    awarded = _reason_sum(conn, Reason.EARN, _T.c.debit_account, issued, start, end)
+    taken = _reason_sum(conn, Reason.REDEEM, _T.c.credit_account, redeemed, start, end)
+    owned = _owned(conn, member_id)
+    credit_points = account_id(member_id, Role.MERCHANT_CREDIT_POINTS)
+    funding = settings.point_value.apply(awarded, Rounding.UP)
+    payout = settings.point_value.apply(taken, Rounding.DOWN)
+    return {
+        "member": find_member(conn, member_id), "day": day.isoformat(),
+        "batches": _batches(conn, member_id, day.isoformat()),
+        "position": {"awarded": awarded, "redeemed": taken, "funding": funding,
+                     "payout": payout, "net": payout - funding},
+        "totals": {"awarded": -owned.get(issued, (0, 0))[0],
+                   "redeemed": owned.get(redeemed, (0, 0))[0]},
+        "credit_points": owned.get(credit_points, (0, 0))[0],
+        "credit": _credit(conn, member_id, owned),
+        "terminals": _terminals(conn, member_id),
+        "settled": conn.execute(select(bo_settlements)
+                                .where(bo_settlements.c.merchant_id == member_id)
+                                .order_by(bo_settlements.c.business_day.desc()).limit(14)).all(),
+        "accounts": {"issued": issued, "redeemed": redeemed, "credit_points": credit_points,
+                     "cny": account_id(member_id, Role.CNY)},
+    }
+
+
+def _batches(conn: Connection, merchant_id: str, day: str) -> list[dict[str, Any]]:
+    rows = conn.execute(select(bo_batches.c.id, bo_batches.c.terminal_id, bo_batches.c.summary,
+                               bo_batches.c.ts)
+                        .where(bo_batches.c.merchant_id == merchant_id,
+                               bo_batches.c.business_day == day)
+                        .order_by(bo_batches.c.ts))
+    return [{"id": r.id, "terminal": r.terminal_id, "at": from_micros(r.ts),
+             **json.loads(r.summary)} for r in rows]
+
+
+def batch_of(conn: Connection, member_id: str, batch_id: str,
+             *, operator: bool = False) -> dict[str, Any] | None:
+    """One batch with its records counted by type and purse; None if not the merchant's."""
+    row = conn.execute(select(bo_batches).where(bo_batches.c.id == batch_id)).first()
+    if row is None or (row.merchant_id != member_id and not operator):
+        return None
+    counts = conn.execute(
+        select(bo_card_records.c.record_type, bo_card_records.c.purse, func.count(),
+               func.sum(bo_card_records.c.amount))
+        .where(bo_card_records.c.batch_id == batch_id)
+        .group_by(bo_card_records.c.record_type, bo_card_records.c.purse)
+        .order_by(bo_card_records.c.record_type, bo_card_records.c.purse)).all()
+    return {"id": row.id, "terminal": row.terminal_id, "day": row.business_day,
+            "at": from_micros(row.ts), "summary": json.loads(row.summary),
+            "records": [tuple(c) for c in counts]}
+
+
+def _terminals(conn: Connection, member_id: str) -> list[tuple[str, dt.datetime]]:
+    rows = conn.execute(select(bo_terminals.c.terminal_id, bo_terminals.c.created_at)
+                        .where(bo_terminals.c.merchant_id == member_id)
+                        .order_by(bo_terminals.c.terminal_id))
+    return [(r.terminal_id, from_micros(r.created_at)) for r in rows]
+
+
+def insurer_view(conn: Connection, member_id: str) -> dict[str, Any]:
+    """Premiums paid to the insurer with points (F5, F20), newest first, and per policy."""
+    cny = account_id(member_id, Role.CNY)
+    rows = conn.execute(select(_T.c.ts, _T.c.posted_amount, _T.c.source_id, _T.c.details)
+                        .where(_T.c.credit_account == cny, _T.c.reason == Reason.PREMIUM.value)
+                        .order_by(_T.c.ts.desc(), _T.c.seq.desc()).limit(_HISTORY)).all()
+    premiums = [(from_micros(r.ts), json.loads(r.details or "{}").get("policy", ""),
+                 r.source_id, r.posted_amount) for r in rows]
+    per_policy: Counter[str] = Counter()
+    for _, policy, _, amount in premiums:
+        per_policy[policy] += amount
+    total = _reason_sum(conn, Reason.PREMIUM, _T.c.credit_account, cny, 0, 2**62)
+    return {"member": find_member(conn, member_id), "premiums": premiums,
+            "per_policy": sorted(per_policy.items()), "total": total, "account": cny}
+
+
+def operator_view(conn: Connection) -> dict[str, Any]:
+    """The alliance: its members and agreements, terminals, the settled days (the day's
+    funding from merchants against the payouts to them), and the outbox's delivery state."""
+    members = [m for m in list_members(conn) if m.id != ALLIANCE_ID]
+    rows = conn.execute(select(bo_outbox.c.kind, func.count(), func.count(bo_outbox.c.delivered_at))
+                        .group_by(bo_outbox.c.kind).order_by(bo_outbox.c.kind)).all()
+    oldest = conn.execute(select(func.min(bo_outbox.c.created_at))
+                          .where(bo_outbox.c.delivered_at.is_(None))).scalar_one()
+    outbox = [(str(r[0]), int(r[2]), int(r[1]) - int(r[2])) for r in rows]
+    terminals = conn.execute(select(bo_terminals).order_by(bo_terminals.c.terminal_id)).all()
+    days = conn.execute(
+        select(bo_settlements.c.business_day, func.count(), func.sum(bo_settlements.c.funding_fen),
+               func.sum(bo_settlements.c.payout_fen))
+        .group_by(bo_settlements.c.business_day)
+        .order_by(bo_settlements.c.business_day.desc()).limit(14)).all()
+    return {"members": members, "outbox": outbox, "agreements": list_agreements(conn),
+            "days": [(str(d), int(n), int(funding), int(payout)) for d, n, funding, payout in days],
+            "oldest": None if oldest is None else from_micros(oldest),
+            "terminals": [(t.terminal_id, t.merchant_id, from_micros(t.created_at))
+                          for t in terminals]}

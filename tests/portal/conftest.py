@@ -1,0 +1,142 @@
+"""The portal over a real alliance: the POS suite's terminal sells to the sample card with
+chip 1 and chip 2, spends and converts points, and uploads its batch, which the back office
+clears; a second merchant and holder (with names a hostile member might choose) give every
+page someone else's data to keep out. Each role has a portal account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from host.backoffice import BackOffice, Member, MemberKind, Ratio
+from host.backoffice.assets import Asset
+from host.backoffice.transfers import Reason, Source, SourceKind, Transfer
+from host.portal.app import PATH, Portal
+from host.portal.auth import Accounts, PortalRole, Throttle
+from host.pos import PaymentMethod
+from host.service.http_app import HTTPServer
+from host.service.tcp_server import serve_in_thread
+from tests.backoffice.conftest import pg_server_url, pg_url  # noqa: F401
+from tests.pos.conftest import PIN, Rig, open_rig
+
+#: passwords of the accounts the tests log in with
+PASSWORDS = {"zhang": "zhang-password-1", "li": "li-password-22", "shop-a": "shop-a-password",
+             "shop-b": "shop-b-password", "insurer": "insurer-password", "ops": "operator-pass-1"}
+ROLES = {"zhang": ("zhang", PortalRole.CONSUMER), "li": ("li", PortalRole.CONSUMER),
+         "shop-a": ("shop-a", PortalRole.MERCHANT), "shop-b": ("shop-b", PortalRole.MERCHANT),
+         "insurer": ("insurer", PortalRole.INSURER), "ops": ("alliance", PortalRole.OPERATOR)}
+HOSTILE_MERCHANT = '<script>alert("shop-b")</script> & Sons'
+HOSTILE_HOLDER = "Li <img src=x onerror=alert(1)>"
+#: a cheap argon2id for tests (the portal's default costs 64 MiB per hash)
+TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+class PortalClock:
+    """The portal's clock: the terminal's day, moved by the tests."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.now = at
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@dataclass
+class Alliance:
+    office: BackOffice
+    portal: Portal
+    url: str
+    clock: PortalClock
+    facts: dict[str, Any] = field(default_factory=dict)
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """A new visitor (its own cookies), closed when the test ends."""
+        client = httpx.Client(base_url=self.url, follow_redirects=False, timeout=30, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def logged_in(self, login: str, client: httpx.Client | None = None) -> httpx.Client:
+        client = client or self.client()
+        answer = login_as(client, login, PASSWORDS[login])
+        assert answer.status_code == 303, answer.text
+        return client
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def login_as(client: httpx.Client, login: str, password: str) -> Any:
+    token = csrf_of(client.get(f"{PATH}/login").text)
+    return client.post(f"{PATH}/login", data={"login": login, "password": password, "csrf": token})
+
+
+def populate(rig: Rig) -> dict[str, Any]:
+    """A day at SHOP A (a credit sale, points spent, a premium paid with points), cleared;
+    SHOP B awarding LI points by a transfer; credit reviewed."""
+    office, terminal = rig.office, rig.terminal
+    terminal.purchase(1_500_00, pin=PIN, method=PaymentMethod.CREDIT)
+    rig.clock.advance()
+    receipts = terminal.upload()
+    rig.clock.advance()
+    terminal.spend_points(200)
+    rig.clock.advance()
+    terminal.pay_premium(300, insurer_id="insurer", policy="POL-7")
+    rig.clock.advance()
+    receipts += terminal.upload()
+    at = rig.clock.advance()
+    office.add_members([
+        Member("shop-b", MemberKind.MERCHANT, HOSTILE_MERCHANT, at,
+               two_way=Ratio(1, 10),
+               terminals=("0000000B0001",)),
+        Member("li", MemberKind.CONSUMER, HOSTILE_HOLDER, at, card_id="CARD-LI",
+               consumer_group="standard"),
+    ], at=at)
+    office.ledger.post_all([Transfer.single(
+        "shop-b-earn-1", "shop-b:points_issued", "li:consumption_points", 77,
+        Asset.CONSUMPTION_POINTS, Reason.EARN, Source(SourceKind.MERCHANT, "shop-b"))], at=at)
+    office.review_credit(at=at)
+    return {"batches": [r.batch_id for r in receipts]}
+
+
+def open_alliance(sim_card: Any, tmp_path: Path, url: str | None = None) -> Iterator[Alliance]:
+    """The populated alliance (SQLite unless ``url``) and its portal, served on loopback."""
+    for rig in open_rig(sim_card, tmp_path, url):
+        facts = populate(rig)
+        clock = PortalClock(rig.clock.advance())
+        accounts = Accounts(rig.office.db, clock=clock, hasher=TEST_HASHER, throttle=Throttle())
+        portal = Portal(rig.office.db, clock=clock, accounts=accounts)
+        for login, (member, role) in ROLES.items():
+            accounts.add(login, member, role, PASSWORDS[login])
+        app = Starlette(routes=[Mount(PATH, app=portal.app())])
+        with serve_in_thread(HTTPServer(app)) as (host, port):
+            alliance = Alliance(rig.office, portal, f"http://{host}:{port}", clock, facts)
+            try:
+                yield alliance
+            finally:
+                for client in alliance.clients:
+                    client.close()
+
+
+@pytest.fixture
+def alliance(sim_card: Any, tmp_path: Path) -> Iterator[Alliance]:
+    yield from open_alliance(sim_card, tmp_path)
+
+
+@pytest.fixture
+def pg_alliance(sim_card: Any, tmp_path: Path, pg_url: str) -> Iterator[Alliance]:  # noqa: F811
+    yield from open_alliance(sim_card, tmp_path, pg_url)

@@ -1,0 +1,33 @@
+"""The portal on PostgreSQL: the same pages, sessions, throttling and codes as on SQLite."""
+
+from __future__ import annotations
+
+import pytest
+
+from host.portal.app import PATH, SESSION_COOKIE
+
+from .conftest import PASSWORDS, Alliance, login_as
+from .test_portal_http import HOMES, _reset, balance, cell
+
+pytestmark = pytest.mark.postgres
+
+
+def test_each_role_s_pages_on_postgresql(pg_alliance: Alliance) -> None:
+    for login, home in HOMES.items():
+        assert pg_alliance.logged_in(login).get(PATH + home).status_code == 200, login
+    html = pg_alliance.logged_in("insurer").get(f"{PATH}/insurer").text
+    assert cell(html, "premium-total") == f"{balance(pg_alliance, 'insurer:cny') / 100:,.2f}"
+    shop_b = pg_alliance.logged_in("shop-b")
+    assert shop_b.get(f"{PATH}/history/shop-a:points_issued").status_code == 404
+
+
+def test_throttling_sessions_and_codes_on_postgresql(pg_alliance: Alliance) -> None:
+    client = pg_alliance.client()
+    for _ in range(pg_alliance.portal.accounts.throttle.per_account):
+        assert login_as(client, "zhang", "wrong-password").status_code == 401
+    assert login_as(client, "zhang", PASSWORDS["zhang"]).status_code == 429
+    session = pg_alliance.logged_in("li")
+    code = pg_alliance.portal.accounts.issue_reset_code("li")
+    assert _reset(pg_alliance.client(), "li", code, "reset-password-1").status_code == 200
+    assert session.get(f"{PATH}/me").status_code == 303
+    assert SESSION_COOKIE not in pg_alliance.client().cookies
