@@ -28,6 +28,8 @@ from sqlalchemy import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "ID_TYPE",
+    "SEQ_TYPE",
     "bo_agreements",
     "bo_authorisations",
     "bo_batch_rejections",
@@ -48,6 +50,7 @@ __all__ = [
     "ledger_open_holds",
     "ledger_transfers",
     "metadata",
+    "version_column",
 ]
 
 #: Version of the row layout written by this code (2: card records keep what nobody proves
@@ -56,12 +59,19 @@ FORMAT_VERSION = 2
 
 metadata = MetaData()
 
-_Id = String(128)
-_Seq = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER
+#: the column types and the version column every table of the project uses (the back
+#: office's, the service's, the prepaid part's, the settlement centre's): defined once here
+ID_TYPE = String(128)
+SEQ_TYPE = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER
 
 
-def _version() -> Column:
-    return Column("format_version", SmallInteger, nullable=False, default=FORMAT_VERSION)
+def version_column(version: int = FORMAT_VERSION) -> Column:
+    """The row's ``format_version``: the layout version of the code that wrote it (the back
+    office's :data:`FORMAT_VERSION`, or a part's own)."""
+    return Column("format_version", SmallInteger, nullable=False, default=version)
+
+
+_Id, _Seq, _version = ID_TYPE, SEQ_TYPE, version_column
 
 
 ledger_accounts = Table(

@@ -22,17 +22,13 @@ from sqlalchemy import (
 )
 
 from host.backoffice.database import Database
-from host.backoffice.schema import FORMAT_VERSION
+from host.backoffice.schema import version_column as _version
 
 __all__ = ["create_service_schema", "service_metadata", "svc_advices",
            "svc_authorisations", "svc_idempotency", "svc_pin_tries", "svc_seen_messages",
            "svc_terminal_keys", "svc_terminal_pin_keys"]
 
 service_metadata = MetaData()
-
-
-def _version() -> Column:
-    return Column("format_version", SmallInteger, nullable=False, default=FORMAT_VERSION)
 
 
 #: Each terminal's MAC key (AES-128), keyed by its terminal id; the merchant it belongs to

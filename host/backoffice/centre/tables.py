@@ -11,14 +11,15 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
 
-from host.backoffice.schema import FORMAT_VERSION, metadata
+from host.backoffice.schema import ID_TYPE as _Id
+from host.backoffice.schema import metadata
+from host.backoffice.schema import version_column as _version
 
 __all__ = [
     "sc_billers",
@@ -33,11 +34,6 @@ __all__ = [
     "sc_vouchers",
 ]
 
-_Id = String(128)
-
-
-def _version() -> Column:
-    return Column("format_version", SmallInteger, nullable=False, default=FORMAT_VERSION)
 
 
 sc_holders = Table(

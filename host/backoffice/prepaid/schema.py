@@ -12,13 +12,15 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    SmallInteger,
     String,
     Table,
     Text,
 )
 
 from host.backoffice.database import Database
+from host.backoffice.schema import ID_TYPE as _Id
+from host.backoffice.schema import SEQ_TYPE as _Seq
+from host.backoffice.schema import version_column
 
 __all__ = ["create_prepaid_schema", "has_prepaid_schema", "pp_accounts", "pp_cards",
            "pp_claim_lines", "pp_claims", "pp_movements", "pp_policies", "pp_programs",
@@ -28,13 +30,11 @@ __all__ = ["create_prepaid_schema", "has_prepaid_schema", "pp_accounts", "pp_car
 FORMAT_VERSION = 1
 
 prepaid_metadata = MetaData()
-_Id = String(128)
 _Member = String(64)
-_Seq = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _version() -> Column:
-    return Column("format_version", SmallInteger, nullable=False, default=FORMAT_VERSION)
+    return version_column(FORMAT_VERSION)  # the prepaid tables' own layout version
 
 
 pp_programs = Table(

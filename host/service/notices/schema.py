@@ -14,7 +14,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    SmallInteger,
     String,
     Table,
     Text,
@@ -22,17 +21,13 @@ from sqlalchemy import (
 )
 
 from host.backoffice.database import Database
-from host.backoffice.schema import FORMAT_VERSION
+from host.backoffice.schema import SEQ_TYPE as _Seq
+from host.backoffice.schema import version_column as _version
 
 __all__ = ["create_notices_schema", "notices_metadata", "svc_inbox", "svc_notice_addresses",
            "svc_notice_deliveries", "svc_webhooks"]
 
 notices_metadata = MetaData()
-_Seq = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only autoincrements INTEGER
-
-
-def _version() -> Column:
-    return Column("format_version", SmallInteger, nullable=False, default=FORMAT_VERSION)
 
 
 #: One row per notice and channel. Times are microseconds since the epoch. ``lease_owner``
