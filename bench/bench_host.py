@@ -12,6 +12,10 @@ last.
 
 Usage: python bench/bench_host.py [--connections 64] [--requests 10000]
                                   [--db URL | --db postgres] [--workers N] [--logs]
+                                  [--processes N]
+
+With ``--processes 2`` (PostgreSQL) two service processes serve the same database, half the
+terminals connected to each; the echo floor stays one process.
 
 Prints answers per second and the latency of an answer (p50 / p99, ms) for the service and
 for the echo server, and the handler's time per request. Goal: >= 2,000/s with p99 <= 25 ms
@@ -196,17 +200,18 @@ async def _terminal(address: tuple[str, int], frames: list[bytes], answers: list
     await writer.wait_closed()
 
 
-async def _drive(address: tuple[str, int], per_terminal: list[list[bytes]]) -> Run:
+async def _drive(addresses: Sequence[tuple[str, int]], per_terminal: list[list[bytes]]) -> Run:
+    """Every terminal at once, terminal n to ``addresses[n % len(addresses)]``."""
     answers: list[bytes] = []
     latencies: list[float] = []
     started = time.perf_counter()
-    await asyncio.gather(*(_terminal(address, frames, answers, latencies)
-                           for frames in per_terminal))
+    await asyncio.gather(*(_terminal(addresses[n % len(addresses)], frames, answers, latencies)
+                           for n, frames in enumerate(per_terminal)))
     return Run(answers, latencies, time.perf_counter() - started)
 
 
-def _measure(address: tuple[str, int], per_terminal: list[list[bytes]]) -> Run:
-    return asyncio.run(_drive(address, per_terminal))
+def _measure(addresses: Sequence[tuple[str, int]], per_terminal: list[list[bytes]]) -> Run:
+    return asyncio.run(_drive(addresses, per_terminal))
 
 
 def _handler_alone(url: str, requests: Sequence[AuthorisationRequest]) -> float:
@@ -243,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None,
                         help="handler threads (default: 1 on SQLite, 8 otherwise)")
     parser.add_argument("--logs", action="store_true", help="log every request to a file")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="service processes on the same database, the terminals shared "
+                             "between them in turn (PostgreSQL for more than one)")
     args = parser.parse_args(argv)
     cluster = None
     if args.db == "postgres":
@@ -263,20 +271,21 @@ def _run(args: argparse.Namespace) -> int:
         template = sample_request(12_34, OPENED.date())
         frames = _signed(genuine_requests(template, args.requests, 1), keys, terminals)
         log_file = str(Path(tmp) / "service.log") if args.logs else None
-        service, service_at = _spawn(_run_service, url, workers, log_file)
+        services = [_spawn(_run_service, url, workers, log_file) for _ in range(args.processes)]
         echo, echo_at = _spawn(_run_echo)
         try:
-            floor = _measure(echo_at, frames)
-            served = _measure(service_at, frames)
+            floor = _measure([echo_at], frames)
+            served = _measure([at for _, at in services], frames)
         finally:
-            for process in (service, echo):
+            for process in [echo, *(service for service, _ in services)]:
                 process.terminate()
                 process.join(30)
         approved = _approved(served.answers)
         alone = _handler_alone(url, genuine_requests(template, 2_000, args.requests + 1))
     print(f"{args.requests} authorisations, {args.connections} terminals, "
           f"{'SQLite' if url.startswith('sqlite') else url.split(':', 1)[0]}, "
-          f"{workers} handler thread(s){', logging every request' if args.logs else ''}")
+          f"{args.processes} service process(es) of {workers} handler thread(s)"
+          f"{', logging every request' if args.logs else ''}")
     print(served.line("service host (0100 -> 0110)"))
     print(floor.line("echo server, same framing (floor)"))
     print(f"{'handler alone (sans I/O, 1 thread)':<34} {alone:>8,.0f} us/request")
