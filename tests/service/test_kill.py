@@ -16,6 +16,7 @@ exists without its ``svc_authorisations`` row; every asset sums to zero on the l
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import random
@@ -60,7 +61,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(900)]
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 20
 TERMINALS = 8
-PER_TERMINAL = 2_000  #: more than a terminal sends while the killer runs
+BATCH = 100  #: genuine requests made at a time
 AMOUNT = 12_34
 #: the card declines what the issuer approved this often: the terminal reverses it
 DECLINED_BY_CARD = 0.15
@@ -180,9 +181,14 @@ def rig(tmp_path: Path, pg_url: str) -> Iterator[Rig]:  # noqa: F811
         office.close()
 
 
+def _sales(template: AuthorisationRequest, n: int) -> Iterator[AuthorisationRequest]:
+    """Terminal ``n``'s requests, each with its own ARQC, as many as it asks for."""
+    for first in itertools.count(1 + n * 10**6, BATCH):
+        yield from genuine_requests(template, BATCH, first)
 
-def _terminal(n: int, rig: Rig, requests: list[AuthorisationRequest], saf: StoreAndForward,
-              done: threading.Event, outcomes: Outcomes) -> None:
+
+def _terminal(n: int, rig: Rig, requests: Iterator[AuthorisationRequest],
+              saf: StoreAndForward, done: threading.Event, outcomes: Outcomes) -> None:
     """Sale after sale until ``done``; what each one ended as, in ``outcomes``."""
     merchant, key = rig.terminals[n]
     addresses = [p.address for p in rig.processes]
@@ -250,8 +256,7 @@ def _run(rig: Rig, tmp_path: Path) -> tuple[Outcomes, list[FailoverLink]]:
     outcomes, done, failures = Outcomes(), threading.Event(), list[str]()
     queues = [StoreAndForward(tmp_path / f"saf-{n}.sqlite3") for n in range(TERMINALS)]
     threads = [threading.Thread(target=_terminal, args=(
-        n, rig, genuine_requests(template, PER_TERMINAL, 1 + n * PER_TERMINAL), queues[n],
-        done, outcomes)) for n in range(TERMINALS)]
+        n, rig, _sales(template, n), queues[n], done, outcomes)) for n in range(TERMINALS)]
     killer = threading.Thread(target=_killer, args=(rig, done, failures))
     for thread in [*threads, killer]:
         thread.start()
