@@ -12,6 +12,10 @@ last.
 
 Usage: python bench/bench_host.py [--connections 64] [--requests 10000]
                                   [--db URL | --db postgres] [--workers N] [--logs]
+                                  [--processes N]
+
+With ``--processes 2`` (PostgreSQL) two service processes serve the same database, half the
+terminals connected to each; the echo floor stays one process.
 
 Prints answers per second and the latency of an answer (p50 / p99, ms) for the service and
 for the echo server, and the handler's time per request. Goal: >= 2,000/s with p99 <= 25 ms
@@ -35,9 +39,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 
-from apdu_specs.payment.ac_type import ACType
-from apdu_specs.payment.cryptogram import version_for
-from apdu_specs.payment.iad import IssuerApplicationData
 from host.backoffice import (
     Agreement,
     Asset,
@@ -48,11 +49,8 @@ from host.backoffice import (
     Rounding,
     SoftwareCardVerifier,
 )
-from host.payment.client import PaymentClient
 from host.payment.issuer import AuthorisationRequest
 from host.payment.perso import CDOL1
-from host.payment.terminal import TerminalProfile, TransactionData
-from host.pos.chip_payment import ChipPayment
 from host.pos.link import PaymentMethod
 from host.service.core import LOGGER, ServiceCore
 from host.service.iso8583 import LENGTH_PREFIX, decode, frame
@@ -62,11 +60,10 @@ from host.service.schema import create_service_schema
 from host.service.services import AllianceServices
 from host.service.tcp_server import ISOServer
 from host.service.terminals import register_terminal
+from host.testing.arqcs import genuine_requests, sample_request
 from host.testing.backoffice import sample_key_store
-from host.testing.personalise import SAMPLE, sample_card
+from host.testing.personalise import SAMPLE
 from host.testing.postgres import postgres_url
-from host.transport.sim import sim_transports
-from host.transport.t0 import T0Transport
 
 GOAL_PER_SECOND = 2_000
 GOAL_P99_MS = 25.0
@@ -97,35 +94,6 @@ def _alliance(url: str, terminals: Sequence[str]) -> dict[str, bytes]:
         return {t: register_terminal(office.db, t, at=OPENED).key for t in terminals}
     finally:
         office.close()
-
-
-def _template() -> AuthorisationRequest:
-    """One genuine request of the sample card (read, PIN verified, ARQC asked)."""
-    chip1 = T0Transport(sim_transports(sample_card())[0])
-    chip1.connect()
-    chip = ChipPayment(PaymentClient(chip1), TerminalProfile(),
-                       TransactionData(12_34, bytes(4), OPENED.date()))
-    chip.open(method=PaymentMethod.DEBIT)
-    chip.verify_pin("1234")
-    chip.first_ac(ACType.ARQC)
-    return chip.authorisation_request()
-
-
-def _requests(template: AuthorisationRequest, count: int, first: int) -> list[AuthorisationRequest]:
-    """``count`` requests the card would have made, each with its own unpredictable number
-    (so its own ARQC), computed with the sample card's keys as the card computes them."""
-    version = version_for(IssuerApplicationData.decode(template.iad).cvn)
-    mk = version.icc_master_key(SAMPLE.payment_keys.emv.ac, template.pan, template.psn)
-    sk = version.ac_session_key(mk, template.atc)
-    out = []
-    for n in range(first, first + count):
-        cdol1 = template.cdol1_data[:-4] + n.to_bytes(4, "big")
-        arqc = version.application_cryptogram(
-            sk, version.ac_input(cdol1, template.aip, template.atc, template.iad))
-        out.append(AuthorisationRequest(template.pan, template.psn, template.atc, arqc, cdol1,
-                                        template.aip, template.iad, template.amount,
-                                        template.currency))
-    return out
 
 
 def _signed(requests: Sequence[AuthorisationRequest], keys: dict[str, bytes],
@@ -232,17 +200,18 @@ async def _terminal(address: tuple[str, int], frames: list[bytes], answers: list
     await writer.wait_closed()
 
 
-async def _drive(address: tuple[str, int], per_terminal: list[list[bytes]]) -> Run:
+async def _drive(addresses: Sequence[tuple[str, int]], per_terminal: list[list[bytes]]) -> Run:
+    """Every terminal at once, terminal n to ``addresses[n % len(addresses)]``."""
     answers: list[bytes] = []
     latencies: list[float] = []
     started = time.perf_counter()
-    await asyncio.gather(*(_terminal(address, frames, answers, latencies)
-                           for frames in per_terminal))
+    await asyncio.gather(*(_terminal(addresses[n % len(addresses)], frames, answers, latencies)
+                           for n, frames in enumerate(per_terminal)))
     return Run(answers, latencies, time.perf_counter() - started)
 
 
-def _measure(address: tuple[str, int], per_terminal: list[list[bytes]]) -> Run:
-    return asyncio.run(_drive(address, per_terminal))
+def _measure(addresses: Sequence[tuple[str, int]], per_terminal: list[list[bytes]]) -> Run:
+    return asyncio.run(_drive(addresses, per_terminal))
 
 
 def _handler_alone(url: str, requests: Sequence[AuthorisationRequest]) -> float:
@@ -279,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None,
                         help="handler threads (default: 1 on SQLite, 8 otherwise)")
     parser.add_argument("--logs", action="store_true", help="log every request to a file")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="service processes on the same database, the terminals shared "
+                             "between them in turn (PostgreSQL for more than one)")
     args = parser.parse_args(argv)
     cluster = None
     if args.db == "postgres":
@@ -296,23 +268,24 @@ def _run(args: argparse.Namespace) -> int:
         workers = args.workers or (1 if url.startswith("sqlite") else 8)
         terminals = _terminal_ids(args.connections)
         keys = _alliance(url, terminals)
-        template = _template()
-        frames = _signed(_requests(template, args.requests, 1), keys, terminals)
+        template = sample_request(12_34, OPENED.date())
+        frames = _signed(genuine_requests(template, args.requests, 1), keys, terminals)
         log_file = str(Path(tmp) / "service.log") if args.logs else None
-        service, service_at = _spawn(_run_service, url, workers, log_file)
+        services = [_spawn(_run_service, url, workers, log_file) for _ in range(args.processes)]
         echo, echo_at = _spawn(_run_echo)
         try:
-            floor = _measure(echo_at, frames)
-            served = _measure(service_at, frames)
+            floor = _measure([echo_at], frames)
+            served = _measure([at for _, at in services], frames)
         finally:
-            for process in (service, echo):
+            for process in [echo, *(service for service, _ in services)]:
                 process.terminate()
                 process.join(30)
         approved = _approved(served.answers)
-        alone = _handler_alone(url, _requests(template, 2_000, args.requests + 1))
+        alone = _handler_alone(url, genuine_requests(template, 2_000, args.requests + 1))
     print(f"{args.requests} authorisations, {args.connections} terminals, "
           f"{'SQLite' if url.startswith('sqlite') else url.split(':', 1)[0]}, "
-          f"{workers} handler thread(s){', logging every request' if args.logs else ''}")
+          f"{args.processes} service process(es) of {workers} handler thread(s)"
+          f"{', logging every request' if args.logs else ''}")
     print(served.line("service host (0100 -> 0110)"))
     print(floor.line("echo server, same framing (floor)"))
     print(f"{'handler alone (sans I/O, 1 thread)':<34} {alone:>8,.0f} us/request")
