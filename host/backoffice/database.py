@@ -85,6 +85,7 @@ class _Open:
 
     conn: Connection
     flush: bool
+    depth: int = 0  #: savepoints open in it
 
 
 class Database:
@@ -206,8 +207,20 @@ class Database:
                                          "that does not (SQLite)")
             outer.conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
             outer.flush = True
-        with outer.conn.begin_nested():
+        # on the driver: SQLAlchemy's own savepoints compile a statement each time
+        outer.depth += 1
+        name = f"dualcard_{outer.depth}"
+        driver = outer.conn.connection.dbapi_connection
+        assert driver is not None
+        _savepoint(driver, f"SAVEPOINT {name}")
+        try:
             yield outer.conn
+        except BaseException:
+            _savepoint(driver, f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        finally:
+            _savepoint(driver, f"RELEASE SAVEPOINT {name}")
+            outer.depth -= 1
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -329,6 +342,14 @@ def _copy_rows(
 def _insert_sql(table: str, columns: tuple[str, ...], paramstyle: str, row_count: int) -> str:
     one = f"({', '.join(['?' if paramstyle == 'qmark' else '%s'] * len(columns))})"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * row_count)}"
+
+
+def _savepoint(driver: Any, statement: str) -> None:
+    cursor = driver.cursor()
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
