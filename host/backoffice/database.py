@@ -33,7 +33,7 @@ from host.backoffice.errors import ConfigurationError
 from host.backoffice.schema import metadata
 
 __all__ = ["DEFAULT_DB_FILE", "Database", "chunked", "default_url", "insert_rows", "no_ledger",
-           "sqlite_file"]
+           "on_driver", "sqlite_file"]
 
 DEFAULT_DB_FILE = "dualcard.sqlite3"
 _WRITE_OPTION = "dualcard_write"
@@ -292,6 +292,18 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def on_driver(conn: Connection, statement: str, params: Sequence[Any] = ()) -> Any:
+    """Run ``statement`` (plain SQL with ``?`` marks, each once per request on a hot path)
+    on the driver: SQLAlchemy's compiled-statement machinery costs more than the database
+    does for a one-row statement. Rows are read by position or by column name."""
+    return conn.exec_driver_sql(_marked(statement, conn.dialect.paramstyle), tuple(params))
+
+
+@pure_cache(maxsize=256)
+def _marked(statement: str, paramstyle: str) -> str:
+    return statement if paramstyle == "qmark" else statement.replace("?", "%s")
 
 
 def insert_rows(

@@ -26,6 +26,11 @@ through these steps, and the first that fails answers it:
    the centre found the PIN right; an approved authorisation posts its hold, a reversal
    releases it (:mod:`.holds`), an advice is taken once.
 
+An authorisation (not a holder check) is handled in one write transaction from step 5
+on: the STAN, the issuer's record and the hold commit together, once, before the answer
+is sent; an error in step 6 undoes step 6 alone (a savepoint: the STAN stays taken) and
+answers its code; a transaction that fails to commit answers 96 and leaves nothing.
+
 Refusals at steps 2–5 reach no issuer and post nothing. Nothing raises out of
 :meth:`Connection.handle`: an unexpected error answers 96 (or, before a message is read,
 closes the connection) and is logged by its type only.
