@@ -186,22 +186,33 @@ def _run_echo(pipe: Pipe) -> None:
 
 
 def _run_until_terminated(server: ISOServer | _EchoServer, pipe: Pipe) -> None:
+    """Serve until SIGTERM; the address, then the CPU seconds spent serving, on ``pipe``."""
     async def main() -> None:
         pipe.send(await server.start())
+        started = time.process_time()
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
+        pipe.send(time.process_time() - started)
         await server.stop()
     asyncio.run(main())
 
 
 def _spawn(target: Callable[..., None], *args: object) -> tuple[multiprocessing.Process,
-                                                                 tuple[str, int]]:
+                                                                 tuple[str, int], Pipe]:
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     process = context.Process(target=target, args=(*args, child), daemon=True)
     process.start()
-    return process, parent.recv()
+    return process, parent.recv(), parent
+
+
+def _stop(process: multiprocessing.Process, pipe: Pipe) -> float:
+    """Stop a server; the CPU seconds it spent serving (NaN if it did not say)."""
+    process.terminate()
+    spent = pipe.recv() if pipe.poll(30) else float("nan")
+    process.join(30)
+    return spent
 
 
 # -- the terminals ----------------------------------------------------------------------------
@@ -300,15 +311,14 @@ def _run(args: argparse.Namespace) -> int:
         template = _template()
         frames = _signed(_requests(template, args.requests, 1), keys, terminals)
         log_file = str(Path(tmp) / "service.log") if args.logs else None
-        service, service_at = _spawn(_run_service, url, workers, log_file)
-        echo, echo_at = _spawn(_run_echo)
+        service, service_at, service_pipe = _spawn(_run_service, url, workers, log_file)
+        echo, echo_at, echo_pipe = _spawn(_run_echo)
         try:
             floor = _measure(echo_at, frames)
             served = _measure(service_at, frames)
         finally:
-            for process in (service, echo):
-                process.terminate()
-                process.join(30)
+            service_cpu = _stop(service, service_pipe)
+            echo_cpu = _stop(echo, echo_pipe)
         approved = _approved(served.answers)
         alone = _handler_alone(url, _requests(template, 2_000, args.requests + 1))
     print(f"{args.requests} authorisations, {args.connections} terminals, "
@@ -316,6 +326,8 @@ def _run(args: argparse.Namespace) -> int:
           f"{workers} handler thread(s){', logging every request' if args.logs else ''}")
     print(served.line("service host (0100 -> 0110)"))
     print(floor.line("echo server, same framing (floor)"))
+    print(f"{'CPU per answer: service, echo':<34} {service_cpu / args.requests * 1e6:>8,.0f} us"
+          f"   {echo_cpu / args.requests * 1e6:,.0f} us")
     print(f"{'handler alone (sans I/O, 1 thread)':<34} {alone[0]:>8,.0f} us/request   "
           f"CPU {alone[1]:,.0f} us/request")
     print(f"approved: {approved} of {len(served.answers)}")
