@@ -161,8 +161,8 @@ class AuthorisationHolds:
                         *key.values(), reversal.arqc, reversal.amount, None, None,
                         to_micros(now), to_micros(now), FORMAT_VERSION)).rowcount == 1:
                     return ReversalOutcome.NOTHING_TO_REVERSE
-                row = on_driver(conn, _ROW, tuple(key.values())).one()  # its authorisation
-                # came meanwhile
+                # its authorisation came meanwhile
+                row = on_driver(conn, _ROW, tuple(key.values())).one()
             if (reversal.arqc not in (None, bytes(row.arqc or b""))
                     or reversal.amount != row.amount):
                 raise ReversalRefusedError(ResponseCode.INVALID_TRANSACTION,
