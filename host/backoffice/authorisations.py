@@ -16,14 +16,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select
+from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from apdu_specs.errors import RemoteError
 from host.backoffice.clock import to_micros
-from host.backoffice.database import Database
+from host.backoffice.database import Database, on_driver
 from host.backoffice.errors import BackOfficeError
 from host.backoffice.schema import FORMAT_VERSION, bo_authorisations
 
@@ -79,14 +78,10 @@ def record_authorisation(db: Database, auth: Authorisation, *, at: datetime) -> 
     """Store ``auth``; :class:`DuplicateAuthorisationError` if its ARQC was answered before."""
     try:
         with db.write(flush=False) as conn:  # lost in a power cut, it only refuses points
-            conn.execute(_INSERT, {
-                "id": auth.id, "kind": auth.kind, "arqc": auth.arqc, "card_id": auth.card_id,
-                "application": auth.application, "amount": auth.amount,
-                "currency": auth.currency, "decision": auth.decision, "reason": auth.reason,
-                "issuer_id": auth.issuer_id, "merchant_id": auth.merchant_id,
-                "terminal_id": auth.terminal_id, "ts": to_micros(at),
-                "format_version": FORMAT_VERSION,
-            })
+            on_driver(conn, _INSERT, (
+                auth.id, auth.kind, auth.arqc, auth.card_id, auth.application, auth.amount,
+                auth.currency, auth.decision, auth.reason, auth.issuer_id, auth.merchant_id,
+                auth.terminal_id, to_micros(at), FORMAT_VERSION))
     except IntegrityError:
         raise DuplicateAuthorisationError(
             f"the issuer answered this ARQC before (authorisation {auth.id} not recorded)"
@@ -117,13 +112,15 @@ def authorisation_by_id(conn: Connection, auth_id: str) -> Authorisation | None:
     return _one(conn, _BY_ID, auth_id)
 
 
-def _one(conn: Connection, statement: Any, key: object) -> Authorisation | None:
-    row = conn.execute(statement, {"key": key}).first()
+def _one(conn: Connection, statement: str, key: object) -> Authorisation | None:
+    row = on_driver(conn, statement, (key,)).first()
     return None if row is None else authorisation_from_row(row)
 
 
-# Statements built once: the in-process link asks them on every online sale and load.
-_INSERT = insert(bo_authorisations)
-_COLUMNS = [bo_authorisations.c[name] for name in AUTH_COLUMNS]
-_BY_ARQC = select(*_COLUMNS).where(bo_authorisations.c.arqc == bindparam("key"))
-_BY_ID = select(*_COLUMNS).where(bo_authorisations.c.id == bindparam("key"))
+# Plain SQL on the driver (:func:`on_driver`): every online sale and load asks them.
+_TABLE = bo_authorisations.name
+_INSERT = (f"INSERT INTO {_TABLE} ({', '.join(AUTH_COLUMNS)}, ts, format_version) "
+           f"VALUES ({', '.join(['?'] * (len(AUTH_COLUMNS) + 2))})")
+_SELECT = f"SELECT {', '.join(AUTH_COLUMNS)} FROM {_TABLE}"
+_BY_ARQC = f"{_SELECT} WHERE arqc = ?"
+_BY_ID = f"{_SELECT} WHERE id = ?"

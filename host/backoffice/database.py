@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from host.backoffice.errors import ConfigurationError
 from host.backoffice.schema import metadata
 
 __all__ = ["DEFAULT_DB_FILE", "Database", "chunked", "default_url", "insert_rows", "no_ledger",
-           "sqlite_file"]
+           "on_driver", "sqlite_file"]
 
 DEFAULT_DB_FILE = "dualcard.sqlite3"
 _WRITE_OPTION = "dualcard_write"
@@ -77,6 +79,15 @@ def chunked(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+@dataclass
+class _Open:
+    """The write transaction a thread has open on a :class:`Database`."""
+
+    conn: Connection
+    flush: bool
+    depth: int = 0  #: savepoints open in it
+
+
 class Database:
     """An engine plus the transaction discipline of the ledger."""
 
@@ -90,6 +101,8 @@ class Database:
         except (ArgumentError, ValueError) as exc:
             raise ConfigurationError(f"not a database URL: {url!r}") from exc
         self.dialect = parsed.get_backend_name()
+        #: per thread, the write transaction open on it (``unit``), which nested writes join
+        self._open = threading.local()
         if self.dialect not in ("sqlite", "postgresql"):
             raise ConfigurationError(
                 f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL"
@@ -152,7 +165,20 @@ class Database:
         log of its answers, load grants: lost, they refuse points, never mint them): the
         commit stays atomic and ordered but does not wait for the disk (SQLite
         ``synchronous=NORMAL`` for this transaction, PostgreSQL ``synchronous_commit=off``).
-        Ledger postings always flush."""
+        Ledger postings always flush.
+
+        A write opened inside another on the same thread joins it: a savepoint in the
+        outer transaction (rolled back alone on error, the outer going on), committed with
+        it. So a caller can make one transaction of several operations that each open
+        their own (the service's authorisation: STAN, the issuer's record, the hold).
+        Durability is the outermost write's: one that waits for the disk cannot join one
+        that does not on SQLite (its safety level is fixed for a transaction), which
+        raises :class:`ConfigurationError`."""
+        outer: _Open | None = getattr(self._open, "unit", None)
+        if outer is not None:
+            with self._joined(outer, flush) as conn:
+                yield conn
+            return
         with self._schema_required(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             raw = conn.connection.dbapi_connection  # pragmas outside SQLAlchemy's transaction
@@ -162,14 +188,48 @@ class Database:
                 with conn.begin():
                     if not flush and not self.is_sqlite:
                         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                    yield conn
+                    self._open.unit = _Open(conn, flush)
+                    try:
+                        yield conn
+                    finally:
+                        self._open.unit = None
             finally:
                 if not flush and self.is_sqlite:
                     raw.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
 
     @contextmanager
+    def _joined(self, outer: _Open, flush: bool) -> Iterator[Connection]:
+        """A write inside ``outer``: a savepoint, and ``outer``'s durability raised to
+        ``flush`` where the database allows it."""
+        if flush and not outer.flush:
+            if self.is_sqlite:
+                raise ConfigurationError("a write that waits for the disk cannot join one "
+                                         "that does not (SQLite)")
+            outer.conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
+            outer.flush = True
+        # on the driver: SQLAlchemy's own savepoints compile a statement each time
+        outer.depth += 1
+        name = f"dualcard_{outer.depth}"
+        driver = outer.conn.connection.dbapi_connection
+        assert driver is not None
+        _savepoint(driver, f"SAVEPOINT {name}")
+        try:
+            yield outer.conn
+        except BaseException:
+            _savepoint(driver, f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        finally:
+            _savepoint(driver, f"RELEASE SAVEPOINT {name}")
+            outer.depth -= 1
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read transaction (a consistent snapshot on both databases)."""
+        """A read transaction (a consistent snapshot on both databases); inside a write on
+        the same thread, that write's transaction (which sees its own changes)."""
+        outer: _Open | None = getattr(self._open, "unit", None)
+        if outer is not None:
+            yield outer.conn
+            return
         with self._schema_required(), self.engine.connect() as conn, conn.begin():
             yield conn
 
@@ -234,6 +294,18 @@ class Database:
         self.engine.dispose()
 
 
+def on_driver(conn: Connection, statement: str, params: Sequence[Any] = ()) -> Any:
+    """Run ``statement`` (plain SQL with ``?`` marks, each once per request on a hot path)
+    on the driver: SQLAlchemy's compiled-statement machinery costs more than the database
+    does for a one-row statement. Rows are read by position or by column name."""
+    return conn.exec_driver_sql(_marked(statement, conn.dialect.paramstyle), tuple(params))
+
+
+@pure_cache(maxsize=256)
+def _marked(statement: str, paramstyle: str) -> str:
+    return statement if paramstyle == "qmark" else statement.replace("?", "%s")
+
+
 def insert_rows(
     conn: Connection, table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
@@ -282,6 +354,14 @@ def _copy_rows(
 def _insert_sql(table: str, columns: tuple[str, ...], paramstyle: str, row_count: int) -> str:
     one = f"({', '.join(['?' if paramstyle == 'qmark' else '%s'] * len(columns))})"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * row_count)}"
+
+
+def _savepoint(driver: Any, statement: str) -> None:
+    cursor = driver.cursor()
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from host.backoffice.accounts import Account, AccountSpec
 from host.backoffice.assets import Asset
 from host.backoffice.clock import to_micros
-from host.backoffice.database import Database, chunked
+from host.backoffice.database import Database, chunked, on_driver
 from host.backoffice.errors import (
     BoundsViolationError,
     IdReusedError,
@@ -55,6 +55,8 @@ _RESOLUTION_STATUS = {
     TransferKind.EXPIRE_PENDING.value: HoldStatus.EXPIRED,
 }
 _MAX_RETRIES = 3
+#: every ``apply`` asks it first (one hold posted per authorisation does too): on the driver
+_DUE = f"SELECT transfer_id FROM {ledger_open_holds.name} WHERE expires_at <= ?"
 
 
 class Ledger:
@@ -264,10 +266,7 @@ class Ledger:
 
     @staticmethod
     def _due_hold_ids(conn: Connection, at_micros: int) -> set[str]:
-        query = select(ledger_open_holds.c.transfer_id).where(
-            ledger_open_holds.c.expires_at <= at_micros
-        )
-        return set(conn.execute(query).scalars())
+        return {row[0] for row in on_driver(conn, _DUE, (at_micros,))}
 
     @staticmethod
     def _hold_states(conn: Connection, pending_rows: dict[str, Any]) -> dict[str, HoldState]:

@@ -26,6 +26,11 @@ through these steps, and the first that fails answers it:
    the centre found the PIN right; an approved authorisation posts its hold, a reversal
    releases it (:mod:`.holds`), an advice is taken once.
 
+An authorisation (not a holder check) is handled in one write transaction from step 5
+on: the STAN, the issuer's record and the hold commit together, once, before the answer
+is sent; an error in step 6 undoes step 6 alone (a savepoint: the STAN stays taken) and
+answers its code; a transaction that fails to commit answers 96 and leaves nothing.
+
 Refusals at steps 2–5 reach no issuer and post nothing. Nothing raises out of
 :meth:`Connection.handle`: an unexpected error answers 96 (or, before a message is read,
 closes the connection) and is logged by its type only.
@@ -42,6 +47,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +109,13 @@ _REFUSALS: tuple[tuple[type[Exception], ResponseCode], ...] = (
 #: is let through and answered the same, and DE 7 may be older than the window (a
 #: terminal's store-and-forward queue sends them when the service is back)
 _ONCE_BY_RECORD = frozenset({MTI.REVERSAL, MTI.REVERSAL_REPEAT, MTI.ADVICE, MTI.ADVICE_REPEAT})
+
+
+def _one_unit(message: Message) -> bool:
+    """Whether the request is handled in one write transaction (:meth:`Connection._unit`):
+    an authorisation, not a holder check (whose tries wait for the disk on their own)."""
+    return message["t"] in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT) \
+        and not is_holder_check(message)
 
 
 def utc_now() -> dt.datetime:
@@ -204,7 +217,9 @@ class Connection:
             envelope = envelope_of(message, self.core.clock())
             trace.terminal, trace.stan = envelope.terminal_id, envelope.stan
             terminal = self._authenticate(raw, message, envelope)
-            self._admit(raw, message, envelope, terminal)
+            with self._unit(message):  # committed before the answer leaves
+                self._admit(raw, message, envelope, terminal)
+                reply = self._answer(message, envelope, terminal, trace)
         except MessageFormatError as exc:
             return self._refuse(message, _Refusal(ResponseCode.FORMAT_ERROR, str(exc)), trace)
         except _Refusal as refusal:
@@ -214,7 +229,17 @@ class Connection:
                               f"internal error {type(exc).__name__}", terminal)
             return self._refuse(message, failure, trace)
         assert terminal is not None  # _authenticate returned it
-        return sign(self._answer(message, envelope, terminal, trace), terminal.key)
+        return sign(reply, terminal.key)
+
+    def _unit(self, message: Message) -> AbstractContextManager[object]:
+        """One write transaction for an authorisation, from its STAN to its hold (the
+        writes of each step join it, :meth:`Database.write`): nothing of it is kept unless
+        all of it is, and one commit instead of three. It waits for the disk only when
+        the request carries an online PIN (a wrong try must be counted). Other requests
+        write in their steps' own transactions."""
+        if not _one_unit(message):
+            return nullcontext()
+        return self.core.services.db.write(flush="52" in message)
 
     def _authenticate(self, raw: bytes, message: Message, envelope: Envelope) -> TerminalKey:
         terminal = self.core.terminals.get(envelope.terminal_id)
@@ -264,7 +289,8 @@ class Connection:
                 trace: _Trace) -> Message:
         """The handler's answer to an admitted request; a refusal code for its errors."""
         try:
-            reply = self._dispatch(message, envelope, terminal)
+            with self._unit(message):  # inside the request's: undone alone, STAN kept
+                reply = self._dispatch(message, envelope, terminal)
         except Exception as exc:
             code = exc.code if isinstance(exc, ReversalRefusedError) else next(
                 (c for kind, c in _REFUSALS if isinstance(exc, kind)),

@@ -26,11 +26,11 @@ A reversal (:meth:`AuthorisationHolds.reverse`) is matched by the terminal that 
 
 Advices (:meth:`AuthorisationHolds.take_advice`) are taken once by terminal, STAN and DE 7.
 
-A hold is written without waiting for the disk (``Database.write(flush=False)``), as the
-issuer's record of the approval before it is: lost in a power cut, it goes with that
-record (SQLite's log keeps commits in order), and the approval was never made as far as
-the service knows; a reversal of it is then answered with nothing to release. Reversals
-and advices wait for the disk.
+A hold is written without waiting for the disk (``Database.write(flush=False)``), in the
+transaction of the issuer's record of the approval (the service handles an authorisation
+in one, :mod:`.core`): lost in a power cut, it goes with that record, and the approval
+was never made as far as the service knows; a reversal of it is then answered with
+nothing to release. Reversals and advices wait for the disk.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from sqlalchemy import Connection, text
 from apdu_specs.errors import RemoteError
 from host.backoffice.authorisations import authorisation_by_arqc
 from host.backoffice.clock import to_micros
+from host.backoffice.database import on_driver
 from host.backoffice.members import Role, account_id
 from host.backoffice.schema import FORMAT_VERSION
 from host.backoffice.transfers import Source, SourceKind, Transfer
@@ -65,12 +66,12 @@ HOLD_LIFETIME = dt.timedelta(days=7)
 
 _TABLE = svc_authorisations.name
 _KEY = "terminal_id = :terminal_id AND stan = :stan AND sent_at = :sent_at"
-_INSERT = text(f"INSERT INTO {_TABLE} (terminal_id, stan, sent_at, arqc, amount, "
-               "authorisation_id, hold_id, reversed_at, created_at, format_version) VALUES "
-               "(:terminal_id, :stan, :sent_at, :arqc, :amount, :authorisation_id, :hold_id, "
-               ":reversed_at, :now, :version) ON CONFLICT DO NOTHING")
-_ROW = text(f"SELECT arqc, amount, authorisation_id, hold_id, reversed_at FROM {_TABLE} "
-            f"WHERE {_KEY}")
+# on the driver (:func:`on_driver`): once or twice per authorisation; "?" in _KEY's order
+_INSERT = (f"INSERT INTO {_TABLE} (terminal_id, stan, sent_at, arqc, amount, "
+           "authorisation_id, hold_id, reversed_at, created_at, format_version) VALUES "
+           "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+_ROW = (f"SELECT arqc, amount, authorisation_id, hold_id, reversed_at FROM {_TABLE} "
+        "WHERE terminal_id = ? AND stan = ? AND sent_at = ?")
 _REVERSE = text(f"UPDATE {_TABLE} SET reversed_at = :now WHERE {_KEY} AND reversed_at IS NULL")
 _NO_HOLD = text(f"UPDATE {_TABLE} SET hold_id = NULL WHERE {_KEY}")
 _ADVICE = text(f"INSERT INTO {svc_advices.name} (terminal_id, stan, sent_at, kind, details, "
@@ -117,7 +118,7 @@ class AuthorisationHolds:
     def reversed_before(self, terminal_id: str, stan: int, sent_at: dt.datetime) -> bool:
         """Whether a reversal of this request came first (refuse it: 68)."""
         with self.services.db.read() as conn:
-            row = conn.execute(_ROW, _key(terminal_id, stan, sent_at)).first()
+            row = on_driver(conn, _ROW, _key_row(terminal_id, stan, sent_at)).first()
         return row is not None and row.reversed_at is not None
 
     def hold(self, terminal: TerminalKey, stan: int, sent_at: dt.datetime, arqc: bytes, *,
@@ -130,10 +131,9 @@ class AuthorisationHolds:
             if record is None:
                 return None
             hold_id = f"hold-{record.id}" if record.approved else None
-            taken = conn.execute(_INSERT, {**key, "arqc": arqc, "amount": record.amount,
-                                           "authorisation_id": record.id, "hold_id": hold_id,
-                                           "reversed_at": None, "now": to_micros(now),
-                                           "version": FORMAT_VERSION}).rowcount == 1
+            taken = on_driver(conn, _INSERT, (
+                *key.values(), arqc, record.amount, record.id, hold_id, None, to_micros(now),
+                FORMAT_VERSION)).rowcount == 1
             if not taken or hold_id is None:
                 return None  # reversed before (or noted by a repeat): never held twice
             transfer = Transfer.hold(
@@ -154,16 +154,15 @@ class AuthorisationHolds:
         terminal = reversal.terminal
         key = _key(terminal.terminal_id, reversal.stan, reversal.sent_at)
         with self.services.db.write() as conn:
-            row = conn.execute(_ROW, key).first()
+            row = on_driver(conn, _ROW, tuple(key.values())).first()
             if row is None:
                 self._not_another_terminals(conn, reversal)
-                if conn.execute(_INSERT, {**key, "arqc": reversal.arqc,
-                                          "amount": reversal.amount, "authorisation_id": None,
-                                          "hold_id": None, "reversed_at": to_micros(now),
-                                          "now": to_micros(now),
-                                          "version": FORMAT_VERSION}).rowcount == 1:
+                if on_driver(conn, _INSERT, (
+                        *key.values(), reversal.arqc, reversal.amount, None, None,
+                        to_micros(now), to_micros(now), FORMAT_VERSION)).rowcount == 1:
                     return ReversalOutcome.NOTHING_TO_REVERSE
-                row = conn.execute(_ROW, key).one()  # its authorisation came meanwhile
+                # its authorisation came meanwhile
+                row = on_driver(conn, _ROW, tuple(key.values())).one()
             if (reversal.arqc not in (None, bytes(row.arqc or b""))
                     or reversal.amount != row.amount):
                 raise ReversalRefusedError(ResponseCode.INVALID_TRANSACTION,
@@ -204,4 +203,9 @@ class AuthorisationHolds:
 
 
 def _key(terminal_id: str, stan: int, sent_at: dt.datetime) -> dict[str, Any]:
+    """The row's key by name, in ``_KEY``'s order (its values are ``_ROW``'s marks)."""
     return {"terminal_id": terminal_id, "stan": stan, "sent_at": to_micros(sent_at)}
+
+
+def _key_row(terminal_id: str, stan: int, sent_at: dt.datetime) -> tuple[Any, ...]:
+    return tuple(_key(terminal_id, stan, sent_at).values())

@@ -4,8 +4,12 @@ A request's DE 7 (transmission time) must be within ``window`` of the service's 
 its STAN (DE 11) must not be live for its terminal: a STAN stays taken while the DE 7 of
 the request that took it is inside the window, so a copy sent later is either stale or a
 duplicate. The STAN is taken in the database *before* anything is decided
-(:meth:`ReplayGuard.reserve`), in its own write transaction, so two service processes
-serving the same terminal cannot both act on one request.
+(:meth:`ReplayGuard.reserve`), first in the write transaction the request is handled in
+(its own for most requests; an authorisation's also holds the issuer's record and the
+hold, :mod:`.core`), so two service processes serving the same terminal cannot both act
+on one request: the second waits for the first's commit (SQLite's write lock, the row's
+lock on PostgreSQL) and then finds the STAN taken. A request whose transaction never
+commits (a crash) leaves its STAN free for its repeat.
 
 The row keeps the request's ``digest`` (its bytes without MTI and MAC): a repeat (0101)
 is the same request again, and the handler answers it from the issuer's own record
@@ -19,35 +23,23 @@ once more, as the lost original was; the ARQC it carries is still answered once 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import Connection, delete
+from sqlalchemy import delete
 
-from apdu_specs.caches import pure_cache
 from host.backoffice.clock import from_micros, to_micros
-from host.backoffice.database import Database
+from host.backoffice.database import Database, on_driver
 from host.backoffice.schema import FORMAT_VERSION
 
 from .schema import svc_seen_messages
 
 __all__ = ["ReplayGuard"]
 
-# Plain SQL on the driver: this runs once per request, and SQLAlchemy's compiled-statement
-# machinery would cost more than the database does. "?" becomes the driver's mark.
+# Plain SQL on the driver (:func:`on_driver`): this runs once per request.
 _TABLE = svc_seen_messages.name
 _CLAIM = (f"INSERT INTO {_TABLE} (terminal_id, stan, sent_at, digest, format_version) "
           "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 _HOLDER = f"SELECT sent_at, digest FROM {_TABLE} WHERE terminal_id = ? AND stan = ?"
 _FREE = f"DELETE FROM {_TABLE} WHERE terminal_id = ? AND stan = ?"
-
-
-@pure_cache(maxsize=64)
-def _sql(statement: str, paramstyle: str) -> str:
-    return statement if paramstyle == "qmark" else statement.replace("?", "%s")
-
-
-def _run(conn: Connection, statement: str, params: tuple[object, ...]) -> Any:
-    return conn.exec_driver_sql(_sql(statement, conn.dialect.paramstyle), params)
 
 
 class ReplayGuard:
@@ -67,13 +59,13 @@ class ReplayGuard:
         key = (terminal_id, stan)
         row = (terminal_id, stan, to_micros(sent_at), digest, FORMAT_VERSION)
         with self.db.write(flush=False) as conn:
-            if _run(conn, _CLAIM, row).rowcount == 1:
+            if on_driver(conn, _CLAIM, row).rowcount == 1:
                 return None
-            held = _run(conn, _HOLDER, key).first()
+            held = on_driver(conn, _HOLDER, key).first()
             if held is not None and from_micros(held[0]) + self.window >= now:
                 return bytes(held[1])
-            _run(conn, _FREE, key)  # it left the window: the STAN is free again
-            _run(conn, _CLAIM, row)
+            on_driver(conn, _FREE, key)  # it left the window: the STAN is free again
+            on_driver(conn, _CLAIM, row)
         return None
 
     def purge(self, now: dt.datetime) -> int:

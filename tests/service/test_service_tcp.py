@@ -16,11 +16,10 @@ from host.payment.issuer import Decision
 from host.pos import ARPCRejectedError, Journal, Terminal, TxnStatus
 from host.pos.link import PaymentMethod
 from host.pos.network_link import NetworkLink, ServiceRefusedError
-from host.service.core import ServiceCore
+from host.service.core import Connection, ServiceCore
 from host.service.iso8583 import MTI, NetworkCode, ResponseCode
 from host.service.mac import sign, verify
 from host.service.messages import Envelope, authorisation_request, network_request
-from host.service.replay import ReplayGuard
 from host.service.tcp_server import ISOServer, serve_in_thread
 from host.testing.personalise import SAMPLE
 from tests.pos.conftest import MERCHANT, PIN, Clock, make_link, make_terminal
@@ -189,18 +188,25 @@ def test_the_card_checks_the_arpc_that_came_over_the_network(host: Host, sim_car
 # -- retries --------------------------------------------------------------------------------
 
 
-class _GatedReplay(ReplayGuard):
-    """Lets ``gate`` open once a STAN is asked for a second time (the repeat arrived)."""
+class _GatedCore(ServiceCore):
+    """Lets ``gate`` open once a repeat (0101) reaches the service: it waits for the
+    original's transaction, then finds the STAN held by the same request."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, gate: threading.Event, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.gate = threading.Event()
+        self.gate = gate
 
-    def reserve(self, *args: Any, **kwargs: Any) -> Any:
-        seen = super().reserve(*args, **kwargs)
-        if seen is not None:
-            self.gate.set()
-        return seen
+    def connection(self, peer: str = "", *, certified: str | None = None) -> Connection:
+        return _GatedConnection(self, peer, certified)
+
+
+class _GatedConnection(Connection):
+    core: _GatedCore
+
+    def handle(self, raw: bytes) -> bytes | None:
+        if raw[:4] == MTI.AUTHORISATION_REPEAT.encode():
+            self.core.gate.set()
+        return super().handle(raw)
 
 
 @dataclasses.dataclass
@@ -227,9 +233,9 @@ class _SlowServices(_RogueServices):
 
 def test_a_request_not_answered_in_time_is_repeated_with_its_stan_and_answered_once(
         host: Host, card: Any) -> None:
-    replay = _GatedReplay(host.office.db)
-    slow = ServiceCore(_SlowServices(host.core.services, replay.gate),  # type: ignore[arg-type]
-                       replay=replay)
+    gate = threading.Event()
+    slow = _GatedCore(_SlowServices(host.core.services, gate),  # type: ignore[arg-type]
+                      gate=gate)
     chip, request = arqc_request(card, 30_00)
     with serve_in_thread(ISOServer(slow, workers=2)) as address, \
             NetworkLink(*address, merchant=MERCHANT, key=host.terminal.key, timeout=0.2,

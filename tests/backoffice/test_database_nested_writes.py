@@ -1,0 +1,89 @@
+"""A write opened inside another on the same thread joins it: one transaction, each inner
+write a savepoint undone alone on error; reads inside see the write's own changes; a
+write's durability is its outermost one's. On both databases."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from host.backoffice.database import Database, on_driver
+from host.backoffice.errors import ConfigurationError
+
+
+@pytest.fixture
+def db(db_url: str) -> Database:
+    database = Database(db_url, ledger=False)
+    with database.write() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+    yield database
+    database.dispose()
+
+
+def _xs(conn: Connection) -> list[int]:
+    return [row[0] for row in on_driver(conn, "SELECT x FROM t ORDER BY x")]
+
+
+def _committed(db: Database) -> list[int]:
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.extend(_read(db)))  # another connection
+    thread.start()
+    thread.join()
+    return result
+
+
+def _read(db: Database) -> list[int]:
+    with db.read() as conn:
+        return _xs(conn)
+
+
+def test_an_inner_write_that_fails_is_undone_alone_and_the_outer_commits(db: Database) -> None:
+    with db.write() as outer:
+        on_driver(outer, "INSERT INTO t VALUES (?)", (1,))
+        with pytest.raises(ZeroDivisionError), db.write() as inner:
+            assert inner is outer
+            on_driver(inner, "INSERT INTO t VALUES (?)", (2,))
+            raise ZeroDivisionError
+        with db.write() as inner:
+            on_driver(inner, "INSERT INTO t VALUES (?)", (3,))
+        with db.read() as seen:  # the transaction's own changes
+            assert _xs(seen) == [1, 3]
+        assert _committed(db) == []  # nothing seen outside before the commit
+    assert _committed(db) == [1, 3]
+
+
+def test_a_failed_statement_inside_an_inner_write_leaves_the_outer_usable(db: Database) -> None:
+    with db.write() as outer:
+        on_driver(outer, "INSERT INTO t VALUES (?)", (1,))
+        with pytest.raises(IntegrityError), db.write() as inner:
+            on_driver(inner, "INSERT INTO t VALUES (?)", (1,))  # PostgreSQL: aborts it
+        on_driver(outer, "INSERT INTO t VALUES (?)", (2,))
+    assert _committed(db) == [1, 2]
+
+
+def test_an_outer_write_that_fails_undoes_its_inner_ones(db: Database) -> None:
+    with pytest.raises(ZeroDivisionError), db.write() as outer:
+        with db.write() as inner:
+            on_driver(inner, "INSERT INTO t VALUES (?)", (1,))
+        on_driver(outer, "INSERT INTO t VALUES (?)", (2,))
+        raise ZeroDivisionError
+    assert _committed(db) == []
+    with db.write() as conn:  # the thread has no transaction left open
+        on_driver(conn, "INSERT INTO t VALUES (?)", (3,))
+    assert _committed(db) == [3]
+
+
+def test_a_write_waiting_for_the_disk_joins_one_that_does_not_only_where_it_can(
+        db: Database) -> None:
+    with db.write(flush=False) as outer:
+        on_driver(outer, "INSERT INTO t VALUES (?)", (1,))
+        if db.is_sqlite:
+            with pytest.raises(ConfigurationError, match="disk"), db.write():
+                pass
+        else:  # PostgreSQL raises the outer's durability
+            with db.write() as inner:
+                on_driver(inner, "INSERT INTO t VALUES (?)", (2,))
+    assert _committed(db) == ([1] if db.is_sqlite else [1, 2])
