@@ -1,0 +1,13 @@
+"""An example merchant web shop and the online order flow (F24): the holder logs in, swipes
+the card at the personal reader, the authentication centre checks PIN, address and credit,
+the order is held in escrow through the payment gateway, arrives at the merchant, prints,
+and is released on delivery."""
+
+from .errors import LoginError, OrderRefusedError, ShopError
+from .flow import Checkout, PlacedOrder, Swipe, place_code_order, place_order, print_order, swipe
+from .store import ShopOrder, ShopStore
+from .terminal import MerchantTerminal
+
+__all__ = ["Checkout", "LoginError", "MerchantTerminal", "OrderRefusedError", "PlacedOrder",
+           "ShopError", "ShopOrder", "ShopStore", "Swipe", "place_code_order", "place_order",
+           "print_order", "swipe"]
