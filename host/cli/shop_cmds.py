@@ -23,10 +23,10 @@ from ..service.mac import read_key_file
 from ..service.pin_keys import read_pin_key_file
 from ..shop import (
     Checkout,
-    LoginError,
+    GatewayRefusalError,
     MerchantTerminal,
-    OrderRefusedError,
     ShopError,
+    ShopLoginError,
     ShopStore,
     place_order,
     print_order,
@@ -41,9 +41,9 @@ from .personal_reader_cmds import _aid, _connect
 
 __all__ = ["shop"]
 
-register_error(LoginError, ExitCode.AUTHENTICATION)
+register_error(ShopLoginError, ExitCode.AUTHENTICATION)
 register_error(ShopError, ExitCode.USAGE)
-register_error(OrderRefusedError, ExitCode.FAILURE)
+register_error(GatewayRefusalError, ExitCode.FAILURE)
 
 _SHOP = click.option("--shop", "shop_dir", type=click.Path(file_okay=False), required=True,
                      help="the shop's directory (accounts, orders)")

@@ -3,11 +3,23 @@ the card at the personal reader, the authentication centre checks PIN, address a
 the order is held in escrow through the payment gateway, arrives at the merchant, prints,
 and is released on delivery."""
 
-from .errors import LoginError, OrderRefusedError, ShopError
+from .errors import GatewayRefusalError, ShopError, ShopLoginError
 from .flow import Checkout, PlacedOrder, Swipe, place_code_order, place_order, print_order, swipe
 from .store import ShopOrder, ShopStore
 from .terminal import MerchantTerminal
 
-__all__ = ["Checkout", "LoginError", "MerchantTerminal", "OrderRefusedError", "PlacedOrder",
-           "ShopError", "ShopOrder", "ShopStore", "Swipe", "place_code_order", "place_order",
-           "print_order", "swipe"]
+__all__ = [
+           "Checkout",
+           "GatewayRefusalError",
+           "MerchantTerminal",
+           "PlacedOrder",
+           "ShopError",
+           "ShopLoginError",
+           "ShopOrder",
+           "ShopStore",
+           "Swipe",
+           "place_code_order",
+           "place_order",
+           "print_order",
+           "swipe",
+]

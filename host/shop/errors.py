@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from apdu_specs.errors import LocalError, RemoteError
 
-__all__ = ["LoginError", "OrderRefusedError", "ShopError"]
+__all__ = ["GatewayRefusalError", "ShopError", "ShopLoginError"]
 
 
 class ShopError(LocalError):
     """The shop's own refusal (an unknown order, a file that is not the shop's)."""
 
 
-class LoginError(LocalError):
+class ShopLoginError(LocalError):
     """A member id and password that do not match an account of the shop."""
 
 
-class OrderRefusedError(RemoteError):
+class GatewayRefusalError(RemoteError):
     """The authentication centre or the gateway refused the order; ``reason`` says why."""
 
     def __init__(self, reason: str, message: str) -> None:

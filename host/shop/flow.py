@@ -25,7 +25,7 @@ from host.backoffice.centre import Condition, OrderRequest, SettlementCentre
 from host.reader import BindingClient, PersonalReader
 from host.slips import Item, Slip, SlipKind, encode_escpos, encode_pdf
 
-from .errors import OrderRefusedError, ShopError
+from .errors import GatewayRefusalError, ShopError
 from .store import Account, ShopOrder, ShopStore
 from .terminal import MerchantTerminal
 
@@ -92,13 +92,13 @@ def _check_holder(terminal: MerchantTerminal, checkout: Checkout, card: Swipe) -
         "address": {"street": address.street, "postcode": address.postcode,
                     "city": address.city}})
     if answer["pin"] != "00":
-        raise OrderRefusedError("pin", f"the holder check refused the PIN ({answer['pin']}: "
+        raise GatewayRefusalError("pin", f"the holder check refused the PIN ({answer['pin']}: "
                                 f"{answer['reason']})")
     if answer["address"] != "Y":
-        raise OrderRefusedError("address_not_on_file", f"delivery address {address.street!r} "
+        raise GatewayRefusalError("address_not_on_file", f"delivery address {address.street!r} "
                                 f"is not the holder's on file ({answer['address']})")
     if answer["code"] != "00":
-        raise OrderRefusedError("over_credit_line", f"{checkout.amount} fen is over what the "
+        raise GatewayRefusalError("over_credit_line", f"{checkout.amount} fen is over what the "
                                 f"holder's credit line leaves ({answer['credit']})")
 
 
@@ -149,7 +149,7 @@ def print_order(terminal: MerchantTerminal, store: ShopStore, order_id: str,
     order = store.order(order_id)
     status, payment = terminal.call("GET", f"/v1/payments/{order_id}")
     if status != 200:
-        raise OrderRefusedError("not_this_merchants", f"order {order_id} is not a payment of "
+        raise GatewayRefusalError("not_this_merchants", f"order {order_id} is not a payment of "
                                 f"terminal {terminal.terminal_id}'s merchant")
     slip = _slip(order, str(payment["merchant"]))
     out = Path(directory)

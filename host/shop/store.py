@@ -13,7 +13,7 @@ from typing import Any
 
 from host.slips import Item
 
-from .errors import LoginError, ShopError
+from .errors import ShopError, ShopLoginError
 
 __all__ = ["CATALOGUE", "Account", "ShopOrder", "ShopStore"]
 
@@ -84,11 +84,11 @@ class ShopStore:
         raw = self._accounts().get(member_id)
         if raw is None:
             _digest(password, b"\0" * 16)  # the same work for an unknown id
-            raise LoginError("member id or password wrong")
+            raise ShopLoginError("member id or password wrong")
         account = Account(**raw)
         if not hmac.compare_digest(_digest(password, bytes.fromhex(account.salt)),
                                    account.digest):
-            raise LoginError("member id or password wrong")
+            raise ShopLoginError("member id or password wrong")
         return account
 
     # -- orders -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import httpx
 
 from host.service import http_auth
 
-from .errors import OrderRefusedError
+from .errors import GatewayRefusalError
 
 __all__ = ["MerchantTerminal"]
 
@@ -43,7 +43,7 @@ class MerchantTerminal:
                               timeout=self.timeout)
         expected = http_auth.response_mac(self.key, signed, reply.status_code, reply.content)
         if not http_auth.mac_matches(expected, reply.headers.get(http_auth.MAC, "")):
-            raise OrderRefusedError("bad_answer", f"the service's answer to {method} {target} "
+            raise GatewayRefusalError("bad_answer", f"the service's answer to {method} {target} "
                                     f"({reply.status_code}) carries no valid MAC")
         return reply.status_code, dict(reply.json())
 
@@ -53,6 +53,6 @@ class MerchantTerminal:
         status, answer = self.call(method, target, doc)
         if status != 200:
             error = answer.get("error", {})
-            raise OrderRefusedError(str(error.get("reason") or error.get("code", status)),
+            raise GatewayRefusalError(str(error.get("reason") or error.get("code", status)),
                                     str(error.get("message", f"HTTP {status}")))
         return answer

@@ -37,7 +37,7 @@ from host.backoffice.errors import ValidationError
 from host.reader import BindingClient, PersonalReader
 from host.slips import Item, money
 
-from .errors import LoginError
+from .errors import ShopLoginError
 from .flow import Checkout, place_order, print_order, swipe
 from .store import CATALOGUE, ShopStore
 from .terminal import MerchantTerminal
@@ -121,7 +121,7 @@ def login(site: ShopSite) -> Callable[[Request], Any]:
         try:
             account = await run_in_threadpool(site.store.login, form.get("member_id", ""),
                                               form.get("password", ""))
-        except LoginError as exc:
+        except ShopLoginError as exc:
             return _page("Alliance Shop: log in", _login_form(str(exc)), 401)
         token = secrets.token_urlsafe(24)
         site.sessions[token] = {"account": account, "basket": {}}

@@ -14,8 +14,8 @@ from host.backoffice.centre import ReleaseBy
 from host.reader.errors import CardNotBoundHereError
 from host.shop import (
     Checkout,
-    LoginError,
-    OrderRefusedError,
+    GatewayRefusalError,
+    ShopLoginError,
     Swipe,
     place_code_order,
     place_order,
@@ -82,7 +82,7 @@ def test_a_code_order_is_released_by_the_holders_code(shop: Shop) -> None:
 
 def test_a_wrong_password_does_not_log_in(shop: Shop) -> None:
     for member, password in (("zhang", "not-the-password"), ("nobody", PASSWORD)):
-        with pytest.raises(LoginError):
+        with pytest.raises(ShopLoginError):
             shop.store.login(member, password)
 
 
@@ -97,7 +97,7 @@ def _nothing_held(shop: Shop, order_id: str) -> None:
 
 def test_an_address_not_on_file_is_refused(shop: Shop) -> None:
     elsewhere = DeliveryAddress("1 Other Street", "100020", "Beijing")
-    with pytest.raises(OrderRefusedError) as refused:
+    with pytest.raises(GatewayRefusalError) as refused:
         place_order(shop.terminal, shop.store, "shop-a",
                     _checkout(shop, "WEB-0004", address=elsewhere), _swipe(shop))
     assert refused.value.reason == "address_not_on_file"
@@ -105,7 +105,7 @@ def test_an_address_not_on_file_is_refused(shop: Shop) -> None:
 
 
 def test_an_order_over_the_credit_line_is_refused(shop: Shop) -> None:
-    with pytest.raises(OrderRefusedError) as refused:
+    with pytest.raises(GatewayRefusalError) as refused:
         place_order(shop.terminal, shop.store, "shop-a",
                     _checkout(shop, "WEB-0005", quantity=200), _swipe(shop))
     assert refused.value.reason == "over_credit_line"
@@ -113,7 +113,7 @@ def test_an_order_over_the_credit_line_is_refused(shop: Shop) -> None:
 
 
 def test_a_wrong_pin_is_refused(shop: Shop) -> None:
-    with pytest.raises(OrderRefusedError) as refused:
+    with pytest.raises(GatewayRefusalError) as refused:
         place_order(shop.terminal, shop.store, "shop-a", _checkout(shop, "WEB-0006"),
                     _swipe(shop, pin="9999"))
     assert refused.value.reason == "pin"
@@ -140,7 +140,7 @@ def test_a_guessed_release_code_locks(shop: Shop) -> None:
 
 def test_a_merchant_cannot_print_another_merchants_order(shop: Shop, tmp_path: Path) -> None:
     place_order(shop.terminal, shop.store, "shop-a", _checkout(shop, "WEB-0008"), _swipe(shop))
-    with pytest.raises(OrderRefusedError) as refused:
+    with pytest.raises(GatewayRefusalError) as refused:
         print_order(shop.other, shop.store, "WEB-0008", tmp_path / "b-printed")
     assert refused.value.reason == "not_this_merchants"
     assert not (tmp_path / "b-printed").exists()
