@@ -7,7 +7,8 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import asdict, dataclass
+import threading
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ CATALOGUE: dict[str, Item] = {
     "book": Item("Field guide to birds", 1, 8800),
 }
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+#: wrong passwords in a row that lock an account until an operator sets a new password
+MAX_FAILURES = 5
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Account:
     name: str
     salt: str
     digest: str
+    failures: int = 0  #: wrong passwords in a row (locked at :data:`MAX_FAILURES`)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ def _digest(password: str, salt: bytes) -> str:
 class ShopStore:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
+        self._lock = threading.Lock()  # one process's threads; one shop process per directory
         (self.directory / "orders").mkdir(parents=True, exist_ok=True)
 
     def __repr__(self) -> str:
@@ -74,22 +79,36 @@ class ShopStore:
             raise ShopError("a password needs at least 8 characters")
         salt = os.urandom(16)
         account = Account(member_id, card_id, name, salt.hex(), _digest(password, salt))
-        accounts = {**self._accounts(), member_id: asdict(account)}
+        with self._lock:
+            self._put(account)
+        return account
+
+    def _put(self, account: Account) -> None:
+        accounts = {**self._accounts(), account.member_id: asdict(account)}
         path = self.directory / "accounts.json"
         path.write_text(json.dumps(accounts, indent=1))
         path.chmod(0o600)
-        return account
 
     def login(self, member_id: str, password: str) -> Account:
-        raw = self._accounts().get(member_id)
-        if raw is None:
-            _digest(password, b"\0" * 16)  # the same work for an unknown id
+        """The account if the password is right; a wrong one is counted, and after
+        :data:`MAX_FAILURES` in a row the account is locked (a right one then fails too)."""
+        with self._lock:
+            raw = self._accounts().get(member_id)
+            if raw is None:
+                _digest(password, b"\0" * 16)  # the same work for an unknown id
+                raise ShopLoginError("member id or password wrong")
+            account = Account(**raw)
+            if account.failures >= MAX_FAILURES:
+                raise ShopLoginError(f"account {member_id} is locked: an operator must set a "
+                                     "new password")
+            right = hmac.compare_digest(_digest(password, bytes.fromhex(account.salt)),
+                                        account.digest)
+            failures = 0 if right else account.failures + 1
+            if failures != account.failures:
+                self._put(replace(account, failures=failures))
+        if not right:
             raise ShopLoginError("member id or password wrong")
-        account = Account(**raw)
-        if not hmac.compare_digest(_digest(password, bytes.fromhex(account.salt)),
-                                   account.digest):
-            raise ShopLoginError("member id or password wrong")
-        return account
+        return replace(account, failures=0)
 
     # -- orders -----------------------------------------------------------------------------
 

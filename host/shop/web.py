@@ -45,6 +45,8 @@ from .terminal import MerchantTerminal
 __all__ = ["ReaderSlot", "ShopSite", "serve_in_thread", "shop_app"]
 
 _COOKIE = "dualcard_shop"
+#: how long a login lasts
+SESSION_SECONDS = 30 * 60
 
 
 @dataclass
@@ -84,7 +86,13 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _session(site: ShopSite, request: Request) -> dict[str, Any] | None:
-    return site.sessions.get(request.cookies.get(_COOKIE, ""))
+    """The logged-in holder's session, while it is younger than :data:`SESSION_SECONDS`."""
+    token = request.cookies.get(_COOKIE, "")
+    session = site.sessions.get(token)
+    if session is not None and time.monotonic() - session["since"] > SESSION_SECONDS:
+        del site.sessions[token]
+        return None
+    return session
 
 
 # -- the holder's pages ---------------------------------------------------------------------
@@ -124,7 +132,7 @@ def login(site: ShopSite) -> Callable[[Request], Any]:
         except ShopLoginError as exc:
             return _page("Alliance Shop: log in", _login_form(str(exc)), 401)
         token = secrets.token_urlsafe(24)
-        site.sessions[token] = {"account": account, "basket": {}}
+        site.sessions[token] = {"account": account, "basket": {}, "since": time.monotonic()}
         response = RedirectResponse("/", 303)
         response.set_cookie(_COOKIE, token, httponly=True, samesite="strict")
         return response

@@ -22,7 +22,7 @@ from host.shop import (
     print_order,
     swipe,
 )
-from host.shop.store import CATALOGUE
+from host.shop.store import CATALOGUE, MAX_FAILURES
 from host.slips import Item, decode_escpos
 from tests.reader.helpers import AID, READER_B, client, reader
 
@@ -151,3 +151,13 @@ def test_a_card_in_an_unbound_reader_places_nothing(shop: Shop) -> None:
     with pytest.raises(CardNotBoundHereError):
         swipe(stranger, client(shop.card), AID, PIN, ZPK)
     assert shop.store.orders() == []
+
+
+def test_wrong_passwords_lock_the_account_until_a_new_one_is_set(shop: Shop) -> None:
+    for _ in range(MAX_FAILURES):
+        with pytest.raises(ShopLoginError, match="password wrong"):
+            shop.store.login("zhang", "not-the-password")
+    with pytest.raises(ShopLoginError, match="locked"):
+        shop.store.login("zhang", PASSWORD)
+    shop.store.set_account("zhang", shop.account.card_id, shop.account.name, "a-new-password")
+    assert shop.store.login("zhang", "a-new-password").member_id == "zhang"
