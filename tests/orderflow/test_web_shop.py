@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from host.shop import web
 from host.shop.web import ReaderSlot, ShopSite, serve_in_thread, shop_app
 from tests.reader.helpers import AID, READER_B, client, reader
 
@@ -81,3 +82,11 @@ def test_a_card_in_an_unbound_reader_orders_nothing(shop: Shop, tmp_path: Path) 
         refused = _order(browser)
     assert refused.status_code == 422 and "not bound to reader" in refused.text
     assert shop.store.orders() == []
+
+
+def test_an_old_login_is_forgotten(browser: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    _log_in_and_fill(browser, "tea")
+    assert "Basket" in browser.get("/").text
+    monkeypatch.setattr(web, "SESSION_SECONDS", -1)
+    assert "log in" in browser.get("/").text
+    assert browser.post("/basket", data={"item": "tea"}).status_code == 400
