@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from host.shop import web
 from host.shop.web import ReaderSlot, ShopSite, serve_in_thread, shop_app
@@ -90,3 +92,23 @@ def test_an_old_login_is_forgotten(browser: httpx.Client, monkeypatch: pytest.Mo
     monkeypatch.setattr(web, "SESSION_SECONDS", -1)
     assert "log in" in browser.get("/").text
     assert browser.post("/basket", data={"item": "tea"}).status_code == 400
+
+
+_FIELD = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+
+
+def test_any_checkout_form_answers_a_page_never_an_error_of_the_shop(
+        browser: httpx.Client) -> None:
+    _log_in_and_fill(browser, "book")
+
+    @settings(max_examples=40, deadline=None)
+    @given(form=st.dictionaries(st.sampled_from(["street", "postcode", "city", "condition",
+                                                 "release_at", "pin"]), _FIELD))
+    def check(form: dict[str, str]) -> None:
+        browser.post("/basket", data={"item": "book"})
+        answer = browser.post("/checkout", data=form)
+        assert answer.status_code in (200, 422), answer.text
+        if answer.status_code == 422:
+            assert "id='reason'" in answer.text
+
+    check()
