@@ -25,9 +25,12 @@ from ..shop import (
     Checkout,
     GatewayRefusalError,
     MerchantTerminal,
+    PlacedOrder,
     ShopError,
     ShopLoginError,
     ShopStore,
+    Swipe,
+    place_code_order,
     place_order,
     print_order,
     swipe,
@@ -114,8 +117,12 @@ def _checkout(shop_dir: str, member_id: str, password: str, items: tuple[str, ..
 @click.option("--street", required=True)
 @click.option("--postcode", required=True)
 @click.option("--city", default="")
-@click.option("--condition", type=click.Choice(["acceptance", "date"]), default="acceptance",
-              show_default=True, help="what releases the money to the merchant")
+@click.option("--condition", type=click.Choice(["acceptance", "date", "code"]),
+              default="acceptance", show_default=True,
+              help="what releases the money to the merchant (code: the holder's side places "
+                   "it at the settlement centre, --db)")
+@click.option("--db", "db_url", default=None, metavar="URL",
+              help="the settlement centre's database, for a code order (the holder's session)")
 @click.option("--release-at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z"]), default=None,
               help="the release date of a date order")
 @click.option("--order-id", default=None, help="the order id (default: a new one)")
@@ -128,8 +135,11 @@ def _checkout(shop_dir: str, member_id: str, password: str, items: tuple[str, ..
 def order_cmd(shop_dir: str, service: str, terminal_key: str, merchant_id: str,
               member_id: str, password: str, items: tuple[str, ...], street: str,
               postcode: str, city: str, condition: str, release_at: dt.datetime | None,
-              order_id: str | None, reader: str | None, keys_path: str, zpk_file: str) -> None:
+              db_url: str | None, order_id: str | None, reader: str | None, keys_path: str,
+              zpk_file: str) -> None:
     """[!] Log in, swipe at the personal reader, type the PIN, and order."""
+    if (condition == "code") != (db_url is not None):
+        raise click.UsageError("--db goes with a code order, and only with it")
     checkout = _checkout(shop_dir, member_id, password, items,
                          DeliveryAddress(street, postcode, city), condition, release_at, order_id)
     personal = PersonalReader(ReaderKeyStore.load(keys_path))
@@ -139,10 +149,27 @@ def order_cmd(shop_dir: str, service: str, terminal_key: str, merchant_id: str,
         aid = _aid(client, None)
         pin = click.prompt("PIN", hide_input=True, err=True)
         card = swipe(personal, client, aid, pin, zpk)
-    placed = place_order(_terminal(service, terminal_key), ShopStore(shop_dir), merchant_id,
-                         checkout, card)
+    terminal, store = _terminal(service, terminal_key), ShopStore(shop_dir)
+    if db_url is None:
+        placed = place_order(terminal, store, merchant_id, checkout, card)
+    else:
+        placed = _code_order(db_url, terminal, store, merchant_id, checkout, card)
     click.echo(f"order {placed.order.order_id}: {money(placed.order.amount)} held for "
                f"{merchant_id} until {condition}")
+    if placed.code is not None:
+        click.echo(f"release code (give it to the courier on delivery only): {placed.code}")
+
+
+def _code_order(db_url: str, terminal: MerchantTerminal, store: ShopStore, merchant_id: str,
+                checkout: Checkout, card: Swipe) -> PlacedOrder:
+    from ..backoffice.centre import SettlementCentre
+
+    centre = SettlementCentre(db_url)
+    try:
+        return place_code_order(terminal, centre, store, merchant_id, checkout, card,
+                                at=dt.datetime.now(dt.UTC))
+    finally:
+        centre.close()
 
 
 @shop.command("orders")

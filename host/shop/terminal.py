@@ -39,8 +39,12 @@ class MerchantTerminal:
                                   uuid.uuid4().hex)
         headers = {**http_auth.request_headers(self.key, signed, body),
                    "Content-Type": "application/json"}
-        reply = httpx.request(method, self.base + target, content=body, headers=headers,
-                              timeout=self.timeout)
+        try:
+            reply = httpx.request(method, self.base + target, content=body, headers=headers,
+                                  timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise GatewayRefusalError("unreachable", f"the service at {self.base}: "
+                                      f"{exc or type(exc).__name__}") from None
         expected = http_auth.response_mac(self.key, signed, reply.status_code, reply.content)
         if not http_auth.mac_matches(expected, reply.headers.get(http_auth.MAC, "")):
             raise GatewayRefusalError("bad_answer", f"the service's answer to {method} {target} "
