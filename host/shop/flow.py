@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from apdu_specs.crypto.pin_blocks import encipher_format_0
@@ -137,8 +137,8 @@ def place_code_order(terminal: MerchantTerminal, centre: SettlementCentre, store
     order, code, _ = centre.place_order(OrderRequest(
         checkout.order_id, checkout.account.member_id, merchant_id, checkout.amount,
         Condition.CODE, checkout.address.street, checkout.expiry()), at=at)
-    shop_order = _shop_order(checkout, merchant_id)
-    store.save(ShopOrder(**{**shop_order.__dict__, "condition": "code"}))
+    shop_order = replace(_shop_order(checkout, merchant_id), condition=Condition.CODE.value)
+    store.save(shop_order)
     return PlacedOrder(shop_order, order.as_dict(), code)
 
 

@@ -74,7 +74,8 @@ def test_an_order_released_on_its_date(shop: Shop) -> None:
 def test_a_code_order_is_released_by_the_holders_code(shop: Shop) -> None:
     placed = place_code_order(shop.terminal, shop.centre, shop.store, "shop-a",
                               _checkout(shop, "WEB-0003"), _swipe(shop), at=NOW)
-    assert placed.code is not None
+    assert placed.code is not None and placed.order.condition == "code"
+    assert shop.store.order("WEB-0003").condition == "code"
     released = shop.terminal.expect("POST", "/v1/payments/WEB-0003/releases",
                                     {"request_id": "delivery-1", "code": placed.code})
     assert (released["state"], released["moved"]) == ("released", 344_00)
