@@ -106,8 +106,10 @@ def _shop_order(checkout: Checkout, merchant_id: str) -> ShopOrder:
     items = [{"name": i.name, "quantity": i.quantity, "unit_price": i.unit_price}
              for i in checkout.items]
     address = [checkout.address.street, f"{checkout.address.postcode} {checkout.address.city}"]
+    release_at = "" if checkout.release_at is None else checkout.release_at.isoformat()
     return ShopOrder(checkout.order_id, merchant_id, checkout.account.member_id,
-                     checkout.account.name, items, address, checkout.amount, checkout.condition)
+                     checkout.account.name, items, address, checkout.amount, checkout.condition,
+                     release_at=release_at)
 
 
 def place_order(terminal: MerchantTerminal, store: ShopStore, merchant_id: str,
@@ -164,4 +166,4 @@ def _slip(order: ShopOrder, merchant: str) -> Slip:
     return Slip.from_dict({
         "kind": SlipKind.ORDER.value, "merchant": merchant, "order_id": order.order_id,
         "holder": order.holder_name, "items": order.items, "address": order.address,
-        "release": _RELEASE_TEXT[order.condition].format(date="the agreed date")})
+        "release": _RELEASE_TEXT[order.condition].format(date=order.release_at)})

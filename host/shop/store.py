@@ -52,6 +52,7 @@ class ShopOrder:
     amount: int
     condition: str
     state: str = "held"
+    release_at: str = ""  #: a date order's release date (ISO 8601)
 
 
 def _digest(password: str, salt: bytes) -> str:

@@ -61,11 +61,13 @@ def test_an_order_from_login_to_settlement(shop: Shop, tmp_path: Path) -> None:
     assert (settled["state"], settled["released"], settled["held"]) == ("released", 389_00, 0)
 
 
-def test_an_order_released_on_its_date(shop: Shop) -> None:
+def test_an_order_released_on_its_date(shop: Shop, tmp_path: Path) -> None:
     release_at = NOW + dt.timedelta(days=3)
     place_order(shop.terminal, shop.store, "shop-a",
                 _checkout(shop, "WEB-0002", condition="date", release_at=release_at),
                 _swipe(shop))
+    escpos, _ = print_order(shop.terminal, shop.store, "WEB-0002", tmp_path)
+    assert release_at.isoformat()[:10] in "".join(decode_escpos(escpos.read_bytes()))
     assert shop.centre.run_due(at=NOW + dt.timedelta(days=1))["released"] == []
     assert shop.centre.run_due(at=release_at + dt.timedelta(hours=1))["released"] == ["WEB-0002"]
     assert shop.terminal.expect("GET", "/v1/payments/WEB-0002")["state"] == "released"
