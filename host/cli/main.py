@@ -36,6 +36,7 @@ LAZY_GROUPS = {
     "trace": ("host.cli.trace_cmds", "trace"),
     "reader": ("host.cli.personal_reader_cmds", "reader"),
     "print": ("host.cli.print_cmds", "print_group"),
+    "shop": ("host.cli.shop_cmds", "shop"),
     "hsm": ("host.cli.hsm_cmds", "hsm"),
 }
 
