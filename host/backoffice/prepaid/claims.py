@@ -10,7 +10,7 @@ holder. A rejected claim voids the holds and the cards are usable again."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -18,27 +18,21 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 
 from host.backoffice.clock import from_micros, to_micros
-from host.backoffice.database import Database, chunked, insert_rows
+from host.backoffice.database import Database, insert_rows, on_driver
 from host.backoffice.errors import NotFoundError, ValidationError
 from host.backoffice.ledger import Ledger
 from host.backoffice.members import MemberKind, find_member
 from host.backoffice.prepaid import accounts as acc
 from host.backoffice.prepaid.errors import ClaimStateError
 from host.backoffice.prepaid.postings import Chain
-from host.backoffice.prepaid.premiums import payout
-from host.backoffice.prepaid.records import (
-    Card,
-    Movement,
-    load_cards,
-    record_movements,
-)
+from host.backoffice.prepaid.premiums import Payout, payout
+from host.backoffice.prepaid.records import Movement, write_movements
 from host.backoffice.prepaid.requests import answered, remember
 from host.backoffice.prepaid.schema import (
     FORMAT_VERSION,
     pp_cards,
     pp_claim_lines,
     pp_claims,
-    pp_policies,
 )
 from host.backoffice.transfers import Reason, Source, SourceKind, Transfer
 
@@ -47,6 +41,19 @@ __all__ = ["Trigger", "claim_report", "open_claim", "pay_claim", "review_claim"]
 _L = pp_claim_lines
 _LINE_COLUMNS = ("card_no", "claim_id", "policy_id", "holder_id", "insurer_id", "principal",
                  "bonus", "payout", "explanation", "hold_id", "format_version")
+
+
+# plain SQL on the driver: a claim reads 100,000 cards and lines at a time
+#: a merchant's live cards with their policies, in issue order
+_LIVE_CARDS = (
+    "SELECT c.card_no, c.holder_id, c.principal_left, c.bonus_left, p.id, p.insurer_id, "
+    "p.sum_insured, p.starts_at, p.ends_at FROM pp_cards c "
+    "JOIN pp_policies p ON p.card_no = c.card_no "
+    "WHERE c.merchant_id = ? AND c.status = 'active' ORDER BY c.program_id, c.sequence")
+_CLAIM_LINES = ("SELECT card_no, holder_id, insurer_id, principal, bonus, payout, hold_id "
+                "FROM pp_claim_lines WHERE claim_id = ? ORDER BY card_no")
+_REPORT_LINES = ("SELECT card_no, holder_id, policy_id, insurer_id, principal, bonus, payout, "
+                 "explanation FROM pp_claim_lines WHERE claim_id = ? ORDER BY card_no")
 
 
 class Trigger(StrEnum):
@@ -66,11 +73,11 @@ def open_claim(db: Database, ledger: Ledger, claim_id: str, merchant_id: str,
         if find_member(conn, merchant_id).kind is not MemberKind.MERCHANT:
             raise ValidationError(f"{merchant_id} is not a merchant")
         _refuse_second_claim(conn, merchant_id)
-        cards = load_cards(conn, pp_cards.c.merchant_id == merchant_id,
-                           pp_cards.c.status == "active")
         chain = Chain("freeze", claim_id, Source(SourceKind.SYSTEM, claim_id))
-        lines = _lines(conn, claim_id, cards, chain, to_micros(trigger_at))
-        ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True, ids_are_new=True)
+        lines = _lines(on_driver(conn, _LIVE_CARDS, (merchant_id,)), claim_id, merchant_id,
+                       chain, to_micros(trigger_at))
+        ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True, ids_are_new=True,
+                     answers=False)
         conn.execute(insert(pp_claims).values(
             id=claim_id, merchant_id=merchant_id, trigger=trigger.value,
             trigger_at=to_micros(trigger_at), status="open", note="", opened_at=to_micros(at),
@@ -88,25 +95,25 @@ def _refuse_second_claim(conn: Connection, merchant_id: str) -> None:
         raise ClaimStateError(f"{merchant_id} already has claim {row.id}")
 
 
-def _lines(conn: Connection, claim_id: str, cards: list[Card], chain: Chain, trigger: int
+def _lines(cards: Iterable[Any], claim_id: str, merchant_id: str, chain: Chain, trigger: int
            ) -> list[tuple[Any, ...]]:
-    policies: dict[str, Any] = {}
-    for part in chunked([c.card_no for c in cards]):
-        for row in conn.execute(select(pp_policies).where(pp_policies.c.card_no.in_(part))):
-            policies[row.card_no] = row
+    """Each card's line, its payout explained, and its freezing hold added to ``chain``."""
+    figures: dict[tuple[int, ...], Payout] = {}  # most cards of a program look alike
+    value = acc.value(merchant_id)
     lines = []
-    for card in cards:
-        policy = policies[card.card_no]
-        figure = payout(principal=card.principal_left, bonus=card.bonus_left,
-                        sum_insured=policy.sum_insured, starts=policy.starts_at,
-                        ends=policy.ends_at, trigger=trigger)
+    for card_no, holder, principal, bonus, policy, insurer, insured, starts, ends in cards:
+        key = (principal, bonus, insured, starts, ends)
+        figure = figures.get(key)
+        if figure is None:
+            figure = figures[key] = payout(principal=principal, bonus=bonus,
+                                           sum_insured=insured, starts=starts, ends=ends,
+                                           trigger=trigger)
         hold = None
-        if card.balance:
-            hold = chain.hold(acc.card_account(card.card_no), acc.value(card.merchant_id),
-                              card.balance, {"card": card.card_no, "claim": claim_id})
-        lines.append((card.card_no, claim_id, policy.id, card.holder_id, policy.insurer_id,
-                      card.principal_left, card.bonus_left, figure.amount,
-                      figure.explanation, hold, FORMAT_VERSION))
+        if principal + bonus:
+            hold = chain.hold(acc.card_account(card_no), value, principal + bonus,
+                              {"card": card_no, "claim": claim_id})
+        lines.append((card_no, claim_id, policy, holder, insurer, principal, bonus,
+                      figure.amount, figure.explanation, hold, FORMAT_VERSION))
     return lines
 
 
@@ -149,14 +156,15 @@ def pay_claim(db: Database, ledger: Ledger, claim_id: str, *, at: datetime) -> d
         if claim.status != "approved":
             raise ClaimStateError(f"claim {claim_id} is {claim.status}: the insurer approves "
                                   "it before it is paid")
-        rows = conn.execute(select(_L).where(_L.c.claim_id == claim_id)
-                            .order_by(_L.c.card_no)).all()
+        rows = on_driver(conn, _CLAIM_LINES, (claim_id,)).all()
         chains, movements = _payout_chains(claim_id, claim.merchant_id, rows)
-        ledger.apply(conn, chains, at=at, all_or_nothing=True, ids_are_new=True)
-        # frozen since the claim opened: each card still holds what its line says
-        record_movements(conn, claim_id, movements,
-                         {r.card_no: (r.principal, r.bonus) for r in rows}, at=at)
-        _set_claim_status(conn, claim_id, "claimed")
+        ledger.apply(conn, chains, at=at, all_or_nothing=True, ids_are_new=True,
+                     answers=False)
+        # frozen since the claim opened: each card still holds what its line says, and
+        # the claim takes it all
+        write_movements(conn, claim_id, movements,
+                        {r.card_no: (r.principal, r.bonus) for r in rows}, at=at)
+        _set_claim_status(conn, claim_id, "claimed", emptied=True)
         conn.execute(pp_claims.update().where(pp_claims.c.id == claim_id)
                      .values(status="paid", paid_at=to_micros(at)))
         return {**_report(conn, claim_id), "status": "created"}
@@ -208,10 +216,15 @@ def _claim_exists(conn: Connection, claim_id: str) -> None:
         raise NotFoundError(f"no claim {claim_id!r}")
 
 
-def _set_claim_status(conn: Connection, claim_id: str, status: str) -> None:
-    """The status of every card of a claim, in one statement."""
+def _set_claim_status(conn: Connection, claim_id: str, status: str, *,
+                      emptied: bool = False) -> None:
+    """The status of every card of a claim, in one statement (``emptied``: and its live
+    principal and bonus brought to zero, as the claim's movements leave them)."""
     cards = select(_L.c.card_no).where(_L.c.claim_id == claim_id).scalar_subquery()
-    conn.execute(pp_cards.update().where(pp_cards.c.card_no.in_(cards)).values(status=status))
+    values: dict[str, Any] = {"status": status}
+    if emptied:
+        values.update(principal_left=0, bonus_left=0)
+    conn.execute(pp_cards.update().where(pp_cards.c.card_no.in_(cards)).values(**values))
 
 
 def _report(conn: Connection, claim_id: str, *, lines: bool = True) -> dict[str, Any]:
@@ -228,8 +241,8 @@ def _report(conn: Connection, claim_id: str, *, lines: bool = True) -> dict[str,
 
 
 def _lines_of(conn: Connection, claim_id: str) -> list[dict[str, Any]]:
-    query = select(_L).where(_L.c.claim_id == claim_id).order_by(_L.c.card_no)
-    return [{"card": r.card_no, "holder": r.holder_id, "policy": r.policy_id,
-             "insurer": r.insurer_id, "principal": r.principal, "bonus": r.bonus,
-             "live_balance": r.principal + r.bonus, "payout": r.payout,
-             "explanation": r.explanation} for r in conn.execute(query)]
+    return [{"card": card, "holder": holder, "policy": policy, "insurer": insurer,
+             "principal": principal, "bonus": bonus, "live_balance": principal + bonus,
+             "payout": paid, "explanation": explanation}
+            for card, holder, policy, insurer, principal, bonus, paid, explanation
+            in on_driver(conn, _REPORT_LINES, (claim_id,))]

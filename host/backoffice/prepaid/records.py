@@ -19,7 +19,7 @@ from host.backoffice.prepaid.drawing import CardView
 from host.backoffice.prepaid.schema import FORMAT_VERSION, pp_cards, pp_movements
 
 __all__ = ["Card", "Movement", "card_history", "cards_by_number", "load_cards",
-           "record_movements", "set_left", "set_status"]
+           "record_movements", "set_left", "set_status", "write_movements"]
 
 _M = pp_movements
 _C = pp_cards
@@ -112,6 +112,16 @@ def record_movements(
     """Write the movements of one operation and move the cards' live principal and bonus;
     ``before`` holds each card's (principal, bonus) before the operation, as read in this
     transaction."""
+    left = write_movements(conn, request_id, movements, before, at=at)
+    set_left(conn, [(p, b, no) for no, (p, b) in left.items() if (p, b) != before[no]])
+
+
+def write_movements(
+    conn: Connection, request_id: str, movements: Sequence[Movement],
+    before: Mapping[str, tuple[int, int]], *, at: datetime,
+) -> dict[str, tuple[int, int]]:
+    """The movements' rows alone; returns each card's (principal, bonus) after them (the
+    caller moves the cards: a claim empties all of its cards in one statement)."""
     ts = to_micros(at)
     left = dict(before)
     rows = []
@@ -122,7 +132,7 @@ def record_movements(
         rows.append((m.card_no, m.kind, request_id, m.principal_delta, m.bonus_delta,
                      principal, bonus, m.transfer_id, ts, FORMAT_VERSION))
     insert_rows(conn, _M, _MOVEMENT_COLUMNS, rows)
-    set_left(conn, [(p, b, no) for no, (p, b) in left.items() if (p, b) != before[no]])
+    return left
 
 
 def set_left(conn: Connection, rows: Sequence[tuple[int, int, str]]) -> None:
