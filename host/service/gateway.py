@@ -98,9 +98,15 @@ def release_payment(caller: Caller, call: HTTPCall) -> Answer:
 
 
 def pay_prepaid(caller: Caller, call: HTTPCall) -> Answer:
-    """A payment from a prepaid network account of one of this merchant's programs."""
+    """A payment from a prepaid network account of one of this merchant's programs, named
+    by its id (``account``) or by the holder's card read from chip 1 (``card_id``, with
+    ``program`` when the holder has accounts in several of the merchant's programs)."""
     f = Fields(api.json_body(call.body))
-    paid = PrepaidOffice(caller.services.db).pay(
-        f.ident("request_id"), f.text("account"), f.integer("amount", 1, _AMOUNT_MAX),
-        at=caller.now, merchant_id=caller.terminal.merchant_id)
+    office, merchant = PrepaidOffice(caller.services.db), caller.terminal.merchant_id
+    if f.has("account") == f.has("card_id"):
+        raise f.fail("account", "name the account or the card, one of the two")
+    account = f.text("account") if f.has("account") else office.account_of_card(
+        f.ident("card_id"), merchant, f.ident("program") if f.has("program") else None)
+    paid = office.pay(f.ident("request_id"), account, f.integer("amount", 1, _AMOUNT_MAX),
+                      at=caller.now, merchant_id=merchant)
     return 200, paid

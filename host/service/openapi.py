@@ -271,9 +271,10 @@ _PATHS: dict[str, Any] = {
     "/v1/prepaid/payments": _post(
         "payPrepaid",
         "A payment from a prepaid network account of this merchant's program, drawn from its "
-        "sub-cards as one card",
-        _object(["request_id", "account", "amount"], {
-            "request_id": _ID, "account": {"type": "string"}, "amount": _POINTS}),
+        "sub-cards as one card; the account named by its id or by the holder's card (chip 1)",
+        _object(["request_id", "amount"], {
+            "request_id": _ID, "account": {"type": "string"}, "card_id": _ID,
+            "program": _ID, "amount": _POINTS}),
         {"type": "object"}),
     "/v1/batches/{batch_id}": _get(
         "batchStatus", "A batch of this terminal: cleared or rejected",

@@ -12,6 +12,7 @@ import pytest
 
 from host.backoffice import Member, MemberKind, Ratio
 from host.backoffice.centre import Condition, OrderRequest, SettlementCentre, TierSettings
+from host.backoffice.members import find_member
 from host.backoffice.prepaid import PrepaidOffice, Program, ProgramKind
 from host.service.terminals import register_terminal
 from tests.pos.conftest import START
@@ -133,3 +134,33 @@ def test_a_prepaid_payment_draws_from_the_merchants_program_only(gateway: Host) 
                     key_b, terminal=SHOP_B)
     assert foreign.status_code == 422 and "shop-a" in error(foreign)["message"]
     assert prepaid.balance(account)["balance"] == 150_000
+
+
+def _card_of(service: Host, member_id: str) -> str:
+    with service.office.db.read() as conn:
+        card_id = find_member(conn, member_id).card_id
+    assert card_id is not None
+    return card_id
+
+
+def test_a_prepaid_payment_names_the_holder_by_the_card_read_from_chip_1(gateway: Host) -> None:
+    prepaid = PrepaidOffice(gateway.office.db)
+    prepaid.add_program(Program("tea-club", "shop-a", ProgramKind.BONUS, 500_000, "insurer"),
+                        at=START)
+    account = prepaid.issue("club-2", "tea-club", "zhang", 700_000, at=START)["account"]
+    doc = {"request_id": "pp-card-1", "card_id": _card_of(gateway, "zhang"), "amount": 2_00}
+    paid = _post(gateway, "/v1/prepaid/payments", doc)
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["account"] == account and paid.json()["charged"] == 2_00
+    again = _post(gateway, "/v1/prepaid/payments", doc)  # a repeat posts once
+    assert again.status_code == 200 and prepaid.balance(account)["balance"] == 699_800
+    both = _post(gateway, "/v1/prepaid/payments", {**doc, "request_id": "pp-card-2",
+                                                    "account": account})
+    assert both.status_code == 422 and error(both)["field"] == "account"
+    stranger = _post(gateway, "/v1/prepaid/payments", {**doc, "request_id": "pp-card-3",
+                                                        "card_id": "NO-SUCH-CARD"})
+    assert stranger.status_code == 404 and "NO-SUCH-CARD" in error(stranger)["message"]
+    key_b = _shop_b(gateway)  # the card holds no account of shop B's programs
+    foreign = _post(gateway, "/v1/prepaid/payments", {**doc, "request_id": "pp-card-4"},
+                    key_b, terminal=SHOP_B)
+    assert foreign.status_code == 404 and prepaid.balance(account)["balance"] == 699_800

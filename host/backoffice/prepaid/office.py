@@ -13,6 +13,7 @@ from host.backoffice.errors import ConfigurationError
 from host.backoffice.ledger import Ledger
 from host.backoffice.prepaid import claims, payments, program_store
 from host.backoffice.prepaid.balances import account_balance
+from host.backoffice.prepaid.holders import account_of_card
 from host.backoffice.prepaid.issue import IssueRequest, issue
 from host.backoffice.prepaid.policies import list_policies
 from host.backoffice.prepaid.programs import Program
@@ -74,6 +75,14 @@ class PrepaidOffice:
         self._require_schema()
         request = payments.PayRequest(request_id, account_id, price, merchant_id)
         return payments.pay(self.db, self.ledger, request, at=at)
+
+    def account_of_card(self, card_id: str, merchant_id: str,
+                        program_id: str | None = None) -> str:
+        """The account a card read at ``merchant_id``'s till pays from (see
+        :mod:`~host.backoffice.prepaid.holders`)."""
+        self._require_schema()
+        with self.db.read() as conn:
+            return account_of_card(conn, card_id, merchant_id, program_id)
 
     def refund(self, payment_id: str, *, at: datetime) -> dict[str, Any]:
         self._require_schema()
