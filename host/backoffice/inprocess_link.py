@@ -31,8 +31,10 @@ from host.backoffice.authorisations import (
     record_authorisation,
 )
 from host.backoffice.card_keys import load_key_file
+from host.backoffice.errors import ValidationError
 from host.backoffice.load_authoriser import LoadAuthoriser
 from host.backoffice.members import Member, MemberKind, merchant_of_terminal
+from host.backoffice.prepaid import PrepaidOffice
 from host.backoffice.rates import Ratio
 from host.backoffice.redemptions import (
     RedemptionRefusedError,
@@ -57,6 +59,7 @@ from host.pos.link import (
     EarnQuote,
     OnlineAnswer,
     PaymentMethod,
+    PrepaidPayment,
     RedemptionReceipt,
     StripeDecision,
     UploadReceipt,
@@ -247,6 +250,20 @@ class InProcessBackOffice:
             raise POSUsageError("the back office has no card verifier: it cannot clear batches")
         result = self.office.clear(batch, at=at)
         return UploadReceipt(result.batch_id, result.status, result.summary())
+
+    def pay_prepaid(self, *, request_id: str, card_id: str, amount: int, merchant_id: str,
+                    program: str | None = None) -> PrepaidPayment:
+        """What ``POST /v1/prepaid/payments`` does, in process: the card names the holder's
+        account of the merchant's program (a link configured with a terminal speaks for
+        that terminal's merchant only)."""
+        own = self._merchant()
+        if own is not None and own != merchant_id:
+            raise ValidationError(f"terminal {self.terminal_id} is {own}'s, not {merchant_id}'s")
+        prepaid = PrepaidOffice(self.office.db)
+        account = prepaid.account_of_card(card_id, merchant_id, program)
+        answer = prepaid.pay(request_id, account, amount, at=dt.datetime.now(dt.UTC),
+                             merchant_id=merchant_id)
+        return PrepaidPayment.from_answer(answer)
 
 
 def open_backoffice(config: TerminalConfig) -> InProcessBackOffice:

@@ -31,6 +31,8 @@ __all__ = [
     "EarnQuote",
     "OnlineAnswer",
     "PaymentMethod",
+    "PrepaidLink",
+    "PrepaidPayment",
     "RedemptionReceipt",
     "StripeDecision",
     "UploadReceipt",
@@ -103,6 +105,39 @@ class UploadReceipt:
     batch_id: str
     status: str  #: "created", or "exists" when the same batch was cleared before
     summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PrepaidPayment:
+    """The back office's answer to a prepaid payment: what was charged to which network
+    account, over how many of its sub-cards, and what the account holds after."""
+
+    payment_id: str
+    account: str
+    charged: int  #: fen (a count card: the uses' price)
+    cards: int
+    balance: int
+
+    @classmethod
+    def from_answer(cls, answer: Mapping[str, Any]) -> PrepaidPayment:
+        """From the prepaid office's answer (in process, or its JSON over HTTP)."""
+        return cls(str(answer["payment"]), str(answer["account"]), int(answer["charged"]),
+                   len(answer["draws"]), int(answer["balance"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"payment": self.payment_id, "account": self.account, "charged": self.charged,
+                "cards": self.cards, "balance": self.balance}
+
+
+@runtime_checkable
+class PrepaidLink(Protocol):
+    """A link that takes prepaid payments (the service's HTTP door, or in process)."""
+
+    def pay_prepaid(self, *, request_id: str, card_id: str, amount: int, merchant_id: str,
+                    program: str | None = None) -> PrepaidPayment:
+        """Pay ``amount`` from the account the card's holder has in ``merchant_id``'s
+        program (``program`` names it among several); the same request id posts once."""
+        ...
 
 
 @runtime_checkable

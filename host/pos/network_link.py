@@ -107,6 +107,8 @@ from .link import (
     EarnQuote,
     OnlineAnswer,
     PaymentMethod,
+    PrepaidLink,
+    PrepaidPayment,
     RedemptionReceipt,
     StripeDecision,
     UploadReceipt,
@@ -458,6 +460,14 @@ class NetworkLink:
     def upload(self, batch: TerminalBatch, *, at: dt.datetime) -> UploadReceipt:
         return self._other().upload(batch, at=at)
 
+    def pay_prepaid(self, *, request_id: str, card_id: str, amount: int, merchant_id: str,
+                    program: str | None = None) -> PrepaidPayment:
+        other = self._other()
+        if not isinstance(other, PrepaidLink):
+            raise NotOverISO8583Error(f"{other!r} takes no prepaid payments")
+        return other.pay_prepaid(request_id=request_id, card_id=card_id, amount=amount,
+                                 merchant_id=merchant_id, program=program)
+
 
 class HTTPBackOffice:
     """Every request of the link but ``authorise``, over the service's HTTP/JSON door
@@ -526,6 +536,18 @@ class HTTPBackOffice:
         doc = self.door.call("POST", "/v1/batches", batch.as_dict(),
                              query={"at": at.isoformat()})
         return api.upload_receipt_of(Fields(doc))
+
+    def pay_prepaid(self, *, request_id: str, card_id: str, amount: int, merchant_id: str,
+                    program: str | None = None) -> PrepaidPayment:
+        """``POST /v1/prepaid/payments`` by the card; the merchant is the terminal's (the
+        service answers for the authenticated terminal's merchant only)."""
+        doc = self.door.call("POST", "/v1/prepaid/payments", {
+            "request_id": request_id, "card_id": card_id, "amount": amount,
+            **({"program": program} if program is not None else {})})
+        try:
+            return PrepaidPayment.from_answer(doc)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MessageFormatError(f"the prepaid answer is not one: {exc!r}") from None
 
     def reverse(self, *, stan: int, sent_at: dt.datetime, amount: int,
                 arqc: bytes | None = None) -> str:

@@ -37,6 +37,7 @@ class TxnKind(StrEnum):
     CONVERSION = "conversion"  #: points turned into money on the holder's bank account
     PREMIUM = "premium"  #: points paying an insurance premium
     IDENTITY = "identity"  #: holder identification only (no money moves)
+    PREPAID = "prepaid"  #: paid online from the holder's prepaid account (chip 1 identifies)
 
 
 class TxnStatus(StrEnum):

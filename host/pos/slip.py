@@ -54,7 +54,7 @@ class Slip:
     terminal_id: str  #: 12 hex digits
     txn_id: str
     when: dt.datetime  #: local wall time, whole seconds
-    kind: str  #: SALE, POINTS, CONVERSION, PREMIUM
+    kind: str  #: SALE, POINTS, CONVERSION, PREMIUM, PREPAID
     result: str  #: APPROVED, DECLINED, REFERRAL, INCOMPLETE, VOIDED, STARTED
     card: str = ""  #: masked PAN or masked card identity
     holder: str = ""
@@ -67,6 +67,8 @@ class Slip:
     points: tuple[SlipPoints, ...] = ()
     redeemed: int | None = None  #: fen the redeemed points bought
     chip_error: str | None = None  #: the chip failure behind a fallback
+    #: a prepaid payment: the network account paid from and its balance after
+    prepaid: str | None = None
     note: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -105,6 +107,8 @@ def render_slip(slip: Slip) -> str:
         lines += _line("REDEEMED", format_cny(slip.redeemed))
     if slip.chip_error is not None:
         lines += _line("FALLBACK", slip.chip_error)
+    if slip.prepaid is not None:
+        lines += _line("PREPAID", slip.prepaid)
     if slip.note:
         lines += _line("NOTE", slip.note)
     lines += [_THIN, _FOOTER.center(WIDTH).rstrip(), _RULE]
@@ -114,7 +118,7 @@ def render_slip(slip: Slip) -> str:
 _TEXT_FIELDS = {"MERCHANT": "merchant_id", "TERMINAL": "terminal_id", "TXN": "txn_id",
                 "TYPE": "kind", "CARD": "card", "HOLDER": "holder", "APP": "application",
                 "ENTRY": "entry", "RESULT": "result", "ARC": "arc", "AC": "cryptogram",
-                "FALLBACK": "chip_error", "NOTE": "note"}
+                "FALLBACK": "chip_error", "PREPAID": "prepaid", "NOTE": "note"}
 
 
 def parse_slip(text: str) -> Slip:
@@ -166,6 +170,11 @@ def _store(values: dict[str, Any], label: str, value: str) -> str | None:
     return None
 
 
+def _prepaid_line(paid: Mapping[str, Any] | None) -> str | None:
+    """``ACCOUNT BAL 1,234.56``: the prepaid account paid from, what it holds after."""
+    return None if paid is None else f"{paid['account']} BAL {format_cny(paid['balance'])}"
+
+
 def slip_from_summary(summary: Mapping[str, Any], merchant: MerchantIdentity) -> Slip:
     """The slip of a transaction as the journal (or a result's ``to_dict``) holds it."""
     holder = summary.get("holder") or {}
@@ -181,10 +190,11 @@ def slip_from_summary(summary: Mapping[str, Any], merchant: MerchantIdentity) ->
         card=holder.get("masked_pan", ""), holder=holder.get("name", ""),
         application=holder.get("application", ""),
         entry=summary.get("entry", "").upper() if kind == "sale" else "",
-        amount=summary.get("amount") if kind == "sale" else None,
+        amount=summary.get("amount") if kind in ("sale", "prepaid") else None,
         arc=summary.get("arc"), atc=summary.get("atc"), cryptogram=summary.get("cryptogram"),
         points=tuple(SlipPoints(m["purse"].upper(), m["points"], m["balance_after"])
                      for m in movements),
         redeemed=redemption["fen"] if redemption else None,
-        chip_error=summary.get("chip_error"), note=summary.get("message", ""),
+        chip_error=summary.get("chip_error"), prepaid=_prepaid_line(summary.get("prepaid")),
+        note=summary.get("message", ""),
         extra=dict(summary))

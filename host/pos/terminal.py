@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from apdu_specs.commands.purse_data import Purse
 from host.connect import CardLink
@@ -33,6 +34,7 @@ from .link import BackOfficeLink, PaymentMethod, UploadReceipt
 from .merchant import MerchantIdentity
 from .order_slip import Order, render_order_slip
 from .points_spend import spend_points
+from .prepaid_pay import pay_prepaid
 from .reconcile import ReconcileOutcome, reconcile
 from .records import (
     EntryMode,
@@ -197,6 +199,16 @@ class Terminal:
         """Points paying an insurance premium for ``policy`` to ``insurer_id``."""
         return spend_points(self.ctx, self.card, TxnKind.PREMIUM, purse, points, pin=pin,
                             insurer_id=insurer_id, policy=policy)
+
+    # -- prepaid (F13-F16) ------------------------------------------------------------------
+
+    def pay_prepaid(self, amount: int, *, pin: str | None = None,
+                    program: str | None = None) -> dict[str, Any]:
+        """Pay ``amount`` online from the holder's prepaid account of this merchant's
+        program (``program`` names it among several): chip 1 identifies the holder, the PIN
+        verified offline when the card asks for one (:mod:`.prepaid_pay`). The journal's
+        summary; its slip prints the account and its balance after."""
+        return pay_prepaid(self.ctx, self.card, amount, pin=pin, program=program)
 
     # -- journal, batches, slips ------------------------------------------------------------
 

@@ -17,9 +17,10 @@ import pytest
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.payment.ac_type import ACType
 from host.backoffice import Member, MemberKind, Ratio
+from host.backoffice.prepaid import PrepaidOffice, Program, ProgramKind
 from host.payment.stripe import encode_stripe
 from host.payment.terminal import TransactionData
-from host.pos import Journal, PaymentMethod, Terminal, TxnKind
+from host.pos import Journal, PaymentMethod, Terminal, TxnKind, parse_slip
 from host.pos.batch import payment_record
 from host.pos.chip_payment import ChipPayment
 from host.pos.network_link import BackOfficeRefusedError, HTTPRefusedError, NetworkLink
@@ -241,3 +242,38 @@ def test_a_redemption_is_paid_by_one_card_debit_once(net: NetRig) -> None:
     with pytest.raises(BatchRejectedError):
         net.host.office.clear(TerminalBatch("B-9", SHOP_B, refused_batch.records), at=at)
     assert net.link.http.batch_status("B-9") is None
+
+
+def _tea_club(host: Host) -> str:
+    """Zhang's prepaid account of SHOP A's tea club: 7,000.00 over two cards."""
+    prepaid = PrepaidOffice(host.office.db)
+    prepaid.add_program(Program("tea-club", "shop-a", ProgramKind.BONUS, 500_000, "insurer"),
+                        at=START)
+    return str(prepaid.issue("club-1", "tea-club", "zhang", 700_000, at=START)["account"])
+
+
+def test_a_prepaid_payment_at_the_till_goes_through_the_http_door(net: NetRig) -> None:
+    account = _tea_club(net.host)
+    paid = net.terminal.pay_prepaid(550_000, pin=PIN)
+    assert paid["status"] == "approved" and paid["pin"] == "verified"
+    assert paid["prepaid"] == {"payment": f"pos-{MERCHANT.terminal_hex}-{paid['txn_id']}",
+                               "account": account, "charged": 550_000, "cards": 2,
+                               "balance": 150_000}
+    slip = parse_slip(net.terminal.receipt(paid["txn_id"]))
+    assert (slip.kind, slip.amount, slip.prepaid) == ("PREPAID", 550_000,
+                                                      f"{account} BAL CNY 1,500.00")
+    assert PrepaidOffice(net.host.office.db).balance(account)["balance"] == 150_000
+
+
+def test_a_wrong_pin_never_reaches_the_prepaid_account(net: NetRig) -> None:
+    account = _tea_club(net.host)
+    declined = net.terminal.pay_prepaid(100, pin="0000")
+    assert declined["status"] == "declined" and declined["pin"] == "wrong"
+    assert "prepaid" not in declined
+    assert net.terminal.pay_prepaid(100, pin=PIN)["status"] == "approved"  # tries reset
+    with pytest.raises(BackOfficeRefusedError) as refused:
+        net.terminal.pay_prepaid(800_000, pin=PIN)
+    assert "value" in str(refused.value)
+    entry = net.terminal.journal.entries()[-1]
+    assert entry.kind is TxnKind.PREPAID and entry.status.value == "declined"
+    assert PrepaidOffice(net.host.office.db).balance(account)["balance"] == 699_900
