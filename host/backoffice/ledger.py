@@ -57,6 +57,9 @@ _RESOLUTION_STATUS = {
 _MAX_RETRIES = 3
 #: every ``apply`` asks it first (one hold posted per authorisation does too): on the driver
 _T_COLUMNS = tuple(c.name for c in _T.columns)
+#: what a post, void or expiry needs of the hold it resolves
+_HOLD_COLUMNS = ("id", "kind", "debit_account", "credit_account", "asset", "reason", "amount",
+                 "expires_at")
 _DUE = f"SELECT transfer_id FROM {ledger_open_holds.name} WHERE expires_at <= ?"
 
 
@@ -208,7 +211,7 @@ class Ledger:
         at_micros = to_micros(at)
         due = self._due_hold_ids(conn, at_micros)
         referenced = sorted({t.pending_id for t in transfers if t.pending_id is not None} | due)
-        pending_rows = {r.id: r for r in self._transfer_rows(conn, referenced)}
+        pending_rows = {r.id: r for r in self._transfer_rows(conn, referenced, _HOLD_COLUMNS)}
         account_ids = _accounts_named(transfers, pending_rows.values())
         states = {
             state.id: state
@@ -264,9 +267,11 @@ class Ledger:
             rows.extend(conn.execute(select(table).where(table.c.id.in_(part))).all())
         return rows
 
-    def _transfer_rows(self, conn: Connection, ids: Sequence[str]) -> list[Any]:
-        """Whole transfer rows by id, in plain SQL (a claim names 100,000 holds)."""
-        return self.db.rows_where_in(conn, _T, _T_COLUMNS, "id", sorted(set(ids)))
+    def _transfer_rows(self, conn: Connection, ids: Sequence[str],
+                       columns: Sequence[str] = _T_COLUMNS) -> list[Any]:
+        """Transfer rows by id (whole unless ``columns``), in plain SQL: a claim names
+        100,000 holds."""
+        return self.db.rows_where_in(conn, _T, columns, "id", sorted(set(ids)))
 
     def _existing(self, conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
         return {row.id: row for row in self._transfer_rows(conn, ids)}
