@@ -9,7 +9,8 @@ premium paid with points, bank points converted, a stripe fallback; the terminal
 batches cleared (one uploaded twice), the day settled; a credit line raised by the back
 office that reaches the card at its next purchase; statements; a prepaid membership split
 into insured sub-cards, spent as one card, and a claim paid from live balances when the
-bookstore closes.
+bookstore closes; a personal reader bound to a card, refusing another, and an order from
+home through the online order flow, printed at the merchant (:mod:`host.demo_order`).
 
 ``--reader sim`` runs the cards in process. ``--reader vpcd`` serves each card in turn
 on the virtual reader (pcscd + vpcd, fixed slots) and talks PC/SC, swapping cards
