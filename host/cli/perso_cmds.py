@@ -23,6 +23,8 @@ from typing import Any
 
 import click
 
+from apdu_specs.crypto.cvv import pvv
+
 from ..files import read_bytes
 from ..gp import KCVMismatchError
 from ..keystore import (
@@ -38,6 +40,7 @@ from ..keystore import (
     read_key_info,
     suite_of,
 )
+from ..payment.keys import load_issuer_keys
 from ..perso import (
     RUN_ORIGIN,
     AuditJournal,
@@ -68,6 +71,7 @@ from ..perso import (
     run_batch,
 )
 from ..perso.audit import PENDING
+from ..perso.plan import PINCheck
 from ..perso.render import card_json, card_text
 from ..transport.base import TransportError
 from .card_io import emit
@@ -309,6 +313,44 @@ def _run_numbers(personaliser: Personaliser, holder: HolderRecord, origin: str,
     if dry_run:
         return store.preview_replacement(personaliser.profile, holder, replaces)
     return store.replacement(personaliser.profile, holder, replaces)
+
+
+@perso.command("issued")
+@click.argument("card_id")
+@click.option("--pan", required=True, help="the card's PAN")
+@click.option("--holder", "holder_id", required=True, help="the holder's id at the issuer")
+@click.option("--name", required=True, help="the name on the card, e.g. ZHANG/SAN")
+@click.option("--profile", "profile_path", required=True, type=_EXISTING,
+              help="the personalisation profile the card's numbers belong to (TOML)")
+@click.option("--issuer-keys", type=_EXISTING, required=True,
+              help="the issuer's payment key file (its PVK makes the PVV)")
+@click.option("--pvki", default="1", show_default=True, help="PVK index (one digit)")
+@click.option("--numbers", "numbers_url", envvar=ENV_NUMBERS, metavar="URL|FILE",
+              help="the issuer's card number store (where the authentication centre reads "
+                   f"PVVs) [env {ENV_NUMBERS}; default: next to --issuer-keys]")
+@json_option
+@cli_errors
+def issued(card_id: str, pan: str, holder_id: str, name: str, profile_path: Path,
+           issuer_keys: Path, pvki: str, numbers_url: str | None, as_json: bool) -> None:
+    """[!] Put a card issued outside a perso run on the issuer's card record: its numbers
+    and the PVV of its PIN (typed at the prompt; never stored), which the authentication
+    centre checks online PINs against."""
+    pin = click.prompt("PIN", hide_input=True, err=True)
+    if not (pin.isdigit() and len(pin) == 4):
+        raise CLIError("a PVV is made for a 4-digit PIN", ExitCode.USAGE)
+    if not (pvki.isdigit() and len(pvki) == 1):
+        raise CLIError(f"--pvki is one digit, not {pvki!r}", ExitCode.USAGE)
+    check = PINCheck(pvki, pvv(load_issuer_keys(issuer_keys).pvk, pan, pvki, pin))
+    location = numbers_location(numbers_url, issuer_keys)
+    with NumberStore(location) as store:
+        numbers = store.allocate(load_profile(profile_path),
+                                 [HolderRecord(0, name, holder_id, pan=pan, card_id=card_id)],
+                                 RUN_ORIGIN)[0]
+        store.mark_issued(numbers.card_id, check)
+    masked = pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+    emit({"card_id": numbers.card_id, "pan": masked, "psn": numbers.psn, "pvki": pvki,
+          "numbers": location},
+         as_json, f"card {numbers.card_id} (PAN {masked}): issued, PVV on file (PVKI {pvki})")
 
 
 @perso.command("batch")
