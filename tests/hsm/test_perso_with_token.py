@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.ciphers import Algorithm, ecb_decrypt, ecb_encrypt
 from host.cli.exit_codes import ExitCode
 from host.cli.perso_cmds import TOKEN_REFUSED, perso
 from host.hsm import PKCS11URI
@@ -133,3 +133,23 @@ def test_a_key_file_that_does_not_exist_is_still_a_usage_error(cli: Any) -> None
     code, err = cli("run", "--reader", "sim:card.img", "--holder", '{"name": "LI/NA"}', *COMMON,
                     "--keys", "issuer.keys")
     assert code == ExitCode.USAGE and "does not exist" in err
+
+
+def test_the_user_pin_is_the_boundary_of_the_card_keys(token: Any) -> None:
+    """docs/hsm.md: a key derived from a non-extractable master may be marked extractable by
+    whoever derives it, and is then wrapped under a key of known value."""
+    from pkcs11 import Attribute, KeyType, Mechanism
+
+    from host.hsm.token import secret_key_template
+
+    template = {**secret_key_template(Algorithm.AES, 16), Attribute.EXTRACTABLE: True,
+                Attribute.TOKEN: False}
+    master = token.key("isd_aes").handle
+    assert not master[Attribute.EXTRACTABLE]
+    derived = master.derive_key(KeyType.AES, 128, store=False, capabilities=0,
+                                mechanism=Mechanism.AES_ECB_ENCRYPT_DATA,
+                                mechanism_param=KDD + bytes(6), template=template)
+    wrapped = _dek(token, Algorithm.AES).wrap_key(derived, mechanism=Mechanism.AES_CBC,
+                                                  mechanism_param=bytes(16))
+    card_key = ecb_decrypt(Algorithm.AES, DEK, bytes(wrapped))
+    assert card_key == ecb_encrypt(Algorithm.AES, MASTER, KDD + bytes(6))
