@@ -67,6 +67,11 @@ HEADERS = {
 }
 HOME = {PortalRole.CONSUMER: "/me", PortalRole.MERCHANT: "/merchant",
         PortalRole.INSURER: "/insurer", PortalRole.OPERATOR: "/operator"}
+#: each role's pages besides its home, as (path, catalogue key) for the navigation bar
+NAV = {PortalRole.CONSUMER: [("/me/prepaid", "nav_prepaid")],
+       PortalRole.MERCHANT: [("/merchant/prepaid", "nav_prepaid")],
+       PortalRole.INSURER: [("/insurer/prepaid", "nav_prepaid")],
+       PortalRole.OPERATOR: [("/operator/reconcile", "nav_reconcile")]}
 
 
 def utc_now() -> dt.datetime:
@@ -231,7 +236,8 @@ class Portal:
             t=lambda key, **values: text(key, lang, **values), lang=lang, base=visit.base,
             session=session, csrf=csrf, languages=LANGUAGES, chart=_chart(lang),
             when=lambda at: at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-            home=HOME[session.role] if session else "/login", **context)
+            home=HOME[session.role] if session else "/login",
+            nav=NAV[session.role] if session else [], **context)
         return HTMLResponse(page, status)
 
     @staticmethod
@@ -311,6 +317,11 @@ class Portal:
             return self.render(visit, "reset.html", status, error=error, login=login)
         return self.render(visit, "login.html", 200, error="", seconds=0, login=login,
                            notice="reset_done")
+
+    def business_day(self) -> dt.date:
+        """Today's business day by the alliance's settings."""
+        with self.db.read() as conn:
+            return load_settings(conn).business_day(self.clock())
 
     def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with self.db.read() as conn:

@@ -6,11 +6,15 @@ checks the session, the role and the CSRF token before any handler runs.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 from starlette.responses import RedirectResponse, Response
 
-from . import views
+from host.backoffice.prepaid import PrepaidOffice
+from host.backoffice.prepaid.errors import ClaimStateError
+
+from . import prepaid_views, views
 from .app import HOME, LANG_COOKIE, SESSION_COOKIE, Access, Portal, Visit, fen, safe_next
 from .auth import PortalRole
 from .i18n import LANGUAGES, text
@@ -118,6 +122,60 @@ def operator(portal: Portal, visit: Visit) -> Response:
     return portal.render(visit, "operator.html", bars=bars, **data)
 
 
+def consumer_prepaid(portal: Portal, visit: Visit) -> Response:
+    assert visit.session is not None
+    data = portal.read(prepaid_views.consumer_prepaid, visit.session.member_id)
+    bars = [(a["account"], a["balance"], fen(a["balance"])) for a in data["accounts"]]
+    return portal.render(visit, "prepaid_consumer.html", bars=bars, **data)
+
+
+def merchant_prepaid(portal: Portal, visit: Visit) -> Response:
+    assert visit.session is not None
+    data = portal.read(prepaid_views.merchant_prepaid, visit.session.member_id)
+    bars = [(p["program"], p["live"], fen(p["live"])) for p in data["programs"]]
+    return portal.render(visit, "prepaid_merchant.html", bars=bars, **data)
+
+
+def insurer_prepaid(portal: Portal, visit: Visit, error: str = "", status: int = 200
+                    ) -> Response:
+    assert visit.session is not None
+    data = portal.read(prepaid_views.insurer_prepaid, visit.session.member_id)
+    bars = [(e["merchant"], e["live"], fen(e["live"])) for e in data["exposure"]]
+    return portal.render(visit, "prepaid_insurer.html", status, bars=bars, error=error, **data)
+
+
+def review_claim(portal: Portal, visit: Visit) -> Response:
+    """The insurer's decision on a claim of its own policies (any other claim: not found)."""
+    assert visit.session is not None
+    claim = visit.params["claim"]
+    if not portal.read(prepaid_views.claim_of_insurer, visit.session.member_id, claim):
+        return portal.message(visit, "not_found", 404)
+    decision = visit.form.get("decision", "")
+    if decision not in ("approve", "reject"):
+        return insurer_prepaid(portal, visit, "decision_missing", 400)
+    try:
+        PrepaidOffice(portal.db).review_claim(claim, approve=decision == "approve",
+                                              note=visit.form.get("note", "")[:200],
+                                              at=portal.clock())
+    except ClaimStateError:
+        return insurer_prepaid(portal, visit, "claim_decided", 409)
+    return RedirectResponse(f"{visit.base}/insurer/prepaid", 303)
+
+
+def reconciliation(portal: Portal, visit: Visit) -> Response:
+    """The prepaid reconciliation of a business day (``/operator/reconcile/2025-06-18``),
+    by default today's."""
+    day_text = visit.params.get("day")
+    try:
+        day = dt.date.fromisoformat(day_text) if day_text else portal.business_day()
+    except ValueError:
+        return portal.message(visit, "not_found", 404)
+    data = prepaid_views.operator_reconciliation(portal.db, day)
+    bars = [(m["merchant"], m["cards_in_ledger"], fen(m["cards_in_ledger"]))
+            for m in data["merchants"]]
+    return portal.render(visit, "reconcile.html", bars=bars, **data)
+
+
 _ANY, _OPEN = Access.LOGGED_IN, Access.PUBLIC
 ROUTES: list[tuple[str, list[str], Access | PortalRole, Callable[[Portal, Visit], Response]]] = [
     ("/", ["GET"], _OPEN, root),
@@ -135,4 +193,10 @@ ROUTES: list[tuple[str, list[str], Access | PortalRole, Callable[[Portal, Visit]
     ("/batch/{batch}", ["GET"], _ANY, batch),
     ("/insurer", ["GET"], PortalRole.INSURER, insurer),
     ("/operator", ["GET"], PortalRole.OPERATOR, operator),
+    ("/me/prepaid", ["GET"], PortalRole.CONSUMER, consumer_prepaid),
+    ("/merchant/prepaid", ["GET"], PortalRole.MERCHANT, merchant_prepaid),
+    ("/insurer/prepaid", ["GET"], PortalRole.INSURER, insurer_prepaid),
+    ("/insurer/claim/{claim}", ["POST"], PortalRole.INSURER, review_claim),
+    ("/operator/reconcile", ["GET"], PortalRole.OPERATOR, reconciliation),
+    ("/operator/reconcile/{day}", ["GET"], PortalRole.OPERATOR, reconciliation),
 ]

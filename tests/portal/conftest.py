@@ -21,6 +21,7 @@ from starlette.routing import Mount
 
 from host.backoffice import BackOffice, Member, MemberKind, Ratio
 from host.backoffice.assets import Asset
+from host.backoffice.prepaid import PrepaidOffice, Program, ProgramKind, Trigger
 from host.backoffice.transfers import Reason, Source, SourceKind, Transfer
 from host.portal.app import PATH, Portal
 from host.portal.auth import Accounts, PortalRole, Throttle
@@ -110,7 +111,25 @@ def populate(rig: Rig) -> dict[str, Any]:
         "shop-b-earn-1", "shop-b:points_issued", "li:consumption_points", 77,
         Asset.CONSUMPTION_POINTS, Reason.EARN, Source(SourceKind.MERCHANT, "shop-b"))], at=at)
     office.review_credit(at=at)
-    return {"batches": [r.batch_id for r in receipts]}
+    return {"batches": [r.batch_id for r in receipts], **prepaid(office, rig.clock.advance())}
+
+
+def prepaid(office: BackOffice, at: dt.datetime) -> dict[str, Any]:
+    """Prepaid cards: ZHANG's at SHOP A insured by the insurer, LI's at SHOP B insured by a
+    second insurer; a claim open on each merchant (each insurer's to review)."""
+    office.add_members([Member("insurer-b", MemberKind.INSURER, "Second Insurer", at)], at=at)
+    pp = PrepaidOffice(office.db)
+    pp.add_program(Program("A-GYM", "shop-a", ProgramKind.BONUS, 500_000, "insurer",
+                           premium_bp=80, bonus_bp=1_000), at=at)
+    pp.add_program(Program("B-CAKE", "shop-b", ProgramKind.BONUS, 100_000, "insurer-b",
+                           premium_bp=50, bonus_bp=500), at=at)
+    zhang = pp.issue("buy-zhang", "A-GYM", "zhang", 700_000, at=at)
+    li = pp.issue("buy-li", "B-CAKE", "li", 50_000, at=at)
+    pp.pay("pay-zhang", zhang["account"], 120_000, at=at, merchant_id="shop-a")
+    later = at + dt.timedelta(hours=1)
+    for claim, merchant in (("CLM-A", "shop-a"), ("CLM-B", "shop-b")):
+        pp.open_claim(claim, merchant, Trigger.CLOSURE, trigger_at=later, at=later)
+    return {"prepaid": {"zhang": zhang["account"], "li": li["account"]}}
 
 
 def open_alliance(sim_card: Any, tmp_path: Path, url: str | None = None) -> Iterator[Alliance]:
