@@ -68,9 +68,11 @@ HEADERS = {
 HOME = {PortalRole.CONSUMER: "/me", PortalRole.MERCHANT: "/merchant",
         PortalRole.INSURER: "/insurer", PortalRole.OPERATOR: "/operator"}
 #: each role's pages besides its home, as (path, catalogue key) for the navigation bar
-NAV = {PortalRole.CONSUMER: [("/me/prepaid", "nav_prepaid")],
-       PortalRole.MERCHANT: [("/merchant/prepaid", "nav_prepaid")],
-       PortalRole.INSURER: [("/insurer/prepaid", "nav_prepaid")],
+NAV = {PortalRole.CONSUMER: [("/me/centre", "nav_centre"), ("/me/prepaid", "nav_prepaid"),
+                              ("/notices", "nav_notices")],
+       PortalRole.MERCHANT: [("/merchant/orders", "nav_orders"),
+                             ("/merchant/prepaid", "nav_prepaid"), ("/notices", "nav_notices")],
+       PortalRole.INSURER: [("/insurer/prepaid", "nav_prepaid"), ("/notices", "nav_notices")],
        PortalRole.OPERATOR: [("/operator/reconcile", "nav_reconcile")]}
 
 
@@ -328,10 +330,10 @@ class Portal:
             return fn(conn, *args, **kwargs)
 
 
-def _chart(lang: str) -> Callable[[str, list[tuple[str, int, str]]], str]:
-    def chart(title_key: str, rows: list[tuple[str, int, str]]) -> str:
+def _chart(lang: str) -> Callable[..., str]:
+    def chart(title_key: str, rows: list[tuple[str, int, str]], **values: object) -> str:
         from markupsafe import Markup
-        return Markup(bar_chart(text(title_key, lang), [Bar(*row) for row in rows]))
+        return Markup(bar_chart(text(title_key, lang, **values), [Bar(*row) for row in rows]))
     return chart  # type: ignore[return-value]
 
 

@@ -11,15 +11,19 @@ from collections.abc import Callable
 
 from starlette.responses import RedirectResponse, Response
 
+from host.backoffice.assets import Asset
 from host.backoffice.prepaid import PrepaidOffice
 from host.backoffice.prepaid.errors import ClaimStateError
 
-from . import prepaid_views, views
+from . import centre_views, prepaid_views, views
 from .app import HOME, LANG_COOKIE, SESSION_COOKIE, Access, Portal, Visit, fen, safe_next
 from .auth import PortalRole
 from .i18n import LANGUAGES, text
 
 __all__ = ["ROUTES"]
+
+#: the months of spending the centre's page draws (the newest)
+_MONTHS = 6
 
 
 def root(portal: Portal, visit: Visit) -> Response:
@@ -84,7 +88,7 @@ def history(portal: Portal, visit: Visit) -> Response:
     if found is None:
         return portal.message(visit, "not_found", 404)
     asset, entries = found
-    money = asset == "cny"
+    money = asset in (Asset.CNY.value, "cny")
     return portal.render(visit, "history.html", account=account, asset=asset, entries=entries,
                          shown=(lambda n: fen(n)) if money else (lambda n: f"{n:,}"))
 
@@ -176,6 +180,30 @@ def reconciliation(portal: Portal, visit: Visit) -> Response:
     return portal.render(visit, "reconcile.html", bars=bars, **data)
 
 
+def consumer_centre(portal: Portal, visit: Visit) -> Response:
+    """The settlement centre's three tiers, bills, orders and the spending per month."""
+    assert visit.session is not None
+    data = portal.read(centre_views.consumer_centre, visit.session.member_id)
+    months = sorted(data.get("months", {}).items(), reverse=True)[:_MONTHS]
+    charts = [(month, [(text(f"category_{c}", visit.lang), fen_, fen(fen_))
+                       for c, fen_ in spent.items()]) for month, spent in months]
+    return portal.render(visit, "centre_consumer.html", charts=charts,
+                         recent=dict(months), **data)
+
+
+def merchant_orders(portal: Portal, visit: Visit) -> Response:
+    assert visit.session is not None
+    data = portal.read(centre_views.merchant_orders, visit.session.member_id)
+    return portal.render(visit, "orders_merchant.html", **data)
+
+
+def notices(portal: Portal, visit: Visit) -> Response:
+    """The service host's inbox: every notice, the ones never shown before marked new."""
+    assert visit.session is not None
+    entries = centre_views.inbox(portal.db, visit.session.member_id, at=portal.clock())
+    return portal.render(visit, "inbox.html", entries=entries)
+
+
 _ANY, _OPEN = Access.LOGGED_IN, Access.PUBLIC
 ROUTES: list[tuple[str, list[str], Access | PortalRole, Callable[[Portal, Visit], Response]]] = [
     ("/", ["GET"], _OPEN, root),
@@ -197,6 +225,9 @@ ROUTES: list[tuple[str, list[str], Access | PortalRole, Callable[[Portal, Visit]
     ("/merchant/prepaid", ["GET"], PortalRole.MERCHANT, merchant_prepaid),
     ("/insurer/prepaid", ["GET"], PortalRole.INSURER, insurer_prepaid),
     ("/insurer/claim/{claim}", ["POST"], PortalRole.INSURER, review_claim),
+    ("/me/centre", ["GET"], PortalRole.CONSUMER, consumer_centre),
+    ("/merchant/orders", ["GET"], PortalRole.MERCHANT, merchant_orders),
+    ("/notices", ["GET"], _ANY, notices),
     ("/operator/reconcile", ["GET"], PortalRole.OPERATOR, reconciliation),
     ("/operator/reconcile/{day}", ["GET"], PortalRole.OPERATOR, reconciliation),
 ]
