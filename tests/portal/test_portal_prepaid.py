@@ -11,7 +11,8 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import select
 
-from host.backoffice.prepaid import PrepaidOffice
+from host.backoffice import Member, MemberKind, Ratio
+from host.backoffice.prepaid import PrepaidOffice, Program, ProgramKind, Trigger
 from host.backoffice.prepaid.schema import pp_cards, pp_policies
 from host.portal.app import PATH
 
@@ -150,3 +151,23 @@ def test_the_operator_s_reconciliation_is_the_prepaid_office_s(alliance: Allianc
     before = (day - dt.timedelta(days=400)).isoformat()
     assert "No entries yet." in client.get(f"{PATH}/operator/reconcile/{before}").text
     assert client.get(f"{PATH}/operator/reconcile/not-a-day").status_code == 404
+
+
+def test_a_claim_shared_with_another_insurer_is_shown_but_not_decided(
+        alliance: Alliance) -> None:
+    at = alliance.clock.now
+    alliance.office.add_members([Member("shop-c", MemberKind.MERCHANT, "Shop C", at,
+                                        two_way=Ratio(1, 10))], at=at)
+    pp = prepaid(alliance)
+    for program, insurer in (("C-ONE", "insurer"), ("C-TWO", "insurer-b")):
+        pp.add_program(Program(program, "shop-c", ProgramKind.BONUS, 100_000, insurer,
+                               premium_bp=50, bonus_bp=0), at=at)
+        pp.issue(f"buy-{program}", program, "zhang", 10_000, at=at)
+    pp.open_claim("CLM-C", "shop-c", Trigger.CLOSURE, trigger_at=at, at=at)
+    html = alliance.logged_in("insurer").get(f"{PATH}/insurer/prepaid").text
+    assert shown(html, "data-payout", "CLM-C") == fen(sum(
+        line["payout"] for line in pp.claim("CLM-C")["lines"] if line["insurer"] == "insurer"))
+    assert "the operator decides it" in html
+    assert f'action="{PATH}/insurer/claim/CLM-C"' not in html
+    assert _decide(alliance, "CLM-C", "approve") == 404
+    assert pp.claim("CLM-C")["state"] == "open"
