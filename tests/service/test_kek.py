@@ -6,6 +6,8 @@ wrapped."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ from host.service.services import AllianceServices
 from host.service.tcp_server import ISOServer, serve_in_thread
 from host.service.terminals import TerminalDirectory, register_terminal
 from host.service.wrap_keys import open_vault, wrap_stored_keys
+from host.testing.key_files import write_sample_key_files
 from host.testing.personalise import SAMPLE
 from tests.pos.conftest import MERCHANT, START, build_office
 
@@ -168,6 +171,15 @@ def test_a_terminal_whose_key_is_wrapped_is_served(tmp_path: Path) -> None:
 
 # -- the commands -------------------------------------------------------------------------
 
+@pytest.fixture(autouse=True)
+def _service_logger() -> Iterator[None]:
+    """``serve`` points the service's logger at its stderr: put it back after."""
+    logger = logging.getLogger("dualcard.service")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
+
+
 def _invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     result = CliRunner().invoke(host_group, list(args), env=env, catch_exceptions=False)
     return result.exit_code, result.output
@@ -203,3 +215,21 @@ def test_a_malformed_kek_is_named_without_its_value(tmp_path: Path) -> None:
     code, output = _invoke("keys", "wrap", "--db", str(tmp_path / "ledger.sqlite3"),
                            env={KEK_ENV: "zz" * 16})
     assert code == 1 and "is not hex" in output and "zz" not in output
+
+
+def test_serve_stops_in_one_line_before_serving_under_the_wrong_kek(tmp_path: Path) -> None:
+    build_office(tmp_path).close()
+    db = str(tmp_path / "ledger.sqlite3")
+    files = write_sample_key_files(tmp_path)
+    serve = ["serve", "--db", db, "--plain", "--iso-port", "0", "--bank-id", "bank",
+             "--payment-keys", str(files.payment_keys), "--points-keys", str(files.points_keys),
+             "--card-keys", str(files.card_keys)]
+    assert _invoke("keys", "wrap", "--db", db, env={KEK_ENV: KEK.hex()})[0] == 0
+    code, output = _invoke(*serve, env={KEK_ENV: OTHER_KEK.hex()})
+    assert "ISO 8583 on" not in output  # (before it: the log's warning that TLS is off)
+    assert (code, output.splitlines()[-1]) == (1, f"Error: wrong key-encryption key: KCV "
+                                                  f"{kek_check_value(OTHER_KEK)} given, the "
+                                                  f"database's keys are wrapped under KCV "
+                                                  f"{kek_check_value(KEK)}")
+    code, output = _invoke(*serve)
+    assert code == 1 and "give it in a file or $DUALCARD_KEK" in output.splitlines()[-1]
