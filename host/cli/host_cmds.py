@@ -9,7 +9,10 @@ SIGINT, which let the requests in flight finish on both doors. ``terminal add`` 
 terminal its MAC key (written once to a key file for the terminal; the service shows only
 its KCV), ``terminal list`` lists the keyed ones, ``terminal pin-key`` gives a terminal
 its zone PIN key for online PINs (written once to a key file for its PIN pad), and
-``pin-unblock`` lets a card whose online PIN was blocked be tried again. ``ca …`` is the
+``pin-unblock`` lets a card whose online PIN was blocked be tried again. The keys and
+the webhook secrets are stored wrapped under a key-encryption key given by ``--kek-file``
+or ``$DUALCARD_KEK`` (:mod:`host.service.kek`); ``keys wrap`` wraps those of a database
+that holds them in clear, once. ``ca …`` is the
 alliance's certificate authority (:mod:`host.cli.ca_cmds`). ``echo`` is a terminal's 0800
 echo test, through its network link: over TLS, the host's certificate checked against the
 alliance CA.
@@ -146,6 +149,10 @@ def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, b
                              policy=AuthorisationPolicy(approve_up_to=approve_up_to,
                                                         refer_up_to=refer_up_to),
                              kek=read_kek(kek_file))
+    if services.vault.kek is None:
+        LOGGER.warning("the terminals' keys are stored in clear: wrap them under a "
+                       "key-encryption key (dualcard host keys wrap)",
+                       extra={"fields": {"event": "keys_in_clear"}})
     try:
         core = _core(services, replay_window)
         threads = workers or (1 if services.db.is_sqlite else 8)

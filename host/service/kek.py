@@ -43,13 +43,14 @@ from host.keystore.errors import KeyStoreError
 from .errors import ServiceConfigurationError
 from .schema import svc_kek
 
-__all__ = ["CLEAR", "KEK_ENV", "KeyVault", "KeyWrapError", "check_kek", "check_vault", "kek_check_value",
-           "read_kek", "record_kek", "stored_kek_check_value"]
+__all__ = ["CLEAR", "KEK_ENV", "WRAPPED_SECRET_PREFIX", "KeyVault", "KeyWrapError", "check_kek",
+           "check_vault", "kek_check_value", "read_kek", "record_kek", "stored_kek_check_value"]
 
 KEK_ENV = "DUALCARD_KEK"
 KEK_LENGTHS = (16, 24, 32)
 #: a wrapped webhook secret, in its text column: this prefix, then the wrapped bytes in hex
-_WRAPPED_SECRET = "kwp:"
+#: (no secret in clear starts with it: :func:`~host.service.notices.store.set_webhook`)
+WRAPPED_SECRET_PREFIX = "kwp:"
 
 class KeyWrapError(ServiceConfigurationError):
     """A KEK missing, malformed or not the database's, or a stored key that does not unwrap."""
@@ -96,8 +97,7 @@ class KeyVault:
                 raise KeyWrapError(f"{what} is stored in clear under a wrapped database")
             return stored
         if self.kek is None:
-            raise KeyWrapError(f"{what} is wrapped under a key-encryption key: give it "
-                               f"(a file or ${KEK_ENV})")
+            raise _kek_needed(what)
         try:
             return aes_key_unwrap(self.kek, stored)
         except (InvalidUnwrap, ValueError):
@@ -106,21 +106,25 @@ class KeyVault:
     def seal_secret(self, secret: str) -> str:
         if self.kek is None:
             return secret
-        return _WRAPPED_SECRET + aes_key_wrap_with_padding(self.kek, secret.encode()).hex()
+        return WRAPPED_SECRET_PREFIX + aes_key_wrap_with_padding(self.kek, secret.encode()).hex()
 
     def open_secret(self, stored: str, what: str) -> str:
-        if not stored.startswith(_WRAPPED_SECRET):
+        if not stored.startswith(WRAPPED_SECRET_PREFIX):
             if self.kek is not None:
                 raise KeyWrapError(f"{what} is stored in clear under a wrapped database")
             return stored
         if self.kek is None:
-            raise KeyWrapError(f"{what} is wrapped under a key-encryption key: give it "
-                               f"(a file or ${KEK_ENV})")
+            raise _kek_needed(what)
         try:
-            wrapped = bytes.fromhex(stored[len(_WRAPPED_SECRET):])
+            wrapped = bytes.fromhex(stored[len(WRAPPED_SECRET_PREFIX):])
             return aes_key_unwrap_with_padding(self.kek, wrapped).decode()
         except (InvalidUnwrap, ValueError):
             raise KeyWrapError(f"{what} does not unwrap under the key-encryption key") from None
+
+
+def _kek_needed(what: str) -> KeyWrapError:
+    return KeyWrapError(f"{what} is wrapped under a key-encryption key: give it (a file or "
+                        f"${KEK_ENV})")
 
 
 #: the vault of a database whose keys are in clear

@@ -20,7 +20,7 @@ from host.pos.network_link import NetworkLink
 from host.service.core import ServiceCore
 from host.service.kek import CLEAR, KEK_ENV, KeyVault, KeyWrapError, kek_check_value
 from host.service.notices.schema import svc_webhooks
-from host.service.notices.store import set_webhook
+from host.service.notices.store import NoticeSetupError, set_webhook
 from host.service.pin_keys import new_zpk, pin_key_of, register_pin_key
 from host.service.schema import svc_terminal_keys, svc_terminal_pin_keys
 from host.service.services import AllianceServices
@@ -104,6 +104,9 @@ def test_a_database_given_a_kek_stores_every_key_wrapped(tmp_path: Path) -> None
         stored_mac, stored_zpk, stored_secret = _stored(office)
         assert len(stored_mac) == len(stored_zpk) == 24 and mac not in stored_mac
         assert stored_secret.startswith("kwp:") and SECRET not in stored_secret
+        with pytest.raises(NoticeSetupError, match="must not start with 'kwp:'"):
+            set_webhook(office.db, MERCHANT.merchant_id, "https://shop.example/hook",
+                        "kwp:" + SECRET, at=START, vault=vault)
         found = TerminalDirectory(office.db, vault=vault).get(TID)
         assert found is not None and found.key == mac
         assert pin_key_of(office.db, TID, vault) == zpk

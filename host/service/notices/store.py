@@ -29,7 +29,7 @@ from host.backoffice.database import Database
 from host.backoffice.members import MemberKind, find_member
 from host.backoffice.schema import FORMAT_VERSION, bo_outbox
 from host.service.errors import ServiceError
-from host.service.kek import CLEAR, KeyVault, check_vault
+from host.service.kek import CLEAR, WRAPPED_SECRET_PREFIX, KeyVault, check_vault
 
 from .policy import Channel, Dead, DeliveryState, Retry, channels_for, notice_id
 from .schema import svc_inbox, svc_notice_addresses, svc_notice_deliveries, svc_webhooks
@@ -130,6 +130,8 @@ def set_webhook(db: Database, merchant_id: str, url: str, secret: str, *,
         raise NoticeSetupError(f"not an http(s) URL: {url!r}")
     if len(secret) < 16:
         raise NoticeSetupError("a webhook secret must have at least 16 characters")
+    if secret.startswith(WRAPPED_SECRET_PREFIX):
+        raise NoticeSetupError(f"a webhook secret must not start with {WRAPPED_SECRET_PREFIX!r}")
     with db.write() as conn:
         check_vault(conn, vault)
         if find_member(conn, merchant_id).kind is not MemberKind.MERCHANT:
