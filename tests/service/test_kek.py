@@ -29,6 +29,7 @@ from host.service.terminals import TerminalDirectory, register_terminal
 from host.service.wrap_keys import open_vault, wrap_stored_keys
 from host.testing.key_files import write_sample_key_files
 from host.testing.personalise import SAMPLE
+from tests.backoffice.conftest import db_url, pg_server_url, pg_url  # noqa: F401
 from tests.pos.conftest import MERCHANT, START, build_office
 
 from .conftest import POLICY
@@ -96,8 +97,9 @@ def _keyed(office: BackOffice, vault: KeyVault) -> tuple[bytes, bytes]:
     return mac, zpk
 
 
-def test_a_database_given_a_kek_stores_every_key_wrapped(tmp_path: Path) -> None:
-    office = build_office(tmp_path)
+def test_a_database_given_a_kek_stores_every_key_wrapped(
+        tmp_path: Path, db_url: str) -> None:  # noqa: F811
+    office = build_office(tmp_path, db_url)
     try:
         vault = open_vault(office.db, KEK)
         mac, zpk = _keyed(office, vault)
@@ -134,8 +136,9 @@ def test_the_wrong_kek_or_none_is_refused_naming_the_check_values(tmp_path: Path
         office.close()
 
 
-def test_a_clear_database_is_refused_a_kek_until_wrapped_once(tmp_path: Path) -> None:
-    office = build_office(tmp_path)
+def test_a_clear_database_is_refused_a_kek_until_wrapped_once(
+        tmp_path: Path, db_url: str) -> None:  # noqa: F811
+    office = build_office(tmp_path, db_url)
     try:
         mac, zpk = _keyed(office, open_vault(office.db, None))
         assert _stored(office) == (mac, zpk, SECRET)
