@@ -7,9 +7,10 @@
 - **Clearing records/s**: whole batches (a sale and the load it earns per card: a cryptogram
   and a TAC verified, both records posted to SQLite) with each provider's verifier.
 - **Card key sets/s**: every per-card key a card's personalisation needs from the masters
-  (DLK, DPK, DTK of three purses, ICC master keys of two applications) derived where the
-  masters are, their KCVs computed there. Personalisation itself still reads a key file
-  (docs/hsm.md); this is the token's share of a personalisation.
+  (the security domain's ENC, MAC and DEK on each chip by KDF3, DLK, DPK, DTK of three
+  purses, ICC master keys of two applications) derived where the masters are, their KCVs
+  computed there. Personalisation itself refuses a token (docs/hsm.md: the token cannot
+  wrap the keys under the card's DEK); this is the token's share of a personalisation.
 
     .venv/bin/python bench/bench_hsm.py                  # 2,000 records, 200 cards, 3 runs
     .venv/bin/python bench/bench_hsm.py --records 5000 --cards 500 --runs 5
@@ -30,11 +31,12 @@ from pathlib import Path
 
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.diversify import KeyType
 from host.backoffice import Agreement, Asset, BackOffice, Member, MemberKind, Ratio, Rounding
 from host.backoffice.sample_cards import SampleTerminal
 from host.backoffice.verifier import SoftwareCardVerifier
 from host.hsm import FileKeyProvider, KeyProvider
-from host.hsm.schemes import icc_master_key, purse_card_key
+from host.hsm.schemes import icc_master_key, kdf3_card_key, purse_card_key
 from host.hsm.verifier import ProviderCardVerifier
 from host.keystore import KeyFile, MasterKey
 from host.records.batch import PurseRecord
@@ -43,7 +45,10 @@ from host.testing.softhsm import USER_PIN, fresh_token
 
 T0 = datetime(2025, 3, 14, 1, 0, tzinfo=UTC)
 TERMINAL = "00000000B001"
-MASTERS = ("purse_load", "purse_purchase", "purse_tac", "emv_ac")
+MASTERS = ("purse_load", "purse_purchase", "purse_tac", "emv_ac", "isd")
+#: the key diversification data of each chip's security domain (chip number in the last byte)
+KDDS = (bytes(9) + b"\x01", bytes(9) + b"\x02")
+KEYS_PER_CARD = len(KDDS) * len(KeyType) + 3 * len(Purse) + len(APPLICATIONS)
 
 
 def _records(cards: MasterKeyedCards, count: int, card_count: int) -> list[PurseRecord]:
@@ -113,6 +118,11 @@ def _card_key_sets(provider: KeyProvider, card_count: int) -> Callable[[], int]:
     def work() -> int:
         for n in range(1, card_count + 1):
             card = f"62{n:014d}"
+            for kdd in KDDS:
+                for key_type in KeyType:
+                    with kdf3_card_key(provider, masters["isd"], kdd[:4] + n.to_bytes(6, "big"),
+                                       key_type) as key:
+                        provider.kcv(key)
             for name in ("purse_load", "purse_purchase", "purse_tac"):
                 for purse in Purse:
                     with purse_card_key(provider, masters[name], card, purse) as key:
@@ -131,7 +141,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     cards = MasterKeyedCards()
-    masters = {**cards.masters, "purse_load": bytes(range(16)), "purse_purchase": bytes(16)}
+    masters = {**cards.masters, "purse_load": bytes(range(16)), "purse_purchase": bytes(16),
+               "isd": bytes(range(16, 32))}
     records = _records(cards, args.records, args.cards)
     ids = sorted({r.card_id for r in records})
     register = cards.register(ids)
@@ -162,7 +173,7 @@ def main() -> None:
                 ("card key sets/s, token", _rate(_card_key_sets(token, args.cards), args.runs)),
             ]
     print(f"{len(records)} purse records of {len(ids)} cards; {args.cards} card key sets "
-          f"(11 keys each); median of {args.runs} runs")
+          f"({KEYS_PER_CARD} keys each); median of {args.runs} runs")
     for label, rate in rows:
         print(f"  {label:<52} {rate:>10,.0f}")
     print(f"  token / key file: TAC checks {rows[2][1] / rows[1][1]:.0%}, clearing "

@@ -9,7 +9,8 @@ premium paid with points, bank points converted, a stripe fallback; the terminal
 batches cleared (one uploaded twice), the day settled; a credit line raised by the back
 office that reaches the card at its next purchase; statements; a prepaid membership split
 into insured sub-cards, spent as one card, and a claim paid from live balances when the
-bookstore closes.
+bookstore closes; a personal reader bound to a card, refusing another, and an order from
+home through the online order flow, printed at the merchant (:mod:`host.demo_order`).
 
 ``--reader sim`` runs the cards in process. ``--reader vpcd`` serves each card in turn
 on the virtual reader (pcscd + vpcd, fixed slots) and talks PC/SC, swapping cards
@@ -53,6 +54,7 @@ from host.backoffice import (
 from host.backoffice.errors import BatchRejectedError
 from host.backoffice.inprocess_link import PURSE_ASSETS
 from host.backoffice.prepaid import PrepaidOffice, Program, ProgramKind, Trigger
+from host.demo_order import order_from_home
 from host.demo_service import DemoService, demo_service
 from host.payment.client import PaymentClient
 from host.payment.issuer import AuthorisationPolicy
@@ -146,6 +148,7 @@ MERCHANTS = (
     ("bookstore", "RIVERSIDE BOOKS", "0000000C0001", 2, 100),
 )
 BANK_TERMINAL, INSURER_TERMINAL = "0000000D0001", "0000000E0001"
+SHOP_MERCHANT = "electronics"  #: the merchant whose web shop zhang orders from
 
 
 def _pan(prefix: str, product: Product) -> str:
@@ -683,8 +686,10 @@ def run_demo(reader: str = "sim", out: str | Path | None = None,
     card_reader.start()
     world = _build_world(story, card_reader, directory)
     try:
-        with _served(world, directory):
+        with _served(world, directory) as service:
             _day(world)
+            order_from_home(world, service, directory, SHOP_MERCHANT, _terminal_of(SHOP_MERCHANT))
+            _portal(world)
     finally:
         for terminal in world.terminals.values():
             terminal.journal.close()
@@ -708,7 +713,10 @@ def _day(world: World) -> None:
     _statements(world)
     _prepaid(world)
     _settlement_centre(world)
-    _portal(world)
+
+
+def _terminal_of(member_id: str) -> str:
+    return next(tid for mid, _, tid in TERMINALS if mid == member_id)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,13 +54,16 @@ class DemoService:
     def kcv(self, terminal_id: str) -> str:
         return key_check_value(self.keys[terminal_id])
 
+    def client_tls(self, terminal_id: str) -> ssl.SSLContext:
+        """The TLS context a terminal dials with: the demo's CA, its own certificate."""
+        return client_context(self.tls / CA_CERT, cert=self.tls / f"terminal-{terminal_id}.pem",
+                              key=self.tls / f"terminal-{terminal_id}.key")
+
     def link(self, merchant: MerchantIdentity) -> NetworkLink:
         """The network link of one of the terminals, keyed with its own key."""
         tid = merchant.terminal_hex
-        tls = client_context(self.tls / CA_CERT, cert=self.tls / f"terminal-{tid}.pem",
-                             key=self.tls / f"terminal-{tid}.key")
         return NetworkLink(*self.iso, merchant=merchant, key=self.keys[tid], http=self.http_url,
-                           clock=self.clock, timeout=10.0, tls=tls)
+                           clock=self.clock, timeout=10.0, tls=self.client_tls(tid))
 
 
 @contextmanager

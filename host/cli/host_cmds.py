@@ -9,7 +9,10 @@ SIGINT, which let the requests in flight finish on both doors. ``terminal add`` 
 terminal its MAC key (written once to a key file for the terminal; the service shows only
 its KCV), ``terminal list`` lists the keyed ones, ``terminal pin-key`` gives a terminal
 its zone PIN key for online PINs (written once to a key file for its PIN pad), and
-``pin-unblock`` lets a card whose online PIN was blocked be tried again. ``ca …`` is the
+``pin-unblock`` lets a card whose online PIN was blocked be tried again. The keys and
+the webhook secrets are stored wrapped under a key-encryption key given by ``--kek-file``
+or ``$DUALCARD_KEK`` (:mod:`host.service.kek`); ``keys wrap`` wraps those of a database
+that holds them in clear, once. ``ca …`` is the
 alliance's certificate authority (:mod:`host.cli.ca_cmds`). ``echo`` is a terminal's 0800
 echo test, through its network link: over TLS, the host's certificate checked against the
 alliance CA.
@@ -47,6 +50,7 @@ from host.records.ids import check_terminal_id
 from host.service.auth_centre import reset_pin_tries
 from host.service.core import LOGGER, ServiceCore
 from host.service.errors import ServiceConfigurationError, ServiceError
+from host.service.kek import KEK_ENV, kek_check_value, read_kek
 from host.service.mac import new_mac_key, read_key_file, write_key_file
 from host.service.pin_keys import TerminalPINKey, new_zpk, register_pin_key, write_pin_key_file
 from host.service.replay import ReplayGuard
@@ -55,12 +59,14 @@ from host.service.schema import create_service_schema
 from host.service.services import AllianceServices, open_services
 from host.service.terminals import register_terminal, registered_terminals
 from host.service.tls import ServerTLS
+from host.service.wrap_keys import wrap_stored_keys
 
 from .ca_cmds import ca
 from .card_io import emit
 from .dial_options import host_address, terminal_tls, terminal_tls_options
 from .errors import cli_errors, register_error
 from .exit_codes import ExitCode
+from .kek_options import kek_option, vault_of
 from .notice_options import background_notices, serve_notices_options
 from .options import json_option
 from .pay_cmds import AMOUNT
@@ -123,13 +129,14 @@ host.add_command(ca)
               help="mutual TLS: terminals must show a certificate of this CA (PEM)")
 @click.option("--plain", is_flag=True,
               help="serve in clear, without TLS (a lab only; logs a warning)")
+@kek_option
 @serve_notices_options
 @cli_errors
 def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, bank_id: str,
           payment_keys: str, points_keys: str, card_keys: str, approve_up_to: int | None,
           refer_up_to: int | None, workers: int | None, replay_window: int,
           log_level: str, tls_cert: Path | None, tls_key: Path | None, client_ca: Path | None,
-          plain: bool, **notices: Any) -> None:
+          plain: bool, kek_file: Path | None, **notices: Any) -> None:
     """[!] Serve terminals over ISO 8583/TCP (and HTTP), over TLS, until SIGTERM or SIGINT."""
     tls = _server_tls(tls_cert, tls_key, client_ca, plain=plain)
     _log_json_lines(log_level)
@@ -140,11 +147,17 @@ def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, b
                              points_keys=Path(points_keys), card_keys=Path(card_keys),
                              bank_id=bank_id,
                              policy=AuthorisationPolicy(approve_up_to=approve_up_to,
-                                                        refer_up_to=refer_up_to))
+                                                        refer_up_to=refer_up_to),
+                             kek=read_kek(kek_file))
+    if services.vault.kek is None:
+        LOGGER.warning("the terminals' keys are stored in clear: wrap them under a "
+                       "key-encryption key (dualcard host keys wrap)",
+                       extra={"fields": {"event": "keys_in_clear"}})
     try:
         core = _core(services, replay_window)
         threads = workers or (1 if services.db.is_sqlite else 8)
-        with background_notices(services.db, **notices):  # stopped after the doors close
+        # the dispatcher is stopped after the doors close
+        with background_notices(services.db, vault=services.vault, **notices):
             asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port,
                                            http_port=http_port, workers=threads, tls=tls)))
     finally:
@@ -230,18 +243,20 @@ def terminal() -> None:
 @click.option("--key-out", type=click.Path(dir_okay=False), required=True,
               help="new file the key is written to (mode 600), to install in the terminal")
 @click.option("--replace", is_flag=True, help="give a terminal that has a key a new one")
+@kek_option
 @cli_errors
-def add(terminal_id: str, db_url: str | None, key_out: str, replace: bool) -> None:
+def add(terminal_id: str, db_url: str | None, key_out: str, replace: bool,
+        kek_file: Path | None) -> None:
     """[!] Give TERMINAL_ID (12 hex digits, registered to a merchant) a new MAC key."""
     terminal_id = check_terminal_id(terminal_id)
     db = Database(_url(db_url))
     try:
-        create_service_schema(db)
+        vault = vault_of(db, kek_file)
         key = new_mac_key()
         write_key_file(key_out, terminal_id=terminal_id, key=key)
         try:
             keyed = register_terminal(db, terminal_id, at=dt.datetime.now(dt.UTC), key=key,
-                                      replace=replace)
+                                      replace=replace, vault=vault)
         except BaseException:
             Path(key_out).unlink()
             raise
@@ -302,23 +317,50 @@ from . import notice_cmds  # noqa: E402, F401
 @click.option("--key-out", type=click.Path(dir_okay=False), required=True,
               help="new file the ZPK is written to (mode 600), for the terminal's PIN pad")
 @click.option("--replace", is_flag=True, help="give a terminal that has a ZPK a new one")
+@kek_option
 @cli_errors
-def pin_key(terminal_id: str, db_url: str | None, key_out: str, replace: bool) -> None:
+def pin_key(terminal_id: str, db_url: str | None, key_out: str, replace: bool,
+            kek_file: Path | None) -> None:
     """[!] Give TERMINAL_ID a new zone PIN key (ZPK) for its online PIN blocks."""
     key = TerminalPINKey(check_terminal_id(terminal_id), new_zpk())
     db = Database(_url(db_url))
     try:
-        create_service_schema(db)
+        vault = vault_of(db, kek_file)
         write_pin_key_file(key_out, key)
         try:
             register_pin_key(db, key.terminal_id, at=dt.datetime.now(dt.UTC), key=key.key,
-                             replace=replace)
+                             replace=replace, vault=vault)
         except BaseException:
             Path(key_out).unlink()
             raise
     finally:
         db.dispose()
     click.echo(f"terminal {key.terminal_id}: ZPK KCV {key.kcv} written to {key_out}")
+
+
+@host.group("keys")
+def keys() -> None:
+    """The terminals' keys and webhook secrets at rest: wrapped under a key-encryption key."""
+
+
+@keys.command("wrap")
+@_db_option
+@kek_option
+@cli_errors
+def wrap_keys(db_url: str | None, kek_file: Path | None) -> None:
+    """[!] Wrap the database's clear terminal keys and webhook secrets under the KEK (once;
+    from then on every command that reads or stores them needs it)."""
+    kek = read_kek(kek_file)
+    if kek is None:
+        raise click.UsageError(f"give the key-encryption key: --kek-file or ${KEK_ENV}")
+    db = Database(_url(db_url))
+    try:
+        wrapped = wrap_stored_keys(db, kek, at=dt.datetime.now(dt.UTC))
+    finally:
+        db.dispose()
+    click.echo(f"{wrapped} keys and secrets wrapped under the KEK of KCV "
+               f"{kek_check_value(kek)}" if wrapped else
+               f"nothing in clear: the keys are wrapped under KCV {kek_check_value(kek)}")
 
 
 @host.command("pin-unblock")

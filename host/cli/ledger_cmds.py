@@ -11,6 +11,7 @@ database · 2 bad arguments or input file · 8 batch rejected whole (reasons pri
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -36,9 +37,11 @@ from host.backoffice import (
     load_key_file,
     parse_batch,
 )
+from host.backoffice.addresses import DeliveryAddress, delivery_address, set_delivery_address
 from host.backoffice.database import as_url, default_url, no_ledger, sqlite_file
 from host.backoffice.errors import (
     BackOfficeError,
+    NotFoundError,
     ValidationError,
 )
 from host.backoffice.members import DEFAULT_TWO_WAY, member_accounts
@@ -444,6 +447,66 @@ def credit_delivered(office: BackOffice, out: _Out, script_id: str, at: datetime
     changed = office.mark_delivered(script_id, at=_now(at))
     out.emit({"script": script_id, "marked": changed},
              lambda: [f"{script_id} {'delivered' if changed else 'was already delivered'}"])
+
+
+@credit_group.command("open")
+@click.argument("member_id")
+@click.option("--limit", type=click.IntRange(min=0), required=True,
+              help="The line, in fen (the limit the card was personalised with).")
+@click.option("--reason", default="card issued", show_default=True)
+@click.option("--at", type=ISO_TIME, default=None)
+@_command_options
+def credit_open(office: BackOffice, out: _Out, member_id: str, limit: int, reason: str,
+                at: datetime | None) -> None:
+    """[!] Start MEMBER_ID's credit line at the limit the card was issued with (no issuer
+    script: the card has it already)."""
+    if office.member(member_id).kind is not MemberKind.CONSUMER:
+        raise NotFoundError(f"no consumer member {member_id!r}")
+    decision = office.open_credit_line(member_id, limit, at=_now(at), reason=reason)
+    out.emit(decision.as_dict(), lambda: [f"{member_id}: {decision.explanation}"])
+
+
+# -- delivery addresses ----------------------------------------------------------------------
+
+
+@ledger.group("address")
+def address_group() -> None:
+    """The holder's delivery address on file (what the authentication centre checks an
+    order's address against)."""
+
+
+@address_group.command("set")
+@click.argument("member_id")
+@click.option("--street", required=True, help="The street lines, without city or postcode.")
+@click.option("--postcode", required=True)
+@click.option("--city", default="", help="Kept for the delivery slip (not compared).")
+@click.option("--at", type=ISO_TIME, default=None)
+@_command_options
+def address_set(office: BackOffice, out: _Out, member_id: str, street: str, postcode: str,
+                city: str, at: datetime | None) -> None:
+    """[!] Put MEMBER_ID's delivery address on file (replacing the one before)."""
+    address = DeliveryAddress(street, postcode, city)
+    set_delivery_address(office.db, member_id, address, at=_now(at))
+    out.emit({"member": member_id, **dataclasses.asdict(address)},
+             lambda: [f"{member_id}: delivery address {_address_line(address)}"])
+
+
+@address_group.command("show")
+@click.argument("member_id")
+@_command_options
+def address_show(office: BackOffice, out: _Out, member_id: str) -> None:
+    """MEMBER_ID's delivery address on file."""
+    with office.db.read() as conn:
+        address = delivery_address(conn, member_id)
+    if address is None:
+        raise NotFoundError(f"no delivery address on file for {member_id!r}")
+    out.emit({"member": member_id, **dataclasses.asdict(address)},
+             lambda: [f"{member_id}: {_address_line(address)}"])
+
+
+def _address_line(address: DeliveryAddress) -> str:
+    return ", ".join(part for part in (address.street, f"{address.postcode} {address.city}"
+                                       .strip()) if part)
 
 
 # -- conversion ------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from host.service.notices.store import (
 from .card_io import emit
 from .errors import cli_errors
 from .host_cmds import _db_option, _log_json_lines, _url, host
+from .kek_options import kek_option, vault_of
 from .notice_options import build_dispatcher, dispatcher_options
 from .options import json_option
 
@@ -72,13 +73,15 @@ def notices() -> None:
 @click.option("--once", is_flag=True, help="one round: deliver what is due, then exit")
 @click.option("--poll", type=click.FloatRange(0.1, 3600), default=2.0, show_default=True,
               help="seconds between rounds when nothing was due")
+@kek_option
 @json_option
 @cli_errors
-def run(db_url: str | None, once: bool, poll: float, as_json: bool, **settings: Any) -> None:
+def run(db_url: str | None, once: bool, poll: float, as_json: bool, kek_file: Path | None,
+        **settings: Any) -> None:
     """[!] Deliver the outbox's notices until SIGTERM or SIGINT (or one round)."""
     _log_json_lines("info")
     with _database(db_url) as db:
-        dispatcher = build_dispatcher(db, **settings)
+        dispatcher = build_dispatcher(db, vault=vault_of(db, kek_file), **settings)
         try:
             if once:
                 dispatcher.run_once()
@@ -161,12 +164,14 @@ def webhooks_group() -> None:
               help="file holding the signing secret (16 characters or more), shared with "
                    "the merchant")
 @_db_option
+@kek_option
 @cli_errors
-def set_hook(merchant_id: str, url: str, secret_file: str, db_url: str | None) -> None:
+def set_hook(merchant_id: str, url: str, secret_file: str, db_url: str | None,
+             kek_file: Path | None) -> None:
     """[!] Post MERCHANT_ID's notices to URL, signed with the secret in the file."""
     secret = Path(secret_file).read_text(encoding="utf-8").strip()
     with _database(db_url) as db:
-        set_webhook(db, merchant_id, url, secret, at=_now())
+        set_webhook(db, merchant_id, url, secret, at=_now(), vault=vault_of(db, kek_file))
     click.echo(f"{merchant_id}: notices posted to {url}")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from host.backoffice.database import Database
+from host.service.kek import CLEAR, KeyVault
 from host.service.notices import (
     Dispatcher,
     InboxChannel,
@@ -65,7 +66,8 @@ def serve_notices_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_dispatcher(db: Database, *, smtp_host: str | None, smtp_port: int,
                      smtp_starttls: bool, smtp_from: str, smtp_user: str | None,
-                     max_attempts: int, webhook_timeout: float) -> Dispatcher:
+                     max_attempts: int, webhook_timeout: float,
+                     vault: KeyVault = CLEAR) -> Dispatcher:
     """A dispatcher on the inbox, webhooks and, given an SMTP server, e-mail."""
     create_notices_schema(db)
     senders: list[Sender] = [InboxChannel(db), WebhookChannel(timeout=webhook_timeout)]
@@ -73,7 +75,7 @@ def build_dispatcher(db: Database, *, smtp_host: str | None, smtp_port: int,
         senders.append(SMTPChannel(SMTPSettings(
             smtp_host, smtp_port, smtp_starttls, smtp_from, smtp_user,
             os.environ.get("DUALCARD_SMTP_PASSWORD"))))
-    return Dispatcher(db, senders, policy=RetryPolicy(max_attempts=max_attempts))
+    return Dispatcher(db, senders, policy=RetryPolicy(max_attempts=max_attempts), vault=vault)
 
 
 @contextlib.contextmanager

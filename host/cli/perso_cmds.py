@@ -23,8 +23,11 @@ from typing import Any
 
 import click
 
+from apdu_specs.crypto.cvv import pvv
+
 from ..files import read_bytes
 from ..gp import KCVMismatchError
+from ..hsm import HSMUnsupportedError, is_pkcs11_uri, parse_pkcs11_uri
 from ..keystore import (
     MAX_COMPONENTS,
     MIN_COMPONENTS,
@@ -38,6 +41,7 @@ from ..keystore import (
     read_key_info,
     suite_of,
 )
+from ..payment.keys import load_issuer_keys
 from ..perso import (
     RUN_ORIGIN,
     AuditJournal,
@@ -68,12 +72,14 @@ from ..perso import (
     run_batch,
 )
 from ..perso.audit import PENDING
+from ..perso.plan import PINCheck
 from ..perso.render import card_json, card_text
 from ..transport.base import TransportError
 from .card_io import emit
 from .errors import CLIError, cli_errors, exit_code_for, register_error
 from .exit_codes import HELP as EXIT_HELP
 from .exit_codes import ExitCode
+from .hsm_cmds import hsm as _hsm  # noqa: F401  (registers the token errors' exit codes)
 from .key_parts import read_components
 from .options import json_option, trace_option
 from .prompts import hidden_prompt, notice
@@ -105,10 +111,13 @@ def _load_keys(path: Path, passphrase_file: Path | None) -> KeyFile:
     return KeyFile.load(path, lambda: _passphrase(passphrase_file))
 
 
+_passphrase_option = click.option(
+    "--passphrase-file", type=_EXISTING,
+    help=f"first line: the key file passphrase [else ${ENV_PASSPHRASE}, else asked]")
+
+
 def _keys_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--passphrase-file", type=_EXISTING,
-                      help=f"first line: the key file passphrase [else ${ENV_PASSPHRASE}, else "
-                           "asked]")(fn)
+    fn = _passphrase_option(fn)
     return click.option("--keys", "keys_path", required=True, type=_EXISTING,
                         help="issuer master key file (dualcard perso keys new)")(fn)
 
@@ -210,11 +219,26 @@ def _emit_keys(suite: str, rows: list[tuple[str, str, int, str]], sealed: bool, 
 # --- personalisation --------------------------------------------------------------------------
 
 
+class _KeysParam(click.ParamType):
+    """An existing key file, or a ``pkcs11:`` URI (refused by :func:`_personaliser`, exit 13)."""
+
+    name = "FILE|URI"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Path | str:
+        if isinstance(value, str) and is_pkcs11_uri(value):
+            return value
+        return _EXISTING.convert(value, param, ctx)
+
+
 def _perso_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option("--profile", "profile_path", required=True, type=_EXISTING,
                      help="personalisation profile (TOML)"),
-        _keys_options,
+        _passphrase_option,
+        click.option("--keys", "keys_path", required=True, type=_KeysParam(),
+                     help="issuer master key file (dualcard perso keys new); a pkcs11: URI is "
+                          "refused with exit 13 (docs/hsm.md)"),
         click.option("--numbers", "numbers_url", envvar=ENV_NUMBERS, metavar="URL|FILE",
                      help="the issuer's card number store every run and batch draws PANs and "
                           "card ids from: an SQLite file or a postgresql+psycopg:// URL shared "
@@ -237,9 +261,19 @@ def numbers_location(numbers_url: str | None, keys_path: Path) -> str:
     return numbers_url or str(keys_path.with_name(f"{keys_path.stem}.numbers.sqlite3"))
 
 
+#: why ``--keys pkcs11:…`` is refused (docs/hsm.md, "Personalisation and a token")
+TOKEN_REFUSED = ("personalisation cannot run with a token yet: the card keys would have to be "
+                 "encrypted under the card's DEK inside it, and a SoftHSM2-class token has no "
+                 "3DES key wrap and wraps AES keys only if they are extractable; no card key is "
+                 "taken out of a token (use the sealed key file; see docs/hsm.md)")
+
+
 @contextmanager
-def _personaliser(profile_path: Path, keys_path: Path, passphrase_file: Path | None,
+def _personaliser(profile_path: Path, keys_path: Path | str, passphrase_file: Path | None,
                   mailer: Path | None, numbers_url: str | None) -> Iterator[Personaliser]:
+    if not isinstance(keys_path, Path):  # a pkcs11: URI; nothing is opened or written
+        parse_pkcs11_uri(keys_path)  # a malformed one is a usage error first
+        raise HSMUnsupportedError(TOKEN_REFUSED)
     profile = load_profile(profile_path)
     keyfile = _load_keys(keys_path, passphrase_file)
     with NumberStore(numbers_location(numbers_url, keys_path)) as store:
@@ -261,7 +295,7 @@ def _personaliser(profile_path: Path, keys_path: Path, passphrase_file: Path | N
 @trace_option
 @json_option
 @cli_errors
-def run(reader: str, profile_path: Path, keys_path: Path, passphrase_file: Path | None,
+def run(reader: str, profile_path: Path, keys_path: Path | str, passphrase_file: Path | None,
         numbers_url: str | None, pin_mailer: Path | None, dry_run: bool,
         input_path: Path | None, holder_row: int | None, holder_json: str | None,
         replaces: str | None, trace: bool, trace_format: str, as_json: bool) -> None:
@@ -311,6 +345,44 @@ def _run_numbers(personaliser: Personaliser, holder: HolderRecord, origin: str,
     return store.replacement(personaliser.profile, holder, replaces)
 
 
+@perso.command("issued")
+@click.argument("card_id")
+@click.option("--pan", required=True, help="the card's PAN")
+@click.option("--holder", "holder_id", required=True, help="the holder's id at the issuer")
+@click.option("--name", required=True, help="the name on the card, e.g. ZHANG/SAN")
+@click.option("--profile", "profile_path", required=True, type=_EXISTING,
+              help="the personalisation profile the card's numbers belong to (TOML)")
+@click.option("--issuer-keys", type=_EXISTING, required=True,
+              help="the issuer's payment key file (its PVK makes the PVV)")
+@click.option("--pvki", default="1", show_default=True, help="PVK index (one digit)")
+@click.option("--numbers", "numbers_url", envvar=ENV_NUMBERS, metavar="URL|FILE",
+              help="the issuer's card number store (where the authentication centre reads "
+                   f"PVVs) [env {ENV_NUMBERS}; default: next to --issuer-keys]")
+@json_option
+@cli_errors
+def issued(card_id: str, pan: str, holder_id: str, name: str, profile_path: Path,
+           issuer_keys: Path, pvki: str, numbers_url: str | None, as_json: bool) -> None:
+    """[!] Put a card issued outside a perso run on the issuer's card record: its numbers
+    and the PVV of its PIN (typed at the prompt; never stored), which the authentication
+    centre checks online PINs against."""
+    pin = click.prompt("PIN", hide_input=True, err=True)
+    if not (pin.isdigit() and len(pin) == 4):
+        raise CLIError("a PVV is made for a 4-digit PIN", ExitCode.USAGE)
+    if not (pvki.isdigit() and len(pvki) == 1):
+        raise CLIError(f"--pvki is one digit, not {pvki!r}", ExitCode.USAGE)
+    check = PINCheck(pvki, pvv(load_issuer_keys(issuer_keys).pvk, pan, pvki, pin))
+    location = numbers_location(numbers_url, issuer_keys)
+    with NumberStore(location) as store:
+        numbers = store.allocate(load_profile(profile_path),
+                                 [HolderRecord(0, name, holder_id, pan=pan, card_id=card_id)],
+                                 RUN_ORIGIN)[0]
+        store.mark_issued(numbers.card_id, check)
+    masked = pan[:6] + "*" * (len(pan) - 10) + pan[-4:]
+    emit({"card_id": numbers.card_id, "pan": masked, "psn": numbers.psn, "pvki": pvki,
+          "numbers": location},
+         as_json, f"card {numbers.card_id} (PAN {masked}): issued, PVV on file (PVKI {pvki})")
+
+
 @perso.command("batch")
 @_perso_options
 @click.option("--input", "input_path", required=True, type=_EXISTING, help="holders CSV")
@@ -325,7 +397,7 @@ def _run_numbers(personaliser: Personaliser, holder: HolderRecord, origin: str,
 @click.option("--yes", "-y", is_flag=True, help="do not wait for Enter between physical cards")
 @json_option
 @cli_errors
-def batch(profile_path: Path, keys_path: Path, passphrase_file: Path | None,
+def batch(profile_path: Path, keys_path: Path | str, passphrase_file: Path | None,
           numbers_url: str | None, pin_mailer: Path | None, dry_run: bool, input_path: Path,
           out_dir: Path | None, reader: str | None, audit_path: Path | None, retry_failed: bool,
           yes: bool, as_json: bool) -> None:

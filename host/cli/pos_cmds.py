@@ -318,14 +318,15 @@ def saf_flush(config_path: str, address: str, key_file: str, tls_ca: Path | None
     if terminal_id != config.merchant.terminal_hex:
         raise CLIError(f"key file {key_file} is terminal {terminal_id}'s, not "
                        f"{config.merchant.terminal_hex}'s", ExitCode.USAGE)
-    queue = config.open_saf()
+    queue, stans = config.open_saf(), config.open_stan_counter()
     try:
         with NetworkLink(host, port, merchant=config.merchant, key=key, timeout=timeout,
-                         attempts=1, saf=queue, tls=tls) as link:
+                         attempts=1, saf=queue, tls=tls, stan=stans) as link:
             forwarded = link.forward()
         waiting = len(queue.pending())
     finally:
         queue.close()
+        stans.close()
     emit({"forwarded": forwarded, "waiting": waiting}, as_json,
          f"{forwarded} forwarded, {waiting} waiting")
     if waiting:

@@ -94,6 +94,21 @@ def serve(card_path: Path, host: str, port: int, trace: bool, tear: str | None,
         click.echo(f"chip{slot + 1}: {'attached to' if attached else 'detached from'} vpcd",
                    err=True)
 
+    _handle_signals(card, stop)
+    click.echo(f"serving {card.identity} on vpcd {host}:{port} (chip 1) and {host}:{port + 1} "
+               "(chip 2); Ctrl-C to stop", err=True)
+    try:
+        serve_card([card.chip1, card.chip2], host, port, trace=on_apdu if trace else None,
+                   present=lambda: card.inserted, on_connection=on_connection, stop_event=stop)
+    finally:
+        if not no_save:
+            card.save(card_path)
+            click.echo(f"card image saved to {card_path}", err=True)
+
+
+def _handle_signals(card: Any, stop: threading.Event) -> None:
+    """SIGINT and SIGTERM stop serving (the card is saved); SIGUSR1 pulls the card out or
+    puts it back."""
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
 
@@ -109,15 +124,6 @@ def serve(card_path: Path, host: str, port: int, trace: bool, tear: str | None,
     signal.signal(signal.SIGTERM, on_signal)
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, toggle)
-    click.echo(f"serving {card.identity} on vpcd {host}:{port} (chip 1) and {host}:{port + 1} "
-               "(chip 2); Ctrl-C to stop", err=True)
-    try:
-        serve_card([card.chip1, card.chip2], host, port, trace=on_apdu if trace else None,
-                   present=lambda: card.inserted, on_connection=on_connection, stop_event=stop)
-    finally:
-        if not no_save:
-            card.save(card_path)
-            click.echo(f"card image saved to {card_path}", err=True)
 
 
 def _start_pcscd() -> None:

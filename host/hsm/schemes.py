@@ -2,7 +2,7 @@
 
 Each scheme is the same bytes as its pure definition in :mod:`apdu_specs.crypto` (EMV
 option A and common session keys, ARQC and ARPC, the purse's diversification, session keys
-and MACs, GP EMV CPS); the tests run the published vectors through both providers and
+and MACs, GP EMV CPS and KDF3); the tests run the published vectors through both providers and
 through the pure functions. What differs is where the keys are: every intermediate key
 (ICC master key, session key, card key) is made by the provider with :meth:`derive` and
 discarded at the end of the block, so in a token it never exists outside it.
@@ -33,9 +33,9 @@ from .errors import HSMUnsupportedError
 from .provider import HeldKey, KeyProvider
 
 __all__ = ["MacKey", "ac_session_key", "application_cryptogram", "arpc_method1",
-           "arpc_method1_under", "arpc_method2_under", "cryptogram_under", "emv_cps_card_key",
-           "icc_master_key", "option_a_data", "purse_card_key", "purse_key_data",
-           "purse_load_mac", "purse_tac", "purse_tac_under", "retail_mac"]
+           "arpc_method1_under", "arpc_method2_under", "cmac_subkey", "cryptogram_under",
+           "emv_cps_card_key", "icc_master_key", "kdf3_card_key", "option_a_data",
+           "purse_card_key", "purse_key_data", "purse_load_mac", "purse_tac", "purse_tac_under", "retail_mac"]
 
 AC_LENGTH = 8
 ARPC2_LENGTH = 4
@@ -222,4 +222,42 @@ def emv_cps_card_key(provider: KeyProvider, master: HeldKey, kdd: bytes, key_typ
     kt = bytes([key_type])
     card = kdd[4:10]
     with provider.derived(master, card + b"\xf0" + kt + card + b"\x0f" + kt) as key:
+        yield key
+
+
+# -- GlobalPlatform: KDF3 card keys (AES) --------------------------------------------------
+
+_GF128 = 0x87
+_BLOCK = 16
+
+
+def cmac_subkey(provider: KeyProvider, key: HeldKey) -> bytes:
+    """K1 of AES-CMAC (NIST SP 800-38B): ``E_K(0)`` doubled in GF(2^128).
+
+    ``E_K(0)`` is what ECB under the key gives anyone holding the token's PIN (a KCV is cut
+    from it); with it alone no MAC and no key derived from ``key`` can be computed.
+    """
+    value = int.from_bytes(provider.encrypt_ecb(key, bytes(_BLOCK)), "big")
+    doubled = (value << 1) & ((1 << 128) - 1)
+    if value >> 127:
+        doubled ^= _GF128
+    return doubled.to_bytes(_BLOCK, "big")
+
+
+@contextmanager
+def kdf3_card_key(provider: KeyProvider, master: HeldKey, kdd: bytes, key_type: KeyType
+                  ) -> Iterator[HeldKey]:
+    """A security domain key (KDF3, AES) derived where its master is.
+
+    Each KDF3 block is the CMAC of one whole block ``i || 00 00 00 || type || 00 || KDD``,
+    which is ``E_M(block xor K1)``: an ``AES_ECB_ENCRYPT_DATA`` derivation over the blocks
+    so masked gives the card key inside the token, with no SP 800-108 mechanism.
+    """
+    if master.algorithm is not Algorithm.AES or master.length not in (16, 32) or len(kdd) != 10:
+        raise HSMUnsupportedError("KDF3 diversification in a token takes an AES-128 or "
+                                  "AES-256 master and a 10-byte KDD")
+    k1 = cmac_subkey(provider, master)
+    suffix = b"\x00\x00\x00" + bytes([key_type]) + b"\x00" + kdd
+    data = b"".join(xor(bytes([i]) + suffix, k1) for i in range(1, master.length // _BLOCK + 1))
+    with provider.derived(master, data) as key:
         yield key

@@ -67,6 +67,13 @@ HEADERS = {
 }
 HOME = {PortalRole.CONSUMER: "/me", PortalRole.MERCHANT: "/merchant",
         PortalRole.INSURER: "/insurer", PortalRole.OPERATOR: "/operator"}
+#: each role's pages besides its home, as (path, catalogue key) for the navigation bar
+NAV = {PortalRole.CONSUMER: [("/me/centre", "nav_centre"), ("/me/prepaid", "nav_prepaid"),
+                              ("/notices", "nav_notices")],
+       PortalRole.MERCHANT: [("/merchant/orders", "nav_orders"),
+                             ("/merchant/prepaid", "nav_prepaid"), ("/notices", "nav_notices")],
+       PortalRole.INSURER: [("/insurer/prepaid", "nav_prepaid"), ("/notices", "nav_notices")],
+       PortalRole.OPERATOR: [("/operator/reconcile", "nav_reconcile")]}
 
 
 def utc_now() -> dt.datetime:
@@ -231,7 +238,8 @@ class Portal:
             t=lambda key, **values: text(key, lang, **values), lang=lang, base=visit.base,
             session=session, csrf=csrf, languages=LANGUAGES, chart=_chart(lang),
             when=lambda at: at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-            home=HOME[session.role] if session else "/login", **context)
+            home=HOME[session.role] if session else "/login",
+            nav=NAV[session.role] if session else [], **context)
         return HTMLResponse(page, status)
 
     @staticmethod
@@ -312,15 +320,20 @@ class Portal:
         return self.render(visit, "login.html", 200, error="", seconds=0, login=login,
                            notice="reset_done")
 
+    def business_day(self) -> dt.date:
+        """Today's business day by the alliance's settings."""
+        with self.db.read() as conn:
+            return load_settings(conn).business_day(self.clock())
+
     def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         with self.db.read() as conn:
             return fn(conn, *args, **kwargs)
 
 
-def _chart(lang: str) -> Callable[[str, list[tuple[str, int, str]]], str]:
-    def chart(title_key: str, rows: list[tuple[str, int, str]]) -> str:
+def _chart(lang: str) -> Callable[..., str]:
+    def chart(title_key: str, rows: list[tuple[str, int, str]], **values: object) -> str:
         from markupsafe import Markup
-        return Markup(bar_chart(text(title_key, lang), [Bar(*row) for row in rows]))
+        return Markup(bar_chart(text(title_key, lang, **values), [Bar(*row) for row in rows]))
     return chart  # type: ignore[return-value]
 
 

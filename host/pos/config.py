@@ -28,6 +28,7 @@ from .journal import Journal
 from .link import BackOfficeLink
 from .merchant import MerchantIdentity
 from .saf import SAF_FILE, StoreAndForward
+from .stan import STAN_FILE, PersistentStanCounter
 from .terminal import Terminal
 
 __all__ = ["CONFIG_FORMAT", "TerminalConfig", "load_config"]
@@ -53,6 +54,11 @@ class TerminalConfig:
     def open_saf(self) -> StoreAndForward:
         """The store-and-forward queue, ``saf.sqlite3`` beside the journal."""
         return StoreAndForward(self.journal.parent / SAF_FILE)
+
+    def open_stan_counter(self) -> PersistentStanCounter:
+        """The terminal's STAN counter, ``stan.sqlite3`` beside the journal: a restarted
+        terminal goes on from its last STAN, never reusing one the service still holds."""
+        return PersistentStanCounter(self.journal.parent / STAN_FILE)
 
     def terminal(self, chip1: Transport, chip2: Transport, link: BackOfficeLink,
                  journal: Journal) -> Terminal:

@@ -40,7 +40,9 @@ certificate raises :class:`~host.service.tls.CertificateRefusedError`. Neither i
 nor taken for an unreachable host: the link is misconfigured or someone is in the way.
 
 The STAN counter (:class:`StanCounter`) starts from the clock's seconds unless told
-where: a terminal that keeps its counter across restarts should pass its own.
+where: a terminal keeps its counter across restarts with
+:class:`~host.pos.stan.PersistentStanCounter` (its configuration's
+:meth:`~host.pos.config.TerminalConfig.open_stan_counter`).
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ from .link import (
 )
 from .merchant import MerchantIdentity
 from .saf import StoreAndForward
+from .stan import STAN_MAX
 
 __all__ = [
     "AnswerNotAuthenticatedError",
@@ -128,7 +131,7 @@ __all__ = [
     "StanCounter",
 ]
 
-_STAN_MAX = 999_999
+_STAN_MAX = STAN_MAX
 #: how a queued message is sent again when its first attempt got no answer
 _REPEATS: dict[str, str] = {MTI.REVERSAL: MTI.REVERSAL_REPEAT, MTI.ADVICE: MTI.ADVICE_REPEAT}
 

@@ -56,6 +56,7 @@ from host.perso.numbering import perso_cards, pin_check_of
 from host.perso.plan import PINCheck
 
 from .iso8583 import ResponseCode
+from .kek import CLEAR, KeyVault
 from .pin_keys import pin_key_of
 from .schema import svc_pin_tries
 
@@ -96,11 +97,12 @@ class HolderCheckResult:
 class AuthenticationCentre:
     """The checks over the back office (holders, credit lines), the issuer's card records
     (``card_records``: where the number store lives; default the back office's database)
-    and the PVK the PVVs were computed with."""
+    and the PVK the PVVs were computed with; the terminals' ZPKs unwrapped through ``vault``."""
 
     def __init__(self, office: BackOffice, *, pvk: bytes, card_records: Database | None = None,
                  max_pin_tries: int = DEFAULT_PIN_TRIES,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 vault: KeyVault = CLEAR) -> None:
         if max_pin_tries < 1:
             raise ValueError("a card takes at least one PIN try")
         self.office = office
@@ -109,6 +111,7 @@ class AuthenticationCentre:
         self.max_pin_tries = max_pin_tries
         self._pvk = pvk
         self._clock = clock
+        self._vault = vault
 
     def __repr__(self) -> str:
         return f"AuthenticationCentre({self.max_pin_tries} PIN tries)"
@@ -158,7 +161,7 @@ class AuthenticationCentre:
 
     def _check_pin(self, request: HolderCheck, terminal_id: str) -> tuple[ResponseCode, str]:
         assert request.pin_block is not None
-        zpk = pin_key_of(self.db, terminal_id)
+        zpk = pin_key_of(self.db, terminal_id, self._vault)
         if zpk is None:
             return ResponseCode.CANNOT_VERIFY_PIN, f"terminal {terminal_id} has no ZPK"
         record = self._pin_record(request.card_id)

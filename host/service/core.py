@@ -140,7 +140,7 @@ class ServiceCore:
                  clock: Callable[[], dt.datetime] = utc_now,
                  logger: logging.Logger = LOGGER, metrics: Metrics | None = None) -> None:
         self.services = services
-        self.terminals = terminals or TerminalDirectory(services.db)
+        self.terminals = terminals or TerminalDirectory(services.db, vault=services.vault)
         self.replay = replay or ReplayGuard(services.db)
         #: the holds authorisations post, their reversals, and advices
         self.holds = AuthorisationHolds(services)

@@ -29,6 +29,7 @@ from host.backoffice.members import merchant_of_terminal
 from host.records.ids import check_terminal_id
 
 from .errors import ServiceConfigurationError
+from .kek import CLEAR, KeyVault, check_vault
 from .mac import write_private_file
 from .schema import svc_terminal_pin_keys
 
@@ -73,12 +74,14 @@ def zpk_check_value(key: bytes) -> str:
 
 
 def register_pin_key(db: Database, terminal_id: str, *, at: dt.datetime,
-                     key: bytes | None = None, replace: bool = False) -> TerminalPINKey:
-    """Give ``terminal_id`` (a merchant's terminal) a ZPK; one that has a ZPK keeps it
-    unless ``replace``."""
+                     key: bytes | None = None, replace: bool = False,
+                     vault: KeyVault = CLEAR) -> TerminalPINKey:
+    """Give ``terminal_id`` (a merchant's terminal) a ZPK, stored through ``vault``; one
+    that has a ZPK keeps it unless ``replace``."""
     terminal_id = check_terminal_id(terminal_id)
     key = zpk(key) if key is not None else new_zpk()
     with db.write() as conn:
+        check_vault(conn, vault)
         if merchant_of_terminal(conn, terminal_id) is None:
             raise ServiceConfigurationError(f"terminal {terminal_id} belongs to no merchant")
         old = conn.execute(select(svc_terminal_pin_keys.c.kcv)
@@ -89,17 +92,19 @@ def register_pin_key(db: Database, terminal_id: str, *, at: dt.datetime,
         conn.execute(delete(svc_terminal_pin_keys)
                      .where(svc_terminal_pin_keys.c.terminal_id == terminal_id))
         conn.execute(insert(svc_terminal_pin_keys), {
-            "terminal_id": terminal_id, "zpk": key, "kcv": zpk_check_value(key),
+            "terminal_id": terminal_id, "zpk": vault.seal_key(key), "kcv": zpk_check_value(key),
             "created_at": to_micros(at)})
     return TerminalPINKey(terminal_id, key)
 
 
-def pin_key_of(db: Database, terminal_id: str) -> bytes | None:
-    """The terminal's ZPK, read on every PIN check (a replaced key counts at once)."""
+def pin_key_of(db: Database, terminal_id: str, vault: KeyVault = CLEAR) -> bytes | None:
+    """The terminal's ZPK, read on every PIN check (a replaced key counts at once) and
+    unwrapped through ``vault``."""
     with db.read() as conn:
         key = conn.execute(select(svc_terminal_pin_keys.c.zpk)
                            .where(svc_terminal_pin_keys.c.terminal_id == terminal_id)).scalar()
-    return None if key is None else bytes(key)
+    return None if key is None else vault.open_key(bytes(key), ZPK_LENGTH,
+                                                   f"the ZPK of terminal {terminal_id}")
 
 
 def write_pin_key_file(path: str | Path, key: TerminalPINKey) -> None:

@@ -25,19 +25,20 @@ from host.backoffice.database import Database
 from host.backoffice.schema import version_column as _version
 
 __all__ = ["create_service_schema", "service_metadata", "svc_advices",
-           "svc_authorisations", "svc_idempotency", "svc_pin_tries", "svc_seen_messages",
+           "svc_authorisations", "svc_idempotency", "svc_kek", "svc_pin_tries", "svc_seen_messages",
            "svc_terminal_keys", "svc_terminal_pin_keys"]
 
 service_metadata = MetaData()
 
 
 #: Each terminal's MAC key (AES-128), keyed by its terminal id; the merchant it belongs to
-#: is the back office's record (``bo_terminals``), never a copy here.
+#: is the back office's record (``bo_terminals``), never a copy here. The key is wrapped
+#: under the database's KEK (24 bytes, :mod:`.kek`) once ``svc_kek`` names one.
 svc_terminal_keys = Table(
     "svc_terminal_keys",
     service_metadata,
     Column("terminal_id", String(32), primary_key=True),
-    Column("mac_key", LargeBinary(16), nullable=False),
+    Column("mac_key", LargeBinary(24), nullable=False),
     Column("kcv", String(6), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     _version(),
@@ -115,7 +116,18 @@ svc_terminal_pin_keys = Table(
     "svc_terminal_pin_keys",
     service_metadata,
     Column("terminal_id", String(32), primary_key=True),
-    Column("zpk", LargeBinary(16), nullable=False),
+    Column("zpk", LargeBinary(24), nullable=False),  # wrapped as the MAC keys are
+    Column("kcv", String(6), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    _version(),
+)
+
+#: The key-encryption key the terminals' keys and the webhook secrets are wrapped under,
+#: named by its check value (one row, ``id`` 1; no row: they are in clear; :mod:`.kek`).
+svc_kek = Table(
+    "svc_kek",
+    service_metadata,
+    Column("id", SmallInteger, primary_key=True),
     Column("kcv", String(6), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     _version(),

@@ -23,6 +23,8 @@ from host.points.keyfile import load_issuer_keys as load_points_keys
 from host.points.keys import PurseKeySource
 
 from .auth_centre import AuthenticationCentre
+from .kek import CLEAR, KeyVault
+from .wrap_keys import open_vault
 
 __all__ = ["AllianceServices", "open_services"]
 
@@ -32,8 +34,10 @@ class AllianceServices:
 
     def __init__(self, office: BackOffice, *, payment_keys: IssuerKeys,
                  points_keys: PurseKeySource, bank_id: str,
-                 policy: AuthorisationPolicy | None = None) -> None:
+                 policy: AuthorisationPolicy | None = None, vault: KeyVault = CLEAR) -> None:
         self.office = office
+        #: the terminals' keys and webhook secrets in and out of the database (:mod:`.kek`)
+        self.vault = vault
         self.bank_id = bank_id
         self._payment_keys = payment_keys
         self._points_keys = points_keys
@@ -65,7 +69,8 @@ class AllianceServices:
         """The holder checks (PIN, address, credit) both doors answer, with the issuer's PVK
         (made on first use; a deployment may set its own, e.g. another PIN try limit)."""
         if self._centre is None:
-            self._centre = AuthenticationCentre(self.office, pvk=self._payment_keys.pvk)
+            self._centre = AuthenticationCentre(self.office, pvk=self._payment_keys.pvk,
+                                                vault=self.vault)
         return self._centre
 
     @authentication_centre.setter
@@ -77,13 +82,15 @@ class AllianceServices:
 
 
 def open_services(db_url: str, *, payment_keys: Path, points_keys: Path, card_keys: Path,
-                  bank_id: str, policy: AuthorisationPolicy | None = None) -> AllianceServices:
-    """The services a deployment names: its database and the issuers' key files."""
+                  bank_id: str, policy: AuthorisationPolicy | None = None,
+                  kek: bytes | None = None) -> AllianceServices:
+    """The services a deployment names: its database, the issuers' key files and the KEK
+    its terminals' keys are wrapped under (checked here, before anything is served)."""
     office = BackOffice(db_url, verifier=SoftwareCardVerifier(load_key_file(card_keys)))
     try:
         return AllianceServices(office, payment_keys=load_payment_keys(payment_keys),
                                 points_keys=load_points_keys(points_keys), bank_id=bank_id,
-                                policy=policy)
+                                policy=policy, vault=open_vault(office.db, kek))
     except BaseException:
         office.close()
         raise

@@ -26,6 +26,8 @@ from host.backoffice.schema import bo_terminals
 from host.records.ids import check_terminal_id
 
 from .errors import ServiceConfigurationError
+from .kek import CLEAR, KeyVault, check_vault
+from .mac import KEY_LENGTH as MAC_KEY_LENGTH
 from .mac import key_check_value, mac_key, new_mac_key
 from .schema import svc_terminal_keys
 
@@ -46,12 +48,15 @@ class TerminalKey:
 
 
 def register_terminal(db: Database, terminal_id: str, *, at: dt.datetime,
-                      key: bytes | None = None, replace: bool = False) -> TerminalKey:
-    """Give ``terminal_id`` a MAC key (a fresh random one unless ``key``); a terminal that
-    has one keeps it unless ``replace``. The terminal must belong to a merchant."""
+                      key: bytes | None = None, replace: bool = False,
+                      vault: KeyVault = CLEAR) -> TerminalKey:
+    """Give ``terminal_id`` a MAC key (a fresh random one unless ``key``), stored through
+    ``vault``; a terminal that has one keeps it unless ``replace``. The terminal must belong
+    to a merchant."""
     terminal_id = check_terminal_id(terminal_id)
     key = mac_key(key) if key is not None else new_mac_key()
     with db.write() as conn:
+        check_vault(conn, vault)
         merchant = merchant_of_terminal(conn, terminal_id)
         if merchant is None:
             raise ServiceConfigurationError(
@@ -64,7 +69,7 @@ def register_terminal(db: Database, terminal_id: str, *, at: dt.datetime,
                 f"terminal {terminal_id} already has a MAC key (KCV {old.kcv})")
         conn.execute(delete(svc_terminal_keys).where(svc_terminal_keys.c.terminal_id == terminal_id))
         conn.execute(insert(svc_terminal_keys), {
-            "terminal_id": terminal_id, "mac_key": key, "kcv": key_check_value(key),
+            "terminal_id": terminal_id, "mac_key": vault.seal_key(key), "kcv": key_check_value(key),
             "created_at": to_micros(at)})
     return TerminalKey(terminal_id, merchant, key)
 
@@ -87,11 +92,13 @@ _LOOKUP = (select(svc_terminal_keys.c.mac_key, bo_terminals.c.merchant_id)
 
 class TerminalDirectory:
     """The registered terminals, read from the database and kept for ``max_age`` seconds
-    (a replaced key or a terminal moved to another merchant takes effect within it)."""
+    (a replaced key or a terminal moved to another merchant takes effect within it); their
+    keys unwrapped through ``vault``."""
 
     def __init__(self, db: Database, *, max_age: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, vault: KeyVault = CLEAR) -> None:
         self.db = db
+        self.vault = vault
         self.max_age = max_age
         self._clock = clock
         self._known: dict[str, tuple[float, TerminalKey]] = {}
@@ -107,6 +114,8 @@ class TerminalDirectory:
         if row is None:
             self._known.pop(terminal_id, None)
             return None
-        found = TerminalKey(terminal_id, row.merchant_id, bytes(row.mac_key))
+        key = self.vault.open_key(bytes(row.mac_key), MAC_KEY_LENGTH,
+                                  f"the MAC key of terminal {terminal_id}")
+        found = TerminalKey(terminal_id, row.merchant_id, key)
         self._known[terminal_id] = (now, found)
         return found

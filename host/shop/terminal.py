@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import ssl
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -20,12 +22,17 @@ __all__ = ["MerchantTerminal"]
 
 @dataclass
 class MerchantTerminal:
-    """``base``: the service's HTTP door (``http://127.0.0.1:8583``)."""
+    """``base``: the service's HTTP door (``http://127.0.0.1:8583``); ``tls``: the client
+    context for a door that asks for the terminal's certificate (mutual TLS); ``clock``:
+    the time requests are signed with (the service's replay window holds them to its own)."""
 
     base: str
     terminal_id: str
     key: bytes
     timeout: float = 30.0
+    tls: ssl.SSLContext | None = field(default=None, repr=False)
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC),
+                                             repr=False)
 
     def __repr__(self) -> str:  # never the key
         return f"MerchantTerminal({self.terminal_id} at {self.base})"
@@ -35,13 +42,13 @@ class MerchantTerminal:
         """One signed request; the status and the JSON answer (its MAC verified)."""
         body = b"" if doc is None else json.dumps(doc).encode()
         signed = http_auth.Signed(method, target, self.terminal_id,
-                                  http_auth.format_timestamp(dt.datetime.now(dt.UTC)),
+                                  http_auth.format_timestamp(self.clock()),
                                   uuid.uuid4().hex)
         headers = {**http_auth.request_headers(self.key, signed, body),
                    "Content-Type": "application/json"}
         try:
             reply = httpx.request(method, self.base + target, content=body, headers=headers,
-                                  timeout=self.timeout)
+                                  timeout=self.timeout, verify=self.tls if self.tls is not None else True)
         except httpx.HTTPError as exc:
             raise GatewayRefusalError("unreachable", f"the service at {self.base}: "
                                       f"{exc or type(exc).__name__}") from None

@@ -1,22 +1,23 @@
 """Every published vector that involves a master key, through the key file and a token.
 
 The vectors are those of tests/vectors/README.md (V13, V14, V27, V29, V31, V32, V33, V39,
-V62). A key a scheme derives stays where its master is, so the check there is its KCV,
-computed by the provider, against the KCV of the published value. V16 and V21 (KDF3 and
-SCP03 session keys: CMAC-based derivation) have no PKCS#11 derivation mechanism in SoftHSM2;
-docs/hsm.md lists them.
+V62, V16). A key a scheme derives stays where its master is, so the check there is its KCV,
+computed by the provider, against the KCV of the published value. V21 (SCP03 session keys)
+is not derived in a token; docs/hsm.md says why.
 """
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.crypto.ciphers import Algorithm
-from apdu_specs.crypto.diversify import KeyType
+from apdu_specs.crypto.diversify import KeyType, kdf3
 from apdu_specs.crypto.kcv import kcv
 from apdu_specs.crypto.purse import PurseScheme
-from host.hsm import HSMUnsupportedError, KeyProvider
+from host.hsm import FileKeyProvider, HSMUnsupportedError, KeyProvider
 from host.hsm.schemes import (
     MacKey,
     ac_session_key,
@@ -25,10 +26,12 @@ from host.hsm.schemes import (
     cryptogram_under,
     emv_cps_card_key,
     icc_master_key,
+    kdf3_card_key,
     purse_load_mac,
     purse_tac,
     retail_mac,
 )
+from host.keystore import KeyFile, MasterKey
 
 from .conftest import MakeProvider
 
@@ -62,6 +65,33 @@ def test_v14_emv_cps_diversification(make_provider: MakeProvider, key_type: KeyT
     with emv_cps_card_key(provider, provider.key("isd"), H("00010203040506070809"),
                           key_type) as card_key:
         assert provider.kcv(card_key).hex().upper() == expected
+
+
+@pytest.mark.parametrize(("key_type", "expected"), [
+    (KeyType.ENC, "E79C05"), (KeyType.MAC, "D1BD77"), (KeyType.DEK, "3FDE8C")])
+def test_v16_kdf3_diversification(make_provider: MakeProvider, key_type: KeyType,
+                                  expected: str) -> None:
+    provider = make_provider({"isd": (AES, H("404142434445464748494a4b4c4d4e4f"))})
+    with kdf3_card_key(provider, provider.key("isd"), H("00010203040506070809"),
+                       key_type) as card_key:
+        assert provider.kcv(card_key).hex().upper() == expected
+
+
+@given(master=st.binary(min_size=32, max_size=32), kdd=st.binary(min_size=10, max_size=10),
+       key_type=st.sampled_from(KeyType))
+@settings(max_examples=25, deadline=None)
+def test_kdf3_in_a_provider_is_the_pure_kdf3_for_aes_256(master: bytes, kdd: bytes,
+                                                          key_type: KeyType) -> None:
+    provider = FileKeyProvider(KeyFile("AES", {"isd": MasterKey("isd", AES, master)}))
+    with kdf3_card_key(provider, provider.key("isd"), kdd, key_type) as card_key:
+        assert provider.kcv(card_key) == kcv(AES, kdf3(master, kdd, key_type))
+
+
+def test_kdf3_refuses_what_it_cannot_derive(make_provider: MakeProvider) -> None:
+    provider = make_provider({"isd": (TDES, H("404142434445464748494a4b4c4d4e4f"))})
+    with pytest.raises(HSMUnsupportedError), \
+            kdf3_card_key(provider, provider.key("isd"), bytes(10), KeyType.ENC):
+        pass
 
 
 def test_v27_icc_master_key_option_a(make_provider: MakeProvider) -> None:

@@ -21,11 +21,16 @@ from starlette.routing import Mount
 
 from host.backoffice import BackOffice, Member, MemberKind, Ratio
 from host.backoffice.assets import Asset
+from host.backoffice.centre import SettlementCentre, TierSettings
+from host.backoffice.centre.escrow import OrderRequest
+from host.backoffice.centre.order_rules import Condition, ReleaseBy
+from host.backoffice.prepaid import PrepaidOffice, Program, ProgramKind, Trigger
 from host.backoffice.transfers import Reason, Source, SourceKind, Transfer
 from host.portal.app import PATH, Portal
 from host.portal.auth import Accounts, PortalRole, Throttle
 from host.pos import PaymentMethod
 from host.service.http_app import HTTPServer
+from host.service.notices import Dispatcher, InboxChannel, create_notices_schema
 from host.service.tcp_server import serve_in_thread
 from tests.backoffice.conftest import pg_server_url, pg_url  # noqa: F401
 from tests.pos.conftest import PIN, Rig, open_rig
@@ -38,6 +43,7 @@ ROLES = {"zhang": ("zhang", PortalRole.CONSUMER), "li": ("li", PortalRole.CONSUM
          "insurer": ("insurer", PortalRole.INSURER), "ops": ("alliance", PortalRole.OPERATOR)}
 HOSTILE_MERCHANT = '<script>alert("shop-b")</script> & Sons'
 HOSTILE_HOLDER = "Li <img src=x onerror=alert(1)>"
+ADDRESS = "8 Park Road, Shanghai"
 #: a cheap argon2id for tests (the portal's default costs 64 MiB per hash)
 TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -110,7 +116,53 @@ def populate(rig: Rig) -> dict[str, Any]:
         "shop-b-earn-1", "shop-b:points_issued", "li:consumption_points", 77,
         Asset.CONSUMPTION_POINTS, Reason.EARN, Source(SourceKind.MERCHANT, "shop-b"))], at=at)
     office.review_credit(at=at)
-    return {"batches": [r.batch_id for r in receipts]}
+    facts = {"batches": [r.batch_id for r in receipts], **prepaid(office, rig.clock.advance()),
+             **centre(office, rig.clock.advance())}
+    create_notices_schema(office.db)
+    delivered = rig.clock.advance()
+    Dispatcher(office.db, [InboxChannel(office.db)], clock=lambda: delivered).run_once()
+    return facts
+
+
+def prepaid(office: BackOffice, at: dt.datetime) -> dict[str, Any]:
+    """Prepaid cards: ZHANG's at SHOP A insured by the insurer, LI's at SHOP B insured by a
+    second insurer; a claim open on each merchant (each insurer's to review)."""
+    office.add_members([Member("insurer-b", MemberKind.INSURER, "Second Insurer", at)], at=at)
+    pp = PrepaidOffice(office.db)
+    pp.add_program(Program("A-GYM", "shop-a", ProgramKind.BONUS, 500_000, "insurer",
+                           premium_bp=80, bonus_bp=1_000), at=at)
+    pp.add_program(Program("B-CAKE", "shop-b", ProgramKind.BONUS, 100_000, "insurer-b",
+                           premium_bp=50, bonus_bp=500), at=at)
+    zhang = pp.issue("buy-zhang", "A-GYM", "zhang", 700_000, at=at)
+    li = pp.issue("buy-li", "B-CAKE", "li", 50_000, at=at)
+    pp.pay("pay-zhang", zhang["account"], 120_000, at=at, merchant_id="shop-a")
+    later = at + dt.timedelta(hours=1)
+    for claim, merchant in (("CLM-A", "shop-a"), ("CLM-B", "shop-b")):
+        pp.open_claim(claim, merchant, Trigger.CLOSURE, trigger_at=later, at=later)
+    return {"prepaid": {"zhang": zhang["account"], "li": li["account"]}}
+
+
+def centre(office: BackOffice, at: dt.datetime) -> dict[str, Any]:
+    """The settlement centre: ZHANG's three tiers and LI's, a water bill ZHANG paid to SHOP B
+    (a biller), orders: ZHANG's at SHOP A held for a code, another accepted (shopping), and
+    LI's at SHOP B held to a date."""
+    sc = SettlementCentre(office.db)
+    for holder in ("zhang", "li"):
+        sc.bank.open_account(f"BK-{holder}", deposit=2_000_000, at=at)  # type: ignore[attr-defined]
+        sc.open_account(holder, TierSettings(500_000, 200_000, 400_000),
+                        bank_account=f"BK-{holder}", addresses=[ADDRESS], at=at)
+    sc.register_biller("shop-b", "water", at=at)
+    sc.issue_bill("shop-b", "3301-0042", "2025-05", 12_000, at=at)
+    sc.pay_bill("zhang", "shop-b", "3301-0042", at=at)
+    expires = at + dt.timedelta(days=30)
+    _, code, _ = sc.place_order(OrderRequest("ORD-A1", "zhang", "shop-a", 60_000,
+                                             Condition.CODE, ADDRESS, expires, mcc=5942), at=at)
+    sc.place_order(OrderRequest("ORD-A2", "zhang", "shop-a", 25_000, Condition.ACCEPTANCE,
+                                ADDRESS, expires, mcc=5812), at=at)
+    sc.release("ORD-A2", "accept-A2", by=ReleaseBy.HOLDER, at=at)
+    sc.place_order(OrderRequest("ORD-B1", "li", "shop-b", 9_900, Condition.DATE, ADDRESS,
+                                expires, release_at=at + dt.timedelta(days=3)), at=at)
+    return {"code": code}
 
 
 def open_alliance(sim_card: Any, tmp_path: Path, url: str | None = None) -> Iterator[Alliance]:

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from host.backoffice.centre import SettlementCentre
+from host.backoffice.prepaid import PrepaidOffice
 from host.portal.app import PATH
 
 from .browser import accessibility_problems, launched, screenshot
@@ -149,3 +151,87 @@ def test_a_missing_chromium_fails_under_ci_and_skips_elsewhere(
     monkeypatch.setenv("CI", ci)
     with pytest.raises(outcome, match="chromium package is not installed"):
         harness.chromium_path()
+
+
+def money(page: Any, selector: str) -> int:
+    """A figure shown in CNY, back in fen."""
+    return number(page, selector)
+
+
+@pytest.mark.browser
+def test_a_holder_s_centre_prepaid_cards_and_notices(page: Any, alliance: Alliance,
+                                                     tmp_path: Path) -> None:
+    log_in(page, alliance, "zhang")
+    page.get_by_role("link", name="Settlement centre").click()
+    page.wait_for_load_state()
+    tiers = SettlementCentre(alliance.office.db).balances("zhang")
+    for tier in ("virtual", "settlement", "bank"):
+        assert money(page, f'[data-tier="{tier}"]') == tiers[tier]["posted"]
+    spent = SettlementCentre(alliance.office.db).spending("zhang")["months"]
+    (month, categories), = spent.items()
+    bars = page.locator(f".figure:has(#spent-{month}) svg rect")
+    assert sorted(bars.evaluate_all("rects => rects.map(r => +r.dataset.value)")) == \
+        sorted(categories.values())
+    checked(page, tmp_path, "portal-consumer-centre")
+    page.get_by_role("link", name="Prepaid cards").click()
+    page.wait_for_load_state()
+    account = alliance.facts["prepaid"]["zhang"]
+    assert money(page, f'[data-prepaid="{account}"]') == \
+        PrepaidOffice(alliance.office.db).balance(account)["balance"]
+    checked(page, tmp_path, "portal-consumer-prepaid")
+    page.get_by_role("link", name="Notices").click()
+    page.wait_for_load_state()
+    assert page.locator("#inbox td:nth-child(4)", has_text="New").count() > 0
+    checked(page, tmp_path, "portal-consumer-notices")
+    page.reload()
+    assert page.locator("#inbox td:nth-child(4)", has_text="New").count() == 0
+    page.get_by_role("link", name="Settlement centre").click()
+    page.get_by_role("button", name="中文").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "结算中心"
+    checked(page, tmp_path, "portal-consumer-centre-zh")
+
+
+@pytest.mark.browser
+def test_a_merchant_s_orders_and_prepaid_programs(page: Any, alliance: Alliance,
+                                                 tmp_path: Path) -> None:
+    log_in(page, alliance, "shop-a")
+    page.get_by_role("link", name="Orders").click()
+    page.wait_for_load_state()
+    assert page.locator('[data-order="ORD-A1"]').inner_text() == "held"
+    assert money(page, '[data-held="ORD-A1"]') == \
+        SettlementCentre(alliance.office.db).order("ORD-A1").remaining
+    checked(page, tmp_path, "portal-merchant-orders")
+    page.get_by_role("link", name="Prepaid cards").click()
+    page.wait_for_load_state()
+    programs = PrepaidOffice(alliance.office.db).programs("shop-a")
+    assert [p.id for p in programs] == \
+        page.locator("#programs td:nth-child(1)").all_inner_texts()
+    checked(page, tmp_path, "portal-merchant-prepaid")
+
+
+@pytest.mark.browser
+def test_an_insurer_approves_a_claim_and_the_operator_reconciles(
+        page: Any, alliance: Alliance, tmp_path: Path) -> None:
+    log_in(page, alliance, "insurer")
+    page.get_by_role("link", name="Prepaid cards").click()
+    page.wait_for_load_state()
+    office = PrepaidOffice(alliance.office.db)
+    assert money(page, '[data-payout="CLM-A"]') == office.claim("CLM-A")["payout"]
+    checked(page, tmp_path, "portal-insurer-prepaid")
+    page.get_by_label("Note").fill("closure confirmed")
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_load_state()
+    assert page.locator('[data-claim="CLM-A"]').inner_text().startswith("approved")
+    assert office.claim("CLM-A")["state"] == "approved"
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_load_state()
+    log_in(page, alliance, "ops")
+    page.get_by_role("link", name="Prepaid reconciliation").click()
+    page.wait_for_load_state()
+    report = office.reconcile(alliance.portal.business_day())
+    assert page.locator("#reconcile-ok").inner_text() == "Cards, custody and live records agree."
+    for merchant in report["merchants"]:
+        assert money(page, f'[data-ledger="{merchant["merchant"]}"]') == \
+            merchant["cards_in_ledger"]
+    checked(page, tmp_path, "portal-operator-reconcile")

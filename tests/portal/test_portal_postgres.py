@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from host.backoffice.prepaid import PrepaidOffice
 from host.portal.app import PATH, SESSION_COOKIE
 
-from .conftest import PASSWORDS, Alliance, login_as
+from .conftest import PASSWORDS, Alliance, csrf_of, login_as
+from .test_portal_centre import PAGES as CENTRE_PAGES
 from .test_portal_http import HOMES, _reset, balance, cell
+from .test_portal_prepaid import PAGES as PREPAID_PAGES
 
 pytestmark = pytest.mark.postgres
 
@@ -31,3 +34,15 @@ def test_throttling_sessions_and_codes_on_postgresql(pg_alliance: Alliance) -> N
     assert _reset(pg_alliance.client(), "li", code, "reset-password-1").status_code == 200
     assert session.get(f"{PATH}/me").status_code == 303
     assert SESSION_COOKIE not in pg_alliance.client().cookies
+
+
+def test_the_prepaid_centre_and_inbox_pages_on_postgresql(pg_alliance: Alliance) -> None:
+    for path, logins in {**PREPAID_PAGES, **CENTRE_PAGES}.items():
+        for login in logins:
+            assert pg_alliance.logged_in(login).get(PATH + path).status_code == 200, (path, login)
+    insurer = pg_alliance.logged_in("insurer")
+    token = csrf_of(insurer.get(f"{PATH}/insurer/prepaid").text)
+    decide = {"csrf": token, "decision": "reject", "note": ""}
+    assert insurer.post(f"{PATH}/insurer/claim/CLM-B", data=decide).status_code == 404
+    assert insurer.post(f"{PATH}/insurer/claim/CLM-A", data=decide).status_code == 303
+    assert PrepaidOffice(pg_alliance.office.db).claim("CLM-A")["state"] == "rejected"

@@ -29,7 +29,8 @@ def test_the_day_has_its_numbered_steps(story: dict[str, Any]) -> None:
         "Issuer keys", "Cards personalised", "The alliance", "The service host", "Morning sales",
         "Midday: batches uploaded", "Afternoon: points spent",
         "Evening: clearing and settlement", "A credit line reaches the card", "Statements",
-        "Prepaid cards, insured card by card", "The settlement centre", "The portal"]
+        "Prepaid cards, insured card by card", "The settlement centre",
+        "A personal reader and an order from home", "The portal"]
     printed = story["printed"]
     assert "\n1. Issuer keys\n" in printed and "\n10. Statements\n" in printed
     assert "CNY 5,288.00" in printed and "KEEP THIS SLIP" in printed
@@ -123,10 +124,25 @@ def test_the_settlement_centre_tops_up_to_the_cap_after_a_release_by_code(
     assert released["virtual"]["posted"] == 0
 
 
+def test_a_foreign_card_is_refused_and_the_order_prints(story: dict[str, Any]) -> None:
+    bound, foreign, order, printed = _events(story, "A personal reader and an order from home")
+    assert bound["reader"] == "5244000000000001"
+    assert foreign["sw"] == "6A88" and "not bound to this reader" in foreign["text"]
+    assert (order["state"], order["held"], order["amount"]) == ("held", 344_00, 344_00)
+    from host.slips import decode_escpos
+
+    escpos = Path(printed["escpos"]).read_bytes()
+    assert any("WEB-0001" in line for line in decode_escpos(escpos))
+    assert any(line.endswith("344.00") for line in printed["slip"])
+    assert "张三 ZHANG SAN" in story["printed"] and "  | TOTAL" in story["printed"]
+    assert printed["pdf"].endswith("WEB-0001.pdf") and Path(printed["pdf"]).read_bytes()[:4] \
+        == b"%PDF"
+
+
 def test_json_mode_prints_one_document(tmp_path, capsys) -> None:
     assert main(["--json", "--out", str(tmp_path)]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["reader"] == "sim" and len(document["steps"]) == 13
+    assert document["reader"] == "sim" and len(document["steps"]) == 14
 
 
 def test_an_unknown_reader_is_refused() -> None:

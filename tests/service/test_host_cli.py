@@ -90,6 +90,7 @@ def test_serve_answers_a_terminal_then_stops_on_sigterm(tmp_path: Path, card: An
     assert (served["rc"], served["terminal"], served["level"]) == ("00", MERCHANT.terminal_hex,
                                                                    "info")
     assert [e["level"] for e in logs if e.get("event") == "plain"] == ["warning"]
+    assert [e["level"] for e in logs if e.get("event") == "keys_in_clear"] == ["warning"]
     for secret in (SAMPLE.debit.pan, request.arqc.hex(), read_key_file(key_file)[1].hex()):
         assert secret.lower() not in errors.lower()
     assert logs[-1]["msg"] == "stopped"

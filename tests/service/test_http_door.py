@@ -299,6 +299,10 @@ class _Faulty:
     def db(self) -> Any:
         return self.inner.db
 
+    @property
+    def vault(self) -> Any:
+        return self.inner.vault
+
     def link(self, terminal_id: str) -> Any:
         faulty, inner = self, self.inner.link(terminal_id)
 

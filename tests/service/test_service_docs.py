@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from host.service.iso8583 import FIELDS, ResponseCode
+from tests.backoffice.conftest import db_url, pg_server_url, pg_url  # noqa: F401
 from tests.docblocks import DOCS
 
 pytestmark = pytest.mark.sim
@@ -58,7 +59,11 @@ def test_the_response_code_table_lists_every_code_served() -> None:
     assert sorted(row[0] for row in rows) == sorted(code.value for code in ResponseCode)
 
 
-def test_the_host_guide_runs_from_serve_to_a_sale() -> None:
+def test_the_host_guide_runs_from_serve_to_a_sale(db_url: str,  # noqa: F811
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same page, the same commands, on SQLite and on PostgreSQL ($DUALCARD_DB)."""
+    if not db_url.startswith("sqlite"):
+        monkeypatch.setenv("DUALCARD_DB", db_url)
     namespace: dict[str, Any] = {"__name__": "host_guide"}
     try:
         _play("host.md", namespace)

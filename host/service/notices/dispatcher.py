@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 from host.backoffice.database import Database
 
+from ..kek import CLEAR, KeyVault
 from .channels import Sender
 from .policy import Dead, RetryPolicy
 from .store import Job, claim, fan_out, record_delivered, record_failure, release
@@ -43,8 +44,10 @@ class Dispatcher:
                  rng: random.Random | None = None,
                  lease: dt.timedelta = dt.timedelta(minutes=2), batch: int = 10,
                  name: str | None = None,
-                 after_send: Callable[[Job], None] | None = None) -> None:
+                 after_send: Callable[[Job], None] | None = None,
+                 vault: KeyVault = CLEAR) -> None:
         self.db = db
+        self.vault = vault  #: the webhook secrets unwrapped through it
         self.senders = {s.channel: s for s in senders}
         self.policy = policy or RetryPolicy()
         self.clock = clock
@@ -65,7 +68,7 @@ class Dispatcher:
             pass
         attempted = 0
         while jobs := claim(self.db, self.name, now=self.clock(), lease=self.lease,
-                            channels=self.senders, limit=self.batch):
+                            channels=self.senders, limit=self.batch, vault=self.vault):
             for at, job in enumerate(jobs):
                 if stop is not None and stop.is_set():
                     release(self.db, jobs[at:], self.name)

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from host.backoffice.database import Database
 from host.backoffice.schema import SEQ_TYPE as _Seq
 from host.backoffice.schema import version_column as _version
+from host.service.schema import svc_kek
 
 __all__ = ["create_notices_schema", "notices_metadata", "svc_inbox", "svc_notice_addresses",
            "svc_notice_deliveries", "svc_webhooks"]
@@ -69,7 +70,8 @@ svc_inbox = Table(
 )
 
 #: A merchant's webhook: where notices are posted and the secret they are signed with
-#: (the dispatcher needs the secret itself to sign, as the merchant does to verify).
+#: (the dispatcher needs the secret itself to sign, as the merchant does to verify),
+#: wrapped under the database's KEK once ``svc_kek`` names one (:mod:`host.service.kek`).
 svc_webhooks = Table(
     "svc_webhooks",
     notices_metadata,
@@ -92,6 +94,8 @@ svc_notice_addresses = Table(
 
 
 def create_notices_schema(db: Database) -> None:
-    """Create the dispatcher's tables that do not exist yet (idempotent)."""
+    """Create the dispatcher's tables that do not exist yet (idempotent), and the service's
+    record of the KEK the webhook secrets are wrapped under (``svc_kek``)."""
     with db.engine.begin() as conn:
         notices_metadata.create_all(conn)
+        svc_kek.create(conn, checkfirst=True)

@@ -29,6 +29,7 @@ from host.backoffice.database import Database
 from host.backoffice.members import MemberKind, find_member
 from host.backoffice.schema import FORMAT_VERSION, bo_outbox
 from host.service.errors import ServiceError
+from host.service.kek import CLEAR, WRAPPED_SECRET_PREFIX, KeyVault, check_vault
 
 from .policy import Channel, Dead, DeliveryState, Retry, channels_for, notice_id
 from .schema import svc_inbox, svc_notice_addresses, svc_notice_deliveries, svc_webhooks
@@ -121,18 +122,23 @@ def set_email(db: Database, member_id: str, address: str, *, at: datetime) -> No
 
 
 def set_webhook(db: Database, merchant_id: str, url: str, secret: str, *,
-                at: datetime) -> None:
-    """Register (or replace) ``merchant_id``'s webhook URL and signing secret."""
+                at: datetime, vault: KeyVault = CLEAR) -> None:
+    """Register (or replace) ``merchant_id``'s webhook URL and signing secret (stored
+    through ``vault``)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise NoticeSetupError(f"not an http(s) URL: {url!r}")
     if len(secret) < 16:
         raise NoticeSetupError("a webhook secret must have at least 16 characters")
+    if secret.startswith(WRAPPED_SECRET_PREFIX):
+        raise NoticeSetupError(f"a webhook secret must not start with {WRAPPED_SECRET_PREFIX!r}")
     with db.write() as conn:
+        check_vault(conn, vault)
         if find_member(conn, merchant_id).kind is not MemberKind.MERCHANT:
             raise NoticeSetupError(f"{merchant_id!r} is not a merchant")
         _replace(conn, svc_webhooks, "merchant_id", merchant_id,
-                 {"url": url, "secret": secret, "updated_at": to_micros(at)})
+                 {"url": url, "secret": vault.seal_secret(secret),
+                  "updated_at": to_micros(at)})
 
 
 def webhooks(db: Database) -> list[tuple[str, str]]:
@@ -187,9 +193,11 @@ def _insert_new(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) ->
 
 
 def claim(db: Database, owner: str, *, now: datetime, lease: timedelta,
-          channels: Iterable[Channel], limit: int = 10) -> list[Job]:
+          channels: Iterable[Channel], limit: int = 10,
+          vault: KeyVault = CLEAR) -> list[Job]:
     """Take up to ``limit`` due deliveries on ``channels`` for ``owner`` until the lease
-    expires; each comes back with what is needed to send it."""
+    expires; each comes back with what is needed to send it (webhook secrets unwrapped
+    through ``vault``)."""
     ts = to_micros(now)
     due = and_(_D.c.state == _PENDING, _D.c.next_at <= ts,
                or_(_D.c.lease_until.is_(None), _D.c.lease_until <= ts),
@@ -205,17 +213,18 @@ def claim(db: Database, owner: str, *, now: datetime, lease: timedelta,
                        _D.c.attempts))
     with db.write() as conn:
         claimed = sorted(conn.execute(take).all())
-        return _jobs(conn, claimed) if claimed else []
+        return _jobs(conn, claimed, vault) if claimed else []
 
 
-def _jobs(conn: Connection, claimed: Sequence[Any]) -> list[Job]:
+def _jobs(conn: Connection, claimed: Sequence[Any], vault: KeyVault) -> list[Job]:
     seqs = sorted({c.notice_seq for c in claimed})
     notices = {r.seq: r for r in conn.execute(select(bo_outbox).where(bo_outbox.c.seq.in_(seqs)))}
     recipients = sorted({c.recipient_id for c in claimed})
     emails = dict(conn.execute(select(svc_notice_addresses.c.member_id,
                                       svc_notice_addresses.c.email)
                                .where(svc_notice_addresses.c.member_id.in_(recipients))).all())
-    hooks = {r.merchant_id: (r.url, r.secret.encode()) for r in conn.execute(
+    hooks = {r.merchant_id: (r.url, vault.open_secret(
+        r.secret, f"the webhook secret of {r.merchant_id}").encode()) for r in conn.execute(
         select(svc_webhooks).where(svc_webhooks.c.merchant_id.in_(recipients)))}
     return [Job(c.id, c.notice_seq, Channel(c.channel), c.recipient_id,
                 notices[c.notice_seq].kind, json.loads(notices[c.notice_seq].body),
