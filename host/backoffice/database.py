@@ -133,8 +133,19 @@ class Database:
 
     def create_schema(self) -> None:
         """Create every table that does not exist yet (idempotent)."""
-        with self.engine.begin() as conn:
+        with self.schema_change() as conn:
             metadata.create_all(conn)
+
+    @contextmanager
+    def schema_change(self) -> Iterator[Connection]:
+        """A transaction that creates tables. On PostgreSQL it holds one advisory lock, so
+        that processes starting together take turns: a ``CREATE TABLE`` that checks first
+        still races a concurrent one in the catalogue there (a duplicate ``pg_type`` row).
+        SQLite's write lock already serialises them."""
+        with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+            yield conn
 
     def has_schema(self) -> bool:
         with self.engine.connect() as conn:
@@ -292,6 +303,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: the advisory lock every schema change takes on PostgreSQL (any fixed number will do)
+_SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"dualcard schema").digest()[:8], "big",
+                              signed=True)
 
 
 def on_driver(conn: Connection, statement: str, params: Sequence[Any] = ()) -> Any:

@@ -52,7 +52,7 @@ class ReaderBinding:
 
 
 def ensure_table(db: Database) -> None:
-    with db.engine.begin() as conn:
+    with db.schema_change() as conn:
         bo_reader_bindings.create(conn, checkfirst=True)
 
 

@@ -73,7 +73,7 @@ _INDEXES = {"bo_outbox": "CREATE INDEX IF NOT EXISTS ix_portal_outbox_recipient 
 def create_portal_schema(db: Database) -> None:
     """Create the portal's tables (and its index on the outbox) that do not exist yet
     (idempotent)."""
-    with db.engine.begin() as conn:
+    with db.schema_change() as conn:
         portal_metadata.create_all(conn)
         for table, statement in _INDEXES.items():
             if conn.dialect.has_table(conn, table):

@@ -148,5 +148,5 @@ svc_pin_tries = Table(
 
 def create_service_schema(db: Database) -> None:
     """Create the service's tables that do not exist yet (idempotent)."""
-    with db.engine.begin() as conn:
+    with db.schema_change() as conn:
         service_metadata.create_all(conn)

@@ -186,9 +186,10 @@ def test_two_dispatcher_processes_share_the_outbox_each_notice_sent_once(
             command = [sys.executable, "-m", "host.cli.main", "host", "notices", "run", "--once",
                        "--db", db_url, "--json"]
             runs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
-            outputs = [run.communicate(timeout=120)[0] for run in runs]
-        assert [run.returncode for run in runs] == [0, 0]
+                                     stderr=subprocess.PIPE, text=True) for _ in range(2)]
+            answers = [run.communicate(timeout=120) for run in runs]
+        outputs = [out for out, _ in answers]
+        assert [run.returncode for run in runs] == [0, 0], [err[-2000:] for _, err in answers]
         assert sum(json.loads(out)["delivered"] for out in outputs) == 2 * count  # + inboxes
         assert sorted(receiver.attempts) == sorted(f"ntc_{n + 1}" for n in range(count))
     finally:

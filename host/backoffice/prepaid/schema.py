@@ -172,7 +172,7 @@ Index("ix_pp_claim_lines_claim", pp_claim_lines.c.claim_id)
 
 def create_prepaid_schema(db: Database) -> None:
     """Create the prepaid tables that do not exist yet (idempotent); the ledger's must."""
-    with db.engine.begin() as conn:
+    with db.schema_change() as conn:
         prepaid_metadata.create_all(conn)
 
 

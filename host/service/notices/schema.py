@@ -96,6 +96,6 @@ svc_notice_addresses = Table(
 def create_notices_schema(db: Database) -> None:
     """Create the dispatcher's tables that do not exist yet (idempotent), and the service's
     record of the KEK the webhook secrets are wrapped under (``svc_kek``)."""
-    with db.engine.begin() as conn:
+    with db.schema_change() as conn:
         notices_metadata.create_all(conn)
         svc_kek.create(conn, checkfirst=True)
