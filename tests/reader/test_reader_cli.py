@@ -45,14 +45,14 @@ def test_bind_status_unbind_recorded(tmp_path: Path, image: str, issuer_keys: st
     mine = make_keys(tmp_path, "mine.json", "5244000000000001")
     db = f"sqlite:///{tmp_path / 'bo.sqlite3'}"
     bound = run("reader", "bind", "--reader", image, "--keys", mine, "--issuer-keys",
-                issuer_keys, "--db", db, "--account", "consumer:zhang", "--address", "10.0.0.7")
+                issuer_keys, "--db", db, "--account", "consumer:zhang", "--address", "127.0.0.1")
     assert bound.exit_code == 0, bound.output
     assert bound.output.strip() == ("card 620000******0005 application F0000000010101: "
                                     "bound to reader 5244000000000001")
     record = binding_of(Database(db, ledger=False), "6200000000000005", "F0000000010101")
     assert record is not None
     assert (record.reader_id, record.account, record.network_address) == (
-        "5244000000000001", "consumer:zhang", "10.0.0.7")
+        "5244000000000001", "consumer:zhang", "127.0.0.1")
     status = run("reader", "status", "--reader", image, "--keys", mine, "--json")
     assert status.exit_code == 0, status.output
     assert json.loads(status.output)["authenticated"] is True
