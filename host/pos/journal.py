@@ -20,8 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from host.records.errors import InvalidRecordError
 
 from .errors import JournalError
 from .records import TxnKind, TxnStatus
+from .sqlite_tx import immediate
 
 __all__ = ["FORMAT_VERSION", "BatchEntry", "Journal", "JournalEntry", "PendingEntry"]
 
@@ -144,15 +144,8 @@ class Journal:
                 raise JournalError(f"{self.path} is the journal of terminal {row[0]}, "
                                    f"not {self.terminal_id}")
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db)
 
     # -- transactions -----------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from apdu_specs.errors import LocalError
 from host.service.iso8583 import Message, decode, encode
 
 from .errors import POSError
+from .sqlite_tx import immediate
 
 __all__ = ["SAF_FILE", "QueuedMessage", "SAFError", "StoreAndForward"]
 
@@ -100,13 +101,8 @@ class StoreAndForward:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            with immediate(self._db) as db:
+                yield db
         except sqlite3.Error as exc:
             raise SAFError(f"the store-and-forward queue {self.path}: {exc}") from None
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from apdu_specs.errors import LocalError
 
 from .errors import POSError
+from .sqlite_tx import immediate
 
 __all__ = ["STAN_FILE", "STAN_MAX", "PersistentStanCounter", "StanFileError"]
 
@@ -62,15 +63,10 @@ class PersistentStanCounter:
     def __call__(self) -> int:
         """The next STAN, on disk before it is returned (shared with other processes)."""
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                last = self._db.execute("SELECT last FROM stan_counter WHERE id = 1").fetchone()[0]
+            with immediate(self._db) as db:
+                last = db.execute("SELECT last FROM stan_counter WHERE id = 1").fetchone()[0]
                 stan = int(last) % STAN_MAX + 1
-                self._db.execute("UPDATE stan_counter SET last = ? WHERE id = 1", (stan,))
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                db.execute("UPDATE stan_counter SET last = ? WHERE id = 1", (stan,))
         except sqlite3.Error as exc:
             raise StanFileError(f"the STAN counter {self.path}: {exc}") from None
         return stan
