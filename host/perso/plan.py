@@ -256,10 +256,10 @@ class CardPlanner:
 
     def _purse_kcvs(self, spec: ApplicationSpec,
                     items: Sequence[tuple[int, bytes]]) -> dict[str, str]:
-        """KCVs of the purse keys, read from the key DGIs just built (the key is their tail)."""
+        """KCVs of the purse keys, read from the key DGIs just built (the key is their head)."""
         values = dict(items)
         suite = self.profile.suite
-        return {name: suite.kcv(values[dgi][-KEY_LENGTH:]).hex().upper()
+        return {name: suite.kcv(values[dgi][:KEY_LENGTH]).hex().upper()
                 for name, dgi in self._purse_key_names[spec.aid]}
 
 
