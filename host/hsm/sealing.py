@@ -16,8 +16,7 @@ AES-CBC with a zero IV for SCP03, 3DES-ECB for SCP02, the DGI padded with ``80 0
   this module owns, the object destroyed, the DGI encrypted here, and the buffer
   overwritten with zeros before :meth:`TokenSealer.seal` returns. The master never leaves.
 
-A :class:`KeyRecipe` names a card key by its master and diversification data (the key is
-``ECB(master, data)``), so the same recipe gives the same key wherever it is derived.
+Card keys are named by :class:`~.recipe.KeyRecipe` (master and diversification data).
 """
 
 from __future__ import annotations
@@ -39,29 +38,10 @@ from apdu_specs.crypto.ciphers import Algorithm
 
 from .errors import HSMError, HSMUnsupportedError
 from .provider import HeldKey
+from .recipe import KeyRecipe, Part
 from .token import TokenKeyProvider, p11_key_type, secret_key_template
 
-__all__ = ["KeyRecipe", "Part", "TokenSealer", "exposure_stats"]
-
-
-@dataclass(frozen=True)
-class KeyRecipe:
-    """A card key: ``ECB(master, data)``, named for errors and the audit (never a value)."""
-
-    master: HeldKey
-    data: bytes
-    name: str = ""
-
-    @property
-    def length(self) -> int:
-        return len(self.data)
-
-    def __repr__(self) -> str:
-        return f"KeyRecipe({self.name or self.master.name})"
-
-
-#: a piece of a secret value: known bytes, or a card key made in the token
-Part = bytes | KeyRecipe
+__all__ = ["TokenSealer", "exposure_stats", "wrap_template"]
 
 
 @dataclass
@@ -176,7 +156,8 @@ class TokenSealer:
         and nothing else. 3DES: not sensitive (its value is read once, see the module doc).
         """
         readable = self.algorithm is not Algorithm.AES
-        key = self.provider.derive_card_key(recipe.master, recipe.data, readable=readable)
+        key = self.provider.derive_card_key(recipe.master, recipe.data, readable=readable,
+                                            odd_parity=recipe.odd_parity)
         try:
             yield key
         finally:
@@ -263,12 +244,15 @@ def _wipe(buffer: bytearray) -> None:
         ctypes.memset((ctypes.c_char * len(buffer)).from_buffer(buffer), 0, len(buffer))
 
 
-def wrap_template(algorithm: Algorithm, length: int, *, readable: bool) -> dict[Attribute, Any]:
+def wrap_template(algorithm: Algorithm, length: int, *, readable: bool,
+                  odd_parity: bool = False) -> dict[Attribute, Any]:
     """A card key made to be put on a card: a session object that encrypts (its KCV) and
     nothing else; extractable so that the token can wrap it (AES), or, for the 3DES
-    exception, not sensitive so that its value can be read once."""
+    exception, not sensitive so that its value can be read once. A token sets the parity
+    bits of a DES key it derives: a 3DES card key whose scheme does not is made as a
+    generic secret, which keeps ECB's output as it is."""
     template = secret_key_template(algorithm, length)
-    if readable:  # a DES key would have its parity bits set by the token: not ECB's output
+    if readable and not odd_parity:
         template[Attribute.KEY_TYPE] = KeyType.GENERIC_SECRET
     template.update({Attribute.TOKEN: False, Attribute.PRIVATE: False,
                      Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: not readable,

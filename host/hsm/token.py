@@ -165,8 +165,10 @@ class TokenKeyProvider(KeyProvider):
         return self._session
 
     def info(self) -> list[KeyInfo]:
+        # a 3DES key's left half (".left", host.hsm.ceremony) goes with its key: not listed
         keys = [self._held(obj) for obj in self._session.get_objects(
-            {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})]
+            {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})
+            if not str(obj.label).endswith(".left")]
         return [KeyInfo(k.name, k.algorithm.value, k.length, self.kcv(k).hex().upper())
                 for k in sorted(keys, key=lambda k: k.name)]
 
@@ -234,14 +236,15 @@ class TokenKeyProvider(KeyProvider):
             _object(key).destroy()
 
     # -- putting card keys on a card (host.hsm.sealing) ---------------------------------
-    def derive_card_key(self, parent: HeldKey, data: bytes, *, readable: bool = False
-                        ) -> HeldKey:
+    def derive_card_key(self, parent: HeldKey, data: bytes, *, readable: bool = False,
+                        odd_parity: bool = False) -> HeldKey:
         """A card key to be wrapped under a DEK (see :func:`.sealing.wrap_template`)."""
         from .sealing import wrap_template
 
         algorithm = parent.algorithm
-        template = wrap_template(algorithm, len(data), readable=readable)
-        if algorithm is not Algorithm.AES and not readable:
+        template = wrap_template(algorithm, len(data), readable=readable, odd_parity=odd_parity)
+        if template[Attribute.KEY_TYPE] is not KeyType.AES \
+                and template[Attribute.KEY_TYPE] is not KeyType.GENERIC_SECRET:
             template[Attribute.VALUE_LEN] = DEFAULT
         mechanism = _DERIVE[algorithm]
         with self._lock, _derivation_param(mechanism, bytes(data)) as param:
