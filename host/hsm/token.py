@@ -168,7 +168,7 @@ class TokenKeyProvider(KeyProvider):
         # a 3DES key's left half (".left", host.hsm.ceremony) goes with its key: not listed
         keys = [self._held(obj) for obj in self._session.get_objects(
             {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})
-            if not str(obj.label).endswith(".left")]
+            if not str(obj[Attribute.LABEL]).endswith(".left")]
         return [KeyInfo(k.name, k.algorithm.value, k.length, self.kcv(k).hex().upper())
                 for k in sorted(keys, key=lambda k: k.name)]
 
