@@ -133,11 +133,16 @@ class TokenCardKeys(CardKeys):
         return "/".join(self._kcv(self._isd_recipe(kdd, t)).hex().upper() for t in _ISD_KEYS)
 
     def put_isd_keys(self, client: GPClient, kdd: bytes) -> None:
-        channel = _channel(client)
+        entries, kcvs = self.isd_key_entries(_channel(client), kdd)
+        client.put_key_entries(entries, kcvs, self.profile.isd_key_version)
+
+    def isd_key_entries(self, channel: SecureChannel, kdd: bytes
+                        ) -> tuple[list[dict[str, object]], list[bytes]]:
+        """PUT KEY's entries for the chip's ENC, MAC and DEK (under ``channel``'s DEK, made
+        in the token) and their KCVs."""
         with self._sealer(channel) as sealer:
             made = [sealer.key_component(self._isd_recipe(kdd, t)) for t in _ISD_KEYS]
-        client.put_key_entries([entry for entry, _ in made], [kcv for _, kcv in made],
-                               self.profile.isd_key_version)
+        return [entry for entry, _ in made], [kcv for _, kcv in made]
 
     def prove_issuer_keys(self, client: GPClient, options: ChannelOptions) -> None:
         """INITIALIZE UPDATE with the issuer's key version: the card answers for that key
