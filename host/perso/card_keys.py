@@ -92,8 +92,9 @@ class CardKeys(ABC):
         """``ENC/MAC/DEK`` KCVs of the security domain whose KDD is ``kdd``."""
 
     @abstractmethod
-    def put_isd_keys(self, client: GPClient, kdd: bytes) -> None:
-        """PUT KEY of the chip's issuer key set, under the open channel's DEK."""
+    def put_isd_keys(self, client: GPClient, kdd: bytes) -> str:
+        """PUT KEY of the chip's issuer key set, under the open channel's DEK; its KCVs
+        (as :meth:`isd_kcvs`)."""
 
     @abstractmethod
     def prove_issuer_keys(self, client: GPClient, options: ChannelOptions) -> None:
@@ -170,8 +171,9 @@ class CardKeyFactory(CardKeys):
     def isd_kcvs(self, kdd: bytes) -> str:
         return "/".join(k.hex().upper() for k in self.isd_keys(kdd).kcvs())
 
-    def put_isd_keys(self, client: GPClient, kdd: bytes) -> None:
+    def put_isd_keys(self, client: GPClient, kdd: bytes) -> str:
         client.put_key(self.isd_keys(kdd), self.profile.isd_key_version)
+        return self.isd_kcvs(kdd)
 
     def prove_issuer_keys(self, client: GPClient, options: ChannelOptions) -> None:
         client.authenticate_card(self._isd_spec, options)

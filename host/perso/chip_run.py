@@ -154,8 +154,8 @@ def personalise_chip(client: GPClient, state: ChipState, apps: Sequence[AppPlan]
     report = ChipReport(chip, state)
     channel = client.channel
     assert channel is not None
-    report.isd_kcvs = keys.isd_kcvs(channel.kdd)
     if state.secured:
+        report.isd_kcvs = keys.isd_kcvs(channel.kdd)
         for app in apps:
             if state.applications.get(app.spec.aid) != PERSONALIZED:
                 raise CardStateError(f"chip {chip} is SECURED without {app.spec.label}")
@@ -166,8 +166,10 @@ def personalise_chip(client: GPClient, state: ChipState, apps: Sequence[AppPlan]
     for app in apps:
         _application(client, app, state, report, keys)
     if state.factory_keys:
-        keys.put_isd_keys(client, channel.kdd)
+        report.isd_kcvs = keys.put_isd_keys(client, channel.kdd)
         report.keys_replaced = True
+    else:
+        report.isd_kcvs = keys.isd_kcvs(channel.kdd)
     client.set_card_status(CardStates.SECURED)
     report.secured_now = True
     return report

@@ -132,9 +132,10 @@ class TokenCardKeys(CardKeys):
     def isd_kcvs(self, kdd: bytes) -> str:
         return "/".join(self._kcv(self._isd_recipe(kdd, t)).hex().upper() for t in _ISD_KEYS)
 
-    def put_isd_keys(self, client: GPClient, kdd: bytes) -> None:
+    def put_isd_keys(self, client: GPClient, kdd: bytes) -> str:
         entries, kcvs = self.isd_key_entries(_channel(client), kdd)
         client.put_key_entries(entries, kcvs, self.profile.isd_key_version)
+        return "/".join(kcv.hex().upper() for kcv in kcvs)
 
     def isd_key_entries(self, channel: SecureChannel, kdd: bytes
                         ) -> tuple[list[dict[str, object]], list[bytes]]:
