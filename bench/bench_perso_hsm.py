@@ -82,8 +82,8 @@ def rates(cards: int, runs: int) -> tuple[float, float]:
 
 
 def tdes_exposure(cards: int) -> tuple[float, int, float, float]:
-    """The 3DES profile with a token: cards/s, card key values read out, mean and longest
-    time (µs) each was in this process."""
+    """The 3DES profile with a token: cards/s, buffers of card keys read out (one key, or
+    the keys of one DGI), mean and longest time (µs) each held a value."""
     from host.hsm.sealing import exposure_stats
 
     suite = "TDES"
@@ -115,9 +115,9 @@ def main() -> None:
     print(f"  cards per second, key file          {by_file:8.1f}")
     print(f"  cards per second, token             {by_token:8.1f}")
     print(f"  token / key file                    {by_token / by_file:8.0%}   (goal >= 50 %)")
-    print(f"3DES suite with the token ({cards} cards): {tdes_rate:.1f} cards/s; {read} card "
-          f"key values read out, each in the process {mean_us:.0f} us on average, "
-          f"{longest_us:.0f} us at most")
+    print(f"3DES suite with the token ({cards} cards): {tdes_rate:.1f} cards/s; {read} "
+          f"buffers of card keys read out (a PUT KEY key, or a DGI's keys), each in the "
+          f"process {mean_us:.0f} us on average, {longest_us:.0f} us at most")
 
 
 if __name__ == "__main__":

@@ -122,8 +122,16 @@ def check_keys(provider: TokenKeyProvider) -> list[KeyCheck]:
     """Every secret key of the token: KCV (computed in it) and its protection flags."""
     checks = []
     for info in provider.info():
-        obj: Any = provider.key(info.name).handle
+        objects: list[Any] = [provider.key(info.name).handle, *_left_half(provider, info.name)]
         checks.append(KeyCheck(info.name, info.algorithm, info.kcv,
-                               bool(obj[Attribute.SENSITIVE]),
-                               bool(obj[Attribute.EXTRACTABLE])))
+                               all(bool(o[Attribute.SENSITIVE]) for o in objects),
+                               any(bool(o[Attribute.EXTRACTABLE]) for o in objects)))
     return checks
+
+
+def _left_half(provider: TokenKeyProvider, name: str) -> list[Any]:
+    """The companion of a 3DES key (checked with it), if it has one."""
+    try:
+        return [provider.key(left_half_name(name)).handle]
+    except KeyObjectMissingError:
+        return []
