@@ -22,7 +22,6 @@ Card keys are named by :class:`~.recipe.KeyRecipe` (master and diversification d
 from __future__ import annotations
 
 import ctypes
-import functools
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from pkcs11 import Attribute, KeyType, ObjectClass
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.commands.gp_extra import KEY_TYPES
 from apdu_specs.crypto.ciphers import Algorithm
 
@@ -275,7 +275,7 @@ def read_attribute_into(module: str, session: int, obj: int, out: bytearray, off
         raise HSMError(f"the token would not give the value of a readable key (CKR {rv:#x})")
 
 
-@functools.cache
+@pure_cache(maxsize=4)
 def _library(module: str) -> ctypes.CDLL:
     """The module as ctypes sees it: the library python-pkcs11 loaded (one copy per process)."""
     return ctypes.CDLL(module)
