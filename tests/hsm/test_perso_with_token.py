@@ -99,10 +99,11 @@ def _personalised(personaliser: Personaliser, suite: str, pin: str = "123456") -
 
 
 def test_the_token_makes_the_card_the_key_file_makes(both: tuple[Personaliser, Personaliser],
-                                                      suite: str) -> None:
+                                                      suite: str, provider: Any) -> None:
     file_path, token_path = both
     by_file, file_plan = _personalised(file_path, suite)
     by_token, token_plan = _personalised(token_path, suite)
+    assert provider.session_objects() == 0  # card keys and DEKs destroyed, either suite
     assert by_token == by_file  # both chips' memories (keys, DGIs, PIN), the stripe
     assert token_plan.kcvs == file_plan.kcvs and token_plan.stripe == file_plan.stripe
     assert token_plan.pin_check == file_plan.pin_check
@@ -197,11 +198,24 @@ def test_the_3des_exception_reads_a_card_key_out_of_a_non_sensitive_object_only(
     import_key(provider, MasterKey("isd_des", Algorithm.TDES, MASTER))
     master = provider.key("isd_des")
     count = exposure_stats()[0]
+    buffers: list[bytearray] = []
+    read = provider.read_value_into
+
+    def watched(key: Any, out: bytearray, offset: int) -> None:
+        read(key, out, offset)
+        assert any(out)  # the value is in our buffer now
+        buffers.append(out)
+
+    provider.read_value_into = watched
     with TokenSealer(provider, Algorithm.TDES, DEK) as sealer:
         sealed = sealer.seal([KeyRecipe(master, KDD[:8] * 2), b"\x01"])
+        entry, kcv = sealer.key_component(KeyRecipe(master, KDD[2:10] * 2))
+    assert len(buffers) == 2 and not any(any(b) for b in buffers)  # wiped before returning
+    assert kcv == ecb_encrypt(Algorithm.TDES, ecb_encrypt(Algorithm.TDES, MASTER, KDD[2:10] * 2),
+                              bytes(8))[:3] and entry["kcv"] == kcv
     assert ecb_decrypt(Algorithm.TDES, DEK, sealed)[:16] == ecb_encrypt(
         Algorithm.TDES, MASTER, KDD[:8] * 2)
-    assert exposure_stats()[0] == count + 1
+    assert exposure_stats()[0] == count + 2
     assert master.handle[Attribute.SENSITIVE] and not master.handle[Attribute.EXTRACTABLE]
     assert provider.session_objects() == 0
 
