@@ -62,7 +62,8 @@ _EXPOSURE = _Exposure()
 
 
 def exposure_stats() -> tuple[int, int, int]:
-    """(keys read out, total ns, longest ns) of the 3DES exception in this process."""
+    """(buffers of card keys read out, total ns, longest ns) of the 3DES exception in this
+    process: how long card key values were here, from the first read to the wipe."""
     return _EXPOSURE.count, _EXPOSURE.total_ns, _EXPOSURE.longest_ns
 
 
