@@ -30,7 +30,7 @@ from apdu_specs.payment import dgi as payment_dgi
 from apdu_specs.payment.cryptogram import version_for
 from host.gp import DGI, ChannelOptions, GPClient, KeySpec, UnknownKeySetError
 from host.gp.secure_channel import SecureChannel
-from host.hsm import HeldKey, HSMUnsupportedError
+from host.hsm import HeldKey, HSMUnsupportedError, KeyObjectMissingError
 from host.hsm.ceremony import left_half_name
 from host.hsm.recipe import KeyRecipe, Part
 from host.hsm.schemes import (
@@ -104,8 +104,7 @@ class TokenCardKeys(CardKeys):
         self._checks: TokenChecks | None = None
         if profile.payment_apps:
             self._checks = TokenChecks(provider, self._masters[refs.cvk],
-                                       provider.key(left_half_name(refs.cvk), Algorithm.TDES),
-                                       self._masters[refs.pvk])
+                                       _left_half(provider, refs.cvk), self._masters[refs.pvk])
 
     def __repr__(self) -> str:
         return f"TokenCardKeys({self._provider!r}, {', '.join(self._kcvs)})"
@@ -233,6 +232,16 @@ def _algorithm_of(name: str, profile: Profile) -> Algorithm | None:
     if name in (refs.cvk, refs.pvk):
         return Algorithm.TDES
     return profile.suite.algorithm
+
+
+def _left_half(provider: TokenKeyProvider, cvk: str) -> HeldKey:
+    """The CVK's left half, written beside it by ``hsm import``."""
+    try:
+        return provider.key(left_half_name(cvk), Algorithm.TDES)
+    except KeyObjectMissingError as exc:
+        raise KeyObjectMissingError(f"{exc} (the CVV needs the CVK's left half, which "
+                                    f"dualcard hsm import writes beside it: import {cvk} "
+                                    "again into a token that lacks it)") from None
 
 
 def _channel(client: GPClient) -> SecureChannel:

@@ -268,6 +268,7 @@ def test_perso_batch_with_a_token(cli: Any, token_uri: PKCS11URI, tmp_path: Path
     ("token", ExitCode.HSM_NO_TOKEN, "no token labelled 'elsewhere'"),
     ("object", ExitCode.HSM_NO_KEY, "holds no key 'pvk'"),
     ("type", ExitCode.HSM_KEY_TYPE, "key isd is TDES, the operation needs AES"),
+    ("left", ExitCode.HSM_NO_KEY, "holds no key 'cvk.left' (the CVV needs the CVK's left half"),
 ])
 def test_a_token_that_cannot_serve_is_one_line_and_its_own_exit_code(
         cli: Any, token_uri: PKCS11URI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -279,6 +280,8 @@ def test_a_token_that_cannot_serve_is_one_line_and_its_own_exit_code(
     if case == "type":
         values["isd"] = MasterKey("isd", Algorithm.TDES, values["isd"].value)
     _filled(token_uri, KeyFile("AES", values))
+    if case == "left":  # a CVK imported before its left half was written beside it
+        _destroy(token_uri, "cvk.left")
     label = "elsewhere" if case == "token" else token_uri.token
     if case == "pin":
         monkeypatch.setenv("DUALCARD_HSM_PIN", "000000")
@@ -287,6 +290,13 @@ def test_a_token_that_cannot_serve_is_one_line_and_its_own_exit_code(
     assert got == code and last.startswith("Error: ") and message in last, err
     assert "Traceback" not in err
     assert not (tmp_path / "cards").exists() and not list(tmp_path.glob("*.sqlite3"))
+
+
+def _destroy(token_uri: PKCS11URI, label: str) -> None:
+    from host.hsm.token import TokenKeyProvider
+
+    with TokenKeyProvider.open(token_uri, USER_PIN, rw=True) as provider:
+        provider.key(label).handle.destroy()
 
 
 def test_a_malformed_uri_is_a_usage_error(cli: Any) -> None:
