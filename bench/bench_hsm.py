@@ -9,8 +9,8 @@
 - **Card key sets/s**: every per-card key a card's personalisation needs from the masters
   (the security domain's ENC, MAC and DEK on each chip by KDF3, DLK, DPK, DTK of three
   purses, ICC master keys of two applications) derived where the masters are, their KCVs
-  computed there. Personalisation itself refuses a token (docs/hsm.md: the token cannot
-  wrap the keys under the card's DEK); this is the token's share of a personalisation.
+  computed there: the token's share of a personalisation (whole personalisations with a
+  token: bench/bench_perso_hsm.py).
 
     .venv/bin/python bench/bench_hsm.py                  # 2,000 records, 200 cards, 3 runs
     .venv/bin/python bench/bench_hsm.py --records 5000 --cards 500 --runs 5

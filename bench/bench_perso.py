@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +106,10 @@ def holders(count: int) -> list[HolderRecord]:
     return list(read_holders_text("name,holder_id\n" + rows))
 
 
-def one_run(personaliser: Personaliser, records: list[HolderRecord]) -> Sample:
-    target = TimedTarget()
+def one_run(personaliser: Personaliser, records: list[HolderRecord],
+            make_target: Callable[[], TimedTarget] = TimedTarget) -> Sample:
+    """One run of ``records``' cards (``make_target``: blank cards of another suite)."""
+    target = make_target()
     store = personaliser.numbers
     assert store is not None
     start = time.perf_counter()

@@ -282,8 +282,10 @@ PURSE_DGI = Struct(
     "balance" / Int32ub,
     "options" / Int8ub,
 )
-KEY_DGI = Struct("key_index" / Int8ub, "key_version" / Int8ub, "key" / Bytes(KEY_LENGTH))
-TAC_KEY_DGI = Struct("key_version" / Int8ub, "key" / Bytes(KEY_LENGTH))
+# The key comes first, on whole cipher blocks: a bureau's HSM then encrypts it under the
+# DEK by wrapping it, with no byte of the key sharing a block with anything else.
+KEY_DGI = Struct("key" / Bytes(KEY_LENGTH), "key_index" / Int8ub, "key_version" / Int8ub)
+TAC_KEY_DGI = Struct("key" / Bytes(KEY_LENGTH), "key_version" / Int8ub)
 PIN_DGI = Struct("try_limit" / Int8ub, "pin" / GreedyBytes)
 
 

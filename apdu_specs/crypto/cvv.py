@@ -19,7 +19,7 @@ from apdu_specs.crypto.errors import FormatError
 from apdu_specs.crypto.mac import retail_mac
 from apdu_specs.crypto.padding import Padding
 
-__all__ = ["cvv", "decimalise", "pvv"]
+__all__ = ["cvv", "cvv_blocks", "decimalise", "pvv", "pvv_tsp"]
 
 
 def _digits(value: str, what: str, lengths: range) -> str:
@@ -36,19 +36,29 @@ def decimalise(block: bytes, count: int) -> str:
     return "".join(decimal + letters)[:count]
 
 
-def cvv(cvk: bytes, pan: str, expiry: str, service_code: str) -> str:
-    """The 3-digit CVV/CVC for ``pan``, ``expiry`` (as encoded, usually YYMM) and service code."""
+def cvv_blocks(pan: str, expiry: str, service_code: str) -> bytes:
+    """The two blocks a CVV is the MAC of: ``PAN || expiry || service code``, ``0``-padded."""
     data = (
         _digits(pan, "PAN", range(1, 20))
         + _digits(expiry, "expiry", range(4, 5))
         + _digits(service_code, "service code", range(3, 4))
     )
-    blocks = bytes.fromhex(data.ljust(32, "0"))
-    return decimalise(retail_mac(cvk, blocks, padding=Padding.METHOD_1), 3)
+    return bytes.fromhex(data.ljust(32, "0"))
+
+
+def cvv(cvk: bytes, pan: str, expiry: str, service_code: str) -> str:
+    """The 3-digit CVV/CVC for ``pan``, ``expiry`` (as encoded, usually YYMM) and service code."""
+    return decimalise(retail_mac(cvk, cvv_blocks(pan, expiry, service_code),
+                                 padding=Padding.METHOD_1), 3)
+
+
+def pvv_tsp(pan: str, pvki: str, pin: str) -> bytes:
+    """The transformed security parameter a PVV is the encryption of."""
+    pan = _digits(pan, "PAN", range(12, 20))
+    tsp = pan[-12:-1] + _digits(pvki, "PVKI", range(1, 2)) + _digits(pin, "PIN", range(4, 5))
+    return bytes.fromhex(tsp)
 
 
 def pvv(pvk: bytes, pan: str, pvki: str, pin: str) -> str:
     """The 4-digit Visa PIN verification value."""
-    pan = _digits(pan, "PAN", range(12, 20))
-    tsp = pan[-12:-1] + _digits(pvki, "PVKI", range(1, 2)) + _digits(pin, "PIN", range(4, 5))
-    return decimalise(ecb_encrypt(Algorithm.TDES, pvk, bytes.fromhex(tsp)), 4)
+    return decimalise(ecb_encrypt(Algorithm.TDES, pvk, pvv_tsp(pan, pvki, pin)), 4)

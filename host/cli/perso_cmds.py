@@ -27,7 +27,7 @@ from apdu_specs.crypto.cvv import pvv
 
 from ..files import read_bytes
 from ..gp import KCVMismatchError
-from ..hsm import HSMUnsupportedError, is_pkcs11_uri, parse_pkcs11_uri
+from ..hsm import is_pkcs11_uri, parse_pkcs11_uri
 from ..keystore import (
     MAX_COMPONENTS,
     MIN_COMPONENTS,
@@ -220,7 +220,7 @@ def _emit_keys(suite: str, rows: list[tuple[str, str, int, str]], sealed: bool, 
 
 
 class _KeysParam(click.ParamType):
-    """An existing key file, or a ``pkcs11:`` URI (refused by :func:`_personaliser`, exit 13)."""
+    """An existing key file, or a ``pkcs11:`` URI naming the token with the master keys."""
 
     name = "FILE|URI"
 
@@ -237,13 +237,14 @@ def _perso_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="personalisation profile (TOML)"),
         _passphrase_option,
         click.option("--keys", "keys_path", required=True, type=_KeysParam(),
-                     help="issuer master key file (dualcard perso keys new); a pkcs11: URI is "
-                          "refused with exit 13 (docs/hsm.md)"),
+                     help="issuer master key file (dualcard perso keys new), or the token "
+                          "holding them: pkcs11:token=LABEL (PIN in $DUALCARD_HSM_PIN or "
+                          "asked; docs/hsm.md)"),
         click.option("--numbers", "numbers_url", envvar=ENV_NUMBERS, metavar="URL|FILE",
                      help="the issuer's card number store every run and batch draws PANs and "
                           "card ids from: an SQLite file or a postgresql+psycopg:// URL shared "
                           f"by all operators [env {ENV_NUMBERS}; default: next to the key file, "
-                          "KEYS.numbers.sqlite3]"),
+                          "KEYS.numbers.sqlite3; with a token, TOKEN.numbers.sqlite3 here]"),
         click.option("--pin-mailer", type=_PATH,
                      help="PIN mailer file (mode 0600), one current PIN per card [default: "
                           "next to the audit file, pin-mailer.csv]"),
@@ -261,24 +262,38 @@ def numbers_location(numbers_url: str | None, keys_path: Path) -> str:
     return numbers_url or str(keys_path.with_name(f"{keys_path.stem}.numbers.sqlite3"))
 
 
-#: why ``--keys pkcs11:…`` is refused (docs/hsm.md, "Personalisation and a token")
-TOKEN_REFUSED = ("personalisation cannot run with a token yet: the card keys would have to be "
-                 "encrypted under the card's DEK inside it, and a SoftHSM2-class token has no "
-                 "3DES key wrap and wraps AES keys only if they are extractable; no card key is "
-                 "taken out of a token (use the sealed key file; see docs/hsm.md)")
+def token_numbers_location(numbers_url: str | None, token: str) -> str:
+    """The number store of a run whose keys are in a token: as given, else
+    ``TOKEN.numbers.sqlite3`` in the current directory."""
+    return numbers_url or f"{token}.numbers.sqlite3"
 
 
 @contextmanager
 def _personaliser(profile_path: Path, keys_path: Path | str, passphrase_file: Path | None,
                   mailer: Path | None, numbers_url: str | None) -> Iterator[Personaliser]:
-    if not isinstance(keys_path, Path):  # a pkcs11: URI; nothing is opened or written
-        parse_pkcs11_uri(keys_path)  # a malformed one is a usage error first
-        raise HSMUnsupportedError(TOKEN_REFUSED)
     profile = load_profile(profile_path)
+    if not isinstance(keys_path, Path):  # a pkcs11: URI: the master keys stay in the token
+        with _token_keys(keys_path, profile) as (token, keys), \
+                NumberStore(token_numbers_location(numbers_url, token)) as store:
+            yield Personaliser(profile, keys, mailer=PINMailer(mailer) if mailer else None,
+                               numbers=store)
+        return
     keyfile = _load_keys(keys_path, passphrase_file)
     with NumberStore(numbers_location(numbers_url, keys_path)) as store:
         yield Personaliser(profile, keyfile, mailer=PINMailer(mailer) if mailer else None,
                            numbers=store)
+
+
+@contextmanager
+def _token_keys(uri_text: str, profile: Any) -> Iterator[tuple[str, Any]]:
+    """The token's card keys for ``profile`` (each master it names checked first: a missing
+    one or one of the wrong type stops the run before anything is written)."""
+    from ..perso.token_keys import TokenCardKeys
+    from .hsm_cmds import open_token_provider
+
+    uri = parse_pkcs11_uri(uri_text)  # a malformed one is a usage error first
+    with open_token_provider(uri_text) as provider:
+        yield uri.token, TokenCardKeys(provider, profile)
 
 
 @perso.command("run")

@@ -69,17 +69,24 @@ MAX_STORE_DATA_BLOCK = 223
 
 @dataclass(frozen=True, repr=False, init=False)
 class DGI:
-    """One data grouping for STORE DATA; ``sensitive`` ones travel encrypted under the DEK."""
+    """One data grouping for STORE DATA; ``sensitive`` ones travel encrypted under the DEK.
+
+    ``sealed``: a sensitive value already encrypted under the channel's DEK (by an HSM that
+    made the keys in it), sent as it is.
+    """
 
     dgi: int
     value: bytes
     sensitive: bool = False
+    sealed: bool = False
 
-    def __init__(self, dgi: int, value: bytes, sensitive: bool = False) -> None:
+    def __init__(self, dgi: int, value: bytes, sensitive: bool = False,
+                 sealed: bool = False) -> None:
         # Every card's plan makes a few dozen: filling the frozen fields through __dict__
         # skips the generated __init__'s object.__setattr__ calls.
         fields = self.__dict__
         fields["dgi"], fields["value"], fields["sensitive"] = dgi, value, sensitive
+        fields["sealed"] = sealed
 
     def __repr__(self) -> str:
         shown = (f"{len(self.value)} bytes, encrypted" if self.sensitive
@@ -151,9 +158,15 @@ def get_data(tag: int) -> CommandAPDU:
 def put_key(keys: StaticKeys, new_kvn: int, *, replace_kvn: int = 0x00,
             component: Callable[[bytes], dict[str, object]]) -> CommandAPDU:
     """PUT KEY of a whole key set (key id 1: ENC, MAC, DEK); ``component`` encrypts each key."""
-    entries = [component(k) for k in (keys.enc, keys.mac, keys.dek)]
+    return put_key_entries([component(k) for k in (keys.enc, keys.mac, keys.dek)], new_kvn,
+                           replace_kvn=replace_kvn)
+
+
+def put_key_entries(entries: Sequence[dict[str, object]], new_kvn: int, *,
+                    replace_kvn: int = 0x00) -> CommandAPDU:
+    """PUT KEY of ENC, MAC and DEK already encrypted (type, key field, KCV each)."""
     return PUT_KEY.build(old_key_version=replace_kvn, key_id=0x81,
-                         data={"new_key_version": new_kvn, "keys": entries}, ne=256)
+                         data={"new_key_version": new_kvn, "keys": list(entries)}, ne=256)
 
 
 def _streams(dgis: Iterable[DGI], encrypt: Callable[[bytes], bytes]) -> list[tuple[bool, bytes]]:
@@ -167,7 +180,8 @@ def _streams(dgis: Iterable[DGI], encrypt: Callable[[bytes], bytes]) -> list[tup
             if framed:
                 runs.append((bool(kind), b"".join(framed)))
             kind, framed = sensitive, []
-        framed.append(encode_dgi(item.dgi, encrypt(item.value) if sensitive else item.value))
+        framed.append(encode_dgi(item.dgi, encrypt(item.value)
+                                 if sensitive and not item.sealed else item.value))
     if framed:
         runs.append((bool(kind), b"".join(framed)))
     return runs

@@ -184,13 +184,20 @@ class GPClient:
         if keys.algorithm is not channel.key_algorithm:
             raise GPUsageError(f"this card takes {channel.key_algorithm.value} keys, "
                                f"not {keys.algorithm.value}")
-        resp = self.send(apdus.put_key(keys, new_kvn, replace_kvn=replace_kvn,
-                                       component=channel.key_component), "PUT KEY")
-        expected = PUT_KEY.build_response({"key_version": new_kvn, "kcvs": list(keys.kcvs())})
+        entries = [channel.key_component(k) for k in (keys.enc, keys.mac, keys.dek)]
+        self.put_key_entries(entries, list(keys.kcvs()), new_kvn, replace_kvn=replace_kvn)
+
+    def put_key_entries(self, entries: Sequence[dict[str, object]], kcvs: Sequence[bytes],
+                        new_kvn: int, *, replace_kvn: int = 0x00) -> None:
+        """PUT KEY of ENC, MAC and DEK encrypted under the DEK elsewhere (an HSM), with
+        their KCVs; the card's KCVs must match them."""
+        resp = self.send(apdus.put_key_entries(entries, new_kvn, replace_kvn=replace_kvn),
+                         "PUT KEY")
+        expected = PUT_KEY.build_response({"key_version": new_kvn, "kcvs": list(kcvs)})
         if resp.data != expected:
             raise KCVMismatchError(
                 f"PUT KEY: card answered {resp.data.hex().upper()}, expected KVN {new_kvn:02X} "
-                f"and KCVs {'/'.join(k.hex().upper() for k in keys.kcvs())}")
+                f"and KCVs {'/'.join(k.hex().upper() for k in kcvs)}")
 
     def delete_key(self, kvn: int) -> None:
         self.send(apdus.delete_key(kvn), "DELETE KEY")

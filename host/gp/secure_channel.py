@@ -147,6 +147,14 @@ class SecureChannel:
         """One PUT KEY entry for ``key`` (of this channel's algorithm), under the DEK."""
         return encode_key_component(self._dek.algorithm, key, self._dek)
 
+    def dek_value(self) -> bytes:
+        """The DEK's value, for an HSM that encrypts card keys under it: SCP03's static DEK
+        or SCP02's session DEK (at a first personalisation, derived from the card maker's
+        transport keys)."""
+        if self.scp == _SCP02:
+            return scp02_session_keys(self.static, self.sequence_counter or 0).s_dek
+        return self.static.dek
+
     @property
     def key_algorithm(self) -> Algorithm:
         """The algorithm of keys PUT KEY may carry on this channel."""

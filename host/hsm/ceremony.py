@@ -25,7 +25,16 @@ from host.keystore import KeyCheckError, KeyComponent, MasterKey, combine_compon
 from .errors import HSMError, HSMUnsupportedError, KeyObjectMissingError
 from .token import DEFAULT_MODULE, TokenKeyProvider, secret_key_template
 
-__all__ = ["KeyCheck", "check_keys", "import_components", "import_key", "init_softhsm_token"]
+__all__ = ["LEFT_HALF", "KeyCheck", "check_keys", "import_components", "import_key",
+           "init_softhsm_token", "left_half_name"]
+
+#: the suffix of the companion object holding a double-length 3DES key's left half
+LEFT_HALF = ".left"
+
+
+def left_half_name(name: str) -> str:
+    """The label of the companion of the 3DES key ``name``: its left half as a DES key."""
+    return name + LEFT_HALF
 
 #: a master key may only make keys and MACs; it never encrypts data for anybody
 _MASTER_USES = {Attribute.DERIVE: True, Attribute.ENCRYPT: True, Attribute.SIGN: True}
@@ -65,12 +74,27 @@ def import_key(provider: TokenKeyProvider, key: MasterKey) -> str:
                                       Attribute.PRIVATE: True,
                                       Attribute.LABEL: key.name, Attribute.VALUE: key.value}
     provider.session.create_object(template)
+    if key.algorithm is Algorithm.TDES and len(key.value) == 16:
+        _import_left_half(provider, key)
     held = provider.key(key.name, key.algorithm)
     token_kcv = provider.kcv(held)
     if token_kcv != key.kcv:
         raise KeyCheckError(f"key {key.name}: the token computes KCV "
                             f"{token_kcv.hex().upper()}, expected {key.kcv_hex}")
     return token_kcv.hex().upper()
+
+
+def _import_left_half(provider: TokenKeyProvider, key: MasterKey) -> None:
+    """The companion ``<name>.left``: ``K1 || K1``, which 3DES turns into single DES under
+    K1, for encryption only. A CVV (ISO/IEC 9797-1 MAC algorithm 3 over two blocks) starts
+    with single DES under the CVK's left half, and PKCS#11 has no mechanism taking half of a
+    key: the half is made here, from the combined value the import holds anyway."""
+    template: dict[Attribute, Any] = {
+        **secret_key_template(Algorithm.TDES, 16), Attribute.DERIVE: False,
+        Attribute.SIGN: False, Attribute.ENCRYPT: True, Attribute.TOKEN: True,
+        Attribute.PRIVATE: True, Attribute.LABEL: left_half_name(key.name),
+        Attribute.VALUE: key.value[:8] * 2}
+    provider.session.create_object(template)
 
 
 def import_components(provider: TokenKeyProvider, name: str, algorithm: Algorithm,
@@ -98,8 +122,16 @@ def check_keys(provider: TokenKeyProvider) -> list[KeyCheck]:
     """Every secret key of the token: KCV (computed in it) and its protection flags."""
     checks = []
     for info in provider.info():
-        obj: Any = provider.key(info.name).handle
+        objects: list[Any] = [provider.key(info.name).handle, *_left_half(provider, info.name)]
         checks.append(KeyCheck(info.name, info.algorithm, info.kcv,
-                               bool(obj[Attribute.SENSITIVE]),
-                               bool(obj[Attribute.EXTRACTABLE])))
+                               all(bool(o[Attribute.SENSITIVE]) for o in objects),
+                               any(bool(o[Attribute.EXTRACTABLE]) for o in objects)))
     return checks
+
+
+def _left_half(provider: TokenKeyProvider, name: str) -> list[Any]:
+    """The companion of a 3DES key (checked with it), if it has one."""
+    try:
+        return [provider.key(left_half_name(name)).handle]
+    except KeyObjectMissingError:
+        return []

@@ -34,7 +34,8 @@ from .provider import HeldKey, KeyProvider
 
 __all__ = ["MacKey", "ac_session_key", "application_cryptogram", "arpc_method1",
            "arpc_method1_under", "arpc_method2_under", "cmac_subkey", "cryptogram_under",
-           "emv_cps_card_key", "icc_master_key", "kdf3_card_key", "option_a_data",
+           "emv_cps_card_key", "emv_cps_data", "icc_master_key", "kdf3_card_key", "kdf3_data",
+           "option_a_data",
            "purse_card_key", "purse_key_data", "purse_load_mac", "purse_tac", "purse_tac_under", "retail_mac"]
 
 AC_LENGTH = 8
@@ -216,13 +217,18 @@ def purse_tac(provider: KeyProvider, tac_master: HeldKey, card_identity: str, pu
 def emv_cps_card_key(provider: KeyProvider, master: HeldKey, kdd: bytes, key_type: KeyType
                      ) -> Iterator[HeldKey]:
     """A security domain key (EMV CPS, 3DES) derived where its master is."""
+    with provider.derived(master, emv_cps_data(master, kdd, key_type)) as key:
+        yield key
+
+
+def emv_cps_data(master: HeldKey, kdd: bytes, key_type: KeyType) -> bytes:
+    """What a 3DES master encrypts to make a card's security domain key (EMV CPS)."""
     if master.algorithm is not Algorithm.TDES or len(kdd) != 10:
         raise HSMUnsupportedError("EMV CPS diversification takes a 3DES master and a "
                                   "10-byte KDD")
     kt = bytes([key_type])
     card = kdd[4:10]
-    with provider.derived(master, card + b"\xf0" + kt + card + b"\x0f" + kt) as key:
-        yield key
+    return card + b"\xf0" + kt + card + b"\x0f" + kt
 
 
 # -- GlobalPlatform: KDF3 card keys (AES) --------------------------------------------------
@@ -253,11 +259,16 @@ def kdf3_card_key(provider: KeyProvider, master: HeldKey, kdd: bytes, key_type: 
     which is ``E_M(block xor K1)``: an ``AES_ECB_ENCRYPT_DATA`` derivation over the blocks
     so masked gives the card key inside the token, with no SP 800-108 mechanism.
     """
+    data = kdf3_data(master, cmac_subkey(provider, master), kdd, key_type)
+    with provider.derived(master, data) as key:
+        yield key
+
+
+def kdf3_data(master: HeldKey, k1: bytes, kdd: bytes, key_type: KeyType) -> bytes:
+    """What ``master`` encrypts (ECB) to make a KDF3 card key, ``k1`` being its CMAC subkey
+    (:func:`cmac_subkey`, the same for every card)."""
     if master.algorithm is not Algorithm.AES or master.length not in (16, 32) or len(kdd) != 10:
         raise HSMUnsupportedError("KDF3 diversification in a token takes an AES-128 or "
                                   "AES-256 master and a 10-byte KDD")
-    k1 = cmac_subkey(provider, master)
     suffix = b"\x00\x00\x00" + bytes([key_type]) + b"\x00" + kdd
-    data = b"".join(xor(bytes([i]) + suffix, k1) for i in range(1, master.length // _BLOCK + 1))
-    with provider.derived(master, data) as key:
-        yield key
+    return b"".join(xor(bytes([i]) + suffix, k1) for i in range(1, master.length // _BLOCK + 1))

@@ -138,9 +138,11 @@ def _token(lib: Any, label: str, path: str) -> pkcs11.Token:
 class TokenKeyProvider(KeyProvider):
     """Master keys in a PKCS#11 token; every operation runs inside it."""
 
-    def __init__(self, session: pkcs11.Session, label: str) -> None:
+    def __init__(self, session: pkcs11.Session, label: str, module: str = DEFAULT_MODULE
+                 ) -> None:
         self._session = session
         self._label = label
+        self._module = module
         self._lock = threading.Lock()
 
     @classmethod
@@ -148,7 +150,7 @@ class TokenKeyProvider(KeyProvider):
              ) -> TokenKeyProvider:
         """Log in to the token ``uri`` names (its ``object`` is ignored here); ``rw`` for the
         key ceremony, which writes token objects."""
-        return cls(open_token(uri, pin, rw=rw), uri.token)
+        return cls(open_token(uri, pin, rw=rw), uri.token, module_path(uri))
 
     def __repr__(self) -> str:
         return f"TokenKeyProvider({self._label})"
@@ -163,8 +165,10 @@ class TokenKeyProvider(KeyProvider):
         return self._session
 
     def info(self) -> list[KeyInfo]:
+        # a 3DES key's left half (".left", host.hsm.ceremony) goes with its key: not listed
         keys = [self._held(obj) for obj in self._session.get_objects(
-            {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})]
+            {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})
+            if not str(obj[Attribute.LABEL]).endswith(".left")]
         return [KeyInfo(k.name, k.algorithm.value, k.length, self.kcv(k).hex().upper())
                 for k in sorted(keys, key=lambda k: k.name)]
 
@@ -230,6 +234,61 @@ class TokenKeyProvider(KeyProvider):
     def discard(self, key: HeldKey) -> None:
         with self._lock:
             _object(key).destroy()
+
+    # -- putting card keys on a card (host.hsm.sealing) ---------------------------------
+    def derive_card_key(self, parent: HeldKey, data: bytes, *, readable: bool = False,
+                        odd_parity: bool = False) -> HeldKey:
+        """A card key to be wrapped under a DEK (see :func:`.sealing.wrap_template`)."""
+        from .sealing import wrap_template
+
+        algorithm = parent.algorithm
+        template = wrap_template(algorithm, len(data), readable=readable, odd_parity=odd_parity)
+        if template[Attribute.KEY_TYPE] is not KeyType.AES \
+                and template[Attribute.KEY_TYPE] is not KeyType.GENERIC_SECRET:
+            template[Attribute.VALUE_LEN] = DEFAULT
+        mechanism = _DERIVE[algorithm]
+        with self._lock, _derivation_param(mechanism, bytes(data)) as param:
+            handle = _object(parent).derive_key(
+                template[Attribute.KEY_TYPE], len(data) * 8, store=False,
+                capabilities=MechanismFlag.ENCRYPT, mechanism=mechanism,
+                mechanism_param=param, template=template)
+        return HeldKey(f"{parent.name}*", algorithm, len(data), handle)
+
+    def create_session_key(self, template: dict[Attribute, Any]) -> Any:
+        """A session key object from ``template`` (a channel's DEK, whose value is known)."""
+        with self._lock:
+            return self._session.create_object(template)
+
+    def destroy_object(self, obj: Any) -> None:
+        with self._lock:
+            obj.destroy()
+
+    def encrypt_object_cbc(self, obj: Any, data: bytes, iv: bytes) -> bytes:
+        """CBC encryption of known blocks under a key object of the session."""
+        with self._lock:
+            return bytes(obj.encrypt(bytes(data), mechanism=_CBC[Algorithm.AES],
+                                     mechanism_param=bytes(iv)))
+
+    def wrap_cbc(self, wrapping: Any, key: HeldKey, iv: bytes) -> bytes:
+        """``C_WrapKey(CKM_AES_CBC, iv)`` of ``key`` under ``wrapping``."""
+        with self._lock:
+            return bytes(wrapping.wrap_key(_object(key), mechanism=Mechanism.AES_CBC,
+                                           mechanism_param=bytes(iv)))
+
+    def read_value_into(self, key: HeldKey, out: bytearray, offset: int) -> None:
+        """Write a *readable* key's value into ``out`` at ``offset`` (the 3DES exception of
+        docs/hsm.md)."""
+        from .sealing import read_attribute_into
+
+        with self._lock:
+            session: Any = self._session
+            read_attribute_into(self._module, session.handle, _object(key).handle, out,
+                                offset)
+
+    def session_objects(self) -> int:
+        """How many session objects this session sees (none once a run is done)."""
+        with self._lock:
+            return sum(1 for _ in self._session.get_objects({Attribute.TOKEN: False}))
 
 
 _DES_LENGTHS = {KeyType.DES2: 16, KeyType.DES3: 24, KeyType._DES: 8}

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.cvv import cvv, pvv
 from apdu_specs.crypto.kcv import kcv
 from apdu_specs.errors import HexError
 from apdu_specs.hexutil import parse_hex, to_hex
@@ -19,7 +21,20 @@ from apdu_specs.payment.cryptogram import IssuerMasterKeys
 from ..files import read_json
 from .errors import PaymentProfileError
 
-__all__ = ["IssuerKeys", "load_issuer_keys"]
+__all__ = ["CardChecks", "IssuerKeys", "load_issuer_keys"]
+
+
+class CardChecks(Protocol):
+    """What computes a card's check values: the CVV under the CVK, the PVV under the PVK
+    (the key file's :class:`IssuerKeys`, or a token, :mod:`host.perso.token_keys`)."""
+
+    def cvv(self, pan: str, expiry: str, service_code: str) -> str:
+        """The 3-digit CVV (iCVV with service code 999)."""
+        ...
+
+    def pvv(self, pan: str, pvki: str, pin: str) -> str:
+        """The 4-digit PVV of a 4-digit PIN."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,12 @@ class IssuerKeys:
         for name, key in (("CVK", self.cvk), ("PVK", self.pvk)):
             if len(key) != 16:
                 raise PaymentProfileError(f"the {name} is a 16-byte 3DES key, got {len(key)} bytes")
+
+    def cvv(self, pan: str, expiry: str, service_code: str) -> str:
+        return cvv(self.cvk, pan, expiry, service_code)
+
+    def pvv(self, pan: str, pvki: str, pin: str) -> str:
+        return pvv(self.pvk, pan, pvki, pin)
 
     def __repr__(self) -> str:
         return (f"IssuerKeys(CVK kcv {to_hex(kcv(Algorithm.TDES, self.cvk))}, "

@@ -31,7 +31,7 @@ from apdu_specs.payment.issuer_response import ARPCMethod
 from apdu_specs.payment.pin_block import encode_pin_block
 from apdu_specs.tlv import TLV, encode_dol, encode_tlvs
 
-from .keys import IssuerKeys
+from .keys import CardChecks, IssuerKeys
 from .profile import ApplicationProfile
 from .stripe import track2_equivalent
 
@@ -41,6 +41,7 @@ __all__ = [
     "PDOL",
     "Personalisation",
     "application_dgis",
+    "application_dgis_with",
     "card_personalisation",
     "cdol2",
     "directory_dgis",
@@ -126,7 +127,7 @@ def _record_2_tail(country: int, psn: str, arpc_method: ARPCMethod, currency: in
     return encode_tlvs([*kept, *(TLV(tag, value) for tag, value in template)])
 
 
-def _records(profile: ApplicationProfile, keys: IssuerKeys,
+def _records(profile: ApplicationProfile, keys: CardChecks,
              template: tuple[tuple[int, bytes], ...]) -> list[bytes]:
     first = (TLV(0x57, track2_equivalent(profile, keys)).encode()
              + TLV(0x5F20, profile.cardholder_name.encode("ascii")).encode())
@@ -151,14 +152,25 @@ def application_dgis(profile: ApplicationProfile, keys: IssuerKeys, *,
     """
     version = version_for(profile.cvn)
     card_keys = version.icc_master_keys(keys.emv, profile.pan, profile.psn)
+    return application_dgis_with(profile, keys, D.encode_master_keys(card_keys),
+                                 D.encode_kcvs(card_keys, version),
+                                 record_template=record_template)
+
+
+def application_dgis_with(profile: ApplicationProfile, checks: CardChecks, master_keys: bytes,
+                          kcvs: bytes, *, record_template: Mapping[int, bytes] | None = None
+                          ) -> list[tuple[int, bytes]]:
+    """:func:`application_dgis` with the card's master keys (DGI 8000) and their KCVs
+    (DGI 9000) made elsewhere: a token makes them inside itself (:mod:`host.perso.token_keys`)
+    and DGI 8000 is then a placeholder of the same length."""
     out = [(D.CRYPTO_PARAMETERS, _crypto_parameters(profile.cvn, profile.dki,
                                                     profile.arpc_method, profile.initial_atc)),
            (D.RISK_PARAMETERS, _risk_parameters(profile.offline_limit, profile.currency,
                                                 profile.lower_consecutive_offline,
                                                 profile.upper_consecutive_offline,
                                                 profile.credit_limit)),
-           (D.MASTER_KEYS, D.encode_master_keys(card_keys)),
-           (D.KEY_CHECK_VALUES, D.encode_kcvs(card_keys, version))]
+           (D.MASTER_KEYS, master_keys),
+           (D.KEY_CHECK_VALUES, kcvs)]
     if profile.pin is not None:
         out += [(D.PIN_TRY_LIMIT, bytes([profile.pin_try_limit])),
                 (D.PIN, encode_pin_block(profile.pin))]
@@ -166,7 +178,7 @@ def application_dgis(profile: ApplicationProfile, keys: IssuerKeys, *,
             (D.GPO_RESPONSE, profile.aip + AFL)]
     template = tuple(record_template.items()) if record_template else ()
     out += [(D.record_dgi(1, n), rec)
-            for n, rec in enumerate(_records(profile, keys, template), 1)]
+            for n, rec in enumerate(_records(profile, checks, template), 1)]
     return out
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apdu_specs.crypto.cvv import cvv, pvv
+from apdu_specs.crypto.cvv import cvv
 from apdu_specs.magstripe.discretionary import DiscretionaryData
 from apdu_specs.magstripe.tracks import Track1, Track2
 
-from .keys import IssuerKeys
+from .keys import CardChecks, IssuerKeys
 from .profile import ApplicationProfile
 
 __all__ = ["ICVV_SERVICE_CODE", "StripeTracks", "encode_stripe", "stripe_cvv_ok",
@@ -37,14 +37,14 @@ class StripeTracks:
     track2: str
 
 
-def _discretionary(profile: ApplicationProfile, keys: IssuerKeys, cvv_service_code: str) -> str:
-    pin_check = (pvv(keys.pvk, profile.pan, profile.pvki, profile.pin)
+def _discretionary(profile: ApplicationProfile, keys: CardChecks, cvv_service_code: str) -> str:
+    pin_check = (keys.pvv(profile.pan, profile.pvki, profile.pin)
                  if profile.pin is not None and len(profile.pin) == 4 else NO_PVV)
-    card_check = cvv(keys.cvk, profile.pan, profile.expiry, cvv_service_code)
+    card_check = keys.cvv(profile.pan, profile.expiry, cvv_service_code)
     return DiscretionaryData(profile.pvki, pin_check, card_check).encode()
 
 
-def encode_stripe(profile: ApplicationProfile, keys: IssuerKeys) -> StripeTracks:
+def encode_stripe(profile: ApplicationProfile, keys: CardChecks) -> StripeTracks:
     """Tracks 1 and 2 for the application the stripe stands for."""
     data = _discretionary(profile, keys, profile.service_code)
     t1 = Track1(profile.pan, profile.cardholder_name, profile.expiry, profile.service_code, data,
@@ -54,7 +54,7 @@ def encode_stripe(profile: ApplicationProfile, keys: IssuerKeys) -> StripeTracks
     return StripeTracks(t1.encode_with_lrc(), t2.encode_with_lrc())
 
 
-def track2_equivalent(profile: ApplicationProfile, keys: IssuerKeys) -> bytes:
+def track2_equivalent(profile: ApplicationProfile, keys: CardChecks) -> bytes:
     """Tag 57 of the chip application: track 2 in BCD with the iCVV."""
     data = _discretionary(profile, keys, ICVV_SERVICE_CODE)
     return Track2(profile.pan, profile.expiry, profile.service_code, data,

@@ -33,7 +33,7 @@ from host.payment.stripe import StripeTracks
 from host.transport.base import Transport
 
 from .card_data import CardData, CardNumbers, resolve_card
-from .card_keys import CardKeyFactory
+from .card_keys import CardKeyFactory, CardKeys
 from .chip_run import ChipReport, open_chip, personalise_chip
 from .errors import AlreadyIssuedError, AlreadyPersonalisedError, VerificationMismatch
 from .estimate import APDUCount, count_apdus
@@ -75,17 +75,19 @@ class CardReport:
 
 
 class Personaliser:
-    """Personalises cards of one profile with one key file.
+    """Personalises cards of one profile with one key file, or with the keys of a token
+    (:class:`~.token_keys.TokenCardKeys`).
 
     ``numbers``: the issuer's number store, where every card's PAN and card identity come
     from (without it, each holder record must bring both, and nothing checks them).
     """
 
-    def __init__(self, profile: Profile, keys: KeyFile, *, mailer: PINMailer | None = None,
+    def __init__(self, profile: Profile, keys: KeyFile | CardKeys, *,
+                 mailer: PINMailer | None = None,
                  numbers: NumberStore | None = None,
                  today: Callable[[], _dt.date] = _dt.date.today) -> None:
         self.profile = profile
-        self.keys = CardKeyFactory(keys, profile)
+        self.keys = keys if isinstance(keys, CardKeys) else CardKeyFactory(keys, profile)
         self.mailer = mailer
         self.numbers = numbers
         self._today = today

@@ -38,7 +38,7 @@ from apdu_specs.crypto.scp03 import SecurityLevel
 from host.gp import ChannelOptions, GPClient, KeySpec, Subset, UnknownKeySetError
 from host.gp.client import CardStates
 
-from .card_keys import INITIAL_KVN, CardKeyFactory, factory_key_spec
+from .card_keys import INITIAL_KVN, CardKeys, factory_key_spec
 from .errors import AuthenticationError, CardStateError
 from .plan import AppPlan
 
@@ -95,13 +95,13 @@ class ChipReport:
                     or not self.state.factory_keys)
 
 
-def _options(kvn: int, keys: CardKeyFactory) -> ChannelOptions:
+def _options(kvn: int, keys: CardKeys) -> ChannelOptions:
     algorithm = keys.profile.suite.algorithm
     return ChannelOptions(level=CHIP_LEVEL, kvn=kvn, algorithm=algorithm)
 
 
 def _try_key_set(client: GPClient, chip: int, kvn: int, spec: KeySpec,
-                 keys: CardKeyFactory) -> bool:
+                 keys: CardKeys) -> bool:
     """Open the channel with key set ``kvn``; False when the card has no such key set."""
     try:
         client.open_secure_channel(spec, _options(kvn, keys))
@@ -112,7 +112,7 @@ def _try_key_set(client: GPClient, chip: int, kvn: int, spec: KeySpec,
     return True
 
 
-def open_chip(client: GPClient, chip: int, keys: CardKeyFactory, *,
+def open_chip(client: GPClient, chip: int, keys: CardKeys, *,
               fresh: bool = False) -> ChipState:
     """SELECT the ISD, open the secure channel with the right key set, read the chip's state.
 
@@ -148,14 +148,14 @@ def open_chip(client: GPClient, chip: int, keys: CardKeyFactory, *,
 
 
 def personalise_chip(client: GPClient, state: ChipState, apps: Sequence[AppPlan],
-                     keys: CardKeyFactory) -> ChipReport:
+                     keys: CardKeys) -> ChipReport:
     """Bring one chip, opened by :func:`open_chip`, to SECURED with ``apps`` on it."""
     chip = state.chip
     report = ChipReport(chip, state)
     channel = client.channel
     assert channel is not None
-    report.isd_kcvs = "/".join(k.hex().upper() for k in keys.isd_keys(channel.kdd).kcvs())
     if state.secured:
+        report.isd_kcvs = keys.isd_kcvs(channel.kdd)
         for app in apps:
             if state.applications.get(app.spec.aid) != PERSONALIZED:
                 raise CardStateError(f"chip {chip} is SECURED without {app.spec.label}")
@@ -164,16 +164,19 @@ def personalise_chip(client: GPClient, state: ChipState, apps: Sequence[AppPlan]
     if state.card_state not in (_OP_READY, _INITIALIZED):
         raise CardStateError(f"chip {chip} is {state.life_cycle}: it cannot be personalised")
     for app in apps:
-        _application(client, app, state, report)
+        _application(client, app, state, report, keys)
     if state.factory_keys:
-        client.put_key(keys.isd_keys(channel.kdd), keys.profile.isd_key_version)
+        report.isd_kcvs = keys.put_isd_keys(client, channel.kdd)
         report.keys_replaced = True
+    else:
+        report.isd_kcvs = keys.isd_kcvs(channel.kdd)
     client.set_card_status(CardStates.SECURED)
     report.secured_now = True
     return report
 
 
-def _application(client: GPClient, app: AppPlan, state: ChipState, report: ChipReport) -> None:
+def _application(client: GPClient, app: AppPlan, state: ChipState, report: ChipReport,
+                 keys: CardKeys) -> None:
     spec = app.spec
     current = state.applications.get(spec.aid)
     if current == PERSONALIZED:
@@ -185,7 +188,8 @@ def _application(client: GPClient, app: AppPlan, state: ChipState, report: ChipR
         report.restarted.append(spec.name)
     client.install(spec.load_file, spec.module, spec.aid, privileges=spec.privileges,
                    params=app.install_params)
-    client.personalize(spec.aid, list(app.dgis))
+    assert client.channel is not None
+    client.personalize(spec.aid, keys.sealed(app.dgis, app.secrets, client.channel))
     if not spec.marks_personalized:
         client.set_application_status(spec.aid, PERSONALIZED)
     report.installed.append(spec.name)

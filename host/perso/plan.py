@@ -13,23 +13,23 @@ to travel encrypted under the session DEK.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from apdu_specs.commands.purse_data import DGI as PurseDGI
-from apdu_specs.commands.purse_data import KEY_LENGTH, KeyKind, Purse, key_dgi
-from apdu_specs.crypto.cvv import pvv
+from apdu_specs.commands.purse_data import KeyKind, Purse, key_dgi
 from apdu_specs.payment import dgi as payment_dgi
 from apdu_specs.payment.issuer_response import ARPCMethod
 from host.gp import DGI
-from host.payment.perso import application_dgis, directory_dgis
+from host.hsm.recipe import Part
+from host.payment.perso import directory_dgis
 from host.payment.profile import ApplicationProfile, Product
 from host.payment.stripe import StripeTracks, encode_stripe
-from host.points.perso import PurseProfile, purse_perso_dgis
+from host.points.perso import PurseProfile
 
 from .card_data import CardData
-from .card_keys import CardKeyFactory
+from .card_keys import AppSecrets, CardKeys
 from .profile import AppKind, ApplicationSpec, Profile
 
 __all__ = ["PIN_DGIS", "AppPlan", "CardPlan", "CardPlanner", "PINCheck", "is_sensitive",
@@ -52,6 +52,9 @@ class AppPlan:
     dgis: tuple[DGI, ...]
     #: application-specific install parameters (the C9 value)
     install_params: bytes = b""
+    #: with a token: the DGIs whose planned value is a placeholder, and what the token
+    #: encrypts in their place (:class:`~.card_keys.AppSecrets`)
+    secrets: Mapping[int, tuple[Part, ...]] = field(default_factory=dict)
 
     @property
     def pin_dgis(self) -> tuple[DGI, ...]:
@@ -186,12 +189,12 @@ class CardPlanner:
     AID, label and priority only.
     """
 
-    def __init__(self, profile: Profile, keys: CardKeyFactory) -> None:
+    def __init__(self, profile: Profile, keys: CardKeys) -> None:
         self.profile = profile
         self.keys = keys
         self._payments = tuple(_PaymentApp.of(spec, rank, profile)
                                for rank, spec in enumerate(profile.payment_apps))
-        self._issuer_keys = keys.payment_keys if self._payments else None
+        self._checks = keys.checks if self._payments else None
         self._purse_profiles = _purse_profiles(profile) if profile.purse_apps else {}
         #: (audit name, key DGI) of every purse key, for the KCVs
         self._purse_key_names = {
@@ -206,7 +209,7 @@ class CardPlanner:
         """The complete personalisation of one card."""
         profile = self.profile
         payments = {app.spec.aid: (app, app.application_profile(card)) for app in self._payments}
-        issuer_keys = self._issuer_keys
+        checks = self._checks
         kcvs: dict[str, str] = {}
         apps: list[AppPlan] = []
         for spec in profile.applications:
@@ -214,26 +217,25 @@ class CardPlanner:
                 apps.append(self._directory_plans(payments)[spec.aid])
                 continue
             if spec.kind is AppKind.PAYMENT:
-                assert issuer_keys is not None and spec.payment is not None
+                assert spec.payment is not None
                 app, app_profile = payments[spec.aid]
-                items = application_dgis(app_profile, issuer_keys,
-                                         record_template=spec.payment.template)
-                kcvs.update(app.kcvs(items))
+                made = self.keys.payment_dgis(app_profile, spec.payment.template)
+                kcvs.update(app.kcvs(made.items))
             else:
-                items = self._purse_dgis(card)
-                kcvs.update(self._purse_kcvs(spec, items))
-            apps.append(AppPlan(spec, _dgis(items)))
+                made = self._purse_dgis(card)
+                kcvs.update(self._purse_kcvs(spec, made.kcvs))
+            apps.append(AppPlan(spec, _dgis(made.items), secrets=made.secrets))
         stripe = None
-        if profile.magstripe.enabled and payments and issuer_keys is not None:
-            stripe = encode_stripe(next(iter(payments.values()))[1], issuer_keys)
+        if profile.magstripe.enabled and payments and checks is not None:
+            stripe = encode_stripe(next(iter(payments.values()))[1], checks)
         return CardPlan(card, tuple(apps), stripe, kcvs, self._pin_check(card))
 
     def _pin_check(self, card: CardData) -> PINCheck | None:
         """The card's PVV under the issuer's PVK, for the issuer's record (not the card)."""
-        if self._issuer_keys is None or len(card.pin) != 4:
+        if self._checks is None or len(card.pin) != 4:
             return None
         pvki = self.profile.magstripe.pvki
-        return PINCheck(pvki, pvv(self._issuer_keys.pvk, card.pan, pvki, card.pin))
+        return PINCheck(pvki, self._checks.pvv(card.pan, pvki, card.pin))
 
     def _directory_plans(self, payments: dict[bytes, tuple[_PaymentApp, ApplicationProfile]]
                          ) -> dict[bytes, AppPlan]:
@@ -247,23 +249,18 @@ class CardPlanner:
                 for spec in self.profile.applications if spec.kind is AppKind.DIRECTORY}
         return self._directories
 
-    def _purse_dgis(self, card: CardData) -> list[tuple[int, bytes]]:
+    def _purse_dgis(self, card: CardData) -> AppSecrets:
         profile = self.profile
-        return purse_perso_dgis(card.card_id, self.keys.purse_keys,
-                                profiles=self._purse_profiles, pin=card.pin,
-                                pin_try_limit=profile.pin.try_limit,
-                                mac_try_limit=profile.points.mac_try_limit)
+        return self.keys.purse_dgis(card.card_id, profiles=self._purse_profiles, pin=card.pin,
+                                    pin_try_limit=profile.pin.try_limit,
+                                    mac_try_limit=profile.points.mac_try_limit)
 
-    def _purse_kcvs(self, spec: ApplicationSpec,
-                    items: Sequence[tuple[int, bytes]]) -> dict[str, str]:
-        """KCVs of the purse keys, read from the key DGIs just built (the key is their tail)."""
-        values = dict(items)
-        suite = self.profile.suite
-        return {name: suite.kcv(values[dgi][-KEY_LENGTH:]).hex().upper()
-                for name, dgi in self._purse_key_names[spec.aid]}
+    def _purse_kcvs(self, spec: ApplicationSpec, kcvs: Mapping[int, bytes]) -> dict[str, str]:
+        """The audit names of the purse keys' KCVs (given by key DGI)."""
+        return {name: kcvs[dgi].hex().upper() for name, dgi in self._purse_key_names[spec.aid]}
 
 
-def plan_card(card: CardData, profile: Profile, keys: CardKeyFactory) -> CardPlan:
+def plan_card(card: CardData, profile: Profile, keys: CardKeys) -> CardPlan:
     """The complete personalisation of one card (for many, :class:`CardPlanner`)."""
     return CardPlanner(profile, keys).plan(card)
 

@@ -30,7 +30,7 @@ from host.gp import ChannelOptions, GPClient, Subset, UnknownKeySetError
 from host.points.client import PointsClient
 from host.transport.base import Transport
 
-from .card_keys import CardKeyFactory
+from .card_keys import CardKeys
 from .chip_run import CHIP_LEVEL, PERSONALIZED
 from .errors import VerificationMismatch
 from .plan import AppPlan, CardPlan
@@ -43,7 +43,7 @@ _SECURED = 0x0F
 _NOT_RECORDS = frozenset({payment_dgi.RISK_PARAMETERS, payment_dgi.CRYPTO_PARAMETERS})
 
 
-def verify_card(transports: Mapping[int, Transport], plan: CardPlan, keys: CardKeyFactory, *,
+def verify_card(transports: Mapping[int, Transport], plan: CardPlan, keys: CardKeys, *,
                 sessions: Mapping[int, GPClient] | None = None) -> None:
     """Raise :class:`VerificationMismatch` naming the first difference found.
 
@@ -67,7 +67,7 @@ def _mismatch(app_or_chip: str, message: str) -> VerificationMismatch:
     return VerificationMismatch(f"read-back of {app_or_chip}: {message}")
 
 
-def _verify_isd(transport: Transport, chip: int, plan: CardPlan, keys: CardKeyFactory,
+def _verify_isd(transport: Transport, chip: int, plan: CardPlan, keys: CardKeys,
                 session: GPClient | None) -> None:
     issuer = ChannelOptions(level=CHIP_LEVEL, kvn=keys.profile.isd_key_version,
                             algorithm=keys.profile.suite.algorithm)
@@ -88,7 +88,7 @@ def _verify_isd(transport: Transport, chip: int, plan: CardPlan, keys: CardKeyFa
     assert client.channel is not None
     if client.channel.kvn != issuer.kvn:  # opened with the keys PUT KEY replaced
         try:
-            client.authenticate_card(keys.isd_spec, issuer)  # also ends the session
+            keys.prove_issuer_keys(client, issuer)  # also ends the session
         except (GPAuthenticationError, UnknownKeySetError) as exc:
             raise _mismatch(f"chip {chip}", f"the issuer's key set: {exc}") from None
     elif not apps:
@@ -134,7 +134,7 @@ def _verify_records(transport: Transport, app: AppPlan) -> None:
             raise _mismatch(spec.label, f"record {number} of SFI {sfi} differs")
 
 
-def _verify_purse(transport: Transport, app: AppPlan, plan: CardPlan, keys: CardKeyFactory) -> None:
+def _verify_purse(transport: Transport, app: AppPlan, plan: CardPlan, keys: CardKeys) -> None:
     client = PointsClient(transport, app.spec.aid)
     application = client.select()
     label = app.spec.label

@@ -63,7 +63,8 @@ def test_every_key_object_made_is_sensitive_and_not_extractable(token: Any) -> N
     assert all(s == {"SENSITIVE": True, "EXTRACTABLE": False, "TOKEN": False, "WRAP": False,
                      "DECRYPT": False} for s in seen)
     objects = _every_object(token)
-    assert {o.label for o in objects} == {"purse_tac", "emv_ac"}  # derived keys destroyed
+    # derived keys destroyed; a 3DES key has its left half beside it (host.hsm.ceremony)
+    assert {o.label for o in objects} == {"purse_tac", "emv_ac", "emv_ac.left"}
     for obj in objects:
         assert obj[Attribute.SENSITIVE] and not obj[Attribute.EXTRACTABLE]
         assert obj[Attribute.PRIVATE]  # a master key is seen only after login
