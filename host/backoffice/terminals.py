@@ -23,11 +23,19 @@ from host.backoffice.members import WITH_TERMINALS, MemberKind
 from host.backoffice.schema import FORMAT_VERSION, bo_members, bo_terminals
 from host.records.ids import check_terminal_id
 
-__all__ = ["MAX_REASON", "TerminalState", "TerminalStatus", "enrol_terminal", "set_terminal_status",
-           "terminal_states"]
+__all__ = ["MAX_REASON", "TerminalState", "TerminalStatus", "TerminalStatusError",
+           "TerminalTakenError", "enrol_terminal", "set_terminal_status", "terminal_states"]
 
 #: the longest reason a block or unblock keeps, in characters
 MAX_REASON = 200
+
+
+class TerminalTakenError(ValidationError):
+    """The terminal id is enrolled already (to this member or another)."""
+
+
+class TerminalStatusError(ValidationError):
+    """The terminal is already blocked (or active): the change asked for changes nothing."""
 
 
 class TerminalStatus(StrEnum):
@@ -75,7 +83,7 @@ def enrol_terminal(conn: Connection, terminal_id: str, member_id: str, *,
     taken = conn.execute(select(bo_terminals.c.merchant_id)
                          .where(bo_terminals.c.terminal_id == terminal_id)).scalar()
     if taken is not None:
-        raise ValidationError(f"terminal {terminal_id} belongs to {taken}")
+        raise TerminalTakenError(f"terminal {terminal_id} belongs to {taken}")
     conn.execute(insert(bo_terminals), {
         "terminal_id": terminal_id, "merchant_id": member_id, "created_at": to_micros(at),
         "format_version": FORMAT_VERSION, "status": TerminalStatus.ACTIVE.value})
@@ -98,7 +106,7 @@ def set_terminal_status(conn: Connection, terminal_id: str, status: TerminalStat
     if row is None:
         raise NotFoundError(f"no terminal {terminal_id}")
     if row.status == status.value:
-        raise ValidationError(f"terminal {terminal_id} is already {status.value}")
+        raise TerminalStatusError(f"terminal {terminal_id} is already {status.value}")
     conn.execute(update(bo_terminals).where(bo_terminals.c.terminal_id == terminal_id).values(
         status=status.value, status_by=by[:64], status_at=to_micros(at), status_reason=reason))
     return TerminalState(terminal_id, row.merchant_id, from_micros(row.created_at), status,
