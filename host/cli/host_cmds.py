@@ -306,8 +306,8 @@ def _status_command(name: str, status: TerminalStatus, summary: str) -> None:
                                             reason=reason, at=dt.datetime.now(dt.UTC))
         finally:
             db.dispose()
-        click.echo(f"terminal {state.terminal_id} of {state.merchant_id}: {state.status.value} "
-                   f"by {state.changed_by}")
+        click.echo(f"terminal {state.terminal_id} of {state.merchant_id}: {name}ed by "
+                   f"{state.changed_by}")
 
 
 _status_command("block", TerminalStatus.BLOCKED,
