@@ -19,6 +19,8 @@ from host.backoffice.terminals import TerminalStatus, terminal_states
 from host.portal.app import PATH
 from host.service.mac import KEY_FILE_FORMAT, key_check_value
 from host.service.schema import svc_terminal_keys
+from host.service.terminals import TerminalDirectory
+from host.service.wrap_keys import open_vault
 
 from .conftest import Alliance, csrf_of
 
@@ -146,3 +148,22 @@ def test_the_terminals_page_speaks_chinese(alliance: Alliance) -> None:
     _post(ops, f"{TERMINALS}/0000000A0001/block", reason="遗失")
     html = ops.get(TERMINALS).text
     assert "登记终端" in html and "已停用" in html and "恢复" in html
+
+
+def test_a_terminal_enrolled_into_wrapped_keys_is_wrapped_under_the_kek(
+        alliance: Alliance) -> None:
+    kek = bytes(range(32))
+    vault = open_vault(alliance.office.db, kek)
+    ops = alliance.logged_in("ops")
+    before = _rows(alliance)
+    unwrapped = _post(ops, TERMINALS, terminal=NEW, member="shop-a")  # served without the KEK
+    assert unwrapped.status_code == 503 and _rows(alliance) == before
+    alliance.portal.vault = vault
+    key = bytes.fromhex(key_file_of(_post(ops, TERMINALS, terminal=NEW,
+                                          member="shop-a").text)["key"])
+    with alliance.office.db.read() as conn:
+        stored = conn.execute(select(svc_terminal_keys.c.mac_key)
+                              .where(svc_terminal_keys.c.terminal_id == NEW)).scalar_one()
+    assert key not in bytes(stored) and len(stored) == 24
+    found = TerminalDirectory(alliance.office.db, vault=vault).get(NEW)
+    assert found is not None and found.key == key
