@@ -43,6 +43,7 @@ from host.backoffice.transfers import Reason, Source, SourceKind, Transfer
 from host.portal.auth import Accounts, PortalRole
 from host.portal.schema import create_portal_schema
 from host.service.core import ServiceCore
+from host.service.http_app import KEEP_ALIVE_S
 from host.service.runner import ServiceHost
 from host.service.schema import create_service_schema
 from host.service.services import AllianceServices
@@ -142,7 +143,9 @@ async def _hammer(client: httpx.AsyncClient, path: str, until: float,
 
 
 async def measure(base: str, sessions: int, seconds: float) -> dict[str, tuple[float, list[float]]]:
-    limits = httpx.Limits(max_connections=1)
+    # an idle connection is dropped by the client well before the server may close it:
+    # reused at the server's keep-alive timeout, the request meets a closing connection
+    limits = httpx.Limits(max_connections=1, keepalive_expiry=KEEP_ALIVE_S / 4)
     clients = [httpx.AsyncClient(base_url=base, limits=limits, timeout=60) for _ in range(sessions)]
     try:
         for number, client in enumerate(clients):

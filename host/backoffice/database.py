@@ -23,14 +23,15 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateColumn
 
 from apdu_specs.caches import pure_cache
 from host.backoffice.errors import ConfigurationError
-from host.backoffice.schema import metadata
+from host.backoffice.schema import ADDED_COLUMNS, metadata
 
 __all__ = ["DEFAULT_DB_FILE", "Database", "chunked", "default_url", "insert_rows", "no_ledger",
            "on_driver", "sqlite_file"]
@@ -132,9 +133,17 @@ class Database:
         return engine
 
     def create_schema(self) -> None:
-        """Create every table that does not exist yet (idempotent)."""
+        """Create every table that does not exist yet, and add the columns
+        (:data:`~host.backoffice.schema.ADDED_COLUMNS`) an older one lacks (idempotent)."""
         with self.schema_change() as conn:
             metadata.create_all(conn)
+            _add_missing_columns(conn)
+
+    def upgrade_schema(self) -> None:
+        """Add the columns an older database's tables lack (idempotent): what a part that
+        reads them (the service host) runs at start, without creating the ledger."""
+        with self.schema_change() as conn:
+            _add_missing_columns(conn)
 
     @contextmanager
     def schema_change(self) -> Iterator[Connection]:
@@ -308,6 +317,20 @@ class Database:
 #: the advisory lock every schema change takes on PostgreSQL (any fixed number will do)
 _SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"dualcard schema").digest()[:8], "big",
                               signed=True)
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """``ALTER TABLE … ADD COLUMN`` for each added column an existing table lacks, as the
+    table defines it (type, default, nullability): SQLite and PostgreSQL both accept it."""
+    inspector = inspect(conn)
+    for name, columns in ADDED_COLUMNS.items():
+        if not inspector.has_table(name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(name)}
+        for column in columns:
+            if column not in present:
+                spec = CreateColumn(metadata.tables[name].c[column]).compile(dialect=conn.dialect)
+                conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {spec}"))
 
 
 def on_driver(conn: Connection, statement: str, params: Sequence[Any] = ()) -> Any:

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_TWO_WAY",
     "ISSUING_ROLE",
     "PURSE_ROLE",
+    "WITH_TERMINALS",
     "Member",
     "MemberKind",
     "Role",
@@ -285,7 +286,7 @@ def _validate(member: Member) -> None:
         raise ValidationError(f"merchant {member.id}: a two-way rule is required")
     if member.kind is not MemberKind.MERCHANT and member.two_way:
         raise ValidationError(f"member {member.id}: only merchants have two-way rules")
-    if member.terminals and member.kind not in _WITH_TERMINALS:
+    if member.terminals and member.kind not in WITH_TERMINALS:
         raise ValidationError(f"member {member.id}: only merchants, banks and insurers have "
                               "terminals")
     for value, what in ((member.card_id, "card id"), (member.pan_token, "PAN token")):
@@ -297,7 +298,7 @@ def _validate(member: Member) -> None:
 
 #: who has terminals: merchants at their tills, banks where points become money, insurers
 #: where points pay a premium (each terminal acts for its own member only)
-_WITH_TERMINALS = (MemberKind.MERCHANT, MemberKind.BANK, MemberKind.INSURER)
+WITH_TERMINALS = (MemberKind.MERCHANT, MemberKind.BANK, MemberKind.INSURER)
 
 
 def _check_token(value: str, what: str) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "ADDED_COLUMNS",
     "FORMAT_VERSION",
     "ID_TYPE",
     "SEQ_TYPE",
@@ -195,6 +196,8 @@ bo_delivery_addresses = Table(
     _version(),
 )
 
+#: A member's terminals, each ``active`` or ``blocked`` (:mod:`host.backoffice.terminals`),
+#: with who last changed that, when and why (NULL until the first change).
 bo_terminals = Table(
     "bo_terminals",
     metadata,
@@ -202,6 +205,10 @@ bo_terminals = Table(
     Column("merchant_id", String(64), ForeignKey("bo_members.id"), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     _version(),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("status_by", String(64), nullable=True),
+    Column("status_at", BigInteger, nullable=True),
+    Column("status_reason", Text, nullable=True),
 )
 
 bo_agreements = Table(
@@ -388,6 +395,13 @@ bo_outbox = Table(
     _version(),
 )
 Index("ix_bo_outbox_undelivered", bo_outbox.c.delivered_at, bo_outbox.c.seq)
+
+#: Columns added to a table after databases were made with it, by table: creating the
+#: schema adds those a database lacks (:meth:`~host.backoffice.database.Database.upgrade_schema`),
+#: each nullable or with a default, so older rows stay valid.
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bo_terminals": ("status", "status_by", "status_at", "status_reason"),
+}
 
 # The settlement centre's tables join the same metadata (imported last: they use it).
 from host.backoffice.centre import tables as _centre_tables  # noqa: E402, F401

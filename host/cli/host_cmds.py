@@ -7,7 +7,8 @@ or in clear with ``--plain`` only (a lab; it logs a warning), over the back offi
 database (``--db``, default ``$DUALCARD_DB`` or ``./dualcard.sqlite3``) until SIGTERM or
 SIGINT, which let the requests in flight finish on both doors. ``terminal add`` gives a
 terminal its MAC key (written once to a key file for the terminal; the service shows only
-its KCV), ``terminal list`` lists the keyed ones, ``terminal pin-key`` gives a terminal
+its KCV), ``terminal list`` lists the keyed ones with their status, ``terminal block`` and
+``terminal unblock`` stop and resume serving one (saying why), ``terminal pin-key`` gives a terminal
 its zone PIN key for online PINs (written once to a key file for its PIN pad), and
 ``pin-unblock`` lets a card whose online PIN was blocked be tried again. The keys and
 the webhook secrets are stored wrapped under a key-encryption key given by ``--kek-file``
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import getpass
 import json
 import logging
 import secrets
@@ -42,6 +44,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from host.backoffice.database import Database, as_url, default_url
+from host.backoffice.terminals import MAX_REASON, TerminalStatus, set_terminal_status
 from host.payment.issuer import AuthorisationPolicy
 from host.pos.merchant import MerchantIdentity
 from host.pos.network_link import NetworkLink, StanCounter
@@ -234,7 +237,7 @@ def _log_json_lines(level: str) -> None:
 
 @host.group("terminal")
 def terminal() -> None:
-    """Terminals' MAC keys: give one, list them."""
+    """Terminals' MAC keys: give one, list them; block and unblock a terminal."""
 
 
 @terminal.command("add")
@@ -278,8 +281,39 @@ def list_terminals(db_url: str | None, as_json: bool) -> None:
         rows = registered_terminals(db)
     finally:
         db.dispose()
-    human = "\n".join(f"{t}  {m:<20} KCV {k}" for t, m, k in rows) or "no terminal has a key yet"
-    emit([{"terminal_id": t, "merchant_id": m, "kcv": k} for t, m, k in rows], as_json, human)
+    human = "\n".join(f"{t}  {m:<20} KCV {k}  {status}" for t, m, k, status in rows) \
+        or "no terminal has a key yet"
+    emit([{"terminal_id": t, "merchant_id": m, "kcv": k, "status": status}
+          for t, m, k, status in rows], as_json, human)
+
+
+def _status_command(name: str, status: TerminalStatus, summary: str) -> None:
+    """``terminal block`` / ``terminal unblock``: one command each, the same options."""
+
+    @terminal.command(name, help=summary)
+    @click.argument("terminal_id")
+    @_db_option
+    @click.option("--reason", required=True, help=f"why (1-{MAX_REASON} characters), kept "
+                  "with who and when")
+    @click.option("--by", "by", default=None, help="who decides (default: the user's login)")
+    @cli_errors
+    def command(terminal_id: str, db_url: str | None, reason: str, by: str | None) -> None:
+        db = Database(_url(db_url))
+        try:
+            db.upgrade_schema()
+            with db.write() as conn:
+                state = set_terminal_status(conn, terminal_id, status, by=by or getpass.getuser(),
+                                            reason=reason, at=dt.datetime.now(dt.UTC))
+        finally:
+            db.dispose()
+        click.echo(f"terminal {state.terminal_id} of {state.merchant_id}: {name}ed by "
+                   f"{state.changed_by}")
+
+
+_status_command("block", TerminalStatus.BLOCKED,
+                "[!] Block TERMINAL_ID: the service refuses its every message (58; HTTP 403) "
+                "within its terminal cache's age, 30 s by default.")
+_status_command("unblock", TerminalStatus.ACTIVE, "[!] Unblock TERMINAL_ID: the service serves it again.")
 
 
 @host.command("echo")

@@ -23,10 +23,13 @@ import click
 
 from host.backoffice.database import Database, as_url, default_url
 from host.portal.errors import PortalError, PortalSetupError
+from host.service.kek import CLEAR, read_kek
+from host.service.wrap_keys import open_vault
 
 from .card_io import emit
 from .errors import cli_errors, register_error
 from .exit_codes import ExitCode
+from .kek_options import kek_option
 from .options import json_option
 
 __all__ = ["portal"]
@@ -132,11 +135,13 @@ def reset_code(login: str, db_url: str | None) -> None:
 @click.option("--tls-cert", type=_PEM_FILE, default=None, help="the host's certificate (PEM)")
 @click.option("--tls-key", type=_PEM_FILE, default=None, help="its private key (PEM)")
 @click.option("--plain", is_flag=True, help="serve in clear, without TLS (a lab only)")
+@kek_option
 @cli_errors
 def serve(db_url: str | None, bind: str, port: int, tls_cert: Path | None,
-          tls_key: Path | None, plain: bool) -> None:
+          tls_key: Path | None, plain: bool, kek_file: Path | None) -> None:
     """Serve the portal alone under /portal until SIGTERM or SIGINT, over TLS (or in clear
-    with --plain, for a lab)."""
+    with --plain, for a lab). The KEK (--kek-file, $DUALCARD_KEK) is needed only to enrol
+    terminals into a database whose keys are wrapped."""
     from host.portal.standalone import serve_portal
 
     with_tls = tls_cert is not None and tls_key is not None
@@ -145,6 +150,8 @@ def serve(db_url: str | None, bind: str, port: int, tls_cert: Path | None,
                                "(or --plain alone, without TLS, for a lab)")
     db = _database(db_url)
     try:
-        asyncio.run(serve_portal(db, bind, port, tls_cert, tls_key))
+        kek = read_kek(kek_file)
+        vault = CLEAR if kek is None else open_vault(db, kek)
+        asyncio.run(serve_portal(db, bind, port, tls_cert, tls_key, vault=vault))
     finally:
         db.dispose()

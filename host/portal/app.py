@@ -45,6 +45,7 @@ from starlette.routing import Mount, Route
 
 from host.backoffice.database import Database
 from host.backoffice.settings import load_settings
+from host.service.kek import CLEAR, KeyVault
 
 from .auth import Accounts, PortalRole, Throttle
 from .charts import Bar, bar_chart
@@ -73,7 +74,8 @@ NAV = {PortalRole.CONSUMER: [("/me/centre", "nav_centre"), ("/me/prepaid", "nav_
        PortalRole.MERCHANT: [("/merchant/orders", "nav_orders"),
                              ("/merchant/prepaid", "nav_prepaid"), ("/notices", "nav_notices")],
        PortalRole.INSURER: [("/insurer/prepaid", "nav_prepaid"), ("/notices", "nav_notices")],
-       PortalRole.OPERATOR: [("/operator/reconcile", "nav_reconcile")]}
+       PortalRole.OPERATOR: [("/operator/terminals", "nav_terminals"),
+                             ("/operator/reconcile", "nav_reconcile")]}
 
 
 def utc_now() -> dt.datetime:
@@ -133,13 +135,15 @@ def fen(amount: int) -> str:
 
 class Portal:
     """The portal over the back office's database ``db``; :meth:`app` is its ASGI app.
-    ``executor`` runs the pages (default: two threads of its own)."""
+    ``executor`` runs the pages (default: two threads of its own); ``vault`` wraps the MAC
+    keys of the terminals an operator enrols (the service's)."""
 
     def __init__(self, db: Database, *, executor: Executor | None = None,
                  clock: Callable[[], dt.datetime] = utc_now, accounts: Accounts | None = None,
-                 throttle: Throttle | None = None) -> None:
+                 throttle: Throttle | None = None, vault: KeyVault = CLEAR) -> None:
         create_portal_schema(db)
         self.db = db
+        self.vault = vault
         self.executor = executor or ThreadPoolExecutor(max_workers=2,
                                                        thread_name_prefix="dualcard-portal")
         self.clock = clock
@@ -349,8 +353,9 @@ def query(**values: str) -> str:
 
 
 def mount_portal(app: Starlette, db: Database, *, executor: Executor | None = None,
-                 clock: Callable[[], dt.datetime] = utc_now, path: str = PATH) -> Portal:
+                 clock: Callable[[], dt.datetime] = utc_now, path: str = PATH,
+                 vault: KeyVault = CLEAR) -> Portal:
     """Serve the portal under ``path`` on ``app`` (the service host's HTTP app)."""
-    portal = Portal(db, executor=executor, clock=clock)
+    portal = Portal(db, executor=executor, clock=clock, vault=vault)
     app.router.routes.append(Mount(path, app=portal.app(), name="portal"))
     return portal

@@ -276,6 +276,38 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "notice_budget_crossed": ("budget reached", "已达预算"),
     "notice_credit_line_changed": ("credit line changed", "信用额度变动"),
     "skip": ("Skip to the content", "跳到正文"),
+    "nav_terminals": ("Terminals", "终端"),
+    "status": ("Status", "状态"),
+    "status_active": ("active", "正常"),
+    "status_blocked": ("blocked", "已停用"),
+    "changed_by": ("Changed by", "操作人"),
+    "changed_at": ("Changed", "操作时间"),
+    "kcv": ("Key check value", "密钥校验值"),
+    "no_key": ("no key", "无密钥"),
+    "enrol": ("Enrol a terminal", "登记终端"),
+    "enrol_how": ("The terminal is registered to the member and given a new MAC key. The key "
+                  "is shown once, here: save it as the terminal's key file.",
+                  "终端登记到该成员名下并获得新的 MAC 密钥。密钥只在此显示一次，"
+                  "请保存为终端的密钥文件。"),
+    "terminal_id": ("Terminal id (12 hex digits)", "终端号（12 位十六进制）"),
+    "member_id": ("Member (merchant, bank or insurer)", "成员（商户、银行或保险公司）"),
+    "enrolled": ("Terminal {terminal} of {member} enrolled, MAC key KCV {kcv}.",
+                 "终端 {terminal} 已登记到 {member}，MAC 密钥校验值 {kcv}。"),
+    "key_file": ("Key file (shown once)", "密钥文件（只显示一次）"),
+    "block": ("Block", "停用"),
+    "unblock": ("Unblock", "恢复"),
+    "block_how": ("A blocked terminal is refused on every message within 30 seconds in every "
+                  "service process; it keeps its key.",
+                  "终端停用后，所有服务进程在 30 秒内拒绝其一切报文；其密钥保留。"),
+    "bad_terminal_id": ("A terminal id is 12 hex digits.", "终端号须为 12 位十六进制数字。"),
+    "unknown_member": ("No such member.", "没有这个成员。"),
+    "no_terminals_for": ("Only merchants, banks and insurers have terminals.",
+                         "只有商户、银行和保险公司可以登记终端。"),
+    "terminal_taken": ("This terminal id is enrolled already.", "该终端号已登记。"),
+    "reason_required": ("Give a reason (1-200 characters).", "请填写原因（1-200 个字符）。"),
+    "status_unchanged": ("The terminal is in that state already.", "终端已处于该状态。"),
+    "keys_wrapped": ("The terminals' keys are wrapped: serve the portal with the key-encryption "
+                     "key.", "终端密钥已加密存储：请以密钥加密密钥启动门户。"),
 }
 
 

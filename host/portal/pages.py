@@ -15,7 +15,7 @@ from host.backoffice.assets import Asset
 from host.backoffice.prepaid import PrepaidOffice
 from host.backoffice.prepaid.errors import ClaimStateError
 
-from . import centre_views, prepaid_views, views
+from . import centre_views, prepaid_views, terminal_views, views
 from .app import HOME, LANG_COOKIE, SESSION_COOKIE, Access, Portal, Visit, fen, safe_next
 from .auth import PortalRole
 from .i18n import LANGUAGES, text
@@ -230,4 +230,10 @@ ROUTES: list[tuple[str, list[str], Access | PortalRole, Callable[[Portal, Visit]
     ("/notices", ["GET"], _ANY, notices),
     ("/operator/reconcile", ["GET"], PortalRole.OPERATOR, reconciliation),
     ("/operator/reconcile/{day}", ["GET"], PortalRole.OPERATOR, reconciliation),
+    ("/operator/terminals", ["GET"], PortalRole.OPERATOR, terminal_views.terminals),
+    ("/operator/terminals", ["POST"], PortalRole.OPERATOR, terminal_views.enrol),
+    ("/operator/terminals/{terminal}/block", ["POST"], PortalRole.OPERATOR,
+     terminal_views.block),
+    ("/operator/terminals/{terminal}/unblock", ["POST"], PortalRole.OPERATOR,
+     terminal_views.unblock),
 ]

@@ -33,11 +33,11 @@ from host.backoffice.schema import (
     bo_issuer_scripts,
     bo_outbox,
     bo_settlements,
-    bo_terminals,
     ledger_accounts,
     ledger_transfers,
 )
 from host.backoffice.settings import load_settings
+from host.backoffice.terminals import terminal_states
 from host.backoffice.transfers import Reason
 
 __all__ = ["Entry", "batch_of", "consumer_view", "history_of", "insurer_view", "merchant_view",
@@ -176,7 +176,7 @@ def merchant_view(conn: Connection, member_id: str, now: dt.datetime) -> dict[st
                    "redeemed": owned.get(redeemed, (0, 0))[0]},
         "credit_points": owned.get(credit_points, (0, 0))[0],
         "credit": _credit(conn, member_id, owned),
-        "terminals": _terminals(conn, member_id),
+        "terminals": terminal_states(conn, member_id),
         "settled": conn.execute(select(bo_settlements)
                                 .where(bo_settlements.c.merchant_id == member_id)
                                 .order_by(bo_settlements.c.business_day.desc()).limit(14)).all(),
@@ -212,13 +212,6 @@ def batch_of(conn: Connection, member_id: str, batch_id: str,
             "records": [tuple(c) for c in counts]}
 
 
-def _terminals(conn: Connection, member_id: str) -> list[tuple[str, dt.datetime]]:
-    rows = conn.execute(select(bo_terminals.c.terminal_id, bo_terminals.c.created_at)
-                        .where(bo_terminals.c.merchant_id == member_id)
-                        .order_by(bo_terminals.c.terminal_id))
-    return [(r.terminal_id, from_micros(r.created_at)) for r in rows]
-
-
 def insurer_view(conn: Connection, member_id: str) -> dict[str, Any]:
     """Premiums paid to the insurer with points (F5, F20), newest first, and per policy."""
     cny = account_id(member_id, Role.CNY)
@@ -244,7 +237,6 @@ def operator_view(conn: Connection) -> dict[str, Any]:
     oldest = conn.execute(select(func.min(bo_outbox.c.created_at))
                           .where(bo_outbox.c.delivered_at.is_(None))).scalar_one()
     outbox = [(str(r[0]), int(r[2]), int(r[1]) - int(r[2])) for r in rows]
-    terminals = conn.execute(select(bo_terminals).order_by(bo_terminals.c.terminal_id)).all()
     days = conn.execute(
         select(bo_settlements.c.business_day, func.count(), func.sum(bo_settlements.c.funding_fen),
                func.sum(bo_settlements.c.payout_fen))
@@ -253,5 +245,4 @@ def operator_view(conn: Connection) -> dict[str, Any]:
     return {"members": members, "outbox": outbox, "agreements": list_agreements(conn),
             "days": [(str(d), int(n), int(funding), int(payout)) for d, n, funding, payout in days],
             "oldest": None if oldest is None else from_micros(oldest),
-            "terminals": [(t.terminal_id, t.merchant_id, from_micros(t.created_at))
-                          for t in terminals]}
+            "terminals": terminal_states(conn)}

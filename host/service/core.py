@@ -247,6 +247,8 @@ class Connection:
             raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED, "no key for this terminal")
         if not verify(raw, message, terminal.key):
             raise _Refusal(ResponseCode.SECURITY_VIOLATION, "MAC does not verify")
+        if terminal.blocked:
+            raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED, "terminal blocked", terminal)
         if self.certified is not None and terminal.terminal_id != self.certified:
             raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED,
                           f"the TLS certificate names terminal {self.certified or 'none'}",

@@ -51,12 +51,18 @@ from .openapi import openapi_document
 from .operations import OPERATIONS, HTTPCall, Operation
 from .tls import certified_terminal, door_mode
 
-__all__ = ["MAX_BODY", "HTTPServer", "create_app"]
+__all__ = ["KEEP_ALIVE_S", "MAX_BODY", "HTTPServer", "create_app"]
 
 #: the largest request body read (a batch of about 60,000 records)
 MAX_BODY = 32 * 1024 * 1024
 #: the key of a request's ASGI ``state`` that holds its connection's certified terminal
 _CERTIFIED = "dualcard.certified_terminal"
+#: How long an idle keep-alive connection stays open (uvicorn's ``timeout_keep_alive``,
+#: whose default is 5 s). It must outlast the clients' own idle timeouts: httpx keeps a
+#: connection 5 s by default, and with both at 5 s a client reuses a connection the
+#: moment the server closes it, its request then answered by nothing ("Server
+#: disconnected without sending a response"), most often when the server is busy.
+KEEP_ALIVE_S = 20
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
@@ -269,7 +275,7 @@ class HTTPServer:
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
         self.host, self.port = sock.getsockname()[:2]
         config = _TLSConfig(self.app, self.tls, log_config=None, access_log=False, lifespan="off",
-                                server_header=False,
+                                server_header=False, timeout_keep_alive=KEEP_ALIVE_S,
                                 timeout_graceful_shutdown=int(self.graceful_timeout))
         self._server = server = _EmbeddedServer(config)
         self._task = asyncio.create_task(server.serve(sockets=[sock]))

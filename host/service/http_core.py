@@ -7,8 +7,9 @@ through these steps, and the first that fails answers it:
 1. its four signing headers are read (:mod:`.http_auth`): else 401 ``unauthenticated``;
 2. the terminal they name has a key: else 401 ``unknown_terminal``; the MAC verifies under
    it: else 401 ``bad_mac``. Nothing authenticated, nothing signed: these answers carry no
-   MAC. With mutual TLS, the terminal is the one the connection's certificate names: else
-   403 ``certificate_mismatch``, without a MAC;
+   MAC. A terminal the operator blocked: 403 ``terminal_blocked``, without a MAC. With
+   mutual TLS, the terminal is the one the connection's certificate names: else 403
+   ``certificate_mismatch``, without a MAC;
 3. the timestamp is within the window of the service's clock: else 401
    ``stale_timestamp`` (from here every answer carries the terminal's MAC);
 4. a POST claims its idempotency key (:mod:`.idempotency`): the same request answered
@@ -153,6 +154,8 @@ class HTTPCore:
         given = call.headers.get(http_auth.MAC.lower(), "")
         if not http_auth.mac_matches(request_mac(terminal.key, signed, call.body), given):
             raise _Refused(401, "bad_mac", "the MAC does not verify")
+        if terminal.blocked:
+            raise _Refused(403, "terminal_blocked", "the operator blocked this terminal")
         if call.certified is not None and call.certified != terminal.terminal_id:
             raise _Refused(403, "certificate_mismatch",
                            f"the TLS certificate names terminal {call.certified or 'none'}")

@@ -28,7 +28,7 @@ from apdu_specs.crypto.mac import cmac
 from .errors import MessageFormatError, ServiceConfigurationError
 from .iso8583 import FIELDS, Message, encode
 
-__all__ = ["KEY_FILE_FORMAT", "KEY_LENGTH", "MAC_LENGTH", "key_check_value", "mac_key",
+__all__ = ["KEY_FILE_FORMAT", "KEY_LENGTH", "MAC_LENGTH", "key_check_value", "key_file_text", "mac_key",
            "new_mac_key", "read_key_file", "sign", "verify", "write_key_file", "write_private_file"]
 
 KEY_LENGTH = 16
@@ -91,9 +91,14 @@ def verify(raw: bytes, message: Message, key: bytes) -> bool:
 def write_key_file(path: str | Path, *, terminal_id: str, key: bytes) -> None:
     """Write the terminal's key for its installation: a new file (never one that exists),
     readable by its owner only."""
-    body = json.dumps({"format": KEY_FILE_FORMAT, "terminal_id": terminal_id,
-                       "key": mac_key(key).hex().upper(), "kcv": key_check_value(key)})
-    write_private_file(path, body + "\n")
+    write_private_file(path, key_file_text(terminal_id, key))
+
+
+def key_file_text(terminal_id: str, key: bytes) -> str:
+    """What a terminal's key file holds (its id, the key, its KCV): written by the CLI,
+    shown once by the portal for the operator to save."""
+    return json.dumps({"format": KEY_FILE_FORMAT, "terminal_id": terminal_id,
+                       "key": mac_key(key).hex().upper(), "kcv": key_check_value(key)}) + "\n"
 
 
 def write_private_file(path: str | Path, body: str) -> None:

@@ -46,7 +46,7 @@ _SCHEMAS: dict[str, Any] = {
         "repeated": {"type": "boolean"}}),
     "Error": _object(["error"], {"error": _object(["code", "message"], {
         "code": {"type": "string", "description": "unauthenticated, unknown_terminal, bad_mac, "
-                 "certificate_mismatch, "
+                 "certificate_mismatch, terminal_blocked, "
                  "stale_timestamp, other_terminal, other_merchant, malformed_json, "
                  "invalid_field, idempotency_key_reused, in_flight, id_reused, not_found, "
                  "batch_rejected, purse_mac, refused, too_large, unavailable, internal"},

@@ -94,4 +94,4 @@ def _portal(app: Any, core: ServiceCore) -> Any:
         from host.portal.app import mount_portal
     except ImportError:
         return None
-    return mount_portal(app, core.services.db, clock=core.clock)
+    return mount_portal(app, core.services.db, clock=core.clock, vault=core.services.vault)

@@ -147,6 +147,8 @@ svc_pin_tries = Table(
 
 
 def create_service_schema(db: Database) -> None:
-    """Create the service's tables that do not exist yet (idempotent)."""
+    """Create the service's tables that do not exist yet, and give the back office's
+    tables it reads the columns an older database lacks (a terminal's status), idempotent."""
     with db.schema_change() as conn:
         service_metadata.create_all(conn)
+    db.upgrade_schema()

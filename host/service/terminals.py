@@ -7,7 +7,9 @@ installed in the terminal; everywhere else it is named by its check value.
 
 The service believes a message comes from the terminal its DE 41 names only when the MAC
 verifies under that terminal's key, and acts for the merchant the back office registered
-the terminal to (DE 42 must name it).
+the terminal to (DE 42 must name it). A terminal the operator blocked
+(:mod:`host.backoffice.terminals`) keeps its key and is refused on every message; the
+directory reads its status with its key, in the one lookup.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from host.backoffice.clock import to_micros
 from host.backoffice.database import Database
 from host.backoffice.members import merchant_of_terminal
 from host.backoffice.schema import bo_terminals
+from host.backoffice.terminals import TerminalStatus
 from host.records.ids import check_terminal_id
 
 from .errors import ServiceConfigurationError
@@ -36,11 +39,13 @@ __all__ = ["TerminalDirectory", "TerminalKey", "register_terminal", "registered_
 
 @dataclass(frozen=True)
 class TerminalKey:
-    """A registered terminal: its id, its merchant and its MAC key (never in a repr)."""
+    """A registered terminal: its id, its merchant and its MAC key (never in a repr); a
+    ``blocked`` one is refused whatever it sends."""
 
     terminal_id: str
     merchant_id: str
     key: bytes = field(repr=False)
+    blocked: bool = False
 
     @property
     def kcv(self) -> str:
@@ -74,10 +79,10 @@ def register_terminal(db: Database, terminal_id: str, *, at: dt.datetime,
     return TerminalKey(terminal_id, merchant, key)
 
 
-def registered_terminals(db: Database) -> list[tuple[str, str, str]]:
-    """``(terminal id, merchant, KCV)`` of every keyed terminal, by terminal id."""
+def registered_terminals(db: Database) -> list[tuple[str, str, str, str]]:
+    """``(terminal id, merchant, KCV, status)`` of every keyed terminal, by terminal id."""
     query = (select(svc_terminal_keys.c.terminal_id, bo_terminals.c.merchant_id,
-                    svc_terminal_keys.c.kcv)
+                    svc_terminal_keys.c.kcv, bo_terminals.c.status)
              .join(bo_terminals, bo_terminals.c.terminal_id == svc_terminal_keys.c.terminal_id)
              .order_by(svc_terminal_keys.c.terminal_id))
     with db.read() as conn:
@@ -85,15 +90,15 @@ def registered_terminals(db: Database) -> list[tuple[str, str, str]]:
 
 
 #: built once: every request of every terminal past the cache asks it
-_LOOKUP = (select(svc_terminal_keys.c.mac_key, bo_terminals.c.merchant_id)
+_LOOKUP = (select(svc_terminal_keys.c.mac_key, bo_terminals.c.merchant_id, bo_terminals.c.status)
            .join(bo_terminals, bo_terminals.c.terminal_id == svc_terminal_keys.c.terminal_id)
            .where(svc_terminal_keys.c.terminal_id == bindparam("terminal_id")))
 
 
 class TerminalDirectory:
     """The registered terminals, read from the database and kept for ``max_age`` seconds
-    (a replaced key or a terminal moved to another merchant takes effect within it); their
-    keys unwrapped through ``vault``."""
+    (a replaced key, a terminal moved to another merchant, blocked or unblocked takes
+    effect in every process within it); their keys unwrapped through ``vault``."""
 
     def __init__(self, db: Database, *, max_age: float = 30.0,
                  clock: Callable[[], float] = time.monotonic, vault: KeyVault = CLEAR) -> None:
@@ -104,7 +109,8 @@ class TerminalDirectory:
         self._known: dict[str, tuple[float, TerminalKey]] = {}
 
     def get(self, terminal_id: str) -> TerminalKey | None:
-        """The terminal's key and merchant; None if it has no key (or no merchant)."""
+        """The terminal's key, merchant and status; None if it has no key (or no
+        merchant)."""
         now = self._clock()
         cached = self._known.get(terminal_id)
         if cached is not None and now - cached[0] < self.max_age:
@@ -116,6 +122,7 @@ class TerminalDirectory:
             return None
         key = self.vault.open_key(bytes(row.mac_key), MAC_KEY_LENGTH,
                                   f"the MAC key of terminal {terminal_id}")
-        found = TerminalKey(terminal_id, row.merchant_id, key)
+        found = TerminalKey(terminal_id, row.merchant_id, key,
+                            row.status == TerminalStatus.BLOCKED.value)
         self._known[terminal_id] = (now, found)
         return found

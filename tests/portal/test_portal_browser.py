@@ -5,6 +5,7 @@ guide, when $DUALCARD_PORTAL_SCREENSHOTS names it)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,15 @@ import pytest
 from host.backoffice.centre import SettlementCentre
 from host.backoffice.prepaid import PrepaidOffice
 from host.portal.app import PATH
+from host.pos.merchant import MerchantIdentity
+from host.pos.network_link import NetworkLink, ServiceRefusedError
+from host.service.core import ServiceCore
+from host.service.schema import create_service_schema
+from host.service.services import AllianceServices
+from host.service.tcp_server import ISOServer, serve_in_thread
+from host.service.terminals import TerminalDirectory
+from host.testing.personalise import SAMPLE
+from tests.service.conftest import POLICY
 
 from .browser import accessibility_problems, launched, screenshot
 from .conftest import PASSWORDS, Alliance
@@ -235,3 +245,43 @@ def test_an_insurer_approves_a_claim_and_the_operator_reconciles(
         assert money(page, f'[data-ledger="{merchant["merchant"]}"]') == \
             merchant["cards_in_ledger"]
     checked(page, tmp_path, "portal-operator-reconcile")
+
+
+@pytest.mark.browser
+def test_an_operator_enrols_and_blocks_a_terminal_and_the_service_refuses_it(
+        page: Any, alliance: Alliance, tmp_path: Path) -> None:
+    """The key the page shows once works at the service host's ISO door over the network;
+    blocked on the page, the same terminal is refused there (58, signed) — at once, as
+    its directory keeps nothing (``max_age`` 0; 30 seconds by default)."""
+    office = alliance.office
+    services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
+                                points_keys=SAMPLE.purse_keys, bank_id="bank", policy=POLICY)
+    create_service_schema(office.db)
+    core = ServiceCore(services, terminals=TerminalDirectory(office.db, max_age=0.0))
+    log_in(page, alliance, "ops")
+    page.get_by_role("link", name="Terminals").first.click()
+    page.wait_for_load_state()
+    page.get_by_label("Terminal id (12 hex digits)").fill("0000000A0002")
+    page.get_by_label("Member (merchant, bank or insurer)").select_option("shop-a")
+    page.get_by_role("button", name="Enrol a terminal").click()
+    page.wait_for_load_state()
+    terminal_id, key = _key_file(page.get_by_label("Key file (shown once)").input_value())
+    checked(page, tmp_path, "portal-operator-terminal-enrolled")
+    identity = MerchantIdentity("shop-a", bytes.fromhex(terminal_id))
+    with serve_in_thread(ISOServer(core)) as address, \
+            NetworkLink(*address, merchant=identity, key=key, timeout=10.0) as link:
+        link.echo()  # the key the page gave works
+        row = page.locator(f"#terminal-{terminal_id}")
+        row.get_by_label("Reason").fill("till stolen")
+        row.get_by_role("button", name="Block").click()
+        page.wait_for_load_state()
+        assert page.locator(f'#terminal-{terminal_id} [data-status]').inner_text() == "blocked"
+        with pytest.raises(ServiceRefusedError) as refused:
+            link.echo()
+    assert refused.value.code == "58" and refused.value.authenticated
+    checked(page, tmp_path, "portal-operator-terminals")
+
+
+def _key_file(text: str) -> tuple[str, bytes]:
+    doc = json.loads(text)
+    return doc["terminal_id"], bytes.fromhex(doc["key"])

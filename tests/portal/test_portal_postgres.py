@@ -11,6 +11,9 @@ from .conftest import PASSWORDS, Alliance, csrf_of, login_as
 from .test_portal_centre import PAGES as CENTRE_PAGES
 from .test_portal_http import HOMES, _reset, balance, cell
 from .test_portal_prepaid import PAGES as PREPAID_PAGES
+from .test_portal_terminals import test_bad_enrolments_say_why_and_write_nothing as _bad
+from .test_portal_terminals import test_the_operator_blocks_and_unblocks_with_a_reason as _blocks
+from .test_portal_terminals import test_the_operator_enrols_a_terminal_and_sees_its_key_once as _enrols
 
 pytestmark = pytest.mark.postgres
 
@@ -46,3 +49,9 @@ def test_the_prepaid_centre_and_inbox_pages_on_postgresql(pg_alliance: Alliance)
     assert insurer.post(f"{PATH}/insurer/claim/CLM-B", data=decide).status_code == 404
     assert insurer.post(f"{PATH}/insurer/claim/CLM-A", data=decide).status_code == 303
     assert PrepaidOffice(pg_alliance.office.db).claim("CLM-A")["state"] == "rejected"
+
+
+def test_enrolling_and_blocking_a_terminal_on_postgresql(pg_alliance: Alliance) -> None:
+    _enrols(pg_alliance)
+    _blocks(pg_alliance)
+    _bad(pg_alliance, "0000000a0001", "shop-b", 409, "This terminal id is enrolled already.")

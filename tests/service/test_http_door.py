@@ -370,3 +370,18 @@ def test_an_answer_without_the_services_mac_is_not_believed(sqlite_host: Host) -
     finally:
         impostor.shutdown()
         impostor.server_close()
+
+
+def test_the_server_keeps_an_idle_connection_longer_than_its_clients_do() -> None:
+    """A client must drop an idle connection before the server closes it: with both at
+    5 s (uvicorn's and httpx's defaults) a request sent as the server closes is answered
+    by nothing ("Server disconnected without sending a response")."""
+    from starlette.applications import Starlette
+
+    from host.service.http_app import KEEP_ALIVE_S, HTTPServer
+
+    server = HTTPServer(Starlette())
+    with serve_in_thread(server):
+        assert server._server is not None
+        assert server._server.config.timeout_keep_alive == KEEP_ALIVE_S
+    assert 2 * (httpx.Limits().keepalive_expiry or 0) <= KEEP_ALIVE_S
