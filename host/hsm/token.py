@@ -9,7 +9,12 @@ Every key the provider makes is a session object (gone when the session closes),
 and not extractable, with only the use it needs; :meth:`TokenKeyProvider.discard` destroys
 it as soon as the scheme is done with it, so a clearing run of a million TACs leaves
 nothing behind. Master keys are token objects made by the key ceremony (:mod:`.ceremony`).
-One session serves one provider; a lock serialises its use between threads.
+
+Threads: python-pkcs11 initialises a module with ``C_Initialize(NULL)``, which tells it that
+the application will not call it from several threads at once — SoftHSM2 then switches its
+own mutexes off — and it releases the GIL during every call. So no two calls may run at once
+into one module, even on different sessions: every provider of a module shares one lock
+(:func:`module_lock`), a session per thread would be a data race, not parallelism.
 """
 
 from __future__ import annotations
@@ -39,8 +44,8 @@ from .errors import (
 from .provider import HeldKey, KeyProvider, check_algorithm
 from .uri import PKCS11URI
 
-__all__ = ["DEFAULT_MODULE", "ENV_MODULE", "ENV_PIN", "TokenKeyProvider", "module_path", "reload_module",
-           "secret_key_template"]
+__all__ = ["DEFAULT_MODULE", "ENV_MODULE", "ENV_PIN", "TokenKeyProvider", "module_lock",
+           "module_path", "reload_module", "secret_key_template"]
 
 ENV_MODULE = "DUALCARD_PKCS11_MODULE"
 ENV_PIN = "DUALCARD_HSM_PIN"
@@ -67,6 +72,16 @@ _LOCKED = (p11.PinIncorrect, p11.PinLocked, p11.PinExpired, p11.PinInvalid, p11.
 def module_path(uri: PKCS11URI) -> str:
     """The PKCS#11 module to load for ``uri``."""
     return uri.module_path or os.environ.get(ENV_MODULE) or DEFAULT_MODULE
+
+
+_MODULE_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def module_lock(path: str) -> threading.Lock:
+    """The one lock every call into the module at ``path`` holds (see the module doc)."""
+    with _LOCKS_LOCK:
+        return _MODULE_LOCKS.setdefault(os.path.realpath(path), threading.Lock())
 
 
 def secret_key_template(algorithm: Algorithm, length: int) -> dict[Attribute, Any]:
@@ -138,17 +153,22 @@ def _token(lib: Any, label: str, path: str) -> pkcs11.Token:
 class TokenKeyProvider(KeyProvider):
     """Master keys in a PKCS#11 token; every operation runs inside it."""
 
-    def __init__(self, session: pkcs11.Session, label: str) -> None:
+    def __init__(self, session: pkcs11.Session, label: str, lock: threading.Lock | None = None
+                 ) -> None:
         self._session = session
         self._label = label
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
+        self._masters: dict[str, HeldKey] = {}
 
     @classmethod
     def open(cls, uri: PKCS11URI, pin: str | Callable[[], str], *, rw: bool = False
              ) -> TokenKeyProvider:
         """Log in to the token ``uri`` names (its ``object`` is ignored here); ``rw`` for the
         key ceremony, which writes token objects."""
-        return cls(open_token(uri, pin, rw=rw), uri.token)
+        path = module_path(uri)
+        with module_lock(path):
+            session = open_token(uri, pin, rw=rw)
+        return cls(session, uri.token, module_lock(path))
 
     def __repr__(self) -> str:
         return f"TokenKeyProvider({self._label})"
@@ -163,26 +183,34 @@ class TokenKeyProvider(KeyProvider):
         return self._session
 
     def info(self) -> list[KeyInfo]:
-        keys = [self._held(obj) for obj in self._session.get_objects(
-            {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})]
+        with self._lock:
+            keys = [self._held(obj) for obj in self._session.get_objects(
+                {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})]
         return [KeyInfo(k.name, k.algorithm.value, k.length, self.kcv(k).hex().upper())
                 for k in sorted(keys, key=lambda k: k.name)]
 
     def key(self, name: str, algorithm: Algorithm | None = None) -> HeldKey:
+        """The master ``name``, looked up once (a token object: the ceremony never
+        overwrites one)."""
         with self._lock:
-            try:
-                obj = self._session.get_key(label=name)
-            except p11.NoSuchKey:
-                raise KeyObjectMissingError(f"token {self._label!r} holds no key "
-                                            f"{name!r}") from None
-            except p11.MultipleObjectsReturned:
-                raise KeyObjectMissingError(f"token {self._label!r} holds more than one "
-                                            f"object {name!r}") from None
-        if not isinstance(obj, pkcs11.SecretKey):
-            raise WrongKeyTypeError(f"object {name!r} is not a secret key")
-        held = self._held(obj)
+            held = self._masters.get(name)
+            if held is None:
+                held = self._masters[name] = self._find(name)
         check_algorithm(name, held.algorithm, algorithm)
         return held
+
+    def _find(self, name: str) -> HeldKey:
+        try:
+            obj = self._session.get_key(label=name)
+        except p11.NoSuchKey:
+            raise KeyObjectMissingError(f"token {self._label!r} holds no key "
+                                        f"{name!r}") from None
+        except p11.MultipleObjectsReturned:
+            raise KeyObjectMissingError(f"token {self._label!r} holds more than one "
+                                        f"object {name!r}") from None
+        if not isinstance(obj, pkcs11.SecretKey):
+            raise WrongKeyTypeError(f"object {name!r} is not a secret key")
+        return self._held(obj)
 
     def _held(self, obj: Any) -> HeldKey:
         key_type = obj.key_type
