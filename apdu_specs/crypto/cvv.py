@@ -19,7 +19,7 @@ from apdu_specs.crypto.errors import FormatError
 from apdu_specs.crypto.mac import retail_mac
 from apdu_specs.crypto.padding import Padding
 
-__all__ = ["cvv", "decimalise", "pvv"]
+__all__ = ["cvv", "decimalise", "pvv", "pvv_input"]
 
 
 def _digits(value: str, what: str, lengths: range) -> str:
@@ -49,6 +49,11 @@ def cvv(cvk: bytes, pan: str, expiry: str, service_code: str) -> str:
 
 def pvv(pvk: bytes, pan: str, pvki: str, pin: str) -> str:
     """The 4-digit Visa PIN verification value."""
+    return decimalise(ecb_encrypt(Algorithm.TDES, pvk, pvv_input(pan, pvki, pin)), 4)
+
+
+def pvv_input(pan: str, pvki: str, pin: str) -> bytes:
+    """The block the PVK encrypts: ``TSP = PAN[-12:-1] || PVKI || PIN``."""
     pan = _digits(pan, "PAN", range(12, 20))
     tsp = pan[-12:-1] + _digits(pvki, "PVKI", range(1, 2)) + _digits(pin, "PIN", range(4, 5))
-    return decimalise(ecb_encrypt(Algorithm.TDES, pvk, bytes.fromhex(tsp)), 4)
+    return bytes.fromhex(tsp)

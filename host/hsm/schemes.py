@@ -34,8 +34,9 @@ from .provider import HeldKey, KeyProvider
 
 __all__ = ["MacKey", "ac_session_key", "application_cryptogram", "arpc_method1",
            "arpc_method1_under", "arpc_method2_under", "cmac_subkey", "cryptogram_under",
-           "emv_cps_card_key", "icc_master_key", "kdf3_card_key", "option_a_data",
-           "purse_card_key", "purse_key_data", "purse_load_mac", "purse_tac", "purse_tac_under", "retail_mac"]
+           "emv_cps_card_key", "encipher_under", "icc_master_key", "kdf3_card_key", "option_a_data",
+           "purse_card_key", "purse_key_data", "purse_load_mac", "purse_tac", "purse_tac_under", "retail_mac",
+           "script_mac_under", "sm_enc_key", "sm_mac_key"]
 
 AC_LENGTH = 8
 ARPC2_LENGTH = 4
@@ -103,9 +104,9 @@ def icc_master_key(provider: KeyProvider, imk: HeldKey, pan: str, psn: str = "00
         yield key
 
 
-def _session_data(mk: HeldKey, atc: int) -> bytes:
+def _session_data(mk: HeldKey, r: bytes) -> bytes:
+    """What the card's master key encrypts to make the EMV common session key of ``r``."""
     block = mk.algorithm.block_size
-    r = atc.to_bytes(2, "big") + bytes(block - 2)
     left, right = r[:2] + b"\xf0" + r[3:], r[:2] + b"\x0f" + r[3:]
     if mk.algorithm is not Algorithm.TDES and mk.length == block:
         return r
@@ -115,8 +116,43 @@ def _session_data(mk: HeldKey, atc: int) -> bytes:
 @contextmanager
 def ac_session_key(provider: KeyProvider, mk: HeldKey, atc: int) -> Iterator[MacKey]:
     """The EMV common session key for cryptograms at ``atc`` (``R = ATC || 00..``)."""
-    with _derived_mac_key(provider, mk, _session_data(mk, atc)) as sk:
+    r = atc.to_bytes(2, "big") + bytes(mk.algorithm.block_size - 2)
+    with _derived_mac_key(provider, mk, _session_data(mk, r)) as sk:
         yield sk
+
+
+def _script_r(mk: HeldKey, arqc: bytes) -> bytes:
+    """A script session key's ``R``: the ARQC, zero-padded to a block."""
+    if len(arqc) != AC_LENGTH:
+        raise HSMUnsupportedError(f"an ARQC has {AC_LENGTH} bytes, got {len(arqc)}")
+    return bytes(arqc).ljust(mk.algorithm.block_size, b"\x00")
+
+
+@contextmanager
+def sm_mac_key(provider: KeyProvider, mk_smi: HeldKey, arqc: bytes) -> Iterator[MacKey]:
+    """SK-SMI: the session key script MACs are made with (common derivation, ``R = ARQC``)."""
+    with _derived_mac_key(provider, mk_smi, _session_data(mk_smi, _script_r(mk_smi, arqc))) \
+            as sk:
+        yield sk
+
+
+@contextmanager
+def sm_enc_key(provider: KeyProvider, mk_smc: HeldKey, arqc: bytes) -> Iterator[HeldKey]:
+    """SK-SMC: the session key confidential script data is enciphered with."""
+    with provider.derived(mk_smc, _session_data(mk_smc, _script_r(mk_smc, arqc))) as sk:
+        yield sk
+
+
+def script_mac_under(provider: KeyProvider, sk: MacKey, message: bytes) -> bytes:
+    """A script command's MAC (8 bytes) under SK-SMI: retail MAC (3DES) or CMAC."""
+    return cryptogram_under(provider, sk, message)
+
+
+def encipher_under(provider: KeyProvider, sk: HeldKey, block: bytes) -> bytes:
+    """Confidential script data under SK-SMC: ECB (3DES) or CBC with a zero IV (AES)."""
+    if sk.algorithm is Algorithm.TDES:
+        return provider.encrypt_ecb(sk, block)
+    return provider.encrypt_cbc(sk, block)
 
 
 def cryptogram_under(provider: KeyProvider, sk: MacKey, data: bytes) -> bytes:

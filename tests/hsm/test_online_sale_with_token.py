@@ -11,7 +11,6 @@ import pytest
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.payment.ac_type import ACType
 from apdu_specs.payment.issuer_response import ARPCMethod
-from host.hsm import HSMUnsupportedError
 from host.hsm.issuer import ProviderIssuer
 from host.payment.client import PaymentClient
 from host.payment.errors import ARQCError
@@ -46,7 +45,7 @@ def test_online_sale_approved_and_the_issuer_authenticated(
         reference.issuer_authentication_data(sale.request, decision)
 
 
-def test_a_forged_arqc_and_scripts_are_refused(make_provider: MakeProvider) -> None:
+def test_a_forged_arqc_is_refused(make_provider: MakeProvider) -> None:
     client = PaymentClient(chip1(personalised_card(DEBIT, CREDIT)))
     issuer = ProviderIssuer(make_provider({"emv_ac": (Algorithm.AES, VECTOR_IMK.ac)}))
     sale = run_purchase(client, 1234, pin="1234", authoriser=issuer.authorise,
@@ -54,8 +53,6 @@ def test_a_forged_arqc_and_scripts_are_refused(make_provider: MakeProvider) -> N
     forged = type(sale.request)(**{**vars(sale.request), "arqc": bytes(8)})
     with pytest.raises(ARQCError, match="does not verify"):
         issuer.verify_arqc(forged)
-    with pytest.raises(HSMUnsupportedError, match="script"):
-        issuer.script_session(sale.request)
 
 
 def test_pay_purchase_goes_online_to_the_token(tmp_path, token_uri, monkeypatch) -> None:
