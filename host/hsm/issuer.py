@@ -153,6 +153,10 @@ class ProviderPaymentKeys:
         return ProviderIssuer(self.provider, master=self.ac, smi=self.smi, smc=self.smc,
                               **options)
 
+    def stripe_refusal(self, track2: str) -> str | None:
+        """A swiped track is declined: its CVV cannot be checked in the token."""
+        return "the stripe's CVV cannot be checked: the CVK is not in the issuer's token"
+
     def pvv(self, pan: str, pvki: str, pin: str) -> str:
         """The card's PIN verification value for ``pin``, encrypted under the PVK in the
         provider (the clear PIN is the caller's, as with a key file)."""
