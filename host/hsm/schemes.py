@@ -35,8 +35,8 @@ from .provider import HeldKey, KeyProvider
 __all__ = ["MacKey", "ac_session_key", "application_cryptogram", "arpc_method1",
            "arpc_method1_under", "arpc_method2_under", "cmac_subkey", "cryptogram_under",
            "emv_cps_card_key", "encipher_under", "icc_master_key", "kdf3_card_key", "option_a_data",
-           "purse_card_key", "purse_key_data", "purse_load_mac", "purse_tac", "purse_tac_under", "retail_mac",
-           "script_mac_under", "sm_enc_key", "sm_mac_key"]
+           "purse_card_key", "purse_key_data", "purse_load_mac", "purse_tac", "purse_tac_key",
+           "purse_tac_under", "retail_mac", "script_mac_under", "sm_enc_key", "sm_mac_key"]
 
 AC_LENGTH = 8
 ARPC2_LENGTH = 4
@@ -230,19 +230,30 @@ def purse_load_mac(provider: KeyProvider, dlk: HeldKey, card_random: bytes, onli
         return _purse_mac(provider, seslk, data)
 
 
-def purse_tac_under(provider: KeyProvider, dtk: HeldKey, data: bytes) -> bytes:
-    """The TAC under a card's DTK; the 3DES suite folds its halves (see docs/hsm.md)."""
-    if dtk.algorithm is Algorithm.TDES:
-        with provider.folded(dtk) as key:
-            return _purse_mac(provider, key, data)
-    return _purse_mac(provider, dtk, data)
+def purse_tac_key(provider: KeyProvider, tac_master: HeldKey, card_identity: str,
+                  purse: Purse) -> HeldKey:
+    """A card's TAC key, made where its master is (the caller discards it): the AES suite's
+    is the DTK itself; the 3DES suite's is ``DTK[0:8] xor DTK[8:16]``, as ``K || K``
+    (docs/hsm.md says how a token makes it)."""
+    data = purse_key_data(card_identity, purse)
+    if tac_master.algorithm is Algorithm.TDES:
+        return provider.derive_folded(tac_master, data)
+    return provider.derive(tac_master, data)
+
+
+def purse_tac_under(provider: KeyProvider, tac_key: HeldKey, data: bytes) -> bytes:
+    """The TAC under a card's TAC key (:func:`purse_tac_key`)."""
+    return _purse_mac(provider, tac_key, data)
 
 
 def purse_tac(provider: KeyProvider, tac_master: HeldKey, card_identity: str, purse: Purse,
               data: bytes) -> bytes:
-    """The TAC of a purse record, the card's DTK derived for it and discarded after."""
-    with purse_card_key(provider, tac_master, card_identity, purse) as dtk:
-        return purse_tac_under(provider, dtk, data)
+    """The TAC of a purse record, the card's TAC key made for it and discarded after."""
+    key = purse_tac_key(provider, tac_master, card_identity, purse)
+    try:
+        return purse_tac_under(provider, key, data)
+    finally:
+        provider.discard(key)
 
 
 # -- GlobalPlatform: EMV CPS card keys ----------------------------------------------------

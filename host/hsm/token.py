@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -153,11 +154,12 @@ def _token(lib: Any, label: str, path: str) -> pkcs11.Token:
 class TokenKeyProvider(KeyProvider):
     """Master keys in a PKCS#11 token; every operation runs inside it."""
 
-    def __init__(self, session: pkcs11.Session, label: str, lock: threading.Lock | None = None
-                 ) -> None:
+    def __init__(self, session: pkcs11.Session, label: str, lock: threading.Lock | None = None,
+                 module: str | None = None) -> None:
         self._session = session
         self._label = label
         self._lock = lock or threading.Lock()
+        self._module = module
         self._masters: dict[str, HeldKey] = {}
 
     @classmethod
@@ -168,7 +170,7 @@ class TokenKeyProvider(KeyProvider):
         path = module_path(uri)
         with module_lock(path):
             session = open_token(uri, pin, rw=rw)
-        return cls(session, uri.token, module_lock(path))
+        return cls(session, uri.token, module_lock(path), path)
 
     def __repr__(self) -> str:
         return f"TokenKeyProvider({self._label})"
@@ -237,6 +239,22 @@ class TokenKeyProvider(KeyProvider):
                 template[Attribute.KEY_TYPE], len(data) * 8, store=False, capabilities=_USES,
                 mechanism=mechanism, mechanism_param=param, template=template)
         return HeldKey(f"{parent.name}*", algorithm, len(data), handle)
+
+    def derive_folded(self, parent: HeldKey, data: bytes) -> HeldKey:
+        """The 3DES purse TAC key: the one place a card key (the DTK, never a master) is in
+        this process, for microseconds, in a buffer zeroed after (:mod:`.fold`)."""
+        from .fold import fold_into_token
+
+        if parent.algorithm is not Algorithm.TDES or self._module is None:
+            raise HSMUnsupportedError(f"key {parent.name}: the 3DES purse TAC key is folded "
+                                      "from a 3DES master of a token opened by its URI")
+        label = f"dualcard-tac-{secrets.token_hex(8)}"
+        with self._lock:
+            session: Any = self._session  # its handle is not in python-pkcs11's stubs
+            fold_into_token(self._module, session.handle, _object(parent).handle, bytes(data),
+                            label)
+            handle = self._session.get_key(label=label)
+        return HeldKey(f"{parent.name}*/folded", Algorithm.TDES, 16, handle)
 
     def encrypt_ecb(self, key: HeldKey, data: bytes) -> bytes:
         with self._lock:
