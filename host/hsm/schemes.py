@@ -34,8 +34,9 @@ from .provider import HeldKey, KeyProvider
 
 __all__ = ["MacKey", "ac_session_key", "application_cryptogram", "arpc_method1",
            "arpc_method1_under", "arpc_method2_under", "cmac_subkey", "cryptogram_under",
-           "emv_cps_card_key", "encipher_under", "icc_master_key", "kdf3_card_key", "option_a_data",
-           "purse_card_key", "purse_key_data", "purse_load_mac", "purse_tac", "purse_tac_key",
+           "emv_cps_card_key", "encipher_under", "icc_master_key", "kdf3_card_key",
+           "make_purse_session_key", "option_a_data", "purse_card_key", "purse_key_data",
+           "purse_load_mac", "purse_mac_under", "purse_session_key", "purse_tac", "purse_tac_key",
            "purse_tac_under", "retail_mac", "script_mac_under", "sm_enc_key", "sm_mac_key"]
 
 AC_LENGTH = 8
@@ -219,14 +220,36 @@ def _purse_mac(provider: KeyProvider, key: HeldKey, data: bytes) -> bytes:
     return provider.cmac(key, data)[:MAC_LENGTH]
 
 
+def make_purse_session_key(provider: KeyProvider, card_key: HeldKey, block: bytes) -> HeldKey:
+    """A purse session key (SESLK, SESPK) from a card key and its 8-byte block (the caller
+    discards it): single DES (as ``K || K``) for the 3DES suite, the padded block encrypted
+    for AES."""
+    if card_key.algorithm is Algorithm.TDES:
+        return provider.derive(card_key, block + block, Algorithm.TDES)
+    return provider.derive(card_key, pad_method2(block, card_key.algorithm.block_size))
+
+
+@contextmanager
+def purse_session_key(provider: KeyProvider, card_key: HeldKey, block: bytes
+                      ) -> Iterator[HeldKey]:
+    """:func:`make_purse_session_key`, discarded when the block ends."""
+    key = make_purse_session_key(provider, card_key, block)
+    try:
+        yield key
+    finally:
+        provider.discard(key)
+
+
+def purse_mac_under(provider: KeyProvider, session_key: HeldKey, data: bytes) -> bytes:
+    """A purse MAC (MAC1, MAC2) under a session key."""
+    return _purse_mac(provider, session_key, data)
+
+
 def purse_load_mac(provider: KeyProvider, dlk: HeldKey, card_random: bytes, online_seq: int,
                    data: bytes) -> bytes:
     """MAC1 or MAC2 of a load under SESLK, derived from the card's DLK in the provider."""
     block = bytes(card_random) + online_seq.to_bytes(2, "big") + b"\x80\x00"
-    if dlk.algorithm is Algorithm.TDES:
-        with _single_des(provider, dlk, block) as seslk:
-            return _purse_mac(provider, seslk, data)
-    with provider.derived(dlk, pad_method2(block, dlk.algorithm.block_size)) as seslk:
+    with purse_session_key(provider, dlk, block) as seslk:
         return _purse_mac(provider, seslk, data)
 
 
