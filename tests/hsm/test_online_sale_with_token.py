@@ -80,3 +80,19 @@ def test_pay_purchase_goes_online_to_the_token(tmp_path, token_uri, monkeypatch)
     out = json.loads(result.output[result.output.index("{"):])
     assert (out["approved"], out["online"], out["arc"], out["cryptogram"]) == \
         (True, True, "00", "TC")
+
+
+def test_the_pvv_of_an_online_pin_is_computed_where_the_pvk_is(make_provider: MakeProvider
+                                                               ) -> None:
+    """The service's authentication centre asks the issuer's keys for a PIN's PVV: the PVK
+    in the token encrypts the TSP (domain-facts §6.5 sample PVK); a swiped track is declined
+    with a token, its CVV being out of reach (docs/hsm.md, section 6)."""
+    from apdu_specs.crypto.cvv import pvv
+    from host.hsm.issuer import ProviderPaymentKeys
+    from tests.payment.cards import PVK
+
+    keys = ProviderPaymentKeys(make_provider({"pvk": (Algorithm.TDES, PVK)}))
+    for pin in ("1234", "0000", "9876"):
+        assert keys.pvv("4123456789012345", "1", pin) == pvv(PVK, "4123456789012345", "1", pin)
+    refusal = keys.stripe_refusal("4123456789012345=30121010000000000000")
+    assert refusal is not None and "CVV" in refusal
