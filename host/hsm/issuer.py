@@ -13,7 +13,9 @@ service host takes instead of the payment key file: the issuer, and the PVV for 
 from __future__ import annotations
 
 import hmac
-from contextlib import ExitStack
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,7 @@ from apdu_specs.payment.issuer_response import (
     IssuerAuthenticationData,
 )
 from apdu_specs.payment.script import ScriptKeying
-from host.payment.issuer import AuthorisationRequest, Issuer
+from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Issuer
 
 from .errors import HSMUnsupportedError
 from .provider import HeldKey, KeyProvider
@@ -56,6 +58,8 @@ class ProviderIssuer(Issuer):
         self._provider = provider
         self._master_name = master
         self._script_names = (smi, smc)
+        #: the AC session key of the request this thread is answering (see :meth:`authorise`)
+        self._answering = threading.local()
 
     def __repr__(self) -> str:
         return f"ProviderIssuer({self._provider!r}, {self._master_name})"
@@ -63,12 +67,45 @@ class ProviderIssuer(Issuer):
     def _master(self, version: CryptogramVersion, name: str | None = None) -> HeldKey:
         return self._provider.key(name or self._master_name, version.algorithm)
 
-    def _verify_cryptogram(self, version: CryptogramVersion, request: AuthorisationRequest,
-                           atc: int, data: bytes, cryptogram: bytes) -> None:
+    def authorise(self, request: AuthorisationRequest, **options: Any) -> AuthorisationResponse:
+        """:meth:`Issuer.authorise`, the ARQC's session key derived once for its check and
+        its ARPC, and destroyed when the answer is made."""
+        with ExitStack() as keys:
+            self._answering.keys = (request, keys, {})
+            try:
+                return super().authorise(request, **options)
+            finally:
+                self._answering.keys = None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def _session_key(self, version: CryptogramVersion, request: AuthorisationRequest,
+                     atc: int) -> Iterator[MacKey]:
+        """The card's AC session key at ``atc``: the one of the request being answered
+        (kept until its answer is made), else derived for this call only."""
+        answering = getattr(self._answering, "keys", None)
+        if answering is not None and answering[0] is request:
+            _, keys, made = answering
+            if (version.cvn, atc) not in made:
+                made[version.cvn, atc] = keys.enter_context(
+                    self._derived_session_key(version, request, atc))
+            yield made[version.cvn, atc]
+            return
+        with self._derived_session_key(version, request, atc) as sk:
+            yield sk
+
+    @contextmanager
+    def _derived_session_key(self, version: CryptogramVersion, request: AuthorisationRequest,
+                             atc: int) -> Iterator[MacKey]:
         provider = self._provider
         with icc_master_key(provider, self._master(version), request.pan, request.psn,
                             version.option) as mk, ac_session_key(provider, mk, atc) as sk:
-            expected = cryptogram_under(provider, sk, data)
+            yield sk
+
+    def _verify_cryptogram(self, version: CryptogramVersion, request: AuthorisationRequest,
+                           atc: int, data: bytes, cryptogram: bytes) -> None:
+        with self._session_key(version, request, atc) as sk:
+            expected = cryptogram_under(self._provider, sk, data)
         if not hmac.compare_digest(expected, cryptogram):
             raise CryptogramError("application cryptogram does not verify")
 
@@ -76,9 +113,7 @@ class ProviderIssuer(Issuer):
                         method: ARPCMethod, arc: bytes, csu: CardStatusUpdate | None
                         ) -> IssuerAuthenticationData:
         provider = self._provider
-        with icc_master_key(provider, self._master(version), request.pan, request.psn,
-                            version.option) as mk, \
-                ac_session_key(provider, mk, request.atc) as sk:
+        with self._session_key(version, request, request.atc) as sk:
             if method is ARPCMethod.METHOD_1:
                 arpc = arpc_method1_under(provider, sk.key, request.arqc, arc)
                 return IssuerAuthenticationData(method, arpc, arc=arc)

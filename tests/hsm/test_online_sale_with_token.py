@@ -96,3 +96,27 @@ def test_the_pvv_of_an_online_pin_is_computed_where_the_pvk_is(make_provider: Ma
         assert keys.pvv("4123456789012345", "1", pin) == pvv(PVK, "4123456789012345", "1", pin)
     refusal = keys.stripe_refusal("4123456789012345=30121010000000000000")
     assert refusal is not None and "CVV" in refusal
+
+
+def test_an_answer_derives_the_session_key_once_and_leaves_nothing(token_uri) -> None:
+    """The ARQC's check and its ARPC share one AC session key, derived in the token and
+    destroyed once the answer is made."""
+    from pkcs11 import Attribute
+
+    from host.hsm.ceremony import import_key
+    from host.hsm.token import TokenKeyProvider
+    from host.keystore import MasterKey
+    from host.testing.softhsm import USER_PIN
+
+    client = PaymentClient(chip1(personalised_card(DEBIT, CREDIT)))
+    with TokenKeyProvider.open(token_uri, USER_PIN, rw=True) as token:
+        import_key(token, MasterKey("emv_ac", Algorithm.AES, VECTOR_IMK.ac))
+        issuer = ProviderIssuer(token)
+        derived: list[object] = []
+        derive = token.derive
+        token.derive = lambda *a, **k: derived.append(a) or derive(*a, **k)  # type: ignore[method-assign]
+        sale = run_purchase(client, 1234, pin="1234", authoriser=issuer.authorise,
+                            unpredictable_number=UN, date=DAY)
+        assert sale.approved and sale.issuer_authenticated
+        assert len(derived) == 2  # the card's ICC master key, its session key (AES)
+        assert not list(token.session.get_objects({Attribute.TOKEN: False}))
