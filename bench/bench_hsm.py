@@ -6,6 +6,10 @@
   (each card's DTK derived inside it, the TAC computed inside it, the key destroyed).
 - **Clearing records/s**: whole batches (a sale and the load it earns per card: a cryptogram
   and a TAC verified, both records posted to SQLite) with each provider's verifier.
+- **Online authorisations/s**: the chip-1 issuer answering an ARQC (checked, then an ARPC
+  made: method 2, 3DES suite, CVN 12) for requests of distinct cards, in process: the
+  issuer with the key file's values, the token-backed issuer from one thread, and the same
+  from four threads at once (they share the module's lock: docs/hsm.md, section 4).
 - **Card key sets/s**: every per-card key a card's personalisation needs from the masters
   (the security domain's ENC, MAC and DEK on each chip by KDF3, DLK, DPK, DTK of three
   purses, ICC master keys of two applications) derived where the masters are, their KCVs
@@ -26,20 +30,24 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.crypto.diversify import KeyType
+from apdu_specs.payment.cryptogram import IssuerMasterKeys
 from host.backoffice import Agreement, Asset, BackOffice, Member, MemberKind, Ratio, Rounding
 from host.backoffice.sample_cards import SampleTerminal
 from host.backoffice.verifier import SoftwareCardVerifier
 from host.hsm import FileKeyProvider, KeyProvider
+from host.hsm.issuer import ProviderIssuer
 from host.hsm.schemes import icc_master_key, kdf3_card_key, purse_card_key
 from host.hsm.verifier import ProviderCardVerifier
 from host.keystore import KeyFile, MasterKey
-from host.records.batch import PurseRecord
+from host.payment.issuer import AuthorisationRequest, Issuer
+from host.records.batch import PaymentRecord, PurseRecord
 from host.testing.hsm_cards import APPLICATIONS, MasterKeyedCards
 from host.testing.softhsm import USER_PIN, fresh_token
 
@@ -112,6 +120,30 @@ def _clearing(office: BackOffice, cards: MasterKeyedCards, ids: list[str], size:
     return work
 
 
+def _requests(count: int, card_count: int) -> tuple[bytes, list[AuthorisationRequest]]:
+    """ARQCs of distinct cards of a 3DES issuer: its AC master key and the requests."""
+    cards = MasterKeyedCards("bench-online", Algorithm.TDES)
+    terminal = SampleTerminal(TERMINAL, cards)
+    for n in range(count):
+        terminal.pay(f"62{n % card_count + 1:014d}", 1_000 + n, T0 + timedelta(seconds=n))
+    requests = [AuthorisationRequest(r.card_id, APPLICATIONS[r.application], r.atc, r.arqc,
+                                     r.cdol1, r.aip, r.iad, r.amount_fen, 156)
+                for r in terminal.close_batch("A").records if isinstance(r, PaymentRecord)]
+    return cards.masters["emv_ac"], requests
+
+
+def _authorisations(issuer: Issuer, requests: list[AuthorisationRequest], threads: int = 1
+                    ) -> Callable[[], int]:
+    def answer(chunk: list[AuthorisationRequest]) -> None:
+        assert all(issuer.authorise(r).approved for r in chunk)
+
+    def work() -> int:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(answer, [requests[i::threads] for i in range(threads)]))
+        return len(requests)
+    return work
+
+
 def _card_key_sets(provider: KeyProvider, card_count: int) -> Callable[[], int]:
     masters = {name: provider.key(name) for name in MASTERS}
 
@@ -148,6 +180,7 @@ def main() -> None:
     register = cards.register(ids)
     file = FileKeyProvider(KeyFile("AES", {n: MasterKey(n, Algorithm.AES, v)
                                           for n, v in masters.items()}))
+    imk, requests = _requests(args.records // 4, args.cards)
     with tempfile.TemporaryDirectory() as tmp:
         from host.hsm.ceremony import import_key
         from host.hsm.token import TokenKeyProvider
@@ -156,6 +189,8 @@ def main() -> None:
         with TokenKeyProvider.open(uri, USER_PIN, rw=True) as token:
             for name, value in masters.items():
                 import_key(token, MasterKey(name, Algorithm.AES, value))
+            import_key(token, MasterKey("emv_ac_3des", Algorithm.TDES, imk))
+            online = ProviderIssuer(token, master="emv_ac_3des")
             rows = [
                 ("TAC checks/s, software verifier (per-card keys)",
                  _rate(_tac_checks(SoftwareCardVerifier(cards.key_store(ids)), records), args.runs)),
@@ -171,13 +206,21 @@ def main() -> None:
                     cards, ids, args.records), args.runs)),
                 ("card key sets/s, key file", _rate(_card_key_sets(file, args.cards), args.runs)),
                 ("card key sets/s, token", _rate(_card_key_sets(token, args.cards), args.runs)),
+                ("online authorisations/s, key file", _rate(_authorisations(
+                    Issuer(IssuerMasterKeys(imk, imk, imk)), requests), args.runs)),
+                ("online authorisations/s, token", _rate(_authorisations(online, requests),
+                                                         args.runs)),
+                ("online authorisations/s, token, 4 threads", _rate(_authorisations(
+                    online, requests, threads=4), args.runs)),
             ]
     print(f"{len(records)} purse records of {len(ids)} cards; {args.cards} card key sets "
-          f"({KEYS_PER_CARD} keys each); median of {args.runs} runs")
+          f"({KEYS_PER_CARD} keys each); {len(requests)} online authorisations; median of "
+          f"{args.runs} runs")
     for label, rate in rows:
         print(f"  {label:<52} {rate:>10,.0f}")
     print(f"  token / key file: TAC checks {rows[2][1] / rows[1][1]:.0%}, clearing "
-          f"{rows[4][1] / rows[3][1]:.0%}, card key sets {rows[6][1] / rows[5][1]:.0%}")
+          f"{rows[4][1] / rows[3][1]:.0%}, card key sets {rows[6][1] / rows[5][1]:.0%}, "
+          f"online authorisations {rows[8][1] / rows[7][1]:.0%}")
 
 
 if __name__ == "__main__":

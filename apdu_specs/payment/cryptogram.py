@@ -168,12 +168,17 @@ class CryptogramVersion:
     def script_mac(self, sk_smi: bytes, header: bytes, atc: int, arqc: bytes,
                    data: bytes = b"") -> bytes:
         """MAC of one script command; ``header`` is CLA INS P1 P2 Lc as transmitted."""
-        if len(header) != 5:
-            raise PaymentFormatError("a script command header is CLA INS P1 P2 Lc")
-        message = bytes(header) + atc.to_bytes(2, "big") + bytes(arqc) + bytes(data)
+        message = self.script_mac_input(header, atc, arqc, data)
         if self.algorithm is Algorithm.TDES:
             return retail_mac(sk_smi, message)
         return cmac(self.algorithm, sk_smi, message)[:SCRIPT_MAC_LENGTH]
+
+    @staticmethod
+    def script_mac_input(header: bytes, atc: int, arqc: bytes, data: bytes = b"") -> bytes:
+        """What a script MAC covers: ``CLA INS P1 P2 Lc ‖ ATC ‖ ARQC ‖ command data``."""
+        if len(header) != 5:
+            raise PaymentFormatError("a script command header is CLA INS P1 P2 Lc")
+        return bytes(header) + atc.to_bytes(2, "big") + bytes(arqc) + bytes(data)
 
     def verify_script_mac(self, sk_smi: bytes, header: bytes, atc: int, arqc: bytes,
                           data: bytes, mac: bytes) -> None:
@@ -182,13 +187,18 @@ class CryptogramVersion:
         check_mac(expected, mac, what="issuer script MAC", error=MACError)
 
     def encipher(self, sk_smc: bytes, plaintext: bytes) -> bytes:
-        """Confidential script data: ``E(len ‖ data)`` padded with method 2."""
-        if len(plaintext) > 0xFF:
-            raise PaymentFormatError("enciphered script data holds at most 255 bytes")
-        block = pad(bytes([len(plaintext)]) + plaintext, self.algorithm.block_size)
+        """Confidential script data: ``E(len ‖ data)`` padded with method 2 (ECB for 3DES,
+        CBC with a zero IV for AES)."""
+        block = self.encipher_input(plaintext)
         if self.algorithm is Algorithm.TDES:
             return self.suite.encrypt_ecb(sk_smc, block)
         return self.suite.encrypt_cbc(sk_smc, block)
+
+    def encipher_input(self, plaintext: bytes) -> bytes:
+        """What :meth:`encipher` encrypts: ``len ‖ data`` padded with method 2."""
+        if len(plaintext) > 0xFF:
+            raise PaymentFormatError("enciphered script data holds at most 255 bytes")
+        return pad(bytes([len(plaintext)]) + plaintext, self.algorithm.block_size)
 
     def decipher(self, sk_smc: bytes, ciphertext: bytes) -> bytes:
         """Inverse of :meth:`encipher`; :class:`PaymentFormatError` if the result is malformed."""

@@ -9,9 +9,10 @@ terminal forwards template 71 commands before the second GENERATE AC and templat
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from ..apdu import CommandAPDU
 from ..commands.spec import CommandSpec
@@ -23,6 +24,7 @@ __all__ = [
     "AFTER_SECOND_AC",
     "BEFORE_SECOND_AC",
     "IssuerScript",
+    "ScriptKeying",
     "ScriptSession",
     "decode_scripts",
     "encode_scripts",
@@ -35,18 +37,22 @@ TAG_COMMAND = 0x86
 TAG_SCRIPT_ID = 0x9F18
 
 
-@dataclass(frozen=True)
-class ScriptSession:
-    """What keys a script: the cryptogram version, SK-SMI/SK-SMC of this ARQC, ATC and ARQC."""
+class ScriptKeying(ABC):
+    """What keys a script's commands: the ARQC's version, ATC and ARQC, a MAC under SK-SMI
+    and encipherment under SK-SMC — wherever those session keys are (in this process, or
+    in an HSM that never lets them out). Closed when the response is built."""
 
     version: CryptogramVersion
-    sk_smi: bytes
-    sk_smc: bytes
     atc: int
     arqc: bytes
 
-    def __repr__(self) -> str:
-        return f"ScriptSession(CVN {self.version.cvn:02X}, ATC {self.atc:04X})"
+    @abstractmethod
+    def mac(self, header: bytes, data: bytes) -> bytes:
+        """The script MAC of a command whose header (with Lc) and data are given."""
+
+    @abstractmethod
+    def encipher(self, plaintext: bytes) -> bytes:
+        """Confidential command data under SK-SMC."""
 
     def command(self, spec: CommandSpec, fields: Mapping[str, Any], data: bytes = b"") -> bytes:
         """The protected command: ``spec`` with P1/P2 from ``fields`` and ``data ‖ MAC``."""
@@ -58,8 +64,33 @@ class ScriptSession:
         if apdu.is_extended:
             raise PaymentFormatError("issuer script commands are short APDUs")
         header = apdu.header + bytes([len(placeholder)])
-        mac = self.version.script_mac(self.sk_smi, header, self.atc, self.arqc, data)
-        return apdu.replace(data=bytes(data) + mac).encode()
+        return apdu.replace(data=bytes(data) + self.mac(header, bytes(data))).encode()
+
+    def close(self) -> None:  # noqa: B027 (keys in this process have nothing to release)
+        """Forget the session keys (an HSM destroys them)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class ScriptSession(ScriptKeying):
+    """The session keys in this process: SK-SMI/SK-SMC of this ARQC, ATC and ARQC."""
+
+    version: CryptogramVersion
+    sk_smi: bytes
+    sk_smc: bytes
+    atc: int
+    arqc: bytes
+
+    def __repr__(self) -> str:
+        return f"ScriptSession(CVN {self.version.cvn:02X}, ATC {self.atc:04X})"
+
+    def mac(self, header: bytes, data: bytes) -> bytes:
+        return self.version.script_mac(self.sk_smi, header, self.atc, self.arqc, data)
 
     def encipher(self, plaintext: bytes) -> bytes:
         return self.version.encipher(self.sk_smc, plaintext)

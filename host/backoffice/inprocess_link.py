@@ -44,14 +44,14 @@ from host.backoffice.redemptions import (
 )
 from host.backoffice.service import BackOffice
 from host.backoffice.verifier import SoftwareCardVerifier
-from host.payment.issuer import AuthorisationPolicy, AuthorisationRequest, Decision, Issuer
-from host.payment.keys import IssuerKeys
+from host.hsm.provider import KeyProvider
+from host.payment.issuer import AuthorisationPolicy, AuthorisationRequest, Decision
+from host.payment.keys import PaymentKeys
 from host.payment.keys import load_issuer_keys as load_payment_keys
 from host.payment.scripts import set_credit_limit
-from host.payment.stripe import stripe_cvv_ok
 from host.points.keyfile import load_issuer_keys as load_points_keys
 from host.points.keys import PurseKeySource
-from host.points.load_host import LoadAuthorization, LoadHost
+from host.points.load_host import LoadAuthority, LoadAuthorization, LoadHost
 from host.points.messages import LoadInit
 from host.points.records import PurseRecord
 from host.pos.errors import POSUsageError
@@ -72,7 +72,7 @@ from host.records.errors import NotFoundError
 if TYPE_CHECKING:
     from host.pos.config import TerminalConfig
 
-__all__ = ["PURSE_ASSETS", "InProcessBackOffice", "open_backoffice"]
+__all__ = ["PURSE_ASSETS", "InProcessBackOffice", "load_authority", "open_backoffice"]
 
 #: one point buys one fen, unless the alliance says otherwise
 _ONE_FEN_PER_POINT = Ratio(1, 1)
@@ -87,16 +87,16 @@ class InProcessBackOffice:
     this link serves (``terminal_id``, its own configuration); loads are signed only through
     the :class:`~host.backoffice.load_authoriser.LoadAuthoriser`."""
 
-    def __init__(self, office: BackOffice, *, payment_keys: IssuerKeys,
-                 points_keys: PurseKeySource, bank_id: str,
+    def __init__(self, office: BackOffice, *, payment_keys: PaymentKeys,
+                 points_keys: PurseKeySource | KeyProvider, bank_id: str,
                  policy: AuthorisationPolicy | None = None,
                  redemption_rate: Ratio = _ONE_FEN_PER_POINT, redemption_fee_bp: int = 0,
                  agreements_max_age: dt.timedelta = dt.timedelta(minutes=5),
                  terminal_id: str | None = None) -> None:
         self.office = office
-        self.issuer = Issuer(payment_keys.emv, policy=policy)
-        self._stripe_keys = payment_keys
-        self._load_host = LoadHost(points_keys)
+        self.issuer = payment_keys.issuer(policy=policy)
+        self._payment_keys = payment_keys
+        self._load_host = load_authority(points_keys)
         self._loads = LoadAuthoriser(office, self._load_host, bank_id=bank_id)
         self.bank_id = bank_id
         self.terminal_id = terminal_id
@@ -158,8 +158,9 @@ class InProcessBackOffice:
 
     def authorise_stripe(self, track2: Track2, amount: int, *,
                          card_id: str | None = None) -> StripeDecision:
-        if not stripe_cvv_ok(track2.encode(), self._stripe_keys):
-            return StripeDecision(Decision.DECLINE, "the stripe's CVV does not verify")
+        refusal = self._payment_keys.stripe_refusal(track2.encode())
+        if refusal is not None:
+            return StripeDecision(Decision.DECLINE, refusal)
         decision, reason = self.issuer.policy.decide_amount(amount)
         approval = Authorisation(
             new_authorisation_id(STRIPE), STRIPE, None, card_id, STRIPE, amount, _CNY,
@@ -264,6 +265,16 @@ class InProcessBackOffice:
         answer = prepaid.pay(request_id, account, amount, at=dt.datetime.now(dt.UTC),
                              merchant_id=merchant_id)
         return PrepaidPayment.from_answer(answer)
+
+
+def load_authority(points_keys: PurseKeySource | KeyProvider) -> LoadAuthority:
+    """Who signs loads: the load host over purse keys, or over the masters a key provider
+    (a token) holds."""
+    if isinstance(points_keys, KeyProvider):
+        from host.hsm.load_host import ProviderLoadHost
+
+        return ProviderLoadHost(points_keys)
+    return LoadHost(points_keys)
 
 
 def open_backoffice(config: TerminalConfig) -> InProcessBackOffice:

@@ -34,7 +34,7 @@ from host.backoffice.members import MemberKind, merchant_of_terminal
 from host.backoffice.sale_proof import ProvenSale, prove_payment, prove_stripe_sale
 from host.backoffice.schema import FORMAT_VERSION, bo_load_grants, bo_members
 from host.backoffice.service import BackOffice
-from host.points.load_host import LoadAuthorization, LoadHost
+from host.points.load_host import LoadAuthority, LoadAuthorization
 from host.points.messages import LoadInit
 from host.records.assets import PURSE_ASSETS
 from host.records.batch import SaleClaim
@@ -50,7 +50,7 @@ class LoadRefusedError(BackOfficeError, RemoteError):
 class LoadAuthoriser:
     """Signs loads for proven sales only; ``bank_id`` is the bank whose cards it serves."""
 
-    def __init__(self, office: BackOffice, load_host: LoadHost, *, bank_id: str,
+    def __init__(self, office: BackOffice, load_host: LoadAuthority, *, bank_id: str,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
                  agreements_max_age: dt.timedelta = dt.timedelta(minutes=5)) -> None:
         self.office = office

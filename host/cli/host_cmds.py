@@ -18,6 +18,11 @@ alliance's certificate authority (:mod:`host.cli.ca_cmds`). ``echo`` is a termin
 echo test, through its network link: over TLS, the host's certificate checked against the
 alliance CA.
 
+The issuers' keys are key files, or the PKCS#11 token that holds their master keys
+(``pkcs11:token=<label>`` in place of a file, the user PIN from ``$DUALCARD_HSM_PIN`` or a
+prompt; docs/hsm.md): the token is opened and every master key checked before the doors
+open, and a token that cannot be used is one line and its own exit code (10-13).
+
 Logs go to stderr as JSON lines (one per request: MTI, terminal, STAN, response code,
 duration; over HTTP: method, route, terminal, status, error code, duration), never with a
 PAN, key, MAC, cryptogram or body.
@@ -45,6 +50,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from host.backoffice.database import Database, as_url, default_url
 from host.backoffice.terminals import MAX_REASON, TerminalStatus, set_terminal_status
+from host.hsm.uri import is_pkcs11_uri
 from host.payment.issuer import AuthorisationPolicy
 from host.pos.merchant import MerchantIdentity
 from host.pos.network_link import NetworkLink, StanCounter
@@ -69,6 +75,7 @@ from .card_io import emit
 from .dial_options import host_address, terminal_tls, terminal_tls_options
 from .errors import cli_errors, register_error
 from .exit_codes import ExitCode
+from .hsm_cmds import open_token_provider
 from .kek_options import kek_option, vault_of
 from .notice_options import background_notices, serve_notices_options
 from .options import json_option
@@ -81,6 +88,21 @@ register_error(BackOfficeError, ExitCode.FAILURE)
 register_error(SQLAlchemyError, ExitCode.FAILURE)
 
 _KEY_FILE = click.Path(exists=True, dir_okay=False)
+
+
+class _KeySource(click.ParamType):
+    """A key file that exists, or a ``pkcs11:`` URI naming the token that holds the keys."""
+
+    name = "FILE|pkcs11:URI"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> str:
+        if is_pkcs11_uri(value):
+            return str(value)
+        return str(_KEY_FILE.convert(value, param, ctx))
+
+
+_KEYS = _KeySource()
 _PEM_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
@@ -112,11 +134,17 @@ host.add_command(ca)
               help="TCP port of the HTTP/JSON front door (0: a free port, printed; "
                    "default: no HTTP door)")
 @click.option("--bank-id", required=True, help="the issuing bank's member id")
-@click.option("--payment-keys", type=_KEY_FILE, required=True,
-              help="JSON issuer key file of chip 1 (IMK-AC/SMI/SMC, CVK, PVK)")
-@click.option("--points-keys", type=_KEY_FILE, required=True, help="points issuer key file")
-@click.option("--card-keys", type=_KEY_FILE, required=True,
-              help="the issuer's per-card key file (the back office's card verifier)")
+@click.option("--payment-keys", type=_KEYS, required=True,
+              help="JSON issuer key file of chip 1 (IMK-AC/SMI/SMC, CVK, PVK), or the token "
+                   "holding emv_ac, emv_smi, emv_smc and pvk (pkcs11:token=…)")
+@click.option("--points-keys", type=_KEYS, required=True,
+              help="points issuer key file, or the token holding purse_load and purse_tac")
+@click.option("--card-keys", type=_KEYS, required=True,
+              help="the issuer's per-card key file (the back office's card verifier), or the "
+                   "token holding purse_tac and emv_ac")
+@click.option("--card-register", type=_PEM_FILE, default=None,
+              help="with a token: card id -> PAN and PSN, for the cryptograms of uploaded "
+                   "batches (docs/hsm.md)")
 @click.option("--approve-up-to", type=AMOUNT, default=None, help="issuer policy, e.g. 10000.00")
 @click.option("--refer-up-to", type=AMOUNT, default=None, help="issuer policy: refer up to")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
@@ -136,22 +164,27 @@ host.add_command(ca)
 @serve_notices_options
 @cli_errors
 def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, bank_id: str,
-          payment_keys: str, points_keys: str, card_keys: str, approve_up_to: int | None,
+          payment_keys: str, points_keys: str, card_keys: str, card_register: Path | None,
+          approve_up_to: int | None,
           refer_up_to: int | None, workers: int | None, replay_window: int,
           log_level: str, tls_cert: Path | None, tls_key: Path | None, client_ca: Path | None,
           plain: bool, kek_file: Path | None, **notices: Any) -> None:
     """[!] Serve terminals over ISO 8583/TCP (and HTTP), over TLS, until SIGTERM or SIGINT."""
     tls = _server_tls(tls_cert, tls_key, client_ca, plain=plain)
+    if is_pkcs11_uri(card_keys) and card_register is None:
+        raise click.UsageError("with --card-keys pkcs11:… give --card-register: the back "
+                               "office checks the cryptogram of the sale a load claims with "
+                               "the card's PAN and PSN")
     _log_json_lines(log_level)
     if tls is None:
         LOGGER.warning("serving without TLS (--plain): for a lab only",
                        extra={"fields": {"event": "plain"}})
-    services = open_services(_url(db_url), payment_keys=Path(payment_keys),
-                             points_keys=Path(points_keys), card_keys=Path(card_keys),
+    services = open_services(_url(db_url), payment_keys=payment_keys, points_keys=points_keys,
+                             card_keys=card_keys, card_register=card_register,
                              bank_id=bank_id,
                              policy=AuthorisationPolicy(approve_up_to=approve_up_to,
                                                         refer_up_to=refer_up_to),
-                             kek=read_kek(kek_file))
+                             kek=read_kek(kek_file), open_token=open_token_provider)
     if services.vault.kek is None:
         LOGGER.warning("the terminals' keys are stored in clear: wrap them under a "
                        "key-encryption key (dualcard host keys wrap)",

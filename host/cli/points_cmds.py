@@ -26,7 +26,7 @@ from ..points.errors import KeyMismatchError, PointsError, PurseMACError, WrongP
 from ..points.keyfile import load_issuer_keys
 from ..points.load_host import LoadHost
 from ..points.records import PurseRecord
-from ..points.security_module import SoftwarePurchaseSAM
+from ..points.security_module import PurchaseSecurityModule, SoftwarePurchaseSAM
 from .card_io import emit
 from .errors import cli_errors, register_error
 from .exit_codes import ExitCode
@@ -45,8 +45,8 @@ _AMOUNT = click.IntRange(1, 0xFFFFFFFF)
 def _keys_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--keys", "keys_path", envvar="DUALCARD_POINTS_KEYS", required=True,
                         type=click.Path(dir_okay=False), metavar="FILE",
-                        help="issuer key file (JSON); for load also a token holding the "
-                             "purse masters (pkcs11:token=…)  [env DUALCARD_POINTS_KEYS]")(fn)
+                        help="issuer key file (JSON), or the token holding the purse masters "
+                             "(pkcs11:token=…)  [env DUALCARD_POINTS_KEYS]")(fn)
 
 
 def _six_bytes(ctx: click.Context, param: click.Parameter, value: bytes) -> bytes:
@@ -147,16 +147,34 @@ def _load_host(keys_path: str, stack: ExitStack) -> LoadHost | ProviderLoadHost:
 def spend(reader: str | None, trace: bool, trace_format: str, purse: str, amount: int,
           keys_path: str, terminal_id: bytes, terminal_seq: int | None, ask_pin: bool,
           as_json: bool) -> None:
-    """[!] Spend points from a purse, as a merchant terminal (checks the card's MAC2)."""
+    """[!] Spend points from a purse, as a merchant terminal (checks the card's MAC2); --keys
+    may name the token holding purse_purchase (pkcs11:token=…)."""
     seq = terminal_seq if terminal_seq is not None else int(time.time()) & 0xFFFFFFFF
-    sam = SoftwarePurchaseSAM(load_issuer_keys(keys_path), terminal_id, next_terminal_seq=seq)
-    pin = click.prompt("PIN", hide_input=True, err=True) if ask_pin else None
-    with _purse_client(reader, trace, trace_format, save=True) as client:
-        client.select()
-        if pin is not None:
-            client.verify_pin(pin)
-        record = client.purchase(Purse.named(purse), amount, sam)
+    with ExitStack() as stack:
+        sam = _purchase_sam(keys_path, terminal_id, seq, stack)
+        pin = click.prompt("PIN", hide_input=True, err=True) if ask_pin else None
+        with _purse_client(reader, trace, trace_format, save=True) as client:
+            client.select()
+            if pin is not None:
+                client.verify_pin(pin)
+            record = client.purchase(Purse.named(purse), amount, sam)
     emit(record.as_dict(), as_json, _record_line(record))
+
+
+def _purchase_sam(keys_path: str, terminal_id: bytes, seq: int, stack: ExitStack
+                  ) -> PurchaseSecurityModule:
+    """The purchase SAM over a key file, or over a token (its session key and session
+    closed with ``stack``)."""
+    if is_pkcs11_uri(keys_path):
+        from host.hsm.purchase_sam import ProviderPurchaseSAM
+
+        from .hsm_cmds import open_token_provider
+
+        provider = stack.enter_context(open_token_provider(keys_path))
+        sam = ProviderPurchaseSAM(provider, terminal_id, next_terminal_seq=seq)
+        stack.callback(sam.close)
+        return sam
+    return SoftwarePurchaseSAM(load_issuer_keys(keys_path), terminal_id, next_terminal_seq=seq)
 
 
 @points.command("log")

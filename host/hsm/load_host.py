@@ -15,13 +15,13 @@ from apdu_specs.commands.purse_data import Purse, TransactionType
 from apdu_specs.crypto.purse import PurseScheme, transaction_time
 from host.points.errors import KeyMismatchError, PointsUsageError, PurseMACError
 from host.points.load_host import LoadAuthorization
-from host.points.messages import LoadInit
+from host.points.messages import LoadInit, PurchaseInit
 from host.points.records import PurseRecord
 
 from .provider import KeyProvider
 from .schemes import purse_card_key, purse_load_mac, purse_tac
 
-__all__ = ["ProviderLoadHost"]
+__all__ = ["ProviderLoadHost", "check_key_index"]
 
 LOAD = TransactionType.LOAD
 
@@ -42,22 +42,13 @@ class ProviderLoadHost:
         """The key index INITIALIZE FOR LOAD must name (the same for every card)."""
         return self._index[0]
 
-    def _check(self, init: LoadInit, scheme: PurseScheme) -> None:
-        card = (init.key_index, init.key_version, init.algorithm_id)
-        host = (*self._index, scheme.algorithm_id)
-        if card != host:
-            raise KeyMismatchError(
-                f"{init.purse.label} purse: the card used key index/version/algorithm "
-                f"{'/'.join(f'{v:02X}' for v in card)}, the host has "
-                f"{'/'.join(f'{v:02X}' for v in host)}")
-
     def authorize(self, card_identity: str, init: LoadInit,
                   when: _dt.datetime) -> LoadAuthorization:
         """Check MAC1 and answer MAC2; :class:`PurseMACError` for a card that is not genuine."""
         provider = self._provider
         master = provider.key(self._names[0])
         scheme = PurseScheme(master.algorithm)
-        self._check(init, scheme)
+        check_key_index(init, self._index, scheme)
         mac1_data = scheme.load_mac1_data(init.balance, init.amount, LOAD, init.terminal_id)
         mac2_data = scheme.load_mac2_data(init.amount, LOAD, init.terminal_id,
                                           transaction_time(when))
@@ -83,3 +74,16 @@ class ProviderLoadHost:
         if not hmac.compare_digest(expected, bytes(tac)):
             raise PurseMACError(f"card {authorization.card_identity}: the load's TAC is wrong")
         return record
+
+
+def check_key_index(init: LoadInit | PurchaseInit, index: tuple[int, int], scheme: PurseScheme
+                    ) -> None:
+    """:class:`KeyMismatchError` unless the card used the key index, version and algorithm
+    the host's masters are for."""
+    card = (init.key_index, init.key_version, init.algorithm_id)
+    host = (*index, scheme.algorithm_id)
+    if card != host:
+        raise KeyMismatchError(
+            f"{init.purse.label} purse: the card used key index/version/algorithm "
+            f"{'/'.join(f'{v:02X}' for v in card)}, the host has "
+            f"{'/'.join(f'{v:02X}' for v in host)}")

@@ -79,14 +79,14 @@ class KeyProvider(ABC):
     def close(self) -> None:  # noqa: B027 (a file provider has nothing to release)
         """Release the provider's resources (a token session)."""
 
-    @contextmanager
-    def folded(self, key: HeldKey) -> Iterator[HeldKey]:
-        """The single-DES key ``K1 xor K2`` of a 16-byte 3DES key (the 3DES purse's TAC
-        key). PKCS#11 has no mechanism for it: a provider that cannot refuses."""
+    def derive_folded(self, parent: HeldKey, data: bytes) -> HeldKey:
+        """The single-DES key ``D[0:8] xor D[8:16]`` of the 16-byte 3DES key ``D`` that
+        :meth:`derive` would make (the 3DES purse's TAC key from its master), as the
+        double-length key ``K || K``. PKCS#11 has no mechanism for it: a provider that
+        cannot make it refuses."""
         raise HSMUnsupportedError(
-            f"key {key.name}: folding a 3DES key's halves (the 3DES purse TAC key) cannot "
-            "be done inside this token; use the AES suite (docs/hsm.md)")
-        yield key  # pragma: no cover
+            f"key {parent.name}: folding a 3DES key's halves (the 3DES purse TAC key) cannot "
+            "be done with this provider (docs/hsm.md)")
 
     def kcv(self, key: HeldKey) -> bytes:
         """The key's 3-byte check value, computed by the provider."""
@@ -143,10 +143,13 @@ class FileKeyProvider(KeyProvider):
         return _file_key(f"{parent.name}*", algorithm or parent.algorithm,
                          self.encrypt_ecb(parent, data))
 
-    @contextmanager
-    def folded(self, key: HeldKey) -> Iterator[HeldKey]:
-        value = _held(key).value
-        yield _file_key(f"{key.name}/folded", Algorithm.DES, xor(value[:8], value[8:]))
+    def derive_folded(self, parent: HeldKey, data: bytes) -> HeldKey:
+        if parent.algorithm is not Algorithm.TDES or len(data) != 16:
+            raise HSMUnsupportedError(f"key {parent.name}: a 3DES purse DTK is 16 bytes of "
+                                      "a 3DES master")
+        value = self.encrypt_ecb(parent, data)
+        half = xor(value[:8], value[8:])
+        return _file_key(f"{parent.name}*/folded", Algorithm.TDES, half + half)
 
     def encrypt_ecb(self, key: HeldKey, data: bytes) -> bytes:
         return _cipher(key).encrypt_ecb(data)

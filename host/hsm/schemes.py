@@ -34,9 +34,11 @@ from .provider import HeldKey, KeyProvider
 
 __all__ = ["MacKey", "ac_session_key", "application_cryptogram", "arpc_method1",
            "arpc_method1_under", "arpc_method2_under", "cmac_subkey", "cryptogram_under",
-           "emv_cps_card_key", "emv_cps_data", "icc_master_key", "kdf3_card_key", "kdf3_data",
-           "option_a_data",
-           "purse_card_key", "purse_key_data", "purse_load_mac", "purse_tac", "purse_tac_under", "retail_mac"]
+           "emv_cps_card_key", "emv_cps_data", "encipher_under", "icc_master_key",
+           "kdf3_card_key", "kdf3_data", "make_purse_session_key", "option_a_data",
+           "purse_card_key", "purse_key_data", "purse_load_mac", "purse_mac_under",
+           "purse_session_key", "purse_tac", "purse_tac_key", "purse_tac_under", "retail_mac",
+           "script_mac_under", "sm_enc_key", "sm_mac_key"]
 
 AC_LENGTH = 8
 ARPC2_LENGTH = 4
@@ -104,9 +106,9 @@ def icc_master_key(provider: KeyProvider, imk: HeldKey, pan: str, psn: str = "00
         yield key
 
 
-def _session_data(mk: HeldKey, atc: int) -> bytes:
+def _session_data(mk: HeldKey, r: bytes) -> bytes:
+    """What the card's master key encrypts to make the EMV common session key of ``r``."""
     block = mk.algorithm.block_size
-    r = atc.to_bytes(2, "big") + bytes(block - 2)
     left, right = r[:2] + b"\xf0" + r[3:], r[:2] + b"\x0f" + r[3:]
     if mk.algorithm is not Algorithm.TDES and mk.length == block:
         return r
@@ -116,8 +118,43 @@ def _session_data(mk: HeldKey, atc: int) -> bytes:
 @contextmanager
 def ac_session_key(provider: KeyProvider, mk: HeldKey, atc: int) -> Iterator[MacKey]:
     """The EMV common session key for cryptograms at ``atc`` (``R = ATC || 00..``)."""
-    with _derived_mac_key(provider, mk, _session_data(mk, atc)) as sk:
+    r = atc.to_bytes(2, "big") + bytes(mk.algorithm.block_size - 2)
+    with _derived_mac_key(provider, mk, _session_data(mk, r)) as sk:
         yield sk
+
+
+def _script_r(mk: HeldKey, arqc: bytes) -> bytes:
+    """A script session key's ``R``: the ARQC, zero-padded to a block."""
+    if len(arqc) != AC_LENGTH:
+        raise HSMUnsupportedError(f"an ARQC has {AC_LENGTH} bytes, got {len(arqc)}")
+    return bytes(arqc).ljust(mk.algorithm.block_size, b"\x00")
+
+
+@contextmanager
+def sm_mac_key(provider: KeyProvider, mk_smi: HeldKey, arqc: bytes) -> Iterator[MacKey]:
+    """SK-SMI: the session key script MACs are made with (common derivation, ``R = ARQC``)."""
+    with _derived_mac_key(provider, mk_smi, _session_data(mk_smi, _script_r(mk_smi, arqc))) \
+            as sk:
+        yield sk
+
+
+@contextmanager
+def sm_enc_key(provider: KeyProvider, mk_smc: HeldKey, arqc: bytes) -> Iterator[HeldKey]:
+    """SK-SMC: the session key confidential script data is enciphered with."""
+    with provider.derived(mk_smc, _session_data(mk_smc, _script_r(mk_smc, arqc))) as sk:
+        yield sk
+
+
+def script_mac_under(provider: KeyProvider, sk: MacKey, message: bytes) -> bytes:
+    """A script command's MAC (8 bytes) under SK-SMI: retail MAC (3DES) or CMAC."""
+    return cryptogram_under(provider, sk, message)
+
+
+def encipher_under(provider: KeyProvider, sk: HeldKey, block: bytes) -> bytes:
+    """Confidential script data under SK-SMC: ECB (3DES) or CBC with a zero IV (AES)."""
+    if sk.algorithm is Algorithm.TDES:
+        return provider.encrypt_ecb(sk, block)
+    return provider.encrypt_cbc(sk, block)
 
 
 def cryptogram_under(provider: KeyProvider, sk: MacKey, data: bytes) -> bytes:
@@ -184,30 +221,63 @@ def _purse_mac(provider: KeyProvider, key: HeldKey, data: bytes) -> bytes:
     return provider.cmac(key, data)[:MAC_LENGTH]
 
 
+def make_purse_session_key(provider: KeyProvider, card_key: HeldKey, block: bytes) -> HeldKey:
+    """A purse session key (SESLK, SESPK) from a card key and its 8-byte block (the caller
+    discards it): single DES (as ``K || K``) for the 3DES suite, the padded block encrypted
+    for AES."""
+    if card_key.algorithm is Algorithm.TDES:
+        return provider.derive(card_key, block + block, Algorithm.TDES)
+    return provider.derive(card_key, pad_method2(block, card_key.algorithm.block_size))
+
+
+@contextmanager
+def purse_session_key(provider: KeyProvider, card_key: HeldKey, block: bytes
+                      ) -> Iterator[HeldKey]:
+    """:func:`make_purse_session_key`, discarded when the block ends."""
+    key = make_purse_session_key(provider, card_key, block)
+    try:
+        yield key
+    finally:
+        provider.discard(key)
+
+
+def purse_mac_under(provider: KeyProvider, session_key: HeldKey, data: bytes) -> bytes:
+    """A purse MAC (MAC1, MAC2) under a session key."""
+    return _purse_mac(provider, session_key, data)
+
+
 def purse_load_mac(provider: KeyProvider, dlk: HeldKey, card_random: bytes, online_seq: int,
                    data: bytes) -> bytes:
     """MAC1 or MAC2 of a load under SESLK, derived from the card's DLK in the provider."""
     block = bytes(card_random) + online_seq.to_bytes(2, "big") + b"\x80\x00"
-    if dlk.algorithm is Algorithm.TDES:
-        with _single_des(provider, dlk, block) as seslk:
-            return _purse_mac(provider, seslk, data)
-    with provider.derived(dlk, pad_method2(block, dlk.algorithm.block_size)) as seslk:
+    with purse_session_key(provider, dlk, block) as seslk:
         return _purse_mac(provider, seslk, data)
 
 
-def purse_tac_under(provider: KeyProvider, dtk: HeldKey, data: bytes) -> bytes:
-    """The TAC under a card's DTK; the 3DES suite folds its halves (see docs/hsm.md)."""
-    if dtk.algorithm is Algorithm.TDES:
-        with provider.folded(dtk) as key:
-            return _purse_mac(provider, key, data)
-    return _purse_mac(provider, dtk, data)
+def purse_tac_key(provider: KeyProvider, tac_master: HeldKey, card_identity: str,
+                  purse: Purse) -> HeldKey:
+    """A card's TAC key, made where its master is (the caller discards it): the AES suite's
+    is the DTK itself; the 3DES suite's is ``DTK[0:8] xor DTK[8:16]``, as ``K || K``
+    (docs/hsm.md says how a token makes it)."""
+    data = purse_key_data(card_identity, purse)
+    if tac_master.algorithm is Algorithm.TDES:
+        return provider.derive_folded(tac_master, data)
+    return provider.derive(tac_master, data)
+
+
+def purse_tac_under(provider: KeyProvider, tac_key: HeldKey, data: bytes) -> bytes:
+    """The TAC under a card's TAC key (:func:`purse_tac_key`)."""
+    return _purse_mac(provider, tac_key, data)
 
 
 def purse_tac(provider: KeyProvider, tac_master: HeldKey, card_identity: str, purse: Purse,
               data: bytes) -> bytes:
-    """The TAC of a purse record, the card's DTK derived for it and discarded after."""
-    with purse_card_key(provider, tac_master, card_identity, purse) as dtk:
-        return purse_tac_under(provider, dtk, data)
+    """The TAC of a purse record, the card's TAC key made for it and discarded after."""
+    key = purse_tac_key(provider, tac_master, card_identity, purse)
+    try:
+        return purse_tac_under(provider, key, data)
+    finally:
+        provider.discard(key)
 
 
 # -- GlobalPlatform: EMV CPS card keys ----------------------------------------------------

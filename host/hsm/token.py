@@ -9,13 +9,19 @@ Every key the provider makes is a session object (gone when the session closes),
 and not extractable, with only the use it needs; :meth:`TokenKeyProvider.discard` destroys
 it as soon as the scheme is done with it, so a clearing run of a million TACs leaves
 nothing behind. Master keys are token objects made by the key ceremony (:mod:`.ceremony`).
-One session serves one provider; a lock serialises its use between threads.
+
+Threads: python-pkcs11 initialises a module with ``C_Initialize(NULL)``, which tells it that
+the application will not call it from several threads at once — SoftHSM2 then switches its
+own mutexes off — and it releases the GIL during every call. So no two calls may run at once
+into one module, even on different sessions: every provider of a module shares one lock
+(:func:`module_lock`), a session per thread would be a data race, not parallelism.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,8 +45,8 @@ from .errors import (
 from .provider import HeldKey, KeyProvider, check_algorithm
 from .uri import PKCS11URI
 
-__all__ = ["DEFAULT_MODULE", "ENV_MODULE", "ENV_PIN", "TokenKeyProvider", "module_path", "reload_module",
-           "secret_key_template"]
+__all__ = ["DEFAULT_MODULE", "ENV_MODULE", "ENV_PIN", "TokenKeyProvider", "module_lock",
+           "module_path", "reload_module", "secret_key_template"]
 
 ENV_MODULE = "DUALCARD_PKCS11_MODULE"
 ENV_PIN = "DUALCARD_HSM_PIN"
@@ -67,6 +73,16 @@ _LOCKED = (p11.PinIncorrect, p11.PinLocked, p11.PinExpired, p11.PinInvalid, p11.
 def module_path(uri: PKCS11URI) -> str:
     """The PKCS#11 module to load for ``uri``."""
     return uri.module_path or os.environ.get(ENV_MODULE) or DEFAULT_MODULE
+
+
+_MODULE_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def module_lock(path: str) -> threading.Lock:
+    """The one lock every call into the module at ``path`` holds (see the module doc)."""
+    with _LOCKS_LOCK:
+        return _MODULE_LOCKS.setdefault(os.path.realpath(path), threading.Lock())
 
 
 def secret_key_template(algorithm: Algorithm, length: int) -> dict[Attribute, Any]:
@@ -138,19 +154,23 @@ def _token(lib: Any, label: str, path: str) -> pkcs11.Token:
 class TokenKeyProvider(KeyProvider):
     """Master keys in a PKCS#11 token; every operation runs inside it."""
 
-    def __init__(self, session: pkcs11.Session, label: str, module: str = DEFAULT_MODULE
-                 ) -> None:
+    def __init__(self, session: pkcs11.Session, label: str, lock: threading.Lock | None = None,
+                 module: str = DEFAULT_MODULE) -> None:
         self._session = session
         self._label = label
+        self._lock = lock or module_lock(module)
         self._module = module
-        self._lock = threading.Lock()
+        self._masters: dict[str, HeldKey] = {}
 
     @classmethod
     def open(cls, uri: PKCS11URI, pin: str | Callable[[], str], *, rw: bool = False
              ) -> TokenKeyProvider:
         """Log in to the token ``uri`` names (its ``object`` is ignored here); ``rw`` for the
         key ceremony, which writes token objects."""
-        return cls(open_token(uri, pin, rw=rw), uri.token, module_path(uri))
+        path = module_path(uri)
+        with module_lock(path):
+            session = open_token(uri, pin, rw=rw)
+        return cls(session, uri.token, module_lock(path), path)
 
     def __repr__(self) -> str:
         return f"TokenKeyProvider({self._label})"
@@ -166,27 +186,35 @@ class TokenKeyProvider(KeyProvider):
 
     def info(self) -> list[KeyInfo]:
         # a 3DES key's left half (".left", host.hsm.ceremony) goes with its key: not listed
-        keys = [self._held(obj) for obj in self._session.get_objects(
-            {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})
-            if not str(obj[Attribute.LABEL]).endswith(".left")]
+        with self._lock:
+            keys = [self._held(obj) for obj in self._session.get_objects(
+                {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})
+                if not str(obj[Attribute.LABEL]).endswith(".left")]
         return [KeyInfo(k.name, k.algorithm.value, k.length, self.kcv(k).hex().upper())
                 for k in sorted(keys, key=lambda k: k.name)]
 
     def key(self, name: str, algorithm: Algorithm | None = None) -> HeldKey:
+        """The master ``name``, looked up once (a token object: the ceremony never
+        overwrites one)."""
         with self._lock:
-            try:
-                obj = self._session.get_key(label=name)
-            except p11.NoSuchKey:
-                raise KeyObjectMissingError(f"token {self._label!r} holds no key "
-                                            f"{name!r}") from None
-            except p11.MultipleObjectsReturned:
-                raise KeyObjectMissingError(f"token {self._label!r} holds more than one "
-                                            f"object {name!r}") from None
-        if not isinstance(obj, pkcs11.SecretKey):
-            raise WrongKeyTypeError(f"object {name!r} is not a secret key")
-        held = self._held(obj)
+            held = self._masters.get(name)
+            if held is None:
+                held = self._masters[name] = self._find(name)
         check_algorithm(name, held.algorithm, algorithm)
         return held
+
+    def _find(self, name: str) -> HeldKey:
+        try:
+            obj = self._session.get_key(label=name)
+        except p11.NoSuchKey:
+            raise KeyObjectMissingError(f"token {self._label!r} holds no key "
+                                        f"{name!r}") from None
+        except p11.MultipleObjectsReturned:
+            raise KeyObjectMissingError(f"token {self._label!r} holds more than one "
+                                        f"object {name!r}") from None
+        if not isinstance(obj, pkcs11.SecretKey):
+            raise WrongKeyTypeError(f"object {name!r} is not a secret key")
+        return self._held(obj)
 
     def _held(self, obj: Any) -> HeldKey:
         key_type = obj.key_type
@@ -213,6 +241,22 @@ class TokenKeyProvider(KeyProvider):
                 template[Attribute.KEY_TYPE], len(data) * 8, store=False, capabilities=_USES,
                 mechanism=mechanism, mechanism_param=param, template=template)
         return HeldKey(f"{parent.name}*", algorithm, len(data), handle)
+
+    def derive_folded(self, parent: HeldKey, data: bytes) -> HeldKey:
+        """The 3DES purse TAC key: the one place a card key (the DTK, never a master) is in
+        this process, for microseconds, in a buffer zeroed after (:mod:`.fold`)."""
+        from .fold import fold_into_token
+
+        if parent.algorithm is not Algorithm.TDES:
+            raise HSMUnsupportedError(f"key {parent.name}: the 3DES purse TAC key is folded "
+                                      "from a 3DES master")
+        label = f"dualcard-tac-{secrets.token_hex(8)}"
+        with self._lock:
+            session: Any = self._session  # its handle is not in python-pkcs11's stubs
+            fold_into_token(self._module, session.handle, _object(parent).handle, bytes(data),
+                            label)
+            handle = self._session.get_key(label=label)
+        return HeldKey(f"{parent.name}*/folded", Algorithm.TDES, 16, handle)
 
     def encrypt_ecb(self, key: HeldKey, data: bytes) -> bytes:
         with self._lock:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from .schemes import (
     ac_session_key,
     cryptogram_under,
     option_a_data,
-    purse_key_data,
+    purse_tac_key,
     purse_tac_under,
 )
 
@@ -67,16 +67,15 @@ class ProviderCardVerifier:
             while self._card_keys:
                 self._provider.discard(self._card_keys.popitem()[1])
 
-    def _card_key(self, entry: tuple[str, str], master: HeldKey, data: bytes) -> HeldKey:
-        """The card key ``entry`` (card id, what for) derived from ``master`` with ``data``,
-        made on first use."""
+    def _card_key(self, entry: tuple[str, str], make: Callable[[], HeldKey]) -> HeldKey:
+        """The card key ``entry`` (card id, what for), made by ``make`` on first use."""
         with self._lock:
             kept = self._card_keys
             key = kept.get(entry)
             if key is not None:
                 kept.move_to_end(entry)
                 return key
-            key = kept[entry] = self._provider.derive(master, data)
+            key = kept[entry] = make()
             if len(kept) > self._kept:
                 self._provider.discard(kept.popitem(last=False)[1])
             return key
@@ -99,9 +98,9 @@ class ProviderCardVerifier:
         scheme = PurseScheme(master.algorithm)
         try:
             data = _tac_data(scheme, record)
-            dtk = self._card_key((record.card_id, f"dtk/{purse.value}"), master,
-                                 purse_key_data(record.card_id, purse))
-            expected = purse_tac_under(self._provider, dtk, data)
+            tac_key = self._card_key((record.card_id, f"tac/{purse.value}"), lambda: purse_tac_key(
+                self._provider, master, record.card_id, purse))
+            expected = purse_tac_under(self._provider, tac_key, data)
         except (CryptoError, ValueError):
             return False
         return hmac.compare_digest(expected, record.tac)
@@ -121,8 +120,8 @@ class ProviderCardVerifier:
         master = self._master("ac")
         try:
             data = CryptogramVersion.ac_input(record.cdol1, record.aip, record.atc, iad, cdol2)
-            mk = self._card_key((record.card_id, f"ac/{record.application}"), master,
-                                option_a_data(master, *card))
+            mk = self._card_key((record.card_id, f"ac/{record.application}"),
+                                lambda: self._provider.derive(master, option_a_data(master, *card)))
             with ac_session_key(self._provider, mk, record.atc) as sk:
                 expected = cryptogram_under(self._provider, sk, data)
         except (CryptoError, PaymentFormatError, ValueError):

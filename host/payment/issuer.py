@@ -40,6 +40,7 @@ from apdu_specs.payment.script import (
     AFTER_SECOND_AC,
     BEFORE_SECOND_AC,
     IssuerScript,
+    ScriptKeying,
     ScriptSession,
 )
 from apdu_specs.tlv import parse_dol, split_dol_data
@@ -291,8 +292,9 @@ class Issuer:
         sk = version.ac_session_key(self._ac_key(version, request), request.atc)
         return version.issuer_authentication(sk, request.arqc, method, arc=arc, csu=csu)
 
-    def script_session(self, request: AuthorisationRequest) -> ScriptSession:
-        """The secure-messaging session of this ARQC (what every script command is keyed with)."""
+    def script_session(self, request: AuthorisationRequest) -> ScriptKeying:
+        """The secure-messaging session of this ARQC (what every script command is keyed
+        with; close it when done, as :meth:`authorise` does)."""
         version, _ = self._version_and_iad(request)
         mk = self._card_keys(version, request)
         return ScriptSession(version, version.sm_session_key(mk.smi, request.arqc),
@@ -315,9 +317,9 @@ class Issuer:
         data = self.issuer_authentication_data(request, decision, method=method, csu=csu)
         scripts: list[IssuerScript] = []
         if scripts_before or scripts_after:
-            session = self.script_session(request)
-            for template, orders in ((BEFORE_SECOND_AC, scripts_before),
-                                     (AFTER_SECOND_AC, scripts_after)):
-                if orders:
-                    scripts.append(IssuerScript(tuple(o(session) for o in orders), template))
+            with self.script_session(request) as session:
+                for template, orders in ((BEFORE_SECOND_AC, scripts_before),
+                                         (AFTER_SECOND_AC, scripts_after)):
+                    if orders:
+                        scripts.append(IssuerScript(tuple(o(session) for o in orders), template))
         return AuthorisationResponse(decision, decision.arc, data, tuple(scripts), facts, reason)

@@ -2,14 +2,16 @@
 
 Reprs and errors show key check values, never keys. :func:`load_issuer_keys` reads
 the JSON key file the CLI takes (a demo and test convenience: production keys live
-in an HSM or a key store, not in files).
+in an HSM or a key store, not in files). :class:`PaymentKeys` is what an issuer's host
+needs of them, whether the values are here (:class:`IssuerKeys`) or in a token
+(:class:`host.hsm.issuer.ProviderPaymentKeys`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.crypto.cvv import cvv, pvv
@@ -21,7 +23,28 @@ from apdu_specs.payment.cryptogram import IssuerMasterKeys
 from ..files import read_json
 from .errors import PaymentProfileError
 
-__all__ = ["CardChecks", "IssuerKeys", "load_issuer_keys"]
+if TYPE_CHECKING:
+    from .issuer import Issuer
+
+__all__ = ["CardChecks", "IssuerKeys", "PaymentKeys", "load_issuer_keys"]
+
+
+class PaymentKeys(Protocol):
+    """What an issuer's host does with its chip-1 keys, wherever they are kept."""
+
+    def issuer(self, **options: Any) -> Issuer:
+        """The online issuer (ARQC, ARPC, scripts) with these keys; ``options`` as
+        :class:`~host.payment.issuer.Issuer` takes them."""
+        ...
+
+    def pvv(self, pan: str, pvki: str, pin: str) -> str:
+        """The PIN verification value of ``pin`` under the PVK."""
+        ...
+
+    def stripe_refusal(self, track2: str) -> str | None:
+        """Why a swiped track 2 is refused before the issuer's policy (None: its CVV
+        verifies under the CVK)."""
+        ...
 
 
 class CardChecks(Protocol):
@@ -57,6 +80,16 @@ class IssuerKeys:
     def __repr__(self) -> str:
         return (f"IssuerKeys(CVK kcv {to_hex(kcv(Algorithm.TDES, self.cvk))}, "
                 f"PVK kcv {to_hex(kcv(Algorithm.TDES, self.pvk))})")
+
+    def issuer(self, **options: Any) -> Issuer:
+        from .issuer import Issuer
+
+        return Issuer(self.emv, **options)
+
+    def stripe_refusal(self, track2: str) -> str | None:
+        from .stripe import stripe_cvv_ok
+
+        return None if stripe_cvv_ok(track2, self) else "the stripe's CVV does not verify"
 
 
 def load_issuer_keys(path: str | Path) -> IssuerKeys:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import hmac
 from dataclasses import dataclass
+from typing import Protocol
 
 from apdu_specs.commands.purse_data import Purse, TransactionType
 from apdu_specs.crypto.errors import MACError
@@ -22,7 +23,7 @@ from .keys import PurseCardKeys, PurseKeySource
 from .messages import LoadInit, PurchaseInit
 from .records import PurseRecord, expected_tac
 
-__all__ = ["LoadAuthorization", "LoadHost", "check_card_keys"]
+__all__ = ["LoadAuthority", "LoadAuthorization", "LoadHost", "check_card_keys"]
 
 LOAD = TransactionType.LOAD
 
@@ -58,6 +59,18 @@ def check_card_keys(keys: PurseCardKeys, init: LoadInit | PurchaseInit) -> None:
             f"{init.purse.label} purse: the card used key index/version/algorithm "
             f"{'/'.join(f'{v:02X}' for v in card)}, the host has "
             f"{'/'.join(f'{v:02X}' for v in host)}")
+
+
+class LoadAuthority(Protocol):
+    """Whoever authorises loads: :class:`LoadHost` over purse keys, or
+    :class:`host.hsm.load_host.ProviderLoadHost` over masters in a key provider."""
+
+    def key_index(self, card_identity: str, purse: Purse) -> int: ...
+
+    def authorize(self, card_identity: str, init: LoadInit,
+                  when: _dt.datetime) -> LoadAuthorization: ...
+
+    def confirm(self, authorization: LoadAuthorization, tac: bytes) -> PurseRecord: ...
 
 
 class LoadHost:

@@ -38,6 +38,7 @@ import datetime as dt
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -52,6 +53,7 @@ from host.backoffice.database import Database
 from host.backoffice.members import MemberKind
 from host.backoffice.schema import bo_members
 from host.backoffice.service import BackOffice
+from host.payment.keys import PaymentKeys
 from host.perso.numbering import perso_cards, pin_check_of
 from host.perso.plan import PINCheck
 
@@ -97,9 +99,10 @@ class HolderCheckResult:
 class AuthenticationCentre:
     """The checks over the back office (holders, credit lines), the issuer's card records
     (``card_records``: where the number store lives; default the back office's database)
-    and the PVK the PVVs were computed with; the terminals' ZPKs unwrapped through ``vault``."""
+    and the PVK the PVVs were computed with (its value, or the issuer's keys that hold it, in
+    a token perhaps); the terminals' ZPKs unwrapped through ``vault``."""
 
-    def __init__(self, office: BackOffice, *, pvk: bytes, card_records: Database | None = None,
+    def __init__(self, office: BackOffice, *, pvk: bytes | PaymentKeys, card_records: Database | None = None,
                  max_pin_tries: int = DEFAULT_PIN_TRIES,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
                  vault: KeyVault = CLEAR) -> None:
@@ -109,7 +112,8 @@ class AuthenticationCentre:
         self.db = office.db
         self.card_records = card_records or office.db
         self.max_pin_tries = max_pin_tries
-        self._pvk = pvk
+        self._pvv: Callable[[str, str, str], str] = partial(pvv, pvk) \
+            if isinstance(pvk, bytes) else pvk.pvv
         self._clock = clock
         self._vault = vault
 
@@ -199,7 +203,7 @@ class AuthenticationCentre:
         pin = decipher_format_0(zpk, block, pan)
         if len(pin) != _PVV_PIN_DIGITS:  # the card's PIN has 4 digits: its PVV says so
             return False
-        expected = pvv(self._pvk, pan, pin_check.pvki, pin)
+        expected = self._pvv(pan, pin_check.pvki, pin)
         return hmac.compare_digest(expected, pin_check.pvv)
 
     def _store_failures(self, conn: Connection, card_id: str, failures: int) -> None:

@@ -39,10 +39,11 @@ def _day(cards: MasterKeyedCards) -> list[PaymentRecord | PurseRecord]:
     return list(terminal.close_batch("B1").records)
 
 
-def test_every_genuine_record_verifies_and_every_forgery_fails(make_provider: MakeProvider
-                                                              ) -> None:
-    cards = MasterKeyedCards()
-    provider = make_provider({n: (Algorithm.AES, v) for n, v in cards.masters.items()})
+@pytest.mark.parametrize("algorithm", [Algorithm.AES, Algorithm.TDES])
+def test_every_genuine_record_verifies_and_every_forgery_fails(make_provider: MakeProvider,
+                                                              algorithm: Algorithm) -> None:
+    cards = MasterKeyedCards(algorithm=algorithm)
+    provider = make_provider({n: (algorithm, v) for n, v in cards.masters.items()})
     verifier = ProviderCardVerifier(provider, cards.register(CARDS))
     for record in _day(cards):
         if isinstance(record, PurseRecord):
@@ -56,18 +57,85 @@ def test_every_genuine_record_verifies_and_every_forgery_fails(make_provider: Ma
             assert not verifier.verify_payment_cryptogram(replace(record, card_id="unknown"))
 
 
+def _3des_day() -> tuple[dict[str, str], list[PurseRecord], list[str]]:
+    """A 3DES issuer's day: its masters, the purse records, and every DTK and TAC key of the
+    cards (as the cards hold them and as a provider computes them, single and double length;
+    as hex: the cards and the terminal that used them are gone when this returns)."""
+    from apdu_specs.crypto.ciphers import BlockCipher, xor
+    from host.hsm.schemes import purse_key_data
+    from host.records.assets import PURSE_ASSETS
+
+    cards = MasterKeyedCards(algorithm=Algorithm.TDES)
+    records = [r for r in _day(cards) if isinstance(r, PurseRecord)]
+    master = BlockCipher(Algorithm.TDES, cards.masters["purse_tac"])
+    dtks = [dtk for card in CARDS for dtk in cards.keys(card).dtk.values()]
+    dtks += [master.encrypt_ecb(purse_key_data(card, purse)) for card in CARDS
+             for purse in PURSE_ASSETS]
+    return ({n: v.hex() for n, v in cards.masters.items()}, records,
+            [k.hex() for dtk in dtks for tac in [xor(dtk[:8], dtk[8:])] for k in (dtk, tac, tac * 2)])
+
+
+def test_after_a_3des_batch_the_verifier_holds_no_key(token_uri: PKCS11URI) -> None:
+    """Every 3DES TAC key made for the batch (each card's DTK folded through one zeroed
+    buffer into a session key, docs/hsm.md) lives in the token only: while the verifier
+    keeps the cards, no object of the process holds a DTK or a TAC key; when it closes,
+    the token's session keys are destroyed."""
+    from pkcs11 import Attribute
+
+    from host.hsm.ceremony import import_key
+    from host.hsm.token import TokenKeyProvider
+    from host.keystore import MasterKey
+    from tests.unit.test_caches import _holders
+
+    masters, records, card_keys = _3des_day()
+    with TokenKeyProvider.open(token_uri, USER_PIN, rw=True) as token:
+        for name, value in masters.items():
+            import_key(token, MasterKey(name, Algorithm.TDES, bytes.fromhex(value)))
+        verifier = ProviderCardVerifier(token, kept_card_keys=4)
+        assert all(verifier.verify_purse_tac(r) for r in records)
+        assert len(verifier._card_keys) == 4  # the least recently used destroyed
+        assert len(list(token.session.get_objects({Attribute.TOKEN: False}))) == 4
+        assert not _bytes_in(vars(verifier))
+        for key in card_keys:
+            assert _holders(bytes.fromhex(key)) == [], key
+        verifier.close()
+        assert not verifier._card_keys
+        assert not list(token.session.get_objects({Attribute.TOKEN: False}))
+
+
+def _bytes_in(value: object, depth: int = 0) -> list[object]:
+    """The bytes-like values reachable from ``value`` through containers and HeldKeys."""
+    from host.hsm import HeldKey
+
+    if isinstance(value, bytes | bytearray | memoryview):
+        return [value]
+    if depth > 4:
+        return []
+    if isinstance(value, dict):
+        items: list[object] = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    elif isinstance(value, HeldKey):
+        items = [value.name, value.length]
+    else:
+        return []
+    return [found for item in items for found in _bytes_in(item, depth + 1)]
+
+
 @pytest.fixture
-def ledger_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_uri: PKCS11URI):
+def ledger_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_uri: PKCS11URI,
+               request: pytest.FixtureRequest):
     """``dualcard ledger`` with a back office, a merchant and the cards' holders, and the
-    issuer's masters imported into the token."""
+    issuer's masters imported into the token (AES, or the algorithm the test names)."""
     from host.hsm.ceremony import import_key
     from host.hsm.token import TokenKeyProvider
     from host.keystore import MasterKey
 
-    cards = MasterKeyedCards()
+    algorithm = getattr(request, "param", Algorithm.AES)
+    cards = MasterKeyedCards(algorithm=algorithm)
     with TokenKeyProvider.open(token_uri, USER_PIN, rw=True) as provider:
         for name, value in cards.masters.items():
-            import_key(provider, MasterKey(name, Algorithm.AES, value))
+            import_key(provider, MasterKey(name, algorithm, value))
     monkeypatch.setenv("DUALCARD_DB", str(tmp_path / "cli.sqlite3"))
     monkeypatch.setenv("DUALCARD_HSM_PIN", USER_PIN)
     monkeypatch.chdir(tmp_path)
@@ -95,6 +163,7 @@ def ledger_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_uri: PKCS1
     return run
 
 
+@pytest.mark.parametrize("ledger_cli", [Algorithm.AES, Algorithm.TDES], indirect=True)
 def test_ledger_clear_verifies_in_the_token(ledger_cli, token_uri: PKCS11URI) -> None:
     code, out, err = ledger_cli("clear", "batch.json", "--keys", f"pkcs11:token={token_uri.token}",
                                 "--card-register", "register.json", "--json", *AT)

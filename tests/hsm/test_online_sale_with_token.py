@@ -11,7 +11,6 @@ import pytest
 from apdu_specs.crypto.ciphers import Algorithm
 from apdu_specs.payment.ac_type import ACType
 from apdu_specs.payment.issuer_response import ARPCMethod
-from host.hsm import HSMUnsupportedError
 from host.hsm.issuer import ProviderIssuer
 from host.payment.client import PaymentClient
 from host.payment.errors import ARQCError
@@ -46,7 +45,7 @@ def test_online_sale_approved_and_the_issuer_authenticated(
         reference.issuer_authentication_data(sale.request, decision)
 
 
-def test_a_forged_arqc_and_scripts_are_refused(make_provider: MakeProvider) -> None:
+def test_a_forged_arqc_is_refused(make_provider: MakeProvider) -> None:
     client = PaymentClient(chip1(personalised_card(DEBIT, CREDIT)))
     issuer = ProviderIssuer(make_provider({"emv_ac": (Algorithm.AES, VECTOR_IMK.ac)}))
     sale = run_purchase(client, 1234, pin="1234", authoriser=issuer.authorise,
@@ -54,8 +53,6 @@ def test_a_forged_arqc_and_scripts_are_refused(make_provider: MakeProvider) -> N
     forged = type(sale.request)(**{**vars(sale.request), "arqc": bytes(8)})
     with pytest.raises(ARQCError, match="does not verify"):
         issuer.verify_arqc(forged)
-    with pytest.raises(HSMUnsupportedError, match="script"):
-        issuer.script_session(sale.request)
 
 
 def test_pay_purchase_goes_online_to_the_token(tmp_path, token_uri, monkeypatch) -> None:
@@ -83,3 +80,43 @@ def test_pay_purchase_goes_online_to_the_token(tmp_path, token_uri, monkeypatch)
     out = json.loads(result.output[result.output.index("{"):])
     assert (out["approved"], out["online"], out["arc"], out["cryptogram"]) == \
         (True, True, "00", "TC")
+
+
+def test_the_pvv_of_an_online_pin_is_computed_where_the_pvk_is(make_provider: MakeProvider
+                                                               ) -> None:
+    """The service's authentication centre asks the issuer's keys for a PIN's PVV: the PVK
+    in the token encrypts the TSP (domain-facts §6.5 sample PVK); a swiped track is declined
+    with a token, its CVV being out of reach (docs/hsm.md, section 6)."""
+    from apdu_specs.crypto.cvv import pvv
+    from host.hsm.issuer import ProviderPaymentKeys
+    from tests.payment.cards import PVK
+
+    keys = ProviderPaymentKeys(make_provider({"pvk": (Algorithm.TDES, PVK)}))
+    for pin in ("1234", "0000", "9876"):
+        assert keys.pvv("4123456789012345", "1", pin) == pvv(PVK, "4123456789012345", "1", pin)
+    refusal = keys.stripe_refusal("4123456789012345=30121010000000000000")
+    assert refusal is not None and "CVV" in refusal
+
+
+def test_an_answer_derives_the_session_key_once_and_leaves_nothing(token_uri) -> None:
+    """The ARQC's check and its ARPC share one AC session key, derived in the token and
+    destroyed once the answer is made."""
+    from pkcs11 import Attribute
+
+    from host.hsm.ceremony import import_key
+    from host.hsm.token import TokenKeyProvider
+    from host.keystore import MasterKey
+    from host.testing.softhsm import USER_PIN
+
+    client = PaymentClient(chip1(personalised_card(DEBIT, CREDIT)))
+    with TokenKeyProvider.open(token_uri, USER_PIN, rw=True) as token:
+        import_key(token, MasterKey("emv_ac", Algorithm.AES, VECTOR_IMK.ac))
+        issuer = ProviderIssuer(token)
+        derived: list[object] = []
+        derive = token.derive
+        token.derive = lambda *a, **k: derived.append(a) or derive(*a, **k)  # type: ignore[method-assign]
+        sale = run_purchase(client, 1234, pin="1234", authoriser=issuer.authorise,
+                            unpredictable_number=UN, date=DAY)
+        assert sale.approved and sale.issuer_authenticated
+        assert len(derived) == 2  # the card's ICC master key, its session key (AES)
+        assert not list(token.session.get_objects({Attribute.TOKEN: False}))

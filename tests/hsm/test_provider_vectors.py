@@ -29,6 +29,7 @@ from host.hsm.schemes import (
     kdf3_card_key,
     purse_load_mac,
     purse_tac,
+    purse_tac_under,
     retail_mac,
 )
 from host.keystore import KeyFile, MasterKey
@@ -148,17 +149,41 @@ def test_v62_load_mac1_mac2(make_provider: MakeProvider) -> None:
     assert purse_load_mac(provider, dlk, H("cdef4f20"), 0, mac2_data) == H("0641DCD8")
 
 
-def test_v62_tac_key_folding_is_file_only(make_provider: MakeProvider) -> None:
-    """The 3DES purse's TAC key is the XOR of the DTK's halves: the file provider makes it,
-    a token refuses with a typed error (docs/hsm.md, "What stays outside the token")."""
-    provider = make_provider({"dtk": (TDES, V62_DTK)})
-    dtk = provider.key("dtk")
-    if type(provider).__name__ == "FileKeyProvider":
-        with provider.folded(dtk) as tac_key:
-            assert provider.kcv(tac_key) == kcv(DES, H("096F066DE0E6EB86"))
-    else:
-        with pytest.raises(HSMUnsupportedError, match="AES suite"), provider.folded(dtk):
-            pass
+V62_TAC_KEY = H("096F066DE0E6EB86")
+#: any 3DES master, and the data it encrypts to V62's DTK (as a card's diversification data)
+V62_MASTER = H("0123456789ABCDEFFEDCBA9876543210")
+
+
+def test_v62_tac_key_and_load_tac(make_provider: MakeProvider) -> None:
+    """The 3DES purse's TAC key is the XOR of the DTK's halves, made where the master is
+    (a token: the DTK through one zeroed buffer, the key a session object; docs/hsm.md);
+    the card log's load TAC follows."""
+    from apdu_specs.crypto.ciphers import BlockCipher
+
+    data = BlockCipher(TDES, V62_MASTER).decrypt_ecb(V62_DTK)
+    provider = make_provider({"purse_tac": (TDES, V62_MASTER)})
+    tac_key = provider.derive_folded(provider.key("purse_tac"), data)
+    assert provider.kcv(tac_key) == kcv(DES, V62_TAC_KEY)
+    scheme = PurseScheme(TDES)
+    tac_data = scheme.load_tac_data(0x1C37, 0, 0x1C37, 0x02, H("000001000050"),
+                                    H("20140825103100"))
+    assert purse_tac_under(provider, tac_key, tac_data) == H("ED0F8755")
+    provider.discard(tac_key)
+
+
+@pytest.mark.parametrize("identity", ["1234567890123456", "6200000000000001"])
+def test_3des_purse_tac_matches_the_card_keys(make_provider: MakeProvider, identity: str) -> None:
+    """The 3DES suite's TAC, made through each provider, is the card's TAC, on every purse."""
+    from host.points.keys import diversify_purse_key
+
+    provider = make_provider({"purse_tac": (TDES, V62_MASTER)})
+    scheme = PurseScheme(TDES)
+    for purse in Purse:
+        data = scheme.purchase_tac_data(150 * purse, 0x06, H("112233445566"), 7,
+                                        H("20260102030405"))
+        dtk = diversify_purse_key(V62_MASTER, identity, purse, TDES)
+        tac = purse_tac(provider, provider.key("purse_tac"), identity, purse, data)
+        assert tac == scheme.mac(scheme.tac_key(dtk), data)
 
 
 def test_aes_purse_tac_matches_the_card_keys(make_provider: MakeProvider) -> None:

@@ -127,8 +127,45 @@ def test_a_missing_or_wrong_key_is_named(token: Any) -> None:
     import_key(token, MasterKey("emv_ac", Algorithm.TDES, MASTER))
     with pytest.raises(WrongKeyTypeError, match="TDES"):
         token.key("emv_ac", Algorithm.AES)
-    with pytest.raises(HSMUnsupportedError, match="AES suite"):
-        purse_tac(token, token.key("emv_ac"), "6200000000000001", Purse(1), bytes(20))
+    import_key(token, MasterKey("purse_tac", Algorithm.AES, MASTER))
+    with pytest.raises(HSMUnsupportedError, match="3DES"):
+        token.derive_folded(token.key("purse_tac"), bytes(16))
+
+
+def test_the_3des_tac_key_is_a_protected_session_key_and_its_buffer_is_zeroed(token: Any
+                                                                              ) -> None:
+    """The one card key that passes through the process (docs/hsm.md): the buffer it passed
+    through is zero, the TAC key made from it is sensitive, not extractable, a session
+    object that only encrypts and MACs, and computes the card's TAC."""
+    import ctypes
+
+    from pkcs11 import Attribute
+
+    from apdu_specs.crypto.purse import PurseScheme
+    from host.hsm.ceremony import import_key
+    from host.hsm.fold import fold_into_token
+    from host.hsm.schemes import purse_key_data, purse_tac_under
+    from host.points.keys import diversify_purse_key
+
+    import_key(token, MasterKey("purse_tac", Algorithm.TDES, MASTER))
+    master = token.key("purse_tac")
+    buffer = ctypes.create_string_buffer(16)
+    fold_into_token(token._module, token.session.handle, master.handle.handle,
+                    purse_key_data("6200000000000001", Purse(1)), "probe", buffer=buffer)
+    assert buffer.raw == bytes(16)
+    key = token.session.get_key(label="probe")
+    flags = {a: bool(key[getattr(Attribute, a)]) for a in (
+        "SENSITIVE", "EXTRACTABLE", "TOKEN", "DECRYPT", "WRAP", "UNWRAP", "DERIVE", "ENCRYPT")}
+    assert flags == {"SENSITIVE": True, "EXTRACTABLE": False, "TOKEN": False, "DECRYPT": False,
+                     "WRAP": False, "UNWRAP": False, "DERIVE": False, "ENCRYPT": True}
+    key.destroy()
+    scheme = PurseScheme(Algorithm.TDES)
+    dtk = diversify_purse_key(MASTER, "6200000000000001", Purse(1), Algorithm.TDES)
+    tac_key = token.derive_folded(master, purse_key_data("6200000000000001", Purse(1)))
+    assert purse_tac_under(token, tac_key, bytes(20)) == scheme.mac(scheme.tac_key(dtk),
+                                                                    bytes(20))
+    token.discard(tac_key)
+    assert not list(token.session.get_objects({Attribute.TOKEN: False}))
 
 
 def test_missing_softhsm_fails_under_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
