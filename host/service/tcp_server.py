@@ -28,7 +28,7 @@ from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from .core import LOGGER, ServiceCore
+from .core import LOGGER, Connection, ServiceCore
 from .errors import ISOFramingError
 from .iso8583 import LENGTH_PREFIX, frame, frame_length
 from .tls import certified_terminal, door_mode
@@ -58,6 +58,8 @@ class ISOServer:
         self._own_pool = pool is None
         self._pool = pool or ThreadPoolExecutor(max_workers=max(1, workers),
                                                 thread_name_prefix="dualcard-service")
+        #: requests waiting for a handler thread, handed over in batches
+        self._batches = _Batches(core, self._pool, max(1, workers))
         self._server: asyncio.Server | None = None
         self._busy: dict[asyncio.Task[None], bool] = {}
         self._stopping = False
@@ -106,8 +108,7 @@ class ISOServer:
                     break
                 self._busy[task] = True
                 try:
-                    answer = await asyncio.get_running_loop().run_in_executor(
-                        self._pool, connection.handle, message)
+                    answer = await self._batches.submit(connection, message)
                     if answer is None:
                         break
                     writer.write(frame(answer))
@@ -144,6 +145,48 @@ class ISOServer:
             with contextlib.suppress(Exception):  # the next round tries again
                 await loop.run_in_executor(self._pool, self.core.replay.purge,
                                            self.core.clock())
+
+
+class _Batches:
+    """Requests handed to the handler threads in batches (:meth:`ServiceCore.handle_many`:
+    one commit for the authorisations of a batch). A batch is whatever arrived while the
+    previous ones were being handled, so an idle server hands over each request at once
+    and a busy one commits many at a time; at most ``at_once`` batches are handled at
+    the same time (one per thread: on SQLite, one)."""
+
+    def __init__(self, core: ServiceCore, pool: ThreadPoolExecutor, at_once: int,
+                 largest: int = 64) -> None:
+        self.core = core
+        self.pool = pool
+        self.at_once = at_once
+        self.largest = largest
+        self._waiting: list[tuple[Connection, bytes, asyncio.Future[bytes | None]]] = []
+        self._running = 0
+
+    async def submit(self, connection: Connection, raw: bytes) -> bytes | None:
+        """The answer to ``raw``, once the batch it joined is handled (and committed)."""
+        answer: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((connection, raw, answer))
+        if self._running < self.at_once:
+            self._start()
+        return await answer
+
+    def _start(self) -> None:
+        batch, self._waiting = self._waiting[:self.largest], self._waiting[self.largest:]
+        self._running += 1
+        job = asyncio.get_running_loop().run_in_executor(
+            self.pool, self.core.handle_many, [(c, raw) for c, raw, _ in batch])
+        job.add_done_callback(lambda done: self._finished(batch, done))
+
+    def _finished(self, batch: list[tuple[Connection, bytes, asyncio.Future[bytes | None]]],
+                  job: asyncio.Future[list[bytes | None]]) -> None:
+        self._running -= 1
+        answers = [None] * len(batch) if job.cancelled() or job.exception() else job.result()
+        for (_, _, answer), reply in zip(batch, answers, strict=True):
+            if not answer.done():
+                answer.set_result(reply)
+        if self._waiting and self._running < self.at_once:
+            self._start()
 
 
 def _certified(writer: asyncio.StreamWriter, tls: ssl.SSLContext | None) -> str | None:
