@@ -42,6 +42,8 @@ _WRITE_OPTION = "dualcard_write"
 CHUNK = 500
 #: Parameters per multi-row INSERT on SQLite: the limit of any build (older ones stop at 999).
 _SQLITE_MAX_PARAMS = 999
+#: Rows PostgreSQL takes in one INSERT rather than a COPY (:func:`insert_rows`).
+_FEW_ROWS = 16
 
 
 def default_url(env: dict[str, str] | None = None) -> str:
@@ -393,13 +395,18 @@ def insert_rows(
     SQLite: one driver-level ``executemany`` of statements that each carry several rows,
     which spares a statement step per row. PostgreSQL: ``COPY ... FROM STDIN``, about half
     the time of one INSERT per row; a failure raises the error an INSERT would
-    (:class:`~sqlalchemy.exc.IntegrityError` for a duplicate key)."""
+    (:class:`~sqlalchemy.exc.IntegrityError` for a duplicate key). A few rows (one
+    authorisation's hold) go in one multi-row INSERT there instead: a COPY takes several
+    round trips to the server, an INSERT one."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
-        _copy_rows(conn, table.name, columns, rows)
-        return
     width, shape = len(columns), (table.name, tuple(columns))
+    if conn.dialect.name == "postgresql":
+        if len(rows) > _FEW_ROWS:
+            _copy_rows(conn, table.name, columns, rows)
+        else:
+            on_driver(conn, _insert_sql(*shape, len(rows)), tuple(chain.from_iterable(rows)))
+        return
     per = max(1, _SQLITE_MAX_PARAMS // width)
     whole = len(rows) - len(rows) % per if per > 1 else 0
     if whole:
