@@ -231,10 +231,17 @@ class Database:
             yield outer.conn
         except BaseException:
             _savepoint(driver, f"ROLLBACK TO SAVEPOINT {name}")
+            _savepoint(driver, f"RELEASE SAVEPOINT {name}")
             raise
         finally:
-            _savepoint(driver, f"RELEASE SAVEPOINT {name}")
             outer.depth -= 1
+        # On PostgreSQL a savepoint that succeeded is left to the commit: a round trip
+        # saved per nested write (a later one of the same name is the most recent, the
+        # one ROLLBACK TO names; rolling back an enclosing one discards it). SQLite
+        # checks every open savepoint on each page it writes, and a group commit
+        # (``host.service``) nests hundreds: there it is released at once.
+        if self.is_sqlite:
+            _savepoint(driver, f"RELEASE SAVEPOINT {name}")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
