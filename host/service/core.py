@@ -30,6 +30,10 @@ An authorisation (not a holder check) is handled in one write transaction from s
 on: the STAN, the issuer's record and the hold commit together, once, before the answer
 is sent; an error in step 6 undoes step 6 alone (a savepoint: the STAN stays taken) and
 answers its code; a transaction that fails to commit answers 96 and leaves nothing.
+:meth:`ServiceCore.handle_many` commits the authorisations of several connections
+together (group commit, what the ISO door does on SQLite): each is then a savepoint of
+the shared transaction, all or nothing as before, and none is answered before the one
+commit; if that commit fails, each is handled again alone.
 
 Refusals at steps 2–5 reach no issuer and post nothing. Nothing raises out of
 :meth:`Connection.handle`: an unexpected error answers 96 (or, before a message is read,
