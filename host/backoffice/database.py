@@ -377,7 +377,7 @@ def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool) -> 
         cursor.close()
 
 
-def _named(description: Sequence[Any], rows: list[Any]) -> list[Any]:
+def _named(description: Sequence[Any], rows: Sequence[Any]) -> list[Any]:
     shape = _row_class(tuple(column[0] for column in description))
     return [shape._make(row) for row in rows]
 
