@@ -23,12 +23,11 @@ request (elapsed and CPU; one request per transaction, where the served ones are
 in groups on SQLite). Goal: >= 2,000/s with p99 <= 25 ms on SQLite, and >= 2,000/s with two
 processes on PostgreSQL.
 
-Measured on the shared 2-core machine (``bench/compare.py``, ABBA, medians of 3 rounds,
-load average 4-11): SQLite 582 -> 906 and 637 -> 694 answers/s in two sessions, the
-service's CPU per answer 1,303 -> 680 us and 1,094 -> 620 us; PostgreSQL with two processes
-93 -> 250/s, 3,437 -> 2,528 us of CPU per answer. Less busy (load 2-3): 1,200-1,400/s on
-SQLite at 510-590 us per answer, p99 90-130 ms; the echo floor 25,000-45,000/s. Both goals
-are missed (docs/decisions.md, the entry on group commit).
+Measured on the shared 2-core machine (``bench/compare.py``, ABBA, medians of 3 rounds)
+against the code before group commit, nearly quiet: SQLite 756 -> 1,439 answers/s, p50
+81 -> 42 ms, p99 123 -> 78 ms, the service's CPU per answer 1,312 -> 637 us; PostgreSQL
+with two processes 263 -> 328/s, 2,965 -> 2,652 us per answer; the echo floor ~43,000/s.
+Both goals are missed (docs/decisions.md, the entry on group commit).
 """
 
 from __future__ import annotations
