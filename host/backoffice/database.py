@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from host.backoffice.errors import ConfigurationError
 from host.backoffice.schema import ADDED_COLUMNS, metadata
 
 __all__ = ["DEFAULT_DB_FILE", "Database", "chunked", "default_url", "insert_rows", "no_ledger",
-           "on_driver", "sqlite_file"]
+           "on_driver", "on_driver_many", "sqlite_file"]
 
 DEFAULT_DB_FILE = "dualcard.sqlite3"
 _WRITE_OPTION = "dualcard_write"
@@ -42,6 +43,8 @@ _WRITE_OPTION = "dualcard_write"
 CHUNK = 500
 #: Parameters per multi-row INSERT on SQLite: the limit of any build (older ones stop at 999).
 _SQLITE_MAX_PARAMS = 999
+#: Rows PostgreSQL takes in one INSERT rather than a COPY (:func:`insert_rows`).
+_FEW_ROWS = 16
 
 
 def default_url(env: dict[str, str] | None = None) -> str:
@@ -237,10 +240,17 @@ class Database:
             yield outer.conn
         except BaseException:
             _savepoint(driver, f"ROLLBACK TO SAVEPOINT {name}")
+            _savepoint(driver, f"RELEASE SAVEPOINT {name}")
             raise
         finally:
-            _savepoint(driver, f"RELEASE SAVEPOINT {name}")
             outer.depth -= 1
+        # On PostgreSQL a savepoint that succeeded is left to the commit: a round trip
+        # saved per nested write (a later one of the same name is the most recent, the
+        # one ROLLBACK TO names; rolling back an enclosing one discards it). SQLite
+        # checks every open savepoint on each page it writes, and a group commit
+        # (``host.service``) nests hundreds: there it is released at once.
+        if self.is_sqlite:
+            _savepoint(driver, f"RELEASE SAVEPOINT {name}")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -275,13 +285,12 @@ class Database:
         looks up thousands of cards and accounts per batch, and the expression layer would
         render each chunk's list of parameters anew. ``lock`` adds ``ORDER BY key FOR
         UPDATE`` (PostgreSQL)."""
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         head = f"SELECT {', '.join(columns)} FROM {table.name} WHERE {key} IN "
         tail = f" ORDER BY {key} FOR UPDATE" if lock else ""
         rows: list[Any] = []
         for part in chunked(values):
-            sql = f"{head}({', '.join([mark] * len(part))}){tail}"
-            rows.extend(conn.exec_driver_sql(sql, tuple(part)).all())
+            sql = f"{head}({', '.join(['?'] * len(part))}){tail}"
+            rows.extend(on_driver(conn, sql, tuple(part)))
         return rows
 
     def insert_rows(
@@ -297,9 +306,8 @@ class Database:
         ``(delta_1, ..., delta_n, id)``: relative updates, safe on locked rows."""
         if not rows:
             return
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        sets = ", ".join(f"{c} = {c} + {mark}" for c in columns)
-        conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE id = {mark}", list(rows))
+        sets = ", ".join(f"{c} = {c} + ?" for c in columns)
+        on_driver_many(conn, f"UPDATE {table.name} SET {sets} WHERE id = ?", rows)
 
     def lock_key(self, conn: Connection, key: str, *, shared: bool = False) -> None:
         """A transaction-scoped named lock (PostgreSQL advisory lock; SQLite's write lock
@@ -333,11 +341,74 @@ def _add_missing_columns(conn: Connection) -> None:
                 conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {spec}"))
 
 
-def on_driver(conn: Connection, statement: str, params: Sequence[Any] = ()) -> Any:
+def on_driver(conn: Connection, statement: str, params: Sequence[Any] = ()) -> DriverResult:
     """Run ``statement`` (plain SQL with ``?`` marks, each once per request on a hot path)
-    on the driver: SQLAlchemy's compiled-statement machinery costs more than the database
-    does for a one-row statement. Rows are read by position or by column name."""
-    return conn.exec_driver_sql(_marked(statement, conn.dialect.paramstyle), tuple(params))
+    on the driver's own cursor: SQLAlchemy's execution machinery (even ``exec_driver_sql``)
+    costs several times what the database does for a one-row statement. Rows are read by
+    position or by column name; a driver error is raised as SQLAlchemy would raise it
+    (:class:`~sqlalchemy.exc.IntegrityError` for a duplicate key)."""
+    return _on_cursor(conn, statement, params, many=False)
+
+
+def on_driver_many(conn: Connection, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    """:func:`on_driver` once per row of ``rows`` (the driver's ``executemany``)."""
+    _on_cursor(conn, statement, rows, many=True)
+
+
+class DriverResult:
+    """What :func:`on_driver` returns: the rows (fetched at once, the cursor closed) and the
+    row count, with the few ``Result`` methods the hot paths use."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rowcount: int, rows: list[Any]) -> None:
+        self.rowcount = rowcount
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        return list(self._rows)
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            raise LookupError(f"{len(self._rows)} rows where exactly one was expected")
+        return self._rows[0]
+
+
+def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool) -> DriverResult:
+    sql = _marked(statement, conn.dialect.paramstyle)
+    fairy = conn.connection  # the pooled connection, in the transaction SQLAlchemy began
+    cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if many and len(params) != 1:
+            cursor.executemany(sql, params)
+        else:  # one row: ``execute`` is the cheaper call
+            cursor.execute(sql, tuple(params[0] if many else params))
+        rows = _named(cursor.description, cursor.fetchall()) if cursor.description else []
+        return DriverResult(cursor.rowcount, rows)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        if conn.dialect.is_disconnect(exc, fairy, cursor):
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from exc
+    finally:
+        cursor.close()
+
+
+def _named(description: Sequence[Any], rows: Sequence[Any]) -> list[Any]:
+    shape = _row_class(tuple(column[0] for column in description))
+    return [shape._make(row) for row in rows]
+
+
+@pure_cache(maxsize=256)
+def _row_class(columns: tuple[str, ...]) -> Any:
+    """A named-tuple class per column list: rows read by name as by position."""
+    return namedtuple("Row", columns, rename=True)  # type: ignore[misc]
 
 
 @pure_cache(maxsize=256)
@@ -354,23 +425,27 @@ def insert_rows(
     SQLite: one driver-level ``executemany`` of statements that each carry several rows,
     which spares a statement step per row. PostgreSQL: ``COPY ... FROM STDIN``, about half
     the time of one INSERT per row; a failure raises the error an INSERT would
-    (:class:`~sqlalchemy.exc.IntegrityError` for a duplicate key)."""
+    (:class:`~sqlalchemy.exc.IntegrityError` for a duplicate key). A few rows (one
+    authorisation's hold) go in one multi-row INSERT there instead: a COPY takes several
+    round trips to the server, an INSERT one."""
     if not rows:
         return
+    width, shape = len(columns), (table.name, tuple(columns))
     if conn.dialect.name == "postgresql":
-        _copy_rows(conn, table.name, columns, rows)
+        if len(rows) > _FEW_ROWS:
+            _copy_rows(conn, table.name, columns, rows)
+        else:
+            on_driver(conn, _insert_sql(*shape, len(rows)), tuple(chain.from_iterable(rows)))
         return
-    width, shape = len(columns), (table.name, tuple(columns), conn.dialect.paramstyle)
     per = max(1, _SQLITE_MAX_PARAMS // width)
     whole = len(rows) - len(rows) % per if per > 1 else 0
     if whole:
         flat = tuple(chain.from_iterable(rows[:whole]))
         step = per * width
-        conn.exec_driver_sql(
-            _insert_sql(*shape, per), [flat[at : at + step] for at in range(0, len(flat), step)]
-        )
+        parts = [flat[at : at + step] for at in range(0, len(flat), step)]
+        on_driver_many(conn, _insert_sql(*shape, per), parts)
     if whole < len(rows):
-        conn.exec_driver_sql(_insert_sql(*shape, 1), list(rows[whole:]))
+        on_driver_many(conn, _insert_sql(*shape, 1), rows[whole:])
 
 
 def _copy_rows(
@@ -390,8 +465,8 @@ def _copy_rows(
 
 
 @pure_cache(maxsize=64)
-def _insert_sql(table: str, columns: tuple[str, ...], paramstyle: str, row_count: int) -> str:
-    one = f"({', '.join(['?' if paramstyle == 'qmark' else '%s'] * len(columns))})"
+def _insert_sql(table: str, columns: tuple[str, ...], row_count: int) -> str:
+    one = f"({', '.join(['?'] * len(columns))})"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * row_count)}"
 
 

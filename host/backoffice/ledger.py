@@ -251,10 +251,9 @@ class Ledger:
             conn, ledger_open_holds, ("transfer_id", "expires_at", "format_version"),
             [(tid, expires, FORMAT_VERSION) for tid, expires in plan.opened_holds],
         )
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         for part in chunked(plan.closed_holds):  # plain SQL: a claim closes 100,000 holds
-            conn.exec_driver_sql(f"DELETE FROM {ledger_open_holds.name} WHERE transfer_id IN "
-                                 f"({', '.join([mark] * len(part))})", tuple(part))
+            on_driver(conn, f"DELETE FROM {ledger_open_holds.name} WHERE transfer_id IN "
+                            f"({', '.join(['?'] * len(part))})", tuple(part))
         self.db.add_to_columns(
             conn, _A, ("debits_posted", "credits_posted", "debits_pending", "credits_pending"),
             [(*deltas, aid) for aid, deltas in sorted(plan.deltas.items())],

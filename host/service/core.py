@@ -30,6 +30,10 @@ An authorisation (not a holder check) is handled in one write transaction from s
 on: the STAN, the issuer's record and the hold commit together, once, before the answer
 is sent; an error in step 6 undoes step 6 alone (a savepoint: the STAN stays taken) and
 answers its code; a transaction that fails to commit answers 96 and leaves nothing.
+:meth:`ServiceCore.handle_many` commits the authorisations of several connections
+together (group commit, what the ISO door does on SQLite): each is then a savepoint of
+the shared transaction, all or nothing as before, and none is answered before the one
+commit; if that commit fails, each is handled again alone.
 
 Refusals at steps 2–5 reach no issuer and post nothing. Nothing raises out of
 :meth:`Connection.handle`: an unexpected error answers 96 (or, before a message is read,
@@ -46,7 +50,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,6 +113,9 @@ _REFUSALS: tuple[tuple[type[Exception], ResponseCode], ...] = (
 #: is let through and answered the same, and DE 7 may be older than the window (a
 #: terminal's store-and-forward queue sends them when the service is back)
 _ONCE_BY_RECORD = frozenset({MTI.REVERSAL, MTI.REVERSAL_REPEAT, MTI.ADVICE, MTI.ADVICE_REPEAT})
+#: the first four bytes of a request that may share a transaction (:meth:`Connection.grouped`)
+_GROUPED_MTIS = frozenset(m.encode("ascii") for m in (MTI.AUTHORISATION,
+                                                      MTI.AUTHORISATION_REPEAT))
 
 
 def _one_unit(message: Message) -> bool:
@@ -149,6 +156,39 @@ class ServiceCore:
         #: the counters both doors report to (``/metrics``); None counts nothing
         self.metrics = metrics
 
+    def handle_many(self, requests: Sequence[tuple[Connection, bytes]]) -> list[bytes | None]:
+        """The answers to requests of several connections, in order, as
+        :meth:`Connection.handle` gives them, with fewer commits (group commit): the
+        authorisations among them (:meth:`Connection.grouped`) share one write transaction,
+        each in a savepoint of it, so each is still all or nothing (D38) and none is
+        answered before the one commit. Every other request is handled alone. If the
+        shared transaction fails to commit, none of it was kept: each of its requests is
+        handled again alone, as if it had just arrived (its own commit, or its 96)."""
+        answers: list[bytes | None] = [None] * len(requests)
+        group: list[tuple[int, Connection, bytes, Message]] = []
+        for n, (connection, raw) in enumerate(requests):
+            message = connection.grouped(raw) if len(requests) > 1 else None
+            if message is None:
+                answers[n] = connection.handle(raw)
+            else:
+                group.append((n, connection, raw, message))
+        if not group:
+            return answers
+        traces: list[_Trace] = []
+        try:
+            with self.services.db.write(flush=False):
+                for n, connection, raw, message in group:
+                    answers[n], trace = connection._traced(raw, message)
+                    traces.append(trace)
+        except Exception:  # nothing of the group was kept: each again, alone
+            for n, connection, raw, message in group:
+                answers[n], trace = connection._traced(raw, message)
+                connection._log(trace)
+            return answers
+        for (_, connection, _, _), trace in zip(group, traces, strict=True):
+            connection._log(trace)  # logged once committed: the log shows what was kept
+        return answers
+
     def connection(self, peer: str = "", *, certified: str | None = None) -> Connection:
         """The handler state of one connection (``peer`` names it in the logs; with mutual
         TLS, ``certified`` is the terminal its certificate names, "" none)."""
@@ -185,14 +225,31 @@ class Connection:
 
     def handle(self, raw: bytes) -> bytes | None:
         """The answer to one message, or None: close the connection. Never raises."""
-        trace = _Trace(self.peer)
-        try:
-            answer_bytes = self._handle(bytes(raw), trace)
-        except Exception as exc:  # the last line: a handler bug must not stop the server
-            trace.code, trace.reason = "", f"internal error {type(exc).__name__}"
-            answer_bytes = None
+        answer_bytes, trace = self._traced(raw)
         self._log(trace)
         return answer_bytes
+
+    def _traced(self, raw: bytes, message: Message | None = None) -> tuple[bytes | None, _Trace]:
+        """The answer and what its log line says (``message``: ``raw`` decoded already)."""
+        trace = _Trace(self.peer)
+        try:
+            return self._handle(bytes(raw), trace, message), trace
+        except Exception as exc:  # the last line: a handler bug must not stop the server
+            trace.code, trace.reason = "", f"internal error {type(exc).__name__}"
+            return None, trace
+
+    def grouped(self, raw: bytes) -> Message | None:
+        """``raw`` decoded when it can share a write transaction with others' requests
+        (:meth:`ServiceCore.handle_many`): an authorisation that is not a holder check and
+        carries no online PIN, whose transaction does not wait for the disk. None for
+        anything else (handled alone), a message that does not decode included."""
+        if raw[:4] not in _GROUPED_MTIS:
+            return None
+        try:
+            message = decode(bytes(raw))
+        except MessageFormatError:
+            return None
+        return message if _one_unit(message) and "52" not in message else None
 
     def _log(self, trace: _Trace) -> None:
         if self.core.metrics is not None:
@@ -205,7 +262,7 @@ class Connection:
                              trace.code or "closed", trace.reason,
                              extra={"fields": trace.fields()})
 
-    def _handle(self, raw: bytes, trace: _Trace) -> bytes | None:
+    def _handle(self, raw: bytes, trace: _Trace, decoded: Message | None) -> bytes | None:
         if not is_request_mti(raw[:4]):
             trace.reason = "not an ISO 8583 request"
             return None
@@ -213,7 +270,7 @@ class Connection:
         message: Message = {"t": trace.mti}
         terminal: TerminalKey | None = None
         try:
-            message = decode(raw)
+            message = decoded if decoded is not None else decode(raw)
             envelope = envelope_of(message, self.core.clock())
             trace.terminal, trace.stan = envelope.terminal_id, envelope.stan
             terminal = self._authenticate(raw, message, envelope)

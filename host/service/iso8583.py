@@ -18,7 +18,7 @@ The module imports no back office: the terminal's network link encodes with it t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -186,8 +186,7 @@ def encode(message: Mapping[str, Any]) -> bytes:
     for key, value in message.items():
         if key in ("p", "1"):
             continue
-        _check_value(key, value)
-        doc[key] = bytes(value).hex() if _BY_KEY[key].kind == "b" else value
+        doc[key] = _codec(key)[0](value)
     try:
         raw, _ = iso8583.encode(doc, SPEC)
     except iso8583.EncodeError as exc:
@@ -204,24 +203,46 @@ def decode(raw: bytes) -> Message:
     except KeyError as exc:  # pyiso8583 looks a bitmap's field up in the spec unguarded
         raise MessageFormatError(f"the bitmap names DE {exc.args[0]}, which is not in the "
                                  "alliance's dialect") from None
-    message: Message = {}
-    for key, value in decoded.items():
-        message[key] = bytes.fromhex(value) if _BY_KEY[key].kind == "b" else value
-        _check_value(key, message[key])
-    return message
+    return {key: _codec(key)[1](value) for key, value in decoded.items()}
 
 
-def _check_value(key: str, value: Any) -> None:
-    spec = _BY_KEY.get(key)
-    if spec is None:
-        raise MessageFormatError(f"field {key!r} is not in the alliance's dialect")
+#: a field's value to pyiso8583's (checked) and back (checked): see :func:`_field_codec`
+_Convert = Callable[[Any], Any]
+
+
+def _codec(key: str) -> tuple[_Convert, _Convert]:
+    try:
+        return _CODECS[key]
+    except KeyError:
+        raise MessageFormatError(f"field {key!r} is not in the alliance's dialect") from None
+
+
+def _field_codec(spec: Field) -> tuple[_Convert, _Convert]:
+    """The checks of one field's values, made once from its :class:`Field` (they run for
+    every field of every message): to the wire (binary values as pyiso8583's hex text) and
+    from it. A value of the wrong kind raises :class:`MessageFormatError` naming the field,
+    never the value (it is logged)."""
     if spec.kind == "b":
-        if not isinstance(value, bytes | bytearray):
-            raise MessageFormatError(f"{spec.label} ({spec.name}) must be bytes")
-    elif not (isinstance(value, str) and value.isascii()
-              and (value.isdigit() if spec.kind == "n" else value.isprintable())):
-        what = "decimal digits" if spec.kind == "n" else "printable ASCII"  # never the value:
-        raise MessageFormatError(f"{spec.label} ({spec.name}) must be {what}")  # it is logged
+        wrong = f"{spec.label} ({spec.name}) must be bytes"
+
+        def to_wire(value: Any) -> Any:
+            if not isinstance(value, bytes | bytearray):
+                raise MessageFormatError(wrong)
+            return bytes(value).hex()
+        return to_wire, bytes.fromhex  # pyiso8583 gives binary fields as hex text
+    digits = spec.kind == "n"
+    wrong = f"{spec.label} ({spec.name}) must be " + (
+        "decimal digits" if digits else "printable ASCII")
+
+    def checked(value: Any) -> Any:
+        if not (isinstance(value, str) and value.isascii()
+                and (value.isdigit() if digits else value.isprintable())):
+            raise MessageFormatError(wrong)
+        return value
+    return checked, checked
+
+
+_CODECS = {f.key: _field_codec(f) for f in FIELDS}
 
 
 def required(message: Message, key: str) -> Any:
