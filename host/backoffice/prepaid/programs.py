@@ -71,11 +71,11 @@ class Program:
         _positive(self.card_cap, f"program {self.id}: registered card cap", MAX_AMOUNT)
         if self.anonymous_cap is None:
             object.__setattr__(self, "anonymous_cap", min(ANONYMOUS_CAP, self.card_cap))
-        _positive(self.anonymous_cap, f"program {self.id}: anonymous card cap", MAX_AMOUNT)
-        if self.anonymous_cap > self.card_cap:
-            raise ValidationError(f"program {self.id}: the anonymous card cap "
-                                  f"({self.anonymous_cap}) is above the registered card cap "
-                                  f"({self.card_cap})")
+        anonymous = _positive(self.anonymous_cap, f"program {self.id}: anonymous card cap",
+                              MAX_AMOUNT)
+        if anonymous > self.card_cap:
+            raise ValidationError(f"program {self.id}: the anonymous card cap ({anonymous}) "
+                                  f"is above the registered card cap ({self.card_cap})")
         _positive(self.term_days, f"program {self.id}: policy term (days)", 36_500)
         if self.valid_days is not None:
             _positive(self.valid_days, f"program {self.id}: validity (days)", 36_500)
