@@ -4,6 +4,7 @@ concept; every write takes a client request id and posts once."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -24,6 +25,9 @@ from host.backoffice.prepaid.schema import create_prepaid_schema, has_prepaid_sc
 
 __all__ = ["PrepaidOffice"]
 
+#: the databases whose prepaid tables this process has brought up to date
+_UP_TO_DATE: weakref.WeakSet[Database] = weakref.WeakSet()
+
 
 class PrepaidOffice:
     """Prepaid programs, sub-cards, payments, policies, reconciliation and claims."""
@@ -31,21 +35,20 @@ class PrepaidOffice:
     def __init__(self, db: Database | str) -> None:
         self.db = db if isinstance(db, Database) else Database(db)
         self.ledger = Ledger(self.db)
-        self._schema_checked = False
 
     def close(self) -> None:
         self.db.dispose()
 
     def _require_schema(self) -> None:
         """The prepaid tables must exist; a database made before a column was added gains
-        it here, once per office."""
-        if self._schema_checked:
+        it here, once per database object (a service makes an office per request)."""
+        if self.db in _UP_TO_DATE:
             return
         if not has_prepaid_schema(self.db):
             raise ConfigurationError(f"no prepaid programs in {self.db.url}: add one first "
                                      "(`dualcard prepaid program add`)")
         create_prepaid_schema(self.db)
-        self._schema_checked = True
+        _UP_TO_DATE.add(self.db)
 
     # -- programs and issue ----------------------------------------------------------------
 
