@@ -4,13 +4,15 @@ row covering it (bands included at both ends), and bad input refused with nothin
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from host.backoffice.errors import IdReusedError, ValidationError
-from host.backoffice.prepaid import HolderKind, Program, ProgramKind, RateRow
+from host.backoffice.prepaid import HolderKind, PrepaidOffice, Program, ProgramKind, RateRow
 from host.backoffice.prepaid.errors import NoRateError
 from host.backoffice.prepaid.premiums import premium
 from host.backoffice.prepaid.rates import RateTable
@@ -188,3 +190,28 @@ def _counts(sample: Sample) -> tuple[int, ...]:
     with sample.prepaid.db.read() as conn:
         return tuple(conn.execute(select(func.count()).select_from(t)).scalar_one()
                      for t in (pp_cards, pp_policies, ledger_transfers))
+
+
+def test_a_database_made_before_the_caps_and_rates_gains_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    old = Sample.create(url)
+    old.prepaid.issue("R1", "GYM-FIT", "C001", 10_000, at=T0)
+    with old.prepaid.db.write() as conn:  # the layout before: none of the new columns
+        for table, column in (("pp_programs", "anonymous_cap"), ("pp_cards", "holder_kind"),
+                              ("pp_policies", "rate_row")):
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.exec_driver_sql("DROP TABLE pp_rates")
+    old.office.close()
+    prepaid = PrepaidOffice(url)
+    try:
+        (card,) = prepaid.balance("C001/GYM-FIT")["cards"]
+        assert card["holder_kind"] == "registered"  # what every card was before
+        assert prepaid.programs()[0].cap(ANONYMOUS) == 100_000
+        assert prepaid.issue("R1", "GYM-FIT", "C001", 10_000, at=T0)["status"] == "exists"
+        prepaid.add_rate(TABLE[0], at=T0)
+        anonymous = prepaid.issue("A1", "GYM-FIT", "C002", 10_000, at=T0,
+                                  holder_kind=ANONYMOUS)
+        assert anonymous["cards"][0]["rate_row"] == "SMALL"
+        assert [p["rate_row"] for p in prepaid.policies()] == [None, "SMALL"]
+    finally:
+        prepaid.close()
