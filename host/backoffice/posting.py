@@ -546,12 +546,14 @@ def _check_same(given: object, held: object, code: TransferCode) -> None:
 
 
 def details_text(details: Mapping[str, int | str]) -> str | None:
-    """Canonical JSON of a transfer's details (keys sorted, no spaces), None when empty."""
+    """Canonical JSON of a transfer's details (keys sorted, no spaces), None when empty.
+    ``details`` is a :class:`Transfer`'s, whose keys its constructor already sorted (this
+    runs once per transfer planned: it does not sort them again)."""
     if not details:
         return None
     parts = [
         f"{_quote(key)}:{value if type(value) is int else _quote(value)}"  # type: ignore[arg-type]
-        for key, value in sorted(details.items())
+        for key, value in details.items()
     ]
     return "{" + ",".join(parts) + "}"
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
+from apdu_specs.caches import pure_cache
 from host.backoffice.assets import MAX_AMOUNT, Asset, check_amount
 from host.backoffice.clock import require_aware
 from host.backoffice.errors import ValidationError
@@ -97,6 +98,13 @@ class Source:
         return f"{self.kind.value}/{self.id}"
 
 
+@pure_cache(maxsize=1024)
+def _check_correlation_id(correlation_id: str) -> None:
+    """Every transfer of one operation carries its correlation id (a claim's 100,000 holds
+    one): checked once while it is recent (a refused id raises, and is never cached)."""
+    check_id(correlation_id, "correlation id")
+
+
 _EMPTY: Mapping[str, int | str] = MappingProxyType({})
 _DETAIL_TYPES = (int, str)
 
@@ -142,7 +150,9 @@ class Transfer:
             raise ValidationError(f"transfer {self.id}: kind {self.kind!r} cannot be requested")
         if not isinstance(self.source, Source):
             raise ValidationError(f"transfer {self.id}: source must be a Source")
-        if self.correlation_id is not None:
+        if type(self.correlation_id) is str:
+            _check_correlation_id(self.correlation_id)
+        elif self.correlation_id is not None:
             check_id(self.correlation_id, "correlation id")
         object.__setattr__(self, "details", _frozen(self.details))
         object.__setattr__(self, "linked", bool(self.linked))

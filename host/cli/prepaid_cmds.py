@@ -15,7 +15,15 @@ from typing import Any
 import click
 
 from host.backoffice import BackOffice
-from host.backoffice.prepaid import PrepaidOffice, Program, ProgramKind, Trigger
+from host.backoffice.prepaid import (
+    HolderKind,
+    PrepaidOffice,
+    Program,
+    ProgramKind,
+    RateRow,
+    Trigger,
+)
+from host.backoffice.prepaid.programs import REGISTERED_CAP
 from host.cli.exit_codes import ExitCode
 from host.cli.ledger_cmds import ISO_TIME, _command_options, _fen, _now, _Out
 
@@ -64,27 +72,33 @@ def program_group() -> None:
 @click.option("--insurer", required=True, help="The insurer of every card's policy.")
 @click.option("--kind", type=click.Choice([k.value for k in ProgramKind]), default="bonus",
               show_default=True)
-@click.option("--cap", type=YUAN, required=True, help="Per-card cap (e.g. 5000).")
+@click.option("--cap", type=YUAN, default=REGISTERED_CAP, show_default="5000",
+              help="Per-card cap of a registered card (a named holder on file).")
+@click.option("--anonymous-cap", type=YUAN, default=None,
+              help="Per-card cap of an anonymous card [default: 1000, or --cap if lower].")
 @click.option("--bonus-bp", type=int, default=0, help="Bonus per principal, basis points.")
 @click.option("--discount-bp", type=int, default=0, help="Discount on payments, basis points.")
 @click.option("--uses", type=int, default=0, help="Count card: uses in a full card.")
-@click.option("--premium-bp", type=int, default=0, help="Insurer's yearly rate, basis points.")
+@click.option("--premium-bp", type=int, default=0,
+              help="Yearly premium rate (bp) if the insurer has no rate table.")
 @click.option("--term-days", type=int, default=365, show_default=True)
 @click.option("--valid-days", type=int, default=None, help="Card validity (default: none).")
 @click.option("--priority", type=int, default=0, show_default=True)
 @click.option("--at", type=ISO_TIME, default=None)
 @_command_options
 def program_add(office: BackOffice, out: _Out, program_id: str, merchant: str, insurer: str,
-                kind: str, cap: int, bonus_bp: int, discount_bp: int, uses: int,
-                premium_bp: int, term_days: int, valid_days: int | None, priority: int,
-                at: datetime | None) -> None:
+                kind: str, cap: int, anonymous_cap: int | None, bonus_bp: int,
+                discount_bp: int, uses: int, premium_bp: int, term_days: int,
+                valid_days: int | None, priority: int, at: datetime | None) -> None:
     """[!] Add a prepaid program."""
     program = Program(program_id, merchant, ProgramKind(kind), cap, insurer, premium_bp,
-                      bonus_bp, discount_bp, uses, term_days, valid_days, priority)
+                      bonus_bp, discount_bp, uses, term_days, valid_days, priority,
+                      anonymous_cap)
     status = _office(office).add_program(program, at=_now(at))
     out.emit({"status": status, "program": program.as_dict()},
              lambda: [f"program {program_id} {status}: {kind} cards of {merchant} up to "
-                      f"{_fen(cap)} each, insured by {insurer}"])
+                      f"{_fen(cap)} each registered, {_fen(program.cap(HolderKind.ANONYMOUS))}"
+                      f" anonymous, insured by {insurer}"])
 
 
 @program_group.command("list")
@@ -95,7 +109,8 @@ def program_list(office: BackOffice, out: _Out, merchant: str | None) -> None:
     programs = _office(office).programs(merchant)
     out.emit([p.as_dict() for p in programs], lambda: [
         f"{p.id:<12} {p.merchant_id:<10} {p.kind.value:<8} cap {_fen(p.card_cap):>10} "
-        f"insurer {p.insurer_id}" for p in programs])
+        f"anonymous {_fen(p.cap(HolderKind.ANONYMOUS)):>10} insurer {p.insurer_id}"
+        for p in programs])
 
 
 # -- issue, pay, balances ------------------------------------------------------------------
@@ -106,16 +121,21 @@ def program_list(office: BackOffice, out: _Out, merchant: str | None) -> None:
 @click.option("--program", "program_id", required=True)
 @click.option("--holder", required=True, help="The consumer buying the value.")
 @click.option("--amount", type=YUAN, required=True)
+@click.option("--holder-kind", type=click.Choice([k.value for k in HolderKind]),
+              default=HolderKind.REGISTERED.value, show_default=True,
+              help="Registered (named holder on file) or anonymous: which cap splits it.")
 @click.option("--at", type=ISO_TIME, default=None)
 @_command_options
 def issue_cmd(office: BackOffice, out: _Out, request_id: str, program_id: str, holder: str,
-              amount: int, at: datetime | None) -> None:
-    """[!] Sell prepaid value: split under the cap into insured sub-cards."""
-    result = _office(office).issue(request_id, program_id, holder, amount, at=_now(at))
+              amount: int, holder_kind: str, at: datetime | None) -> None:
+    """[!] Sell prepaid value: split under the holder kind's cap into insured sub-cards."""
+    result = _office(office).issue(request_id, program_id, holder, amount, at=_now(at),
+                                   holder_kind=HolderKind(holder_kind))
 
     def lines() -> list[str]:
         rows = [f"purchase {request_id} {result['status']}: {_fen(amount)} on "
-                f"{len(result['cards'])} cards, account {result['account']}"]
+                f"{len(result['cards'])} {result.get('holder_kind', 'registered')} cards "
+                f"(cap {_fen(result.get('card_cap', 0))}), account {result['account']}"]
         rows += [f"  card {c['card']}  principal {_fen(c['principal']):>9}  bonus "
                  f"{_fen(c['bonus']):>8}  policy {c['policy']} premium {_fen(c['premium'])}"
                  for c in result["cards"]]
@@ -179,7 +199,8 @@ def balance_cmd(office: BackOffice, out: _Out, account: str, as_of: datetime | N
         f"{account}: balance {_fen(result['balance'])} (principal {_fen(result['principal'])}, "
         f"bonus {_fen(result['bonus'])})",
         *(f"  card {c['card']}  {_fen(c['balance']):>10}  principal {_fen(c['principal']):>10}"
-          f"  bonus {_fen(c['bonus']):>9}  {c['status']}" for c in result["cards"])])
+          f"  bonus {_fen(c['bonus']):>9}  {c['status']}  {c['holder_kind']}"
+          for c in result["cards"])])
 
 
 @prepaid.command("history")
@@ -207,7 +228,52 @@ def policies_cmd(office: BackOffice, out: _Out, merchant: str | None, holder: st
                                     limit=limit)
     out.emit(rows, lambda: [
         f"{r['policy']}  {r['holder']:<8} insured {_fen(r['sum_insured']):>10}  premium "
-        f"{_fen(r['premium']):>7}  {r['insurer']}  until {r['ends'][:10]}" for r in rows])
+        f"{_fen(r['premium']):>7}  {r['insurer']} rate {r['rate_bp']} bp "
+        f"({r['rate_row'] or 'flat'})  until {r['ends'][:10]}" for r in rows])
+
+
+# -- the insurers' rate tables -------------------------------------------------------------
+
+
+@prepaid.group("rate")
+def rate_group() -> None:
+    """Insurers' premium rate tables: a yearly rate by term, sum insured and holder kind."""
+
+
+@rate_group.command("add")
+@click.argument("row_id")
+@click.option("--insurer", required=True)
+@click.option("--term-from", type=int, default=1, show_default=True, help="Days, included.")
+@click.option("--term-to", type=int, default=36_500, show_default=True, help="Days, included.")
+@click.option("--insured-from", type=YUAN, default=0, show_default=True,
+              help="Sum insured (a card's principal), included.")
+@click.option("--insured-to", type=YUAN, required=True, help="Sum insured, included.")
+@click.option("--holder-kind", type=click.Choice(["any", *(k.value for k in HolderKind)]),
+              default="any", show_default=True)
+@click.option("--rate-bp", type=int, required=True, help="Yearly rate, basis points.")
+@click.option("--at", type=ISO_TIME, default=None)
+@_command_options
+def rate_add(office: BackOffice, out: _Out, row_id: str, insurer: str, term_from: int,
+             term_to: int, insured_from: int, insured_to: int, holder_kind: str, rate_bp: int,
+             at: datetime | None) -> None:
+    """[!] Define one row of an insurer's rate table (rows never overlap)."""
+    kind = None if holder_kind == "any" else HolderKind(holder_kind)
+    row = RateRow(insurer, row_id, term_from, term_to, insured_from, insured_to, rate_bp, kind)
+    status = _office(office).add_rate(row, at=_now(at))
+    out.emit({"status": status, "rate": row.as_dict()}, lambda: [
+        f"rate {insurer}/{row_id} {status}: {rate_bp} bp a year"])
+
+
+@rate_group.command("list")
+@click.option("--insurer", default=None)
+@_command_options
+def rate_list(office: BackOffice, out: _Out, insurer: str | None) -> None:
+    """An insurer's rate table (every insurer's without --insurer)."""
+    rows = [r.as_dict() for r in _office(office).rates(insurer)]
+    out.emit(rows, lambda: [
+        f"{r['insurer']:<8} {r['row']:<10} term {r['term_from']:>5}-{r['term_to']:<5} days  "
+        f"insured {_fen(r['insured_from']):>10}-{_fen(r['insured_to']):<10} "
+        f"{r['holder_kind'] or 'any':<10} {r['rate_bp']:>5} bp" for r in rows])
 
 
 @prepaid.command("reconcile")

@@ -11,7 +11,9 @@ The journal tells, for every unfinished transaction, how far it got:
 - a chip 1 payment cut before its final cryptogram: nothing was charged (no TC), so the
   transaction is voided — no card needed;
 - a redemption whose points left the card but whose online call failed: it is sent
-  again with the same redemption id (the back office answers ``exists`` if it had it).
+  again with the same redemption id (the back office answers ``exists`` if it had it);
+- a prepaid payment sent but never answered: it is sent again with the same request id
+  (the back office answers the first payment if it had posted it, and posts it otherwise).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .journal import JournalEntry, PendingEntry
 from .pending import pending_from_dict
 from .points_hosts import LinkLoadHost
 from .points_spend import SPEND_SLOT, redemption_id
+from .prepaid_pay import SENT, resend_prepaid
 from .records import PointsMovement, TxnKind, TxnStatus
 
 __all__ = ["ReconcileOutcome", "reconcile"]
@@ -68,7 +71,19 @@ def reconcile(ctx: TerminalContext, card: CardClients | None) -> list[ReconcileO
             outcomes.append(_recover_spend(ctx, card, entry, movement))  # type: ignore[arg-type]
     outcomes += [_retry_redemption(ctx, e) for e in ctx.journal.entries()
                  if e.stage == "redeem pending"]
+    outcomes += [_retry_prepaid(ctx, e.txn_id) for e in ctx.journal.entries()
+                 if e.kind is TxnKind.PREPAID and e.stage == SENT]
     return outcomes
+
+
+def _retry_prepaid(ctx: TerminalContext, txn_id: str) -> ReconcileOutcome:
+    try:
+        status, detail = resend_prepaid(ctx, txn_id)
+    except ConnectionError as exc:
+        return ReconcileOutcome(txn_id, "waiting", f"prepaid payment still unanswered: {exc}")
+    if status is TxnStatus.APPROVED:
+        return ReconcileOutcome(txn_id, "completed", f"prepaid payment answered: {detail}")
+    return ReconcileOutcome(txn_id, "not done", f"prepaid payment refused: {detail}")
 
 
 def _void_payment(ctx: TerminalContext, entry: JournalEntry) -> ReconcileOutcome:

@@ -50,6 +50,14 @@ def test_issue_and_pay_print_json_documents(db: str) -> None:
     (("claim", "pay", "NOPE"), 1, "no claim 'NOPE'"),
     (("program", "add", "X", "--merchant", "GYM", "--insurer", "PICC", "--cap", "0"), 2,
      "card cap"),
+    (("program", "add", "X", "--merchant", "GYM", "--insurer", "PICC", "--cap", "500",
+      "--anonymous-cap", "1000"), 2, "above the registered card cap"),
+    (("program", "add", "X", "--merchant", "GYM", "--insurer", "PICC",
+      "--anonymous-cap", "0"), 2, "anonymous card cap must be"),
+    (("rate", "add", "R", "--insurer", "PICC", "--insured-to", "10", "--rate-bp", "10001"), 2,
+     "rate (bp) must be"),
+    (("rate", "add", "R", "--insurer", "GYM", "--insured-to", "10", "--rate-bp", "10"), 2,
+     "GYM is not an insurer"),
 ])
 def test_errors_are_one_line_and_exit_non_zero(db: str, args: tuple[str, ...], code: int,
                                                words: str) -> None:
@@ -73,3 +81,28 @@ def test_a_reconciliation_difference_exits_one(db: str) -> None:
     prepaid.close()
     result = _run(db, "reconcile", "--date", "2025-03-14")
     assert result.exit_code == 1 and "DIFFERENCE" in result.stdout
+
+
+def test_an_anonymous_issue_and_the_rate_table_as_json(db: str) -> None:
+    added = _run(db, "rate", "add", "ANON", "--insurer", "PICC", "--insured-to", "1000",
+                 "--holder-kind", "anonymous", "--rate-bp", "150", "--json")
+    assert json.loads(added.stdout)["status"] == "created"
+    listed = json.loads(_run(db, "rate", "list", "--json").stdout)
+    assert listed == [{"insurer": "PICC", "row": "ANON", "term_from": 1, "term_to": 36_500,
+                       "insured_from": 0, "insured_to": 100_000,
+                       "holder_kind": "anonymous", "rate_bp": 150}]
+    issued = _run(db, "issue", "A1", "--program", "GYM-FIT", "--holder", "C001", "--amount",
+                  "1500", "--holder-kind", "anonymous", "--json")
+    document = json.loads(issued.stdout)
+    assert document["holder_kind"] == "anonymous" and document["card_cap"] == 100_000
+    assert [c["rate_row"] for c in document["cards"]] == ["ANON", "ANON"]
+    registered = _run(db, "issue", "R1", "--program", "GYM-FIT", "--holder", "C002",
+                      "--amount", "10")
+    assert registered.exit_code == 1 and "has no row" in registered.stderr
+
+
+def test_an_unknown_holder_kind_is_a_usage_error(db: str) -> None:
+    result = _run(db, "issue", "A1", "--program", "GYM-FIT", "--holder", "C001", "--amount",
+                  "10", "--holder-kind", "guest")
+    assert result.exit_code == 2 and "'guest' is not one of" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,5 +1,6 @@
-"""Hypothesis drives prepaid cards through random issues, payments, refunds, expiries,
-freezes and claims; after every step: no card above its cap or below zero, principal +
+"""Hypothesis drives prepaid cards through random issues (to registered and anonymous
+holders), payments, refunds, expiries, freezes and claims; after every step: no card above
+its kind's cap or below zero, principal +
 bonus = the card's ledger balance, the merchant's cards = its custody account, a frozen
 card never pays, and a claim pays each card exactly once."""
 
@@ -14,11 +15,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from sqlalchemy import func, select
 
 from host.backoffice.errors import BackOfficeError
-from host.backoffice.prepaid import Trigger
-from host.backoffice.prepaid.accounts import cny
+from host.backoffice.prepaid import HolderKind, Trigger
+from host.backoffice.prepaid.accounts import card_account, cny
 from host.backoffice.prepaid.errors import InsufficientValueError, MerchantFrozenError
-from host.backoffice.prepaid.schema import pp_movements
+from host.backoffice.prepaid.schema import pp_cards, pp_movements
 from tests.prepaid.prepaid_helpers import CAP, HOLDERS, T0, Sample, check_invariants
+
+ANONYMOUS_CAP = 100_000  # the default: 1,000 CNY
 
 holders = st.sampled_from(HOLDERS)
 
@@ -45,16 +48,19 @@ class PrepaidMachine(RuleBasedStateMachine):
     def _accounts(self) -> list[str]:
         return [f"{h}/GYM-FIT" for h in HOLDERS]
 
-    @rule(holder=holders, amount=st.integers(1, 3 * CAP))
-    def issue(self, holder: str, amount: int) -> None:
+    @rule(holder=holders, amount=st.integers(1, 3 * CAP), kind=st.sampled_from(HolderKind))
+    def issue(self, holder: str, amount: int, kind: HolderKind) -> None:
         try:
-            answer = self.pp.issue(self._id("buy"), "GYM-FIT", holder, amount, at=self.now)
+            answer = self.pp.issue(self._id("buy"), "GYM-FIT", holder, amount, at=self.now,
+                                   holder_kind=kind)
         except MerchantFrozenError:
             assert self.frozen
             return
         assert not self.frozen
+        cap = CAP if kind is HolderKind.REGISTERED else ANONYMOUS_CAP
         assert sum(c["principal"] for c in answer["cards"]) == amount
-        assert all(0 < c["value"] <= CAP for c in answer["cards"])
+        assert all(0 < c["value"] <= cap for c in answer["cards"])
+        assert answer["holder_kind"] == kind.value and answer["card_cap"] == cap
 
     @rule(holder=holders, price=st.integers(1, 2 * CAP), times=st.sampled_from([1, 2]))
     def pay(self, holder: str, price: int, times: int) -> None:
@@ -116,6 +122,15 @@ class PrepaidMachine(RuleBasedStateMachine):
     @invariant()
     def books_hold(self) -> None:
         check_invariants(self.pp)
+
+    @invariant()
+    def every_card_is_bounded_by_its_kinds_cap(self) -> None:
+        with self.pp.db.read() as conn:
+            kinds = dict(conn.execute(select(pp_cards.c.card_no, pp_cards.c.holder_kind)).all())
+        accounts = self.pp.ledger.accounts(card_account(no) for no in kinds)
+        caps = {"registered": CAP, "anonymous": ANONYMOUS_CAP}
+        assert {a.id: a.upper_bound for a in accounts} == {
+            card_account(no): caps[kind] for no, kind in kinds.items()}
 
     @invariant()
     def a_claim_pays_each_card_once(self) -> None:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from host._lazy import lazy_exports
 
-__all__ = ["IssueRequest", "PayRequest", "PrepaidOffice", "Program", "ProgramKind", "Trigger"]
+__all__ = ["HolderKind", "IssueRequest", "PayRequest", "PrepaidOffice", "Program", "ProgramKind",
+           "RateRow", "Trigger"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     ".claims": ("Trigger",),
     ".issue": ("IssueRequest",),
     ".office": ("PrepaidOffice",),
     ".payments": ("PayRequest",),
-    ".programs": ("Program", "ProgramKind"),
+    ".programs": ("HolderKind", "Program", "ProgramKind"),
+    ".rates": ("RateRow",),
 })

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, func, insert, select
 from host.backoffice.clock import from_micros, to_micros
 from host.backoffice.database import Database, insert_rows, on_driver
 from host.backoffice.errors import NotFoundError, ValidationError
+from host.backoffice.gcpause import paused_gc
 from host.backoffice.ledger import Ledger
 from host.backoffice.members import MemberKind, find_member
 from host.backoffice.prepaid import accounts as acc
@@ -67,14 +68,14 @@ def open_claim(db: Database, ledger: Ledger, claim_id: str, merchant_id: str,
     """Freeze the merchant's cards and compute every card's payout (see the module)."""
     body = {"merchant": merchant_id, "trigger": trigger.value,
             "trigger_at": to_micros(trigger_at)}
-    with db.write() as conn:
+    with db.write() as conn, paused_gc():  # 100,000s of objects, no cycles
         if answered(db, conn, "claim", claim_id, body) is not None:
             return {**_report(conn, claim_id), "status": "exists"}
         if find_member(conn, merchant_id).kind is not MemberKind.MERCHANT:
             raise ValidationError(f"{merchant_id} is not a merchant")
         _refuse_second_claim(conn, merchant_id)
         chain = Chain("freeze", claim_id, Source(SourceKind.SYSTEM, claim_id))
-        lines = _lines(on_driver(conn, _LIVE_CARDS, (merchant_id,)), claim_id, merchant_id,
+        lines = _lines(on_driver(conn, _LIVE_CARDS, (merchant_id,)).all(), claim_id, merchant_id,
                        chain, to_micros(trigger_at))
         ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True, ids_are_new=True,
                      answers=False)
@@ -149,7 +150,7 @@ def _unfreeze(conn: Connection, ledger: Ledger, claim_id: str, at: datetime) -> 
 
 def pay_claim(db: Database, ledger: Ledger, claim_id: str, *, at: datetime) -> dict[str, Any]:
     """Pay an approved claim, every card once (paying it again answers the payment)."""
-    with db.write() as conn:
+    with db.write() as conn, paused_gc():
         claim = _claim(conn, claim_id, lock_db=db)
         if claim.status == "paid":
             return {**_report(conn, claim_id), "status": "exists"}
@@ -245,4 +246,4 @@ def _lines_of(conn: Connection, claim_id: str) -> list[dict[str, Any]]:
              "principal": principal, "bonus": bonus, "live_balance": principal + bonus,
              "payout": paid, "explanation": explanation}
             for card, holder, policy, insurer, principal, bonus, paid, explanation
-            in on_driver(conn, _REPORT_LINES, (claim_id,))]
+            in on_driver(conn, _REPORT_LINES, (claim_id,)).all()]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from apdu_specs.errors import RemoteError
 from host.backoffice.errors import BackOfficeError
 
-__all__ = ["ClaimStateError", "InsufficientValueError", "MerchantFrozenError",
+__all__ = ["ClaimStateError", "InsufficientValueError", "MerchantFrozenError", "NoRateError",
            "PrepaidRefusedError"]
 
 
@@ -25,3 +25,7 @@ class MerchantFrozenError(PrepaidRefusedError):
 
 class ClaimStateError(PrepaidRefusedError):
     """A claim step out of order (paying a claim the insurer has not approved)."""
+
+
+class NoRateError(PrepaidRefusedError):
+    """The insurer's rate table prices no policy of this term, sum insured and holder kind."""

@@ -21,6 +21,7 @@ from host.backoffice.assets import check_amount
 from host.backoffice.clock import to_micros
 from host.backoffice.database import Database, chunked, insert_rows
 from host.backoffice.errors import NotFoundError, ValidationError
+from host.backoffice.gcpause import paused_gc
 from host.backoffice.ledger import Ledger
 from host.backoffice.members import MemberKind
 from host.backoffice.prepaid import accounts as acc
@@ -28,7 +29,9 @@ from host.backoffice.prepaid.errors import MerchantFrozenError
 from host.backoffice.prepaid.postings import Chain
 from host.backoffice.prepaid.premiums import premium
 from host.backoffice.prepaid.program_store import program_from_row, take_sequences
-from host.backoffice.prepaid.programs import Program, ProgramKind
+from host.backoffice.prepaid.programs import HolderKind, Program, ProgramKind
+from host.backoffice.prepaid.rate_store import list_rates
+from host.backoffice.prepaid.rates import RateTable
 from host.backoffice.prepaid.requests import answered_in, remember_many
 from host.backoffice.prepaid.schema import (
     FORMAT_VERSION,
@@ -48,9 +51,9 @@ __all__ = ["IssueRequest", "issue", "network_account"]
 _CARD_COLUMNS = ("card_no", "account_id", "program_id", "merchant_id", "holder_id",
                  "purchase_id", "sequence", "principal_paid", "bonus_given", "principal_left",
                  "bonus_left", "use_price", "expires_at", "priority", "status", "issued_at",
-                 "format_version")
+                 "holder_kind", "format_version")
 _POLICY_COLUMNS = ("id", "card_no", "insurer_id", "merchant_id", "holder_id", "sum_insured",
-                   "premium", "rate_bp", "starts_at", "ends_at", "format_version")
+                   "premium", "rate_bp", "starts_at", "ends_at", "rate_row", "format_version")
 _MOVEMENT_COLUMNS = ("card_no", "kind", "request_id", "principal_delta", "bonus_delta",
                      "principal_after", "bonus_after", "transfer_id", "ts", "format_version")
 _ACCOUNT_COLUMNS = ("id", "holder_id", "program_id", "merchant_id", "created_at",
@@ -59,15 +62,27 @@ _ACCOUNT_COLUMNS = ("id", "holder_id", "program_id", "merchant_id", "created_at"
 
 @dataclass(frozen=True, slots=True)
 class IssueRequest:
-    """A holder buys ``amount`` (fen) of prepaid value under a program."""
+    """A holder buys ``amount`` (fen) of prepaid value under a program, as a registered
+    holder (named on file) or an anonymous one: the cards split under that kind's cap."""
 
     request_id: str
     program_id: str
     holder_id: str
     amount: int
+    holder_kind: HolderKind = HolderKind.REGISTERED
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.holder_kind, HolderKind):
+            raise ValidationError(f"purchase {self.request_id}: holder kind must be one of "
+                                  f"{', '.join(k.value for k in HolderKind)}, got "
+                                  f"{self.holder_kind!r}")
 
     def body(self) -> dict[str, Any]:
-        return {"program": self.program_id, "holder": self.holder_id, "amount": self.amount}
+        body: dict[str, Any] = {"program": self.program_id, "holder": self.holder_id,
+                                "amount": self.amount}
+        if self.holder_kind is not HolderKind.REGISTERED:  # a registered request's digest
+            body["holder_kind"] = self.holder_kind.value  # is the one it always had
+        return body
 
 
 def network_account(holder_id: str, program_id: str) -> str:
@@ -82,6 +97,7 @@ class _Batch:
     at: datetime
     numbers: dict[str, int]
     next_seq: dict[str, int]
+    rates: RateTable
     transfers: list[Transfer] = field(default_factory=list)
     accounts: list[AccountSpec] = field(default_factory=list)
     cards: list[tuple[Any, ...]] = field(default_factory=list)
@@ -99,14 +115,15 @@ def issue(db: Database, ledger: Ledger, requests: Sequence[IssueRequest], *, at:
         check_amount(request.amount, what="prepaid amount")
     if len({r.request_id for r in requests}) != len(requests):
         raise ValidationError("a sales batch names a request id twice")
-    with db.write() as conn:
+    with db.write() as conn, paused_gc():  # a batch builds 10,000s of objects, no cycles
         programs = _locked_programs(db, conn, {r.program_id for r in requests})
         done = answered_in(conn, "issue", {r.request_id: r.body() for r in requests})
         new = [r for r in requests if r.request_id not in done]
-        plans = {r.request_id: _plans(programs[r.program_id], r.amount) for r in new}
+        plans = {r.request_id: _plans(programs[r.program_id], r) for r in new}
         _check_holders(conn, {r.holder_id for r in new})
         _refuse_frozen(conn, {programs[r.program_id].merchant_id for r in new})
-        batch = _Batch(at, {}, {})
+        batch = _Batch(at, {}, {}, RateTable(list_rates(
+            conn, {programs[r.program_id].insurer_id for r in new})))
         _reserve_sequences(conn, batch, new, plans)
         for request in new:
             done[request.request_id] = _plan(request, programs[request.program_id],
@@ -124,8 +141,9 @@ def _locked_programs(db: Database, conn: Connection, ids: set[str]) -> dict[str,
     return programs
 
 
-def _plans(program: Program, amount: int) -> list[CardPlan]:
-    plans = split_purchase(amount, program.card_cap, program.bonus_bp)
+def _plans(program: Program, request: IssueRequest) -> list[CardPlan]:
+    amount = request.amount
+    plans = split_purchase(amount, program.cap(request.holder_kind), program.bonus_bp)
     price = program.use_price
     if program.kind is ProgramKind.COUNT and price and amount % price:
         raise ValidationError(f"a count card's amount is a multiple of one use's price "
@@ -179,10 +197,11 @@ def _plan(request: IssueRequest, program: Program, plans: list[CardPlan], batch:
     lines = [_card(request, program, plan, card_no, first + plan.index - 1, chain, batch)
              for plan, card_no in zip(plans, card_nos, strict=True)]
     batch.transfers.extend(chain.closed())
-    batch.accounts.extend(acc.card_spec(no, merchant, program.card_cap) for no in card_nos)
+    cap = program.cap(request.holder_kind)
+    batch.accounts.extend(acc.card_spec(no, merchant, cap) for no in card_nos)
     answer = {"purchase": request.request_id, "account": account, "program": program.id,
               "merchant": merchant, "holder": request.holder_id, "amount": request.amount,
-              "cards": lines}
+              "holder_kind": request.holder_kind.value, "card_cap": cap, "cards": lines}
     batch.answers.append((request.request_id, request.body(), answer))
     batch.network[account] = (request.holder_id, program.id, merchant)
     return {**answer, "status": "created"}
@@ -197,20 +216,23 @@ def _card(request: IssueRequest, program: Program, plan: CardPlan, card_no: str,
         batch.at + timedelta(days=program.valid_days))
     uses = plan.value // program.use_price if program.use_price else None
     tid = chain.card_in(merchant, card_no, plan.value, refund=False)
-    cost = premium(plan.principal, program.premium_bp, program.term_days)
+    rate, rate_row = batch.rates.price(program, plan.principal, request.holder_kind)
+    cost = premium(plan.principal, rate, program.term_days)
     policy = f"POL{card_no}"
     chain.move(acc.cny(merchant), acc.cny(program.insurer_id), cost, Reason.PREMIUM,
                {"card": card_no, "policy": policy})
     batch.cards.append((card_no, network_account(request.holder_id, program.id), program.id,
                         merchant, request.holder_id, request.request_id, sequence,
                         plan.principal, plan.bonus, plan.principal, plan.bonus, program.use_price, expires,
-                        program.priority, "active", ts, FORMAT_VERSION))
+                        program.priority, "active", ts, request.holder_kind.value,
+                        FORMAT_VERSION))
     batch.policies.append((policy, card_no, program.insurer_id, merchant, request.holder_id,
-                           plan.principal, cost, program.premium_bp, ts, ends, FORMAT_VERSION))
+                           plan.principal, cost, rate, ts, ends, rate_row, FORMAT_VERSION))
     batch.movements.append((card_no, "issue", request.request_id, plan.principal, plan.bonus,
                             plan.principal, plan.bonus, tid, ts, FORMAT_VERSION))
     return {"card": card_no, "principal": plan.principal, "bonus": plan.bonus,
-            "value": plan.value, "uses": uses, "policy": policy, "premium": cost}
+            "value": plan.value, "uses": uses, "policy": policy, "premium": cost,
+            "rate_bp": rate, "rate_row": rate_row}
 
 
 def _write(conn: Connection, ledger: Ledger, batch: _Batch) -> None:

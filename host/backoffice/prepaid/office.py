@@ -4,6 +4,7 @@ concept; every write takes a client request id and posts once."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -11,17 +12,21 @@ from typing import Any
 from host.backoffice.database import Database
 from host.backoffice.errors import ConfigurationError
 from host.backoffice.ledger import Ledger
-from host.backoffice.prepaid import claims, payments, program_store
+from host.backoffice.prepaid import claims, payments, program_store, rate_store
 from host.backoffice.prepaid.balances import account_balance
 from host.backoffice.prepaid.holders import account_of_card
 from host.backoffice.prepaid.issue import IssueRequest, issue
 from host.backoffice.prepaid.policies import list_policies
-from host.backoffice.prepaid.programs import Program
+from host.backoffice.prepaid.programs import HolderKind, Program
+from host.backoffice.prepaid.rates import RateRow
 from host.backoffice.prepaid.reconcile import reconcile
 from host.backoffice.prepaid.records import card_history
 from host.backoffice.prepaid.schema import create_prepaid_schema, has_prepaid_schema
 
 __all__ = ["PrepaidOffice"]
+
+#: the databases whose prepaid tables this process has brought up to date
+_UP_TO_DATE: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
 class PrepaidOffice:
@@ -35,9 +40,15 @@ class PrepaidOffice:
         self.db.dispose()
 
     def _require_schema(self) -> None:
+        """The prepaid tables must exist; a database made before a column was added gains
+        it here, once per database object (a service makes an office per request)."""
+        if self.db in _UP_TO_DATE:
+            return
         if not has_prepaid_schema(self.db):
             raise ConfigurationError(f"no prepaid programs in {self.db.url}: add one first "
                                      "(`dualcard prepaid program add`)")
+        create_prepaid_schema(self.db)
+        _UP_TO_DATE.add(self.db)
 
     # -- programs and issue ----------------------------------------------------------------
 
@@ -55,10 +66,12 @@ class PrepaidOffice:
             return program_store.list_programs(conn, merchant_id)
 
     def issue(self, request_id: str, program_id: str, holder_id: str, amount: int, *,
-              at: datetime) -> dict[str, Any]:
-        """Split a purchase into insured sub-cards under one network account (F13, F14)."""
-        return self.issue_many([IssueRequest(request_id, program_id, holder_id, amount)],
-                               at=at)[0]
+              at: datetime, holder_kind: HolderKind = HolderKind.REGISTERED
+              ) -> dict[str, Any]:
+        """Split a purchase into insured sub-cards under one network account (F13, F14),
+        under the cap of the holder's kind."""
+        return self.issue_many([IssueRequest(request_id, program_id, holder_id, amount,
+                                             holder_kind)], at=at)[0]
 
     def issue_many(self, requests: Sequence[IssueRequest], *, at: datetime
                    ) -> list[dict[str, Any]]:
@@ -103,6 +116,20 @@ class PrepaidOffice:
             return card_history(conn, card_no, as_of=as_of)
 
     # -- insurance, reconciliation, claims -------------------------------------------------
+
+    def add_rate(self, row: RateRow, *, at: datetime) -> str:
+        """Define one row of an insurer's premium rate table (idempotent; rows never
+        overlap)."""
+        if not self.db.has_schema():
+            raise ConfigurationError(f"no ledger in {self.db.url}: run `dualcard ledger init`")
+        create_prepaid_schema(self.db)
+        with self.db.write() as conn:
+            return rate_store.add_rate(self.db, conn, row, at=at)
+
+    def rates(self, insurer_id: str | None = None) -> list[RateRow]:
+        self._require_schema()
+        with self.db.read() as conn:
+            return rate_store.list_rates(conn, None if insurer_id is None else [insurer_id])
 
     def policies(self, *, merchant_id: str | None = None, holder_id: str | None = None,
                  insurer_id: str | None = None, limit: int | None = None

@@ -27,6 +27,6 @@ def list_policies(conn: Connection, *, merchant_id: str | None = None,
         query = query.limit(limit)
     return [{"policy": r.id, "card": r.card_no, "insurer": r.insurer_id,
              "merchant": r.merchant_id, "holder": r.holder_id, "sum_insured": r.sum_insured,
-             "premium": r.premium, "rate_bp": r.rate_bp,
+             "premium": r.premium, "rate_bp": r.rate_bp, "rate_row": r.rate_row,
              "starts": from_micros(r.starts_at).isoformat(),
              "ends": from_micros(r.ends_at).isoformat()} for r in conn.execute(query)]

@@ -22,7 +22,7 @@ __all__ = ["add_program", "find_program", "list_programs", "program_from_row",
 
 _P = pp_programs
 _FIELDS = ("merchant_id", "kind", "card_cap", "insurer_id", "premium_bp", "bonus_bp",
-           "discount_bp", "uses", "term_days", "valid_days", "priority")
+           "discount_bp", "uses", "term_days", "valid_days", "priority", "anonymous_cap")
 
 
 def add_program(conn: Connection, ledger: Ledger, program: Program, *, at: datetime) -> str:
@@ -55,7 +55,7 @@ def _require_member(conn: Connection, member_id: str, kind: MemberKind) -> None:
 def program_from_row(row: Any) -> Program:
     return Program(row.id, row.merchant_id, ProgramKind(row.kind), row.card_cap,
                    row.insurer_id, row.premium_bp, row.bonus_bp, row.discount_bp, row.uses,
-                   row.term_days, row.valid_days, row.priority)
+                   row.term_days, row.valid_days, row.priority, row.anonymous_cap)
 
 
 def find_program(conn: Connection, program_id: str) -> Program:

@@ -1,7 +1,8 @@
 """Prepaid programs: a merchant's rules for the cards it sells (F13), without I/O.
 
-A program names its merchant, its kind, the per-card cap (a registered card's 5,000 CNY, an
-anonymous card's 1,000 CNY, as configured), the kind's rule (a bonus rate, a discount rate, a
+A program names its merchant, its kind, two per-card caps — a registered card's (a named
+holder on file) and an anonymous card's, as China's single-purpose prepaid card rules set them
+(5,000 and 1,000 CNY by default, configurable per program) — the kind's rule (a bonus rate, a discount rate, a
 number of uses), the insurer and its premium rate (F14), the policy term and how long cards
 stay valid.
 """
@@ -16,10 +17,20 @@ from host.backoffice.assets import MAX_AMOUNT
 from host.backoffice.errors import ValidationError
 from host.backoffice.members import check_member_id
 
-__all__ = ["BP", "Program", "ProgramKind"]
+__all__ = ["ANONYMOUS_CAP", "BP", "REGISTERED_CAP", "HolderKind", "Program", "ProgramKind"]
 
 #: basis points in one: rates are integers out of 10,000
 BP = 10_000
+#: the default per-card caps in fen: a registered card 5,000 CNY, an anonymous one 1,000 CNY
+REGISTERED_CAP, ANONYMOUS_CAP = 500_000, 100_000
+
+
+class HolderKind(StrEnum):
+    """Whether a card's holder is on file by name (registered) or not (anonymous); each
+    kind has its own per-card cap."""
+
+    REGISTERED = "registered"
+    ANONYMOUS = "anonymous"
 
 
 class ProgramKind(StrEnum):
@@ -33,7 +44,9 @@ class ProgramKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Program:
-    """One merchant's prepaid program; see the module docstring. Rates are basis points."""
+    """One merchant's prepaid program; see the module docstring. Rates are basis points.
+    ``card_cap`` is a registered card's cap; ``anonymous_cap`` an anonymous card's (by
+    default 1,000 CNY, or ``card_cap`` when that is lower), never above ``card_cap``."""
 
     id: str
     merchant_id: str
@@ -47,6 +60,7 @@ class Program:
     term_days: int = 365
     valid_days: int | None = None
     priority: int = 0
+    anonymous_cap: int | None = None
 
     def __post_init__(self) -> None:
         check_member_id(self.id)
@@ -54,7 +68,14 @@ class Program:
         check_member_id(self.insurer_id)
         if not isinstance(self.kind, ProgramKind):
             raise ValidationError(f"program {self.id}: kind must be a ProgramKind")
-        _positive(self.card_cap, f"program {self.id}: card cap", MAX_AMOUNT)
+        _positive(self.card_cap, f"program {self.id}: registered card cap", MAX_AMOUNT)
+        if self.anonymous_cap is None:
+            object.__setattr__(self, "anonymous_cap", min(ANONYMOUS_CAP, self.card_cap))
+        anonymous = _positive(self.anonymous_cap, f"program {self.id}: anonymous card cap",
+                              MAX_AMOUNT)
+        if anonymous > self.card_cap:
+            raise ValidationError(f"program {self.id}: the anonymous card cap ({anonymous}) "
+                                  f"is above the registered card cap ({self.card_cap})")
         _positive(self.term_days, f"program {self.id}: policy term (days)", 36_500)
         if self.valid_days is not None:
             _positive(self.valid_days, f"program {self.id}: validity (days)", 36_500)
@@ -63,9 +84,17 @@ class Program:
         _within(self.priority, f"program {self.id}: priority", -1_000, 1_000)
         self._check_kind_rule()
 
+    def cap(self, kind: HolderKind) -> int:
+        """The per-card cap of a card of this holder kind."""
+        if kind is HolderKind.ANONYMOUS:
+            assert self.anonymous_cap is not None  # set by __post_init__
+            return self.anonymous_cap
+        return self.card_cap
+
     def _check_kind_rule(self) -> None:
-        if 1 + self.bonus_bp // BP > self.card_cap:
-            raise ValidationError(f"program {self.id}: a cap of {self.card_cap} cannot carry "
+        caps = (self.card_cap, self.cap(HolderKind.ANONYMOUS))
+        if 1 + self.bonus_bp // BP > min(caps):
+            raise ValidationError(f"program {self.id}: a cap of {min(caps)} cannot carry "
                                   f"one fen with its bonus")
         if self.kind is not ProgramKind.BONUS and self.bonus_bp:
             raise ValidationError(f"program {self.id}: only a bonus program has a bonus rate")
@@ -76,6 +105,10 @@ class Program:
             if self.card_cap % self.uses:
                 raise ValidationError(f"program {self.id}: the cap ({self.card_cap}) must be "
                                       f"a whole number of uses ({self.uses})")
+            if caps[1] % (self.card_cap // self.uses):
+                raise ValidationError(f"program {self.id}: the anonymous cap ({caps[1]}) must "
+                                      f"be a whole number of uses of "
+                                      f"{self.card_cap // self.uses}")
         elif self.uses:
             raise ValidationError(f"program {self.id}: only a count program has uses")
 
@@ -92,7 +125,8 @@ class Program:
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "merchant": self.merchant_id, "kind": self.kind.value,
-            "card_cap": self.card_cap, "insurer": self.insurer_id,
+            "card_cap": self.card_cap, "anonymous_cap": self.anonymous_cap,
+            "insurer": self.insurer_id,
             "premium_bp": self.premium_bp, "bonus_bp": self.bonus_bp,
             "discount_bp": self.discount_bp, "uses": self.uses, "term_days": self.term_days,
             "valid_days": self.valid_days, "priority": self.priority,

@@ -46,13 +46,14 @@ class Card:
     expires_at: int | None
     priority: int
     status: str
+    holder_kind: str = "registered"  # or anonymous: which per-card cap it was issued under
 
     @classmethod
     def from_row(cls, row: Any) -> Card:
         return cls(row.card_no, row.account_id, row.program_id, row.merchant_id, row.holder_id,
                    row.purchase_id, row.sequence, row.principal_paid, row.bonus_given,
                    row.principal_left, row.bonus_left, row.use_price, row.expires_at,
-                   row.priority, row.status)
+                   row.priority, row.status, row.holder_kind or "registered")
 
     @property
     def balance(self) -> int:
@@ -76,7 +77,7 @@ class Card:
             "bonus": self.bonus_left, "balance": self.balance, "uses_left": self.uses_left,
             "expires_at": None if self.expires_at is None
             else from_micros(self.expires_at).isoformat(),
-            "status": self.status,
+            "status": self.status, "holder_kind": self.holder_kind,
         }
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    inspect,
+    text,
 )
 
 from host.backoffice.database import Database
@@ -24,7 +27,7 @@ from host.backoffice.schema import version_column
 
 __all__ = ["create_prepaid_schema", "has_prepaid_schema", "pp_accounts", "pp_cards",
            "pp_claim_lines", "pp_claims", "pp_movements", "pp_policies", "pp_programs",
-           "pp_requests", "prepaid_metadata"]
+           "pp_rates", "pp_requests", "prepaid_metadata"]
 
 #: version of the row layout written by this code
 FORMAT_VERSION = 1
@@ -52,6 +55,7 @@ pp_programs = Table(
     Column("term_days", Integer, nullable=False),
     Column("valid_days", Integer, nullable=True),
     Column("priority", Integer, nullable=False),
+    Column("anonymous_cap", BigInteger, nullable=True),  # null: the default (see Program)
     Column("next_seq", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     _version(),
@@ -87,6 +91,7 @@ pp_cards = Table(
     Column("priority", Integer, nullable=False),
     Column("status", String(16), nullable=False),  # active, frozen, expired, claimed
     Column("issued_at", BigInteger, nullable=False),
+    Column("holder_kind", String(16), nullable=True),  # registered (or null), anonymous
     _version(),
 )
 Index("ix_pp_cards_account", pp_cards.c.account_id)
@@ -104,11 +109,28 @@ pp_policies = Table(
     Column("rate_bp", Integer, nullable=False),
     Column("starts_at", BigInteger, nullable=False),
     Column("ends_at", BigInteger, nullable=False),
+    Column("rate_row", _Id, nullable=True),  # the insurer's rate row; null: the program's rate
     _version(),
 )
 Index("ix_pp_policies_merchant", pp_policies.c.merchant_id)
 Index("ix_pp_policies_holder", pp_policies.c.holder_id)
 Index("ix_pp_policies_insurer", pp_policies.c.insurer_id)
+
+#: an insurer's premium rate table: one yearly rate per band of term, sum insured and holder
+#: kind (null: either); an insurer's rows never overlap, so one row prices a policy
+pp_rates = Table(
+    "pp_rates", prepaid_metadata,
+    Column("insurer_id", _Member, primary_key=True),
+    Column("id", _Member, primary_key=True),
+    Column("term_from", Integer, nullable=False),  # days, inclusive
+    Column("term_to", Integer, nullable=False),
+    Column("insured_from", BigInteger, nullable=False),  # fen, inclusive
+    Column("insured_to", BigInteger, nullable=False),
+    Column("holder_kind", String(16), nullable=True),
+    Column("rate_bp", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    _version(),
+)
 
 #: F15: every movement of every card, with the live balance right after it
 pp_movements = Table(
@@ -170,10 +192,25 @@ pp_claim_lines = Table(
 Index("ix_pp_claim_lines_claim", pp_claim_lines.c.claim_id)
 
 
+#: columns added after the first layout: a database made before gains them (nullable)
+_ADDED_COLUMNS = ((pp_programs, "anonymous_cap"), (pp_cards, "holder_kind"),
+                  (pp_policies, "rate_row"))
+
+
 def create_prepaid_schema(db: Database) -> None:
-    """Create the prepaid tables that do not exist yet (idempotent); the ledger's must."""
+    """Create the prepaid tables that do not exist yet, and the columns added since a
+    database was made (idempotent); the ledger's must exist."""
     with db.schema_change() as conn:
         prepaid_metadata.create_all(conn)
+        _add_missing_columns(conn)
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    inspector = inspect(conn)
+    for table, name in _ADDED_COLUMNS:
+        if name not in {c["name"] for c in inspector.get_columns(table.name)}:
+            kind = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
 
 
 def has_prepaid_schema(db: Database) -> bool:
