@@ -27,7 +27,6 @@ from host.backoffice.errors import (
     NotFoundError,
     TransferRejectedError,
 )
-from host.backoffice.gcpause import paused_gc
 from host.backoffice.posting import (
     TRANSFER_COLUMNS,
     AccountState,
@@ -209,12 +208,6 @@ class Ledger:
         guarantees fresh ids by its own idempotency key (clearing: the batch id); a collision
         then surfaces as :class:`IdReusedError`. ``answers=False``: the plan answers only for
         failures and gives the balances of the accounts it moved (:class:`Planner`)."""
-        with paused_gc():
-            return self._apply(conn, transfers, at=at, all_or_nothing=all_or_nothing,
-                               ids_are_new=ids_are_new, answers=answers)
-
-    def _apply(self, conn: Connection, transfers: Sequence[Transfer], *, at: datetime,
-               all_or_nothing: bool, ids_are_new: bool, answers: bool) -> Plan:
         at_micros = to_micros(at)
         due = self._due_hold_ids(conn, at_micros)
         referenced = sorted({t.pending_id for t in transfers if t.pending_id is not None} | due)
