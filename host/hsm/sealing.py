@@ -32,11 +32,10 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from pkcs11 import Attribute, KeyType, ObjectClass
 
-from apdu_specs.caches import pure_cache
 from apdu_specs.commands.gp_extra import KEY_TYPES
 from apdu_specs.crypto.ciphers import Algorithm
 
-from .errors import HSMError, HSMUnsupportedError
+from .errors import HSMUnsupportedError
 from .provider import HeldKey
 from .recipe import KeyRecipe, Part
 from .token import TokenKeyProvider, p11_key_type, secret_key_template
@@ -259,32 +258,3 @@ def wrap_template(algorithm: Algorithm, length: int, *, readable: bool,
                      Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: not readable,
                      Attribute.DERIVE: False, Attribute.SIGN: False, Attribute.ENCRYPT: True})
     return template
-
-
-def read_attribute_into(module: str, session: int, obj: int, out: bytearray, offset: int
-                        ) -> None:
-    """``C_GetAttributeValue(CKA_VALUE)`` straight into ``out[offset:]``, a buffer of ours
-    sized beforehand (python-pkcs11 would return an immutable ``bytes`` that cannot be
-    wiped, and a growing buffer leaves copies behind when it moves)."""
-    lib = _library(module)
-    view = (ctypes.c_char * (len(out) - offset)).from_buffer(out, offset)
-    attribute = _Attribute(0x11, ctypes.addressof(view), len(out) - offset)  # CKA_VALUE
-    del view
-    rv = lib.C_GetAttributeValue(ctypes.c_ulong(session), ctypes.c_ulong(obj),
-                                 ctypes.byref(attribute), ctypes.c_ulong(1))
-    if rv != 0:
-        raise HSMError(f"the token would not give the value of a readable key (CKR {rv:#x})")
-
-
-@pure_cache(maxsize=4)
-def _library(module: str) -> ctypes.CDLL:
-    """The module as ctypes sees it: the library python-pkcs11 loaded (one copy per process)."""
-    return ctypes.CDLL(module)
-
-
-class _Attribute(ctypes.Structure):
-    """``CK_ATTRIBUTE``: ``{CK_ATTRIBUTE_TYPE type; void *pValue; CK_ULONG ulValueLen;}``."""
-
-    _fields_ = [("type", ctypes.c_ulong), ("value", ctypes.c_void_p),
-                ("length", ctypes.c_ulong)]
-

@@ -34,6 +34,7 @@ from pkcs11 import exceptions as p11
 from apdu_specs.crypto.ciphers import Algorithm
 from host.keystore import KeyInfo
 
+from . import p11c
 from .errors import (
     HSMModuleError,
     HSMUnsupportedError,
@@ -42,7 +43,7 @@ from .errors import (
     TokenPinError,
     WrongKeyTypeError,
 )
-from .provider import HeldKey, KeyProvider, check_algorithm
+from .provider import LEFT_HALF, HeldKey, KeyProvider, check_algorithm
 from .uri import PKCS11URI
 
 __all__ = ["DEFAULT_MODULE", "ENV_MODULE", "ENV_PIN", "TokenKeyProvider", "module_lock",
@@ -185,11 +186,11 @@ class TokenKeyProvider(KeyProvider):
         return self._session
 
     def info(self) -> list[KeyInfo]:
-        # a 3DES key's left half (".left", host.hsm.ceremony) goes with its key: not listed
+        # a 3DES key's left half (LEFT_HALF, host.hsm.ceremony) goes with its key: not listed
         with self._lock:
             keys = [self._held(obj) for obj in self._session.get_objects(
                 {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})
-                if not str(obj[Attribute.LABEL]).endswith(".left")]
+                if not str(obj[Attribute.LABEL]).endswith(LEFT_HALF)]
         return [KeyInfo(k.name, k.algorithm.value, k.length, self.kcv(k).hex().upper())
                 for k in sorted(keys, key=lambda k: k.name)]
 
@@ -322,12 +323,9 @@ class TokenKeyProvider(KeyProvider):
     def read_value_into(self, key: HeldKey, out: bytearray, offset: int) -> None:
         """Write a *readable* key's value into ``out`` at ``offset`` (the 3DES exception of
         docs/hsm.md)."""
-        from .sealing import read_attribute_into
-
         with self._lock:
             session: Any = self._session
-            read_attribute_into(self._module, session.handle, _object(key).handle, out,
-                                offset)
+            p11c.get_value_into(self._module, session.handle, _object(key).handle, out, offset)
 
     def session_objects(self) -> int:
         """How many session objects this session sees (none once a run is done)."""
@@ -351,14 +349,8 @@ def _derivation_param(mechanism: Mechanism, data: bytes) -> Iterator[bytes]:
         yield data
         return
     buffer = ctypes.create_string_buffer(data, len(data))
-    yield bytes(_DerivationString(ctypes.cast(buffer, ctypes.c_void_p), len(data)))
+    yield bytes(p11c.DerivationString(ctypes.cast(buffer, ctypes.c_void_p), len(data)))
     del buffer
-
-
-class _DerivationString(ctypes.Structure):
-    """``CK_KEY_DERIVATION_STRING_DATA``: ``{CK_BYTE_PTR pData; CK_ULONG ulLen;}``."""
-
-    _fields_ = [("data", ctypes.c_void_p), ("length", ctypes.c_ulong)]
 
 
 def _object(key: HeldKey) -> Any:

@@ -7,7 +7,7 @@ card key named by its master and diversification data). When the card's channel 
 :class:`~host.hsm.sealing.TokenSealer` derives each key in the token and encrypts it under
 the channel's DEK there (AES; 3DES is the documented exception), giving exactly the bytes
 the key file path sends. KCVs (the audit, DGI 9000, PUT KEY) are computed in the token;
-the CVV, iCVV and PVV too (:class:`TokenChecks`).
+the CVV, iCVV and PVV too (:class:`~host.hsm.card_checks.ProviderCardChecks`).
 
 What the token cannot do is refused with a typed error: a chip that already holds the
 issuer's keys (a run to resume, a card to read back in a new session) needs the secure
@@ -23,24 +23,20 @@ from typing import Any
 from apdu_specs.commands.globalplatform import INITIALIZE_UPDATE
 from apdu_specs.commands.purse_data import KEY_LENGTH, KeyKind, Purse, key_dgi
 from apdu_specs.crypto.ciphers import Algorithm
-from apdu_specs.crypto.cvv import cvv_blocks, decimalise, pvv_tsp
 from apdu_specs.crypto.diversify import KeyType
-from apdu_specs.crypto.padding import Padding
 from apdu_specs.payment import dgi as payment_dgi
 from apdu_specs.payment.cryptogram import version_for
 from host.gp import DGI, ChannelOptions, GPClient, KeySpec, UnknownKeySetError
 from host.gp.secure_channel import SecureChannel
-from host.hsm import HeldKey, HSMUnsupportedError, KeyObjectMissingError
-from host.hsm.ceremony import left_half_name
+from host.hsm import HSMUnsupportedError
+from host.hsm.card_checks import ProviderCardChecks
 from host.hsm.recipe import KeyRecipe, Part
 from host.hsm.schemes import (
-    MacKey,
     cmac_subkey,
     emv_cps_data,
     kdf3_data,
     option_a_data,
     purse_key_data,
-    retail_mac,
 )
 from host.hsm.sealing import TokenSealer
 from host.hsm.token import TokenKeyProvider
@@ -53,33 +49,12 @@ from host.points.perso import purse_perso_dgis
 from .card_keys import AppSecrets, CardKeys
 from .profile import Profile
 
-__all__ = ["TokenCardKeys", "TokenChecks"]
+__all__ = ["TokenCardKeys"]
 
 #: the issuer's key set replaces the factory keys: ENC, MAC, DEK in PUT KEY's order
 _ISD_KEYS = (KeyType.ENC, KeyType.MAC, KeyType.DEK)
 #: a stand-in for a card key in a planned DGI (the token puts the key in its place)
 _PLACEHOLDER = bytes(KEY_LENGTH)
-
-
-@dataclass(frozen=True)
-class TokenChecks:
-    """CVV, iCVV and PVV computed in the token (the key file's :class:`~host.payment.keys.
-    IssuerKeys` computes them in this process): a CVV is ISO/IEC 9797-1 MAC algorithm 3
-    over two blocks, which starts with single DES under the CVK's left half (imported
-    beside it, :func:`host.hsm.ceremony.left_half_name`); a PVV is 3DES-ECB under the PVK."""
-
-    provider: TokenKeyProvider
-    cvk: HeldKey
-    cvk_left: HeldKey
-    pvk: HeldKey
-
-    def cvv(self, pan: str, expiry: str, service_code: str) -> str:
-        mac = retail_mac(self.provider, MacKey(self.cvk, self.cvk_left),
-                         cvv_blocks(pan, expiry, service_code), Padding.METHOD_1)
-        return decimalise(mac, 3)
-
-    def pvv(self, pan: str, pvki: str, pin: str) -> str:
-        return decimalise(self.provider.encrypt_ecb(self.pvk, pvv_tsp(pan, pvki, pin)), 4)
 
 
 class TokenCardKeys(CardKeys):
@@ -101,10 +76,9 @@ class TokenCardKeys(CardKeys):
         isd = self._masters[refs.isd]
         #: KDF3's CMAC subkey of the ISD master (every card's the same)
         self._k1 = cmac_subkey(provider, isd) if suite is Algorithm.AES else b""
-        self._checks: TokenChecks | None = None
+        self._checks: ProviderCardChecks | None = None
         if profile.payment_apps:
-            self._checks = TokenChecks(provider, self._masters[refs.cvk],
-                                       _left_half(provider, refs.cvk), self._masters[refs.pvk])
+            self._checks = ProviderCardChecks.of(provider, refs.cvk, refs.pvk)
 
     def __repr__(self) -> str:
         return f"TokenCardKeys({self._provider!r}, {', '.join(self._kcvs)})"
@@ -232,16 +206,6 @@ def _algorithm_of(name: str, profile: Profile) -> Algorithm | None:
     if name in (refs.cvk, refs.pvk):
         return Algorithm.TDES
     return profile.suite.algorithm
-
-
-def _left_half(provider: TokenKeyProvider, cvk: str) -> HeldKey:
-    """The CVK's left half, written beside it by ``hsm import``."""
-    try:
-        return provider.key(left_half_name(cvk), Algorithm.TDES)
-    except KeyObjectMissingError as exc:
-        raise KeyObjectMissingError(f"{exc} (the CVV needs the CVK's left half, which "
-                                    f"dualcard hsm import writes beside it: import {cvk} "
-                                    "again into a token that lacks it)") from None
 
 
 def _channel(client: GPClient) -> SecureChannel:
