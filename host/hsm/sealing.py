@@ -79,6 +79,9 @@ class TokenSealer:
     provider: TokenKeyProvider
     algorithm: Algorithm
     dek: bytes = field(repr=False)
+    #: card keys derived before (for their KCVs, as :meth:`_derived` would derive them):
+    #: each is taken from here, used once and destroyed
+    made: dict[KeyRecipe, HeldKey] = field(default_factory=dict, repr=False)
     _object: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
@@ -156,8 +159,10 @@ class TokenSealer:
         and nothing else. 3DES: not sensitive (its value is read once, see the module doc).
         """
         readable = self.algorithm is not Algorithm.AES
-        key = self.provider.derive_card_key(recipe.master, recipe.data, readable=readable,
-                                            odd_parity=recipe.odd_parity)
+        key = None if readable else self.made.pop(recipe, None)
+        if key is None:
+            key = self.provider.derive_card_key(recipe.master, recipe.data, readable=readable,
+                                                odd_parity=recipe.odd_parity)
         try:
             yield key
         finally:

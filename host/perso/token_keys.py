@@ -28,7 +28,7 @@ from apdu_specs.payment import dgi as payment_dgi
 from apdu_specs.payment.cryptogram import version_for
 from host.gp import DGI, ChannelOptions, GPClient, KeySpec, UnknownKeySetError
 from host.gp.secure_channel import SecureChannel
-from host.hsm import HSMUnsupportedError
+from host.hsm import HeldKey, HSMUnsupportedError
 from host.hsm.card_checks import ProviderCardChecks
 from host.hsm.recipe import KeyRecipe, Part
 from host.hsm.schemes import (
@@ -55,6 +55,8 @@ __all__ = ["TokenCardKeys"]
 _ISD_KEYS = (KeyType.ENC, KeyType.MAC, KeyType.DEK)
 #: a stand-in for a card key in a planned DGI (the token puts the key in its place)
 _PLACEHOLDER = bytes(KEY_LENGTH)
+#: the card keys kept from planning to sealing, at most: a card's (15) a few times over
+_KEPT = 64
 
 
 class TokenCardKeys(CardKeys):
@@ -76,6 +78,9 @@ class TokenCardKeys(CardKeys):
         isd = self._masters[refs.isd]
         #: KDF3's CMAC subkey of the ISD master (every card's the same)
         self._k1 = cmac_subkey(provider, isd) if suite is Algorithm.AES else b""
+        #: AES card keys derived for their KCVs when a card is planned, kept for its sealing
+        #: (:meth:`_kcv`); the oldest destroyed beyond :data:`_KEPT`
+        self._made: dict[KeyRecipe, HeldKey] = {}
         self._checks: ProviderCardChecks | None = None
         if profile.payment_apps:
             self._checks = ProviderCardChecks.of(provider, refs.cvk, refs.pvk)
@@ -191,12 +196,35 @@ class TokenCardKeys(CardKeys):
                     if d.dgi in secrets else d for d in dgis]
 
     def _sealer(self, channel: SecureChannel) -> TokenSealer:
-        return TokenSealer(self._provider, channel.key_algorithm, channel.dek_value())
+        return TokenSealer(self._provider, channel.key_algorithm, channel.dek_value(),
+                           made=self._made)
 
     def _kcv(self, recipe: KeyRecipe) -> bytes:
-        """A card key's KCV, computed in the token on a key that never leaves it."""
-        with self._provider.derived(recipe.master, recipe.data) as key:
-            return self._provider.kcv(key)
+        """A card key's KCV, computed in the token on a key that never leaves it.
+
+        An AES card key is derived as the sealer would derive it (sensitive, extractable
+        only to be wrapped) and kept until the card is sealed, which wraps and destroys it:
+        a card key is derived once, not once for its KCV and again for the card. A 3DES card
+        key (read out when sealed, docs/hsm.md) is derived for its KCV only, and destroyed.
+        """
+        provider = self._provider
+        if recipe.master.algorithm is not Algorithm.AES:
+            with provider.derived(recipe.master, recipe.data) as key:
+                return provider.kcv(key)
+        key = provider.derive_card_key(recipe.master, recipe.data, odd_parity=recipe.odd_parity)
+        self._keep(recipe, key)
+        return provider.kcv(key)
+
+    def _keep(self, recipe: KeyRecipe, key: HeldKey) -> None:
+        """Keep ``key`` for the sealing of ``recipe``; the oldest kept keys beyond
+        :data:`_KEPT` (cards planned and never sealed: dry runs, failures) destroyed."""
+        made = self._made
+        replaced = made.pop(recipe, None)
+        if replaced is not None:
+            self._provider.discard(replaced)
+        made[recipe] = key
+        while len(made) > _KEPT:
+            self._provider.discard(made.pop(next(iter(made))))
 
 
 def _algorithm_of(name: str, profile: Profile) -> Algorithm | None:
