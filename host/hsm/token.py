@@ -31,6 +31,7 @@ import pkcs11
 from pkcs11 import DEFAULT, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.crypto.ciphers import Algorithm
 from host.keystore import KeyInfo
 
@@ -260,6 +261,12 @@ class TokenKeyProvider(KeyProvider):
         return HeldKey(f"{parent.name}*/folded", Algorithm.TDES, 16, handle)
 
     def encrypt_ecb(self, key: HeldKey, data: bytes) -> bytes:
+        if isinstance(key.handle, CardKeyHandle):  # a card key's KCV
+            out = ctypes.create_string_buffer(len(data))
+            with self._lock:
+                p11c.encrypt_into(self._module, self._handle, key.handle.handle,
+                                  _ECB[key.algorithm].value, bytes(data), out)
+            return out.raw
         with self._lock:
             return bytes(_object(key).encrypt(bytes(data), mechanism=_ECB[key.algorithm]))
 
@@ -278,26 +285,27 @@ class TokenKeyProvider(KeyProvider):
 
     def discard(self, key: HeldKey) -> None:
         with self._lock:
-            _object(key).destroy()
+            if isinstance(key.handle, CardKeyHandle):
+                p11c.destroy_object(self._module, self._handle, key.handle.handle)
+            else:
+                _object(key).destroy()
+
+    @property
+    def _handle(self) -> int:
+        session: Any = self._session  # its handle is not in python-pkcs11's stubs
+        return int(session.handle)
 
     # -- putting card keys on a card (host.hsm.sealing) ---------------------------------
     def derive_card_key(self, parent: HeldKey, data: bytes, *, readable: bool = False,
                         odd_parity: bool = False) -> HeldKey:
-        """A card key to be wrapped under a DEK (see :func:`.sealing.wrap_template`)."""
-        from .sealing import wrap_template
-
+        """A card key to be wrapped under a DEK (see :func:`.sealing.wrap_template`), made by
+        the module's own ``C_DeriveKey`` (:mod:`.p11c` says why): its handle only."""
         algorithm = parent.algorithm
-        template = wrap_template(algorithm, len(data), readable=readable, odd_parity=odd_parity)
-        if template[Attribute.KEY_TYPE] is not KeyType.AES \
-                and template[Attribute.KEY_TYPE] is not KeyType.GENERIC_SECRET:
-            template[Attribute.VALUE_LEN] = DEFAULT
-        mechanism = _DERIVE[algorithm]
-        with self._lock, _derivation_param(mechanism, bytes(data)) as param:
-            handle = _object(parent).derive_key(
-                template[Attribute.KEY_TYPE], len(data) * 8, store=False,
-                capabilities=MechanismFlag.ENCRYPT, mechanism=mechanism,
-                mechanism_param=param, template=template)
-        return HeldKey(f"{parent.name}*", algorithm, len(data), handle)
+        template = _card_key_template(algorithm, len(data), readable, odd_parity)
+        with self._lock:
+            handle = p11c.derive_key(self._module, self._handle, _object(parent).handle,
+                                     _DERIVE[algorithm].value, bytes(data), template)
+        return HeldKey(f"{parent.name}*", algorithm, len(data), CardKeyHandle(handle))
 
     def create_session_key(self, template: dict[Attribute, Any]) -> Any:
         """A session key object from ``template`` (a channel's DEK, whose value is known)."""
@@ -315,17 +323,16 @@ class TokenKeyProvider(KeyProvider):
                                      mechanism_param=bytes(iv)))
 
     def wrap_cbc(self, wrapping: Any, key: HeldKey, iv: bytes) -> bytes:
-        """``C_WrapKey(CKM_AES_CBC, iv)`` of ``key`` under ``wrapping``."""
+        """``C_WrapKey(CKM_AES_CBC, iv)`` of the card key ``key`` under ``wrapping``."""
         with self._lock:
-            return bytes(wrapping.wrap_key(_object(key), mechanism=Mechanism.AES_CBC,
-                                           mechanism_param=bytes(iv)))
+            return p11c.wrap_key(self._module, self._handle, Mechanism.AES_CBC.value,
+                                 bytes(iv), wrapping.handle, _card_key(key), key.length)
 
     def read_value_into(self, key: HeldKey, out: bytearray, offset: int) -> None:
-        """Write a *readable* key's value into ``out`` at ``offset`` (the 3DES exception of
-        docs/hsm.md)."""
+        """Write a *readable* card key's value into ``out`` at ``offset`` (the 3DES
+        exception of docs/hsm.md)."""
         with self._lock:
-            session: Any = self._session
-            p11c.get_value_into(self._module, session.handle, _object(key).handle, out, offset)
+            p11c.get_value_into(self._module, self._handle, _card_key(key), out, offset)
 
     def session_objects(self) -> int:
         """How many session objects this session sees (none once a run is done)."""
@@ -351,6 +358,46 @@ def _derivation_param(mechanism: Mechanism, data: bytes) -> Iterator[bytes]:
     buffer = ctypes.create_string_buffer(data, len(data))
     yield bytes(p11c.DerivationString(ctypes.cast(buffer, ctypes.c_void_p), len(data)))
     del buffer
+
+
+class CardKeyHandle:
+    """The object handle of a card key made by :meth:`TokenKeyProvider.derive_card_key`."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self, handle: int) -> None:
+        self.handle = handle
+
+    def __repr__(self) -> str:
+        return "CardKeyHandle()"
+
+
+def _card_key(key: HeldKey) -> int:
+    if not isinstance(key.handle, CardKeyHandle):
+        raise WrongKeyTypeError(f"key {key.name} is not a card key made by this token")
+    return key.handle.handle
+
+
+@pure_cache(maxsize=32)
+def _card_key_template(algorithm: Algorithm, length: int, readable: bool, odd_parity: bool
+                       ) -> p11c.Template:
+    """What python-pkcs11's ``derive_key`` would send for a card key (its default secret
+    key template with the encrypt capability, then :func:`.sealing.wrap_template`), packed
+    once."""
+    from pkcs11.attributes import AttributeMapper
+
+    from .sealing import wrap_template
+
+    mapper = AttributeMapper()
+    wanted = wrap_template(algorithm, length, readable=readable, odd_parity=odd_parity)
+    template = {**mapper.secret_key_template(capabilities=MechanismFlag.ENCRYPT, id_=None,
+                                             label=None, store=False),
+                Attribute.KEY_TYPE: wanted[Attribute.KEY_TYPE], Attribute.VALUE_LEN: length,
+                **wanted}
+    if template[Attribute.KEY_TYPE] not in (KeyType.AES, KeyType.GENERIC_SECRET):
+        del template[Attribute.VALUE_LEN]  # a DES key's length is its type's
+    return p11c.Template([(int(kind), mapper.pack_attribute(kind, value))
+                          for kind, value in template.items()])
 
 
 def _object(key: HeldKey) -> Any:
