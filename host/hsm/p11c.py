@@ -94,11 +94,13 @@ def get_value_into(path: str, session: int, obj: int, out: bytearray, offset: in
 
 
 def encrypt_into(path: str, session: int, key: int, mechanism: int, data: bytes,
-                 out: Any) -> None:
-    """``C_EncryptInit`` + ``C_Encrypt`` of public ``data`` (whole blocks, a mechanism with
-    no parameter) into ``out``, a ctypes buffer exactly as long."""
+                 out: Any, iv: bytes | None = None) -> None:
+    """``C_EncryptInit`` + ``C_Encrypt`` of public ``data`` (whole blocks; ``iv``: the
+    mechanism's parameter, if it takes one) into ``out``, a ctypes buffer exactly as long."""
     lib = library(path)
-    mech = Mechanism(mechanism, None, 0)
+    vector = ctypes.create_string_buffer(bytes(iv), len(iv)) if iv is not None else None
+    mech = Mechanism(mechanism, ctypes.cast(vector, ctypes.c_void_p) if vector is not None
+                     else None, len(iv) if iv is not None else 0)
     check(lib.C_EncryptInit(ctypes.c_ulong(session), ctypes.byref(mech), ctypes.c_ulong(key)),
           "start an encryption")
     length = ctypes.c_ulong(len(data))

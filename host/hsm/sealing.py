@@ -9,8 +9,10 @@ AES-CBC with a zero IV for SCP03, 3DES-ECB for SCP02, the DGI padded with ``80 0
   card key is derived as a session object, sensitive and extractable only so that the
   token can wrap it, wrapped with ``CKM_AES_CBC`` under the DEK — the IV being the
   previous ciphertext block, which chains the keys of one DGI as CBC does — and destroyed
-  at once. The known blocks of a DGI (a header, the padding) are encrypted under the same
-  DEK object. No card key value enters this process.
+  at once (a key derived when the card was planned, for its KCV, is taken from
+  :attr:`TokenSealer.made` instead of being derived again). The known blocks of a DGI (a
+  header, the padding) are encrypted under the same DEK object. No card key value enters
+  this process.
 - **3DES** (docs/hsm.md, the exception): SoftHSM2 has no 3DES wrap. The card key is derived
   as a session object that is *not* sensitive, its value read into a ``bytearray`` that
   this module owns, the object destroyed, the DGI encrypted here, and the buffer

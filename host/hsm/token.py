@@ -254,8 +254,7 @@ class TokenKeyProvider(KeyProvider):
                                       "from a 3DES master")
         label = f"dualcard-tac-{secrets.token_hex(8)}"
         with self._lock:
-            session: Any = self._session  # its handle is not in python-pkcs11's stubs
-            fold_into_token(self._module, session.handle, _object(parent).handle, bytes(data),
+            fold_into_token(self._module, self._handle, _object(parent).handle, bytes(data),
                             label)
             handle = self._session.get_key(label=label)
         return HeldKey(f"{parent.name}*/folded", Algorithm.TDES, 16, handle)
@@ -307,26 +306,40 @@ class TokenKeyProvider(KeyProvider):
                                      _DERIVE[algorithm].value, bytes(data), template)
         return HeldKey(f"{parent.name}*", algorithm, len(data), CardKeyHandle(handle))
 
-    def create_session_key(self, template: dict[Attribute, Any]) -> Any:
-        """A session key object from ``template`` (a channel's DEK, whose value is known)."""
-        with self._lock:
-            return self._session.create_object(template)
+    def create_session_key(self, template: dict[Attribute, Any]) -> int:
+        """A session key object from ``template`` (a channel's DEK, whose value is known):
+        its handle (made by the module's own ``C_CreateObject``, :mod:`.p11c`)."""
+        from pkcs11.attributes import AttributeMapper
 
-    def destroy_object(self, obj: Any) -> None:
-        with self._lock:
-            obj.destroy()
+        mapper = AttributeMapper()
+        values = [(int(kind), ctypes.create_string_buffer(packed, len(packed)), len(packed))
+                  for kind, value in template.items()
+                  for packed in (mapper.pack_attribute(kind, value),)]
+        try:
+            with self._lock:
+                return p11c.create_object(self._module, self._handle, values)
+        finally:
+            for _, buffer, length in values:  # the DEK's value was one of them
+                ctypes.memset(buffer, 0, length)
 
-    def encrypt_object_cbc(self, obj: Any, data: bytes, iv: bytes) -> bytes:
-        """CBC encryption of known blocks under a key object of the session."""
+    def destroy_object(self, obj: int) -> None:
         with self._lock:
-            return bytes(obj.encrypt(bytes(data), mechanism=_CBC[Algorithm.AES],
-                                     mechanism_param=bytes(iv)))
+            p11c.destroy_object(self._module, self._handle, obj)
 
-    def wrap_cbc(self, wrapping: Any, key: HeldKey, iv: bytes) -> bytes:
-        """``C_WrapKey(CKM_AES_CBC, iv)`` of the card key ``key`` under ``wrapping``."""
+    def encrypt_object_cbc(self, obj: int, data: bytes, iv: bytes) -> bytes:
+        """AES-CBC encryption of known blocks under a key object of the session."""
+        out = ctypes.create_string_buffer(len(data))
+        with self._lock:
+            p11c.encrypt_into(self._module, self._handle, obj, _CBC[Algorithm.AES].value,
+                              bytes(data), out, bytes(iv))
+        return out.raw
+
+    def wrap_cbc(self, wrapping: int, key: HeldKey, iv: bytes) -> bytes:
+        """``C_WrapKey(CKM_AES_CBC, iv)`` of the card key ``key`` under the object
+        ``wrapping`` (:meth:`create_session_key`)."""
         with self._lock:
             return p11c.wrap_key(self._module, self._handle, Mechanism.AES_CBC.value,
-                                 bytes(iv), wrapping.handle, _card_key(key), key.length)
+                                 bytes(iv), wrapping, _card_key(key), key.length)
 
     def read_value_into(self, key: HeldKey, out: bytearray, offset: int) -> None:
         """Write a *readable* card key's value into ``out`` at ``offset`` (the 3DES
