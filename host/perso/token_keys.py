@@ -224,7 +224,9 @@ class TokenCardKeys(CardKeys):
             self._provider.discard(replaced)
         made[recipe] = key
         while len(made) > _KEPT:
-            self._provider.discard(made.pop(next(iter(made))))
+            oldest = made.pop(next(iter(made)), None)
+            if oldest is not None:
+                self._provider.discard(oldest)
 
 
 def _algorithm_of(name: str, profile: Profile) -> Algorithm | None:

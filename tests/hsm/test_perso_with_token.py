@@ -193,6 +193,41 @@ def test_a_batch_leaves_the_token_as_it_found_it(provider: Any, tmp_path: Path) 
     assert _objects(provider) == before
 
 
+def _counted(calls: list[str], name: str, real: Any) -> Any:
+    """``real``, noting ``name`` in ``calls`` at each call."""
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return real(*args, **kwargs)
+    return counted
+
+
+def test_each_card_key_is_derived_once_and_planned_keys_are_bounded(provider: Any) -> None:
+    """A card key whose KCV the plan needs is derived when the card is planned and wrapped
+    from that object (21 derivations a card, not 36); cards planned and never sealed keep
+    no more than a bounded number of card key objects in the token."""
+    from host.perso.token_keys import _KEPT, TokenCardKeys
+
+    keys = sample_keys("AES")
+    _import_all(provider, keys)
+    profile = _profile("AES")
+    personaliser = Personaliser(profile, TokenCardKeys(provider, profile), today=lambda: TODAY)
+    calls: list[str] = []
+    for name in ("derive", "derive_card_key"):
+        setattr(provider, name, _counted(calls, name, getattr(provider, name)))
+    holders = sample_holders()
+    assert len(holders) * 15 > _KEPT
+    numbers = numbered(profile, holders)
+    plans = [personaliser.plan(h, numbers[h.index], pin="1234") for h in holders]
+    planned = 15 * len(holders)  # the KCVs: 2 x 3 ICC keys, 9 purse keys a card
+    assert calls == ["derive_card_key"] * planned
+    assert provider.session_objects() == _KEPT  # the oldest cards' keys destroyed
+    card = blank_card(plans[-1].card.card_id, suite=CARD_SUITES["AES"])
+    assert personaliser.personalise(plans[-1], connect(card)).verified
+    assert calls == ["derive_card_key"] * (planned + 6)  # the card: only its ISD keys more
+    assert provider.session_objects() == _KEPT - 15  # its own kept keys were wrapped
+
+
+
 def test_the_3des_exception_reads_a_card_key_out_of_a_non_sensitive_object_only(
         provider: Any) -> None:
     """The 3DES path: the card key object is not sensitive (its value is read once), and
