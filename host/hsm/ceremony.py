@@ -23,18 +23,11 @@ from apdu_specs.crypto.ciphers import Algorithm
 from host.keystore import KeyCheckError, KeyComponent, MasterKey, combine_components
 
 from .errors import HSMError, HSMUnsupportedError, KeyObjectMissingError
+from .provider import LEFT_HALF, left_half_name
 from .token import DEFAULT_MODULE, TokenKeyProvider, secret_key_template
 
 __all__ = ["LEFT_HALF", "KeyCheck", "check_keys", "import_components", "import_key",
            "init_softhsm_token", "left_half_name"]
-
-#: the suffix of the companion object holding a double-length 3DES key's left half
-LEFT_HALF = ".left"
-
-
-def left_half_name(name: str) -> str:
-    """The label of the companion of the 3DES key ``name``: its left half as a DES key."""
-    return name + LEFT_HALF
 
 #: a master key may only make keys and MACs; it never encrypts data for anybody
 _MASTER_USES = {Attribute.DERIVE: True, Attribute.ENCRYPT: True, Attribute.SIGN: True}

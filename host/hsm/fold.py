@@ -14,8 +14,7 @@ SoftHSM2-class token. What is done keeps the exposure to one buffer for microsec
 
 The TAC key then lives in the token like any derived key: kept while the clearing verifier
 keeps the card, destroyed when it is evicted or the batch is done. The calls go to the
-module's own ``C_*`` functions (the same loaded instance python-pkcs11 calls), under the
-provider's module lock.
+module's own ``C_*`` functions (:mod:`.p11c`), under the provider's module lock.
 """
 
 from __future__ import annotations
@@ -25,25 +24,18 @@ from typing import Any
 
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
-from .errors import HSMError, HSMUnsupportedError
+from . import p11c
+from .errors import HSMUnsupportedError
 
 __all__ = ["DTK_LENGTH", "fold_into_token"]
 
 DTK_LENGTH = 16
 _HALF = DTK_LENGTH // 2
-
-
-class _Mechanism(ctypes.Structure):
-    """``CK_MECHANISM``."""
-
-    _fields_ = [("mechanism", ctypes.c_ulong), ("parameter", ctypes.c_void_p),
-                ("length", ctypes.c_ulong)]
-
-
-class _Attribute(ctypes.Structure):
-    """``CK_ATTRIBUTE``."""
-
-    _fields_ = [("type", ctypes.c_ulong), ("value", ctypes.c_void_p), ("length", ctypes.c_ulong)]
+#: the TAC key: sensitive, never extractable, a session object that encrypts and MACs only
+_FLAGS = {Attribute.TOKEN: False, Attribute.PRIVATE: False, Attribute.SENSITIVE: True,
+          Attribute.EXTRACTABLE: False, Attribute.ENCRYPT: True, Attribute.SIGN: True,
+          Attribute.DECRYPT: False, Attribute.WRAP: False, Attribute.UNWRAP: False,
+          Attribute.DERIVE: False}
 
 
 def fold_into_token(module: str, session: int, master: int, data: bytes, label: str, *,
@@ -53,39 +45,13 @@ def fold_into_token(module: str, session: int, master: int, data: bytes, label: 
     DTK passes through; it is zero when this returns."""
     if len(data) != DTK_LENGTH:
         raise HSMUnsupportedError(f"a 3DES purse DTK has {DTK_LENGTH} bytes")
-    lib = _module(module)
     work = buffer if buffer is not None else ctypes.create_string_buffer(DTK_LENGTH)
     try:
-        _encrypt(lib, session, master, data, work)
+        p11c.encrypt_into(module, session, master, Mechanism.DES3_ECB.value, data, work)
         _fold(work)
-        return _create(lib, session, work, label)
+        return _create(module, session, work, label)
     finally:
         ctypes.memset(work, 0, DTK_LENGTH)
-
-
-def _module(path: str) -> Any:
-    lib = ctypes.CDLL(path)
-    for name in ("C_EncryptInit", "C_Encrypt", "C_CreateObject"):
-        if not hasattr(lib, name):
-            raise HSMUnsupportedError(f"the PKCS#11 module {path} exports no {name}")
-    return lib
-
-
-def _check(rv: int, what: str) -> None:
-    if rv != 0:
-        raise HSMError(f"the token refused to {what} (CKR 0x{rv & 0xFFFFFFFF:X})")
-
-
-def _encrypt(lib: Any, session: int, master: int, data: bytes, out: Any) -> None:
-    mechanism = _Mechanism(Mechanism.DES3_ECB.value, None, 0)
-    _check(lib.C_EncryptInit(ctypes.c_ulong(session), ctypes.byref(mechanism),
-                             ctypes.c_ulong(master)), "start the DTK's encryption")
-    length = ctypes.c_ulong(DTK_LENGTH)
-    clear = ctypes.create_string_buffer(bytes(data), DTK_LENGTH)  # public data
-    _check(lib.C_Encrypt(ctypes.c_ulong(session), clear, ctypes.c_ulong(DTK_LENGTH), out,
-                         ctypes.byref(length)), "encrypt the DTK's diversification data")
-    if length.value != DTK_LENGTH:
-        raise HSMError(f"the token made a DTK of {length.value} bytes")
 
 
 def _fold(work: Any) -> None:
@@ -96,23 +62,14 @@ def _fold(work: Any) -> None:
         octets[i + _HALF] = octets[i]
 
 
-def _create(lib: Any, session: int, value: Any, label: str) -> int:
-    """The TAC key as a session object: sensitive, never extractable, encrypt and sign only."""
-    flags = {Attribute.TOKEN: False, Attribute.PRIVATE: False, Attribute.SENSITIVE: True,
-             Attribute.EXTRACTABLE: False, Attribute.ENCRYPT: True, Attribute.SIGN: True,
-             Attribute.DECRYPT: False, Attribute.WRAP: False, Attribute.UNWRAP: False,
-             Attribute.DERIVE: False}
-    keep = [ctypes.c_ubyte(int(v)) for v in flags.values()]
-    ulongs = [ctypes.c_ulong(ObjectClass.SECRET_KEY.value), ctypes.c_ulong(KeyType.DES2.value)]
-    name = ctypes.create_string_buffer(label.encode(), len(label.encode()))
-    items = [(Attribute.CLASS, ulongs[0], ctypes.sizeof(ctypes.c_ulong)),
-             (Attribute.KEY_TYPE, ulongs[1], ctypes.sizeof(ctypes.c_ulong)),
-             *((a, b, 1) for a, b in zip(flags, keep, strict=True)),
-             (Attribute.LABEL, name, len(label.encode())), (Attribute.VALUE, value, DTK_LENGTH)]
-    template = (_Attribute * len(items))(*(
-        _Attribute(a.value, ctypes.cast(ctypes.pointer(v) if not isinstance(v, ctypes.Array)
-                                        else v, ctypes.c_void_p), n) for a, v, n in items))
-    handle = ctypes.c_ulong()
-    _check(lib.C_CreateObject(ctypes.c_ulong(session), template, ctypes.c_ulong(len(items)),
-                              ctypes.byref(handle)), "take the TAC key")
-    return handle.value
+def _create(module: str, session: int, value: Any, label: str) -> int:
+    """The TAC key as a session object (:data:`_FLAGS`), read from ``value`` where it is."""
+    flags = [ctypes.c_ubyte(int(v)) for v in _FLAGS.values()]
+    ulong = ctypes.sizeof(ctypes.c_ulong)
+    name = label.encode()
+    items = [(Attribute.CLASS.value, ctypes.c_ulong(ObjectClass.SECRET_KEY.value), ulong),
+             (Attribute.KEY_TYPE.value, ctypes.c_ulong(KeyType.DES2.value), ulong),
+             *((a.value, b, 1) for a, b in zip(_FLAGS, flags, strict=True)),
+             (Attribute.LABEL.value, ctypes.create_string_buffer(name, len(name)), len(name)),
+             (Attribute.VALUE.value, value, DTK_LENGTH)]
+    return p11c.create_object(module, session, items)

@@ -7,7 +7,8 @@ and answers) whose key operations — checking a cryptogram, making tag 91, MACi
 enciphering script commands — go through :mod:`.schemes`. A script's SK-SMI and SK-SMC are
 derived in the provider from the card's ICC master keys (``R = ARQC``) and destroyed when the
 response is built (:class:`ProviderScriptSession`). :class:`ProviderPaymentKeys` is what the
-service host takes instead of the payment key file: the issuer, and the PVV for online PINs.
+service host takes instead of the payment key file: the issuer, the CVV of a swiped track and
+the PVV of an online PIN.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from apdu_specs.crypto.cvv import decimalise, pvv_tsp
 from apdu_specs.crypto.errors import CryptogramError
 from apdu_specs.payment.cryptogram import CryptogramVersion
 from apdu_specs.payment.issuer_response import (
@@ -29,7 +30,9 @@ from apdu_specs.payment.issuer_response import (
 )
 from apdu_specs.payment.script import ScriptKeying
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Issuer
+from host.payment.stripe import stripe_refusal
 
+from .card_checks import ProviderCardChecks
 from .errors import HSMUnsupportedError
 from .provider import HeldKey, KeyProvider
 from .schemes import (
@@ -169,31 +172,37 @@ class ProviderScriptSession(ScriptKeying):
 @dataclass(frozen=True)
 class ProviderPaymentKeys:
     """The chip-1 issuer's keys in a provider, by name: what the service host needs of the
-    payment key file. The stripe's CVK is not among them (docs/hsm.md: its single-DES half
-    cannot be made a key of its own in a PKCS#11 token)."""
+    payment key file. The stripe's CVV and an online PIN's PVV are computed there too
+    (:class:`~.card_checks.ProviderCardChecks`; the CVK's left half beside the CVK)."""
 
     provider: KeyProvider
     ac: str = "emv_ac"
     smi: str = "emv_smi"
     smc: str = "emv_smc"
+    cvk: str = "cvk"
     pvk: str = "pvk"
 
     def check(self) -> None:
         """Every key named is there (a typed error otherwise): checked at start-up, not at
         the first request."""
-        for name in (self.ac, self.smi, self.smc, self.pvk):
+        for name in (self.ac, self.smi, self.smc):
             self.provider.key(name)
+        self.checks  # noqa: B018 (the CVK, its left half and the PVK, looked up now)
+
+    @cached_property
+    def checks(self) -> ProviderCardChecks:
+        """The CVV and PVV in the provider (its keys looked up once)."""
+        return ProviderCardChecks.of(self.provider, self.cvk, self.pvk)
 
     def issuer(self, **options: Any) -> ProviderIssuer:
         return ProviderIssuer(self.provider, master=self.ac, smi=self.smi, smc=self.smc,
                               **options)
 
     def stripe_refusal(self, track2: str) -> str | None:
-        """A swiped track is declined: its CVV cannot be checked in the token."""
-        return "the stripe's CVV cannot be checked: the CVK is not in the issuer's token"
+        """Why a swiped track is declined: its CVV does not verify under the CVK."""
+        return stripe_refusal(track2, self.checks)
 
     def pvv(self, pan: str, pvki: str, pin: str) -> str:
         """The card's PIN verification value for ``pin``, encrypted under the PVK in the
         provider (the clear PIN is the caller's, as with a key file)."""
-        return decimalise(self.provider.encrypt_ecb(self.provider.key(self.pvk), pvv_tsp(
-            pan, pvki, pin)), 4)
+        return self.checks.pvv(pan, pvki, pin)

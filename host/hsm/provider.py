@@ -25,9 +25,17 @@ from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, xor
 from apdu_specs.crypto.kcv import kcv_block
 from host.keystore import KeyFile, KeyInfo
 
-from .errors import HSMUnsupportedError, WrongKeyTypeError
+from .errors import HSMUnsupportedError, KeyObjectMissingError, WrongKeyTypeError
 
-__all__ = ["FileKeyProvider", "HeldKey", "KeyProvider"]
+__all__ = ["LEFT_HALF", "FileKeyProvider", "HeldKey", "KeyProvider", "left_half_name"]
+
+#: the suffix of the companion object holding a double-length 3DES key's left half
+LEFT_HALF = ".left"
+
+
+def left_half_name(name: str) -> str:
+    """The label of the companion of the 3DES key ``name``: its left half as a DES key."""
+    return name + LEFT_HALF
 
 
 @dataclass(frozen=True, repr=False)
@@ -88,6 +96,18 @@ class KeyProvider(ABC):
             f"key {parent.name}: folding a 3DES key's halves (the 3DES purse TAC key) cannot "
             "be done with this provider (docs/hsm.md)")
 
+    def left_half(self, name: str) -> HeldKey:
+        """The left half ``K1`` of the double-length 3DES master ``name``, as the key
+        ``K1 || K1`` (single DES under ``K1``; a CVV starts with it). PKCS#11 has no
+        mechanism taking half of a key: a token holds it beside the key, written by the key
+        ceremony (:func:`host.hsm.ceremony.import_key`)."""
+        try:
+            return self.key(left_half_name(name), Algorithm.TDES)
+        except KeyObjectMissingError as exc:
+            raise KeyObjectMissingError(
+                f"{exc} (the CVV needs the CVK's left half, which dualcard hsm import writes "
+                f"beside it: import {name} again into a token that lacks it)") from None
+
     def kcv(self, key: HeldKey) -> bytes:
         """The key's 3-byte check value, computed by the provider."""
         return self.encrypt_ecb(key, kcv_block(key.algorithm))[:3]
@@ -142,6 +162,11 @@ class FileKeyProvider(KeyProvider):
                ) -> HeldKey:
         return _file_key(f"{parent.name}*", algorithm or parent.algorithm,
                          self.encrypt_ecb(parent, data))
+
+    def left_half(self, name: str) -> HeldKey:
+        master = self._keys.get(name)
+        check_algorithm(name, master.algorithm, Algorithm.TDES)
+        return _file_key(left_half_name(name), Algorithm.TDES, master.value[:8] * 2)
 
     def derive_folded(self, parent: HeldKey, data: bytes) -> HeldKey:
         if parent.algorithm is not Algorithm.TDES or len(data) != 16:

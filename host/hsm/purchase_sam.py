@@ -18,7 +18,7 @@ from apdu_specs.commands.purse_data import Purse, TransactionType
 from apdu_specs.crypto.purse import PurseScheme, transaction_time
 from host.points.errors import PointsUsageError, PurseMACError
 from host.points.messages import PurchaseInit
-from host.points.security_module import PurchaseAuthorization
+from host.points.security_module import PurchaseAuthorization, check_purchase, check_terminal
 
 from .load_host import check_key_index
 from .provider import HeldKey, KeyProvider
@@ -27,7 +27,6 @@ from .schemes import make_purse_session_key, purse_card_key, purse_mac_under
 __all__ = ["ProviderPurchaseSAM"]
 
 PURCHASE = TransactionType.PURCHASE
-_SEQ_MAX = 0xFFFFFFFF
 
 
 @dataclass
@@ -43,10 +42,7 @@ class ProviderPurchaseSAM:
     def __init__(self, provider: KeyProvider, terminal_id: bytes, *,
                  master: str = "purse_purchase", next_terminal_seq: int = 1, key_index: int = 1,
                  key_version: int = 1) -> None:
-        if len(terminal_id) != 6:
-            raise PointsUsageError("a terminal ID is 6 bytes")
-        if not 0 <= next_terminal_seq <= _SEQ_MAX:
-            raise PointsUsageError("the terminal sequence number is 4 bytes")
+        check_terminal(terminal_id, next_terminal_seq)
         self._provider = provider
         self._terminal_id = bytes(terminal_id)
         self._master = master
@@ -66,10 +62,7 @@ class ProviderPurchaseSAM:
 
     def authorize_purchase(self, card_identity: str, init: PurchaseInit,
                            when: _dt.datetime) -> PurchaseAuthorization:
-        if init.terminal_id != self._terminal_id:
-            raise PointsUsageError("the purchase was initialised for another terminal")
-        if self.next_terminal_seq > _SEQ_MAX:
-            raise PointsUsageError("the terminal sequence number is exhausted")
+        check_purchase(init, self._terminal_id, self.next_terminal_seq)
         provider, seq = self._provider, self.next_terminal_seq
         master = provider.key(self._master)
         scheme = PurseScheme(master.algorithm)

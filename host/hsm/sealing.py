@@ -9,8 +9,10 @@ AES-CBC with a zero IV for SCP03, 3DES-ECB for SCP02, the DGI padded with ``80 0
   card key is derived as a session object, sensitive and extractable only so that the
   token can wrap it, wrapped with ``CKM_AES_CBC`` under the DEK — the IV being the
   previous ciphertext block, which chains the keys of one DGI as CBC does — and destroyed
-  at once. The known blocks of a DGI (a header, the padding) are encrypted under the same
-  DEK object. No card key value enters this process.
+  at once (a key derived when the card was planned, for its KCV, is taken from
+  :attr:`TokenSealer.made` instead of being derived again). The known blocks of a DGI (a
+  header, the padding) are encrypted under the same DEK object. No card key value enters
+  this process.
 - **3DES** (docs/hsm.md, the exception): SoftHSM2 has no 3DES wrap. The card key is derived
   as a session object that is *not* sensitive, its value read into a ``bytearray`` that
   this module owns, the object destroyed, the DGI encrypted here, and the buffer
@@ -32,11 +34,10 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from pkcs11 import Attribute, KeyType, ObjectClass
 
-from apdu_specs.caches import pure_cache
 from apdu_specs.commands.gp_extra import KEY_TYPES
 from apdu_specs.crypto.ciphers import Algorithm
 
-from .errors import HSMError, HSMUnsupportedError
+from .errors import HSMUnsupportedError
 from .provider import HeldKey
 from .recipe import KeyRecipe, Part
 from .token import TokenKeyProvider, p11_key_type, secret_key_template
@@ -80,6 +81,9 @@ class TokenSealer:
     provider: TokenKeyProvider
     algorithm: Algorithm
     dek: bytes = field(repr=False)
+    #: card keys derived before (for their KCVs, as :meth:`_derived` would derive them):
+    #: each is taken from here, used once and destroyed
+    made: dict[KeyRecipe, HeldKey] = field(default_factory=dict, repr=False)
     _object: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
@@ -157,8 +161,10 @@ class TokenSealer:
         and nothing else. 3DES: not sensitive (its value is read once, see the module doc).
         """
         readable = self.algorithm is not Algorithm.AES
-        key = self.provider.derive_card_key(recipe.master, recipe.data, readable=readable,
-                                            odd_parity=recipe.odd_parity)
+        key = None if readable else self.made.pop(recipe, None)
+        if key is None:
+            key = self.provider.derive_card_key(recipe.master, recipe.data, readable=readable,
+                                                odd_parity=recipe.odd_parity)
         try:
             yield key
         finally:
@@ -259,32 +265,3 @@ def wrap_template(algorithm: Algorithm, length: int, *, readable: bool,
                      Attribute.EXTRACTABLE: True, Attribute.SENSITIVE: not readable,
                      Attribute.DERIVE: False, Attribute.SIGN: False, Attribute.ENCRYPT: True})
     return template
-
-
-def read_attribute_into(module: str, session: int, obj: int, out: bytearray, offset: int
-                        ) -> None:
-    """``C_GetAttributeValue(CKA_VALUE)`` straight into ``out[offset:]``, a buffer of ours
-    sized beforehand (python-pkcs11 would return an immutable ``bytes`` that cannot be
-    wiped, and a growing buffer leaves copies behind when it moves)."""
-    lib = _library(module)
-    view = (ctypes.c_char * (len(out) - offset)).from_buffer(out, offset)
-    attribute = _Attribute(0x11, ctypes.addressof(view), len(out) - offset)  # CKA_VALUE
-    del view
-    rv = lib.C_GetAttributeValue(ctypes.c_ulong(session), ctypes.c_ulong(obj),
-                                 ctypes.byref(attribute), ctypes.c_ulong(1))
-    if rv != 0:
-        raise HSMError(f"the token would not give the value of a readable key (CKR {rv:#x})")
-
-
-@pure_cache(maxsize=4)
-def _library(module: str) -> ctypes.CDLL:
-    """The module as ctypes sees it: the library python-pkcs11 loaded (one copy per process)."""
-    return ctypes.CDLL(module)
-
-
-class _Attribute(ctypes.Structure):
-    """``CK_ATTRIBUTE``: ``{CK_ATTRIBUTE_TYPE type; void *pValue; CK_ULONG ulValueLen;}``."""
-
-    _fields_ = [("type", ctypes.c_ulong), ("value", ctypes.c_void_p),
-                ("length", ctypes.c_ulong)]
-

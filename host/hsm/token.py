@@ -31,9 +31,11 @@ import pkcs11
 from pkcs11 import DEFAULT, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11
 
+from apdu_specs.caches import pure_cache
 from apdu_specs.crypto.ciphers import Algorithm
 from host.keystore import KeyInfo
 
+from . import p11c
 from .errors import (
     HSMModuleError,
     HSMUnsupportedError,
@@ -42,7 +44,7 @@ from .errors import (
     TokenPinError,
     WrongKeyTypeError,
 )
-from .provider import HeldKey, KeyProvider, check_algorithm
+from .provider import LEFT_HALF, HeldKey, KeyProvider, check_algorithm
 from .uri import PKCS11URI
 
 __all__ = ["DEFAULT_MODULE", "ENV_MODULE", "ENV_PIN", "TokenKeyProvider", "module_lock",
@@ -185,11 +187,11 @@ class TokenKeyProvider(KeyProvider):
         return self._session
 
     def info(self) -> list[KeyInfo]:
-        # a 3DES key's left half (".left", host.hsm.ceremony) goes with its key: not listed
+        # a 3DES key's left half (LEFT_HALF, host.hsm.ceremony) goes with its key: not listed
         with self._lock:
             keys = [self._held(obj) for obj in self._session.get_objects(
                 {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.TOKEN: True})
-                if not str(obj[Attribute.LABEL]).endswith(".left")]
+                if not str(obj[Attribute.LABEL]).endswith(LEFT_HALF)]
         return [KeyInfo(k.name, k.algorithm.value, k.length, self.kcv(k).hex().upper())
                 for k in sorted(keys, key=lambda k: k.name)]
 
@@ -252,13 +254,18 @@ class TokenKeyProvider(KeyProvider):
                                       "from a 3DES master")
         label = f"dualcard-tac-{secrets.token_hex(8)}"
         with self._lock:
-            session: Any = self._session  # its handle is not in python-pkcs11's stubs
-            fold_into_token(self._module, session.handle, _object(parent).handle, bytes(data),
+            fold_into_token(self._module, self._handle, _object(parent).handle, bytes(data),
                             label)
             handle = self._session.get_key(label=label)
         return HeldKey(f"{parent.name}*/folded", Algorithm.TDES, 16, handle)
 
     def encrypt_ecb(self, key: HeldKey, data: bytes) -> bytes:
+        if isinstance(key.handle, CardKeyHandle):  # a card key's KCV
+            out = ctypes.create_string_buffer(len(data))
+            with self._lock:
+                p11c.encrypt_into(self._module, self._handle, key.handle.handle,
+                                  _ECB[key.algorithm].value, bytes(data), out)
+            return out.raw
         with self._lock:
             return bytes(_object(key).encrypt(bytes(data), mechanism=_ECB[key.algorithm]))
 
@@ -277,57 +284,68 @@ class TokenKeyProvider(KeyProvider):
 
     def discard(self, key: HeldKey) -> None:
         with self._lock:
-            _object(key).destroy()
+            if isinstance(key.handle, CardKeyHandle):
+                p11c.destroy_object(self._module, self._handle, key.handle.handle)
+            else:
+                _object(key).destroy()
+
+    @property
+    def _handle(self) -> int:
+        session: Any = self._session  # its handle is not in python-pkcs11's stubs
+        return int(session.handle)
 
     # -- putting card keys on a card (host.hsm.sealing) ---------------------------------
     def derive_card_key(self, parent: HeldKey, data: bytes, *, readable: bool = False,
                         odd_parity: bool = False) -> HeldKey:
-        """A card key to be wrapped under a DEK (see :func:`.sealing.wrap_template`)."""
-        from .sealing import wrap_template
-
+        """A card key to be wrapped under a DEK (see :func:`.sealing.wrap_template`), made by
+        the module's own ``C_DeriveKey`` (:mod:`.p11c` says why): its handle only."""
         algorithm = parent.algorithm
-        template = wrap_template(algorithm, len(data), readable=readable, odd_parity=odd_parity)
-        if template[Attribute.KEY_TYPE] is not KeyType.AES \
-                and template[Attribute.KEY_TYPE] is not KeyType.GENERIC_SECRET:
-            template[Attribute.VALUE_LEN] = DEFAULT
-        mechanism = _DERIVE[algorithm]
-        with self._lock, _derivation_param(mechanism, bytes(data)) as param:
-            handle = _object(parent).derive_key(
-                template[Attribute.KEY_TYPE], len(data) * 8, store=False,
-                capabilities=MechanismFlag.ENCRYPT, mechanism=mechanism,
-                mechanism_param=param, template=template)
-        return HeldKey(f"{parent.name}*", algorithm, len(data), handle)
-
-    def create_session_key(self, template: dict[Attribute, Any]) -> Any:
-        """A session key object from ``template`` (a channel's DEK, whose value is known)."""
+        template = _card_key_template(algorithm, len(data), readable, odd_parity)
         with self._lock:
-            return self._session.create_object(template)
+            handle = p11c.derive_key(self._module, self._handle, _object(parent).handle,
+                                     _DERIVE[algorithm].value, bytes(data), template)
+        return HeldKey(f"{parent.name}*", algorithm, len(data), CardKeyHandle(handle))
 
-    def destroy_object(self, obj: Any) -> None:
-        with self._lock:
-            obj.destroy()
+    def create_session_key(self, template: dict[Attribute, Any]) -> int:
+        """A session key object from ``template`` (a channel's DEK, whose value is known):
+        its handle (made by the module's own ``C_CreateObject``, :mod:`.p11c`)."""
+        from pkcs11.attributes import AttributeMapper
 
-    def encrypt_object_cbc(self, obj: Any, data: bytes, iv: bytes) -> bytes:
-        """CBC encryption of known blocks under a key object of the session."""
-        with self._lock:
-            return bytes(obj.encrypt(bytes(data), mechanism=_CBC[Algorithm.AES],
-                                     mechanism_param=bytes(iv)))
+        mapper = AttributeMapper()
+        values = [(int(kind), ctypes.create_string_buffer(packed, len(packed)), len(packed))
+                  for kind, value in template.items()
+                  for packed in (mapper.pack_attribute(kind, value),)]
+        try:
+            with self._lock:
+                return p11c.create_object(self._module, self._handle, values)
+        finally:
+            for _, buffer, length in values:  # the DEK's value was one of them
+                ctypes.memset(buffer, 0, length)
 
-    def wrap_cbc(self, wrapping: Any, key: HeldKey, iv: bytes) -> bytes:
-        """``C_WrapKey(CKM_AES_CBC, iv)`` of ``key`` under ``wrapping``."""
+    def destroy_object(self, obj: int) -> None:
         with self._lock:
-            return bytes(wrapping.wrap_key(_object(key), mechanism=Mechanism.AES_CBC,
-                                           mechanism_param=bytes(iv)))
+            p11c.destroy_object(self._module, self._handle, obj)
+
+    def encrypt_object_cbc(self, obj: int, data: bytes, iv: bytes) -> bytes:
+        """AES-CBC encryption of known blocks under a key object of the session."""
+        out = ctypes.create_string_buffer(len(data))
+        with self._lock:
+            p11c.encrypt_into(self._module, self._handle, obj, _CBC[Algorithm.AES].value,
+                              bytes(data), out, bytes(iv))
+        return out.raw
+
+    def wrap_cbc(self, wrapping: int, key: HeldKey, iv: bytes) -> bytes:
+        """``C_WrapKey(CKM_AES_CBC, iv)`` of the card key ``key`` under the object
+        ``wrapping`` (:meth:`create_session_key`)."""
+        with self._lock:
+            return p11c.wrap_key(self._module, self._handle, Mechanism.AES_CBC.value,
+                                 bytes(iv), wrapping, _card_key(key), key.length)
 
     def read_value_into(self, key: HeldKey, out: bytearray, offset: int) -> None:
-        """Write a *readable* key's value into ``out`` at ``offset`` (the 3DES exception of
-        docs/hsm.md)."""
-        from .sealing import read_attribute_into
-
+        """Write a *readable* card key's value into ``out`` at ``offset`` (the 3DES
+        exception of docs/hsm.md)."""
         with self._lock:
-            session: Any = self._session
-            read_attribute_into(self._module, session.handle, _object(key).handle, out,
-                                offset)
+            p11c.get_value_into(self._module, self._handle, _card_key(key), out, offset)
 
     def session_objects(self) -> int:
         """How many session objects this session sees (none once a run is done)."""
@@ -351,14 +369,48 @@ def _derivation_param(mechanism: Mechanism, data: bytes) -> Iterator[bytes]:
         yield data
         return
     buffer = ctypes.create_string_buffer(data, len(data))
-    yield bytes(_DerivationString(ctypes.cast(buffer, ctypes.c_void_p), len(data)))
+    yield bytes(p11c.DerivationString(ctypes.cast(buffer, ctypes.c_void_p), len(data)))
     del buffer
 
 
-class _DerivationString(ctypes.Structure):
-    """``CK_KEY_DERIVATION_STRING_DATA``: ``{CK_BYTE_PTR pData; CK_ULONG ulLen;}``."""
+class CardKeyHandle:
+    """The object handle of a card key made by :meth:`TokenKeyProvider.derive_card_key`."""
 
-    _fields_ = [("data", ctypes.c_void_p), ("length", ctypes.c_ulong)]
+    __slots__ = ("handle",)
+
+    def __init__(self, handle: int) -> None:
+        self.handle = handle
+
+    def __repr__(self) -> str:
+        return "CardKeyHandle()"
+
+
+def _card_key(key: HeldKey) -> int:
+    if not isinstance(key.handle, CardKeyHandle):
+        raise WrongKeyTypeError(f"key {key.name} is not a card key made by this token")
+    return key.handle.handle
+
+
+@pure_cache(maxsize=32)
+def _card_key_template(algorithm: Algorithm, length: int, readable: bool, odd_parity: bool
+                       ) -> p11c.Template:
+    """What python-pkcs11's ``derive_key`` would send for a card key (its default secret
+    key template with the encrypt capability, then :func:`.sealing.wrap_template`), packed
+    once."""
+    from pkcs11.attributes import AttributeMapper
+
+    from .sealing import wrap_template
+
+    mapper = AttributeMapper()
+    wanted = wrap_template(algorithm, length, readable=readable, odd_parity=odd_parity)
+    template = {**mapper.secret_key_template(capabilities=MechanismFlag.ENCRYPT, id_=None,
+                                             label=None, store=False),
+                Attribute.KEY_TYPE: wanted[Attribute.KEY_TYPE], Attribute.VALUE_LEN: length,
+                **wanted}
+    if template[Attribute.KEY_TYPE] not in (KeyType.AES, KeyType.GENERIC_SECRET):
+        del template[Attribute.VALUE_LEN]  # a DES key's length is its type's
+    return p11c.Template([(int(kind), mapper.pack_attribute(kind, value))
+                          for kind, value in template.items()])
 
 
 def _object(key: HeldKey) -> Any:

@@ -49,7 +49,7 @@ class PaymentKeys(Protocol):
 
 class CardChecks(Protocol):
     """What computes a card's check values: the CVV under the CVK, the PVV under the PVK
-    (the key file's :class:`IssuerKeys`, or a token, :mod:`host.perso.token_keys`)."""
+    (the key file's :class:`IssuerKeys`, or a key provider, :mod:`host.hsm.card_checks`)."""
 
     def cvv(self, pan: str, expiry: str, service_code: str) -> str:
         """The 3-digit CVV (iCVV with service code 999)."""
@@ -87,9 +87,9 @@ class IssuerKeys:
         return Issuer(self.emv, **options)
 
     def stripe_refusal(self, track2: str) -> str | None:
-        from .stripe import stripe_cvv_ok
+        from .stripe import stripe_refusal
 
-        return None if stripe_cvv_ok(track2, self) else "the stripe's CVV does not verify"
+        return stripe_refusal(track2, self)
 
 
 def load_issuer_keys(path: str | Path) -> IssuerKeys:

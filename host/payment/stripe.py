@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apdu_specs.crypto.cvv import cvv
 from apdu_specs.magstripe.discretionary import DiscretionaryData
 from apdu_specs.magstripe.tracks import Track1, Track2
 
-from .keys import CardChecks, IssuerKeys
+from .keys import CardChecks
 from .profile import ApplicationProfile
 
-__all__ = ["ICVV_SERVICE_CODE", "StripeTracks", "encode_stripe", "stripe_cvv_ok",
+__all__ = ["ICVV_SERVICE_CODE", "StripeTracks", "encode_stripe", "stripe_cvv_ok", "stripe_refusal",
            "track2_equivalent"]
 
 ICVV_SERVICE_CODE = "999"
@@ -61,10 +60,17 @@ def track2_equivalent(profile: ApplicationProfile, keys: CardChecks) -> bytes:
                   check_luhn=_RECHECK_LUHN).to_track2_equivalent()
 
 
-def stripe_cvv_ok(track2: str, keys: IssuerKeys) -> bool:
-    """Issuer check of a swiped track 2: does its CVV verify under the CVK?"""
+def stripe_cvv_ok(track2: str, keys: CardChecks) -> bool:
+    """Issuer check of a swiped track 2: does its CVV verify under the CVK (wherever the
+    CVK is: the key file's :class:`~.keys.IssuerKeys` or a key provider)?"""
     track = Track2.decode(track2, check_luhn=False)
     if track.expiry is None or track.service_code is None:
         return False
-    expected = cvv(keys.cvk, track.pan, track.expiry, track.service_code)
+    expected = keys.cvv(track.pan, track.expiry, track.service_code)
     return DiscretionaryData.parse(track.discretionary).cvv == expected
+
+
+def stripe_refusal(track2: str, keys: CardChecks) -> str | None:
+    """Why the issuer declines a swiped track 2 before its policy is asked (None: its CVV
+    verifies)."""
+    return None if stripe_cvv_ok(track2, keys) else "the stripe's CVV does not verify"

@@ -7,7 +7,7 @@ card key named by its master and diversification data). When the card's channel 
 :class:`~host.hsm.sealing.TokenSealer` derives each key in the token and encrypts it under
 the channel's DEK there (AES; 3DES is the documented exception), giving exactly the bytes
 the key file path sends. KCVs (the audit, DGI 9000, PUT KEY) are computed in the token;
-the CVV, iCVV and PVV too (:class:`TokenChecks`).
+the CVV, iCVV and PVV too (:class:`~host.hsm.card_checks.ProviderCardChecks`).
 
 What the token cannot do is refused with a typed error: a chip that already holds the
 issuer's keys (a run to resume, a card to read back in a new session) needs the secure
@@ -23,24 +23,20 @@ from typing import Any
 from apdu_specs.commands.globalplatform import INITIALIZE_UPDATE
 from apdu_specs.commands.purse_data import KEY_LENGTH, KeyKind, Purse, key_dgi
 from apdu_specs.crypto.ciphers import Algorithm
-from apdu_specs.crypto.cvv import cvv_blocks, decimalise, pvv_tsp
 from apdu_specs.crypto.diversify import KeyType
-from apdu_specs.crypto.padding import Padding
 from apdu_specs.payment import dgi as payment_dgi
 from apdu_specs.payment.cryptogram import version_for
 from host.gp import DGI, ChannelOptions, GPClient, KeySpec, UnknownKeySetError
 from host.gp.secure_channel import SecureChannel
-from host.hsm import HeldKey, HSMUnsupportedError, KeyObjectMissingError
-from host.hsm.ceremony import left_half_name
+from host.hsm import HeldKey, HSMUnsupportedError
+from host.hsm.card_checks import ProviderCardChecks
 from host.hsm.recipe import KeyRecipe, Part
 from host.hsm.schemes import (
-    MacKey,
     cmac_subkey,
     emv_cps_data,
     kdf3_data,
     option_a_data,
     purse_key_data,
-    retail_mac,
 )
 from host.hsm.sealing import TokenSealer
 from host.hsm.token import TokenKeyProvider
@@ -53,33 +49,14 @@ from host.points.perso import purse_perso_dgis
 from .card_keys import AppSecrets, CardKeys
 from .profile import Profile
 
-__all__ = ["TokenCardKeys", "TokenChecks"]
+__all__ = ["TokenCardKeys"]
 
 #: the issuer's key set replaces the factory keys: ENC, MAC, DEK in PUT KEY's order
 _ISD_KEYS = (KeyType.ENC, KeyType.MAC, KeyType.DEK)
 #: a stand-in for a card key in a planned DGI (the token puts the key in its place)
 _PLACEHOLDER = bytes(KEY_LENGTH)
-
-
-@dataclass(frozen=True)
-class TokenChecks:
-    """CVV, iCVV and PVV computed in the token (the key file's :class:`~host.payment.keys.
-    IssuerKeys` computes them in this process): a CVV is ISO/IEC 9797-1 MAC algorithm 3
-    over two blocks, which starts with single DES under the CVK's left half (imported
-    beside it, :func:`host.hsm.ceremony.left_half_name`); a PVV is 3DES-ECB under the PVK."""
-
-    provider: TokenKeyProvider
-    cvk: HeldKey
-    cvk_left: HeldKey
-    pvk: HeldKey
-
-    def cvv(self, pan: str, expiry: str, service_code: str) -> str:
-        mac = retail_mac(self.provider, MacKey(self.cvk, self.cvk_left),
-                         cvv_blocks(pan, expiry, service_code), Padding.METHOD_1)
-        return decimalise(mac, 3)
-
-    def pvv(self, pan: str, pvki: str, pin: str) -> str:
-        return decimalise(self.provider.encrypt_ecb(self.pvk, pvv_tsp(pan, pvki, pin)), 4)
+#: the card keys kept from planning to sealing, at most: a card's (15) a few times over
+_KEPT = 64
 
 
 class TokenCardKeys(CardKeys):
@@ -101,10 +78,12 @@ class TokenCardKeys(CardKeys):
         isd = self._masters[refs.isd]
         #: KDF3's CMAC subkey of the ISD master (every card's the same)
         self._k1 = cmac_subkey(provider, isd) if suite is Algorithm.AES else b""
-        self._checks: TokenChecks | None = None
+        #: AES card keys derived for their KCVs when a card is planned, kept for its sealing
+        #: (:meth:`_kcv`); the oldest destroyed beyond :data:`_KEPT`
+        self._made: dict[KeyRecipe, HeldKey] = {}
+        self._checks: ProviderCardChecks | None = None
         if profile.payment_apps:
-            self._checks = TokenChecks(provider, self._masters[refs.cvk],
-                                       _left_half(provider, refs.cvk), self._masters[refs.pvk])
+            self._checks = ProviderCardChecks.of(provider, refs.cvk, refs.pvk)
 
     def __repr__(self) -> str:
         return f"TokenCardKeys({self._provider!r}, {', '.join(self._kcvs)})"
@@ -217,12 +196,37 @@ class TokenCardKeys(CardKeys):
                     if d.dgi in secrets else d for d in dgis]
 
     def _sealer(self, channel: SecureChannel) -> TokenSealer:
-        return TokenSealer(self._provider, channel.key_algorithm, channel.dek_value())
+        return TokenSealer(self._provider, channel.key_algorithm, channel.dek_value(),
+                           made=self._made)
 
     def _kcv(self, recipe: KeyRecipe) -> bytes:
-        """A card key's KCV, computed in the token on a key that never leaves it."""
-        with self._provider.derived(recipe.master, recipe.data) as key:
-            return self._provider.kcv(key)
+        """A card key's KCV, computed in the token on a key that never leaves it.
+
+        An AES card key is derived as the sealer would derive it (sensitive, extractable
+        only to be wrapped) and kept until the card is sealed, which wraps and destroys it:
+        a card key is derived once, not once for its KCV and again for the card. A 3DES card
+        key (read out when sealed, docs/hsm.md) is derived for its KCV only, and destroyed.
+        """
+        provider = self._provider
+        if recipe.master.algorithm is not Algorithm.AES:
+            with provider.derived(recipe.master, recipe.data) as key:
+                return provider.kcv(key)
+        key = provider.derive_card_key(recipe.master, recipe.data, odd_parity=recipe.odd_parity)
+        self._keep(recipe, key)
+        return provider.kcv(key)
+
+    def _keep(self, recipe: KeyRecipe, key: HeldKey) -> None:
+        """Keep ``key`` for the sealing of ``recipe``; the oldest kept keys beyond
+        :data:`_KEPT` (cards planned and never sealed: dry runs, failures) destroyed."""
+        made = self._made
+        replaced = made.pop(recipe, None)
+        if replaced is not None:
+            self._provider.discard(replaced)
+        made[recipe] = key
+        while len(made) > _KEPT:
+            oldest = made.pop(next(iter(made)), None)
+            if oldest is not None:
+                self._provider.discard(oldest)
 
 
 def _algorithm_of(name: str, profile: Profile) -> Algorithm | None:
@@ -232,16 +236,6 @@ def _algorithm_of(name: str, profile: Profile) -> Algorithm | None:
     if name in (refs.cvk, refs.pvk):
         return Algorithm.TDES
     return profile.suite.algorithm
-
-
-def _left_half(provider: TokenKeyProvider, cvk: str) -> HeldKey:
-    """The CVK's left half, written beside it by ``hsm import``."""
-    try:
-        return provider.key(left_half_name(cvk), Algorithm.TDES)
-    except KeyObjectMissingError as exc:
-        raise KeyObjectMissingError(f"{exc} (the CVV needs the CVK's left half, which "
-                                    f"dualcard hsm import writes beside it: import {cvk} "
-                                    "again into a token that lacks it)") from None
 
 
 def _channel(client: GPClient) -> SecureChannel:

@@ -26,7 +26,8 @@ from .keys import PurseKeySource
 from .load_host import check_card_keys
 from .messages import PurchaseInit
 
-__all__ = ["PurchaseAuthorization", "PurchaseSecurityModule", "SoftwarePurchaseSAM"]
+__all__ = ["PurchaseAuthorization", "PurchaseSecurityModule", "SoftwarePurchaseSAM",
+           "check_purchase", "check_terminal"]
 
 PURCHASE = TransactionType.PURCHASE
 _SEQ_MAX = 0xFFFFFFFF
@@ -68,6 +69,23 @@ class PurchaseSecurityModule(Protocol):
         ...
 
 
+def check_terminal(terminal_id: bytes, next_terminal_seq: int) -> None:
+    """A purchase SAM's terminal ID (6 bytes) and next sequence number (4 bytes)."""
+    if len(terminal_id) != 6:
+        raise PointsUsageError("a terminal ID is 6 bytes")
+    if not 0 <= next_terminal_seq <= _SEQ_MAX:
+        raise PointsUsageError("the terminal sequence number is 4 bytes")
+
+
+def check_purchase(init: PurchaseInit, terminal_id: bytes, next_terminal_seq: int) -> None:
+    """What a SAM checks before it numbers a purchase: initialised for its terminal, and a
+    sequence number left to give it."""
+    if init.terminal_id != terminal_id:
+        raise PointsUsageError("the purchase was initialised for another terminal")
+    if next_terminal_seq > _SEQ_MAX:
+        raise PointsUsageError("the terminal sequence number is exhausted")
+
+
 @dataclass(frozen=True)
 class _Pending:
     scheme: PurseScheme
@@ -83,10 +101,7 @@ class SoftwarePurchaseSAM:
 
     def __init__(self, keys: PurseKeySource, terminal_id: bytes, *,
                  next_terminal_seq: int = 1) -> None:
-        if len(terminal_id) != 6:
-            raise PointsUsageError("a terminal ID is 6 bytes")
-        if not 0 <= next_terminal_seq <= _SEQ_MAX:
-            raise PointsUsageError("the terminal sequence number is 4 bytes")
+        check_terminal(terminal_id, next_terminal_seq)
         self._keys = keys
         self._terminal_id = bytes(terminal_id)
         self.next_terminal_seq = next_terminal_seq
@@ -101,10 +116,7 @@ class SoftwarePurchaseSAM:
 
     def authorize_purchase(self, card_identity: str, init: PurchaseInit,
                            when: _dt.datetime) -> PurchaseAuthorization:
-        if init.terminal_id != self._terminal_id:
-            raise PointsUsageError("the purchase was initialised for another terminal")
-        if self.next_terminal_seq > _SEQ_MAX:
-            raise PointsUsageError("the terminal sequence number is exhausted")
+        check_purchase(init, self._terminal_id, self.next_terminal_seq)
         keys = self._keys.card_keys(card_identity, init.purse)
         check_card_keys(keys, init)
         scheme, seq = keys.scheme, self.next_terminal_seq

@@ -9,6 +9,8 @@ from dataclasses import replace
 import pytest
 
 from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.magstripe.discretionary import DiscretionaryData
+from apdu_specs.magstripe.tracks import Track2
 from apdu_specs.payment.ac_type import ACType
 from apdu_specs.payment.issuer_response import ARPCMethod
 from host.hsm.issuer import ProviderIssuer
@@ -82,20 +84,33 @@ def test_pay_purchase_goes_online_to_the_token(tmp_path, token_uri, monkeypatch)
         (True, True, "00", "TC")
 
 
-def test_the_pvv_of_an_online_pin_is_computed_where_the_pvk_is(make_provider: MakeProvider
-                                                               ) -> None:
-    """The service's authentication centre asks the issuer's keys for a PIN's PVV: the PVK
-    in the token encrypts the TSP (domain-facts §6.5 sample PVK); a swiped track is declined
-    with a token, its CVV being out of reach (docs/hsm.md, section 6)."""
+def test_the_pvv_and_the_stripe_cvv_are_computed_where_the_keys_are(make_provider: MakeProvider
+                                                                     ) -> None:
+    """The service's authentication centre asks the issuer's keys for a PIN's PVV and a
+    swiped track's CVV: the PVK and the CVK (with its left half) compute them where they are
+    (domain-facts §6.4/6.5 sample keys); a track whose CVV is wrong is declined."""
     from apdu_specs.crypto.cvv import pvv
     from host.hsm.issuer import ProviderPaymentKeys
-    from tests.payment.cards import PVK
+    from host.payment.stripe import encode_stripe
+    from tests.payment.cards import CVK, KEYS, PVK
 
-    keys = ProviderPaymentKeys(make_provider({"pvk": (Algorithm.TDES, PVK)}))
+    keys = ProviderPaymentKeys(make_provider({"cvk": (Algorithm.TDES, CVK),
+                                              "pvk": (Algorithm.TDES, PVK)}))
     for pin in ("1234", "0000", "9876"):
         assert keys.pvv("4123456789012345", "1", pin) == pvv(PVK, "4123456789012345", "1", pin)
-    refusal = keys.stripe_refusal("4123456789012345=30121010000000000000")
-    assert refusal is not None and "CVV" in refusal
+    track = Track2.decode(encode_stripe(DEBIT, KEYS).track2, check_luhn=False)
+    assert keys.stripe_refusal(track.encode()) is None
+    assert keys.stripe_refusal(_with_cvv(track, "000")) == "the stripe's CVV does not verify"
+    assert keys.checks.cvv(DEBIT.pan, DEBIT.expiry, "999") == KEYS.cvv(DEBIT.pan, DEBIT.expiry,
+                                                                        "999")
+
+
+def _with_cvv(track: Track2, value: str) -> str:
+    """``track`` with its CVV replaced (the PVKI and PVV kept)."""
+    data = DiscretionaryData.parse(track.discretionary)
+    forged = replace(track, discretionary=replace(data, cvv=value).encode())
+    assert forged.discretionary != track.discretionary
+    return forged.encode()
 
 
 def test_an_answer_derives_the_session_key_once_and_leaves_nothing(token_uri) -> None:

@@ -139,6 +139,14 @@ def _encoded(dgis: Any, channel: Any) -> list[bytes]:
     return [a.encode() for a in apdus.store_data(list(dgis), encrypt=channel.encrypt_sensitive)]
 
 
+def _p11(provider: Any, key: Any) -> Any:
+    """python-pkcs11's object of a card key (the provider holds its handle only)."""
+    from pkcs11 import Attribute
+
+    return next(o for o in provider.session.get_objects({Attribute.TOKEN: False})
+                if o.handle == key.handle.handle)
+
+
 def _objects(provider: Any) -> dict[str, dict[str, Any]]:
     """Every object the token holds, with its protection and uses."""
     from pkcs11 import Attribute
@@ -169,7 +177,7 @@ def test_a_batch_leaves_the_token_as_it_found_it(provider: Any, tmp_path: Path) 
 
     def watched(*args: Any, **kwargs: Any) -> Any:
         key = derive(*args, **kwargs)
-        seen.append({a: bool(key.handle[getattr(Attribute, a)]) for a in (
+        seen.append({a: bool(_p11(provider, key)[getattr(Attribute, a)]) for a in (
             "SENSITIVE", "EXTRACTABLE", "TOKEN", "WRAP", "DECRYPT", "DERIVE", "SIGN")})
         return key
 
@@ -183,6 +191,41 @@ def test_a_batch_leaves_the_token_as_it_found_it(provider: Any, tmp_path: Path) 
                      "DECRYPT": False, "DERIVE": False, "SIGN": False} for s in seen)
     assert provider.session_objects() == 0
     assert _objects(provider) == before
+
+
+def _counted(calls: list[str], name: str, real: Any) -> Any:
+    """``real``, noting ``name`` in ``calls`` at each call."""
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return real(*args, **kwargs)
+    return counted
+
+
+def test_each_card_key_is_derived_once_and_planned_keys_are_bounded(provider: Any) -> None:
+    """A card key whose KCV the plan needs is derived when the card is planned and wrapped
+    from that object (21 derivations a card, not 36); cards planned and never sealed keep
+    no more than a bounded number of card key objects in the token."""
+    from host.perso.token_keys import _KEPT, TokenCardKeys
+
+    keys = sample_keys("AES")
+    _import_all(provider, keys)
+    profile = _profile("AES")
+    personaliser = Personaliser(profile, TokenCardKeys(provider, profile), today=lambda: TODAY)
+    calls: list[str] = []
+    for name in ("derive", "derive_card_key"):
+        setattr(provider, name, _counted(calls, name, getattr(provider, name)))
+    holders = sample_holders()
+    assert len(holders) * 15 > _KEPT
+    numbers = numbered(profile, holders)
+    plans = [personaliser.plan(h, numbers[h.index], pin="1234") for h in holders]
+    planned = 15 * len(holders)  # the KCVs: 2 x 3 ICC keys, 9 purse keys a card
+    assert calls == ["derive_card_key"] * planned
+    assert provider.session_objects() == _KEPT  # the oldest cards' keys destroyed
+    card = blank_card(plans[-1].card.card_id, suite=CARD_SUITES["AES"])
+    assert personaliser.personalise(plans[-1], connect(card)).verified
+    assert calls == ["derive_card_key"] * (planned + 6)  # the card: only its ISD keys more
+    assert provider.session_objects() == _KEPT - 15  # its own kept keys were wrapped
+
 
 
 def test_the_3des_exception_reads_a_card_key_out_of_a_non_sensitive_object_only(
@@ -333,7 +376,8 @@ def test_a_3des_card_key_cannot_be_wrapped_in_the_token(provider: Any) -> None:
     try:
         for mechanism, param in ((Mechanism.DES3_ECB, None), (Mechanism.DES3_CBC, bytes(8))):
             with pytest.raises(p11.MechanismInvalid):
-                dek.wrap_key(card_key.handle, mechanism=mechanism, mechanism_param=param)
+                dek.wrap_key(_p11(provider, card_key), mechanism=mechanism,
+                             mechanism_param=param)
     finally:
         provider.discard(card_key)
         dek.destroy()
@@ -375,7 +419,7 @@ def test_the_user_pin_is_the_boundary_of_the_card_keys(provider: Any) -> None:
     derived = provider.derive_card_key(provider.key("isd_aes"), KDD + bytes(6))
     try:
         wrapped = _dek(provider, Algorithm.AES).wrap_key(
-            derived.handle, mechanism=Mechanism.AES_CBC, mechanism_param=bytes(16))
+            _p11(provider, derived), mechanism=Mechanism.AES_CBC, mechanism_param=bytes(16))
     finally:
         provider.discard(derived)
     card_key = ecb_decrypt(Algorithm.AES, DEK, bytes(wrapped))

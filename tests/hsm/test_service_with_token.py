@@ -1,7 +1,8 @@
 """``dualcard host serve`` with the issuers' keys in a fresh SoftHSM2 token: a POS sale
 authorised online (ARQC checked, ARPC made in the token) and the points it earns loaded
 (MAC1, MAC2 and the TAC in the token), through both network doors of the real service
-process; and a token that cannot be used stops the start with one line and its exit code."""
+process; a swiped sale whose CVV is checked in the token; and a token that cannot be used
+stops the start with one line and its exit code."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +22,16 @@ from click.testing import CliRunner
 
 from apdu_specs.commands.purse_data import Purse
 from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.magstripe.discretionary import DiscretionaryData
+from apdu_specs.magstripe.tracks import Track2
 from host.cli.exit_codes import ExitCode
 from host.cli.host_cmds import host as host_group
 from host.hsm import PKCS11URI
 from host.hsm.verifier import CARD_REGISTER_FORMAT
 from host.keystore import MasterKey
-from host.pos import Journal
+from host.payment.issuer import Decision
+from host.payment.stripe import encode_stripe
+from host.pos import Journal, Terminal
 from host.pos.link import PaymentMethod
 from host.pos.network_link import NetworkLink
 from host.service.mac import read_key_file
@@ -38,18 +45,24 @@ ROOT = Path(__file__).resolve().parents[2]
 _PAYMENT = SAMPLE.payment_keys
 #: the sample issuer's masters, as the key ceremony would put them in its token
 MASTERS = {"emv_ac": (Algorithm.AES, _PAYMENT.emv.ac), "emv_smi": (Algorithm.AES, _PAYMENT.emv.smi),
-           "emv_smc": (Algorithm.AES, _PAYMENT.emv.smc), "pvk": (Algorithm.TDES, _PAYMENT.pvk),
+           "emv_smc": (Algorithm.AES, _PAYMENT.emv.smc), "cvk": (Algorithm.TDES, _PAYMENT.cvk),
+           "pvk": (Algorithm.TDES, _PAYMENT.pvk),
            "purse_load": (Algorithm.AES, SAMPLE.purse_keys.load_master),
            "purse_tac": (Algorithm.AES, SAMPLE.purse_keys.tac_master)}
 
 
-def _import(uri: PKCS11URI, masters: dict[str, tuple[Algorithm, bytes]]) -> None:
+def _import(uri: PKCS11URI, masters: dict[str, tuple[Algorithm, bytes]],
+            drop: tuple[str, ...] = ()) -> None:
+    """The key ceremony of ``masters``; the objects named in ``drop`` destroyed after (a
+    token that lacks one)."""
     from host.hsm.ceremony import import_key
     from host.hsm.token import TokenKeyProvider
 
     with TokenKeyProvider.open(uri, USER_PIN, rw=True) as token:
         for name, (algorithm, value) in masters.items():
             import_key(token, MasterKey(name, algorithm, value))
+        for name in drop:
+            token.session.get_key(label=name).destroy()
 
 
 @pytest.fixture
@@ -99,35 +112,72 @@ def served(alliance: tuple[str, Path], token_uri: PKCS11URI) -> Iterator[tuple[i
     assert all(value.hex() not in errors.lower() for _, value in MASTERS.values())
 
 
-def test_a_sale_and_its_points_through_the_network_with_the_token(
-        served: tuple[int, str], alliance: tuple[str, Path], sim_card: Any,
-        tmp_path: Path) -> None:
+@contextmanager
+def _terminal(served: tuple[int, str], alliance: tuple[str, Path], sim_card: Any,
+              tmp_path: Path) -> Iterator[tuple[Terminal, NetworkLink]]:
+    """SHOP A's terminal and its network link to the served host."""
     port, http = served
     key = read_key_file(alliance[1])[1]
     with NetworkLink("127.0.0.1", port, merchant=MERCHANT, key=key, http=http,
                      timeout=30) as link:
         journal = Journal(tmp_path / "journal.sqlite3", terminal_id=MERCHANT.terminal_hex)
-        terminal = make_terminal(sim_card, link, journal, Clock())
+        try:
+            yield make_terminal(sim_card, link, journal, Clock()), link
+        finally:
+            journal.close()
+
+
+def test_a_sale_and_its_points_through_the_network_with_the_token(
+        served: tuple[int, str], alliance: tuple[str, Path], sim_card: Any,
+        tmp_path: Path) -> None:
+    with _terminal(served, alliance, sim_card, tmp_path) as (terminal, _):
         sale = terminal.purchase(123_45, pin=PIN, method=PaymentMethod.DEBIT)
-        terminal.journal.close()
     # the ARQC verified and the ARPC made in the token: the card took the issuer's answer
     assert sale.approved and sale.arc == b"00" and sale.message == "approved online"
     # each load's MAC1 checked, MAC2 made and TAC checked in the token, over HTTP
     assert {m.purse: m.points for m in sale.points} == {Purse.CONSUMPTION: 123, Purse.BANK: 61}
 
 
-@pytest.mark.parametrize(("masters", "env", "code", "message"), [
-    (MASTERS, {"DUALCARD_HSM_PIN": "000000"}, ExitCode.HSM_PIN, "the user PIN was refused"),
-    ({n: v for n, v in MASTERS.items() if n != "pvk"}, {}, ExitCode.HSM_NO_KEY,
+def _track2(cvv: str | None = None) -> Track2:
+    """The sample debit card's stripe track 2; with another CVV if ``cvv`` is given."""
+    track = Track2.decode(encode_stripe(SAMPLE.debit, SAMPLE.payment_keys).track2,
+                          check_luhn=False)
+    if cvv is None:
+        return track
+    data = DiscretionaryData.parse(track.discretionary)
+    assert data.cvv != cvv
+    return replace(track, discretionary=replace(data, cvv=cvv).encode())
+
+
+def test_a_swiped_sale_is_approved_with_its_cvv_checked_in_the_token(
+        served: tuple[int, str], alliance: tuple[str, Path], sim_card: Any,
+        tmp_path: Path) -> None:
+    """The stripe's CVV is computed in the token (the CVK and its left half, written beside
+    it by the key ceremony); a forged CVV is declined."""
+    with _terminal(served, alliance, sim_card, tmp_path) as (terminal, link):
+        sale = terminal.stripe_purchase(80_00, _track2().encode(), chip_error="SELECT: 6F00",
+                                        earn=False)
+        forged = link.authorise_stripe(_track2(cvv="000"), 80_00)
+    assert sale.approved and sale.message == "approved online (stripe)", sale.message
+    assert forged.decision is Decision.DECLINE and "CVV does not verify" in forged.reason
+    assert forged.authorisation_id is None
+
+
+@pytest.mark.parametrize(("masters", "drop", "env", "code", "message"), [
+    (MASTERS, (), {"DUALCARD_HSM_PIN": "000000"}, ExitCode.HSM_PIN, "the user PIN was refused"),
+    ({n: v for n, v in MASTERS.items() if n != "pvk"}, (), {}, ExitCode.HSM_NO_KEY,
      "holds no key 'pvk'"),
-    ({n: v for n, v in MASTERS.items() if n != "purse_tac"}, {}, ExitCode.HSM_NO_KEY,
+    ({n: v for n, v in MASTERS.items() if n != "cvk"}, (), {}, ExitCode.HSM_NO_KEY,
+     "holds no key 'cvk'"),
+    (MASTERS, ("cvk.left",), {}, ExitCode.HSM_NO_KEY, "holds no key 'cvk.left'"),
+    ({n: v for n, v in MASTERS.items() if n != "purse_tac"}, (), {}, ExitCode.HSM_NO_KEY,
      "holds no key 'purse_tac'"),
 ])
 def test_a_token_that_cannot_serve_stops_the_start_in_one_line(
         alliance: tuple[str, Path], token_uri: PKCS11URI, monkeypatch: pytest.MonkeyPatch,
-        masters: dict[str, tuple[Algorithm, bytes]], env: dict[str, str], code: ExitCode,
-        message: str) -> None:
-    _import(token_uri, masters)
+        masters: dict[str, tuple[Algorithm, bytes]], drop: tuple[str, ...],
+        env: dict[str, str], code: ExitCode, message: str) -> None:
+    _import(token_uri, masters, drop)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(host_group, _serve_args(alliance[0],

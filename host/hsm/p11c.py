@@ -1,0 +1,161 @@
+"""The few PKCS#11 C calls python-pkcs11 does not offer the way the project needs them.
+
+python-pkcs11 returns every value as an immutable ``bytes``, which cannot be wiped; the
+two places where a key value passes through this process (docs/hsm.md: the 3DES suite's
+card keys read out when a card is personalised, :mod:`.sealing`; the 3DES purse's DTK
+folded into its TAC key, :mod:`.fold`) call the module's own ``C_*`` functions with
+buffers they own and zero. The library is the one python-pkcs11 loaded (``dlopen`` gives
+the same instance once per process), and callers hold the provider's module lock
+(:func:`.token.module_lock`). The structures are PKCS#11's, laid out as ``ctypes`` needs.
+
+Personalisation's card keys are made, used and destroyed here too (:meth:`.token.
+TokenKeyProvider.derive_card_key`): python-pkcs11 makes a Python object of every key it
+derives, reading ten attributes one call at a time from SoftHSM2, which costs more than the
+derivation itself; a card key is used for three calls (its KCV, its wrap, its destruction)
+and needs none of them. Its template is packed once (:class:`Template`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Sequence
+from typing import Any
+
+from apdu_specs.caches import pure_cache
+
+from .errors import HSMError, HSMUnsupportedError
+
+__all__ = ["CKA_VALUE", "Attribute", "DerivationString", "Mechanism", "Template", "check",
+           "create_object", "derive_key", "destroy_object", "encrypt_into", "get_value_into",
+           "library", "wrap_key"]
+
+CKA_VALUE = 0x11
+#: the calls this module makes: a module that lacks one is refused when it is loaded
+_CALLS = ("C_GetAttributeValue", "C_EncryptInit", "C_Encrypt", "C_CreateObject", "C_DeriveKey",
+          "C_WrapKey", "C_DestroyObject")
+
+
+class Attribute(ctypes.Structure):
+    """``CK_ATTRIBUTE``: ``{CK_ATTRIBUTE_TYPE type; void *pValue; CK_ULONG ulValueLen;}``."""
+
+    _fields_ = [("type", ctypes.c_ulong), ("value", ctypes.c_void_p),
+                ("length", ctypes.c_ulong)]
+
+
+class Mechanism(ctypes.Structure):
+    """``CK_MECHANISM``: ``{CK_MECHANISM_TYPE mechanism; void *pParameter; CK_ULONG len;}``."""
+
+    _fields_ = [("mechanism", ctypes.c_ulong), ("parameter", ctypes.c_void_p),
+                ("length", ctypes.c_ulong)]
+
+
+class DerivationString(ctypes.Structure):
+    """``CK_KEY_DERIVATION_STRING_DATA``: ``{CK_BYTE_PTR pData; CK_ULONG ulLen;}``."""
+
+    _fields_ = [("data", ctypes.c_void_p), ("length", ctypes.c_ulong)]
+
+
+class Template:
+    """A ``CK_ATTRIBUTE`` array over packed values, made once and used for many calls."""
+
+    def __init__(self, packed: Sequence[tuple[int, bytes]]) -> None:
+        self._values = [ctypes.create_string_buffer(value, len(value)) for _, value in packed]
+        self.count = len(packed)
+        self.array = (Attribute * self.count)(*(
+            Attribute(kind, ctypes.cast(buffer, ctypes.c_void_p), len(value))
+            for (kind, value), buffer in zip(packed, self._values, strict=True)))
+
+
+@pure_cache(maxsize=4)
+def library(path: str) -> ctypes.CDLL:
+    """The module at ``path`` as ctypes sees it, with every call this module makes."""
+    lib = ctypes.CDLL(path)
+    for name in _CALLS:
+        if not hasattr(lib, name):
+            raise HSMUnsupportedError(f"the PKCS#11 module {path} exports no {name}")
+    return lib
+
+
+def check(rv: int, what: str) -> None:
+    """A typed error naming what the token refused to do and its ``CKR_`` code."""
+    if rv != 0:
+        raise HSMError(f"the token refused to {what} (CKR 0x{rv & 0xFFFFFFFF:X})")
+
+
+def get_value_into(path: str, session: int, obj: int, out: bytearray, offset: int) -> None:
+    """``C_GetAttributeValue(CKA_VALUE)`` straight into ``out[offset:]``, a buffer sized
+    beforehand (a growing buffer leaves copies behind when it moves)."""
+    view = (ctypes.c_char * (len(out) - offset)).from_buffer(out, offset)
+    attribute = Attribute(CKA_VALUE, ctypes.addressof(view), len(out) - offset)
+    del view
+    check(library(path).C_GetAttributeValue(ctypes.c_ulong(session), ctypes.c_ulong(obj),
+                                            ctypes.byref(attribute), ctypes.c_ulong(1)),
+          "give the value of a readable key")
+
+
+def encrypt_into(path: str, session: int, key: int, mechanism: int, data: bytes,
+                 out: Any, iv: bytes | None = None) -> None:
+    """``C_EncryptInit`` + ``C_Encrypt`` of public ``data`` (whole blocks; ``iv``: the
+    mechanism's parameter, if it takes one) into ``out``, a ctypes buffer exactly as long."""
+    lib = library(path)
+    vector = ctypes.create_string_buffer(bytes(iv), len(iv)) if iv is not None else None
+    mech = Mechanism(mechanism, ctypes.cast(vector, ctypes.c_void_p) if vector is not None
+                     else None, len(iv) if iv is not None else 0)
+    check(lib.C_EncryptInit(ctypes.c_ulong(session), ctypes.byref(mech), ctypes.c_ulong(key)),
+          "start an encryption")
+    length = ctypes.c_ulong(len(data))
+    clear = ctypes.create_string_buffer(bytes(data), len(data))
+    check(lib.C_Encrypt(ctypes.c_ulong(session), clear, ctypes.c_ulong(len(data)), out,
+                        ctypes.byref(length)), "encrypt")
+    if length.value != len(data):
+        raise HSMError(f"the token encrypted {len(data)} bytes into {length.value}")
+
+
+def create_object(path: str, session: int, items: Sequence[tuple[int, Any, int]]) -> int:
+    """``C_CreateObject`` from ``(attribute type, ctypes value, length)`` triples, each
+    value read where it is (a key value is never copied); the object's handle."""
+    template = (Attribute * len(items))(*(
+        Attribute(kind, ctypes.cast(value if isinstance(value, ctypes.Array)
+                                    else ctypes.pointer(value), ctypes.c_void_p), length)
+        for kind, value, length in items))
+    handle = ctypes.c_ulong()
+    check(library(path).C_CreateObject(ctypes.c_ulong(session), template,
+                                       ctypes.c_ulong(len(items)), ctypes.byref(handle)),
+          "create a key object")
+    return handle.value
+
+
+def derive_key(path: str, session: int, parent: int, mechanism: int, data: bytes,
+               template: Template) -> int:
+    """``C_DeriveKey`` by a ``*_ECB_ENCRYPT_DATA`` mechanism (its parameter a
+    ``CK_KEY_DERIVATION_STRING_DATA`` over ``data``): the new object's handle."""
+    buffer = ctypes.create_string_buffer(bytes(data), len(data))
+    param = DerivationString(ctypes.cast(buffer, ctypes.c_void_p), len(data))
+    mech = Mechanism(mechanism, ctypes.cast(ctypes.pointer(param), ctypes.c_void_p),
+                     ctypes.sizeof(param))
+    handle = ctypes.c_ulong()
+    check(library(path).C_DeriveKey(ctypes.c_ulong(session), ctypes.byref(mech),
+                                    ctypes.c_ulong(parent), template.array,
+                                    ctypes.c_ulong(template.count), ctypes.byref(handle)),
+          "derive a card key")
+    return handle.value
+
+
+def wrap_key(path: str, session: int, mechanism: int, iv: bytes, wrapping: int, key: int,
+             length: int) -> bytes:
+    """``C_WrapKey`` of ``key`` under ``wrapping`` by a mechanism whose parameter is an IV;
+    ``length``: the wrapped key's (a CBC wrap without padding: the key's own)."""
+    vector = ctypes.create_string_buffer(bytes(iv), len(iv))
+    mech = Mechanism(mechanism, ctypes.cast(vector, ctypes.c_void_p), len(iv))
+    out = ctypes.create_string_buffer(length)
+    written = ctypes.c_ulong(length)
+    check(library(path).C_WrapKey(ctypes.c_ulong(session), ctypes.byref(mech),
+                                  ctypes.c_ulong(wrapping), ctypes.c_ulong(key), out,
+                                  ctypes.byref(written)), "wrap a card key")
+    return out.raw[:written.value]
+
+
+def destroy_object(path: str, session: int, obj: int) -> None:
+    """``C_DestroyObject``."""
+    check(library(path).C_DestroyObject(ctypes.c_ulong(session), ctypes.c_ulong(obj)),
+          "destroy a key object")
