@@ -23,12 +23,11 @@ import ctypes
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pkcs11
-from pkcs11 import DEFAULT, Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11
 
 from apdu_specs.caches import pure_cache
@@ -228,21 +227,14 @@ class TokenKeyProvider(KeyProvider):
 
     def derive(self, parent: HeldKey, data: bytes, algorithm: Algorithm | None = None
                ) -> HeldKey:
+        """A derived key (a card's DTK or ICC master key, a session key) made by the module's
+        own ``C_DeriveKey`` (:mod:`.p11c` says why): its handle only."""
         algorithm = algorithm or parent.algorithm
-        template = secret_key_template(algorithm, len(data))
-        # A session object is seen by this application only; not marking it private spares
-        # SoftHSM2 encrypting it in memory (derive and destroy: 335 -> 137 us). It stays
-        # sensitive and not extractable: its value still never leaves.
-        template[Attribute.TOKEN] = False
-        template[Attribute.PRIVATE] = False
-        if algorithm is not Algorithm.AES:
-            template[Attribute.VALUE_LEN] = DEFAULT  # a DES key's length is its type's
-        mechanism = _DERIVE[parent.algorithm]
-        with self._lock, _derivation_param(mechanism, bytes(data)) as param:
-            handle = _object(parent).derive_key(
-                template[Attribute.KEY_TYPE], len(data) * 8, store=False, capabilities=_USES,
-                mechanism=mechanism, mechanism_param=param, template=template)
-        return HeldKey(f"{parent.name}*", algorithm, len(data), handle)
+        template = _derived_template(algorithm, len(data))
+        with self._lock:
+            handle = p11c.derive_key(self._module, self._handle, _raw(parent),
+                                     _DERIVE[parent.algorithm].value, bytes(data), template)
+        return HeldKey(f"{parent.name}*", algorithm, len(data), ObjectHandle(handle))
 
     def derive_folded(self, parent: HeldKey, data: bytes) -> HeldKey:
         """The 3DES purse TAC key: the one place a card key (the DTK, never a master) is in
@@ -254,37 +246,38 @@ class TokenKeyProvider(KeyProvider):
                                       "from a 3DES master")
         label = f"dualcard-tac-{secrets.token_hex(8)}"
         with self._lock:
-            fold_into_token(self._module, self._handle, _object(parent).handle, bytes(data),
-                            label)
-            handle = self._session.get_key(label=label)
-        return HeldKey(f"{parent.name}*/folded", Algorithm.TDES, 16, handle)
+            handle = fold_into_token(self._module, self._handle, _raw(parent), bytes(data),
+                                     label)
+        return HeldKey(f"{parent.name}*/folded", Algorithm.TDES, 16, ObjectHandle(handle))
 
     def encrypt_ecb(self, key: HeldKey, data: bytes) -> bytes:
-        if isinstance(key.handle, CardKeyHandle):  # a card key's KCV
-            out = ctypes.create_string_buffer(len(data))
-            with self._lock:
-                p11c.encrypt_into(self._module, self._handle, key.handle.handle,
-                                  _ECB[key.algorithm].value, bytes(data), out)
-            return out.raw
+        out = ctypes.create_string_buffer(len(data))
         with self._lock:
-            return bytes(_object(key).encrypt(bytes(data), mechanism=_ECB[key.algorithm]))
+            p11c.encrypt_into(self._module, self._handle, _raw(key), _ECB[key.algorithm].value,
+                              bytes(data), out)
+        return out.raw
 
     def encrypt_cbc(self, key: HeldKey, data: bytes, iv: bytes | None = None) -> bytes:
         iv = bytes(iv) if iv is not None else bytes(key.algorithm.block_size)
+        out = ctypes.create_string_buffer(len(data))
         with self._lock:
-            return bytes(_object(key).encrypt(bytes(data), mechanism=_CBC[key.algorithm],
-                                              mechanism_param=iv))
+            p11c.encrypt_into(self._module, self._handle, _raw(key), _CBC[key.algorithm].value,
+                              bytes(data), out, iv)
+        return out.raw
 
     def cmac(self, key: HeldKey, data: bytes) -> bytes:
         mechanism = _CMAC.get(key.algorithm)
         if mechanism is None:
             raise HSMUnsupportedError(f"no {key.algorithm.value} CMAC in a PKCS#11 token")
+        out = ctypes.create_string_buffer(key.algorithm.block_size)
         with self._lock:
-            return bytes(_object(key).sign(bytes(data), mechanism=mechanism))
+            length = p11c.sign_into(self._module, self._handle, _raw(key), mechanism.value,
+                                    bytes(data), out)
+        return out.raw[:length]
 
     def discard(self, key: HeldKey) -> None:
         with self._lock:
-            if isinstance(key.handle, CardKeyHandle):
+            if isinstance(key.handle, ObjectHandle):
                 p11c.destroy_object(self._module, self._handle, key.handle.handle)
             else:
                 _object(key).destroy()
@@ -302,9 +295,9 @@ class TokenKeyProvider(KeyProvider):
         algorithm = parent.algorithm
         template = _card_key_template(algorithm, len(data), readable, odd_parity)
         with self._lock:
-            handle = p11c.derive_key(self._module, self._handle, _object(parent).handle,
+            handle = p11c.derive_key(self._module, self._handle, _raw(parent),
                                      _DERIVE[algorithm].value, bytes(data), template)
-        return HeldKey(f"{parent.name}*", algorithm, len(data), CardKeyHandle(handle))
+        return HeldKey(f"{parent.name}*", algorithm, len(data), ObjectHandle(handle))
 
     def create_session_key(self, template: dict[Attribute, Any]) -> int:
         """A session key object from ``template`` (a channel's DEK, whose value is known):
@@ -356,25 +349,10 @@ class TokenKeyProvider(KeyProvider):
 _DES_LENGTHS = {KeyType.DES2: 16, KeyType.DES3: 24, KeyType._DES: 8}
 
 
-@contextmanager
-def _derivation_param(mechanism: Mechanism, data: bytes) -> Iterator[bytes]:
-    """The parameter of an ``*_ECB_ENCRYPT_DATA`` derivation.
-
-    PKCS#11 wants a ``CK_KEY_DERIVATION_STRING_DATA`` (a pointer to the data and its
-    length). python-pkcs11 builds that structure for ``AES_ECB_ENCRYPT_DATA`` only and
-    passes any other parameter through as raw bytes, so for the DES mechanisms the
-    structure is laid out here over a buffer that lives until the call returns.
-    """
-    if mechanism is Mechanism.AES_ECB_ENCRYPT_DATA:
-        yield data
-        return
-    buffer = ctypes.create_string_buffer(data, len(data))
-    yield bytes(p11c.DerivationString(ctypes.cast(buffer, ctypes.c_void_p), len(data)))
-    del buffer
-
-
-class CardKeyHandle:
-    """The object handle of a card key made by :meth:`TokenKeyProvider.derive_card_key`."""
+class ObjectHandle:
+    """The object handle of a session key this provider made by the module's own calls
+    (:meth:`TokenKeyProvider.derive`, :meth:`~TokenKeyProvider.derive_card_key`,
+    :meth:`~TokenKeyProvider.derive_folded`): no Python object of it is made."""
 
     __slots__ = ("handle",)
 
@@ -382,13 +360,41 @@ class CardKeyHandle:
         self.handle = handle
 
     def __repr__(self) -> str:
-        return "CardKeyHandle()"
+        return "ObjectHandle()"
 
 
 def _card_key(key: HeldKey) -> int:
-    if not isinstance(key.handle, CardKeyHandle):
+    if not isinstance(key.handle, ObjectHandle):
         raise WrongKeyTypeError(f"key {key.name} is not a card key made by this token")
     return key.handle.handle
+
+
+def _raw(key: HeldKey) -> int:
+    """The object handle of any key of this token: a master's or a session key's."""
+    if isinstance(key.handle, ObjectHandle):
+        return key.handle.handle
+    return int(_object(key).handle)
+
+
+@pure_cache(maxsize=32)
+def _derived_template(algorithm: Algorithm, length: int) -> p11c.Template:
+    """What python-pkcs11's ``derive_key`` sent for a derived key (its default secret key
+    template with :data:`_USES`, then :func:`secret_key_template`), packed once.
+
+    A session object is seen by this application only; not marking it private spares
+    SoftHSM2 encrypting it in memory (derive and destroy: 335 -> 137 us). It stays sensitive
+    and not extractable: its value still never leaves."""
+    from pkcs11.attributes import AttributeMapper
+
+    mapper = AttributeMapper()
+    template = {**mapper.secret_key_template(capabilities=_USES, id_=None, label=None,
+                                             store=False),
+                Attribute.VALUE_LEN: length, **secret_key_template(algorithm, length),
+                Attribute.TOKEN: False, Attribute.PRIVATE: False}
+    if algorithm is not Algorithm.AES:
+        del template[Attribute.VALUE_LEN]  # a DES key's length is its type's
+    return p11c.Template([(int(kind), mapper.pack_attribute(kind, value))
+                          for kind, value in template.items()])
 
 
 @pure_cache(maxsize=32)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from host.hsm.uri import PKCS11URI
 
 from .pcscd import skip_or_fail
 
-__all__ = ["SO_PIN", "USER_PIN", "fresh_token", "require_softhsm", "softhsm_module"]
+__all__ = ["SO_PIN", "USER_PIN", "fresh_token", "require_softhsm", "session_object",
+           "softhsm_module"]
 
 USER_PIN = "123456"
 SO_PIN = "87654321"
@@ -59,3 +61,12 @@ def fresh_token(directory: Path, label: str = "dualcard-test") -> PKCS11URI:
     init_softhsm_token(label, SO_PIN, USER_PIN, module)
     reload_module(module)
     return PKCS11URI(label, module_path=module)
+
+
+def session_object(provider: Any, key: Any) -> Any:
+    """python-pkcs11's object of a session key a token provider made (the provider holds its
+    handle only), to read its attributes in a test."""
+    from pkcs11 import Attribute
+
+    return next(o for o in provider.session.get_objects({Attribute.TOKEN: False})
+                if o.handle == key.handle.handle)

@@ -141,10 +141,9 @@ def _encoded(dgis: Any, channel: Any) -> list[bytes]:
 
 def _p11(provider: Any, key: Any) -> Any:
     """python-pkcs11's object of a card key (the provider holds its handle only)."""
-    from pkcs11 import Attribute
+    from host.testing.softhsm import session_object
 
-    return next(o for o in provider.session.get_objects({Attribute.TOKEN: False})
-                if o.handle == key.handle.handle)
+    return session_object(provider, key)
 
 
 def _objects(provider: Any) -> dict[str, dict[str, Any]]:
@@ -397,7 +396,7 @@ def test_an_aes_card_key_is_wrapped_only_if_extractable(provider: Any) -> None:
     card_key = provider.derive(provider.key("isd_aes"), KDD + bytes(6))
     try:
         with pytest.raises(p11.KeyUnextractable):
-            dek.wrap_key(card_key.handle, mechanism=Mechanism.AES_CBC, mechanism_param=bytes(16))
+            dek.wrap_key(_p11(provider, card_key), mechanism=Mechanism.AES_CBC, mechanism_param=bytes(16))
     finally:
         provider.discard(card_key)
         dek.destroy()

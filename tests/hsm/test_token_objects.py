@@ -19,7 +19,7 @@ from host.hsm import (
 )
 from host.hsm.schemes import application_cryptogram, purse_tac
 from host.keystore import KeyCheckError, KeyComponent, MasterKey
-from host.testing.softhsm import USER_PIN, require_softhsm
+from host.testing.softhsm import USER_PIN, require_softhsm, session_object
 
 MASTER = bytes.fromhex("00112233445566778899aabbccddeeff")
 
@@ -52,7 +52,7 @@ def test_every_key_object_made_is_sensitive_and_not_extractable(token: Any) -> N
 
     def watched(*args: Any, **kwargs: Any) -> Any:
         key = derive(*args, **kwargs)
-        seen.append({a: bool(key.handle[getattr(Attribute, a)])
+        seen.append({a: bool(session_object(token, key)[getattr(Attribute, a)])
                      for a in ("SENSITIVE", "EXTRACTABLE", "TOKEN", "WRAP", "DECRYPT")})
         return key
 
