@@ -162,6 +162,7 @@ class TokenKeyProvider(KeyProvider):
         self._lock = lock or module_lock(module)
         self._module = module
         self._masters: dict[str, HeldKey] = {}
+        self._macs: dict[Algorithm, p11c.MacCall] = {}
 
     @classmethod
     def open(cls, uri: PKCS11URI, pin: str | Callable[[], str], *, rw: bool = False
@@ -266,14 +267,18 @@ class TokenKeyProvider(KeyProvider):
         return out.raw
 
     def cmac(self, key: HeldKey, data: bytes) -> bytes:
-        mechanism = _CMAC.get(key.algorithm)
-        if mechanism is None:
-            raise HSMUnsupportedError(f"no {key.algorithm.value} CMAC in a PKCS#11 token")
-        out = ctypes.create_string_buffer(key.algorithm.block_size)
+        call = self._macs.get(key.algorithm) or self._mac_call(key.algorithm)
         with self._lock:
-            length = p11c.sign_into(self._module, self._handle, _raw(key), mechanism.value,
-                                    bytes(data), out)
-        return out.raw[:length]
+            return call(_raw(key), bytes(data))
+
+    def _mac_call(self, algorithm: Algorithm) -> p11c.MacCall:
+        """This session's CMAC call for keys of ``algorithm``, made on first use."""
+        mechanism = _CMAC.get(algorithm)
+        if mechanism is None:
+            raise HSMUnsupportedError(f"no {algorithm.value} CMAC in a PKCS#11 token")
+        call = self._macs[algorithm] = p11c.MacCall(self._module, self._handle,
+                                                    mechanism.value, algorithm.block_size)
+        return call
 
     def discard(self, key: HeldKey) -> None:
         with self._lock:
