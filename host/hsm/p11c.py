@@ -190,7 +190,7 @@ def derive_key(path: str, session: int, parent: int, mechanism: int, data: bytes
     check(library(path).C_DeriveKey(ctypes.c_ulong(session), ctypes.byref(mech),
                                     ctypes.c_ulong(parent), template.array,
                                     ctypes.c_ulong(template.count), ctypes.byref(handle)),
-          "derive a card key")
+          "derive a key")
     return handle.value
 
 
