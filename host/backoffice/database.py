@@ -6,9 +6,11 @@ Writers are serialised so concurrent terminals never lose an update:
 * SQLite: every write transaction starts with ``BEGIN IMMEDIATE`` (the database write lock is
   taken up front, so two writers never both read a balance and then both write it); the
   journal is in WAL mode so readers are not blocked.
-* PostgreSQL: the accounts a transaction touches are locked with ``SELECT … FOR UPDATE`` in
-  ascending id order (a stable order, so two transactions cannot deadlock on each other), and
-  balances are updated relatively (``x = x + :delta``) on the locked rows.
+* PostgreSQL: the accounts whose balance a transaction checks are locked with ``SELECT …
+  FOR UPDATE`` in ascending id order (a stable order, so two transactions cannot deadlock on
+  each other), and balances are updated relatively (``x = x + :delta``): on the locked rows,
+  and on accounts without bounds, which the ledger moves without the lock (see
+  :mod:`host.backoffice.ledger`).
 """
 
 from __future__ import annotations
@@ -350,9 +352,10 @@ def on_driver(conn: Connection, statement: str, params: Sequence[Any] = ()) -> D
     return _on_cursor(conn, statement, params, many=False)
 
 
-def on_driver_many(conn: Connection, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-    """:func:`on_driver` once per row of ``rows`` (the driver's ``executemany``)."""
-    _on_cursor(conn, statement, rows, many=True)
+def on_driver_many(conn: Connection, statement: str, rows: Sequence[Sequence[Any]]) -> int:
+    """:func:`on_driver` once per row of ``rows`` (the driver's ``executemany``); returns
+    the rows changed, all statements together."""
+    return _on_cursor(conn, statement, rows, many=True).rowcount
 
 
 class DriverResult:
