@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="back office URL (default: SQLite, temp); 'postgres': a "
                              "throwaway PostgreSQL cluster")
     parser.add_argument("--workers", type=int, default=None,
-                        help="handler threads (default: 1 on SQLite, 8 otherwise)")
+                        help="handler threads (default: 1 on SQLite, 4 otherwise)")
     parser.add_argument("--logs", action="store_true", help="log every request to a file")
     parser.add_argument("--processes", type=int, default=1,
                         help="service processes on the same database, the terminals shared "
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
-        workers = args.workers or (1 if url.startswith("sqlite") else 8)
+        workers = args.workers or (1 if url.startswith("sqlite") else 4)
         terminals = _terminal_ids(args.connections)
         keys = _alliance(url, terminals)
         template = sample_request(12_34, OPENED.date())
