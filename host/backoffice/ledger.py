@@ -182,7 +182,8 @@ class Ledger:
                     return self.apply(conn, transfers, at=at).results
             except IntegrityError:
                 # A concurrent writer inserted one of our ids between our check and our
-                # insert (possible on PostgreSQL when the two touch different accounts):
+                # insert (possible on PostgreSQL when the two lock no account in common:
+                # different accounts, or accounts without bounds, which are never locked):
                 # the retry sees it and answers exists / exists_with_different_*.
                 if attempt == _MAX_RETRIES - 1:
                     raise

@@ -49,14 +49,17 @@ def hold(tid: str, debit: str, amount: int) -> Transfer:
                          expires_at=T0 + timedelta(days=7))
 
 
-def _concurrently(ledger: Ledger, debit: str, amount: int) -> list[str]:
-    """WRITERS threads, each submitting EACH holds of ``amount`` from ``debit``; the codes."""
+def _concurrently(ledger: Ledger, debit: str, amount: int, *, same_ids: bool = False
+                  ) -> list[str]:
+    """WRITERS threads, each submitting EACH holds of ``amount`` from ``debit`` (the same
+    ids in every thread with ``same_ids``); the codes."""
     codes: list[str] = []
     lock = threading.Lock()
 
     def writer(number: int) -> None:
         for index in range(EACH):
-            results = ledger.create_transfers([hold(f"h{number}-{index}", debit, amount)], at=T0)
+            tid = f"h{index}" if same_ids else f"h{number}-{index}"
+            results = ledger.create_transfers([hold(tid, debit, amount)], at=T0)
             with lock:
                 codes.extend(r.code.value for r in results)
 
@@ -73,6 +76,12 @@ def test_concurrent_holds_on_free_accounts_lose_no_update(ledger: Ledger) -> Non
     assert codes == ["created"] * (WRITERS * EACH)
     bank, shop = ledger.accounts(["bank", "shop"])
     assert bank.balance.debits_pending == shop.balance.credits_pending == 7 * WRITERS * EACH
+
+
+def test_the_same_transfer_from_several_writers_is_posted_once(ledger: Ledger) -> None:
+    codes = _concurrently(ledger, "bank", 7, same_ids=True)
+    assert sorted(set(codes)) == ["created", "exists"] and codes.count("created") == EACH
+    assert ledger.account("bank").balance.debits_pending == 7 * EACH
 
 
 def test_a_bounded_account_is_still_checked_under_its_lock(ledger: Ledger) -> None:
