@@ -27,8 +27,9 @@ Measured on the shared 2-core machine (``bench/compare.py``, ABBA, medians of 3 
 against the code before accounts without bounds were moved without their row lock (and
 fewer savepoints, the ISO codec laid out from its field table), load average 2-3: SQLite
 1,822 -> 2,309 answers/s, p50 33 -> 26 ms, p99 57 -> 51 ms, the service's CPU per answer
-504 -> 410 us; PostgreSQL with two processes 272 -> 481/s (8 handler threads), 398 ->
-681/s (4, the default now), 2,512 -> 1,750 us per answer; the echo floor ~45,000-80,000/s.
+504 -> 410 us (a second session, 5 rounds: 1,981 -> 2,169/s, 497 -> 438 us); PostgreSQL
+with two processes 272 -> 481/s (8 handler threads), 398 -> 681/s (4, the default now),
+2,512 -> 1,750 us per answer; the echo floor ~45,000-80,000/s.
 SQLite passes 2,000/s but misses p99 <= 25 ms; PostgreSQL misses its goal
 (docs/decisions.md, the entry on accounts moved without their row lock).
 """
