@@ -24,10 +24,14 @@ in groups on SQLite). Goal: >= 2,000/s with p99 <= 25 ms on SQLite, and >= 2,000
 processes on PostgreSQL.
 
 Measured on the shared 2-core machine (``bench/compare.py``, ABBA, medians of 3 rounds)
-against the code before group commit, nearly quiet: SQLite 756 -> 1,439 answers/s, p50
-81 -> 42 ms, p99 123 -> 78 ms, the service's CPU per answer 1,312 -> 637 us; PostgreSQL
-with two processes 263 -> 328/s, 2,965 -> 2,652 us per answer; the echo floor ~43,000/s.
-Both goals are missed (docs/decisions.md, the entry on group commit).
+against the code before accounts without bounds were moved without their row lock (and
+fewer savepoints, the ISO codec laid out from its field table), load average 2-3: SQLite
+1,822 -> 2,309 answers/s, p50 33 -> 26 ms, p99 57 -> 51 ms, the service's CPU per answer
+504 -> 410 us (a second session, 5 rounds: 1,981 -> 2,169/s, 497 -> 438 us); PostgreSQL
+with two processes 272 -> 481/s (8 handler threads), 398 -> 681/s (4, the default now),
+2,512 -> 1,750 us per answer; the echo floor ~45,000-80,000/s.
+SQLite passes 2,000/s but misses p99 <= 25 ms; PostgreSQL misses its goal
+(docs/decisions.md, the entry on accounts moved without their row lock).
 """
 
 from __future__ import annotations
@@ -266,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="back office URL (default: SQLite, temp); 'postgres': a "
                              "throwaway PostgreSQL cluster")
     parser.add_argument("--workers", type=int, default=None,
-                        help="handler threads (default: 1 on SQLite, 8 otherwise)")
+                        help="handler threads (default: 1 on SQLite, 4 otherwise)")
     parser.add_argument("--logs", action="store_true", help="log every request to a file")
     parser.add_argument("--processes", type=int, default=1,
                         help="service processes on the same database, the terminals shared "
@@ -285,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
-        workers = args.workers or (1 if url.startswith("sqlite") else 8)
+        workers = args.workers or (1 if url.startswith("sqlite") else 4)
         terminals = _terminal_ids(args.connections)
         keys = _alliance(url, terminals)
         template = sample_request(12_34, OPENED.date())

@@ -6,9 +6,11 @@ Writers are serialised so concurrent terminals never lose an update:
 * SQLite: every write transaction starts with ``BEGIN IMMEDIATE`` (the database write lock is
   taken up front, so two writers never both read a balance and then both write it); the
   journal is in WAL mode so readers are not blocked.
-* PostgreSQL: the accounts a transaction touches are locked with ``SELECT … FOR UPDATE`` in
-  ascending id order (a stable order, so two transactions cannot deadlock on each other), and
-  balances are updated relatively (``x = x + :delta``) on the locked rows.
+* PostgreSQL: the accounts whose balance a transaction checks are locked with ``SELECT …
+  FOR UPDATE`` in ascending id order (a stable order, so two transactions cannot deadlock on
+  each other), and balances are updated relatively (``x = x + :delta``): on the locked rows,
+  and on accounts without bounds, which the ledger moves without the lock (see
+  :mod:`host.backoffice.ledger`).
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ class Database:
             raise
 
     @contextmanager
-    def write(self, *, flush: bool = True) -> Iterator[Connection]:
+    def write(self, *, flush: bool = True, alone: bool = True) -> Iterator[Connection]:
         """One serialised write transaction: committed on success, rolled back on error.
 
         ``flush=False`` is for records whose loss in a power cut fails safe (the issuer's
@@ -196,10 +198,16 @@ class Database:
         their own (the service's authorisation: STAN, the issuer's record, the hold).
         Durability is the outermost write's: one that waits for the disk cannot join one
         that does not on SQLite (its safety level is fixed for a transaction), which
-        raises :class:`ConfigurationError`."""
+        raises :class:`ConfigurationError`.
+
+        ``alone=False`` joins without a savepoint: for a write none of whose callers goes
+        on after its error (each lets it end the enclosing write or savepoint, which undoes
+        it), so being undone alone would never be used. Two statements saved on SQLite,
+        one round trip on PostgreSQL (the STAN taken and the hold posted, per
+        authorisation)."""
         outer: _Open | None = getattr(self._open, "unit", None)
         if outer is not None:
-            with self._joined(outer, flush) as conn:
+            with self._joined(outer, flush, alone) as conn:
                 yield conn
             return
         with self._schema_required(), self.engine.connect() as conn:
@@ -221,15 +229,18 @@ class Database:
                     raw.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
 
     @contextmanager
-    def _joined(self, outer: _Open, flush: bool) -> Iterator[Connection]:
-        """A write inside ``outer``: a savepoint, and ``outer``'s durability raised to
-        ``flush`` where the database allows it."""
+    def _joined(self, outer: _Open, flush: bool, alone: bool) -> Iterator[Connection]:
+        """A write inside ``outer``: a savepoint (unless not ``alone``), and ``outer``'s
+        durability raised to ``flush`` where the database allows it."""
         if flush and not outer.flush:
             if self.is_sqlite:
                 raise ConfigurationError("a write that waits for the disk cannot join one "
                                          "that does not (SQLite)")
             outer.conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
             outer.flush = True
+        if not alone:
+            yield outer.conn
+            return
         # on the driver: SQLAlchemy's own savepoints compile a statement each time
         outer.depth += 1
         name = f"dualcard_{outer.depth}"
@@ -350,9 +361,10 @@ def on_driver(conn: Connection, statement: str, params: Sequence[Any] = ()) -> D
     return _on_cursor(conn, statement, params, many=False)
 
 
-def on_driver_many(conn: Connection, statement: str, rows: Sequence[Sequence[Any]]) -> None:
-    """:func:`on_driver` once per row of ``rows`` (the driver's ``executemany``)."""
-    _on_cursor(conn, statement, rows, many=True)
+def on_driver_many(conn: Connection, statement: str, rows: Sequence[Sequence[Any]]) -> int:
+    """:func:`on_driver` once per row of ``rows`` (the driver's ``executemany``); returns
+    the rows changed, all statements together."""
+    return _on_cursor(conn, statement, rows, many=True).rowcount
 
 
 class DriverResult:

@@ -1,9 +1,14 @@
 """The double-entry ledger over a :class:`~host.backoffice.database.Database`.
 
 Every write goes through :meth:`Ledger.apply` inside one serialised transaction: expire the
-holds that are due, load and lock the touched accounts, plan (see :mod:`posting`), then insert
-the transfers in bulk (:func:`~host.backoffice.database.insert_rows`) and update the running
-balances relatively, all before the commit. Business operations (clearing, settlement,
+holds that are due, load the touched accounts and lock those whose balance is checked (a
+bound) or whose holds are resolved, plan (see :mod:`posting`), then insert the transfers in
+bulk (:func:`~host.backoffice.database.insert_rows`) and update the running balances
+relatively, all before the commit. An account without bounds is moved without its row lock
+(the issuing bank's account, moved by every authorisation's hold): nothing is checked
+against its balance, and the relative update, guarded by "still without bounds", counts
+every concurrent writer; on PostgreSQL the balance a transfer records for it is the one its
+transaction read plus its own moves. Business operations (clearing, settlement,
 conversion, credit) call ``apply`` inside their own write transaction so their records and
 their transfers commit together.
 """
@@ -20,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from host.backoffice.accounts import Account, AccountSpec
 from host.backoffice.assets import Asset
 from host.backoffice.clock import to_micros
-from host.backoffice.database import Database, chunked, on_driver
+from host.backoffice.database import Database, chunked, on_driver, on_driver_many
 from host.backoffice.errors import (
     BoundsViolationError,
     IdReusedError,
@@ -61,6 +66,11 @@ _T_COLUMNS = tuple(c.name for c in _T.columns)
 _HOLD_COLUMNS = ("id", "kind", "debit_account", "credit_account", "asset", "reason", "amount",
                  "expires_at")
 _DUE = f"SELECT transfer_id FROM {ledger_open_holds.name} WHERE expires_at <= ?"
+_A_COLUMNS = tuple(c.name for c in _A.columns)
+_BALANCES = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+#: a free account (:meth:`Ledger._load_accounts`) moves only while it still has no bound
+_MOVE_FREE = (f"UPDATE {_A.name} SET {', '.join(f'{c} = {c} + ?' for c in _BALANCES)} "
+              "WHERE id = ? AND lower_bound IS NULL AND upper_bound IS NULL")
 
 
 class Ledger:
@@ -172,7 +182,8 @@ class Ledger:
                     return self.apply(conn, transfers, at=at).results
             except IntegrityError:
                 # A concurrent writer inserted one of our ids between our check and our
-                # insert (possible on PostgreSQL when the two touch different accounts):
+                # insert (possible on PostgreSQL when the two lock no account in common:
+                # different accounts, or accounts without bounds, which are never locked):
                 # the retry sees it and answers exists / exists_with_different_*.
                 if attempt == _MAX_RETRIES - 1:
                     raise
@@ -213,10 +224,7 @@ class Ledger:
         referenced = sorted({t.pending_id for t in transfers if t.pending_id is not None} | due)
         pending_rows = {r.id: r for r in self._transfer_rows(conn, referenced, _HOLD_COLUMNS)}
         account_ids = _accounts_named(transfers, pending_rows.values())
-        states = {
-            state.id: state
-            for state in map(AccountState.from_row, self.db.lock_rows(conn, _A, account_ids))
-        }
+        states, free = self._load_accounts(conn, account_ids, _hold_accounts(pending_rows))
         existing = {} if ids_are_new else self._existing(conn, [t.id for t in transfers])
         holds = self._hold_states(conn, pending_rows)
         planner = Planner(at_micros=at_micros, accounts=states, existing=existing, holds=holds,
@@ -226,7 +234,7 @@ class Ledger:
         if all_or_nothing and not plan.ok:
             raise TransferRejectedError({r.id: r.code.value for r in plan.results if not r.ok})
         try:
-            self._write(conn, plan)
+            self._write(conn, plan, free)
         except IntegrityError as exc:
             if ids_are_new:
                 raise IdReusedError("transfer", "(one of the batch)", "content") from exc
@@ -245,7 +253,23 @@ class Ledger:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _write(self, conn: Connection, plan: Plan) -> None:
+    def _load_accounts(
+        self, conn: Connection, ids: Sequence[str], resolving: set[str]
+    ) -> tuple[dict[str, AccountState], set[str]]:
+        """The accounts' states, and which of them are *free*: without bounds and not an
+        account of a hold this request resolves, read without a lock (nothing is checked
+        against their balance; :meth:`_write` moves them relatively). The others are locked
+        FOR UPDATE on PostgreSQL, re-read under the lock (SQLite's write lock serialises)."""
+        rows = self.db.rows_where_in(conn, _A, _A_COLUMNS, "id", ids)
+        free = {r.id for r in rows if r.lower_bound is None and r.upper_bound is None}
+        free -= resolving
+        held = [r.id for r in rows if r.id not in free]
+        if held and not self.db.is_sqlite:
+            fresh = {r.id: r for r in self.db.lock_rows(conn, _A, held)}
+            rows = [fresh.get(r.id, r) for r in rows]
+        return {r.id: AccountState.from_row(r) for r in rows}, free
+
+    def _write(self, conn: Connection, plan: Plan, free: set[str]) -> None:
         self.db.insert_rows(conn, _T, TRANSFER_COLUMNS, plan.rows)
         self.db.insert_rows(
             conn, ledger_open_holds, ("transfer_id", "expires_at", "format_version"),
@@ -254,10 +278,14 @@ class Ledger:
         for part in chunked(plan.closed_holds):  # plain SQL: a claim closes 100,000 holds
             on_driver(conn, f"DELETE FROM {ledger_open_holds.name} WHERE transfer_id IN "
                             f"({', '.join(['?'] * len(part))})", tuple(part))
-        self.db.add_to_columns(
-            conn, _A, ("debits_posted", "credits_posted", "debits_pending", "credits_pending"),
-            [(*deltas, aid) for aid, deltas in sorted(plan.deltas.items())],
-        )
+        moves = sorted(plan.deltas.items())
+        self.db.add_to_columns(conn, _A, _BALANCES,
+                               [(*deltas, aid) for aid, deltas in moves if aid not in free])
+        unlocked = [(*deltas, aid) for aid, deltas in moves if aid in free]
+        if unlocked and on_driver_many(conn, _MOVE_FREE, unlocked) != len(unlocked):
+            # a bound was set on one of them after it was read: its lock was never taken
+            raise BoundsViolationError("an account gained a bound while a transfer moving it "
+                                       "was planned; nothing was written, try again")
 
     @staticmethod
     def _rows_by_id(conn: Connection, table: Any, ids: Sequence[str]) -> list[Any]:
@@ -307,6 +335,16 @@ def _accounts_named(transfers: Sequence[Transfer], pending_rows: Iterable[Any]) 
         ids.add(row.debit_account)
         ids.add(row.credit_account)
     return sorted(ids)
+
+
+def _hold_accounts(pending_rows: dict[str, Any]) -> set[str]:
+    """The accounts of the holds a request resolves or expires: always locked, so two
+    writers never both release one hold."""
+    ids: set[str] = set()
+    for row in pending_rows.values():
+        ids.add(row.debit_account)
+        ids.add(row.credit_account)
+    return ids
 
 
 def _compare_account(spec: AccountSpec, known: Any) -> None:

@@ -126,8 +126,10 @@ class AuthorisationHolds:
         """Note the issuer's answer to this request and, if it approved, post its hold;
         the hold's id, or None (declined, or reversed before: nothing held)."""
         key = _key(terminal.terminal_id, stan, sent_at)
-        with self.services.db.write(flush=False) as conn:  # see the module: lost with the
-            record = authorisation_by_arqc(conn, arqc)    # issuer's record, or not at all
+        # lost with the issuer's record, or not at all (see the module); no savepoint of
+        # its own: an error here answers the request's code, its handling undone whole
+        with self.services.db.write(flush=False, alone=False) as conn:
+            record = authorisation_by_arqc(conn, arqc)
             if record is None:
                 return None
             hold_id = f"hold-{record.id}" if record.approved else None

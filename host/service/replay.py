@@ -58,7 +58,9 @@ class ReplayGuard:
         digest of the live request that holds it (this one again, or another)."""
         key = (terminal_id, stan)
         row = (terminal_id, stan, to_micros(sent_at), digest, FORMAT_VERSION)
-        with self.db.write(flush=False) as conn:
+        # no savepoint of its own: every error here refuses the request, whose unit
+        # (:mod:`.core`) is undone whole
+        with self.db.write(flush=False, alone=False) as conn:
             if on_driver(conn, _CLAIM, row).rowcount == 1:
                 return None
             held = on_driver(conn, _HOLDER, key).first()

@@ -55,6 +55,25 @@ def test_an_inner_write_that_fails_is_undone_alone_and_the_outer_commits(db: Dat
     assert _committed(db) == [1, 3]
 
 
+def test_an_inner_write_without_its_own_savepoint_is_undone_with_the_enclosing_one(
+    db: Database,
+) -> None:
+    with db.write() as outer:
+        on_driver(outer, "INSERT INTO t VALUES (?)", (1,))
+        with pytest.raises(ZeroDivisionError), db.write():  # a savepoint
+            with db.write(alone=False) as inner:
+                assert inner is outer
+                on_driver(inner, "INSERT INTO t VALUES (?)", (2,))
+            with db.write(alone=False) as inner:
+                on_driver(inner, "INSERT INTO t VALUES (?)", (3,))
+                raise ZeroDivisionError  # its error ends the enclosing savepoint
+        with db.write(), db.write(alone=False) as inner:
+            on_driver(inner, "INSERT INTO t VALUES (?)", (4,))
+        with db.read() as seen:
+            assert _xs(seen) == [1, 4]
+    assert _committed(db) == [1, 4]
+
+
 def test_a_failed_statement_inside_an_inner_write_leaves_the_outer_usable(db: Database) -> None:
     with db.write() as outer:
         on_driver(outer, "INSERT INTO t VALUES (?)", (1,))

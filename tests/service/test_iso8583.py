@@ -9,7 +9,9 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,6 +22,7 @@ from apdu_specs.tlv import TLV, encode_tlvs
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
 from host.payment.perso import CDOL1
 from host.pos.link import PaymentMethod
+from host.service import iso8583
 from host.service.errors import ISOFramingError, MessageFormatError, ServiceConfigurationError
 from host.service.iso8583 import (
     FIELDS,
@@ -86,6 +89,51 @@ _MESSAGES = st.fixed_dictionaries(
 def test_every_message_of_the_dialect_decodes_to_what_was_encoded(message: dict) -> None:
     decoded = decode(encode(message))
     assert {k: v for k, v in decoded.items() if k not in ("p", "1")} == message
+
+
+@given(_MESSAGES)
+def test_the_direct_layout_encodes_and_decodes_as_pyiso8583_does(message: dict) -> None:
+    raw = encode(message)
+    assert raw == iso8583._encode_pyiso(message)
+    assert decode(raw) == iso8583._decode_pyiso(raw)
+    primary_only = all(key == "t" or int(key) <= 64 for key in message)
+    assert (iso8583._decode_plain(raw) is not None) == primary_only
+    assert (iso8583._encode_plain(message) is not None) == primary_only
+
+
+def _answer_or_refusal(codec: Callable[[Any], Any], given: Any) -> object:
+    try:
+        return codec(given)
+    except MessageFormatError as exc:
+        return ("refused", str(exc))
+
+
+@given(_MESSAGES, st.data())
+def test_a_damaged_message_is_read_or_refused_as_pyiso8583_reads_or_refuses_it(
+    message: dict, data: st.DataObject
+) -> None:
+    raw = bytearray(encode(message))
+    at = data.draw(st.integers(0, len(raw)))
+    damage = data.draw(st.sampled_from(["cut", "byte", "extra"]))
+    if damage == "cut":
+        del raw[at:]
+    elif damage == "byte" and at < len(raw):
+        raw[at] = data.draw(st.integers(0, 255))
+    else:
+        raw[at:at] = data.draw(st.binary(min_size=1, max_size=3))
+    assert _answer_or_refusal(decode, bytes(raw)) == _answer_or_refusal(
+        iso8583._decode_pyiso, bytes(raw))
+
+
+@given(_MESSAGES, st.data())
+def test_a_wrong_value_is_refused_by_the_name_pyiso8583_gives(
+    message: dict, data: st.DataObject
+) -> None:
+    key = data.draw(st.sampled_from(sorted(message)))
+    message[key] = data.draw(st.one_of(st.text(max_size=70), st.binary(max_size=70),
+                                       st.integers()))
+    assert _answer_or_refusal(encode, message) == _answer_or_refusal(
+        iso8583._encode_pyiso, message)
 
 
 def test_the_spec_is_built_from_the_field_table() -> None:
