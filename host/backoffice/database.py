@@ -19,14 +19,14 @@ import hashlib
 import os
 import threading
 from collections import namedtuple
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Column, Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
@@ -36,8 +36,8 @@ from apdu_specs.caches import pure_cache
 from host.backoffice.errors import ConfigurationError
 from host.backoffice.schema import ADDED_COLUMNS, metadata
 
-__all__ = ["DEFAULT_DB_FILE", "Database", "chunked", "default_url", "insert_rows", "no_ledger",
-           "on_driver", "on_driver_many", "sqlite_file"]
+__all__ = ["DEFAULT_DB_FILE", "Database", "add_missing_columns", "chunked", "default_url",
+           "insert_rows", "no_ledger", "on_driver", "on_driver_many", "sqlite_file"]
 
 DEFAULT_DB_FILE = "dualcard.sqlite3"
 _WRITE_OPTION = "dualcard_write"
@@ -339,17 +339,24 @@ _SCHEMA_LOCK = int.from_bytes(hashlib.sha256(b"dualcard schema").digest()[:8], "
 
 
 def _add_missing_columns(conn: Connection) -> None:
-    """``ALTER TABLE … ADD COLUMN`` for each added column an existing table lacks, as the
-    table defines it (type, default, nullability): SQLite and PostgreSQL both accept it."""
+    add_missing_columns(conn, [metadata.tables[name].c[column]
+                               for name, columns in ADDED_COLUMNS.items() for column in columns])
+
+
+def add_missing_columns(conn: Connection, columns: Iterable[Column[Any]]) -> None:
+    """``ALTER TABLE … ADD COLUMN`` for each of ``columns`` (added after databases were made)
+    that its existing table lacks, as the table defines it (type, default, nullability):
+    SQLite and PostgreSQL both accept it. A table that does not exist yet is left alone."""
     inspector = inspect(conn)
-    for name, columns in ADDED_COLUMNS.items():
-        if not inspector.has_table(name):
-            continue
-        present = {c["name"] for c in inspector.get_columns(name)}
-        for column in columns:
-            if column not in present:
-                spec = CreateColumn(metadata.tables[name].c[column]).compile(dialect=conn.dialect)
-                conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {spec}"))
+    present: dict[str, set[str]] = {}
+    for column in columns:
+        name = column.table.name
+        if name not in present:
+            present[name] = ({c["name"] for c in inspector.get_columns(name)}
+                             if inspector.has_table(name) else set())
+        if present[name] and column.name not in present[name]:
+            spec = CreateColumn(column).compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {spec}"))
 
 
 def on_driver(conn: Connection, statement: str, params: Sequence[Any] = ()) -> DriverResult:

@@ -9,18 +9,15 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    Connection,
     Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
-    inspect,
-    text,
 )
 
-from host.backoffice.database import Database
+from host.backoffice.database import Database, add_missing_columns
 from host.backoffice.schema import ID_TYPE as _Id
 from host.backoffice.schema import SEQ_TYPE as _Seq
 from host.backoffice.schema import version_column
@@ -193,8 +190,7 @@ Index("ix_pp_claim_lines_claim", pp_claim_lines.c.claim_id)
 
 
 #: columns added after the first layout: a database made before gains them (nullable)
-_ADDED_COLUMNS = ((pp_programs, "anonymous_cap"), (pp_cards, "holder_kind"),
-                  (pp_policies, "rate_row"))
+_ADDED_COLUMNS = (pp_programs.c.anonymous_cap, pp_cards.c.holder_kind, pp_policies.c.rate_row)
 
 
 def create_prepaid_schema(db: Database) -> None:
@@ -202,15 +198,7 @@ def create_prepaid_schema(db: Database) -> None:
     database was made (idempotent); the ledger's must exist."""
     with db.schema_change() as conn:
         prepaid_metadata.create_all(conn)
-        _add_missing_columns(conn)
-
-
-def _add_missing_columns(conn: Connection) -> None:
-    inspector = inspect(conn)
-    for table, name in _ADDED_COLUMNS:
-        if name not in {c["name"] for c in inspector.get_columns(table.name)}:
-            kind = table.c[name].type.compile(dialect=conn.dialect)
-            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+        add_missing_columns(conn, _ADDED_COLUMNS)
 
 
 def has_prepaid_schema(db: Database) -> bool:
