@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import threading
+import time
 from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -502,12 +504,30 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _into_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=FULL")  # a committed batch survives power loss
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: a large batch's index pages
     finally:
         cursor.close()
+
+
+def _into_wal(cursor: Any) -> None:
+    """Put the file in WAL mode, waiting out another process doing the same. Switching a
+    new file's journal takes its write lock, and SQLite answers "database is locked" at once
+    to a second connection that already read it, without its busy handler: two processes
+    opening one new store together would otherwise fail one of them. So the switch is
+    retried for as long as the connection's busy timeout."""
+    timeout_ms = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.002)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

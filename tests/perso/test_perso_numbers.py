@@ -110,15 +110,20 @@ def test_two_processes_on_one_store_never_draw_the_same_number(tmp_path: Path,
                                  name, "24", str(go)], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for name in ("east", "west")]
-    while not all(go.with_name(f"go.{name}").exists() for name in ("east", "west")):
-        assert all(w.poll() is None for w in workers), "a worker ended early"
-        time.sleep(0.01)
-    go.touch()
     given_out = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=120)
-        assert worker.returncode == 0, err
-        given_out.append([tuple(pair) for pair in json.loads(out)])
+    try:
+        while not all(go.with_name(f"go.{name}").exists() for name in ("east", "west")):
+            assert all(w.poll() is None for w in workers), "a worker ended early"
+            time.sleep(0.01)
+        go.touch()
+        for worker in workers:
+            out, err = worker.communicate(timeout=120)
+            assert worker.returncode == 0, err
+            given_out.append([tuple(pair) for pair in json.loads(out)])
+    finally:  # a failed worker leaves no other one running behind the test
+        for worker in workers:
+            worker.kill()
+            worker.communicate()
     both = given_out[0] + given_out[1]
     assert len(given_out[0]) == len(given_out[1]) == 60
     assert len({card for card, _ in both}) == len(both)
