@@ -45,8 +45,8 @@ def test_four_processes_killed_and_rerun_lose_and_double_nothing(db_url: str) ->
     for process in running:
         process.communicate(timeout=240)
     again = [_start(db_url, w) for w in range(WORKERS)]
-    for process in again:
-        out, err = process.communicate(timeout=240)
+    answers = [process.communicate(timeout=240) for process in again]  # all reaped first
+    for process, (out, err) in zip(again, answers, strict=True):
         assert process.returncode == 0 and out.strip() == "done", err[-2000:]
     _check(centre)
     centre.close()
