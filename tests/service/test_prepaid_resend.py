@@ -6,7 +6,6 @@ was to a payment the service had posted or to one that never reached it."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,52 +21,38 @@ from host.pos.prepaid_pay import SENT, prepaid_request_id
 from tests.pos.conftest import MERCHANT, PIN, Clock, make_terminal
 
 from .conftest import Host
+from .relay import Relay
 from .test_http_pos import _tea_club
 
 pytestmark = pytest.mark.sim
 
 
-class HTTPRelay:
-    """A TCP relay to the service's HTTP door. While ``lose`` is set every request reaches
+class HTTPRelay(Relay):
+    """A relay to the service's HTTP door. While ``lose`` is set every request reaches
     the service, which answers it, but the answer never reaches the terminal: its connection
     is closed instead. While ``down`` is set no request gets through at all."""
 
     def __init__(self, upstream_url: str) -> None:
         parts = urlsplit(upstream_url)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.lose = self.down = False
+        self.lose = False
         self.answered = 0  #: requests the service answered
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        host, port = self._listener.getsockname()[:2]
-        self.url = f"http://{host}:{port}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
+        self.url = "http://{}:{}".format(*self.address)
 
-    def close(self) -> None:
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        with client, client.makefile("rb") as from_client:
-            if self.down:
-                return
-            with socket.create_connection(self.upstream, timeout=10) as server, \
-                    server.makefile("rb") as from_server:
-                while (request := _message(from_client)) is not None:
-                    server.sendall(request)
-                    answer = _message(from_server)
-                    if answer is None:
-                        return
-                    self.answered += 1
-                    if self.lose:
-                        return  # the answer is lost: the terminal's connection drops
-                    client.sendall(answer)
+    def serve(self, client: socket.socket) -> None:
+        with client.makefile("rb") as from_client, \
+                socket.create_connection(self.upstream, timeout=10) as server, \
+                server.makefile("rb") as from_server:
+            while (request := _message(from_client)) is not None:
+                server.sendall(request)
+                answer = _message(from_server)
+                if answer is None:
+                    return
+                self.answered += 1
+                if self.lose:
+                    return  # the answer is lost: the terminal's connection drops
+                client.sendall(answer)
 
 
 def _message(stream: BinaryIO) -> bytes | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,13 +39,14 @@ from host.testing.personalise import SAMPLE
 from tests.pos.conftest import MERCHANT, PIN, START, Clock, make_terminal, terminal_files
 
 from .conftest import Host, arqc_request, utc_now
+from .relay import Relay
 from .test_service_tcp import _RogueServices
 
 pytestmark = pytest.mark.sim
 
 
-class Relay:
-    """A TCP relay to ``upstream``: ``lose`` names the request MTIs whose answers are lost
+class ISORelay(Relay):
+    """A relay to ``upstream``: ``lose`` names the request MTIs whose answers are lost
     (the terminal's connection is closed instead); ``down`` closes every connection at
     once, as a host that is not there."""
 
@@ -54,38 +54,20 @@ class Relay:
         self.upstream = upstream
         self.lose: set[str] = set()
         self.stall = False  #: a lost answer is held back, not dropped (the terminal times out)
-        self.down = False
         self.seen: list[str] = []  #: the MTIs that reached the service, in order
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.address = self._listener.getsockname()[:2]
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def close(self) -> None:
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
-
-    def _serve(self, client: socket.socket) -> None:
-        with client:
-            if self.down:
-                return
-            with socket.create_connection(self.upstream, timeout=10) as server:
-                while (request := _read_frame(client)) is not None:
-                    server.sendall(frame(request))
-                    self.seen.append(request[:4].decode())
-                    answer = _read_frame(server)
-                    if answer is None or request[:4].decode() in self.lose:
-                        if self.stall:  # never answered: wait for the terminal to give up
-                            _read(client, 1)
-                        return  # the answer is lost: the terminal's connection drops
-                    client.sendall(frame(answer))
+    def serve(self, client: socket.socket) -> None:
+        with socket.create_connection(self.upstream, timeout=10) as server:
+            while (request := _read_frame(client)) is not None:
+                server.sendall(frame(request))
+                self.seen.append(request[:4].decode())
+                answer = _read_frame(server)
+                if answer is None or request[:4].decode() in self.lose:
+                    if self.stall:  # never answered: wait for the terminal to give up
+                        _read(client, 1)
+                    return  # the answer is lost: the terminal's connection drops
+                client.sendall(frame(answer))
 
 
 def _read_frame(sock: socket.socket) -> bytes | None:
@@ -107,13 +89,13 @@ def _read(sock: socket.socket, count: int) -> bytes | None:
 
 
 @pytest.fixture
-def relay(host: Host) -> Iterator[Relay]:
-    relay = Relay(host.address)
+def relay(host: Host) -> Iterator[ISORelay]:
+    relay = ISORelay(host.address)
     yield relay
     relay.close()
 
 
-def _link(host: Host, relay: Relay, saf: StoreAndForward) -> NetworkLink:
+def _link(host: Host, relay: ISORelay, saf: StoreAndForward) -> NetworkLink:
     return NetworkLink(*relay.address, merchant=MERCHANT, key=host.terminal.key, timeout=5,
                        attempts=2, saf=saf)
 
@@ -134,7 +116,7 @@ def _rows(host: Host, table: Any) -> list[Any]:
 
 @pytest.mark.parametrize("stall", [False, True], ids=["connection dropped", "timed out"])
 def test_a_lost_answer_is_repeated_then_reversed_and_no_hold_remains(
-        host: Host, relay: Relay, card: Any, tmp_path: Path, stall: bool) -> None:
+        host: Host, relay: ISORelay, card: Any, tmp_path: Path, stall: bool) -> None:
     relay.lose, relay.stall = {MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT}, stall
     saf = StoreAndForward(tmp_path / SAF_FILE)
     _, request = arqc_request(card, 60_00)
@@ -152,7 +134,7 @@ def test_a_lost_answer_is_repeated_then_reversed_and_no_hold_remains(
 @pytest.mark.parametrize(("amount", "status"), [(60_00, TxnStatus.APPROVED),
                                                 (600_00, TxnStatus.DECLINED)])
 def test_the_sale_whose_answer_is_lost_goes_the_unable_to_go_online_way(
-        host: Host, relay: Relay, sim_card: Any, tmp_path: Path, amount: int,
+        host: Host, relay: ISORelay, sim_card: Any, tmp_path: Path, amount: int,
         status: TxnStatus) -> None:
     relay.lose = {MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT}
     saf = StoreAndForward(tmp_path / SAF_FILE)
@@ -176,7 +158,7 @@ def test_the_sale_whose_answer_is_lost_goes_the_unable_to_go_online_way(
 
 
 def test_a_host_that_is_down_gets_the_queue_in_order_once_it_is_back(
-        host: Host, relay: Relay, card: Any, tmp_path: Path) -> None:
+        host: Host, relay: ISORelay, card: Any, tmp_path: Path) -> None:
     relay.down = True
     path = tmp_path / SAF_FILE
     saf = StoreAndForward(path)
@@ -211,7 +193,7 @@ def test_a_host_that_is_down_gets_the_queue_in_order_once_it_is_back(
 
 
 def test_a_message_the_service_refuses_is_kept_aside_and_the_next_ones_go(
-        host: Host, relay: Relay, card: Any, tmp_path: Path) -> None:
+        host: Host, relay: ISORelay, card: Any, tmp_path: Path) -> None:
     saf = StoreAndForward(tmp_path / SAF_FILE)
     sent_at = utc_now()
     _, request = arqc_request(card, 5_00)
@@ -247,7 +229,7 @@ def _raise_limit(host: Host, limit: int) -> str:
 
 
 def test_the_0110_names_its_scripts_and_the_terminal_confirms_them_once(
-        host: Host, relay: Relay, sim_card: Any, tmp_path: Path) -> None:
+        host: Host, relay: ISORelay, sim_card: Any, tmp_path: Path) -> None:
     script_id = _raise_limit(host, 15_000_00)
     saf = StoreAndForward(tmp_path / SAF_FILE)
     with _link(host, relay, saf) as link:
