@@ -286,7 +286,7 @@ class Connection:
                               f"internal error {type(exc).__name__}", terminal)
             return self._refuse(message, failure, trace)
         assert terminal is not None  # _authenticate returned it
-        return sign(reply, terminal.key)
+        return sign(reply, terminal.cipher)
 
     def _unit(self, message: Message) -> AbstractContextManager[object]:
         """One write transaction for an authorisation, from its STAN to its hold (the
@@ -302,7 +302,7 @@ class Connection:
         terminal = self.core.terminals.get(envelope.terminal_id)
         if terminal is None:
             raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED, "no key for this terminal")
-        if not verify(raw, message, terminal.key):
+        if not verify(raw, message, terminal.cipher):
             raise _Refusal(ResponseCode.SECURITY_VIOLATION, "MAC does not verify")
         if terminal.blocked:
             raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED, "terminal blocked", terminal)
@@ -338,7 +338,7 @@ class Connection:
         trace.code, trace.reason = refusal.code.value, refusal.reason
         reply = answer(message, refusal.code)
         if refusal.signed_by is not None:
-            return sign(reply, refusal.signed_by.key)
+            return sign(reply, refusal.signed_by.cipher)
         try:
             return encode(reply)
         except MessageFormatError:
