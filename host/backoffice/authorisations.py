@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Row
-from sqlalchemy.exc import IntegrityError
 
 from apdu_specs.errors import RemoteError
 from host.backoffice.clock import to_micros
@@ -75,17 +74,21 @@ def new_authorisation_id(kind: str) -> str:
 
 
 def record_authorisation(db: Database, auth: Authorisation, *, at: datetime) -> Authorisation:
-    """Store ``auth``; :class:`DuplicateAuthorisationError` if its ARQC was answered before."""
-    try:
-        with db.write(flush=False) as conn:  # lost in a power cut, it only refuses points
-            on_driver(conn, _INSERT, (
-                auth.id, auth.kind, auth.arqc, auth.card_id, auth.application, auth.amount,
-                auth.currency, auth.decision, auth.reason, auth.issuer_id, auth.merchant_id,
-                auth.terminal_id, to_micros(at), FORMAT_VERSION))
-    except IntegrityError:
+    """Store ``auth``; :class:`DuplicateAuthorisationError` if its ARQC was answered before.
+
+    A repeated ARQC writes nothing (``ON CONFLICT (arqc) DO NOTHING``) and its error leaves
+    the transaction as it was, so the write joins an enclosing one without a savepoint of
+    its own (``alone=False``): a caller that goes on after the error (the service answering
+    a repeat from the original's record) finds nothing to undo."""
+    # lost in a power cut, it only refuses points
+    with db.write(flush=False, alone=False) as conn:
+        taken = on_driver(conn, _INSERT, (
+            auth.id, auth.kind, auth.arqc, auth.card_id, auth.application, auth.amount,
+            auth.currency, auth.decision, auth.reason, auth.issuer_id, auth.merchant_id,
+            auth.terminal_id, to_micros(at), FORMAT_VERSION)).rowcount == 1
+    if not taken:
         raise DuplicateAuthorisationError(
-            f"the issuer answered this ARQC before (authorisation {auth.id} not recorded)"
-        ) from None
+            f"the issuer answered this ARQC before (authorisation {auth.id} not recorded)")
     return auth
 
 
@@ -120,7 +123,8 @@ def _one(conn: Connection, statement: str, key: object) -> Authorisation | None:
 # Plain SQL on the driver (:func:`on_driver`): every online sale and load asks them.
 _TABLE = bo_authorisations.name
 _INSERT = (f"INSERT INTO {_TABLE} ({', '.join(AUTH_COLUMNS)}, ts, format_version) "
-           f"VALUES ({', '.join(['?'] * (len(AUTH_COLUMNS) + 2))})")
+           f"VALUES ({', '.join(['?'] * (len(AUTH_COLUMNS) + 2))}) "
+           "ON CONFLICT (arqc) DO NOTHING")
 _SELECT = f"SELECT {', '.join(AUTH_COLUMNS)} FROM {_TABLE}"
 _BY_ARQC = f"{_SELECT} WHERE arqc = ?"
 _BY_ID = f"{_SELECT} WHERE id = ?"

@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, InvalidatePoolError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateColumn
 
@@ -49,6 +49,8 @@ CHUNK = 500
 _SQLITE_MAX_PARAMS = 999
 #: Rows PostgreSQL takes in one INSERT rather than a COPY (:func:`insert_rows`).
 _FEW_ROWS = 16
+#: seconds a pooled PostgreSQL connection may rest before it is pinged on checkout
+PING_AFTER_IDLE = 1.0
 
 
 def default_url(env: dict[str, str] | None = None) -> str:
@@ -128,7 +130,11 @@ class Database:
 
     def _make_engine(self, parsed: Any, busy_timeout_s: float) -> Engine:
         if self.dialect == "postgresql":
-            return create_engine(parsed, pool_pre_ping=True)
+            engine = create_engine(parsed)
+            event.listen(engine, "checkin", _note_idle)
+            event.listen(engine, "checkout", lambda dbapi_connection, record, _proxy:
+                         _ping_if_idle(engine.dialect, dbapi_connection, record))
+            return engine
         in_memory = parsed.database in (None, "", ":memory:")
         kwargs: dict[str, Any] = {"connect_args": {"timeout": busy_timeout_s}}
         if in_memory:
@@ -489,6 +495,30 @@ def _copy_rows(
 def _insert_sql(table: str, columns: tuple[str, ...], row_count: int) -> str:
     one = f"({', '.join(['?'] * len(columns))})"
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * row_count)}"
+
+
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any) -> None:
+    """A PostgreSQL connection that rested in the pool for :data:`PING_AFTER_IDLE` seconds
+    or more is pinged before use (SQLAlchemy's ``pool_pre_ping``, for rested connections
+    only): one that died meanwhile (the server restarted, a firewall dropped it) is
+    replaced, so no request meets it. A connection checked in moments ago, which a busy
+    service hands from request to request, skips the round trip; if the server went away
+    that moment, the request in flight fails as the ones running then do, nothing kept,
+    and the pool discards every connection older than the failure. A dead one found here
+    discards them all as well (they are as old) and the checkout takes a new one."""
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+        return
+    try:
+        alive = dialect.do_ping(dbapi_connection)
+    except dialect.loaded_dbapi.Error as exc:
+        raise InvalidatePoolError("the pooled connection did not answer its ping") from exc
+    if not alive:
+        raise InvalidatePoolError("the pooled connection did not answer its ping")
 
 
 def _savepoint(driver: Any, statement: str) -> None:

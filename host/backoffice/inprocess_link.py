@@ -127,21 +127,27 @@ class InProcessBackOffice:
 
     def authorise(self, request: AuthorisationRequest, *, card_id: str,
                   method: PaymentMethod) -> OnlineAnswer:
+        return self.authorise_recorded(request, card_id=card_id, method=method)[0]
+
+    def authorise_recorded(self, request: AuthorisationRequest, *, card_id: str,
+                           method: PaymentMethod) -> tuple[OnlineAnswer, Authorisation]:
+        """:meth:`authorise`, with the issuer's record of its answer (what the service's
+        hold cites, in the same transaction: not read back)."""
         updates = self.office.pending_limit_updates(card_id) if method is PaymentMethod.CREDIT \
             else []
         orders = [partial(set_credit_limit, amount=u.new_limit) for u in updates]
         response = self.issuer.authorise(request, scripts_after=orders)
         facts = response.facts
         assert facts is not None  # Issuer.authorise always answers with the facts it used
-        self._record(Authorisation(
+        record = self._record(Authorisation(
             new_authorisation_id(CHIP), CHIP, request.arqc, card_id, method.value, facts.amount,
             facts.currency, response.decision.value, response.reason, self.bank_id,
             self._merchant(), self.terminal_id), at=dt.datetime.now(dt.UTC))
         return OnlineAnswer(response, tuple(u.script_id for u in updates),
-                            updates[-1].new_limit if updates else None)
+                            updates[-1].new_limit if updates else None), record
 
-    def _record(self, authorisation: Authorisation, *, at: dt.datetime) -> None:
-        record_authorisation(self.office.db, authorisation, at=at)
+    def _record(self, authorisation: Authorisation, *, at: dt.datetime) -> Authorisation:
+        return record_authorisation(self.office.db, authorisation, at=at)
 
     def _merchant(self) -> str | None:
         """The merchant of the terminal this link serves, if it is configured with one."""

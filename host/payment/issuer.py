@@ -236,6 +236,11 @@ class Issuer:
 
     def verify_arqc(self, request: AuthorisationRequest) -> IssuerApplicationData:
         """The card's issuer application data, once its ARQC verified; ARQCError otherwise."""
+        return self._verified(request)[1]
+
+    def _verified(self, request: AuthorisationRequest) -> tuple[CryptogramVersion,
+                                                                IssuerApplicationData]:
+        """:meth:`verify_arqc`, with the cryptogram version the card's IAD names."""
         version, iad = self._version_and_iad(request)
         data = version.ac_input(request.cdol1_data, request.aip, request.atc, request.iad)
         try:
@@ -243,7 +248,7 @@ class Issuer:
         except CryptogramError:
             raise ARQCError(f"ARQC of card {request.pan[:6]}… ATC {request.atc:04X} "
                             "does not verify") from None
-        return iad
+        return version, iad
 
     def _verify_cryptogram(self, version: CryptogramVersion, request: AuthorisationRequest,
                            atc: int, data: bytes, cryptogram: bytes) -> None:
@@ -279,7 +284,13 @@ class Issuer:
                                    method: ARPCMethod | None = None,
                                    csu: CardStatusUpdate | None = None) -> bytes:
         """Tag 91's value for ``decision`` (method 1 over the ARC, method 2 over the CSU)."""
-        version, _ = self._version_and_iad(request)
+        return self._answer_data(self._version_and_iad(request)[0], request, decision, method,
+                                 csu)
+
+    def _answer_data(self, version: CryptogramVersion, request: AuthorisationRequest,
+                     decision: Decision, method: ARPCMethod | None,
+                     csu: CardStatusUpdate | None) -> bytes:
+        """:meth:`issuer_authentication_data` under ``version`` (the IAD decoded once)."""
         method = method or self.arpc_method
         if method is ARPCMethod.METHOD_2 and csu is None:
             csu = CardStatusUpdate(approved=decision is Decision.APPROVE)
@@ -311,10 +322,10 @@ class Issuer:
 
         The decision is taken on the facts the ARQC covers (:meth:`covered_facts`), on the
         issuer's day ``today`` when given."""
-        iad = self.verify_arqc(request)
+        version, iad = self._verified(request)  # the IAD decoded once for the check and ARPC
         facts = self.covered_facts(request)
         decision, reason = self.policy.decide(facts, iad, today=today)
-        data = self.issuer_authentication_data(request, decision, method=method, csu=csu)
+        data = self._answer_data(version, request, decision, method, csu)
         scripts: list[IssuerScript] = []
         if scripts_before or scripts_after:
             with self.script_session(request) as session:

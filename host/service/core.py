@@ -286,7 +286,7 @@ class Connection:
                               f"internal error {type(exc).__name__}", terminal)
             return self._refuse(message, failure, trace)
         assert terminal is not None  # _authenticate returned it
-        return sign(reply, terminal.key)
+        return sign(reply, terminal.cipher)
 
     def _unit(self, message: Message) -> AbstractContextManager[object]:
         """One write transaction for an authorisation, from its STAN to its hold (the
@@ -302,7 +302,7 @@ class Connection:
         terminal = self.core.terminals.get(envelope.terminal_id)
         if terminal is None:
             raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED, "no key for this terminal")
-        if not verify(raw, message, terminal.key):
+        if not verify(raw, message, terminal.cipher):
             raise _Refusal(ResponseCode.SECURITY_VIOLATION, "MAC does not verify")
         if terminal.blocked:
             raise _Refusal(ResponseCode.TERMINAL_NOT_PERMITTED, "terminal blocked", terminal)
@@ -338,7 +338,7 @@ class Connection:
         trace.code, trace.reason = refusal.code.value, refusal.reason
         reply = answer(message, refusal.code)
         if refusal.signed_by is not None:
-            return sign(reply, refusal.signed_by.key)
+            return sign(reply, refusal.signed_by.cipher)
         try:
             return encode(reply)
         except MessageFormatError:
@@ -386,31 +386,35 @@ class Connection:
         holds = self.core.holds
         if holds.reversed_before(terminal.terminal_id, envelope.stan, envelope.sent_at):
             return answer(message, ResponseCode.TOO_LATE)
-        reply = self._authorise(message, terminal, repeat=message["t"] == MTI.AUTHORISATION_REPEAT)
-        arqc = arqc_of(message)
-        if arqc is not None:
-            holds.hold(terminal, envelope.stan, envelope.sent_at, arqc, now=self.core.clock())
+        reply, record = self._authorise(message, terminal,
+                                        repeat=message["t"] == MTI.AUTHORISATION_REPEAT)
+        if record is not None:
+            holds.hold(terminal, envelope.stan, envelope.sent_at, record, now=self.core.clock())
         return reply
 
-    def _authorise(self, message: Message, terminal: TerminalKey, *, repeat: bool) -> Message:
+    def _authorise(self, message: Message, terminal: TerminalKey, *,
+                   repeat: bool) -> tuple[Message, Authorisation | None]:
+        """The answer, and the issuer's record it gives (None: the issuer never saw it)."""
         link = self.core.services.link(terminal.terminal_id)
         call = authorisation_call(message, link.issuer.cdol1)
         if repeat:
             with self.core.services.db.read() as conn:
                 record = authorisation_by_arqc(conn, call.request.arqc)
             if record is not None:
-                return self._answered_before(message, link, call.request, record, terminal)
+                return self._answered_before(message, link, call.request, record,
+                                             terminal), record
         refused = self._online_pin(message, terminal)
         if refused is not None:
-            return refused
+            return refused, None
         try:
-            online = link.authorise(call.request, card_id=call.card_id, method=call.method)
+            online, record = link.authorise_recorded(call.request, card_id=call.card_id,
+                                                     method=call.method)
         except DuplicateAuthorisationError:
             if not repeat:  # a repeat racing its own original finds the original's record
                 raise
             return self._authorise(message, terminal, repeat=True)
         return {**authorisation_answer(message, online.response),
-                **script_ids_field(online.script_ids)}
+                **script_ids_field(online.script_ids)}, record
 
     def _cdol1(self, terminal: TerminalKey) -> bytes:
         return self.core.services.link(terminal.terminal_id).issuer.cdol1

@@ -44,7 +44,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from apdu_specs.errors import RemoteError
-from host.backoffice.authorisations import authorisation_by_arqc
+from host.backoffice.authorisations import Authorisation, authorisation_by_arqc
 from host.backoffice.clock import to_micros
 from host.backoffice.database import on_driver
 from host.backoffice.members import Role, account_id
@@ -121,21 +121,19 @@ class AuthorisationHolds:
             row = on_driver(conn, _ROW, _key_row(terminal_id, stan, sent_at)).first()
         return row is not None and row.reversed_at is not None
 
-    def hold(self, terminal: TerminalKey, stan: int, sent_at: dt.datetime, arqc: bytes, *,
-             now: dt.datetime) -> str | None:
-        """Note the issuer's answer to this request and, if it approved, post its hold;
-        the hold's id, or None (declined, or reversed before: nothing held)."""
+    def hold(self, terminal: TerminalKey, stan: int, sent_at: dt.datetime,
+             record: Authorisation, *, now: dt.datetime) -> str | None:
+        """Note the issuer's answer to this request (``record``, written in the caller's
+        transaction or found there) and, if it approved, post its hold; the hold's id, or
+        None (declined, or reversed before: nothing held)."""
         key = _key(terminal.terminal_id, stan, sent_at)
         # lost with the issuer's record, or not at all (see the module); no savepoint of
         # its own: an error here answers the request's code, its handling undone whole
         with self.services.db.write(flush=False, alone=False) as conn:
-            record = authorisation_by_arqc(conn, arqc)
-            if record is None:
-                return None
             hold_id = f"hold-{record.id}" if record.approved else None
             taken = on_driver(conn, _INSERT, (
-                *key.values(), arqc, record.amount, record.id, hold_id, None, to_micros(now),
-                FORMAT_VERSION)).rowcount == 1
+                *key.values(), record.arqc, record.amount, record.id, hold_id, None,
+                to_micros(now), FORMAT_VERSION)).rowcount == 1
             if not taken or hold_id is None:
                 return None  # reversed before (or noted by a repeat): never held twice
             transfer = Transfer.hold(

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from apdu_specs.crypto.ciphers import Algorithm
+from apdu_specs.crypto.ciphers import Algorithm, CipherKey
 from apdu_specs.crypto.kcv import kcv as _kcv
 from apdu_specs.crypto.mac import cmac
 
@@ -62,12 +62,13 @@ def mac_field(message: Mapping[str, Any]) -> str:
     return "128" if any(k in message for k in _SECONDARY) else "64"
 
 
-def _mac(key: bytes, covered: bytes) -> bytes:
+def _mac(key: CipherKey, covered: bytes) -> bytes:
     return cmac(Algorithm.AES, key, covered)[:MAC_LENGTH]
 
 
-def sign(message: Mapping[str, Any], key: bytes) -> bytes:
-    """The encoded message with its MAC (any MAC field given is replaced)."""
+def sign(message: Mapping[str, Any], key: CipherKey) -> bytes:
+    """The encoded message with its MAC (any MAC field given is replaced). ``key``: the
+    terminal's key, or the AES cipher its owner keeps for it (``TerminalKey.cipher``)."""
     doc = {k: v for k, v in message.items() if k not in ("64", "128")}
     doc[mac_field(doc)] = bytes(MAC_LENGTH)
     raw = encode(doc)
@@ -75,7 +76,7 @@ def sign(message: Mapping[str, Any], key: bytes) -> bytes:
     return covered + _mac(key, covered)
 
 
-def verify(raw: bytes, message: Message, key: bytes) -> bool:
+def verify(raw: bytes, message: Message, key: CipherKey) -> bool:
     """Whether ``raw`` (decoded as ``message``) ends with a MAC that ``key`` made, in the
     field the dialect puts it in. :class:`MessageFormatError` if it carries no MAC there."""
     where = mac_field(message)

@@ -138,10 +138,12 @@ class ISOServer:
     async def _read_frame(self, reader: asyncio.StreamReader) -> bytes | None:
         """The next message, or None when the connection must close."""
         try:
-            async with asyncio.timeout(self.idle_timeout):  # no task per read, as wait_for
+            # no task per read, as wait_for; one deadline per frame, moved once the prefix
+            # is in: ``idle_timeout`` for the prefix, then ``frame_timeout`` for the rest
+            async with asyncio.timeout(self.idle_timeout) as deadline:
                 prefix = await reader.readexactly(LENGTH_PREFIX)
-            length = frame_length(prefix)
-            async with asyncio.timeout(self.frame_timeout):
+                length = frame_length(prefix)
+                deadline.reschedule(asyncio.get_running_loop().time() + self.frame_timeout)
                 return await reader.readexactly(length)
         except (asyncio.IncompleteReadError, TimeoutError, ISOFramingError) as exc:
             if not isinstance(exc, asyncio.IncompleteReadError) or exc.partial:

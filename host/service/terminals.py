@@ -18,9 +18,11 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import bindparam, delete, insert, select
 
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher
 from host.backoffice.clock import to_micros
 from host.backoffice.database import Database
 from host.backoffice.members import merchant_of_terminal
@@ -50,6 +52,12 @@ class TerminalKey:
     @property
     def kcv(self) -> str:
         return key_check_value(self.key)
+
+    @cached_property
+    def cipher(self) -> BlockCipher:
+        """The key's AES cipher, made once (its CMAC template with it): every message's
+        MAC is checked and made with it while the directory keeps this terminal."""
+        return BlockCipher(Algorithm.AES, self.key)
 
 
 def register_terminal(db: Database, terminal_id: str, *, at: dt.datetime,

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
+from host.backoffice.authorisations import Authorisation
 from host.backoffice.schema import ledger_transfers
 from host.payment.issuer import AuthorisationRequest
 from host.pos.link import PaymentMethod
@@ -82,9 +83,9 @@ class _HoldFailingFor(AuthorisationHolds):
         super().__init__(host.core.services)
         self.stan = stan
 
-    def hold(self, terminal: TerminalKey, stan: int, sent_at: dt.datetime, arqc: bytes, *,
-             now: dt.datetime) -> str | None:
-        held = super().hold(terminal, stan, sent_at, arqc, now=now)
+    def hold(self, terminal: TerminalKey, stan: int, sent_at: dt.datetime,
+             record: Authorisation, *, now: dt.datetime) -> str | None:
+        held = super().hold(terminal, stan, sent_at, record, now=now)
         if stan == self.stan:
             raise ConnectionError("lost the database")
         return held

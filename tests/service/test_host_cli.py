@@ -113,10 +113,10 @@ class _Gate:
         class _Link:
             issuer = inner.issuer
 
-            def authorise(self, request: Any, **kwargs: Any) -> Any:
+            def authorise_recorded(self, request: Any, **kwargs: Any) -> Any:
                 gate.entered.set()
                 assert gate.release.wait(30)
-                return inner.authorise(request, **kwargs)
+                return inner.authorise_recorded(request, **kwargs)
 
         return _Link()
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from host.backoffice.authorisations import Authorisation
 from host.backoffice.schema import ledger_transfers
 from host.pos.link import PaymentMethod
 from host.service.core import ServiceCore
@@ -33,9 +34,9 @@ _STANS = itertools.count(3000)
 class _HoldThatFails(AuthorisationHolds):
     """Posts the hold, then fails (the database went away between two statements)."""
 
-    def hold(self, terminal: TerminalKey, stan: int, sent_at: dt.datetime, arqc: bytes, *,
-             now: dt.datetime) -> str | None:
-        super().hold(terminal, stan, sent_at, arqc, now=now)
+    def hold(self, terminal: TerminalKey, stan: int, sent_at: dt.datetime,
+             record: Authorisation, *, now: dt.datetime) -> str | None:
+        super().hold(terminal, stan, sent_at, record, now=now)
         raise ConnectionError("lost the database")
 
 

@@ -27,6 +27,7 @@ from host.service.iso8583 import MAX_MESSAGE, NetworkCode, decode, frame, respon
 from host.service.mac import sign, verify
 from host.service.messages import Envelope, authorisation_request, network_request
 from host.service.replay import ReplayGuard
+from host.service.tcp_server import ISOServer, serve_in_thread
 from tests.pos.conftest import MERCHANT
 
 from .conftest import Host, answer_of, open_host, utc_now
@@ -155,3 +156,22 @@ def test_a_database_out_of_reach_answers_96_to_an_authenticated_terminal(served:
     raw = core.connection("fuzz").handle(_good(served))
     reply = answer_of(raw)
     assert raw is not None and reply["39"] == "96" and verify(raw, reply, served.terminal.key)
+
+
+@pytest.mark.parametrize(("sent", "idle", "cut"), [(b"", 0.2, 60), (b"\x00\x40" + bytes(10), 60, 0.2)],
+                         ids=["idle", "cut short"])
+def test_a_connection_that_stalls_is_closed_and_the_others_served(served: Host, sent: bytes,
+                                                                  idle: float, cut: float) -> None:
+    """Idle with nothing sent (``idle_timeout``), or stalled inside a frame after its
+    length prefix (``frame_timeout``, the other one far off): the server closes that
+    connection, unanswered."""
+    server = ISOServer(served.core, idle_timeout=idle, frame_timeout=cut)
+    with serve_in_thread(server) as address, \
+            socket.create_connection(address, timeout=30) as stalled:
+        stalled.sendall(sent)
+        assert stalled.recv(1) == b""  # closed by the server, nothing answered
+        with socket.create_connection(address, timeout=10) as steady:
+            steady.sendall(frame(_good(served)))
+            prefix = steady.recv(2, socket.MSG_WAITALL)
+            reply = decode(steady.recv(int.from_bytes(prefix, "big"), socket.MSG_WAITALL))
+    assert reply["39"] == "00"

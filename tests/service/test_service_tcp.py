@@ -155,10 +155,10 @@ class _RogueLink:
     def issuer(self) -> Any:
         return self.inner.issuer
 
-    def authorise(self, request: Any, **kwargs: Any) -> Any:
-        answer = self.inner.authorise(request, **kwargs)
+    def authorise_recorded(self, request: Any, **kwargs: Any) -> Any:
+        answer, record = self.inner.authorise_recorded(request, **kwargs)
         forged = dataclasses.replace(answer.response, issuer_authentication_data=bytes(8))
-        return dataclasses.replace(answer, response=forged)
+        return dataclasses.replace(answer, response=forged), record
 
 
 @dataclasses.dataclass
@@ -218,9 +218,9 @@ class _SlowLink:
     def issuer(self) -> Any:
         return self.inner.issuer
 
-    def authorise(self, request: Any, **kwargs: Any) -> Any:
+    def authorise_recorded(self, request: Any, **kwargs: Any) -> Any:
         assert self.gate.wait(30), "the repeat never came"
-        return self.inner.authorise(request, **kwargs)
+        return self.inner.authorise_recorded(request, **kwargs)
 
 
 @dataclasses.dataclass
