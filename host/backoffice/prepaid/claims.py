@@ -43,7 +43,8 @@ _LINE_COLUMNS = ("card_no", "claim_id", "policy_id", "holder_id", "insurer_id", 
                  "bonus", "payout", "explanation", "hold_id", "format_version")
 
 
-# plain SQL on the driver: a claim reads 100,000 cards and lines at a time
+# plain SQL on the driver, rows read by position: a claim reads 100,000 cards and lines at
+# a time
 #: a merchant's live cards with their policies, in issue order
 _LIVE_CARDS = (
     "SELECT c.card_no, c.holder_id, c.principal_left, c.bonus_left, p.id, p.insurer_id, "
@@ -74,7 +75,7 @@ def open_claim(db: Database, ledger: Ledger, claim_id: str, merchant_id: str,
             raise ValidationError(f"{merchant_id} is not a merchant")
         _refuse_second_claim(conn, merchant_id)
         chain = Chain("freeze", claim_id, Source(SourceKind.SYSTEM, claim_id))
-        lines = _lines(on_driver(conn, _LIVE_CARDS, (merchant_id,)).all(), claim_id, merchant_id,
+        lines = _lines(on_driver(conn, _LIVE_CARDS, (merchant_id,), named=False).all(), claim_id, merchant_id,
                        chain, to_micros(trigger_at))
         ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True, ids_are_new=True,
                      answers=False)
@@ -156,37 +157,40 @@ def pay_claim(db: Database, ledger: Ledger, claim_id: str, *, at: datetime) -> d
         if claim.status != "approved":
             raise ClaimStateError(f"claim {claim_id} is {claim.status}: the insurer approves "
                                   "it before it is paid")
-        rows = on_driver(conn, _CLAIM_LINES, (claim_id,)).all()
+        rows = on_driver(conn, _CLAIM_LINES, (claim_id,), named=False).all()
         chains, movements = _payout_chains(claim_id, claim.merchant_id, rows)
         ledger.apply(conn, chains, at=at, all_or_nothing=True, ids_are_new=True,
                      answers=False)
         # frozen since the claim opened: each card still holds what its line says, and
         # the claim takes it all
         write_movements(conn, claim_id, movements,
-                        {r.card_no: (r.principal, r.bonus) for r in rows}, at=at)
+                        {card: (principal, bonus) for card, _, _, principal, bonus, *_ in rows},
+                        at=at)
         _set_claim_status(conn, claim_id, "claimed", emptied=True)
         conn.execute(pp_claims.update().where(pp_claims.c.id == claim_id)
                      .values(status="paid", paid_at=to_micros(at)))
         return {**_report(conn, claim_id), "status": "created"}
 
 
-def _payout_chains(claim_id: str, merchant: str, rows: Sequence[Any]
+def _payout_chains(claim_id: str, merchant: str, rows: Sequence[tuple[Any, ...]]
                    ) -> tuple[list[Transfer], list[Movement]]:
     """One linked chain per holder (and insurer): each card's hold posted, the custody money
-    released, the payout to the holder; a live record per card."""
-    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    released, the payout to the holder; a live record per card. ``rows`` are
+    :data:`_CLAIM_LINES` rows."""
+    groups: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
     for row in rows:
-        if row.hold_id is not None:
-            groups[(row.holder_id, row.insurer_id)].append(row)
+        if row[6] is not None:  # a card with a balance, frozen by a hold
+            groups[(row[1], row[2])].append(row)
     transfers: list[Transfer] = []
     movements = []
     for number, ((holder, insurer), cards) in enumerate(sorted(groups.items()), start=1):
         chain = Chain("claim", f"{claim_id}/{number}", Source(SourceKind.SYSTEM, claim_id))
-        for row in cards:
-            tid = chain.post(row.hold_id)
-            movements.append(Movement(row.card_no, "claim", -row.principal, -row.bonus, tid))
-        paid = sum(row.payout for row in cards)
-        rest = sum(row.principal + row.bonus for row in cards) - paid
+        paid = rest = 0
+        for card_no, _, _, principal, bonus, payout_, hold_id in cards:
+            tid = chain.post(hold_id)
+            movements.append(Movement(card_no, "claim", -principal, -bonus, tid))
+            paid += payout_
+            rest += principal + bonus - payout_
         details: dict[str, int | str] = {"claim": claim_id, "cards": len(cards)}
         chain.move(acc.custody(merchant), acc.cny(insurer), paid, Reason.SETTLEMENT_PAYOUT,
                    details)
@@ -245,4 +249,4 @@ def _lines_of(conn: Connection, claim_id: str) -> list[dict[str, Any]]:
              "principal": principal, "bonus": bonus, "live_balance": principal + bonus,
              "payout": paid, "explanation": explanation}
             for card, holder, policy, insurer, principal, bonus, paid, explanation
-            in on_driver(conn, _REPORT_LINES, (claim_id,)).all()]
+            in on_driver(conn, _REPORT_LINES, (claim_id,), named=False)]
