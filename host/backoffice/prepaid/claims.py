@@ -182,13 +182,13 @@ def _payout_chains(claim_id: str, merchant: str, rows: Sequence[tuple[Any, ...]]
         if row[_HOLD] is not None:  # a card with a balance, frozen by a hold
             groups[(row[_HOLDER], row[_INSURER])].append(row)
     transfers: list[Transfer] = []
-    movements = []
+    movements: list[Movement] = []
     for number, ((holder, insurer), cards) in enumerate(sorted(groups.items()), start=1):
         chain = Chain("claim", f"{claim_id}/{number}", Source(SourceKind.SYSTEM, claim_id))
         paid = rest = 0
         for card_no, _, _, _, _, principal, bonus, payout_, _, hold_id, _ in cards:
             tid = chain.post(hold_id)
-            movements.append(Movement(card_no, "claim", -principal, -bonus, tid))
+            movements.append((card_no, "claim", -principal, -bonus, tid))
             paid += payout_
             rest += principal + bonus - payout_
         details: dict[str, int | str] = {"claim": claim_id, "cards": len(cards)}
