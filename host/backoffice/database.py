@@ -109,6 +109,10 @@ class Database:
         except (ArgumentError, ValueError) as exc:
             raise ConfigurationError(f"not a database URL: {url!r}") from exc
         self.dialect = parsed.get_backend_name()
+        #: the parts (``"prepaid"``) whose tables this object has found and brought up to
+        #: date: each part checks once per database object, not on every request, and the
+        #: knowledge goes with the object (no module keeps a registry of databases)
+        self.up_to_date: set[str] = set()
         #: per thread, the write transaction open on it (``unit``), which nested writes join
         self._open = threading.local()
         if self.dialect not in ("sqlite", "postgresql"):
