@@ -471,9 +471,7 @@ def insert_rows(
     per = max(1, _SQLITE_MAX_PARAMS // width)
     whole = len(rows) - len(rows) % per if per > 1 else 0
     if whole:
-        flat = tuple(chain.from_iterable(rows[:whole]))
-        step = per * width
-        parts = [flat[at : at + step] for at in range(0, len(flat), step)]
+        parts = [tuple(chain.from_iterable(rows[at : at + per])) for at in range(0, whole, per)]
         on_driver_many(conn, _insert_sql(*shape, per), parts)
     if whole < len(rows):
         on_driver_many(conn, _insert_sql(*shape, 1), rows[whole:])

@@ -15,9 +15,9 @@ their transfers commit together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -325,16 +325,13 @@ class Ledger:
         return holds
 
 
-def _accounts_named(transfers: Sequence[Transfer], pending_rows: Iterable[Any]) -> list[str]:
-    ids: set[str] = set()
-    for t in transfers:
-        if t.debit_account is not None:
-            ids.add(t.debit_account)
-        if t.credit_account is not None:
-            ids.add(t.credit_account)
-    for row in pending_rows:  # _HOLD_COLUMNS rows
-        ids.add(row[2])
-        ids.add(row[3])
+def _accounts_named(transfers: Sequence[Transfer], pending_rows: Collection[Any]) -> list[str]:
+    named: set[str | None] = {t.debit_account for t in transfers}
+    named.update(t.credit_account for t in transfers)
+    named.discard(None)  # a post or void may leave them to its hold
+    ids = cast(set[str], named)
+    ids.update(row[2] for row in pending_rows)  # _HOLD_COLUMNS rows
+    ids.update(row[3] for row in pending_rows)
     return sorted(ids)
 
 
