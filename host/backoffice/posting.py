@@ -550,15 +550,18 @@ def _exists(transfer: Transfer, stored: Any) -> TransferResult:
                           balance_from_row(stored, "cr"))
 
 
+#: why a hold that is no longer open cannot be posted or voided
+_CLOSED_HOLD_CODES = {
+    HoldStatus.POSTED: TransferCode.PENDING_TRANSFER_ALREADY_POSTED,
+    HoldStatus.VOIDED: TransferCode.PENDING_TRANSFER_ALREADY_VOIDED,
+    HoldStatus.EXPIRED: TransferCode.PENDING_TRANSFER_EXPIRED,
+    HoldStatus.NOT_PENDING: TransferCode.PENDING_TRANSFER_NOT_PENDING,
+}
+
+
 def _check_hold_open(hold: HoldState, at: int) -> None:
-    status_codes = {
-        HoldStatus.POSTED: TransferCode.PENDING_TRANSFER_ALREADY_POSTED,
-        HoldStatus.VOIDED: TransferCode.PENDING_TRANSFER_ALREADY_VOIDED,
-        HoldStatus.EXPIRED: TransferCode.PENDING_TRANSFER_EXPIRED,
-        HoldStatus.NOT_PENDING: TransferCode.PENDING_TRANSFER_NOT_PENDING,
-    }
-    if hold.status in status_codes:
-        raise _Failed(status_codes[hold.status])
+    if hold.status is not HoldStatus.OPEN:
+        raise _Failed(_CLOSED_HOLD_CODES[hold.status])
     if hold.expires_at is not None and hold.expires_at <= at:
         raise _Failed(TransferCode.PENDING_TRANSFER_EXPIRED)
 
