@@ -281,10 +281,11 @@ class Ledger:
         for part in chunked(plan.closed_holds):  # plain SQL: a claim closes 100,000 holds
             on_driver(conn, f"DELETE FROM {ledger_open_holds.name} WHERE transfer_id IN "
                             f"({', '.join(['?'] * len(part))})", tuple(part))
-        moves = sorted(plan.deltas.items())
+        deltas = plan.deltas
+        moved = sorted(deltas)
         self.db.add_to_columns(conn, _A, _BALANCES,
-                               [(*deltas, aid) for aid, deltas in moves if aid not in free])
-        unlocked = [(*deltas, aid) for aid, deltas in moves if aid in free]
+                               [(*deltas[aid], aid) for aid in moved if aid not in free])
+        unlocked = [(*deltas[aid], aid) for aid in moved if aid in free]
         if unlocked and on_driver_many(conn, _MOVE_FREE, unlocked) != len(unlocked):
             # a bound was set on one of them after it was read: its lock was never taken
             raise BoundsViolationError("an account gained a bound while a transfer moving it "

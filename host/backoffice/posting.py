@@ -86,6 +86,7 @@ _SINGLE = TransferKind.SINGLE
 _PENDING = TransferKind.PENDING
 _POST = TransferKind.POST_PENDING
 _PENDING_VALUE = TransferKind.PENDING.value
+_UNMOVED = (0, 0, 0, 0)
 _CREATED = TransferCode.CREATED
 _new_balance = _new_result = tuple.__new__
 
@@ -350,17 +351,17 @@ class Planner:
     def _touch(self, debit: AccountState, credit: AccountState) -> None:
         """Called before two accounts change: keeps their first state (for the deltas) and,
         inside a chain, their state before the chain first moved them (for its undo)."""
-        initial = self._initial
-        if debit.id not in initial:
-            initial[debit.id] = debit.snapshot()
-        if credit.id not in initial:
-            initial[credit.id] = credit.snapshot()
-        undo = self._undo
-        if undo is not None:
-            if debit.id not in undo:
-                undo[debit.id] = debit.snapshot()
-            if credit.id not in undo:
-                undo[credit.id] = credit.snapshot()
+        self._first_state(debit)
+        self._first_state(credit)
+
+    def _first_state(self, account: AccountState) -> None:
+        initial, undo, aid = self._initial, self._undo, account.id
+        if aid not in initial:  # first moved by this plan, so by this chain too: one tuple
+            initial[aid] = snap = account.snapshot()
+            if undo is not None:
+                undo[aid] = snap
+        elif undo is not None and aid not in undo:
+            undo[aid] = account.snapshot()
 
     # -- one transfer: every check first, then the change ----------------------------------
 
@@ -532,13 +533,15 @@ class Planner:
     def _finish(self) -> None:
         if not self._answers:
             self.plan.moved = self._moved
-        for aid, before in self._initial.items():
-            after = self._accounts[aid].snapshot()
-            if after != before:
-                self.plan.deltas[aid] = (
-                    after[0] - before[0], after[1] - before[1],
-                    after[2] - before[2], after[3] - before[3],
-                )
+        accounts, deltas = self._accounts, self.plan.deltas
+        for aid, (debits_posted, credits_posted, debits_pending, credits_pending) in (
+                self._initial.items()):
+            after = accounts[aid]
+            delta = (after.debits_posted - debits_posted, after.credits_posted - credits_posted,
+                     after.debits_pending - debits_pending,
+                     after.credits_pending - credits_pending)
+            if delta != _UNMOVED:
+                deltas[aid] = delta
 
 
 #: what a request that moved answers when the planner gives no answers (never shown)
