@@ -111,6 +111,10 @@ class Database:
         except (ArgumentError, ValueError) as exc:
             raise ConfigurationError(f"not a database URL: {url!r}") from exc
         self.dialect = parsed.get_backend_name()
+        #: the parts (``"prepaid"``) whose tables this object has found and brought up to
+        #: date: each part checks once per database object, not on every request, and the
+        #: knowledge goes with the object (no module keeps a registry of databases)
+        self.up_to_date: set[str] = set()
         #: per thread, the write transaction open on it (``unit``), which nested writes join
         self._open = threading.local()
         if self.dialect not in ("sqlite", "postgresql"):
@@ -299,17 +303,18 @@ class Database:
         values: Sequence[Any],
         *,
         lock: bool = False,
+        named: bool = True,
     ) -> list[Any]:
         """``SELECT columns FROM table WHERE key IN values`` in chunks, in plain SQL: clearing
         looks up thousands of cards and accounts per batch, and the expression layer would
         render each chunk's list of parameters anew. ``lock`` adds ``ORDER BY key FOR
-        UPDATE`` (PostgreSQL)."""
+        UPDATE`` (PostgreSQL); ``named`` as for :func:`on_driver`."""
         head = f"SELECT {', '.join(columns)} FROM {table.name} WHERE {key} IN "
         tail = f" ORDER BY {key} FOR UPDATE" if lock else ""
         rows: list[Any] = []
         for part in chunked(values):
             sql = f"{head}({', '.join(['?'] * len(part))}){tail}"
-            rows.extend(on_driver(conn, sql, tuple(part)))
+            rows.extend(on_driver(conn, sql, tuple(part), named=named))
         return rows
 
     def insert_rows(
@@ -367,13 +372,16 @@ def add_missing_columns(conn: Connection, columns: Iterable[Column[Any]]) -> Non
             conn.execute(text(f"ALTER TABLE {name} ADD COLUMN {spec}"))
 
 
-def on_driver(conn: Connection, statement: str, params: Sequence[Any] = ()) -> DriverResult:
+def on_driver(conn: Connection, statement: str, params: Sequence[Any] = (), *,
+              named: bool = True) -> DriverResult:
     """Run ``statement`` (plain SQL with ``?`` marks, each once per request on a hot path)
     on the driver's own cursor: SQLAlchemy's execution machinery (even ``exec_driver_sql``)
     costs several times what the database does for a one-row statement. Rows are read by
-    position or by column name; a driver error is raised as SQLAlchemy would raise it
+    position or by column name (``named=False``: plain tuples, read by position only, for a
+    caller that reads 100,000 rows: the cyclic collector stops scanning a plain tuple of
+    plain values, never a named one); a driver error is raised as SQLAlchemy would raise it
     (:class:`~sqlalchemy.exc.IntegrityError` for a duplicate key)."""
-    return _on_cursor(conn, statement, params, many=False)
+    return _on_cursor(conn, statement, params, many=False, named=named)
 
 
 def on_driver_many(conn: Connection, statement: str, rows: Sequence[Sequence[Any]]) -> int:
@@ -407,7 +415,8 @@ class DriverResult:
         return self._rows[0]
 
 
-def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool) -> DriverResult:
+def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool,
+               named: bool = True) -> DriverResult:
     sql = _marked(statement, conn.dialect.paramstyle)
     fairy = conn.connection  # the pooled connection, in the transaction SQLAlchemy began
     cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -416,8 +425,9 @@ def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool) -> 
             cursor.executemany(sql, params)
         else:  # one row: ``execute`` is the cheaper call
             cursor.execute(sql, tuple(params[0] if many else params))
-        rows = _named(cursor.description, cursor.fetchall()) if cursor.description else []
-        return DriverResult(cursor.rowcount, rows)
+        rows: list[Any] = list(cursor.fetchall()) if cursor.description else []
+        return DriverResult(cursor.rowcount, _named(cursor.description, rows) if named and rows
+                            else rows)
     except conn.dialect.loaded_dbapi.Error as exc:
         if conn.dialect.is_disconnect(exc, fairy, cursor):
             conn.invalidate(exc)
@@ -467,9 +477,7 @@ def insert_rows(
     per = max(1, _SQLITE_MAX_PARAMS // width)
     whole = len(rows) - len(rows) % per if per > 1 else 0
     if whole:
-        flat = tuple(chain.from_iterable(rows[:whole]))
-        step = per * width
-        parts = [flat[at : at + step] for at in range(0, len(flat), step)]
+        parts = [tuple(chain.from_iterable(rows[at : at + per])) for at in range(0, whole, per)]
         on_driver_many(conn, _insert_sql(*shape, per), parts)
     if whole < len(rows):
         on_driver_many(conn, _insert_sql(*shape, 1), rows[whole:])

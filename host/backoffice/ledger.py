@@ -15,15 +15,14 @@ their transfers commit together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from host.backoffice.accounts import Account, AccountSpec
-from host.backoffice.assets import Asset
 from host.backoffice.clock import to_micros
 from host.backoffice.database import Database, chunked, on_driver, on_driver_many
 from host.backoffice.errors import (
@@ -48,7 +47,7 @@ from host.backoffice.schema import (
     ledger_open_holds,
     ledger_transfers,
 )
-from host.backoffice.transfers import Balance, Reason, Transfer, TransferKind, TransferResult
+from host.backoffice.transfers import Balance, Transfer, TransferKind, TransferResult
 
 __all__ = ["Ledger"]
 
@@ -60,13 +59,16 @@ _RESOLUTION_STATUS = {
     TransferKind.EXPIRE_PENDING.value: HoldStatus.EXPIRED,
 }
 _MAX_RETRIES = 3
+_PENDING = TransferKind.PENDING.value
 #: every ``apply`` asks it first (one hold posted per authorisation does too): on the driver
 _T_COLUMNS = tuple(c.name for c in _T.columns)
-#: what a post, void or expiry needs of the hold it resolves
-_HOLD_COLUMNS = ("id", "kind", "debit_account", "credit_account", "asset", "reason", "amount",
+#: what a post, void or expiry needs of the hold it resolves, read by position (a claim
+#: resolves 100,000 holds): the kind, then the columns of :meth:`HoldState.from_row`
+_HOLD_COLUMNS = ("kind", "id", "debit_account", "credit_account", "asset", "reason", "amount",
                  "expires_at")
 _DUE = f"SELECT transfer_id FROM {ledger_open_holds.name} WHERE expires_at <= ?"
-_A_COLUMNS = tuple(c.name for c in _A.columns)
+_A_COLUMNS = tuple(c.name for c in _A.columns)  # the table's order, as lock_rows reads it
+_LOWER, _UPPER = _A_COLUMNS.index("lower_bound"), _A_COLUMNS.index("upper_bound")
 _BALANCES = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
 #: a free account (:meth:`Ledger._load_accounts`) moves only while it still has no bound
 _MOVE_FREE = (f"UPDATE {_A.name} SET {', '.join(f'{c} = {c} + ?' for c in _BALANCES)} "
@@ -222,7 +224,8 @@ class Ledger:
         at_micros = to_micros(at)
         due = self._due_hold_ids(conn, at_micros)
         referenced = sorted({t.pending_id for t in transfers if t.pending_id is not None} | due)
-        pending_rows = {r.id: r for r in self._transfer_rows(conn, referenced, _HOLD_COLUMNS)}
+        pending_rows = {r[1]: r for r in self._transfer_rows(conn, referenced, _HOLD_COLUMNS,
+                                                              named=False)}
         account_ids = _accounts_named(transfers, pending_rows.values())
         states, free = self._load_accounts(conn, account_ids, _hold_accounts(pending_rows))
         existing = {} if ids_are_new else self._existing(conn, [t.id for t in transfers])
@@ -260,14 +263,14 @@ class Ledger:
         account of a hold this request resolves, read without a lock (nothing is checked
         against their balance; :meth:`_write` moves them relatively). The others are locked
         FOR UPDATE on PostgreSQL, re-read under the lock (SQLite's write lock serialises)."""
-        rows = self.db.rows_where_in(conn, _A, _A_COLUMNS, "id", ids)
-        free = {r.id for r in rows if r.lower_bound is None and r.upper_bound is None}
+        rows = self.db.rows_where_in(conn, _A, _A_COLUMNS, "id", ids, named=False)
+        free = {r[0] for r in rows if r[_LOWER] is None and r[_UPPER] is None}
         free -= resolving
-        held = [r.id for r in rows if r.id not in free]
+        held = [r[0] for r in rows if r[0] not in free]
         if held and not self.db.is_sqlite:
-            fresh = {r.id: r for r in self.db.lock_rows(conn, _A, held)}
-            rows = [fresh.get(r.id, r) for r in rows]
-        return {r.id: AccountState.from_row(r) for r in rows}, free
+            fresh = {r[0]: r for r in self.db.lock_rows(conn, _A, held)}
+            rows = [fresh.get(r[0], r) for r in rows]
+        return {r[0]: AccountState.from_row(r) for r in rows}, free
 
     def _write(self, conn: Connection, plan: Plan, free: set[str]) -> None:
         self.db.insert_rows(conn, _T, TRANSFER_COLUMNS, plan.rows)
@@ -278,10 +281,11 @@ class Ledger:
         for part in chunked(plan.closed_holds):  # plain SQL: a claim closes 100,000 holds
             on_driver(conn, f"DELETE FROM {ledger_open_holds.name} WHERE transfer_id IN "
                             f"({', '.join(['?'] * len(part))})", tuple(part))
-        moves = sorted(plan.deltas.items())
+        deltas = plan.deltas
+        moved = sorted(deltas)
         self.db.add_to_columns(conn, _A, _BALANCES,
-                               [(*deltas, aid) for aid, deltas in moves if aid not in free])
-        unlocked = [(*deltas, aid) for aid, deltas in moves if aid in free]
+                               [(*deltas[aid], aid) for aid in moved if aid not in free])
+        unlocked = [(*deltas[aid], aid) for aid in moved if aid in free]
         if unlocked and on_driver_many(conn, _MOVE_FREE, unlocked) != len(unlocked):
             # a bound was set on one of them after it was read: its lock was never taken
             raise BoundsViolationError("an account gained a bound while a transfer moving it "
@@ -295,10 +299,10 @@ class Ledger:
         return rows
 
     def _transfer_rows(self, conn: Connection, ids: Sequence[str],
-                       columns: Sequence[str] = _T_COLUMNS) -> list[Any]:
+                       columns: Sequence[str] = _T_COLUMNS, *, named: bool = True) -> list[Any]:
         """Transfer rows by id (whole unless ``columns``), in plain SQL: a claim names
         100,000 holds."""
-        return self.db.rows_where_in(conn, _T, columns, "id", sorted(set(ids)))
+        return self.db.rows_where_in(conn, _T, columns, "id", sorted(set(ids)), named=named)
 
     def _existing(self, conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
         return {row.id: row for row in self._transfer_rows(conn, ids)}
@@ -309,31 +313,26 @@ class Ledger:
 
     def _hold_states(self, conn: Connection, pending_rows: dict[str, Any]
                      ) -> dict[str, HoldState]:
-        resolutions = {r.pending_id: r.kind for r in self.db.rows_where_in(
-            conn, _T, ("pending_id", "kind"), "pending_id", sorted(pending_rows))}
+        """The holds named, from their :data:`_HOLD_COLUMNS` rows, each with its status."""
+        resolutions = dict(self.db.rows_where_in(
+            conn, _T, ("pending_id", "kind"), "pending_id", sorted(pending_rows), named=False))
         holds: dict[str, HoldState] = {}
         for pid, row in pending_rows.items():
-            if row.kind != TransferKind.PENDING.value:
+            if row[0] != _PENDING:
                 status = HoldStatus.NOT_PENDING
             else:
                 status = _RESOLUTION_STATUS.get(resolutions.get(pid, ""), HoldStatus.OPEN)
-            holds[pid] = HoldState(
-                pid, row.debit_account, row.credit_account, Asset(row.asset),
-                Reason(row.reason), row.amount, row.expires_at, status,
-            )
+            holds[pid] = HoldState.from_row(row[1:], status)
         return holds
 
 
-def _accounts_named(transfers: Sequence[Transfer], pending_rows: Iterable[Any]) -> list[str]:
-    ids: set[str] = set()
-    for t in transfers:
-        if t.debit_account is not None:
-            ids.add(t.debit_account)
-        if t.credit_account is not None:
-            ids.add(t.credit_account)
-    for row in pending_rows:
-        ids.add(row.debit_account)
-        ids.add(row.credit_account)
+def _accounts_named(transfers: Sequence[Transfer], pending_rows: Collection[Any]) -> list[str]:
+    named: set[str | None] = {t.debit_account for t in transfers}
+    named.update(t.credit_account for t in transfers)
+    named.discard(None)  # a post or void may leave them to its hold
+    ids = cast(set[str], named)
+    ids.update(row[2] for row in pending_rows)  # _HOLD_COLUMNS rows
+    ids.update(row[3] for row in pending_rows)
     return sorted(ids)
 
 
@@ -341,9 +340,9 @@ def _hold_accounts(pending_rows: dict[str, Any]) -> set[str]:
     """The accounts of the holds a request resolves or expires: always locked, so two
     writers never both release one hold."""
     ids: set[str] = set()
-    for row in pending_rows.values():
-        ids.add(row.debit_account)
-        ids.add(row.credit_account)
+    for row in pending_rows.values():  # _HOLD_COLUMNS rows
+        ids.add(row[2])
+        ids.add(row[3])
     return ids
 
 

@@ -17,7 +17,8 @@ the request names; then a :class:`Planner` walks the request in order:
   upper bound. Posting or voiding a hold can then never break a bound.
 
 Each transfer is checked in full before it changes anything, so a lone transfer that fails
-needs no undo; a chain keeps an undo log of the accounts and holds its earlier members moved.
+needs no undo; a chain keeps the state of each account before it first moved it, and undoes
+the rest from the rows and holds it added to the plan.
 The planner returns the rows to insert (tuples in :data:`TRANSFER_COLUMNS` order), the holds
 opened and closed, and per-account deltas for relative balance updates; the ledger layer
 writes them in the same transaction.
@@ -66,9 +67,11 @@ TRANSFER_COLUMNS = (
     "format_version",
 )
 _COLUMN = {name: index for index, name in enumerate(TRANSFER_COLUMNS)}
+_REASON, _EXPIRES = _COLUMN["reason"], _COLUMN["expires_at"]
 _DR = _COLUMN["dr_debits_posted"]
 _CR = _COLUMN["cr_debits_posted"]
 _ASSETS = {asset.value: asset for asset in Asset}
+_REASONS = {reason.value: reason for reason in Reason}
 _ACCOUNT_FIELDS = itemgetter(*(
     list(ledger_accounts.c.keys()).index(name)
     for name in ("id", "asset", "lower_bound", "upper_bound", "debits_posted", "credits_posted",
@@ -82,6 +85,8 @@ _VALUE: dict[Any, str] = {
 _SINGLE = TransferKind.SINGLE
 _PENDING = TransferKind.PENDING
 _POST = TransferKind.POST_PENDING
+_PENDING_VALUE = TransferKind.PENDING.value
+_UNMOVED = (0, 0, 0, 0)
 _CREATED = TransferCode.CREATED
 _new_balance = _new_result = tuple.__new__
 
@@ -142,6 +147,14 @@ class HoldState:
     expires_at: int | None
     status: HoldStatus
 
+    @classmethod
+    def from_row(cls, row: Sequence[Any], status: HoldStatus) -> HoldState:
+        """From a transfer row of the columns ``(id, debit_account, credit_account, asset,
+        reason, amount, expires_at)``, read by position: a claim resolves 100,000 holds."""
+        hold_id, debit, credit, asset, reason, amount, expires_at = row
+        return cls(hold_id, debit, credit, _ASSETS[asset], _REASONS[reason], amount, expires_at,
+                   status)
+
 
 @dataclass(slots=True)
 class Plan:
@@ -152,8 +165,8 @@ class Plan:
     opened_holds: list[tuple[str, int]] = field(default_factory=list)
     closed_holds: list[str] = field(default_factory=list)
     deltas: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
-    #: without answers (see :class:`Planner`): the balances of every account moved
-    moved: dict[str, Balance] | None = None
+    #: without answers (see :class:`Planner`): every account moved, as the plan left it
+    moved: dict[str, AccountState] | None = None
 
     @property
     def ok(self) -> bool:
@@ -164,7 +177,7 @@ class Plan:
         """The latest balance of every account the answers mention (without answers: of
         every account the plan moved)."""
         if self.moved is not None:
-            return dict(self.moved)
+            return {aid: account.balance() for aid, account in self.moved.items()}
         latest: dict[str, Balance] = {}
         for answer in self.results:
             for balance in (answer.debit_balance, answer.credit_balance):
@@ -216,7 +229,8 @@ class Planner:
         self._holds = dict(holds)
         self._initial: dict[str, tuple[int, int, int, int]] = {}
         self._made: dict[str, tuple[Any, ...]] = {}
-        self._undo: list[tuple[str, Any, Any]] | None = None
+        #: inside a chain: each account's state before the chain first moved it
+        self._undo: dict[str, tuple[int, int, int, int]] | None = None
         self.plan = Plan()
 
     # -- entry points ----------------------------------------------------------------------
@@ -294,7 +308,7 @@ class Planner:
             codes = [TransferCode.LINKED_EVENT_FAILED] * (len(chain) - 1)
             self._fail_chain(chain, [*codes, TransferCode.LINKED_EVENT_CHAIN_OPEN])
             return
-        self._undo = []
+        self._undo = {}
         marks = (len(self.plan.rows), len(self.plan.opened_holds), len(self.plan.closed_holds))
         results: list[TransferResult] = []
         try:
@@ -313,15 +327,17 @@ class Planner:
             self.plan.results.extend(results)
 
     def _roll_back(self, marks: tuple[int, int, int]) -> None:
-        for kind, target, before in reversed(self._undo or []):
-            if kind == "account":
-                target.restore(before)
-            elif kind == "hold-status":
-                target.status = before
-            else:  # a hold this chain created
-                self._holds.pop(target, None)
+        """Undo a failed chain from what it left behind: the accounts' states before it, the
+        holds it resolved (each was open: a resolution needs an open hold) and the rows it
+        made (among them the holds it opened)."""
+        for account_id, before in (self._undo or {}).items():
+            self._accounts[account_id].restore(before)
+        for hold_id in self.plan.closed_holds[marks[2] :]:
+            self._holds[hold_id].status = HoldStatus.OPEN
         for row in self.plan.rows[marks[0] :]:
             self._made.pop(row[0], None)
+            if row[1] == _PENDING_VALUE:
+                self._holds.pop(row[0], None)
         del self.plan.rows[marks[0] :]
         del self.plan.opened_holds[marks[1] :]
         del self.plan.closed_holds[marks[2] :]
@@ -334,15 +350,18 @@ class Planner:
 
     def _touch(self, debit: AccountState, credit: AccountState) -> None:
         """Called before two accounts change: keeps their first state (for the deltas) and,
-        inside a chain, their state before this transfer (for the undo log)."""
-        initial = self._initial
-        if debit.id not in initial:
-            initial[debit.id] = debit.snapshot()
-        if credit.id not in initial:
-            initial[credit.id] = credit.snapshot()
-        if self._undo is not None:
-            self._undo.append(("account", debit, debit.snapshot()))
-            self._undo.append(("account", credit, credit.snapshot()))
+        inside a chain, their state before the chain first moved them (for its undo)."""
+        self._first_state(debit)
+        self._first_state(credit)
+
+    def _first_state(self, account: AccountState) -> None:
+        initial, undo, aid = self._initial, self._undo, account.id
+        if aid not in initial:  # first moved by this plan, so by this chain too: one tuple
+            initial[aid] = snap = account.snapshot()
+            if undo is not None:
+                undo[aid] = snap
+        elif undo is not None and aid not in undo:
+            undo[aid] = account.snapshot()
 
     # -- one transfer: every check first, then the change ----------------------------------
 
@@ -380,13 +399,7 @@ class Planner:
         if t.kind is _PENDING:
             debit.debits_pending += amount
             credit.credits_pending += amount
-            posted, pending_delta = 0, amount
-            reason: Reason = t.reason  # type: ignore[assignment]
-            self._holds[t.id] = HoldState(
-                t.id, debit.id, credit.id, debit.asset, reason, amount, expires, HoldStatus.OPEN
-            )
-            if self._undo is not None:
-                self._undo.append(("new-hold", t.id, None))
+            posted, pending_delta = 0, amount  # the hold is its row (see _hold)
             if expires is not None:
                 self.plan.opened_holds.append((t.id, expires))
         else:
@@ -396,8 +409,21 @@ class Planner:
         return self._emit_request(t, debit, credit, debit.asset, amount, posted, pending_delta,
                                   expires, t.reason)  # type: ignore[arg-type]
 
+    def _hold(self, pending_id: str) -> HoldState | None:
+        """The hold ``pending_id`` names: loaded, or opened earlier in this plan, whose state
+        is made from its row when a transfer first resolves it (a claim opens 100,000 holds
+        that nothing in the same plan resolves)."""
+        hold = self._holds.get(pending_id)
+        if hold is None:
+            row = self._made.get(pending_id)
+            if row is not None and row[1] == _PENDING_VALUE:
+                hold = self._holds[pending_id] = HoldState.from_row(
+                    (row[0], row[2], row[3], row[4], row[_REASON], row[5], row[_EXPIRES]),
+                    HoldStatus.OPEN)
+        return hold
+
     def _apply_resolution(self, t: Transfer) -> TransferResult:
-        hold = self._holds.get(t.pending_id)  # type: ignore[arg-type]
+        hold = self._hold(t.pending_id)  # type: ignore[arg-type]
         if hold is None:
             raise _Failed(TransferCode.PENDING_TRANSFER_NOT_FOUND)
         _check_hold_open(hold, self._at)
@@ -419,8 +445,6 @@ class Planner:
             amount, posted, status = hold.amount, 0, HoldStatus.VOIDED
         debit, credit = self._accounts[hold.debit_account], self._accounts[hold.credit_account]
         self._touch(debit, credit)
-        if self._undo is not None:
-            self._undo.append(("hold-status", hold, hold.status))
         debit.debits_pending -= hold.amount
         credit.credits_pending -= hold.amount
         debit.debits_posted += posted
@@ -499,8 +523,8 @@ class Planner:
 
     def _current_balances(self, t: Transfer) -> tuple[Balance | None, Balance | None]:
         debit_id, credit_id = t.debit_account, t.credit_account
-        if t.pending_id is not None and t.pending_id in self._holds:
-            hold = self._holds[t.pending_id]
+        hold = None if t.pending_id is None else self._hold(t.pending_id)
+        if hold is not None:
             debit_id, credit_id = debit_id or hold.debit_account, credit_id or hold.credit_account
         debit = self._accounts.get(debit_id) if debit_id else None
         credit = self._accounts.get(credit_id) if credit_id else None
@@ -508,14 +532,16 @@ class Planner:
 
     def _finish(self) -> None:
         if not self._answers:
-            self.plan.moved = {aid: account.balance() for aid, account in self._moved.items()}
-        for aid, before in self._initial.items():
-            after = self._accounts[aid].snapshot()
-            if after != before:
-                self.plan.deltas[aid] = (
-                    after[0] - before[0], after[1] - before[1],
-                    after[2] - before[2], after[3] - before[3],
-                )
+            self.plan.moved = self._moved
+        accounts, deltas = self._accounts, self.plan.deltas
+        for aid, (debits_posted, credits_posted, debits_pending, credits_pending) in (
+                self._initial.items()):
+            after = accounts[aid]
+            delta = (after.debits_posted - debits_posted, after.credits_posted - credits_posted,
+                     after.debits_pending - debits_pending,
+                     after.credits_pending - credits_pending)
+            if delta != _UNMOVED:
+                deltas[aid] = delta
 
 
 #: what a request that moved answers when the planner gives no answers (never shown)
@@ -527,15 +553,18 @@ def _exists(transfer: Transfer, stored: Any) -> TransferResult:
                           balance_from_row(stored, "cr"))
 
 
+#: why a hold that is no longer open cannot be posted or voided
+_CLOSED_HOLD_CODES = {
+    HoldStatus.POSTED: TransferCode.PENDING_TRANSFER_ALREADY_POSTED,
+    HoldStatus.VOIDED: TransferCode.PENDING_TRANSFER_ALREADY_VOIDED,
+    HoldStatus.EXPIRED: TransferCode.PENDING_TRANSFER_EXPIRED,
+    HoldStatus.NOT_PENDING: TransferCode.PENDING_TRANSFER_NOT_PENDING,
+}
+
+
 def _check_hold_open(hold: HoldState, at: int) -> None:
-    status_codes = {
-        HoldStatus.POSTED: TransferCode.PENDING_TRANSFER_ALREADY_POSTED,
-        HoldStatus.VOIDED: TransferCode.PENDING_TRANSFER_ALREADY_VOIDED,
-        HoldStatus.EXPIRED: TransferCode.PENDING_TRANSFER_EXPIRED,
-        HoldStatus.NOT_PENDING: TransferCode.PENDING_TRANSFER_NOT_PENDING,
-    }
-    if hold.status in status_codes:
-        raise _Failed(status_codes[hold.status])
+    if hold.status is not HoldStatus.OPEN:
+        raise _Failed(_CLOSED_HOLD_CODES[hold.status])
     if hold.expires_at is not None and hold.expires_at <= at:
         raise _Failed(TransferCode.PENDING_TRANSFER_EXPIRED)
 

@@ -1,7 +1,8 @@
 """What each role sees of the prepaid cards (F13–F16), read from the prepaid tables: a
-holder's cards with their live balances, policies and claims; a merchant's programs and the
-cards issued under each; an insurer's policies, its exposure per merchant and the claims it
-reviews; the operator's daily reconciliation. Like :mod:`.views`, every function takes the
+holder's cards with their live balances, policies and claims; a merchant's programs (each
+with its per-card caps, registered and anonymous) and the cards issued under each; an
+insurer's rate table, the programs it insures, its policies, its exposure per merchant and
+the claims it reviews; the operator's daily reconciliation. Like :mod:`.views`, every function takes the
 logged-in member's id and reads only what that member owns; an alliance without prepaid
 programs yet (no prepaid tables) shows empty pages.
 """
@@ -16,6 +17,9 @@ from sqlalchemy import Connection, func, select
 from host.backoffice.clock import from_micros
 from host.backoffice.prepaid.balances import account_balance
 from host.backoffice.prepaid.policies import list_policies
+from host.backoffice.prepaid.program_store import list_programs
+from host.backoffice.prepaid.programs import HolderKind, Program
+from host.backoffice.prepaid.rate_store import list_rates
 from host.backoffice.prepaid.reconcile import reconcile
 from host.backoffice.prepaid.schema import (
     pp_accounts,
@@ -24,6 +28,7 @@ from host.backoffice.prepaid.schema import (
     pp_claims,
     pp_policies,
     pp_programs,
+    pp_rates,
 )
 
 __all__ = ["claim_of_insurer", "consumer_prepaid", "has_prepaid", "insurer_prepaid",
@@ -70,21 +75,27 @@ def merchant_prepaid(conn: Connection, merchant_id: str) -> dict[str, Any]:
                func.sum(_C.c.principal_paid).label("sold"),
                func.sum(_C.c.principal_left + _C.c.bonus_left).label("live"))
         .where(_C.c.merchant_id == merchant_id).group_by(_C.c.program_id))}
-    programs = conn.execute(select(pp_programs).where(pp_programs.c.merchant_id == merchant_id)
-                            .order_by(pp_programs.c.id)).all()
-    return {"programs": [{"program": p.id, "kind": p.kind, "insurer": p.insurer_id,
-                          "card_cap": p.card_cap, "premium_bp": p.premium_bp,
-                          "cards": int(issued[p.id].cards) if p.id in issued else 0,
+    return {"programs": [{**_program(p), "cards": int(issued[p.id].cards) if p.id in issued else 0,
                           "sold": int(issued[p.id].sold or 0) if p.id in issued else 0,
                           "live": int(issued[p.id].live or 0) if p.id in issued else 0}
-                         for p in programs]}
+                         for p in list_programs(conn, merchant_id)]}
+
+
+def _program(program: Program) -> dict[str, Any]:
+    """A program's terms as the pages show them: both per-card caps, as the office applies
+    them (an anonymous cap left unset is the default, or the registered cap if lower)."""
+    return {"program": program.id, "merchant": program.merchant_id,
+            "kind": program.kind.value, "insurer": program.insurer_id,
+            "card_cap": program.card_cap, "anonymous_cap": program.cap(HolderKind.ANONYMOUS),
+            "premium_bp": program.premium_bp}
 
 
 def insurer_prepaid(conn: Connection, insurer_id: str) -> dict[str, Any]:
-    """The insurer's policies, its exposure per merchant (the live balances of the cards it
-    insures, with the sums insured), and the claims holding any of its policies."""
+    """The insurer's rate table and the programs it insures (with their caps), its
+    policies, its exposure per merchant (the live balances of the cards it insures, with the
+    sums insured), and the claims holding any of its policies."""
     if not has_prepaid(conn):
-        return {"policies": [], "exposure": [], "claims": []}
+        return {"policies": [], "exposure": [], "claims": [], "rates": [], "programs": []}
     rows = conn.execute(
         select(_P.c.merchant_id, func.count(), func.sum(_C.c.principal_left + _C.c.bonus_left),
                func.sum(_P.c.sum_insured))
@@ -94,10 +105,20 @@ def insurer_prepaid(conn: Connection, insurer_id: str) -> dict[str, Any]:
     claim_ids = select(_L.c.claim_id).where(_L.c.insurer_id == insurer_id).distinct()
     claims = conn.execute(select(pp_claims).where(pp_claims.c.id.in_(claim_ids))
                           .order_by(pp_claims.c.status != "open", pp_claims.c.id)).all()
-    return {"policies": list_policies(conn, insurer_id=insurer_id, limit=_POLICIES),
+    return {"rates": _rates(conn, insurer_id),
+            "programs": [_program(p) for p in list_programs(conn) if p.insurer_id == insurer_id],
+            "policies": list_policies(conn, insurer_id=insurer_id, limit=_POLICIES),
             "exposure": [{"merchant": m, "cards": int(n), "live": int(live or 0),
                           "insured": int(insured or 0)} for m, n, live, insured in rows],
             "claims": [_claim_row(conn, c, insurer_id) for c in claims]}
+
+
+def _rates(conn: Connection, insurer_id: str) -> list[dict[str, Any]]:
+    """The insurer's rate table, row by row (none: its programs' flat rates price its
+    policies; a database made before rate tables has none)."""
+    if not conn.dialect.has_table(conn, pp_rates.name):
+        return []
+    return [row.as_dict() for row in list_rates(conn, [insurer_id])]
 
 
 def _claim_row(conn: Connection, claim: Any, insurer_id: str) -> dict[str, Any]:

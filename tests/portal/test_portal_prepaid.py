@@ -12,7 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from host.backoffice import Member, MemberKind, Ratio
-from host.backoffice.prepaid import PrepaidOffice, Program, ProgramKind, Trigger
+from host.backoffice.prepaid import (
+    HolderKind,
+    PrepaidOffice,
+    Program,
+    ProgramKind,
+    RateRow,
+    Trigger,
+)
 from host.backoffice.prepaid.schema import pp_cards, pp_policies
 from host.portal.app import PATH
 
@@ -171,3 +178,45 @@ def test_a_claim_shared_with_another_insurer_is_shown_but_not_decided(
     assert f'action="{PATH}/insurer/claim/CLM-C"' not in html
     assert _decide(alliance, "CLM-C", "approve") == 404
     assert pp.claim("CLM-C")["state"] == "open"
+
+
+def test_the_merchant_and_the_insurer_see_each_program_s_caps_as_the_office_applies_them(
+        alliance: Alliance) -> None:
+    """Both per-card caps, the anonymous one as the CLI lists it (A-GYM sets none: the
+    default applies)."""
+    (gym,) = prepaid(alliance).programs("shop-a")
+    for login in ("shop-a", "insurer"):
+        page = "/merchant/prepaid" if login == "shop-a" else "/insurer/prepaid"
+        html = alliance.logged_in(login).get(PATH + page).text
+        assert shown(html, "data-cap", "A-GYM") == fen(gym.card_cap)
+        assert shown(html, "data-anonymous-cap", "A-GYM") == fen(
+            gym.cap(HolderKind.ANONYMOUS)) == fen(100_000)
+        assert 'data-anonymous-cap="B-CAKE"' not in html  # another merchant's, another insurer's
+
+
+def test_the_insurer_sees_its_rate_table_and_the_rate_of_each_policy(alliance: Alliance) -> None:
+    client = alliance.logged_in("insurer")
+    before = client.get(f"{PATH}/insurer/prepaid").text
+    assert "No rate table" in before and 'data-rate="' not in before
+    office = prepaid(alliance)
+    for row in (RateRow("insurer", "SHORT", 1, 180, 0, 500_000, 60),
+                RateRow("insurer", "YEAR-ANON", 181, 366, 0, 100_000, 95, HolderKind.ANONYMOUS)):
+        office.add_rate(row, at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    office.add_rate(RateRow("insurer-b", "OTHER", 1, 366, 0, 500_000, 70),
+                    at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    html = client.get(f"{PATH}/insurer/prepaid").text
+    assert [row["row"] for row in (r.as_dict() for r in office.rates("insurer"))] == [
+        "SHORT", "YEAR-ANON"]
+    assert shown(html, "data-rate", "SHORT") == "60"
+    assert shown(html, "data-rate", "YEAR-ANON") == "95"
+    assert "No rate table" not in html and 'data-rate="OTHER"' not in html
+    for policy in office.policies(insurer_id="insurer"):
+        assert shown(html, "data-policy-rate", policy["policy"]) == (
+            f"{policy['rate_bp']} ({policy['rate_row'] or 'flat rate'})")
+
+
+def test_the_holder_sees_which_cap_each_card_was_issued_under(alliance: Alliance) -> None:
+    html = alliance.logged_in("zhang").get(f"{PATH}/me/prepaid").text
+    cards = prepaid(alliance).balance(alliance.facts["prepaid"]["zhang"])["cards"]
+    assert cards and all(shown(html, "data-kind", c["card"]) == c["holder_kind"] == "registered"
+                         for c in cards)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
+from host.backoffice.database import Database
 from host.backoffice.errors import IdReusedError, ValidationError
 from host.backoffice.prepaid import HolderKind, PrepaidOffice, Program, ProgramKind, RateRow
 from host.backoffice.prepaid.errors import NoRateError
@@ -215,3 +216,30 @@ def test_a_database_made_before_the_caps_and_rates_gains_them(tmp_path: Path) ->
         assert [p["rate_row"] for p in prepaid.policies()] == [None, "SMALL"]
     finally:
         prepaid.close()
+
+
+def _has_column(db: Database, table: str, column: str) -> bool:
+    with db.engine.connect() as conn:
+        return column in {c["name"] for c in inspect(conn).get_columns(table)}
+
+
+def test_each_database_object_brings_the_prepaid_tables_up_to_date_once(tmp_path: Path) -> None:
+    """The database object remembers that its prepaid tables were checked (an office is
+    made per request and looks once); a new object for the same file looks again."""
+    url = f"sqlite:///{tmp_path / 'once.sqlite3'}"
+    sample = Sample.create(url)
+    db = sample.prepaid.db
+    assert "prepaid" in db.up_to_date
+    with db.write() as conn:  # behind the object's back: a column an older layout lacks
+        conn.exec_driver_sql("ALTER TABLE pp_cards DROP COLUMN holder_kind")
+    PrepaidOffice(db).programs()
+    assert not _has_column(db, "pp_cards", "holder_kind")  # this object looked already
+    fresh = Database(url)
+    try:
+        assert fresh.up_to_date == set()
+        PrepaidOffice(fresh).programs()
+        assert fresh.up_to_date == {"prepaid"}
+        assert _has_column(fresh, "pp_cards", "holder_kind")
+    finally:
+        fresh.dispose()
+        sample.office.close()

@@ -41,19 +41,21 @@ __all__ = ["Trigger", "claim_report", "open_claim", "pay_claim", "review_claim"]
 _L = pp_claim_lines
 _LINE_COLUMNS = ("card_no", "claim_id", "policy_id", "holder_id", "insurer_id", "principal",
                  "bonus", "payout", "explanation", "hold_id", "format_version")
+_HOLDER, _INSURER, _PRINCIPAL, _BONUS, _HOLD = (
+    _LINE_COLUMNS.index(name) for name in ("holder_id", "insurer_id", "principal", "bonus", "hold_id"))
 
 
-# plain SQL on the driver: a claim reads 100,000 cards and lines at a time
+# plain SQL on the driver, rows read by position: a claim reads 100,000 cards and lines at
+# a time
 #: a merchant's live cards with their policies, in issue order
 _LIVE_CARDS = (
     "SELECT c.card_no, c.holder_id, c.principal_left, c.bonus_left, p.id, p.insurer_id, "
     "p.sum_insured, p.starts_at, p.ends_at FROM pp_cards c "
     "JOIN pp_policies p ON p.card_no = c.card_no "
     "WHERE c.merchant_id = ? AND c.status = 'active' ORDER BY c.program_id, c.sequence")
-_CLAIM_LINES = ("SELECT card_no, holder_id, insurer_id, principal, bonus, payout, hold_id "
-                "FROM pp_claim_lines WHERE claim_id = ? ORDER BY card_no")
-_REPORT_LINES = ("SELECT card_no, holder_id, policy_id, insurer_id, principal, bonus, payout, "
-                 "explanation FROM pp_claim_lines WHERE claim_id = ? ORDER BY card_no")
+#: a claim's lines in card order, in :data:`_LINE_COLUMNS` order
+_CLAIM_LINES = (f"SELECT {', '.join(_LINE_COLUMNS)} FROM pp_claim_lines WHERE claim_id = ? "
+                "ORDER BY card_no")
 
 
 class Trigger(StrEnum):
@@ -74,7 +76,7 @@ def open_claim(db: Database, ledger: Ledger, claim_id: str, merchant_id: str,
             raise ValidationError(f"{merchant_id} is not a merchant")
         _refuse_second_claim(conn, merchant_id)
         chain = Chain("freeze", claim_id, Source(SourceKind.SYSTEM, claim_id))
-        lines = _lines(on_driver(conn, _LIVE_CARDS, (merchant_id,)).all(), claim_id, merchant_id,
+        lines = _lines(on_driver(conn, _LIVE_CARDS, (merchant_id,), named=False).all(), claim_id, merchant_id,
                        chain, to_micros(trigger_at))
         ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True, ids_are_new=True,
                      answers=False)
@@ -85,7 +87,7 @@ def open_claim(db: Database, ledger: Ledger, claim_id: str, merchant_id: str,
         insert_rows(conn, _L, _LINE_COLUMNS, lines)
         _set_claim_status(conn, claim_id, "frozen")
         remember(conn, "claim", claim_id, body, {"claim": claim_id}, at=at)
-        return {**_report(conn, claim_id), "status": "created"}
+        return {**_report(conn, claim_id, rows=sorted(lines)), "status": "created"}
 
 
 def _refuse_second_claim(conn: Connection, merchant_id: str) -> None:
@@ -156,37 +158,39 @@ def pay_claim(db: Database, ledger: Ledger, claim_id: str, *, at: datetime) -> d
         if claim.status != "approved":
             raise ClaimStateError(f"claim {claim_id} is {claim.status}: the insurer approves "
                                   "it before it is paid")
-        rows = on_driver(conn, _CLAIM_LINES, (claim_id,)).all()
+        rows = on_driver(conn, _CLAIM_LINES, (claim_id,), named=False).all()
         chains, movements = _payout_chains(claim_id, claim.merchant_id, rows)
         ledger.apply(conn, chains, at=at, all_or_nothing=True, ids_are_new=True,
                      answers=False)
         # frozen since the claim opened: each card still holds what its line says, and
         # the claim takes it all
         write_movements(conn, claim_id, movements,
-                        {r.card_no: (r.principal, r.bonus) for r in rows}, at=at)
+                        {row[0]: (row[_PRINCIPAL], row[_BONUS]) for row in rows}, at=at)
         _set_claim_status(conn, claim_id, "claimed", emptied=True)
         conn.execute(pp_claims.update().where(pp_claims.c.id == claim_id)
                      .values(status="paid", paid_at=to_micros(at)))
-        return {**_report(conn, claim_id), "status": "created"}
+        return {**_report(conn, claim_id, rows=rows), "status": "created"}
 
 
-def _payout_chains(claim_id: str, merchant: str, rows: Sequence[Any]
+def _payout_chains(claim_id: str, merchant: str, rows: Sequence[tuple[Any, ...]]
                    ) -> tuple[list[Transfer], list[Movement]]:
     """One linked chain per holder (and insurer): each card's hold posted, the custody money
-    released, the payout to the holder; a live record per card."""
-    groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    released, the payout to the holder; a live record per card. ``rows`` are
+    :data:`_CLAIM_LINES` rows."""
+    groups: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
     for row in rows:
-        if row.hold_id is not None:
-            groups[(row.holder_id, row.insurer_id)].append(row)
+        if row[_HOLD] is not None:  # a card with a balance, frozen by a hold
+            groups[(row[_HOLDER], row[_INSURER])].append(row)
     transfers: list[Transfer] = []
-    movements = []
+    movements: list[Movement] = []
     for number, ((holder, insurer), cards) in enumerate(sorted(groups.items()), start=1):
         chain = Chain("claim", f"{claim_id}/{number}", Source(SourceKind.SYSTEM, claim_id))
-        for row in cards:
-            tid = chain.post(row.hold_id)
-            movements.append(Movement(row.card_no, "claim", -row.principal, -row.bonus, tid))
-        paid = sum(row.payout for row in cards)
-        rest = sum(row.principal + row.bonus for row in cards) - paid
+        paid = rest = 0
+        for card_no, _, _, _, _, principal, bonus, payout_, _, hold_id, _ in cards:
+            tid = chain.post(hold_id)
+            movements.append((card_no, "claim", -principal, -bonus, tid))
+            paid += payout_
+            rest += principal + bonus - payout_
         details: dict[str, int | str] = {"claim": claim_id, "cards": len(cards)}
         chain.move(acc.custody(merchant), acc.cny(insurer), paid, Reason.SETTLEMENT_PAYOUT,
                    details)
@@ -227,9 +231,11 @@ def _set_claim_status(conn: Connection, claim_id: str, status: str, *,
     conn.execute(pp_cards.update().where(pp_cards.c.card_no.in_(cards)).values(**values))
 
 
-def _report(conn: Connection, claim_id: str, *, lines: bool = True) -> dict[str, Any]:
+def _report(conn: Connection, claim_id: str, *, lines: bool = True,
+            rows: Sequence[tuple[Any, ...]] | None = None) -> dict[str, Any]:
     """The claim and every card's line, each number explained (``lines=False``: the totals
-    only, as the insurer's review answers)."""
+    only, as the insurer's review answers). ``rows``: the claim's :data:`_CLAIM_LINES` rows
+    when the caller holds them already (it has just written or read them)."""
     claim = conn.execute(select(pp_claims).where(pp_claims.c.id == claim_id)).one()
     totals = conn.execute(select(func.count(), func.sum(_L.c.principal + _L.c.bonus),
                                  func.sum(_L.c.payout)).where(_L.c.claim_id == claim_id)).one()
@@ -237,12 +243,12 @@ def _report(conn: Connection, claim_id: str, *, lines: bool = True) -> dict[str,
             "trigger_at": from_micros(claim.trigger_at).isoformat(), "state": claim.status,
             "note": claim.note, "cards": int(totals[0]), "live_balance": int(totals[1] or 0),
             "payout": int(totals[2] or 0)}
-    return {**head, "lines": _lines_of(conn, claim_id) if lines else []}
-
-
-def _lines_of(conn: Connection, claim_id: str) -> list[dict[str, Any]]:
-    return [{"card": card, "holder": holder, "policy": policy, "insurer": insurer,
-             "principal": principal, "bonus": bonus, "live_balance": principal + bonus,
-             "payout": paid, "explanation": explanation}
-            for card, holder, policy, insurer, principal, bonus, paid, explanation
-            in on_driver(conn, _REPORT_LINES, (claim_id,)).all()]
+    if not lines:
+        return {**head, "lines": []}
+    if rows is None:
+        rows = on_driver(conn, _CLAIM_LINES, (claim_id,), named=False).all()
+    return {**head, "lines": [
+        {"card": card, "holder": holder, "policy": policy, "insurer": insurer,
+         "principal": principal, "bonus": bonus, "live_balance": principal + bonus,
+         "payout": paid, "explanation": explanation}
+        for card, _, policy, holder, insurer, principal, bonus, paid, explanation, _, _ in rows]}

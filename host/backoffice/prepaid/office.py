@@ -4,7 +4,6 @@ concept; every write takes a client request id and posts once."""
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -21,13 +20,9 @@ from host.backoffice.prepaid.programs import HolderKind, Program
 from host.backoffice.prepaid.rates import RateRow
 from host.backoffice.prepaid.reconcile import reconcile
 from host.backoffice.prepaid.records import card_history
-from host.backoffice.prepaid.schema import create_prepaid_schema, has_prepaid_schema
+from host.backoffice.prepaid.schema import PART, create_prepaid_schema, has_prepaid_schema
 
 __all__ = ["PrepaidOffice"]
-
-#: the databases whose prepaid tables this process has brought up to date
-_UP_TO_DATE: weakref.WeakSet[Database] = weakref.WeakSet()
-
 
 class PrepaidOffice:
     """Prepaid programs, sub-cards, payments, policies, reconciliation and claims."""
@@ -41,14 +36,14 @@ class PrepaidOffice:
 
     def _require_schema(self) -> None:
         """The prepaid tables must exist; a database made before a column was added gains
-        it here, once per database object (a service makes an office per request)."""
-        if self.db in _UP_TO_DATE:
+        it here, once per database object (a service makes an office per request; the
+        database object remembers, :attr:`Database.up_to_date`)."""
+        if PART in self.db.up_to_date:
             return
         if not has_prepaid_schema(self.db):
             raise ConfigurationError(f"no prepaid programs in {self.db.url}: add one first "
                                      "(`dualcard prepaid program add`)")
         create_prepaid_schema(self.db)
-        _UP_TO_DATE.add(self.db)
 
     # -- programs and issue ----------------------------------------------------------------
 

@@ -101,14 +101,15 @@ def _post(conn: Connection, ledger: Ledger, op: str, request_id: str, cards: lis
     by_no = {c.card_no: c for c in cards}
     merchant = cards[0].merchant_id
     chain = Chain(op, request_id, Source(SourceKind.MERCHANT, merchant))
-    movements, sign = [], 1 if into_cards else -1
+    movements: list[Movement] = []
+    sign = 1 if into_cards else -1
     for d in draws:
         if into_cards:
             tid = chain.card_in(merchant, d.card_no, d.amount, refund=True)
         else:
             reason = Reason.ADJUSTMENT if op == "expire" else Reason.REDEEM
             tid = chain.card_out(merchant, d.card_no, d.amount, reason)
-        movements.append(Movement(d.card_no, op, sign * d.principal, sign * d.bonus, tid))
+        movements.append((d.card_no, op, sign * d.principal, sign * d.bonus, tid))
     ledger.apply(conn, chain.closed(), at=at, all_or_nothing=True)
     record_movements(conn, request_id, movements,
                      {c.card_no: (c.principal_left, c.bonus_left) for c in cards}, at=at)

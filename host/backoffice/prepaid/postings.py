@@ -36,10 +36,11 @@ class Chain:
     request_id: str
     source: Source
     transfers: list[Transfer] = field(default_factory=list)
+    #: what every transfer of the chain carries (made once: a claim's chain has 100,000)
+    correlation_id: str = field(init=False)
 
-    @property
-    def correlation_id(self) -> str:
-        return f"pp/{self.op}/{self.request_id}"
+    def __post_init__(self) -> None:
+        self.correlation_id = f"pp/{self.op}/{self.request_id}"
 
     def next_id(self) -> str:
         return f"{self.correlation_id}/{len(self.transfers) + 1}"

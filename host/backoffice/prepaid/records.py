@@ -81,15 +81,10 @@ class Card:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Movement:
-    """One movement of one card: signed changes to its principal and bonus."""
-
-    card_no: str
-    kind: str
-    principal_delta: int
-    bonus_delta: int
-    transfer_id: str
+#: One movement of one card, ``(card_no, kind, principal_delta, bonus_delta, transfer_id)``:
+#: signed changes to its principal and bonus. A plain tuple: a claim makes 100,000 at once,
+#: and the cyclic collector stops scanning a plain tuple of plain values (never an object).
+Movement = tuple[str, str, int, int, str]
 
 
 def load_cards(conn: Connection, *conditions: Any) -> list[Card]:
@@ -126,12 +121,12 @@ def write_movements(
     ts = to_micros(at)
     left = dict(before)
     rows = []
-    for m in movements:
-        principal, bonus = left[m.card_no]
-        principal, bonus = principal + m.principal_delta, bonus + m.bonus_delta
-        left[m.card_no] = (principal, bonus)
-        rows.append((m.card_no, m.kind, request_id, m.principal_delta, m.bonus_delta,
-                     principal, bonus, m.transfer_id, ts, FORMAT_VERSION))
+    for card_no, kind, principal_delta, bonus_delta, transfer_id in movements:
+        principal, bonus = left[card_no]
+        principal, bonus = principal + principal_delta, bonus + bonus_delta
+        left[card_no] = (principal, bonus)
+        rows.append((card_no, kind, request_id, principal_delta, bonus_delta,
+                     principal, bonus, transfer_id, ts, FORMAT_VERSION))
     insert_rows(conn, _M, _MOVEMENT_COLUMNS, rows)
     return left
 

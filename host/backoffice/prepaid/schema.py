@@ -193,12 +193,17 @@ Index("ix_pp_claim_lines_claim", pp_claim_lines.c.claim_id)
 _ADDED_COLUMNS = (pp_programs.c.anonymous_cap, pp_cards.c.holder_kind, pp_policies.c.rate_row)
 
 
+#: the name the prepaid tables go by in :attr:`Database.up_to_date`
+PART = "prepaid"
+
+
 def create_prepaid_schema(db: Database) -> None:
     """Create the prepaid tables that do not exist yet, and the columns added since a
     database was made (idempotent); the ledger's must exist."""
     with db.schema_change() as conn:
         prepaid_metadata.create_all(conn)
         add_missing_columns(conn, _ADDED_COLUMNS)
+    db.up_to_date.add(PART)
 
 
 def has_prepaid_schema(db: Database) -> bool:
