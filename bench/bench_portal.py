@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import multiprocessing
+import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -38,6 +41,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+import host.backoffice.schema
+import host.portal.schema
+import host.service.schema
 from host.backoffice import Asset, BackOffice, Member, MemberKind, Ratio
 from host.backoffice.transfers import Reason, Source, SourceKind, Transfer
 from host.portal.auth import Accounts, PortalRole
@@ -82,6 +88,34 @@ def build(url: str, transfers: int, holders: int, sessions: int) -> None:
     for i in range(sessions):
         accounts.add(f"h{i}", f"h{i}", PortalRole.CONSUMER, PASSWORD)
     office.close()
+
+
+def _schema_digest() -> str:
+    """What a cached ledger depends on besides its size: the source of the schemas it was
+    made with (the tree under test's, so two trees never share a ledger whose tables
+    differ)."""
+    sources = (host.backoffice.schema, host.portal.schema, host.service.schema)
+    blob = b"".join(Path(module.__file__ or "").read_bytes() for module in sources)
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def ledger(into: Path, transfers: int, holders: int, sessions: int) -> Path:
+    """A copy in ``into`` of the ledger of this size, built once and kept in the temporary
+    directory (building a million transfers takes minutes; each run gets its own copy, as
+    the service writes sessions into it)."""
+    cache = Path(tempfile.gettempdir()) / "dualcard-bench-portal"
+    cache.mkdir(exist_ok=True)
+    kept = cache / f"portal-{transfers}-{holders}-{sessions}-{_schema_digest()}.sqlite3"
+    if not kept.exists():
+        started = time.perf_counter()
+        building = cache / f"{kept.name}.{os.getpid()}.building"
+        build(f"sqlite:///{building}", transfers, holders, sessions)
+        building.rename(kept)  # whole or absent: an interrupted build is never reused
+        print(f"ledger of {transfers:,} transfers among {holders:,} holders built in "
+              f"{time.perf_counter() - started:.1f} s (kept as {kept})", file=sys.stderr)
+    copy = into / "portal.sqlite3"
+    shutil.copyfile(kept, copy)
+    return copy
 
 
 # -- the service, in its own process -------------------------------------------------------
@@ -179,11 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="handler threads (SQLite: 1)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'portal.sqlite3'}"
-        started = time.perf_counter()
-        build(url, args.transfers, max(args.holders, args.sessions), args.sessions)
-        print(f"ledger of {args.transfers:,} transfers among {args.holders:,} holders built in "
-              f"{time.perf_counter() - started:.1f} s")
+        holders = max(args.holders, args.sessions)
+        url = f"sqlite:///{ledger(Path(tmp), args.transfers, holders, args.sessions)}"
+        print(f"ledger of {args.transfers:,} transfers among {holders:,} holders")
         process, base = _spawn(url, args.workers)
         try:
             figures = asyncio.run(measure(base, args.sessions, args.seconds))
