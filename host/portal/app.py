@@ -191,10 +191,10 @@ class Portal:
                 bare = Visit(request.method, {}, {}, dict(request.cookies), lang, "", False,
                              request.scope.get("root_path", ""))
                 return _strict(self.message(bare, "bad_form", refusal.status))
-            client = request.client
+            client, scope = request.client, request.scope
             visit = Visit(request.method, dict(request.path_params), form, dict(request.cookies),
-                          lang, client.host if client else "", request.url.scheme == "https",
-                          request.scope.get("root_path", ""))
+                          lang, client.host if client else "", scope.get("scheme") == "https",
+                          scope.get("root_path", ""))
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.executor, self._handle, handler, access, visit)
         return endpoint
@@ -400,5 +400,7 @@ def mount_portal(app: Starlette, db: Database, *, executor: Executor | None = No
                  vault: KeyVault = CLEAR) -> Portal:
     """Serve the portal under ``path`` on ``app`` (the service host's HTTP app)."""
     portal = Portal(db, executor=executor, clock=clock, vault=vault)
-    app.router.routes.append(Mount(path, app=portal.app(), name="portal"))
+    # first of the app's routes: a page is the most frequent request, and the router tries
+    # its routes in order (the API's share no prefix with it)
+    app.router.routes.insert(0, Mount(path, app=portal.app(), name="portal"))
     return portal
