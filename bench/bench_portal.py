@@ -181,7 +181,23 @@ async def _hammer(client: httpx.AsyncClient, path: str, until: float,
             raise SystemExit(f"{path}: {answer.status_code}")
 
 
-async def measure(base: str, sessions: int, seconds: float) -> dict[str, tuple[float, list[float]]]:
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system, all threads) process ``pid`` has used so far, from
+    /proc (Linux); NaN where there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+Figures = dict[str, tuple[float, list[float], float]]
+
+
+async def measure(base: str, sessions: int, seconds: float, server: int) -> Figures:
+    """Per route, the better of its runs: requests per second, each request's latency, and
+    the service process's CPU time per request (which moves less than the other two when
+    other work shares the machine)."""
     # an idle connection is dropped by the client well before the server may close it:
     # reused at the server's keep-alive timeout, the request meets a closing connection
     limits = httpx.Limits(max_connections=1, keepalive_expiry=KEEP_ALIVE_S / 4)
@@ -189,15 +205,16 @@ async def measure(base: str, sessions: int, seconds: float) -> dict[str, tuple[f
     try:
         for number, client in enumerate(clients):
             await _login(client, f"h{number}")
-        figures = {}
+        figures: dict[str, list[tuple[float, list[float], float]]] = {}
         for path in ("/portal/me", "/bare", "/portal/me"):
             await asyncio.gather(*(c.get(path) for c in clients))  # warm
             latencies: list[float] = []
-            started = time.perf_counter()
+            cpu, started = _cpu_seconds(server), time.perf_counter()
             until = started + seconds
             await asyncio.gather(*(_hammer(c, path, until, latencies) for c in clients))
             figures.setdefault(path, []).append((len(latencies) / (time.perf_counter() - started),
-                                                 latencies))
+                                                 latencies,
+                                                 (_cpu_seconds(server) - cpu) / len(latencies)))
         return {path: max(runs, key=lambda run: run[0]) for path, runs in figures.items()}
     finally:
         for client in clients:
@@ -223,17 +240,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ledger of {args.transfers:,} transfers among {holders:,} holders")
         process, base = _spawn(url, args.workers)
         try:
-            figures = asyncio.run(measure(base, args.sessions, args.seconds))
+            assert process.pid is not None
+            figures = asyncio.run(measure(base, args.sessions, args.seconds, process.pid))
         finally:
             process.terminate()
             process.join(30)
     print(f"{args.sessions} concurrent sessions, {args.seconds:g} s each "
           f"(the dashboard measured before and after the floor; the better run shown)")
-    print(f"{'route':<12} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requests':>9}")
-    for path, (rate, latencies) in figures.items():
+    print(f"{'route':<12} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requests':>9} "
+          f"{'server CPU us/request':>22}")
+    for path, (rate, latencies, cpu) in figures.items():
         print(f"{path:<12} {rate:>8,.0f} {_percentile(latencies, 0.5):>8.1f} "
               f"{_percentile(latencies, 0.95):>8.1f} {_percentile(latencies, 0.99):>8.1f} "
-              f"{len(latencies):>9,}")
+              f"{len(latencies):>9,} {cpu * 1e6:>22,.0f}")
     share = figures["/portal/me"][0] / figures["/bare"][0]
     p95 = _percentile(figures["/portal/me"][1], 0.95)
     print(f"dashboard at {share:.0%} of the floor (goal >= {GOAL_SHARE:.0%}): "
