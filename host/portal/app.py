@@ -41,6 +41,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import Connection
+from sqlalchemy.pool import StaticPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -166,6 +167,9 @@ class Portal:
         self._tz: timezone | None = None
         #: per handler thread, the read transaction a GET request runs in (see :meth:`_admitted`)
         self._local = threading.local()
+        #: not on an in-memory SQLite database: its one connection serves every transaction,
+        #: and a page that writes (the inbox) would begin inside its own read
+        self._snapshots = not isinstance(db.engine.pool, StaticPool)
 
     # -- the app ---------------------------------------------------------------------------
 
@@ -219,7 +223,7 @@ class Portal:
         """A GET (a page: it reads, and writes only through a transaction of its own) runs
         in one read transaction, its session and the page read from one snapshot: a
         transaction's begin and end cost as much as two of the page's queries."""
-        if visit.method != "GET":
+        if visit.method != "GET" or not self._snapshots:
             return self._checked(handler, access, visit)
         with self.db.read() as conn:
             self._local.conn = conn
