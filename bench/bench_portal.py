@@ -19,8 +19,9 @@ answered for ``--seconds``; then the same clients ask for the bare route.
 Prints requests per second and latency percentiles of both. Goal: the dashboard at >= 30 %
 of the floor's throughput, p95 <= 100 ms. At 1,000,000 transfers, with other benchmarks
 running on the machine's two cores, ``bench/compare.py --rounds 4`` against the tree before
-the dashboard's speed work (medians): 530 -> 802 dashboards/s, p50 92 -> 59 ms, p95 142 ->
-111 ms; single runs 532 to 1,179 dashboards/s, p95 143 to 86 ms (docs/portal.md, "Load").
+the dashboard's speed work (medians): 603 -> 1,028 dashboards/s, p50 81 -> 48 ms, p95
+134 -> 85 ms, service CPU 1,308 -> 643 us per dashboard; single runs 1,128 and 1,367
+dashboards/s, p95 80 and 62 ms (docs/portal.md, "Load").
 """
 
 from __future__ import annotations
