@@ -27,9 +27,11 @@ import datetime as dt
 import hmac
 import logging
 import secrets
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timezone
 from enum import Enum
@@ -38,6 +40,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import Connection
+from sqlalchemy.pool import StaticPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -66,6 +70,10 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
 }
+#: :data:`HEADERS` as every answer's raw header lines (encoded once, not per answer)
+_RAW_HEADERS = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in HEADERS.items()]
+_STRICT_NAMES = frozenset(name for name, _ in _RAW_HEADERS)
 HOME = {PortalRole.CONSUMER: "/me", PortalRole.MERCHANT: "/merchant",
         PortalRole.INSURER: "/insurer", PortalRole.OPERATOR: "/operator"}
 #: each role's pages besides its home, as (path, catalogue key) for the navigation bar
@@ -149,12 +157,19 @@ class Portal:
         self.clock = clock
         self.accounts = accounts or Accounts(db, clock=clock, throttle=throttle)
         self.sessions = Sessions(db, clock=clock)
+        # the templates ship with the package: each is compiled once, never checked again
+        # against its file (auto_reload: two stat calls per template per page)
         self.env = Environment(loader=PackageLoader("host.portal", "templates"),
-                               autoescape=select_autoescape(default=True),
+                               autoescape=select_autoescape(default=True), auto_reload=False,
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(fen=fen, num=lambda n: f"{n:,}")
         self.css = resources.files("host.portal").joinpath("static/portal.css").read_bytes()
         self._tz: timezone | None = None
+        #: per handler thread, the read transaction a GET request runs in (see :meth:`_admitted`)
+        self._local = threading.local()
+        #: not on an in-memory SQLite database: its one connection serves every transaction,
+        #: and a page that writes (the inbox) would begin inside its own read
+        self._snapshots = not isinstance(db.engine.pool, StaticPool)
 
     # -- the app ---------------------------------------------------------------------------
 
@@ -179,13 +194,11 @@ class Portal:
             except _FormError as refusal:
                 bare = Visit(request.method, {}, {}, dict(request.cookies), lang, "", False,
                              request.scope.get("root_path", ""))
-                response = self.message(bare, "bad_form", refusal.status)
-                response.headers.update(HEADERS)
-                return response
-            client = request.client
+                return _strict(self.message(bare, "bad_form", refusal.status))
+            client, scope = request.client, request.scope
             visit = Visit(request.method, dict(request.path_params), form, dict(request.cookies),
-                          lang, client.host if client else "", request.url.scheme == "https",
-                          request.scope.get("root_path", ""))
+                          lang, client.host if client else "", scope.get("scheme") == "https",
+                          scope.get("root_path", ""))
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.executor, self._handle, handler, access, visit)
         return endpoint
@@ -202,13 +215,28 @@ class Portal:
         for name, value, age, http_only in visit.set_cookies:
             response.set_cookie(name, value, max_age=age, path=visit.base or "/",
                                 secure=visit.secure, httponly=http_only, samesite="lax")
-        response.headers.update(HEADERS)
+        _strict(response)
         return response
 
     def _admitted(self, handler: Callable[[Portal, Visit], Response],
                   access: Access | PortalRole, visit: Visit) -> Response:
+        """A GET (a page: it reads, and writes only through a transaction of its own) runs
+        in one read transaction, its session and the page read from one snapshot: a
+        transaction's begin and end cost as much as two of the page's queries."""
+        if visit.method != "GET" or not self._snapshots:
+            return self._checked(handler, access, visit)
+        with self.db.read() as conn:
+            self._local.conn = conn
+            try:
+                return self._checked(handler, access, visit)
+            finally:
+                self._local.conn = None
+
+    def _checked(self, handler: Callable[[Portal, Visit], Response],
+                 access: Access | PortalRole, visit: Visit) -> Response:
         if SESSION_COOKIE in visit.cookies:  # a public form's CSRF token is its session's
-            visit.session = self.sessions.find(visit.cookies[SESSION_COOKIE])
+            with self.reading() as conn:
+                visit.session = self.sessions.find(visit.cookies[SESSION_COOKIE], conn=conn)
         if access is not Access.PUBLIC:
             if visit.session is None:
                 return RedirectResponse(f"{visit.base}/login", 303)
@@ -230,7 +258,7 @@ class Portal:
     def tz(self) -> timezone:
         """The alliance's time zone (its settings never change once stored)."""
         if self._tz is None:
-            with self.db.read() as conn:
+            with self.reading() as conn:
                 self._tz = load_settings(conn).tz
         return self._tz
 
@@ -326,12 +354,31 @@ class Portal:
 
     def business_day(self) -> dt.date:
         """Today's business day by the alliance's settings."""
-        with self.db.read() as conn:
+        with self.reading() as conn:
             return load_settings(conn).business_day(self.clock())
 
     def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        with self.db.read() as conn:
+        with self.reading() as conn:
             return fn(conn, *args, **kwargs)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """The request's read transaction if it has one (a GET's), else a new one."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.db.read() as conn:
+            yield conn
+
+
+def _strict(response: Response) -> Response:
+    """``response`` with the strict headers of :data:`HEADERS` (replacing any of those
+    names it had)."""
+    response.raw_headers[:] = [line for line in response.raw_headers
+                               if line[0] not in _STRICT_NAMES]
+    response.raw_headers.extend(_RAW_HEADERS)
+    return response
 
 
 def _chart(lang: str) -> Callable[..., str]:
@@ -357,5 +404,7 @@ def mount_portal(app: Starlette, db: Database, *, executor: Executor | None = No
                  vault: KeyVault = CLEAR) -> Portal:
     """Serve the portal under ``path`` on ``app`` (the service host's HTTP app)."""
     portal = Portal(db, executor=executor, clock=clock, vault=vault)
-    app.router.routes.append(Mount(path, app=portal.app(), name="portal"))
+    # first of the app's routes: a page is the most frequent request, and the router tries
+    # its routes in order (the API's share no prefix with it)
+    app.router.routes.insert(0, Mount(path, app=portal.app(), name="portal"))
     return portal

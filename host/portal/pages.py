@@ -27,7 +27,7 @@ _MONTHS = 6
 
 
 def root(portal: Portal, visit: Visit) -> Response:
-    session = portal.sessions.find(visit.cookies.get(SESSION_COOKIE))
+    session = visit.session  # looked up by the portal before any page
     target = HOME[session.role] if session is not None else "/login"
     return RedirectResponse(f"{visit.base}{target}", 303)
 

@@ -61,13 +61,18 @@ portal_failures = Table(
 Index("ix_portal_failures_key", portal_failures.c.key, portal_failures.c.ts)
 
 
-#: a holder's notices and card activity, newest first, without scanning the whole outbox
-#: or the issuer's log (the back office reads them by delivery state and by ARQC); plain
+#: a holder's notices, card activity and credit line's reasons, and a member's terminals,
+#: newest first, without scanning the whole outbox, the issuer's log or every member's
+#: credit reviews (the back office reads them by delivery state, by ARQC, by review); plain
 #: SQL both databases accept, made with the tables
 _INDEXES = {"bo_outbox": "CREATE INDEX IF NOT EXISTS ix_portal_outbox_recipient "
                          "ON bo_outbox (recipient_id, seq)",
             "bo_authorisations": "CREATE INDEX IF NOT EXISTS ix_portal_authorisations_card "
-                                 "ON bo_authorisations (card_id, ts)"}
+                                 "ON bo_authorisations (card_id, ts)",
+            "bo_credit_changes": "CREATE INDEX IF NOT EXISTS ix_portal_credit_changes_member "
+                                 "ON bo_credit_changes (member_id, seq)",
+            "bo_terminals": "CREATE INDEX IF NOT EXISTS ix_portal_terminals_merchant "
+                            "ON bo_terminals (merchant_id, terminal_id)"}
 
 
 def create_portal_schema(db: Database) -> None:

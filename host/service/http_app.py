@@ -148,8 +148,25 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body("internal", "internal error", error_id=error_id), 500)
 
 
+class _Answer:
+    """The ``send`` of one request as :class:`_Measured` passes it on: it notes the status
+    of the answer (500 until one starts). One small object per request, no closure."""
+
+    __slots__ = ("send", "status")
+
+    def __init__(self, send: Callable[[Any], Awaitable[None]]) -> None:
+        self.send = send
+        self.status = 500
+
+    async def __call__(self, message: Any) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
+
+
 class _Measured:
-    """ASGI middleware: every HTTP answer counted by route template and status, and timed."""
+    """ASGI middleware (plain ASGI, no task or stream of its own): every HTTP answer
+    counted by route template and status, and timed."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -159,17 +176,12 @@ class _Measured:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started, status = time.perf_counter(), [500]
-
-        async def sending(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
+        started, answer = time.perf_counter(), _Answer(send)
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receive, answer)
         finally:  # the router names the route it matched (a 405's too) in the scope
             name = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.observe("http", name, scope["method"], status[0],
+            self.metrics.observe("http", name, scope["method"], answer.status,
                                  time.perf_counter() - started)
 
 

@@ -10,6 +10,7 @@ A few dozen lines of our own, not a client library: nothing else here needs one.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections import defaultdict
 
 __all__ = ["BUCKETS", "CONTENT_TYPE", "Metrics"]
@@ -36,8 +37,7 @@ class Metrics:
         with self._lock:
             self._counts[(door, route, method, str(status))] += 1
             counts = self._buckets.setdefault(key, [0] * (len(BUCKETS) + 1))
-            counts[next((i for i, bound in enumerate(BUCKETS) if seconds <= bound),
-                        len(BUCKETS))] += 1
+            counts[bisect_left(BUCKETS, seconds)] += 1  # the first bound >= seconds
             self._sums[key] += seconds
 
     def render(self) -> str:

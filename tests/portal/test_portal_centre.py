@@ -5,6 +5,8 @@ release, the inbox shown once as new, and nobody seeing another party's rows."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -19,7 +21,7 @@ from host.portal.app import PATH
 from host.portal.i18n import CATALOGUE
 from host.service.notices.schema import svc_inbox
 
-from .conftest import ADDRESS, Alliance
+from .conftest import ADDRESS, Alliance, open_alliance
 
 PAGES = {"/me/centre": ("zhang", "li"), "/merchant/orders": ("shop-a", "shop-b"),
          "/notices": ("zhang", "li", "shop-a", "shop-b", "insurer", "ops")}
@@ -129,3 +131,13 @@ def test_every_notice_kind_reason_and_asset_has_its_words() -> None:
 def test_the_insurer_s_money_history_reads_as_money(alliance: Alliance) -> None:
     html = alliance.logged_in("insurer").get(f"{PATH}/history/insurer:cny").text
     assert "insurance premium" in html and "3.00" in html
+
+
+def test_the_inbox_is_served_from_a_database_in_memory(sim_card: Any, tmp_path: Path) -> None:
+    """A page that writes (the inbox marks what it showed) works on an in-memory SQLite
+    database too, whose one connection serves every transaction: there a page does not
+    run inside one read transaction."""
+    for alliance in open_alliance(sim_card, tmp_path, "sqlite://"):
+        client = alliance.logged_in("zhang")
+        assert client.get(f"{PATH}/notices").status_code == 200
+        assert client.get(f"{PATH}/me").status_code == 200

@@ -406,3 +406,22 @@ def test_a_failure_behind_a_page_is_a_page_and_a_logged_error_id(
     assert "Traceback" not in answer.text and "bo_credit_changes" not in answer.text
     (record,) = [r for r in caplog.records if r.name == "dualcard.portal"]
     assert len(record.fields["error_id"]) == 32  # type: ignore[attr-defined]
+
+
+def test_a_holders_dashboard_reads_only_through_indexes(alliance: Alliance) -> None:
+    """Each statement of the most asked page searches an index of the member's own rows:
+    none scans a table (the ledger holds millions of transfers, the outbox and the credit
+    reviews grow with every member)."""
+    from host.backoffice import members
+    from host.portal import sessions, views
+
+    statements = [views._OWNED, views._CREDIT_CHANGES, views._PENDING_LIMIT, views._NOTICES,
+                  views._LAST_ONLINE, views._SPENDING, sessions._LOOKUP, members._MEMBER,
+                  members._TERMINALS]
+    with alliance.office.db.read() as conn:
+        for statement in statements:
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                        ("x",) * statement.count("?")).all()
+            steps = [row[3] for row in plan]
+            assert all(step.startswith(("SEARCH", "USE TEMP B-TREE")) for step in steps), \
+                (statement, steps)
