@@ -15,7 +15,7 @@ cards; then the claim freezes the first merchant's cards, is approved and is pai
     DUALCARD_BENCH_PG_URL=postgresql+psycopg://... .venv/bin/python bench/bench_prepaid.py --pg
 
 Prints the median of the runs for each figure beside its goal; figures depend on the
-machine. On the 2-core machine, idle, before D5? (docs/decisions.md): issue 12.5 s (8,001
+machine. On the 2-core machine, idle, before D55 (docs/decisions.md): issue 12.5 s (8,001
 cards/s), claim 10.0 s for 100,002 cards. Since, shared with other benchmarks, as medians
 of 5 alternating rounds against the tree before (``bench/compare.py --rounds 5 --
 bench/bench_prepaid.py --scale 1 --pays 10000 --reconcile-cards 100000 --runs 1``): issue
