@@ -201,6 +201,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "term_days": ("Term (days)", "保险期限（天）"),
     "yearly_rate": ("Yearly rate", "年费率"),
     "flat_rate": ("flat rate", "统一费率"),
+    "flat_rate_bp": ("Flat rate (bp)", "统一费率（基点）"),
     "no_rate_table": ("No rate table: each program's flat rate prices its policies.",
                       "未设费率表：按各项目的统一费率计算保费。"),
     "programs_insured": ("Programs insured", "承保的项目"),
