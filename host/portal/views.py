@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, Select, func, select, union_all
 
 from host.backoffice.agreements import list_agreements
 from host.backoffice.clock import from_micros, to_micros
@@ -126,6 +126,19 @@ def _notices(conn: Connection, member_id: str) -> list[tuple[dt.datetime, str, d
     return [(from_micros(r.created_at), r.kind, json.loads(r.body)) for r in rows]
 
 
+def _latest_transfers(account: str) -> Select[Any]:
+    """The account's latest transfers, newest first: the latest of its debits and the latest
+    of its credits, each read in its index's order and only as far as the page shows, then
+    merged. (One query for "debit or credit" reads every transfer of the account to sort
+    them: a merchant's account at a million transfers.)"""
+    def side(column: Any) -> Any:
+        return (select(_T).where(column == account).order_by(_T.c.ts.desc(), _T.c.seq.desc())
+                .limit(_HISTORY).subquery())
+    both = union_all(select(side(_T.c.debit_account)),
+                     select(side(_T.c.credit_account))).subquery()
+    return select(both).order_by(both.c.ts.desc(), both.c.seq.desc()).limit(_HISTORY)
+
+
 def history_of(conn: Connection, member_id: str, account: str,
                *, operator: bool = False) -> tuple[str, list[Entry]] | None:
     """The latest entries of ``account`` (its asset first), or None when the account is
@@ -133,10 +146,8 @@ def history_of(conn: Connection, member_id: str, account: str,
     row = conn.execute(select(_A.c.asset, _A.c.owner_id).where(_A.c.id == account)).first()
     if row is None or (row.owner_id != member_id and not operator):
         return None
-    query = (select(_T).where(or_(_T.c.debit_account == account, _T.c.credit_account == account))
-             .order_by(_T.c.ts.desc(), _T.c.seq.desc()).limit(_HISTORY))
     entries = []
-    for t in conn.execute(query):
+    for t in conn.execute(_latest_transfers(account)):
         out = t.debit_account == account
         entries.append(Entry(from_micros(t.ts), t.reason, f"{t.source_kind}/{t.source_id}",
                              t.credit_account if out else t.debit_account,
