@@ -112,6 +112,7 @@ def test_the_holder_s_spending_is_what_the_issuer_approved_in_30_days(
 
 
 def test_the_history_says_why_points_moved(alliance: Alliance) -> None:
+    """(Also on PostgreSQL: test_portal_postgres.)"""
     html = alliance.logged_in("zhang").get(f"{PATH}/history/zhang:consumption_points").text
     rows = re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>.*?<td class=\"n\">([^<]*)</td></tr>",
                       html, re.DOTALL)

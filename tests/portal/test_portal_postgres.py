@@ -10,6 +10,7 @@ from host.portal.app import PATH, SESSION_COOKIE
 from .conftest import PASSWORDS, Alliance, csrf_of, login_as
 from .test_portal_centre import PAGES as CENTRE_PAGES
 from .test_portal_http import HOMES, _reset, balance, cell
+from .test_portal_http import test_the_history_says_why_points_moved as _history
 from .test_portal_prepaid import PAGES as PREPAID_PAGES
 from .test_portal_terminals import test_bad_enrolments_say_why_and_write_nothing as _bad
 from .test_portal_terminals import test_the_operator_blocks_and_unblocks_with_a_reason as _blocks
@@ -25,6 +26,10 @@ def test_each_role_s_pages_on_postgresql(pg_alliance: Alliance) -> None:
     assert cell(html, "premium-total") == f"{balance(pg_alliance, 'insurer:cny') / 100:,.2f}"
     shop_b = pg_alliance.logged_in("shop-b")
     assert shop_b.get(f"{PATH}/history/shop-a:points_issued").status_code == 404
+
+
+def test_the_history_on_postgresql(pg_alliance: Alliance) -> None:
+    _history(pg_alliance)
 
 
 def test_throttling_sessions_and_codes_on_postgresql(pg_alliance: Alliance) -> None:
