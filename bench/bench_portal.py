@@ -192,13 +192,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-Figures = dict[str, tuple[float, list[float], float]]
+Run = tuple[str, float, list[float], float]
+Figures = list[Run]
 
 
 async def measure(base: str, sessions: int, seconds: float, server: int) -> Figures:
-    """Per route, the better of its runs: requests per second, each request's latency, and
-    the service process's CPU time per request (which moves less than the other two when
-    other work shares the machine)."""
+    """Per run, in order (the dashboard, the floor, the dashboard again): requests per
+    second, each request's latency, and the service process's CPU time per request (which
+    moves less than the other two when other work shares the machine)."""
     # an idle connection is dropped by the client well before the server may close it:
     # reused at the server's keep-alive timeout, the request meets a closing connection
     limits = httpx.Limits(max_connections=1, keepalive_expiry=KEEP_ALIVE_S / 4)
@@ -206,17 +207,16 @@ async def measure(base: str, sessions: int, seconds: float, server: int) -> Figu
     try:
         for number, client in enumerate(clients):
             await _login(client, f"h{number}")
-        figures: dict[str, list[tuple[float, list[float], float]]] = {}
+        figures: Figures = []
         for path in ("/portal/me", "/bare", "/portal/me"):
             await asyncio.gather(*(c.get(path) for c in clients))  # warm
             latencies: list[float] = []
             cpu, started = _cpu_seconds(server), time.perf_counter()
             until = started + seconds
             await asyncio.gather(*(_hammer(c, path, until, latencies) for c in clients))
-            figures.setdefault(path, []).append((len(latencies) / (time.perf_counter() - started),
-                                                 latencies,
-                                                 (_cpu_seconds(server) - cpu) / len(latencies)))
-        return {path: max(runs, key=lambda run: run[0]) for path, runs in figures.items()}
+            figures.append((path, len(latencies) / (time.perf_counter() - started), latencies,
+                            (_cpu_seconds(server) - cpu) / len(latencies)))
+        return figures
     finally:
         for client in clients:
             await client.aclose()
@@ -247,15 +247,18 @@ def main(argv: list[str] | None = None) -> int:
             process.terminate()
             process.join(30)
     print(f"{args.sessions} concurrent sessions, {args.seconds:g} s each "
-          f"(the dashboard measured before and after the floor; the better run shown)")
+          f"(the dashboard measured before and after the floor; both runs shown, the goal "
+          f"judged on the worse)")
     print(f"{'route':<12} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'requests':>9} "
           f"{'server CPU us/request':>22}")
-    for path, (rate, latencies, cpu) in figures.items():
+    for path, rate, latencies, cpu in figures:
         print(f"{path:<12} {rate:>8,.0f} {_percentile(latencies, 0.5):>8.1f} "
               f"{_percentile(latencies, 0.95):>8.1f} {_percentile(latencies, 0.99):>8.1f} "
               f"{len(latencies):>9,} {cpu * 1e6:>22,.0f}")
-    share = figures["/portal/me"][0] / figures["/bare"][0]
-    p95 = _percentile(figures["/portal/me"][1], 0.95)
+    dashboards = [run for run in figures if run[0] == "/portal/me"]
+    (floor,) = [run[1] for run in figures if run[0] == "/bare"]
+    share = min(run[1] for run in dashboards) / floor
+    p95 = max(_percentile(run[2], 0.95) for run in dashboards)
     print(f"dashboard at {share:.0%} of the floor (goal >= {GOAL_SHARE:.0%}): "
           f"{'met' if share >= GOAL_SHARE else 'missed'}; p95 {p95:.1f} ms "
           f"(goal <= {GOAL_P95_MS:.0f} ms): {'met' if p95 <= GOAL_P95_MS else 'missed'}")
