@@ -21,7 +21,9 @@ of the floor's throughput, p95 <= 100 ms. At 1,000,000 transfers, with other ben
 running on the machine's two cores, ``bench/compare.py --rounds 4`` against the tree before
 the dashboard's speed work (medians): 603 -> 1,028 dashboards/s, p50 81 -> 48 ms, p95
 134 -> 85 ms, service CPU 1,308 -> 643 us per dashboard; single runs 1,128 and 1,367
-dashboards/s, p95 80 and 62 ms (docs/portal.md, "Load").
+dashboards/s, p95 80 and 62 ms. On a quieter machine (load average 1-2), runs of this
+script give 1,044-1,392 dashboards/s, p95 65-88 ms, every run within the goal
+(docs/portal.md, "Load").
 """
 
 from __future__ import annotations
