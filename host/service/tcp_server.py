@@ -181,7 +181,7 @@ class _Door(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._eof = True
-        if not self.busy:
+        if not self.busy and not self._writing_paused:
             self._cut()
         # half-closed: the request in flight is still answered (TLS cannot half-close)
         return self.server.tls is None
