@@ -33,7 +33,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from .core import LOGGER, Connection, ServiceCore
@@ -45,6 +45,8 @@ __all__ = ["GROUP", "ISOServer", "Startable", "serve_in_thread"]
 
 #: the most authorisations committed together on SQLite (:class:`_Batches`)
 GROUP = 64
+#: bytes a connection may send ahead of its request being answered before it is read no more
+READ_LIMIT = 64 * 1024
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -73,14 +75,17 @@ class ISOServer:
         self._batches = _Batches(core, self._pool, max(1, workers),
                                  group or (GROUP if core.services.db.is_sqlite else 1))
         self._server: asyncio.Server | None = None
-        self._busy: dict[asyncio.Task[None], bool] = {}
+        #: the open connections; :meth:`stop` waits for them to close
+        self._doors: set[_Door] = set()
+        self._all_closed: asyncio.Future[None] | None = None
         self._stopping = False
         self._purger: asyncio.Task[None] | None = None
 
     async def start(self) -> tuple[str, int]:
         """Listen; the address actually bound."""
-        self._server = await asyncio.start_server(
-            self._serve, self.host, self.port, ssl=self.tls,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Door(self), self.host, self.port, ssl=self.tls,
             ssl_handshake_timeout=self.frame_timeout if self.tls else None)
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
         self._purger = asyncio.create_task(self._purge_seen())
@@ -96,61 +101,28 @@ class ISOServer:
             self._server.close()
         if self._purger is not None:
             self._purger.cancel()
-        for task, busy in list(self._busy.items()):
-            if not busy:
-                task.cancel()
-        await asyncio.gather(*self._busy, return_exceptions=True)
+        for door in list(self._doors):
+            if not door.busy:
+                door.close()
+        while self._doors:
+            self._all_closed = asyncio.get_running_loop().create_future()
+            await self._all_closed
         if self._server is not None:
             await self._server.wait_closed()
         if self._own_pool:
             self._pool.shutdown(wait=True)
         self.logger.info("stopped", extra={"fields": {"event": "stopped"}})
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        peer = writer.get_extra_info("peername")
-        connection = self.core.connection(f"{peer[0]}:{peer[1]}" if peer else "",
-                                          certified=_certified(writer, self.tls))
-        self._busy[task] = False
-        try:
-            while not self._stopping:
-                message = await self._read_frame(reader)
-                if message is None:
-                    break
-                self._busy[task] = True
-                try:
-                    answer = await self._batches.submit(connection, message)
-                    if answer is None:
-                        break
-                    writer.write(frame(answer))
-                    await writer.drain()
-                finally:
-                    self._busy[task] = False
-        except (ConnectionError, asyncio.CancelledError):
-            pass  # the peer went away, or the server is stopping while this one was idle
-        finally:
-            del self._busy[task]
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
+    def _closed(self, door: _Door) -> None:
+        """``door``'s connection is gone (:meth:`stop` waits for every one)."""
+        self._doors.discard(door)
+        if not self._doors and self._all_closed is not None and not self._all_closed.done():
+            self._all_closed.set_result(None)
 
-    async def _read_frame(self, reader: asyncio.StreamReader) -> bytes | None:
-        """The next message, or None when the connection must close."""
-        try:
-            # no task per read, as wait_for; one deadline per frame, moved once the prefix
-            # is in: ``idle_timeout`` for the prefix, then ``frame_timeout`` for the rest
-            async with asyncio.timeout(self.idle_timeout) as deadline:
-                prefix = await reader.readexactly(LENGTH_PREFIX)
-                length = frame_length(prefix)
-                deadline.reschedule(asyncio.get_running_loop().time() + self.frame_timeout)
-                return await reader.readexactly(length)
-        except (asyncio.IncompleteReadError, TimeoutError, ISOFramingError) as exc:
-            if not isinstance(exc, asyncio.IncompleteReadError) or exc.partial:
-                self.logger.warning("connection closed: %s", type(exc).__name__,
-                                    extra={"fields": {"event": "closed",
-                                                      "reason": type(exc).__name__}})
-            return None
+    def _refused(self, reason: str) -> None:
+        """Log a connection closed for what its peer sent (or did not send in time)."""
+        self.logger.warning("connection closed: %s", reason,
+                            extra={"fields": {"event": "closed", "reason": reason}})
 
     async def _purge_seen(self) -> None:
         """Forget requests that left the replay window, every half window."""
@@ -163,12 +135,156 @@ class ISOServer:
                                            self.core.clock())
 
 
+class _Door(asyncio.Protocol):
+    """One connection: frames cut from what arrives, one request handed over at a time,
+    its answer written back (no task or stream per connection: the loop's work per answer
+    is a callback, a slice of a buffer and a write).
+
+    Deadlines as a reader under ``asyncio.timeout`` would keep them, with one timer that
+    is re-armed only when it fires early: ``idle_timeout`` for a frame's length prefix
+    (from when the connection is ready for its next request), then ``frame_timeout`` for
+    the rest of it; none while a request is being handled. Back-pressure both ways: more
+    than :data:`READ_LIMIT` bytes waiting behind a request pauses reading, and a peer that
+    does not read its answers (the transport's write buffer full) gets no next request
+    handled until it does."""
+
+    def __init__(self, server: ISOServer) -> None:
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.connection: Connection | None = None
+        self.busy = False  #: a request of this connection is being handled
+        self._length = 0  #: the frame's length once its prefix is in (0: waiting for it)
+        self._due: float | None = None  #: when the current deadline expires (None: none)
+        self._timer: asyncio.TimerHandle | None = None
+        self._eof = False
+        self._reading_paused = False
+        self._writing_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.connection = self.server.core.connection(
+            f"{peer[0]}:{peer[1]}" if peer else "", certified=_certified(transport, self.server.tls))
+        self.server._doors.add(self)
+        self._ready()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.busy and not self._writing_paused:
+            self._cut()
+        elif len(self.buffer) > READ_LIMIT and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()  # type: ignore[union-attr]
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        if not self.busy and not self._writing_paused:
+            self._cut()
+        # half-closed: the request in flight is still answered (TLS cannot half-close)
+        return self.server.tls is None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._due = None
+        if self._timer is not None:
+            self._timer.cancel()
+        self.server._closed(self)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if not self.busy:
+            self._cut()
+
+    def answer(self, reply: bytes | None) -> None:
+        """The answer to this connection's request (None: close the connection)."""
+        self.busy = False
+        transport = self.transport
+        assert transport is not None
+        if reply is None or transport.is_closing():
+            self.close()
+            return
+        transport.write(frame(reply))
+        if self.server._stopping:
+            self.close()
+        else:
+            self._ready()
+
+    def close(self) -> None:
+        self._due = None
+        if self.transport is not None:
+            self.transport.close()
+
+    def _ready(self) -> None:
+        """Wait for the next request, up to ``idle_timeout`` for its prefix."""
+        self._length = 0
+        self._arm(self.server.idle_timeout)
+        if not self._writing_paused:
+            self._cut()
+
+    def _cut(self) -> None:
+        """Hand over the next whole frame, or wait for more of it."""
+        buffer = self.buffer
+        if not self._length and len(buffer) >= LENGTH_PREFIX:
+            try:
+                self._length = frame_length(bytes(buffer[:LENGTH_PREFIX]))
+            except ISOFramingError as exc:
+                self._refuse(type(exc).__name__)
+                return
+            if len(buffer) < LENGTH_PREFIX + self._length:
+                self._arm(self.server.frame_timeout)
+        end = LENGTH_PREFIX + self._length
+        if self._length and len(buffer) >= end:
+            message = bytes(buffer[LENGTH_PREFIX:end])
+            del buffer[:end]
+            self._hand_over(message)
+        elif self._eof:
+            self._refuse("IncompleteReadError") if buffer else self.close()
+
+    def _hand_over(self, message: bytes) -> None:
+        self.busy = True
+        self._due = None
+        if self._reading_paused and len(self.buffer) <= READ_LIMIT:
+            self._reading_paused = False
+            self.transport.resume_reading()  # type: ignore[union-attr]
+        assert self.connection is not None
+        self.server._batches.submit(self, self.connection, message)
+
+    def _refuse(self, reason: str) -> None:
+        self.server._refused(reason)
+        self.close()
+
+    def _arm(self, seconds: float) -> None:
+        """Expire in ``seconds``; the timer is moved only if it would fire too late."""
+        self._due = due = self.loop.time() + seconds
+        if self._timer is not None and self._timer.when() > due:
+            self._timer.cancel()
+            self._timer = None
+        if self._timer is None:
+            self._timer = self.loop.call_at(due, self._expire)
+
+    def _expire(self) -> None:
+        """The timer fired: close the connection if its deadline passed, else re-arm."""
+        self._timer = None
+        if self._due is None:
+            return
+        if self.loop.time() >= self._due:
+            self._refuse("TimeoutError")
+        else:
+            self._timer = self.loop.call_at(self._due, self._expire)
+
+
 class _Batches:
     """Requests handed to the handler threads in batches (:meth:`ServiceCore.handle_many`:
     one commit for the authorisations of a batch). A batch is whatever arrived while the
     previous ones were being handled, so an idle server hands over each request at once
     and a busy one commits many at a time; at most ``at_once`` batches are handled at
-    the same time (one per thread: on SQLite, one)."""
+    the same time (one per thread: on SQLite, one). A batch's answers come back to the
+    loop in one callback."""
 
     def __init__(self, core: ServiceCore, pool: ThreadPoolExecutor, at_once: int,
                  largest: int) -> None:
@@ -176,41 +292,40 @@ class _Batches:
         self.pool = pool
         self.at_once = at_once
         self.largest = largest
-        self._waiting: list[tuple[Connection, bytes, asyncio.Future[bytes | None]]] = []
+        self._waiting: list[tuple[_Door, Connection, bytes]] = []
         self._running = 0
 
-    async def submit(self, connection: Connection, raw: bytes) -> bytes | None:
-        """The answer to ``raw``, once the batch it joined is handled (and committed)."""
-        answer: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((connection, raw, answer))
+    def submit(self, door: _Door, connection: Connection, raw: bytes) -> None:
+        """Handle ``raw``; ``door.answer`` gets its answer once its batch is handled (and
+        committed)."""
+        self._waiting.append((door, connection, raw))
         if self._running < self.at_once:
             self._start()
-        return await answer
 
     def _start(self) -> None:
         batch, self._waiting = self._waiting[:self.largest], self._waiting[self.largest:]
         self._running += 1
-        job = asyncio.get_running_loop().run_in_executor(
-            self.pool, self.core.handle_many, [(c, raw) for c, raw, _ in batch])
-        job.add_done_callback(lambda done: self._finished(batch, done))
+        loop = asyncio.get_running_loop()
+        job = self.pool.submit(self.core.handle_many, [(c, raw) for _, c, raw in batch])
+        job.add_done_callback(
+            lambda done: loop.call_soon_threadsafe(self._finished, batch, done))
 
-    def _finished(self, batch: list[tuple[Connection, bytes, asyncio.Future[bytes | None]]],
-                  job: asyncio.Future[list[bytes | None]]) -> None:
+    def _finished(self, batch: list[tuple[_Door, Connection, bytes]],
+                  job: Future[list[bytes | None]]) -> None:
         self._running -= 1
         answers = [None] * len(batch) if job.cancelled() or job.exception() else job.result()
-        for (_, _, answer), reply in zip(batch, answers, strict=True):
-            if not answer.done():
-                answer.set_result(reply)
+        for (door, _, _), reply in zip(batch, answers, strict=True):
+            door.answer(reply)
         if self._waiting and self._running < self.at_once:
             self._start()
 
 
-def _certified(writer: asyncio.StreamWriter, tls: ssl.SSLContext | None) -> str | None:
+def _certified(transport: asyncio.BaseTransport, tls: ssl.SSLContext | None) -> str | None:
     """The terminal a mutual-TLS connection's certificate names ("" none); None without
     mutual TLS."""
     if tls is None or tls.verify_mode != ssl.CERT_REQUIRED:
         return None
-    tls_object = writer.get_extra_info("ssl_object")
+    tls_object = transport.get_extra_info("ssl_object")
     return certified_terminal(tls_object.getpeercert() if tls_object is not None else None)
 
 

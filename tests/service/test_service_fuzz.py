@@ -175,3 +175,24 @@ def test_a_connection_that_stalls_is_closed_and_the_others_served(served: Host, 
             prefix = steady.recv(2, socket.MSG_WAITALL)
             reply = decode(steady.recv(int.from_bytes(prefix, "big"), socket.MSG_WAITALL))
     assert reply["39"] == "00"
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cuts=st.lists(st.integers(1, 400), min_size=1, max_size=6))
+def test_frames_sent_back_to_back_in_any_pieces_are_answered_in_order(served: Host,
+                                                                      cuts: list[int]) -> None:
+    """A terminal that sends its next requests before the answers, in pieces cut anywhere
+    (a prefix split, several frames in one write), gets each answered, in order."""
+    requests = [_good(served) for _ in range(3)]
+    stream = b"".join(frame(raw) for raw in requests)
+    with socket.create_connection(served.address, timeout=10) as terminal:
+        for start, end in itertools.pairwise([0, *sorted(min(cut, len(stream)) for cut in cuts),
+                                              len(stream)]):
+            terminal.sendall(stream[start:end])
+        replies = []
+        for _ in requests:
+            prefix = terminal.recv(2, socket.MSG_WAITALL)
+            replies.append(decode(terminal.recv(int.from_bytes(prefix, "big"),
+                                                socket.MSG_WAITALL)))
+    assert [reply["11"] for reply in replies] == [decode(raw)["11"] for raw in requests]
+    assert all(reply["39"] == "00" for reply in replies)
