@@ -117,6 +117,8 @@ class Database:
         self.up_to_date: set[str] = set()
         #: per thread, the write transaction open on it (``unit``), which nested writes join
         self._open = threading.local()
+        #: whether SQLite connections checkpoint as they commit (:meth:`commits_checkpoint`)
+        self._autocheckpoint = True
         if self.dialect not in ("sqlite", "postgresql"):
             raise ConfigurationError(
                 f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL"
@@ -127,6 +129,19 @@ class Database:
             raise ConfigurationError(
                 f"no driver for {parsed.drivername!r}: install dualcard[postgres] for PostgreSQL"
             ) from exc
+
+    def commits_checkpoint(self, on: bool) -> None:
+        """Whether this database's SQLite connections checkpoint the log as they commit
+        (SQLite's default) or leave it to a :class:`~host.backoffice.wal_checkpoints.
+        BackgroundCheckpoints`; the pool is emptied so that every connection made from
+        now on follows (one checked out keeps its setting until returned and closed)."""
+        self._autocheckpoint = on
+        if sqlite_file(self.url) is not None:  # an in-memory database lives in its pool
+            self.engine.dispose()
+
+    def _sqlite_checkpoints(self, dbapi_connection: Any, _record: Any) -> None:
+        if not self._autocheckpoint:
+            dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
     @property
     def is_sqlite(self) -> bool:
@@ -146,6 +161,7 @@ class Database:
             kwargs["connect_args"]["check_same_thread"] = False
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", self._sqlite_checkpoints)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
 
@@ -167,11 +183,16 @@ class Database:
         """A transaction that creates tables. On PostgreSQL it holds one advisory lock, so
         that processes starting together take turns: a ``CREATE TABLE`` that checks first
         still races a concurrent one in the catalogue there (a duplicate ``pg_type`` row).
-        SQLite's write lock already serialises them."""
-        with self.engine.begin() as conn:
-            if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
-            yield conn
+        On SQLite it takes the write lock from its start (``BEGIN IMMEDIATE``, as every
+        write does): a transaction that first reads the catalogue and then creates would
+        meet another process's commit in between with "database is locked" at once, which
+        SQLite's busy handler does not wait out."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                if not self.is_sqlite:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+                yield conn
 
     def has_schema(self) -> bool:
         with self.engine.connect() as conn:

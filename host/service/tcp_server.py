@@ -36,6 +36,8 @@ from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from host.backoffice.wal_checkpoints import BackgroundCheckpoints
+
 from .core import LOGGER, Connection, ServiceCore
 from .errors import ISOFramingError
 from .iso8583 import LENGTH_PREFIX, frame, frame_length
@@ -80,6 +82,8 @@ class ISOServer:
         self._all_closed: asyncio.Future[None] | None = None
         self._stopping = False
         self._purger: asyncio.Task[None] | None = None
+        #: the log's checkpoints, off the grouped commits while serving (SQLite)
+        self._checkpoints = BackgroundCheckpoints(core.services.db)
 
     async def start(self) -> tuple[str, int]:
         """Listen; the address actually bound."""
@@ -89,6 +93,7 @@ class ISOServer:
             ssl_handshake_timeout=self.frame_timeout if self.tls else None)
         self.host, self.port = self._server.sockets[0].getsockname()[:2]
         self._purger = asyncio.create_task(self._purge_seen())
+        self._checkpoints.start()
         self.logger.info("listening on %s:%d", self.host, self.port,
                          extra={"fields": {"event": "listening", "host": self.host,
                                            "port": self.port, "tls": door_mode(self.tls)}})
@@ -111,6 +116,7 @@ class ISOServer:
             await self._server.wait_closed()
         if self._own_pool:
             self._pool.shutdown(wait=True)
+        self._checkpoints.stop()
         self.logger.info("stopped", extra={"fields": {"event": "stopped"}})
 
     def _closed(self, door: _Door) -> None:

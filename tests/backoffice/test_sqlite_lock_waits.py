@@ -1,0 +1,83 @@
+"""Where SQLite answers "database is locked" at once, outside its busy handler, and how the
+database waits instead (as long as the busy timeout): a new file's switch to WAL mode
+while another process holds its write lock, and a schema change that would read the
+catalogue before taking the write lock while another writer commits."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, text
+from sqlalchemy.exc import OperationalError
+
+from host.backoffice.database import Database
+
+
+def _held(path: Path) -> sqlite3.Connection:
+    """Another writer in the middle of creating the file's first table (rollback journal)."""
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE first_writer (x)")
+    return other
+
+
+def test_a_new_file_being_written_is_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    other = _held(path)
+    released = threading.Timer(0.3, other.execute, args=("COMMIT",))
+    released.start()
+    db = Database(f"sqlite:///{path}", busy_timeout_s=10)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("SELECT count(*) FROM first_writer")).scalar() == 0
+    finally:
+        released.join()
+        other.close()
+        db.dispose()
+
+
+def test_a_lock_held_past_the_busy_timeout_still_fails_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    other = _held(path)
+    db = Database(f"sqlite:///{path}", busy_timeout_s=0.2)
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):
+            db.engine.connect().close()
+    finally:
+        other.close()
+        db.dispose()
+
+
+def test_a_schema_change_waits_for_a_writer_that_commits_meanwhile(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    writer, creator = Database(url, ledger=False), Database(url, ledger=False)
+    with writer.write() as conn:
+        conn.exec_driver_sql("CREATE TABLE counter (n INTEGER)")
+    tables = MetaData()
+    Table("made_meanwhile", tables, Column("n", Integer))
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            with creator.schema_change() as conn:
+                tables.create_all(conn)
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        with writer.write() as conn:
+            conn.exec_driver_sql("INSERT INTO counter VALUES (1)")
+            thread = threading.Thread(target=create)
+            thread.start()
+            thread.join(0.3)  # the schema change waits while this write is open
+        thread.join(30)
+        assert errors == []
+        with creator.read() as conn:
+            assert conn.dialect.has_table(conn, "made_meanwhile")
+    finally:
+        writer.dispose()
+        creator.dispose()
