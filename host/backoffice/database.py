@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Column, Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -38,7 +38,7 @@ from apdu_specs.caches import pure_cache
 from host.backoffice.errors import ConfigurationError
 from host.backoffice.schema import ADDED_COLUMNS, metadata
 
-__all__ = ["DEFAULT_DB_FILE", "Database", "add_missing_columns", "chunked", "default_url",
+__all__ = ["DEFAULT_DB_FILE", "Database", "Deferred", "add_missing_columns", "chunked", "default_url",
            "insert_rows", "no_ledger", "on_driver", "on_driver_many", "sqlite_file"]
 
 DEFAULT_DB_FILE = "dualcard.sqlite3"
@@ -89,6 +89,26 @@ def chunked(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+class Deferred(Protocol):
+    """Writes a transaction keeps for its commit (:meth:`Database.write`'s ``deferred``):
+    gathered while it runs, written by :meth:`finish` just before it commits, and undone
+    with the savepoint they were gathered in. What it keeps must be writable in any order
+    and at any point of the transaction (relative updates): the group commit's moves of
+    accounts without bounds (:class:`host.backoffice.group_postings.GroupPostings`)."""
+
+    def mark(self) -> int:
+        """A point to undo to (a savepoint is taken)."""
+        ...
+
+    def undo_to(self, mark: int) -> None:
+        """Forget what was kept since ``mark`` (its savepoint was rolled back)."""
+        ...
+
+    def finish(self, conn: Connection) -> None:
+        """Write what was kept (the transaction commits next); raising rolls it back."""
+        ...
+
+
 @dataclass
 class _Open:
     """The write transaction a thread has open on a :class:`Database`."""
@@ -96,6 +116,8 @@ class _Open:
     conn: Connection
     flush: bool
     depth: int = 0  #: savepoints open in it
+    #: writes kept for the commit, None: each written when made
+    deferred: Deferred | None = None
 
 
 class Database:
@@ -216,7 +238,8 @@ class Database:
             raise
 
     @contextmanager
-    def write(self, *, flush: bool = True, alone: bool = True) -> Iterator[Connection]:
+    def write(self, *, flush: bool = True, alone: bool = True,
+              deferred: Deferred | None = None) -> Iterator[Connection]:
         """One serialised write transaction: committed on success, rolled back on error.
 
         ``flush=False`` is for records whose loss in a power cut fails safe (the issuer's
@@ -237,9 +260,17 @@ class Database:
         on after its error (each lets it end the enclosing write or savepoint, which undoes
         it), so being undone alone would never be used. Two statements saved on SQLite,
         one round trip on PostgreSQL (the STAN taken and the hold posted, per
-        authorisation)."""
+        authorisation).
+
+        ``deferred`` (an outermost write only) keeps some writes for the commit
+        (:class:`Deferred`; :meth:`deferred` finds it from inside): a group commit's moves
+        of accounts without bounds, one relative update per account for the whole group,
+        its row lock on PostgreSQL taken just before the commit instead of at the group's
+        first move."""
         outer: _Open | None = getattr(self._open, "unit", None)
         if outer is not None:
+            if deferred is not None:
+                raise ConfigurationError("only an outermost write keeps writes for its commit")
             with self._joined(outer, flush, alone) as conn:
                 yield conn
             return
@@ -252,9 +283,11 @@ class Database:
                 with conn.begin():
                     if not flush and not self.is_sqlite:
                         conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                    self._open.unit = _Open(conn, flush)
+                    self._open.unit = _Open(conn, flush, deferred=deferred)
                     try:
                         yield conn
+                        if deferred is not None:
+                            deferred.finish(conn)
                     finally:
                         self._open.unit = None
             finally:
@@ -280,11 +313,14 @@ class Database:
         driver = outer.conn.connection.dbapi_connection
         assert driver is not None
         _savepoint(driver, f"SAVEPOINT {name}")
+        mark = outer.deferred.mark() if outer.deferred is not None else 0
         try:
             yield outer.conn
         except BaseException:
             _savepoint(driver, f"ROLLBACK TO SAVEPOINT {name}")
             _savepoint(driver, f"RELEASE SAVEPOINT {name}")
+            if outer.deferred is not None:
+                outer.deferred.undo_to(mark)
             raise
         finally:
             outer.depth -= 1
@@ -295,6 +331,12 @@ class Database:
         # (``host.service``) nests hundreds: there it is released at once.
         if self.is_sqlite:
             _savepoint(driver, f"RELEASE SAVEPOINT {name}")
+
+    def deferred(self) -> Deferred | None:
+        """What the write this thread has open keeps for its commit (its ``deferred``);
+        None when it keeps nothing or no write is open."""
+        unit: _Open | None = getattr(self._open, "unit", None)
+        return None if unit is None else unit.deferred
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

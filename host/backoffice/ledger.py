@@ -8,7 +8,9 @@ relatively, all before the commit. An account without bounds is moved without it
 (the issuing bank's account, moved by every authorisation's hold): nothing is checked
 against its balance, and the relative update, guarded by "still without bounds", counts
 every concurrent writer; on PostgreSQL the balance a transfer records for it is the one its
-transaction read plus its own moves. Business operations (clearing, settlement,
+transaction read plus its own moves. In a group transaction (the service's group commit,
+:mod:`.group_postings`) the moves of such accounts are summed and written once just before
+the commit, and the due holds are looked up once. Business operations (clearing, settlement,
 conversion, credit) call ``apply`` inside their own write transaction so their records and
 their transfers commit together.
 """
@@ -24,13 +26,14 @@ from sqlalchemy.exc import IntegrityError
 
 from host.backoffice.accounts import Account, AccountSpec
 from host.backoffice.clock import to_micros
-from host.backoffice.database import Database, chunked, on_driver, on_driver_many
+from host.backoffice.database import Database, chunked, on_driver
 from host.backoffice.errors import (
     BoundsViolationError,
     IdReusedError,
     NotFoundError,
     TransferRejectedError,
 )
+from host.backoffice.group_postings import BALANCES, GroupPostings, move_free
 from host.backoffice.posting import (
     TRANSFER_COLUMNS,
     AccountState,
@@ -67,12 +70,10 @@ _T_COLUMNS = tuple(c.name for c in _T.columns)
 _HOLD_COLUMNS = ("kind", "id", "debit_account", "credit_account", "asset", "reason", "amount",
                  "expires_at")
 _DUE = f"SELECT transfer_id FROM {ledger_open_holds.name} WHERE expires_at <= ?"
+#: when the next open hold falls due (a group transaction asks once, :mod:`.group_postings`)
+_NEXT_DUE = f"SELECT min(expires_at) FROM {ledger_open_holds.name} WHERE expires_at > ?"
 _A_COLUMNS = tuple(c.name for c in _A.columns)  # the table's order, as lock_rows reads it
 _LOWER, _UPPER = _A_COLUMNS.index("lower_bound"), _A_COLUMNS.index("upper_bound")
-_BALANCES = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
-#: a free account (:meth:`Ledger._load_accounts`) moves only while it still has no bound
-_MOVE_FREE = (f"UPDATE {_A.name} SET {', '.join(f'{c} = {c} + ?' for c in _BALANCES)} "
-              "WHERE id = ? AND lower_bound IS NULL AND upper_bound IS NULL")
 
 
 class Ledger:
@@ -222,7 +223,13 @@ class Ledger:
         then surfaces as :class:`IdReusedError`. ``answers=False``: the plan answers only for
         failures and gives the balances of the accounts it moved (:class:`Planner`)."""
         at_micros = to_micros(at)
-        due = self._due_hold_ids(conn, at_micros)
+        group = self._group()
+        if group is not None and group.nothing_due(at_micros):
+            due: set[str] = set()
+        else:
+            due = self._due_hold_ids(conn, at_micros)
+            if group is not None:
+                group.due_after(on_driver(conn, _NEXT_DUE, (at_micros,)).first()[0])
         referenced = sorted({t.pending_id for t in transfers if t.pending_id is not None} | due)
         pending_rows = {r[1]: r for r in self._transfer_rows(conn, referenced, _HOLD_COLUMNS,
                                                               named=False)}
@@ -237,7 +244,7 @@ class Ledger:
         if all_or_nothing and not plan.ok:
             raise TransferRejectedError({r.id: r.code.value for r in plan.results if not r.ok})
         try:
-            self._write(conn, plan, free)
+            self._write(conn, plan, free, group)
         except IntegrityError as exc:
             if ids_are_new:
                 raise IdReusedError("transfer", "(one of the batch)", "content") from exc
@@ -270,9 +277,24 @@ class Ledger:
         if held and not self.db.is_sqlite:
             fresh = {r[0]: r for r in self.db.lock_rows(conn, _A, held)}
             rows = [fresh.get(r[0], r) for r in rows]
-        return {r[0]: AccountState.from_row(r) for r in rows}, free
+        states = {r[0]: AccountState.from_row(r) for r in rows}
+        group = self._group()
+        if group is not None:  # this transaction's moves, not written yet
+            for aid, state in states.items():
+                pending = group.pending(aid)
+                if pending is not None:
+                    now = state.snapshot()
+                    state.restore((now[0] + pending[0], now[1] + pending[1],
+                                   now[2] + pending[2], now[3] + pending[3]))
+        return states, free
 
-    def _write(self, conn: Connection, plan: Plan, free: set[str]) -> None:
+    def _group(self) -> GroupPostings | None:
+        """The ledger's state for the group transaction open on this thread, if one is."""
+        kept = self.db.deferred()
+        return kept if isinstance(kept, GroupPostings) else None
+
+    def _write(self, conn: Connection, plan: Plan, free: set[str],
+               group: GroupPostings | None) -> None:
         self.db.insert_rows(conn, _T, TRANSFER_COLUMNS, plan.rows)
         self.db.insert_rows(
             conn, ledger_open_holds, ("transfer_id", "expires_at", "format_version"),
@@ -283,13 +305,16 @@ class Ledger:
                             f"({', '.join(['?'] * len(part))})", tuple(part))
         deltas = plan.deltas
         moved = sorted(deltas)
-        self.db.add_to_columns(conn, _A, _BALANCES,
+        self.db.add_to_columns(conn, _A, BALANCES,
                                [(*deltas[aid], aid) for aid in moved if aid not in free])
-        unlocked = [(*deltas[aid], aid) for aid in moved if aid in free]
-        if unlocked and on_driver_many(conn, _MOVE_FREE, unlocked) != len(unlocked):
-            # a bound was set on one of them after it was read: its lock was never taken
-            raise BoundsViolationError("an account gained a bound while a transfer moving it "
-                                       "was planned; nothing was written, try again")
+        if group is not None:  # a group commit: moved once, at its end
+            for aid in moved:
+                if aid in free:
+                    group.add(aid, deltas[aid])
+            for _, expires in plan.opened_holds:
+                group.opened(expires)
+        else:
+            move_free(conn, [(*deltas[aid], aid) for aid in moved if aid in free])
 
     @staticmethod
     def _rows_by_id(conn: Connection, table: Any, ids: Sequence[str]) -> list[Any]:

@@ -31,7 +31,7 @@ on: the STAN, the issuer's record and the hold commit together, once, before the
 is sent; an error in step 6 undoes step 6 alone (a savepoint: the STAN stays taken) and
 answers its code; a transaction that fails to commit answers 96 and leaves nothing.
 :meth:`ServiceCore.handle_many` commits the authorisations of several connections
-together (group commit, what the ISO door does on SQLite): each is then a savepoint of
+together (group commit, what the ISO door does): each is then a savepoint of
 the shared transaction, all or nothing as before, and none is answered before the one
 commit; if that commit fails, each is handled again alone.
 
@@ -60,6 +60,7 @@ from host.backoffice.authorisations import (
     DuplicateAuthorisationError,
     authorisation_by_arqc,
 )
+from host.backoffice.group_postings import GroupPostings
 from host.payment.errors import ARQCError, RequestMismatchError
 from host.payment.issuer import AuthorisationRequest, AuthorisationResponse, Decision
 from host.records.errors import NotFoundError
@@ -176,7 +177,7 @@ class ServiceCore:
             return answers
         traces: list[_Trace] = []
         try:
-            with self.services.db.write(flush=False):
+            with self.services.db.write(flush=False, deferred=GroupPostings()):
                 for n, connection, raw, message in group:
                     answers[n], trace = connection._traced(raw, message)
                     traces.append(trace)

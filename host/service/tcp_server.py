@@ -7,12 +7,13 @@ writers take turns anyway (a second one would only wait on the file lock); Postg
 takes more. A connection's requests are answered in order, one at a time.
 
 Requests reach the threads in batches: whatever arrived while the threads were busy.
-On SQLite the authorisations of a batch, up to ``group`` (:data:`GROUP`), share one
-write transaction and one commit (group commit, :meth:`ServiceCore.handle_many
+The authorisations of a batch, up to ``group`` (:data:`GROUP`), share one write
+transaction and one commit (group commit, :meth:`ServiceCore.handle_many
 <host.service.core.ServiceCore.handle_many>`), each in its own savepoint and none
-answered before the commit. On PostgreSQL ``group`` is 1: every hold moves the issuing
-bank's account, whose row stays locked until the commit, so several short transactions
-in parallel beat one long one.
+answered before the commit. On PostgreSQL each handler thread commits its own groups:
+the issuing bank's account, which every hold moves, is updated once per group just before
+its commit (:mod:`host.backoffice.group_postings`), so its row lock lasts one round trip,
+not the group.
 
 Given a TLS context (:mod:`.tls`) it serves TLS; when the context asks terminals for a
 certificate (mutual TLS), each connection serves only the terminal its certificate names
@@ -45,7 +46,7 @@ from .tls import certified_terminal, door_mode
 
 __all__ = ["GROUP", "ISOServer", "Startable", "serve_in_thread"]
 
-#: the most authorisations committed together on SQLite (:class:`_Batches`)
+#: the most authorisations committed together (:class:`_Batches`)
 GROUP = 64
 #: bytes a connection may send ahead of its request being answered before it is read no more
 READ_LIMIT = 64 * 1024
@@ -75,7 +76,7 @@ class ISOServer:
                                                 thread_name_prefix="dualcard-service")
         #: requests waiting for a handler thread, handed over in batches
         self._batches = _Batches(core, self._pool, max(1, workers),
-                                 group or (GROUP if core.services.db.is_sqlite else 1))
+                                 group or GROUP)
         self._server: asyncio.Server | None = None
         #: the open connections; :meth:`stop` waits for them to close
         self._doors: set[_Door] = set()

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from host.backoffice.authorisations import Authorisation
+from host.backoffice.members import Role, account_id
 from host.backoffice.schema import ledger_transfers
 from host.payment.issuer import AuthorisationRequest
 from host.pos.link import PaymentMethod
@@ -53,6 +54,12 @@ def _signed(host: Host, request: AuthorisationRequest, stan: int | None = None,
         envelope=Envelope(MERCHANT.terminal_hex, "shop-a",
                           next(_STANS) if stan is None else stan, utc_now()))
     return sign({**message, "t": mti}, host.terminal.key)
+
+
+def _bank_held(host: Host) -> int:
+    """What the issuing bank's account holds for the merchants (its pending debits)."""
+    bank = account_id(host.core.services.bank_id, Role.CNY)
+    return host.office.ledger.account(bank).balance.debits_pending
 
 
 def _codes(answers: list[bytes | None]) -> list[str]:
@@ -97,12 +104,14 @@ def test_a_failure_in_a_group_undoes_that_request_alone(host: Host, card: Any) -
     core.holds = _HoldFailingFor(host, failing)
     first, second, third = _requests(host, card, 3)
     batch = [_signed(host, first), _signed(host, second, failing), _signed(host, third)]
-    transfers = _count(host, ledger_transfers)
+    transfers, held = _count(host, ledger_transfers), _bank_held(host)
     answers = core.handle_many([(core.connection(f"t{n}"), raw) for n, raw in enumerate(batch)])
     assert _codes(answers) == ["00", "96", "00"]
     kept = {bytes(row.arqc) for row in host.authorisations()}
     assert kept == {first.arqc, third.arqc}  # nothing of the failed one: no record, no hold
     assert _count(host, ledger_transfers) == transfers + 2
+    # the bank's account, moved once at the commit, moved for the two kept holds only
+    assert _bank_held(host) == held + first.amount + third.amount
 
 
 @pytest.fixture
