@@ -49,6 +49,9 @@ CHUNK = 500
 _SQLITE_MAX_PARAMS = 999
 #: Rows PostgreSQL takes in one INSERT rather than a COPY (:func:`insert_rows`).
 _FEW_ROWS = 16
+#: ``Connection.info`` key: the savepoints opened on PostgreSQL and not yet sent, in order
+#: (:meth:`Database.write`: each goes with the next statement, in one round trip)
+_QUEUED = "dualcard_queued_savepoints"
 #: seconds a pooled PostgreSQL connection may rest before it is pinged on checkout
 PING_AFTER_IDLE = 1.0
 
@@ -173,6 +176,7 @@ class Database:
         if self.dialect == "postgresql":
             engine = create_engine(parsed)
             event.listen(engine, "checkin", _note_idle)
+            event.listen(engine, "before_cursor_execute", _send_queued_savepoints)
             event.listen(engine, "checkout", lambda dbapi_connection, record, _proxy:
                          _ping_if_idle(engine.dialect, dbapi_connection, record))
             return engine
@@ -290,6 +294,7 @@ class Database:
                             deferred.finish(conn)
                     finally:
                         self._open.unit = None
+                        conn.info.pop(_QUEUED, None)  # opened, never used: nothing to send
             finally:
                 if not flush and self.is_sqlite:
                     raw.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
@@ -312,18 +317,28 @@ class Database:
         name = f"dualcard_{outer.depth}"
         driver = outer.conn.connection.dbapi_connection
         assert driver is not None
-        _savepoint(driver, f"SAVEPOINT {name}")
+        queued: list[str] | None = None
+        if self.is_sqlite:
+            _savepoint(driver, f"SAVEPOINT {name}")
+        else:  # sent with the savepoint's first statement, in one round trip
+            queued = outer.conn.info.setdefault(_QUEUED, [])
+            queued.append(name)
         mark = outer.deferred.mark() if outer.deferred is not None else 0
         try:
             yield outer.conn
         except BaseException:
-            _savepoint(driver, f"ROLLBACK TO SAVEPOINT {name}")
-            _savepoint(driver, f"RELEASE SAVEPOINT {name}")
+            if queued and name in queued:  # never sent: nothing of it on the server
+                del queued[queued.index(name):]
+            else:
+                _savepoint(driver, f"ROLLBACK TO SAVEPOINT {name}")
+                _savepoint(driver, f"RELEASE SAVEPOINT {name}")
             if outer.deferred is not None:
                 outer.deferred.undo_to(mark)
             raise
         finally:
             outer.depth -= 1
+        if queued and queued[-1] == name:  # nothing ran in it: it need never be sent
+            queued.pop()
         # On PostgreSQL a savepoint that succeeded is left to the commit: a round trip
         # saved per nested write (a later one of the same name is the most recent, the
         # one ROLLBACK TO names; rolling back an enclosing one discards it). SQLite
@@ -483,11 +498,16 @@ def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool,
     sql = _marked(statement, conn.dialect.paramstyle)
     fairy = conn.connection  # the pooled connection, in the transaction SQLAlchemy began
     cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
+    queued = conn.info.get(_QUEUED)
     try:
-        if many and len(params) != 1:
-            cursor.executemany(sql, params)
-        else:  # one row: ``execute`` is the cheaper call
-            cursor.execute(sql, tuple(params[0] if many else params))
+        if queued:  # savepoints opened since the last statement, sent in the same round trip
+            names, queued[:] = tuple(queued), ()
+            with fairy.driver_connection.pipeline():  # type: ignore[union-attr]
+                for name in names:
+                    cursor.execute(f"SAVEPOINT {name}")
+                _execute(cursor, sql, params, many)
+        else:
+            _execute(cursor, sql, params, many)
         rows: list[Any] = list(cursor.fetchall()) if cursor.description else []
         return DriverResult(cursor.rowcount, _named(cursor.description, rows) if named and rows
                             else rows)
@@ -498,6 +518,23 @@ def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool,
                                   dialect=conn.dialect) from exc
     finally:
         cursor.close()
+
+
+def _execute(cursor: Any, sql: str, params: Any, many: bool) -> None:
+    if many and len(params) != 1:
+        cursor.executemany(sql, params)
+    else:  # one row: ``execute`` is the cheaper call
+        cursor.execute(sql, tuple(params[0] if many else params))
+
+
+def _send_queued_savepoints(conn: Connection, cursor: Any, *_: Any) -> None:
+    """Before a statement that does not go through :func:`_on_cursor` (SQLAlchemy's own,
+    a COPY): the savepoints still queued on its connection (PostgreSQL)."""
+    queued = conn.info.get(_QUEUED)
+    if queued:
+        names, queued[:] = tuple(queued), ()
+        for name in names:
+            cursor.execute(f"SAVEPOINT {name}")
 
 
 def _named(description: Sequence[Any], rows: Sequence[Any]) -> list[Any]:
@@ -555,6 +592,8 @@ def _copy_rows(
     driver = conn.connection.driver_connection
     dbapi_error = conn.dialect.dbapi.Error  # type: ignore[union-attr]
     try:
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            _send_queued_savepoints(conn, cursor)
         with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
             for row in rows:
                 copy.write_row(row)

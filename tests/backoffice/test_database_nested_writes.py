@@ -7,10 +7,10 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Column, Connection, Integer, MetaData, Table
 from sqlalchemy.exc import IntegrityError
 
-from host.backoffice.database import Database, on_driver
+from host.backoffice.database import Database, insert_rows, on_driver
 from host.backoffice.errors import ConfigurationError
 
 
@@ -106,3 +106,58 @@ def test_a_write_waiting_for_the_disk_joins_one_that_does_not_only_where_it_can(
             with db.write() as inner:
                 on_driver(inner, "INSERT INTO t VALUES (?)", (2,))
     assert _committed(db) == ([1] if db.is_sqlite else [1, 2])
+
+
+# On PostgreSQL a savepoint is sent with the first statement run in it, in one round trip
+# (by whichever path that statement takes); one in which nothing ran is never sent.
+
+
+def test_savepoints_in_which_nothing_ran_are_undone_without_a_trace(db: Database) -> None:
+    with db.write() as outer:
+        on_driver(outer, "INSERT INTO t VALUES (?)", (1,))
+        with pytest.raises(ZeroDivisionError), db.write(), db.write():
+            raise ZeroDivisionError  # nothing ran in either before the error
+        with db.write():  # nothing ran in it: it ends without a statement
+            pass
+        with db.write(), db.write() as inner:  # both go with the first statement
+            on_driver(inner, "INSERT INTO t VALUES (?)", (2,))
+        with pytest.raises(ZeroDivisionError), db.write() as middle:
+            with pytest.raises(ZeroDivisionError), db.write() as inner:
+                on_driver(inner, "INSERT INTO t VALUES (?)", (3,))  # sends both
+                raise ZeroDivisionError  # undoes the inner one only
+            on_driver(middle, "INSERT INTO t VALUES (?)", (4,))
+            assert _xs(middle) == [1, 2, 4]
+            raise ZeroDivisionError
+        assert _xs(outer) == [1, 2]
+    assert _committed(db) == [1, 2]
+    assert "dualcard_queued_savepoints" not in _pooled_info(db)  # nothing left for later
+
+
+def test_a_savepoint_whose_first_statement_is_sqlalchemys_is_sent_before_it(
+        db: Database) -> None:
+    with db.write() as outer:
+        on_driver(outer, "INSERT INTO t VALUES (?)", (1,))
+        with pytest.raises(ZeroDivisionError), db.write() as inner:
+            inner.exec_driver_sql("INSERT INTO t VALUES (2)")
+            raise ZeroDivisionError
+        with pytest.raises(IntegrityError), db.write() as inner:
+            inner.exec_driver_sql("INSERT INTO t VALUES (1)")
+    assert _committed(db) == [1]
+
+
+def test_a_savepoint_whose_first_statement_is_a_copy_is_sent_before_it(db: Database) -> None:
+    rows = [(x,) for x in range(10, 40)]  # enough for a COPY on PostgreSQL
+    with db.write() as outer:
+        on_driver(outer, "INSERT INTO t VALUES (?)", (1,))
+        with pytest.raises(ZeroDivisionError), db.write() as inner:
+            insert_rows(inner, Table("t", MetaData(), Column("x", Integer)), ("x",), rows)
+            raise ZeroDivisionError
+        with pytest.raises(IntegrityError), db.write() as inner:
+            insert_rows(inner, Table("t", MetaData(), Column("x", Integer)), ("x",),
+                        [*rows, (1,)])
+    assert _committed(db) == [1]
+
+
+def _pooled_info(db: Database) -> dict[str, object]:
+    with db.engine.connect() as conn:
+        return dict(conn.info)
