@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="back office URL (default: SQLite, temp); 'postgres': a "
                              "throwaway PostgreSQL cluster")
     parser.add_argument("--workers", type=int, default=None,
-                        help="handler threads (default: 1 on SQLite, 4 otherwise)")
+                        help="handler threads per service process (default 1)")
     parser.add_argument("--logs", action="store_true", help="log every request to a file")
     parser.add_argument("--processes", type=int, default=1,
                         help="service processes on the same database, the terminals shared "
@@ -420,7 +420,7 @@ def _measure_servers(args: argparse.Namespace, url: str, workers: int,
 def _run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
-        workers = args.workers or (1 if url.startswith("sqlite") else 4)
+        workers = args.workers or 1
         terminals = _terminal_ids(args.connections)
         keys = _alliance(url, terminals)
         template = sample_request(12_34, OPENED.date())

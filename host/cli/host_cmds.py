@@ -148,7 +148,7 @@ host.add_command(ca)
 @click.option("--approve-up-to", type=AMOUNT, default=None, help="issuer policy, e.g. 10000.00")
 @click.option("--refer-up-to", type=AMOUNT, default=None, help="issuer policy: refer up to")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="handler threads (default: 1 on SQLite, 4 on PostgreSQL)")
+              help="handler threads (default 1: raise it for a PostgreSQL far away)")
 @click.option("--replay-window", type=click.IntRange(1, 3600), default=300, show_default=True,
               help="seconds a request's DE 7 may differ from the service's clock")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
@@ -191,7 +191,7 @@ def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, b
                        extra={"fields": {"event": "keys_in_clear"}})
     try:
         core = _core(services, replay_window)
-        threads = workers or (1 if services.db.is_sqlite else 4)
+        threads = workers or 1
         # the dispatcher is stopped after the doors close
         with background_notices(services.db, vault=services.vault, **notices):
             asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port,

@@ -3,8 +3,11 @@
 The event loop reads frames (2-byte big-endian length, then the message) and writes
 answers; the handlers (:meth:`~host.service.core.Connection.handle`) run in a pool of
 ``workers`` threads, because they wait on the database. One worker suits SQLite, whose
-writers take turns anyway (a second one would only wait on the file lock); PostgreSQL
-takes more. A connection's requests are answered in order, one at a time.
+writers take turns anyway (a second one would only wait on the file lock), and a
+PostgreSQL nearby: with the authorisations committed in groups, more threads of one
+process only hand the interpreter's lock to one another at every round trip (more
+processes use more cores). A PostgreSQL far away, whose round trips are long, takes more.
+A connection's requests are answered in order, one at a time.
 
 Requests reach the threads in batches: whatever arrived while the threads were busy.
 The authorisations of a batch, up to ``group`` (:data:`GROUP`), share one write
