@@ -22,7 +22,7 @@ import threading
 import time
 from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -39,7 +39,7 @@ from host.backoffice.errors import ConfigurationError
 from host.backoffice.schema import ADDED_COLUMNS, metadata
 
 __all__ = ["DEFAULT_DB_FILE", "Database", "Deferred", "add_missing_columns", "chunked", "default_url",
-           "insert_rows", "no_ledger", "on_driver", "on_driver_many", "sqlite_file"]
+           "insert_rows", "insert_rows_together", "no_ledger", "on_driver", "on_driver_many", "sqlite_file"]
 
 DEFAULT_DB_FILE = "dualcard.sqlite3"
 _WRITE_OPTION = "dualcard_write"
@@ -451,15 +451,21 @@ def add_missing_columns(conn: Connection, columns: Iterable[Column[Any]]) -> Non
 
 
 def on_driver(conn: Connection, statement: str, params: Sequence[Any] = (), *,
-              named: bool = True) -> DriverResult:
+              named: bool = True, after: Sequence[tuple[str, Sequence[Any]]] = ()
+              ) -> DriverResult:
     """Run ``statement`` (plain SQL with ``?`` marks, each once per request on a hot path)
     on the driver's own cursor: SQLAlchemy's execution machinery (even ``exec_driver_sql``)
     costs several times what the database does for a one-row statement. Rows are read by
     position or by column name (``named=False``: plain tuples, read by position only, for a
     caller that reads 100,000 rows: the cyclic collector stops scanning a plain tuple of
     plain values, never a named one); a driver error is raised as SQLAlchemy would raise it
-    (:class:`~sqlalchemy.exc.IntegrityError` for a duplicate key)."""
-    return _on_cursor(conn, statement, params, many=False, named=named)
+    (:class:`~sqlalchemy.exc.IntegrityError` for a duplicate key).
+
+    ``after``: statements (and their parameters) run right after it whose results nobody
+    reads, on PostgreSQL in the same round trip (a pipeline); the first error among them
+    all is raised once all were sent, and the transaction is then failed as after any
+    error. The result is ``statement``'s."""
+    return _on_cursor(conn, statement, params, many=False, named=named, after=after)
 
 
 def on_driver_many(conn: Connection, statement: str, rows: Sequence[Sequence[Any]]) -> int:
@@ -494,18 +500,28 @@ class DriverResult:
 
 
 def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool,
-               named: bool = True) -> DriverResult:
+               named: bool = True, after: Sequence[tuple[str, Sequence[Any]]] = ()
+               ) -> DriverResult:
     sql = _marked(statement, conn.dialect.paramstyle)
     fairy = conn.connection  # the pooled connection, in the transaction SQLAlchemy began
     cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
     queued = conn.info.get(_QUEUED)
     try:
-        if queued:  # savepoints opened since the last statement, sent in the same round trip
-            names, queued[:] = tuple(queued), ()
-            with fairy.driver_connection.pipeline():  # type: ignore[union-attr]
+        if queued or after:  # one round trip: the savepoints opened since the last
+            names = tuple(queued or ())  # statement, this one, and those after it
+            if queued:
+                queued.clear()
+            pipeline = nullcontext() if conn.dialect.name == "sqlite" \
+                else fairy.driver_connection.pipeline()  # type: ignore[union-attr]
+            with pipeline:  # the results are read once all was sent
                 for name in names:
                     cursor.execute(f"SAVEPOINT {name}")
                 _execute(cursor, sql, params, many)
+                if after:
+                    other = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
+                    for later, values in after:
+                        other.execute(_marked(later, conn.dialect.paramstyle), tuple(values))
+                    other.close()
         else:
             _execute(cursor, sql, params, many)
         rows: list[Any] = list(cursor.fetchall()) if cursor.description else []
@@ -581,6 +597,24 @@ def insert_rows(
         on_driver_many(conn, _insert_sql(*shape, per), parts)
     if whole < len(rows):
         on_driver_many(conn, _insert_sql(*shape, 1), rows[whole:])
+
+
+def insert_rows_together(
+    conn: Connection, parts: Sequence[tuple[Any, Sequence[str], Sequence[Sequence[Any]]]]
+) -> None:
+    """:func:`insert_rows` for several tables (``(table, columns, rows)`` each, in order).
+    On PostgreSQL, when each is a few rows (one authorisation's hold and its row among the
+    open holds), all go in one round trip (:func:`on_driver`'s ``after``); a failure
+    raises as :func:`insert_rows` would, nothing of the caller's unit kept."""
+    parts = [part for part in parts if part[2]]
+    if conn.dialect.name != "postgresql" or len(parts) < 2 \
+            or any(len(rows) > _FEW_ROWS for _, _, rows in parts):
+        for table, columns, rows in parts:
+            insert_rows(conn, table, columns, rows)
+        return
+    (first, *later) = [(_insert_sql(table.name, tuple(columns), len(rows)),
+                        tuple(chain.from_iterable(rows))) for table, columns, rows in parts]
+    on_driver(conn, *first, after=later)
 
 
 def _copy_rows(

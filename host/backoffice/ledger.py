@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from host.backoffice.accounts import Account, AccountSpec
 from host.backoffice.clock import to_micros
-from host.backoffice.database import Database, chunked, on_driver
+from host.backoffice.database import Database, chunked, insert_rows_together, on_driver
 from host.backoffice.errors import (
     BoundsViolationError,
     IdReusedError,
@@ -295,11 +295,10 @@ class Ledger:
 
     def _write(self, conn: Connection, plan: Plan, free: set[str],
                group: GroupPostings | None) -> None:
-        self.db.insert_rows(conn, _T, TRANSFER_COLUMNS, plan.rows)
-        self.db.insert_rows(
-            conn, ledger_open_holds, ("transfer_id", "expires_at", "format_version"),
-            [(tid, expires, FORMAT_VERSION) for tid, expires in plan.opened_holds],
-        )
+        insert_rows_together(conn, [  # on PostgreSQL one round trip for a hold and its row
+            (_T, TRANSFER_COLUMNS, plan.rows),
+            (ledger_open_holds, ("transfer_id", "expires_at", "format_version"),
+             [(tid, expires, FORMAT_VERSION) for tid, expires in plan.opened_holds])])
         for part in chunked(plan.closed_holds):  # plain SQL: a claim closes 100,000 holds
             on_driver(conn, f"DELETE FROM {ledger_open_holds.name} WHERE transfer_id IN "
                             f"({', '.join(['?'] * len(part))})", tuple(part))

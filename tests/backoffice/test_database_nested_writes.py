@@ -161,3 +161,17 @@ def test_a_savepoint_whose_first_statement_is_a_copy_is_sent_before_it(db: Datab
 def _pooled_info(db: Database) -> dict[str, object]:
     with db.engine.connect() as conn:
         return dict(conn.info)
+
+
+def test_statements_sent_after_another_are_kept_or_undone_with_it(db: Database) -> None:
+    with db.write() as outer:
+        on_driver(outer, "INSERT INTO t VALUES (?)", (1,))
+        with db.write() as inner:  # on PostgreSQL: savepoint, insert, insert in one trip
+            assert on_driver(inner, "INSERT INTO t VALUES (?)", (2,),
+                             after=[("INSERT INTO t VALUES (?)", (3,))]).rowcount == 1
+        with pytest.raises(IntegrityError), db.write() as inner:  # the later one fails
+            on_driver(inner, "INSERT INTO t VALUES (?)", (4,),
+                      after=[("INSERT INTO t VALUES (?)", (5,)),
+                             ("INSERT INTO t VALUES (?)", (1,))])
+        assert _xs(outer) == [1, 2, 3]
+    assert _committed(db) == [1, 2, 3]
