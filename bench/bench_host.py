@@ -87,6 +87,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from host.backoffice import (
@@ -217,7 +218,7 @@ def _run_until_terminated(server: ISOServer | _EchoServer, pipe: Pipe) -> None:
     asyncio.run(main())
 
 
-def _spawn(target: Callable[..., None], *args: object) -> tuple[multiprocessing.Process,
+def _spawn(target: Callable[..., None], *args: object) -> tuple[BaseProcess,
                                                                  tuple[str, int], Pipe]:
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
@@ -226,7 +227,7 @@ def _spawn(target: Callable[..., None], *args: object) -> tuple[multiprocessing.
     return process, parent.recv(), parent
 
 
-def _stop(process: multiprocessing.Process, pipe: Pipe) -> float:
+def _stop(process: BaseProcess, pipe: Pipe) -> float:
     """Stop a server; the CPU seconds it spent serving (NaN if it did not say)."""
     process.terminate()
     spent = pipe.recv() if pipe.poll(30) else float("nan")
@@ -257,15 +258,20 @@ class Run:
         return f"{name:<34} {self.rate:>8,.0f}/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
 
 
+async def _ask(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> bytes:
+    """Send one framed request; its answer."""
+    writer.write(frame(raw))
+    prefix = await reader.readexactly(LENGTH_PREFIX)
+    return await reader.readexactly(int.from_bytes(prefix, "big"))
+
+
 async def _terminal(address: tuple[str, int], frames: list[bytes], answers: list[bytes],
                     latencies: list[float]) -> None:
     """Closed loop: each request sent as soon as the previous one is answered."""
     reader, writer = await asyncio.open_connection(*address)
     for raw in frames:
         started = time.perf_counter()
-        writer.write(frame(raw))
-        prefix = await reader.readexactly(LENGTH_PREFIX)
-        answers.append(await reader.readexactly(int.from_bytes(prefix, "big")))
+        answers.append(await _ask(reader, writer, raw))
         latencies.append(time.perf_counter() - started)
     writer.close()
     await writer.wait_closed()
@@ -300,9 +306,7 @@ async def _paced_terminal(link: tuple[asyncio.StreamReader, asyncio.StreamWriter
         wait = at - time.perf_counter()
         if wait > 0:
             await asyncio.sleep(wait)
-        writer.write(frame(raw))
-        prefix = await reader.readexactly(LENGTH_PREFIX)
-        answers.append(await reader.readexactly(int.from_bytes(prefix, "big")))
+        answers.append(await _ask(reader, writer, raw))
         latencies.append(time.perf_counter() - at)
     writer.close()
     await writer.wait_closed()

@@ -86,7 +86,7 @@ from .messages import (
     network_code,
 )
 from .metrics import Metrics
-from .replay import ReplayGuard
+from .replay import REVERSED_FIRST, ReplayGuard
 from .reversals import (
     SCRIPT_RESULTS,
     ScriptOutcomeRecord,
@@ -276,8 +276,8 @@ class Connection:
             trace.terminal, trace.stan = envelope.terminal_id, envelope.stan
             terminal = self._authenticate(raw, message, envelope)
             with self._unit(message):  # committed before the answer leaves
-                self._admit(raw, message, envelope, terminal)
-                reply = self._answer(message, envelope, terminal, trace)
+                fresh = self._admit(raw, message, envelope, terminal)
+                reply = self._answer(message, envelope, terminal, trace, fresh=fresh)
         except MessageFormatError as exc:
             return self._refuse(message, _Refusal(ResponseCode.FORMAT_ERROR, str(exc)), trace)
         except _Refusal as refusal:
@@ -321,9 +321,10 @@ class Connection:
         return terminal
 
     def _admit(self, raw: bytes, message: Message, envelope: Envelope,
-               terminal: TerminalKey) -> None:
-        """Refuse a stale or replayed request; take its STAN otherwise (a repeat of the
-        request holding it passes)."""
+               terminal: TerminalKey) -> bool:
+        """Refuse a stale or replayed request, or an authorisation reversed before it came;
+        take its STAN otherwise (a repeat of the request holding it passes). Whether the
+        STAN was taken now (False: by this request before)."""
         now = self.core.clock()
         once = message["t"] in _ONCE_BY_RECORD
         if not once and not self.core.replay.in_window(envelope.sent_at, now):
@@ -331,9 +332,13 @@ class Connection:
         digest = hashlib.sha256(raw[4:-MAC_LENGTH]).digest()
         holder = self.core.replay.reserve(terminal.terminal_id, envelope.stan, envelope.sent_at,
                                           digest, now=now)
+        if holder == REVERSED_FIRST and message["t"] in (MTI.AUTHORISATION,
+                                                         MTI.AUTHORISATION_REPEAT):
+            raise _Refusal(ResponseCode.TOO_LATE, "reversed before it arrived", terminal)
         repeat = once or message["t"] == MTI.AUTHORISATION_REPEAT
         if holder is not None and (not repeat or holder != digest):
             raise _Refusal(ResponseCode.DUPLICATE, "STAN already seen", terminal)
+        return holder is None
 
     def _refuse(self, message: Message, refusal: _Refusal, trace: _Trace) -> bytes | None:
         trace.code, trace.reason = refusal.code.value, refusal.reason
@@ -346,11 +351,12 @@ class Connection:
             return None
 
     def _answer(self, message: Message, envelope: Envelope, terminal: TerminalKey,
-                trace: _Trace) -> Message:
-        """The handler's answer to an admitted request; a refusal code for its errors."""
+                trace: _Trace, *, fresh: bool) -> Message:
+        """The handler's answer to an admitted request (``fresh``: its STAN taken now); a
+        refusal code for its errors."""
         try:
             with self._unit(message):  # inside the request's: undone alone, STAN kept
-                reply = self._dispatch(message, envelope, terminal)
+                reply = self._dispatch(message, envelope, terminal, fresh=fresh)
         except Exception as exc:
             code = exc.code if isinstance(exc, ReversalRefusedError) else next(
                 (c for kind, c in _REFUSALS if isinstance(exc, kind)),
@@ -361,7 +367,8 @@ class Connection:
         trace.code = reply["39"]
         return reply
 
-    def _dispatch(self, message: Message, envelope: Envelope, terminal: TerminalKey) -> Message:
+    def _dispatch(self, message: Message, envelope: Envelope, terminal: TerminalKey, *,
+                  fresh: bool) -> Message:
         mti = message["t"]
         if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT) and is_holder_check(message):
             if mti == MTI.AUTHORISATION_REPEAT:
@@ -370,7 +377,7 @@ class Connection:
                                                                      terminal.terminal_id)
             return holder_check_answer(message, result)
         if mti in (MTI.AUTHORISATION, MTI.AUTHORISATION_REPEAT):
-            return self._authorise_and_hold(message, envelope, terminal)
+            return self._authorise_and_hold(message, envelope, terminal, fresh=fresh)
         if mti in (MTI.REVERSAL, MTI.REVERSAL_REPEAT):
             return self._reverse(message, terminal)
         if mti in (MTI.ADVICE, MTI.ADVICE_REPEAT):
@@ -381,11 +388,14 @@ class Connection:
         raise UnsupportedRequestError(f"message type {mti} is not served")
 
     def _authorise_and_hold(self, message: Message, envelope: Envelope,
-                            terminal: TerminalKey) -> Message:
+                            terminal: TerminalKey, *, fresh: bool) -> Message:
         """The issuer's answer, its hold posted once; 68 when the terminal reversed this
-        request before it arrived (the issuer never sees it)."""
+        request before it arrived (the issuer never sees it). A request whose STAN was
+        taken now (``fresh``) was reversed by nobody before: a reversal of a request not
+        yet seen takes its STAN (:data:`~.replay.REVERSED_FIRST`)."""
         holds = self.core.holds
-        if holds.reversed_before(terminal.terminal_id, envelope.stan, envelope.sent_at):
+        if not fresh and holds.reversed_before(terminal.terminal_id, envelope.stan,
+                                               envelope.sent_at):
             return answer(message, ResponseCode.TOO_LATE)
         reply, record = self._authorise(message, terminal,
                                         repeat=message["t"] == MTI.AUTHORISATION_REPEAT)
@@ -425,9 +435,12 @@ class Connection:
         hold now, before, or found nothing to release."""
         now = self.core.clock()
         original = original_of(message, now)
-        self.core.holds.reverse(Reversal(terminal, original.stan, original.sent_at,
-                                         arqc_of(message),
-                                         int(required(message, "4"))), now=now)
+        self.core.holds.reverse(
+            Reversal(terminal, original.stan, original.sent_at, arqc_of(message),
+                     int(required(message, "4"))), now=now,
+            unseen=lambda: self.core.replay.reserve(  # its request is refused (68) at it
+                terminal.terminal_id, original.stan, original.sent_at, REVERSED_FIRST,
+                now=now))
         return answer(message, ResponseCode.APPROVED)
 
     def _advise(self, message: Message, envelope: Envelope, terminal: TerminalKey) -> Message:

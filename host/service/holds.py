@@ -18,11 +18,14 @@ A reversal (:meth:`AuthorisationHolds.reverse`) is matched by the terminal that 
 - not found, and the issuer answered that ARQC to another terminal: refused (58, or 03
   when that terminal is another merchant's), nothing changes;
 - not found otherwise: approved with nothing to do, as ISO practice answers a reversal of
-  an unknown transaction. The service notes the reversal first (a row already reversed,
+  an unknown transaction. The service takes that authorisation's STAN in its stead
+  (:data:`~.replay.REVERSED_FIRST`) and notes the reversal (a row already reversed,
   without authorisation), so an authorisation that arrives later under that STAN and DE 7
-  is refused (68) before the issuer sees it, and if it raced past that check, its hold is
-  never posted: the row is taken by one writer only (``INSERT … ON CONFLICT DO NOTHING``
-  in the same transaction as the hold).
+  is refused (68) at its STAN, before the issuer sees it (a repeat that finds its STAN
+  its own asks :meth:`AuthorisationHolds.reversed_before`), and if it raced past that
+  check, its hold is never posted: the row is taken by one writer only (``INSERT … ON
+  CONFLICT DO NOTHING`` in the same transaction as the hold). Both take the STAN before
+  the row, so the two racing never wait on each other.
 
 Advices (:meth:`AuthorisationHolds.take_advice`) are taken once by terminal, STAN and DE 7.
 
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -149,14 +153,21 @@ class AuthorisationHolds:
 
     # -- reversals -----------------------------------------------------------------------------
 
-    def reverse(self, reversal: Reversal, *, now: dt.datetime) -> ReversalOutcome:
-        """Undo the authorisation ``reversal`` names (see the module for the rules)."""
+    def reverse(self, reversal: Reversal, *, now: dt.datetime,
+                unseen: Callable[[], object] | None = None) -> ReversalOutcome:
+        """Undo the authorisation ``reversal`` names (see the module for the rules).
+        ``unseen`` is called in the same transaction when that authorisation is not (yet)
+        known, before the reversal is noted (the service takes its STAN then: taking the
+        STAN before the row, as an authorisation does, two racing never wait on each
+        other)."""
         terminal = reversal.terminal
         key = _key(terminal.terminal_id, reversal.stan, reversal.sent_at)
         with self.services.db.write() as conn:
             row = on_driver(conn, _ROW, tuple(key.values())).first()
             if row is None:
                 self._not_another_terminals(conn, reversal)
+                if unseen is not None:
+                    unseen()
                 if on_driver(conn, _INSERT, (
                         *key.values(), reversal.arqc, reversal.amount, None, None,
                         to_micros(now), to_micros(now), FORMAT_VERSION)).rowcount == 1:

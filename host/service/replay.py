@@ -13,7 +13,11 @@ commits (a crash) leaves its STAN free for its repeat.
 
 The row keeps the request's ``digest`` (its bytes without MTI and MAC): a repeat (0101)
 is the same request again, and the handler answers it from the issuer's own record
-(:mod:`.core`), not from a copy of the answer kept here.
+(:mod:`.core`), not from a copy of the answer kept here. A reversal that names a request
+the service has not seen takes that request's STAN in its stead (:data:`REVERSED_FIRST`,
+in the reversal's transaction): when the request comes it is refused (68) at its STAN,
+so a request that takes its STAN afresh was reversed by nobody before, and its handler
+need not look (:mod:`.holds`).
 
 Rows are written without waiting for the disk (``Database.write(flush=False)``): lost in a
 power cut together with the issuer's log of its answers, a replayed request is answered
@@ -32,7 +36,7 @@ from host.backoffice.schema import FORMAT_VERSION
 
 from .schema import svc_seen_messages
 
-__all__ = ["ReplayGuard"]
+__all__ = ["REVERSED_FIRST", "ReplayGuard"]
 
 # Plain SQL on the driver (:func:`on_driver`): this runs once per request.
 _TABLE = svc_seen_messages.name
@@ -40,6 +44,9 @@ _CLAIM = (f"INSERT INTO {_TABLE} (terminal_id, stan, sent_at, digest, format_ver
           "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
 _HOLDER = f"SELECT sent_at, digest FROM {_TABLE} WHERE terminal_id = ? AND stan = ?"
 _FREE = f"DELETE FROM {_TABLE} WHERE terminal_id = ? AND stan = ?"
+#: the digest a STAN is held by when a reversal named its request before it came (a
+#: request's digest is 32 bytes: never this)
+REVERSED_FIRST = b"reversed first"
 
 
 class ReplayGuard:

@@ -22,6 +22,7 @@ from host.backoffice.schema import ledger_transfers
 from host.pos.link import PaymentMethod
 from host.pos.network_link import HTTPBackOffice, HTTPRefusedError
 from host.service.core import ServiceCore
+from host.service.holds import AuthorisationHolds
 from host.service.iso8583 import MTI, Message, ResponseCode
 from host.service.mac import sign
 from host.service.messages import Envelope, authorisation_request
@@ -287,3 +288,30 @@ def test_an_authorisation_and_its_reversal_racing_in_two_service_cores_leave_no_
         assert reversal == ResponseCode.APPROVED
         assert auth in (ResponseCode.APPROVED, ResponseCode.TOO_LATE)
         assert _held(host) == 0
+
+
+
+class _CountingHolds(AuthorisationHolds):
+    """Counts the look-ups of a reversal that came first."""
+
+    looked = 0
+
+    def reversed_before(self, terminal_id: str, stan: int, sent_at: dt.datetime) -> bool:
+        self.looked += 1
+        return super().reversed_before(terminal_id, stan, sent_at)
+
+
+def test_an_authorisation_taking_its_stan_afresh_does_not_look_for_a_reversal(
+        host: Host, card: Any) -> None:
+    """A reversal of a request not yet seen takes that request's STAN, so one whose STAN
+    was free was reversed by nobody: its handler does not look (a statement fewer per
+    authorisation). The late one is refused at its STAN, its repeat likewise."""
+    holds = _CountingHolds(host.core.services)
+    host.core.holds = holds
+    assert _send(host, _authorisation(host, card, 7_00))["39"] == ResponseCode.APPROVED
+    assert holds.looked == 0
+    late = _authorisation(host, card, 8_00)
+    assert _send(host, reversal_request(late, _envelope()))["39"] == ResponseCode.APPROVED
+    assert _send(host, late)["39"] == ResponseCode.TOO_LATE
+    assert _send(host, {**late, "t": MTI.AUTHORISATION_REPEAT})["39"] == ResponseCode.TOO_LATE
+    assert holds.looked == 0 and host.authorisations()[-1].amount == 7_00
