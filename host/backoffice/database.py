@@ -52,6 +52,8 @@ _FEW_ROWS = 16
 #: ``Connection.info`` key: the savepoints opened on PostgreSQL and not yet sent, in order
 #: (:meth:`Database.write`: each goes with the next statement, in one round trip)
 _QUEUED = "dualcard_queued_savepoints"
+#: ``Connection.info`` key: the driver connection and the cursor kept for it (:func:`_on_cursor`)
+_CURSOR = "dualcard_cursor"
 #: seconds a pooled PostgreSQL connection may rest before it is pinged on checkout
 PING_AFTER_IDLE = 1.0
 
@@ -504,8 +506,11 @@ def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool,
                ) -> DriverResult:
     sql = _marked(statement, conn.dialect.paramstyle)
     fairy = conn.connection  # the pooled connection, in the transaction SQLAlchemy began
-    cursor = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
-    queued = conn.info.get(_QUEUED)
+    info = conn.info
+    kept = conn.dialect.name == "postgresql"  # SQLite's own cursors cost next to nothing
+    cursor = _cursor_of(info, fairy.dbapi_connection) if kept \
+        else fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
+    queued = info.get(_QUEUED)
     try:
         if queued or after:  # one round trip: the savepoints opened since the last
             names = tuple(queued or ())  # statement, this one, and those after it
@@ -533,7 +538,19 @@ def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool,
         raise DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,
                                   dialect=conn.dialect) from exc
     finally:
-        cursor.close()
+        if not kept:
+            cursor.close()
+
+
+def _cursor_of(info: dict[Any, Any], driver: Any) -> Any:
+    """The PostgreSQL cursor :func:`_on_cursor` runs its statements on, one per driver
+    connection, kept with it (its ``info``, which a pooled connection keeps across
+    checkouts; a pooled connection serves one thread at a time): a psycopg cursor costs a
+    few microseconds to make, once per statement on a hot path."""
+    kept = info.get(_CURSOR)
+    if kept is None or kept[0] is not driver:
+        kept = info[_CURSOR] = (driver, driver.cursor())
+    return kept[1]
 
 
 def _execute(cursor: Any, sql: str, params: Any, many: bool) -> None:
