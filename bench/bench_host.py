@@ -70,6 +70,32 @@ p50 32, 12, 8 -> 4, 5, 4 ms, 1,909-1,995 -> 1,991-1,997/s achieved; closed loop 
 3,035 -> 2,592-2,858/s, p99 37-68 -> 46-58 ms (the echo floor moving by a third between
 runs: the machine is shared). Earlier single runs with the thread gave p99 17-27 ms, one
 87 ms: near the goal (25 ms), not yet within it run after run.
+
+Against the code before PostgreSQL committed its authorisations in groups (the bank's
+account moved once per group at its commit, the due holds looked up once a group,
+savepoints and a hold's two rows riding with other statements, a fresh STAN sparing the
+look-up of a reversal, one handler thread per process; docs/decisions.md, the entry on
+group commit on PostgreSQL), ABBA, medians of 3 rounds, load average ~1, both trees with
+one handler thread per process: PostgreSQL, two processes (``--db postgres --processes 2
+--requests 4000``): closed loop 1,216 -> 1,942 answers/s, p50 48 -> 28 ms, p99 99 -> 75
+ms; open loop at 2,000/s offered 1,115 -> 1,892/s achieved, p99 1,560 -> 126 ms; the
+services' CPU per answer 996 -> 682 us. The code before at its own default of four
+threads a process, earlier the same session on a quiet machine: 770/s closed, 852/s
+open, 1,389 us per answer. Single runs after, quiet machine: 1,859 and 1,920/s closed
+over loopback TCP, 1,839 and 1,965/s over PostgreSQL's Unix socket (no difference here),
+2,194/s with ``--requests 10000`` (docs/host.md shows that run). SQLite, same method:
+within the noise (closed 3,010 -> 2,897/s, open loop p99 20 -> 34 ms, 425 -> 434 us per
+answer; earlier the same session, after the group's postings alone, 69 -> 34 ms and
+2,732 -> 3,034/s). SQLite's open loop with 10,000 requests: p99 125-450 ms in six runs,
+the rate achieved 1,830-1,950/s. Timing every batch in the service then shows no batch
+over 29 ms, but towards the end batches of 30-34 requests at ~18 ms each (~560 us a
+request, against ~300 us for the same batch handled alone): while the terminals keep
+sending, their process and the loop thread compete with the handler for the two cores,
+and a backlog, once formed, drains slowly. A full collection of the cyclic garbage
+collector takes 30-57 ms in the service process and 40-50 ms in the terminals' once a
+run; freezing the startup objects (``gc.freeze``) made the service's ~2 ms, yet neither
+that (three runs) nor the same in the terminals' process (three runs) changed the p99:
+the collector is not what sets it.
 """
 
 from __future__ import annotations
