@@ -8,7 +8,7 @@ a bound before the commit is not moved and nothing of the group is kept."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,31 +16,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, select, text
 
-from host.backoffice import AccountSpec, Asset, Database, Ledger, Source, SourceKind, Transfer
+from host.backoffice import Asset, Database, Ledger, Source, SourceKind, Transfer
 from host.backoffice.errors import BoundsViolationError, ConfigurationError
 from host.backoffice.group_postings import GroupPostings
 from host.backoffice.schema import ledger_accounts, ledger_open_holds, ledger_transfers
 from tests.backoffice.backoffice_helpers import check_invariants
+from tests.backoffice.test_ledger_free_accounts import T0
+from tests.backoffice.test_ledger_free_accounts import bank_shop_holder as _ledger
 
 CNY = Asset.CNY
-T0 = datetime(2025, 1, 6, 9, tzinfo=UTC)
 OP = Source(SourceKind.OPERATOR, "tests")
 
 
 class _Undone(Exception):
     """A request that fails after posting: its savepoint is rolled back."""
-
-
-def _ledger(url: str) -> Ledger:
-    db = Database(url)
-    db.create_schema()
-    book = Ledger(db)
-    book.create_accounts([
-        AccountSpec("bank", CNY, "issuer", lower_bound=None),
-        AccountSpec("shop", CNY, "merchant", lower_bound=None),
-        AccountSpec("holder", CNY, "holder", lower_bound=-1_000),  # a credit line of 1,000
-    ], at=T0)
-    return book
 
 
 @pytest.fixture

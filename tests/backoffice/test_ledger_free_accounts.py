@@ -29,19 +29,26 @@ OP = Source(SourceKind.OPERATOR, "tests")
 WRITERS, EACH = 4, 25
 
 
-@pytest.fixture
-def ledger(db_url: str):
-    db = Database(db_url)
+def bank_shop_holder(url: str) -> Ledger:
+    """A ledger on ``url`` with two accounts without bounds (the bank's, the shop's) and a
+    holder's with a credit line of 1,000."""
+    db = Database(url)
     db.create_schema()
     book = Ledger(db)
     book.create_accounts([
         AccountSpec("bank", CNY, "issuer", lower_bound=None),
         AccountSpec("shop", CNY, "merchant", lower_bound=None),
-        AccountSpec("holder", CNY, "holder", lower_bound=-1_000),  # a credit line of 1,000
+        AccountSpec("holder", CNY, "holder", lower_bound=-1_000),
     ], at=T0)
+    return book
+
+
+@pytest.fixture
+def ledger(db_url: str):
+    book = bank_shop_holder(db_url)
     yield book
-    check_invariants(db)
-    db.dispose()
+    check_invariants(book.db)
+    book.db.dispose()
 
 
 def hold(tid: str, debit: str, amount: int) -> Transfer:
