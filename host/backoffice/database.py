@@ -513,14 +513,10 @@ def _on_cursor(conn: Connection, statement: str, params: Any, *, many: bool,
     queued = info.get(_QUEUED)
     try:
         if queued or after:  # one round trip: the savepoints opened since the last
-            names = tuple(queued or ())  # statement, this one, and those after it
-            if queued:
-                queued.clear()
-            pipeline = nullcontext() if conn.dialect.name == "sqlite" \
-                else fairy.driver_connection.pipeline()  # type: ignore[union-attr]
-            with pipeline:  # the results are read once all was sent
-                for name in names:
-                    cursor.execute(f"SAVEPOINT {name}")
+            driver = fairy.driver_connection
+            pipeline = driver.pipeline() if kept else nullcontext()  # type: ignore[union-attr]
+            with pipeline:  # statement, this one and those after it; results read after
+                _send_queued_savepoints(conn, cursor)
                 _execute(cursor, sql, params, many)
                 if after:
                     other = fairy.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -645,9 +641,9 @@ def _copy_rows(
     try:
         with driver.cursor() as cursor:  # type: ignore[union-attr]
             _send_queued_savepoints(conn, cursor)
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
     except dbapi_error as exc:
         raise DBAPIError.instance(statement, None, exc, dbapi_error, dialect=conn.dialect) from exc
 

@@ -234,7 +234,8 @@ class Ledger:
         pending_rows = {r[1]: r for r in self._transfer_rows(conn, referenced, _HOLD_COLUMNS,
                                                               named=False)}
         account_ids = _accounts_named(transfers, pending_rows.values())
-        states, free = self._load_accounts(conn, account_ids, _hold_accounts(pending_rows))
+        states, free = self._load_accounts(conn, account_ids, _hold_accounts(pending_rows),
+                                           group)
         existing = {} if ids_are_new else self._existing(conn, [t.id for t in transfers])
         holds = self._hold_states(conn, pending_rows)
         planner = Planner(at_micros=at_micros, accounts=states, existing=existing, holds=holds,
@@ -264,7 +265,8 @@ class Ledger:
     # -- internals -------------------------------------------------------------------------
 
     def _load_accounts(
-        self, conn: Connection, ids: Sequence[str], resolving: set[str]
+        self, conn: Connection, ids: Sequence[str], resolving: set[str],
+        group: GroupPostings | None,
     ) -> tuple[dict[str, AccountState], set[str]]:
         """The accounts' states, and which of them are *free*: without bounds and not an
         account of a hold this request resolves, read without a lock (nothing is checked
@@ -278,7 +280,6 @@ class Ledger:
             fresh = {r[0]: r for r in self.db.lock_rows(conn, _A, held)}
             rows = [fresh.get(r[0], r) for r in rows]
         states = {r[0]: AccountState.from_row(r) for r in rows}
-        group = self._group()
         if group is not None:  # this transaction's moves, not written yet
             for aid, state in states.items():
                 pending = group.pending(aid)
