@@ -14,6 +14,7 @@ replay, finds the first answer and is refused by :class:`DuplicateAuthorisationE
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,8 +70,12 @@ class Authorisation:
 
 
 def new_authorisation_id(kind: str) -> str:
-    """An id no terminal can predict or choose (the stripe approval code a load cites)."""
-    return f"auth-{kind}-{secrets.token_hex(8)}"
+    """An id no terminal can predict or choose (the stripe approval code a load cites): 64
+    random bits. The time in milliseconds goes first (12 hex digits) so that ids made one
+    after another sort together: the record, its hold and the hold's open row then land
+    beside the previous ones in their indexes, not each on a random page of it, and a
+    group commit writes a third fewer pages (D60)."""
+    return f"auth-{kind}-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
 
 
 def record_authorisation(db: Database, auth: Authorisation, *, at: datetime) -> Authorisation:
