@@ -66,6 +66,7 @@ from host.service.replay import ReplayGuard
 from host.service.runner import ServiceHost
 from host.service.schema import create_service_schema
 from host.service.services import AllianceServices, open_services
+from host.service.tcp_server import GROUP_WAIT
 from host.service.terminals import register_terminal, registered_terminals
 from host.service.tls import ServerTLS
 from host.service.wrap_keys import wrap_stored_keys
@@ -149,6 +150,10 @@ host.add_command(ca)
 @click.option("--refer-up-to", type=AMOUNT, default=None, help="issuer policy: refer up to")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="handler threads (default 1: raise it for a PostgreSQL far away)")
+@click.option("--group-wait-ms", type=click.FloatRange(0, 50), default=GROUP_WAIT * 1000,
+              show_default=True,
+              help="busy, how long a free handler waits for a fuller group of "
+                   "authorisations to commit together (0: never waits)")
 @click.option("--replay-window", type=click.IntRange(1, 3600), default=300, show_default=True,
               help="seconds a request's DE 7 may differ from the service's clock")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
@@ -166,7 +171,8 @@ host.add_command(ca)
 def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, bank_id: str,
           payment_keys: str, points_keys: str, card_keys: str, card_register: Path | None,
           approve_up_to: int | None,
-          refer_up_to: int | None, workers: int | None, replay_window: int,
+          refer_up_to: int | None, workers: int | None, group_wait_ms: float,
+          replay_window: int,
           log_level: str, tls_cert: Path | None, tls_key: Path | None, client_ca: Path | None,
           plain: bool, kek_file: Path | None, **notices: Any) -> None:
     """[!] Serve terminals over ISO 8583/TCP (and HTTP), over TLS, until SIGTERM or SIGINT."""
@@ -195,7 +201,8 @@ def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, b
         # the dispatcher is stopped after the doors close
         with background_notices(services.db, vault=services.vault, **notices):
             asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port,
-                                           http_port=http_port, workers=threads, tls=tls)))
+                                           http_port=http_port, workers=threads, tls=tls,
+                                           group_wait=group_wait_ms / 1000)))
     finally:
         services.close()
 

@@ -20,7 +20,7 @@ from .core import ServiceCore
 from .errors import ServiceConfigurationError
 from .http_core import HTTPCore
 from .metrics import Metrics
-from .tcp_server import ISOServer
+from .tcp_server import GROUP_WAIT, ISOServer
 from .tls import ServerTLS
 
 if TYPE_CHECKING:
@@ -37,14 +37,16 @@ class ServiceHost:
 
     def __init__(self, core: ServiceCore, *, host: str = "127.0.0.1", iso_port: int = 0,
                  http_port: int | None = 0, workers: int = 1,
-                 max_body: int | None = None, tls: ServerTLS | None = None) -> None:
+                 max_body: int | None = None, tls: ServerTLS | None = None,
+                 group_wait: float = GROUP_WAIT) -> None:
         if core.metrics is None:
             core.metrics = Metrics()
         self.tls = tls
         context = None if tls is None else tls.context()
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                        thread_name_prefix="dualcard-service")
-        self.iso = ISOServer(core, host=host, port=iso_port, pool=self.pool, tls=context)
+        self.iso = ISOServer(core, host=host, port=iso_port, pool=self.pool, tls=context,
+                             group_wait=group_wait)
         self.http_core = HTTPCore(core)
         self.http = None if http_port is None else self._http_server(host, http_port, max_body)
         self._purger: asyncio.Task[None] | None = None
