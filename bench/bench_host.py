@@ -135,7 +135,7 @@ from host.service.mac import sign
 from host.service.messages import Envelope, authorisation_request
 from host.service.schema import create_service_schema
 from host.service.services import AllianceServices
-from host.service.tcp_server import GROUP_WAIT, ISOServer
+from host.service.tcp_server import ISOServer
 from host.service.terminals import register_terminal
 from host.testing.arqcs import genuine_requests, sample_request
 from host.testing.backoffice import sample_key_store
@@ -193,7 +193,7 @@ def _signed(requests: Sequence[AuthorisationRequest], keys: dict[str, bytes],
 # -- the servers, each in its own process ----------------------------------------------------
 
 
-def _run_service(url: str, workers: int, log_file: str | None, group_wait: float,
+def _run_service(url: str, workers: int, log_file: str | None, group_wait: float | None,
                  pipe: Pipe) -> None:
     if log_file:
         handler = logging.FileHandler(log_file)
@@ -203,8 +203,8 @@ def _run_service(url: str, workers: int, log_file: str | None, group_wait: float
     office = BackOffice(url, verifier=SoftwareCardVerifier(sample_key_store()))
     services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
                                 points_keys=SAMPLE.purse_keys, bank_id="bank")
-    _run_until_terminated(ISOServer(ServiceCore(services), workers=workers,
-                                    group_wait=group_wait), pipe)
+    waits = {} if group_wait is None else {"group_wait": group_wait}  # else the server's own
+    _run_until_terminated(ISOServer(ServiceCore(services), workers=workers, **waits), pipe)
     office.close()
 
 
@@ -404,8 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None,
                         help="handler threads per service process (default 1)")
     parser.add_argument("--logs", action="store_true", help="log every request to a file")
-    parser.add_argument("--group-wait-ms", type=float, default=GROUP_WAIT * 1000,
-                        help="how long a busy service waits for a fuller group (0: never)")
+    parser.add_argument("--group-wait-ms", type=float, default=None,
+                        help="how long a busy service waits for a fuller group (0: never; "
+                             "default: the server's own)")
     parser.add_argument("--processes", type=int, default=1,
                         help="service processes on the same database, the terminals shared "
                              "between them in turn (PostgreSQL for more than one)")
@@ -437,7 +438,8 @@ def _measure_servers(args: argparse.Namespace, url: str, workers: int,
                      log_file: str | None) -> _Figures:
     """The floor and the service, closed loop then open loop (each its own requests: a
     STAN is taken once)."""
-    services = [_spawn(_run_service, url, workers, log_file, args.group_wait_ms / 1000)
+    wait = None if args.group_wait_ms is None else args.group_wait_ms / 1000
+    services = [_spawn(_run_service, url, workers, log_file, wait)
                 for _ in range(args.processes)]
     echo, echo_at, echo_pipe = _spawn(_run_echo)
     addresses = [at for _, at, _ in services]
@@ -467,8 +469,8 @@ def _run(args: argparse.Namespace) -> int:
         alone = _handler_alone(url, genuine_requests(template, 2_000, args.requests + 1))
     print(f"{args.requests} authorisations a loop, {args.connections} terminals, "
           f"{'SQLite' if url.startswith('sqlite') else url.split(':', 1)[0]}, "
-          f"{args.processes} service process(es) of {workers} handler thread(s), "
-          f"group wait {args.group_wait_ms:g} ms"
+          f"{args.processes} service process(es) of {workers} handler thread(s)"
+          f"{'' if args.group_wait_ms is None else f', group wait {args.group_wait_ms:g} ms'}"
           f"{', logging every request' if args.logs else ''}")
     _report(args, figures, alone)
     approved = _approved(figures.served.answers) + _approved(figures.served_paced.answers)
