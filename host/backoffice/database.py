@@ -22,7 +22,7 @@ import threading
 import time
 from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -146,6 +146,8 @@ class Database:
         self._open = threading.local()
         #: whether SQLite connections checkpoint as they commit (:meth:`commits_checkpoint`)
         self._autocheckpoint = True
+        #: set when SQLite's log should start again from its beginning (:meth:`restart_log`)
+        self._restart_log = False
         if self.dialect not in ("sqlite", "postgresql"):
             raise ConfigurationError(
                 f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL"
@@ -165,6 +167,29 @@ class Database:
         self._autocheckpoint = on
         if sqlite_file(self.url) is not None:  # an in-memory database lives in its pool
             self.engine.dispose()
+
+    def restart_log(self) -> None:
+        """Have the next write of this process start SQLite's log again from its beginning.
+
+        SQLite writes its log from the start again only when a write transaction begins
+        after a checkpoint copied all of it. A checkpoint beside a busy writer
+        (:class:`~host.backoffice.wal_checkpoints.BackgroundCheckpoints`) never finds a
+        moment between two transactions: it runs for tens of milliseconds while groups
+        commit every few, so the log grew by every commit, ~50 MB a second at 2,000
+        authorisations a second, and each write appended to the file. So the checkpointer,
+        once the log is long, asks here; the next outermost write then checkpoints the few
+        pages committed since, before it begins (a few milliseconds: what the background
+        pass copied and flushed is not done again), and begins on a log copied whole, which
+        SQLite then starts again from its beginning. A checkpoint that fails here (another
+        process writing) leaves the write alone; the next pass asks again."""
+        self._restart_log = True
+
+    def _before_write(self, raw: Any) -> None:
+        """What an outermost SQLite write does on its connection before it begins."""
+        if self._restart_log:
+            self._restart_log = False
+            with suppress(sqlite3.Error):
+                raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _sqlite_checkpoints(self, dbapi_connection: Any, _record: Any) -> None:
         if not self._autocheckpoint:
@@ -283,6 +308,8 @@ class Database:
         with self._schema_required(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             raw = conn.connection.dbapi_connection  # pragmas outside SQLAlchemy's transaction
+            if self.is_sqlite:
+                self._before_write(raw)
             if not flush and self.is_sqlite:
                 raw.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
             try:
@@ -686,6 +713,10 @@ def _savepoint(driver: Any, statement: str) -> None:
         cursor.close()
 
 
+#: bytes SQLite's log file is cut back to when it starts again (``journal_size_limit``)
+LOG_SIZE_LIMIT = 64 * 1024 * 1024
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let us emit BEGIN ourselves (pysqlite's implicit BEGIN is deferred and too late).
     dbapi_connection.isolation_level = None
@@ -700,6 +731,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         # spot: one authorisation's savepoints copy about that much (15-17 pages), so one
         # in six or seven made a file, 60-100 us more for its statement (D60).
         cursor.execute("PRAGMA temp_store=MEMORY")
+        # a log that grew in a burst is cut back to 64 MiB when it starts again
+        cursor.execute(f"PRAGMA journal_size_limit={LOG_SIZE_LIMIT}")
     finally:
         cursor.close()
 

@@ -12,6 +12,13 @@ blocks one, and what a reader still needs stays in the log until the next pass. 
 is as durable as before: the log is flushed at every commit either way; only the copy
 into the database file moves. When the checkpointer stops it checkpoints once more, and
 the connections made after it checkpoint as they commit again.
+
+SQLite writes its log from the beginning again only when a write begins after a
+checkpoint copied all of it, which a pass beside a busy writer never sees (D62): past
+:data:`RESTART_AFTER` pages in the log, a pass asks the database's writers to finish the
+copy themselves (:meth:`Database.restart_log
+<host.backoffice.database.Database.restart_log>`), so the log stays a few seconds long
+instead of growing for as long as the load lasts.
 """
 
 from __future__ import annotations
@@ -27,14 +34,21 @@ __all__ = ["BackgroundCheckpoints"]
 
 LOGGER = logging.getLogger("dualcard.backoffice")
 
+#: pages in the log (16 MiB of 4 KiB pages) past which the writers are asked to let it
+#: start again (:meth:`Database.restart_log`)
+RESTART_AFTER = 4096
+
 
 class BackgroundCheckpoints:
     """A thread checkpointing ``db``'s log while running (nothing for PostgreSQL or an
     in-memory database, which have no log file to copy)."""
 
-    def __init__(self, db: Database, *, every_s: float = 1.0) -> None:
+    def __init__(self, db: Database, *, every_s: float = 1.0,
+                 restart_after: int = RESTART_AFTER) -> None:
         self.db = db
         self.every_s = every_s
+        #: pages in the log past which a pass asks the writers to start it again
+        self.restart_after = restart_after
         self.passes = 0  #: checkpoints made (a test's and an operator's measure)
         self._path = sqlite_file(db.url)
         self._stop = threading.Event()
@@ -77,9 +91,11 @@ class BackgroundCheckpoints:
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            _busy, in_log, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as exc:  # the next pass tries again; a commit never waits
             LOGGER.warning("checkpoint failed: %s", exc,
                            extra={"fields": {"event": "checkpoint_failed"}})
             return
         self.passes += 1
+        if in_log >= self.restart_after:  # a busy writer never lets it start again alone
+            self.db.restart_log()

@@ -5,6 +5,7 @@ SQLite does by default again."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -80,5 +81,65 @@ def test_nothing_to_do_for_a_database_without_a_log_file() -> None:
         with BackgroundCheckpoints(db) as checkpoints:
             assert _autocheckpoint(db) == 1000
         assert checkpoints.passes == 0
+    finally:
+        db.dispose()
+
+
+def _frames_in_log(path: Path) -> int:
+    """Pages in the log now (another connection's PASSIVE checkpoint reports them)."""
+    other = sqlite3.connect(path)
+    try:
+        return int(other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+    finally:
+        other.close()
+
+
+def _small_write(db: Database) -> None:
+    with db.write() as conn:
+        conn.exec_driver_sql("INSERT INTO blobs VALUES (randomblob(100))")
+
+
+def test_a_log_copied_while_a_write_was_open_starts_again_only_when_asked(
+        tmp_path: Path) -> None:
+    """A checkpoint that overlaps a write copies the log but cannot let it start again:
+    the write commits after it, and every later write appends. Asked, the next write
+    copies what is left before it begins and the log starts again from its beginning."""
+    for asked in (False, True):
+        (tmp_path / str(asked)).mkdir()
+        db, path = _database(tmp_path / str(asked))
+        db.commits_checkpoint(False)
+        try:
+            _commit(db, 2)  # ~500 pages in the log
+            with db.write() as conn:  # open across the checkpoint
+                conn.exec_driver_sql("INSERT INTO blobs VALUES (randomblob(100))")
+                before = _frames_in_log(path)  # copies all it can, ~500 pages
+            if asked:
+                db.restart_log()
+            _small_write(db)
+            after = _frames_in_log(path)
+            if asked:
+                assert after < 10  # the small write alone, at the start of the log
+            else:
+                assert after > before  # still growing
+        finally:
+            db.dispose()
+
+
+def test_beside_a_writer_that_never_pauses_the_log_stays_short(tmp_path: Path) -> None:
+    """A writer committing back to back: without the writers' help the log would hold
+    every page written (the checkpoints always overlap a write); with it, the log file
+    stays a fraction of what was written."""
+    db, path = _database(tmp_path)
+    written = 0
+    try:
+        with BackgroundCheckpoints(db, every_s=0.02, restart_after=64) as checkpoints:
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline or checkpoints.passes < 10:
+                with db.write() as conn:
+                    conn.exec_driver_sql("INSERT INTO blobs VALUES (randomblob(20000))")
+                written += 20_000
+            largest = path.with_name(path.name + "-wal").stat().st_size
+        assert written > 20 * MB
+        assert largest < written / 4
     finally:
         db.dispose()
