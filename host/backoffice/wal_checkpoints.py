@@ -6,11 +6,12 @@ returns. For a service that answers terminals in groups (D47) that is one group 
 dozen waiting tens of milliseconds longer: the tail of its latency (D58). While a
 :class:`BackgroundCheckpoints` runs, its database's connections do not checkpoint when
 they commit (``wal_autocheckpoint=0``) and a thread of its own checkpoints every
-``every_s`` seconds instead (a second by default: each pass flushes the file, and the
-disk's flushes are shared with the commits'), ``PASSIVE``: it never waits for a writer nor
-blocks one, and what a reader still needs stays in the log until the next pass. A commit
-is as durable as before: the log is flushed at every commit either way; only the copy
-into the database file moves. When the checkpointer stops it checkpoints once more, and
+``every_s`` seconds instead (a quarter of a second by default: each pass flushes the
+file, and the disk's flushes are shared with the commits', but a pass that copies four
+times less holds the disk and a core for less: D62), ``PASSIVE``: it never waits for a
+writer nor blocks one, and what a reader still needs stays in the log until the next
+pass. A commit is as durable as before (each waits for the disk as its write asked);
+only the copy into the database file moves. When the checkpointer stops it checkpoints once more, and
 the connections made after it checkpoint as they commit again.
 
 SQLite writes its log from the beginning again only when a write begins after a
@@ -43,7 +44,7 @@ class BackgroundCheckpoints:
     """A thread checkpointing ``db``'s log while running (nothing for PostgreSQL or an
     in-memory database, which have no log file to copy)."""
 
-    def __init__(self, db: Database, *, every_s: float = 1.0,
+    def __init__(self, db: Database, *, every_s: float = 0.25,
                  restart_after: int = RESTART_AFTER) -> None:
         self.db = db
         self.every_s = every_s
