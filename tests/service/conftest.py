@@ -100,13 +100,19 @@ def _read(sock: socket.socket, count: int) -> bytes | None:
     return data
 
 
-def open_host(directory: Path, url: str, *, workers: int = 1) -> Iterator[Host]:
+def alliance_services(directory: Path, url: str) -> tuple[AllianceServices, TerminalKey]:
+    """The alliance's services over a fresh back office (the tests' shop, bank and card),
+    the service's tables made, and SHOP A's terminal keyed: the services and its key."""
     office = build_office(directory, url)
     services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
                                 points_keys=SAMPLE.purse_keys, bank_id="bank", policy=POLICY)
     create_service_schema(office.db)
-    key = register_terminal(office.db, MERCHANT.terminal_hex, at=START)
-    core = ServiceCore(services)
+    return services, register_terminal(office.db, MERCHANT.terminal_hex, at=START)
+
+
+def open_host(directory: Path, url: str, *, workers: int = 1) -> Iterator[Host]:
+    services, key = alliance_services(directory, url)
+    office, core = services.office, ServiceCore(services)
     try:
         with serve_in_thread(ISOServer(core, workers=workers)) as address:
             yield Host(office, core, address, key)
@@ -118,12 +124,8 @@ def open_service(directory: Path, url: str, *, workers: int = 1,
                  tls: ServerTLS | None = None) -> Iterator[Host]:
     """Both doors, ISO 8583 and HTTP, in one :class:`ServiceHost` on loopback (over
     ``tls`` when given)."""
-    office = build_office(directory, url)
-    services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
-                                points_keys=SAMPLE.purse_keys, bank_id="bank", policy=POLICY)
-    create_service_schema(office.db)
-    key = register_terminal(office.db, MERCHANT.terminal_hex, at=START)
-    core = ServiceCore(services)
+    services, key = alliance_services(directory, url)
+    office, core = services.office, ServiceCore(services)
     try:
         with serve_in_thread(ServiceHost(core, workers=workers, tls=tls)) as bound:
             http, scheme = bound["http"], "http" if tls is None else "https"

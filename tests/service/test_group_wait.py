@@ -14,18 +14,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from host.service.core import Connection, ServiceCore
 from host.service.iso8583 import NetworkCode, ResponseCode, decode, frame
 from host.service.mac import sign
 from host.service.messages import Envelope, network_request
-from host.service.schema import create_service_schema
 from host.service.services import AllianceServices
 from host.service.tcp_server import GROUP_GATHER, ISOServer, serve_in_thread
-from host.service.terminals import TerminalKey, register_terminal
-from host.testing.personalise import SAMPLE
-from tests.pos.conftest import MERCHANT, START, build_office
+from host.service.terminals import TerminalKey
+from tests.pos.conftest import MERCHANT
 
-from .conftest import POLICY, _read_answer, utc_now
+from .conftest import _read_answer, alliance_services, utc_now
 
 _STANS = itertools.count(1)
 
@@ -61,11 +61,7 @@ class _GatedCore(ServiceCore):
 @contextmanager
 def _gated(directory: Path, group_wait: float) -> Iterator[tuple[_GatedCore, tuple[str, int],
                                                                  TerminalKey]]:
-    office = build_office(directory, f"sqlite:///{directory / 'ledger.sqlite3'}")
-    services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
-                                points_keys=SAMPLE.purse_keys, bank_id="bank", policy=POLICY)
-    create_service_schema(office.db)
-    key = register_terminal(office.db, MERCHANT.terminal_hex, at=START)
+    services, key = alliance_services(directory, f"sqlite:///{directory / 'ledger.sqlite3'}")
     core = _GatedCore(services)
     try:
         with serve_in_thread(ISOServer(core, group_wait=group_wait)) as address:
@@ -73,7 +69,7 @@ def _gated(directory: Path, group_wait: float) -> Iterator[tuple[_GatedCore, tup
             for n in range(len(core.batches)):  # nothing left waiting at the gate on stop
                 core.let_go(n)
     finally:
-        office.close()
+        services.office.close()
 
 
 def _send(address: tuple[str, int], key: TerminalKey, count: int) -> list[socket.socket]:
@@ -123,16 +119,10 @@ def test_a_busy_service_waits_for_a_fuller_batch_and_starts_once_it_gathers(
         _answered(third + more)
 
 
-def test_a_busy_service_starts_on_what_came_when_the_wait_is_over(tmp_path: Path) -> None:
-    with _gated(tmp_path, group_wait=0.3) as (core, address, key):
-        third = _busy(core, address, key)
-        assert core.started(3) == [1, 2, 3]
-        core.let_go(2)
-        _answered(third)
-
-
-def test_without_a_wait_the_next_batch_starts_as_the_last_ends(tmp_path: Path) -> None:
-    with _gated(tmp_path, group_wait=0.0) as (core, address, key):
+@pytest.mark.parametrize("group_wait", [0.3, 0.0], ids=["when the wait is over",
+                                                      "at once without a wait"])
+def test_a_busy_service_starts_on_what_came(tmp_path: Path, group_wait: float) -> None:
+    with _gated(tmp_path, group_wait=group_wait) as (core, address, key):
         third = _busy(core, address, key)
         assert core.started(3) == [1, 2, 3]
         core.let_go(2)
