@@ -756,7 +756,12 @@ def _into_wal(cursor: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    if conn.get_execution_options().get(_WRITE_OPTION):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        conn.exec_driver_sql("BEGIN")
+    """BEGIN on the driver (SQLAlchemy's ``exec_driver_sql`` cost 13 of the ~40 us of a write
+    that does nothing else); its error raised as SQLAlchemy raises a statement's ("database
+    is locked" an :class:`~sqlalchemy.exc.OperationalError`)."""
+    statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN"
+    try:
+        conn.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error,
+                                  dialect=conn.dialect) from exc

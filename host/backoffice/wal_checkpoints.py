@@ -11,8 +11,8 @@ file, and the disk's flushes are shared with the commits', but a pass that copie
 times less holds the disk and a core for less: D62), ``PASSIVE``: it never waits for a
 writer nor blocks one, and what a reader still needs stays in the log until the next
 pass. A commit is as durable as before (each waits for the disk as its write asked);
-only the copy into the database file moves. When the checkpointer stops it checkpoints once more, and
-the connections made after it checkpoint as they commit again.
+only the copy into the database file moves. When the checkpointer stops it checkpoints
+once more, and the connections made after it checkpoint as they commit again.
 
 SQLite writes its log from the beginning again only when a write begins after a
 checkpoint copied all of it, which a pass beside a busy writer never sees (D62): past

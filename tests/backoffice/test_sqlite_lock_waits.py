@@ -81,3 +81,20 @@ def test_a_schema_change_waits_for_a_writer_that_commits_meanwhile(tmp_path: Pat
     finally:
         writer.dispose()
         creator.dispose()
+
+
+def test_a_write_that_cannot_begin_fails_as_a_statement_would(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE runs on the driver; a write lock held past the busy timeout still
+    raises SQLAlchemy's OperationalError (what callers catch), not the driver's own."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    db = Database(url, ledger=False, busy_timeout_s=0.2)
+    with db.write() as conn:
+        conn.exec_driver_sql("CREATE TABLE counter (n INTEGER)")
+    other = sqlite3.connect(tmp_path / "shared.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(OperationalError, match="database is locked"), db.write():
+            pass
+    finally:
+        other.close()
+        db.dispose()
