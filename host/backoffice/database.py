@@ -310,8 +310,8 @@ class Database:
             raw = conn.connection.dbapi_connection  # pragmas outside SQLAlchemy's transaction
             if self.is_sqlite:
                 self._before_write(raw)
-            if not flush and self.is_sqlite:
-                raw.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+                if not flush:
+                    raw.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
             try:
                 with conn.begin():
                     if not flush and not self.is_sqlite:
