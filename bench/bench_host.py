@@ -209,8 +209,8 @@ def _signed(requests: Sequence[AuthorisationRequest], keys: dict[str, bytes],
 # -- the servers, each in its own process ----------------------------------------------------
 
 
-def _run_service(url: str, workers: int, log_file: str | None, group_wait: float | None,
-                 pipe: Pipe) -> None:
+def _run_service(url: str, workers: int | None, log_file: str | None,
+                 group_wait: float | None, pipe: Pipe) -> None:
     if log_file:
         handler = logging.FileHandler(log_file)
         handler.setFormatter(logging.Formatter("%(message)s"))
@@ -220,7 +220,9 @@ def _run_service(url: str, workers: int, log_file: str | None, group_wait: float
     services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
                                 points_keys=SAMPLE.purse_keys, bank_id="bank")
     waits = {} if group_wait is None else {"group_wait": group_wait}  # else the server's own
-    _run_until_terminated(ISOServer(ServiceCore(services), workers=workers, **waits), pipe)
+    # no --workers: the server's own choice (on SQLite, on the loop's thread)
+    threads = {} if workers is None else {"workers": workers, "on_loop": False}
+    _run_until_terminated(ISOServer(ServiceCore(services), **threads, **waits), pipe)
     office.close()
 
 
@@ -418,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="back office URL (default: SQLite, temp); 'postgres': a "
                              "throwaway PostgreSQL cluster")
     parser.add_argument("--workers", type=int, default=None,
-                        help="handler threads per service process (default 1)")
+                        help="handler threads per service process (default: the server's "
+                             "own choice: on SQLite the loop's thread, on PostgreSQL one)")
     parser.add_argument("--logs", action="store_true", help="log every request to a file")
     parser.add_argument("--group-wait-ms", type=float, default=None,
                         help="how long a busy service waits for a fuller group (0: never; "
@@ -449,7 +452,7 @@ class _Figures:
     echo_cpu: float
 
 
-def _measure_servers(args: argparse.Namespace, url: str, workers: int,
+def _measure_servers(args: argparse.Namespace, url: str, workers: int | None,
                      closed: list[list[bytes]], paced: list[list[bytes]],
                      log_file: str | None) -> _Figures:
     """The floor and the service, closed loop then open loop (each its own requests: a
@@ -473,7 +476,7 @@ def _measure_servers(args: argparse.Namespace, url: str, workers: int,
 def _run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}"
-        workers = args.workers or 1
+        workers = args.workers
         terminals = _terminal_ids(args.connections)
         keys = _alliance(url, terminals)
         template = sample_request(12_34, OPENED.date())
@@ -485,13 +488,20 @@ def _run(args: argparse.Namespace) -> int:
         alone = _handler_alone(url, genuine_requests(template, 2_000, args.requests + 1))
     print(f"{args.requests} authorisations a loop, {args.connections} terminals, "
           f"{'SQLite' if url.startswith('sqlite') else url.split(':', 1)[0]}, "
-          f"{args.processes} service process(es) of {workers} handler thread(s)"
+          f"{args.processes} service process(es), {_handlers(url, workers)}"
           f"{'' if args.group_wait_ms is None else f', group wait {args.group_wait_ms:g} ms'}"
           f"{', logging every request' if args.logs else ''}")
     _report(args, figures, alone)
     approved = _approved(figures.served.answers) + _approved(figures.served_paced.answers)
     print(f"approved: {approved} of {2 * args.requests}")
     return 0 if approved == 2 * args.requests else 1
+
+
+def _handlers(url: str, workers: int | None) -> str:
+    """Where a service process handles its requests, as the server decides by default."""
+    if workers is None and url.startswith("sqlite"):
+        return "handled on the event loop's thread"
+    return f"{workers or 1} handler thread(s)"
 
 
 def _report(args: argparse.Namespace, figures: _Figures, alone: tuple[float, float]) -> None:

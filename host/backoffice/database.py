@@ -148,6 +148,10 @@ class Database:
         self._autocheckpoint = True
         #: set when SQLite's log should start again from its beginning (:meth:`restart_log`)
         self._restart_log = False
+        #: SQLite: the threads of this process take turns to write on this lock, each woken
+        #: as the last one commits (:meth:`_turn`)
+        self._writer = threading.Lock()
+        self._busy_timeout_s = busy_timeout_s
         if self.dialect not in ("sqlite", "postgresql"):
             raise ConfigurationError(
                 f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL"
@@ -183,6 +187,29 @@ class Database:
         SQLite then starts again from its beginning. A checkpoint that fails here (another
         process writing) leaves the write alone; the next pass asks again."""
         self._restart_log = True
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This thread's turn to write, among the threads of this process (SQLite).
+
+        SQLite's busy handler makes a writer that finds the file locked sleep and try again
+        (1, 2, 5, 10 … 100 ms apart): a thread of this process waiting so on another, as the
+        ISO door's and the HTTP door's handlers may (D64), would start up to a hundred
+        milliseconds after the lock fell free. On this lock it starts the moment the other
+        commits; SQLite's busy handler is left to other processes. Waiting longer than the
+        busy timeout raises "database is locked" as SQLite would. PostgreSQL's writers need
+        no turns (its row locks order them)."""
+        if not self.is_sqlite:
+            yield
+            return
+        if not self._writer.acquire(timeout=self._busy_timeout_s):
+            error = sqlite3.OperationalError("database is locked")
+            raise DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error,
+                                      dialect=self.engine.dialect) from error
+        try:
+            yield
+        finally:
+            self._writer.release()
 
     def _before_write(self, raw: Any) -> None:
         """What an outermost SQLite write does on its connection before it begins."""
@@ -240,7 +267,7 @@ class Database:
         write does): a transaction that first reads the catalogue and then creates would
         meet another process's commit in between with "database is locked" at once, which
         SQLite's busy handler does not wait out."""
-        with self.engine.connect() as conn:
+        with self._turn(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
                 if not self.is_sqlite:
@@ -305,7 +332,7 @@ class Database:
             with self._joined(outer, flush, alone) as conn:
                 yield conn
             return
-        with self._schema_required(), self.engine.connect() as conn:
+        with self._schema_required(), self._turn(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             raw = conn.connection.dbapi_connection  # pragmas outside SQLAlchemy's transaction
             if self.is_sqlite:

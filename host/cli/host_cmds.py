@@ -149,7 +149,9 @@ host.add_command(ca)
 @click.option("--approve-up-to", type=AMOUNT, default=None, help="issuer policy, e.g. 10000.00")
 @click.option("--refer-up-to", type=AMOUNT, default=None, help="issuer policy: refer up to")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="handler threads (default 1: raise it for a PostgreSQL far away)")
+              help="handler threads (default: on SQLite none, the ISO door's requests "
+                   "handled on the event loop's thread; on PostgreSQL 1, raise it for a "
+                   "database far away)")
 @click.option("--group-wait-ms", type=click.FloatRange(0, 50), default=GROUP_WAIT * 1000,
               show_default=True,
               help="busy, how long a free handler waits for a fuller group of "
@@ -202,7 +204,8 @@ def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, b
         with background_notices(services.db, vault=services.vault, **notices):
             asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port,
                                            http_port=http_port, workers=threads, tls=tls,
-                                           group_wait=group_wait_ms / 1000)))
+                                           group_wait=group_wait_ms / 1000,
+                                           on_loop=None if workers is None else False)))
     finally:
         services.close()
 

@@ -2,8 +2,12 @@
 
 :class:`ServiceHost` starts the ISO 8583 server (:mod:`.tcp_server`) and, when given an
 HTTP port, the HTTP/JSON one (:mod:`.http_app`: uvicorn's server run as a task of the
-same loop, its signal handling left to the process). Both hand their requests to the same
-threads, so on SQLite one thread writes for both doors, as D24 wants. Given a
+same loop, its signal handling left to the process). The HTTP door hands its requests to
+the pool's threads; the ISO door too on PostgreSQL, and on SQLite handles them on the
+loop's thread (D64). SQLite's writers of the two doors then take turns on the database's
+own lock (:meth:`~host.backoffice.database.Database.write`), each starting as the other
+commits; a long write of the HTTP door (a batch upload) holds the loop, and so the ISO
+door, until it commits, as it held the one handler thread both shared before. Given a
 :class:`~.tls.ServerTLS`, both serve TLS with the same context. Stopping stops both
 gracefully at once (each finishes the requests in flight and sends their answers), then
 the threads. Every ten minutes it forgets idempotency keys past their retention.
@@ -38,15 +42,17 @@ class ServiceHost:
     def __init__(self, core: ServiceCore, *, host: str = "127.0.0.1", iso_port: int = 0,
                  http_port: int | None = 0, workers: int = 1,
                  max_body: int | None = None, tls: ServerTLS | None = None,
-                 group_wait: float = GROUP_WAIT) -> None:
+                 group_wait: float = GROUP_WAIT, on_loop: bool | None = None) -> None:
         if core.metrics is None:
             core.metrics = Metrics()
         self.tls = tls
         context = None if tls is None else tls.context()
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                        thread_name_prefix="dualcard-service")
+        if on_loop is None:  # as the ISO door alone decides (D64)
+            on_loop = workers <= 1 and core.services.db.is_sqlite
         self.iso = ISOServer(core, host=host, port=iso_port, pool=self.pool, tls=context,
-                             group_wait=group_wait)
+                             group_wait=group_wait, on_loop=on_loop)
         self.http_core = HTTPCore(core)
         self.http = None if http_port is None else self._http_server(host, http_port, max_body)
         self._purger: asyncio.Task[None] | None = None

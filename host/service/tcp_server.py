@@ -1,22 +1,28 @@
 """The ISO 8583 front door: an asyncio TCP server around the sans-I/O handlers.
 
 The event loop reads frames (2-byte big-endian length, then the message) and writes
-answers; the handlers (:meth:`~host.service.core.Connection.handle`) run in a pool of
-``workers`` threads, because they wait on the database. One worker suits SQLite, whose
-writers take turns anyway (a second one would only wait on the file lock), and a
-PostgreSQL nearby: with the authorisations committed in groups, more threads of one
-process only hand the interpreter's lock to one another at every round trip (more
-processes use more cores). A PostgreSQL far away, whose round trips are long, takes more.
-A connection's requests are answered in order, one at a time.
+answers. On SQLite the handlers (:meth:`~host.service.core.Connection.handle`) run on the
+loop's own thread (``on_loop``, the default there, D64): SQLite's calls are local and
+short, its writers take turns anyway, and a handler thread beside the loop only contends
+with it for the interpreter's lock, which a running thread keeps for up to five
+milliseconds while the other waits (at 2,000 a second the loop waited so for every batch:
+p50 5.5 ms where on the loop it is 1.3). On PostgreSQL they run in a pool of ``workers``
+threads, because they wait on the server's round trips: one suits a PostgreSQL nearby
+(with the authorisations committed in groups, more threads of one process only hand the
+interpreter's lock to one another at every round trip; more processes use more cores), a
+PostgreSQL far away takes more. A connection's requests are answered in order, one at a
+time.
 
-Requests reach the threads in batches: whatever arrived while the threads were busy.
-A busy service waits a little for a batch to fill (``group_wait``, :data:`GROUP_WAIT`):
-when a thread frees up and the batch it just handled held more than one request, fewer
-than :data:`GROUP_GATHER` waiting requests start only after ``group_wait`` or as soon as
-that many have gathered, whichever comes first. A commit costs about as much as one
-authorisation's own work, so at 2,000 a second on SQLite groups of three or four kept the
-handler busy nine tenths of the time, and any stall left a queue that drained slowly;
-waiting a millisecond makes groups of seven or eight, which leave it a quarter idle (D61).
+Requests reach the handler in batches: whatever arrived while it was busy. A busy
+service waits a little for a batch to fill (``group_wait``, :data:`GROUP_WAIT`): when the
+handler frees up and the batch it just handled held more than one request, fewer than
+:data:`GROUP_GATHER` waiting requests start only after ``group_wait`` or as soon as that
+many have gathered, whichever comes first (on the loop's thread, what arrived during the
+batch is read only after it: the wait then starts even if nothing is waiting yet).
+A commit costs about as much as one authorisation's own work, so at 2,000 a second on
+SQLite groups of three or four kept the handler busy nine tenths of the time, and any
+stall left a queue that drained slowly; waiting a millisecond makes groups of six to eight,
+which leave it a quarter idle (D61).
 An idle service (the last batch one request) starts each request at once.
 The authorisations of a batch, up to ``group`` (:data:`GROUP`), share one write
 transaction and one commit (group commit, :meth:`ServiceCore.handle_many
@@ -44,7 +50,7 @@ import contextlib
 import logging
 import ssl
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -76,8 +82,13 @@ class ISOServer:
                  workers: int = 1, idle_timeout: float = 300.0, frame_timeout: float = 10.0,
                  logger: logging.Logger = LOGGER, pool: ThreadPoolExecutor | None = None,
                  tls: ssl.SSLContext | None = None, group: int | None = None,
-                 group_wait: float = GROUP_WAIT) -> None:
+                 group_wait: float = GROUP_WAIT, on_loop: bool | None = None) -> None:
         self.core = core
+        if on_loop is None:  # the default: SQLite's one writer on the loop's thread (D64)
+            on_loop = pool is None and workers <= 1 and core.services.db.is_sqlite
+        #: whether requests are handled on the event loop's thread (else in ``workers``
+        #: threads or the ``pool`` given)
+        self.on_loop = on_loop
         #: TLS (None: plain TCP); a context that asks for certificates binds each
         #: connection to the terminal its certificate names
         self.tls = tls
@@ -86,13 +97,14 @@ class ISOServer:
         self.idle_timeout = idle_timeout
         self.frame_timeout = frame_timeout
         self.logger = logger
-        #: the handler threads; a pool given is shared (with the HTTP door) and left running
-        self._own_pool = pool is None
-        self._pool = pool or ThreadPoolExecutor(max_workers=max(1, workers),
-                                                thread_name_prefix="dualcard-service")
-        #: requests waiting for a handler thread, handed over in batches
-        self._batches = _Batches(core, self._pool, max(1, workers), group or GROUP,
-                                 wait=group_wait)
+        #: the handler threads (None: requests are handled on the loop's thread); a pool
+        #: given is shared (with the HTTP door) and left running
+        self._own_pool = pool is None and not on_loop
+        self._pool = None if on_loop else pool or ThreadPoolExecutor(
+            max_workers=max(1, workers), thread_name_prefix="dualcard-service")
+        #: requests waiting for a handler, handed over in batches
+        self._batches = _Batches(core, self._pool, 1 if on_loop else max(1, workers),
+                                 group or GROUP, wait=group_wait)
         self._server: asyncio.Server | None = None
         #: the open connections; :meth:`stop` waits for them to close
         self._doors: set[_Door] = set()
@@ -131,7 +143,7 @@ class ISOServer:
             await self._all_closed
         if self._server is not None:
             await self._server.wait_closed()
-        if self._own_pool:
+        if self._own_pool and self._pool is not None:
             self._pool.shutdown(wait=True)
         self._checkpoints.stop()
         self.logger.info("stopped", extra={"fields": {"event": "stopped"}})
@@ -154,8 +166,11 @@ class ISOServer:
         while True:
             await asyncio.sleep(window.total_seconds() / 2)
             with contextlib.suppress(Exception):  # the next round tries again
-                await loop.run_in_executor(self._pool, self.core.replay.purge,
-                                           self.core.clock())
+                if self._pool is None:
+                    self.core.replay.purge(self.core.clock())
+                else:
+                    await loop.run_in_executor(self._pool, self.core.replay.purge,
+                                               self.core.clock())
 
 
 class _Door(asyncio.Protocol):
@@ -302,18 +317,19 @@ class _Door(asyncio.Protocol):
 
 
 class _Batches:
-    """Requests handed to the handler threads in batches (:meth:`ServiceCore.handle_many`:
-    one commit for the authorisations of a batch). A batch is whatever arrived while the
+    """Requests handled in batches (:meth:`ServiceCore.handle_many`: one commit for the
+    authorisations of a batch), by the threads of ``pool`` or, without one, on the loop's
+    thread once the loop has read what else arrived. A batch is whatever arrived while the
     previous ones were being handled, so an idle server hands over each request at once
     and a busy one commits many at a time; at most ``at_once`` batches are handled at
-    the same time (one per thread: on SQLite, one). A batch's answers come back to the
-    loop in one callback.
+    the same time (one per thread; on the loop, one). A thread's batch's answers come back
+    to the loop in one callback.
 
     Busy (the batch a thread just finished held more than one request), a free thread
     waits up to ``wait`` seconds for ``gather`` requests before it starts on fewer: the
     commit a batch shares is then shared by more (see the module)."""
 
-    def __init__(self, core: ServiceCore, pool: ThreadPoolExecutor, at_once: int,
+    def __init__(self, core: ServiceCore, pool: ThreadPoolExecutor | None, at_once: int,
                  largest: int, *, wait: float = GROUP_WAIT,
                  gather: int = GROUP_GATHER) -> None:
         self.core = core
@@ -347,25 +363,44 @@ class _Batches:
             self._start()
 
     def _start(self) -> None:
-        batch, self._waiting = self._waiting[:self.largest], self._waiting[self.largest:]
-        self._running += 1
         loop = asyncio.get_running_loop()
+        self._running += 1
+        if self.pool is None:  # on this thread, once the loop has read what else arrived
+            loop.call_soon(self._handle_here)
+            return
+        batch, self._waiting = self._waiting[:self.largest], self._waiting[self.largest:]
         job = self.pool.submit(self.core.handle_many, [(c, raw) for _, c, raw in batch])
         job.add_done_callback(
-            lambda done: loop.call_soon_threadsafe(self._finished, batch, done))
+            lambda done: loop.call_soon_threadsafe(self._finished, batch,
+                                                   _answers(done, len(batch))))
+
+    def _handle_here(self) -> None:
+        batch, self._waiting = self._waiting[:self.largest], self._waiting[self.largest:]
+        try:
+            answers = self.core.handle_many([(c, raw) for _, c, raw in batch])
+        except Exception:  # a handler bug: those connections close, the others go on
+            answers = [None] * len(batch)
+        self._finished(batch, answers)
 
     def _finished(self, batch: list[tuple[_Door, Connection, bytes]],
-                  job: Future[list[bytes | None]]) -> None:
+                  answers: Sequence[bytes | None]) -> None:
         self._running -= 1
-        answers = [None] * len(batch) if job.cancelled() or job.exception() else job.result()
         for (door, _, _), reply in zip(batch, answers, strict=True):
             door.answer(reply)
-        if not self._waiting or self._running >= self.at_once or self._gathering is not None:
+        if self._running >= self.at_once or self._gathering is not None:
             return
-        if len(batch) > 1 and len(self._waiting) < self.gather and self.wait > 0:
+        # on the loop, what came meanwhile is read only after this: busy, wait for it too
+        if len(batch) > 1 and len(self._waiting) < self.gather and self.wait > 0 \
+                and (self._waiting or self.pool is None):
             self._gathering = asyncio.get_running_loop().call_later(self.wait, self._gathered)
-        else:
+        elif self._waiting:
             self._start()
+
+
+def _answers(job: Future[list[bytes | None]], count: int) -> list[bytes | None]:
+    """A batch's answers from its thread (None for each if it failed: its connections
+    close)."""
+    return job.result() if not job.cancelled() and job.exception() is None else [None] * count
 
 
 def _certified(transport: asyncio.BaseTransport, tls: ssl.SSLContext | None) -> str | None:

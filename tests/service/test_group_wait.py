@@ -2,7 +2,9 @@
 service starts each request at once; a busy one (its last batch held more than one
 request) waits for the batch to gather before it starts on a few, and starts at once when
 enough have come or the wait is over. Observed on a real server over loopback: the core
-records the batches it is given and holds each until the test lets it go."""
+records the batches it is given and holds each until the test lets it go. Both ways of
+handling: in a handler thread (the loop reads on meanwhile) and on the loop's thread (SQLite's
+default: what arrives during a batch is read after it)."""
 
 from __future__ import annotations
 
@@ -58,13 +60,19 @@ class _GatedCore(ServiceCore):
         self._gates[batch].set()
 
 
+#: where the door handles its batches: in a thread of its own, or on the loop's thread
+_WAYS = pytest.mark.parametrize("on_loop", [False, True], ids=["in a thread", "on the loop"])
+
+
 @contextmanager
-def _gated(directory: Path, group_wait: float) -> Iterator[tuple[_GatedCore, tuple[str, int],
-                                                                 TerminalKey]]:
+def _gated(directory: Path, group_wait: float, on_loop: bool
+           ) -> Iterator[tuple[_GatedCore, tuple[str, int], TerminalKey]]:
     services, key = alliance_services(directory, f"sqlite:///{directory / 'ledger.sqlite3'}")
     core = _GatedCore(services)
     try:
-        with serve_in_thread(ISOServer(core, group_wait=group_wait)) as address:
+        server = ISOServer(core, group_wait=group_wait, on_loop=on_loop)
+        assert server.on_loop is on_loop
+        with serve_in_thread(server) as address:
             yield core, address, key
             for n in range(len(core.batches)):  # nothing left waiting at the gate on stop
                 core.let_go(n)
@@ -107,9 +115,10 @@ def _busy(core: _GatedCore, address: tuple[str, int], key: TerminalKey) -> list[
     return third
 
 
+@_WAYS
 def test_a_busy_service_waits_for_a_fuller_batch_and_starts_once_it_gathers(
-        tmp_path: Path) -> None:
-    with _gated(tmp_path, group_wait=60.0) as (core, address, key):
+        tmp_path: Path, on_loop: bool) -> None:
+    with _gated(tmp_path, 60.0, on_loop) as (core, address, key):
         third = _busy(core, address, key)
         time.sleep(0.3)
         assert core.batches == [1, 2]  # three waiting, fewer than a batch gathers: it waits
@@ -119,11 +128,24 @@ def test_a_busy_service_waits_for_a_fuller_batch_and_starts_once_it_gathers(
         _answered(third + more)
 
 
+@_WAYS
 @pytest.mark.parametrize("group_wait", [0.3, 0.0], ids=["when the wait is over",
                                                       "at once without a wait"])
-def test_a_busy_service_starts_on_what_came(tmp_path: Path, group_wait: float) -> None:
-    with _gated(tmp_path, group_wait=group_wait) as (core, address, key):
+def test_a_busy_service_starts_on_what_came(tmp_path: Path, group_wait: float,
+                                            on_loop: bool) -> None:
+    with _gated(tmp_path, group_wait, on_loop) as (core, address, key):
         third = _busy(core, address, key)
         assert core.started(3) == [1, 2, 3]
         core.let_go(2)
         _answered(third)
+
+
+def test_on_sqlite_the_door_handles_on_the_loop_unless_given_threads(tmp_path: Path) -> None:
+    services, _ = alliance_services(tmp_path, f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    try:
+        core = ServiceCore(services)
+        assert ISOServer(core).on_loop
+        assert not ISOServer(core, workers=2).on_loop
+        assert not ISOServer(core, on_loop=False).on_loop
+    finally:
+        services.office.close()

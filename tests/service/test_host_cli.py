@@ -121,10 +121,13 @@ class _Gate:
         return _Link()
 
 
-def test_stopping_finishes_the_request_in_flight_and_takes_no_new_one(sqlite_host: Host,
-                                                                      card: Any) -> None:
+@pytest.mark.parametrize("on_loop", [False, True], ids=["in a thread", "on the loop"])
+def test_stopping_finishes_the_request_in_flight_and_takes_no_new_one(
+        sqlite_host: Host, card: Any, on_loop: bool) -> None:
+    """In a thread the loop runs ``stop()`` while the request is handled; on the loop
+    ``stop()`` runs once the batch being handled is answered."""
     gate = _Gate(sqlite_host.core.services)
-    server = ISOServer(ServiceCore(gate))  # type: ignore[arg-type]
+    server = ISOServer(ServiceCore(gate), on_loop=on_loop)  # type: ignore[arg-type]
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -142,9 +145,14 @@ def test_stopping_finishes_the_request_in_flight_and_takes_no_new_one(sqlite_hos
     client.start()
     assert gate.entered.wait(30)
     stopping = asyncio.run_coroutine_threadsafe(server.stop(), loop)
-    # a step scheduled after it runs once stop() has closed the listener (FIFO)
-    asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(10)
-    assert not stopping.done()  # it waits for the request being handled
+    if on_loop:  # the loop is the one handling: stop() waits behind the batch
+        assert not stopping.done()
+        gate.release.set()
+        stopping.result(30)
+    else:
+        # a step scheduled after it runs once stop() has closed the listener (FIFO)
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(10)
+        assert not stopping.done()  # it waits for the request being handled
     with pytest.raises(OSError):
         NetworkLink(*address, merchant=MERCHANT, key=sqlite_host.terminal.key,
                     timeout=5, attempts=1).echo()
