@@ -131,6 +131,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 from host.backoffice import (
     Agreement,
@@ -219,10 +220,12 @@ def _run_service(url: str, workers: int | None, log_file: str | None,
     office = BackOffice(url, verifier=SoftwareCardVerifier(sample_key_store()))
     services = AllianceServices(office, payment_keys=SAMPLE.payment_keys,
                                 points_keys=SAMPLE.purse_keys, bank_id="bank")
-    waits = {} if group_wait is None else {"group_wait": group_wait}  # else the server's own
-    # no --workers: the server's own choice (on SQLite, on the loop's thread)
-    threads = {} if workers is None else {"workers": workers, "on_loop": False}
-    _run_until_terminated(ISOServer(ServiceCore(services), **threads, **waits), pipe)
+    # None: the server's own (the group wait; where it handles: on SQLite, the loop's
+    # thread); only what was asked is passed, so that the bench runs older trees as they are
+    asked: dict[str, Any] = {} if group_wait is None else {"group_wait": group_wait}
+    if workers is not None:
+        asked.update(workers=workers, on_loop=False)
+    _run_until_terminated(ISOServer(ServiceCore(services), **asked), pipe)
     office.close()
 
 
