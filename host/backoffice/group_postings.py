@@ -28,10 +28,19 @@ are kept for the whole transaction by a :class:`GroupPostings` (the
   expiry is lazy in any case (a hold is released by the first apply that looks after it
   is due and visible).
 
+- **The rows of accounts without bounds, on SQLite.** Every hold reads the bank's and
+  the merchant's accounts again. Their rows change only at the commit (the moves above),
+  and SQLite's write lock keeps every other writer out until then, so the group reads
+  each once (:meth:`read_before`); an account that one of the group's transfers writes at
+  once (a hold it resolves) is read again after. On PostgreSQL each apply reads them, as
+  other processes commit meanwhile.
+
 What a savepoint kept and then rolled back is forgotten with it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -70,6 +79,8 @@ class GroupPostings:
         self._sums: dict[str, list[int]] = {}
         #: no open hold falls due before this (micros); None: not known, look
         self._due_after: int | None = None
+        #: rows of accounts without bounds read in this transaction, by id (SQLite)
+        self._read: dict[str, Any] = {}
 
     # -- moves of accounts without bounds -------------------------------------------------
 
@@ -87,6 +98,23 @@ class GroupPostings:
         """What is kept for ``account_id`` and not yet written (None: nothing)."""
         total = self._sums.get(account_id)
         return None if total is None else (total[0], total[1], total[2], total[3])
+
+    # -- rows read -------------------------------------------------------------------------
+
+    def read_before(self, account_id: str) -> Any:
+        """The row of ``account_id`` read earlier in this transaction (None: not read, or
+        not kept)."""
+        return self._read.get(account_id)
+
+    def keep_read(self, rows: list[Any]) -> None:
+        """Keep rows of accounts without bounds, just read, for the rest of the group."""
+        for row in rows:
+            self._read[row[0]] = row
+
+    def forget_read(self, account_ids: list[str]) -> None:
+        """Accounts written at once: their rows are read again."""
+        for account_id in account_ids:
+            self._read.pop(account_id, None)
 
     # -- due holds ---------------------------------------------------------------------------
 
@@ -115,10 +143,12 @@ class GroupPostings:
                 total[n] -= d
         del self._kept[mark:]
         self._due_after = None  # holds it expired are open again: look next time
+        self._read.clear()  # what the savepoint wrote at once is undone: read again
 
     def finish(self, conn: Connection) -> None:
         moves = [(t[0], t[1], t[2], t[3], aid) for aid, t in sorted(self._sums.items())
                  if any(t)]
         self._kept.clear()
         self._sums.clear()
+        self._read.clear()
         move_free(conn, moves)

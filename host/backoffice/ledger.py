@@ -272,7 +272,7 @@ class Ledger:
         account of a hold this request resolves, read without a lock (nothing is checked
         against their balance; :meth:`_write` moves them relatively). The others are locked
         FOR UPDATE on PostgreSQL, re-read under the lock (SQLite's write lock serialises)."""
-        rows = self.db.rows_where_in(conn, _A, _A_COLUMNS, "id", ids, named=False)
+        rows = self._account_rows(conn, ids, group)
         free = {r[0] for r in rows if r[_LOWER] is None and r[_UPPER] is None}
         free -= resolving
         held = [r[0] for r in rows if r[0] not in free]
@@ -288,6 +288,23 @@ class Ledger:
                     state.restore((now[0] + pending[0], now[1] + pending[1],
                                    now[2] + pending[2], now[3] + pending[3]))
         return states, free
+
+    def _account_rows(self, conn: Connection, ids: Sequence[str],
+                      group: GroupPostings | None) -> list[Any]:
+        """The accounts' rows; in a group transaction on SQLite, those of accounts without
+        bounds read once per group (:meth:`GroupPostings.read_before`): nothing else writes
+        them before its commit, which moves them (the merchant's and the bank's accounts
+        of every hold, read again by each)."""
+        if group is None or not self.db.is_sqlite:
+            return self.db.rows_where_in(conn, _A, _A_COLUMNS, "id", ids, named=False)
+        known = [group.read_before(aid) for aid in ids]
+        missing = [aid for aid, row in zip(ids, known, strict=True) if row is None]
+        rows = [row for row in known if row is not None]
+        if missing:
+            fresh = self.db.rows_where_in(conn, _A, _A_COLUMNS, "id", missing, named=False)
+            group.keep_read([r for r in fresh if r[_LOWER] is None and r[_UPPER] is None])
+            rows.extend(fresh)
+        return rows
 
     def _group(self) -> GroupPostings | None:
         """The ledger's state for the group transaction open on this thread, if one is."""
@@ -305,9 +322,10 @@ class Ledger:
                             f"({', '.join(['?'] * len(part))})", tuple(part))
         deltas = plan.deltas
         moved = sorted(deltas)
-        self.db.add_to_columns(conn, _A, BALANCES,
-                               [(*deltas[aid], aid) for aid in moved if aid not in free])
+        bound = [aid for aid in moved if aid not in free]
+        self.db.add_to_columns(conn, _A, BALANCES, [(*deltas[aid], aid) for aid in bound])
         if group is not None:  # a group commit: moved once, at its end
+            group.forget_read(bound)  # written now: read again
             for aid in moved:
                 if aid in free:
                     group.add(aid, deltas[aid])

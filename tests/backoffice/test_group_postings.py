@@ -109,6 +109,35 @@ def test_a_group_writes_each_free_account_once(ledger: Ledger) -> None:
     assert (bank.balance.debits_pending, shop.balance.credits_pending) == (50, 50)
 
 
+def test_a_group_on_sqlite_reads_each_free_account_once(ledger: Ledger) -> None:
+    """On SQLite nothing else writes the accounts without bounds before the group's commit,
+    so after its first apply the group reads them no more (its statements traced on the
+    driver); on PostgreSQL each apply reads them, as other processes commit meanwhile. The
+    rows left are the same either way (the hypothesis test above)."""
+    statements: list[str] = []
+
+    def one(conn: Any, n: int) -> None:
+        ledger.apply(conn, [Transfer.hold(f"h{n}", "bank", "shop", 10, CNY, OP,
+                                          expires_at=T0 + timedelta(days=7))], at=T0)
+
+    with ledger.db.write(deferred=GroupPostings()) as conn:
+        one(conn, 0)
+        driver = conn.connection.dbapi_connection
+        if ledger.db.is_sqlite:
+            driver.set_trace_callback(statements.append)  # type: ignore[union-attr]
+        for n in range(1, 5):
+            with ledger.db.write():
+                one(conn, n)
+        if ledger.db.is_sqlite:
+            driver.set_trace_callback(None)  # type: ignore[union-attr]
+            assert [s for s in statements if s.startswith("SELECT") and
+                    f"FROM {ledger_accounts.name}" in s] == []
+            assert len([s for s in statements
+                        if s.startswith(f"INSERT INTO {ledger_transfers.name}")]) == 4
+    bank, shop = ledger.accounts(["bank", "shop"])
+    assert (bank.balance.debits_pending, shop.balance.credits_pending) == (50, 50)
+
+
 def test_a_bound_set_before_the_commit_keeps_nothing_of_the_group(ledger: Ledger) -> None:
     with (pytest.raises(BoundsViolationError, match="gained a bound"),
           ledger.db.write(deferred=GroupPostings()) as conn):
