@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from apdu_specs.crypto.ciphers import BlockCipher
 from apdu_specs.crypto.errors import CryptogramError
 from apdu_specs.errors import ProtocolError
 from apdu_specs.payment.ac_type import ACType
@@ -197,9 +198,11 @@ class Issuer:
         self.policy = policy or AuthorisationPolicy()
         self.arpc_method = arpc_method
         self.cdol1 = cdol1  #: the CDOL1 this issuer personalised (encoded DOL)
-        #: the AC master keys of the cards it answered last (the issuer's own derivations,
-        #: kept with its master keys: an ARQC and its ARPC use the same one)
-        self._ac_keys: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
+        #: the AC master keys of the cards it answered last, each as a cipher ready to use
+        #: (the issuer's own derivations, kept with its master keys: an ARQC and its ARPC
+        #: derive their session key with the same one, and a throw-away context per
+        #: derivation cost more than the derivation)
+        self._ac_keys: OrderedDict[tuple[int, str, str], BlockCipher] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"Issuer(ARPC method {self.arpc_method.value}, {self.policy})"
@@ -219,7 +222,7 @@ class Issuer:
             raise ARQCError("this issuer holds no key values (its keys are in an HSM)")
         return version.icc_master_keys(self._keys, request.pan, request.psn)
 
-    def _ac_key(self, version: CryptogramVersion, request: AuthorisationRequest) -> bytes:
+    def _ac_key(self, version: CryptogramVersion, request: AuthorisationRequest) -> BlockCipher:
         """The card's AC master key (EMV option A of the issuer's AC key), made once for the
         cards answered lately: the ARQC check and the ARPC of one request share it."""
         if self._keys is None:
@@ -228,8 +231,8 @@ class Issuer:
         keys = self._ac_keys
         key = keys.get(entry)
         if key is None:
-            key = keys[entry] = version.icc_master_key(
-                self._keys.cipher("ac", version.algorithm), request.pan, request.psn)
+            key = keys[entry] = BlockCipher(version.algorithm, version.icc_master_key(
+                self._keys.cipher("ac", version.algorithm), request.pan, request.psn))
             if len(keys) > _AC_KEYS_KEPT:
                 keys.popitem(last=False)
         return key
