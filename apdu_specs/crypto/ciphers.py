@@ -40,6 +40,7 @@ __all__ = [
     "cbc_encrypt",
     "check_key",
     "cipher_of",
+    "cmac_of",
     "ecb_decrypt",
     "ecb_encrypt",
     "xor",
@@ -302,6 +303,17 @@ def ecb_encrypt(algorithm: Algorithm, key: CipherKey, data: bytes) -> bytes:
     # a key used once: a bare context is cheaper than a BlockCipher around it
     _check_blocks(algorithm, data)
     return Cipher(_primitive(algorithm, bytes(key)), _ECB).encryptor().update(data)
+
+
+def cmac_of(algorithm: Algorithm, key: CipherKey, data: bytes) -> bytes:
+    """CMAC (NIST SP 800-38B) of ``data``, one full block, under the owner's cipher or a
+    raw key."""
+    if isinstance(key, BlockCipher):
+        return cipher_of(algorithm, key).cmac(data)
+    # a key used once (a session key): a bare context is cheaper than a BlockCipher around it
+    context = _cmac.CMAC(_primitive(algorithm, bytes(key)))
+    context.update(data)
+    return context.finalize()
 
 
 def ecb_decrypt(algorithm: Algorithm, key: CipherKey, data: bytes) -> bytes:

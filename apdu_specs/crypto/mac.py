@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hmac
 
-from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, CipherKey, cipher_of
+from apdu_specs.crypto.ciphers import Algorithm, BlockCipher, CipherKey, cipher_of, cmac_of
 from apdu_specs.crypto.errors import KeyLengthError, MACError, VerificationError
 from apdu_specs.crypto.padding import Padding, pad
 
@@ -25,7 +25,7 @@ __all__ = ["cbc_mac", "check_mac", "cmac", "pboc_mac", "retail_mac"]
 
 def cmac(algorithm: Algorithm, key: CipherKey, data: bytes) -> bytes:
     """CMAC of ``data``: one full block (16 bytes for AES/SM4, 8 for DES/3DES)."""
-    return cipher_of(algorithm, key).cmac(data)
+    return cmac_of(algorithm, key, data)
 
 
 def cbc_mac(
