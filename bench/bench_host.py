@@ -121,7 +121,8 @@ answer 367 -> 334 us (medians); closed loop 3,238 -> 3,441 answers/s. The runs t
 missed were those of 376-381 us per answer. With D65 and the issuer's AC keys kept as
 ciphers too, twelve more pairs in a quieter hour: p99 median 16.1 -> 11.1 ms, the goal met
 in 10 -> 12 of 12 runs (8.8-16.7 ms), p50 5.6 -> 4.4 ms, 358 -> 304 us of CPU per answer,
-closed loop 3,434 -> 3,811 answers/s.
+closed loop 3,434 -> 3,811 answers/s. Six single runs half an hour later, the machine
+busier (330-369 us per answer): p99 18.7, 9.5, 25.2, 26.8, 25.3, 11.8 ms.
 """
 
 from __future__ import annotations
