@@ -149,3 +149,32 @@ def test_on_sqlite_the_door_handles_on_the_loop_unless_given_threads(tmp_path: P
         assert not ISOServer(core, on_loop=False).on_loop
     finally:
         services.office.close()
+
+
+class _FailingOnceCore(ServiceCore):
+    """The real core, except that the first batch it is given fails as a handler bug would."""
+
+    def __init__(self, services: AllianceServices) -> None:
+        super().__init__(services)
+        self.failed = False
+
+    def handle_many(self, requests: Sequence[tuple[Connection, bytes]]) -> list[bytes | None]:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a handler bug")
+        return super().handle_many(requests)
+
+
+@_WAYS
+def test_a_batch_that_fails_closes_its_connections_and_the_door_serves_on(
+        tmp_path: Path, on_loop: bool) -> None:
+    services, key = alliance_services(tmp_path, f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    core = _FailingOnceCore(services)
+    try:
+        with serve_in_thread(ISOServer(core, on_loop=on_loop)) as address:
+            (first,) = _send(address, key, 1)
+            with first:
+                assert _read_answer(first) is None  # closed, no answer
+            _answered(_send(address, key, 1))
+    finally:
+        services.office.close()
