@@ -24,7 +24,7 @@ from .core import ServiceCore
 from .errors import ServiceConfigurationError
 from .http_core import HTTPCore
 from .metrics import Metrics
-from .tcp_server import GROUP_WAIT, ISOServer
+from .tcp_server import GROUP_WAIT, ISOServer, on_loop_by_default
 from .tls import ServerTLS
 
 if TYPE_CHECKING:
@@ -49,8 +49,8 @@ class ServiceHost:
         context = None if tls is None else tls.context()
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers),
                                        thread_name_prefix="dualcard-service")
-        if on_loop is None:  # as the ISO door alone decides (D64)
-            on_loop = workers <= 1 and core.services.db.is_sqlite
+        if on_loop is None:  # as the ISO door alone decides (its pool is shared here)
+            on_loop = on_loop_by_default(core, workers)
         self.iso = ISOServer(core, host=host, port=iso_port, pool=self.pool, tls=context,
                              group_wait=group_wait, on_loop=on_loop)
         self.http_core = HTTPCore(core)

@@ -62,7 +62,7 @@ from .errors import ISOFramingError
 from .iso8583 import LENGTH_PREFIX, frame, frame_length
 from .tls import certified_terminal, door_mode
 
-__all__ = ["GROUP", "ISOServer", "Startable", "serve_in_thread"]
+__all__ = ["GROUP", "ISOServer", "Startable", "on_loop_by_default", "serve_in_thread"]
 
 #: the most authorisations committed together (:class:`_Batches`)
 GROUP = 64
@@ -85,8 +85,8 @@ class ISOServer:
                  tls: ssl.SSLContext | None = None, group: int | None = None,
                  group_wait: float = GROUP_WAIT, on_loop: bool | None = None) -> None:
         self.core = core
-        if on_loop is None:  # the default: SQLite's one writer on the loop's thread (D64)
-            on_loop = pool is None and workers <= 1 and core.services.db.is_sqlite
+        if on_loop is None:
+            on_loop = pool is None and on_loop_by_default(core, workers)
         #: whether requests are handled on the event loop's thread (else in ``workers``
         #: threads or the ``pool`` given)
         self.on_loop = on_loop
@@ -172,6 +172,12 @@ class ISOServer:
                 else:
                     await loop.run_in_executor(self._pool, self.core.replay.purge,
                                                self.core.clock())
+
+
+def on_loop_by_default(core: ServiceCore, workers: int) -> bool:
+    """Whether the ISO door handles its requests on the loop's thread unless told: on
+    SQLite, when no more than one thread was asked for (D64)."""
+    return workers <= 1 and core.services.db.is_sqlite
 
 
 class _Door(asyncio.Protocol):
@@ -369,14 +375,19 @@ class _Batches:
         if self.pool is None:  # on this thread, once the loop has read what else arrived
             loop.call_soon(self._handle_here)
             return
-        batch, self._waiting = self._waiting[:self.largest], self._waiting[self.largest:]
+        batch = self._take()
         job = self.pool.submit(self.core.handle_many, [(c, raw) for _, c, raw in batch])
         job.add_done_callback(
             lambda done: loop.call_soon_threadsafe(self._finished, batch,
                                                    _answers(done, len(batch))))
 
-    def _handle_here(self) -> None:
+    def _take(self) -> list[tuple[_Door, Connection, bytes]]:
+        """The next batch: the longest-waiting requests, up to ``largest``."""
         batch, self._waiting = self._waiting[:self.largest], self._waiting[self.largest:]
+        return batch
+
+    def _handle_here(self) -> None:
+        batch = self._take()
         try:
             answers = self.core.handle_many([(c, raw) for _, c, raw in batch])
         except Exception:  # a handler bug: those connections close, the others go on
