@@ -22,10 +22,11 @@ import threading
 import time
 from collections import namedtuple
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
 from sqlalchemy import Column, Connection, Engine, create_engine, event, inspect, text
@@ -123,6 +124,77 @@ class _Open:
     depth: int = 0  #: savepoints open in it
     #: writes kept for the commit, None: each written when made
     deferred: Deferred | None = None
+
+
+class _Joined:
+    """A write inside ``outer`` (:meth:`Database.write`): a savepoint (unless not
+    ``alone``), and ``outer``'s durability raised to ``flush`` where the database allows
+    it."""
+
+    __slots__ = ("alone", "flush", "is_sqlite", "mark", "name", "outer", "queued")
+
+    def __init__(self, is_sqlite: bool, outer: _Open, flush: bool, alone: bool) -> None:
+        self.is_sqlite = is_sqlite
+        self.outer = outer
+        self.flush = flush
+        self.alone = alone
+        self.name = ""
+        self.queued: list[str] | None = None
+        self.mark = 0
+
+    def __enter__(self) -> Connection:
+        outer = self.outer
+        if self.flush and not outer.flush:
+            if self.is_sqlite:
+                raise ConfigurationError("a write that waits for the disk cannot join one "
+                                         "that does not (SQLite)")
+            outer.conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
+            outer.flush = True
+        if not self.alone:
+            return outer.conn
+        # on the driver: SQLAlchemy's own savepoints compile a statement each time
+        outer.depth += 1
+        self.name = name = f"dualcard_{outer.depth}"
+        if self.is_sqlite:
+            _savepoint(self._driver(), f"SAVEPOINT {name}")
+        else:  # sent with the savepoint's first statement, in one round trip
+            self.queued = outer.conn.info.setdefault(_QUEUED, [])
+            self.queued.append(name)
+        self.mark = outer.deferred.mark() if outer.deferred is not None else 0
+        return outer.conn
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if not self.alone:
+            return
+        outer, name, queued = self.outer, self.name, self.queued
+        if kind is not None:
+            try:
+                if queued and name in queued:  # never sent: nothing of it on the server
+                    del queued[queued.index(name):]
+                else:
+                    _savepoint(self._driver(), f"ROLLBACK TO SAVEPOINT {name}")
+                    _savepoint(self._driver(), f"RELEASE SAVEPOINT {name}")
+                if outer.deferred is not None:
+                    outer.deferred.undo_to(self.mark)
+            finally:
+                outer.depth -= 1
+            return
+        outer.depth -= 1
+        if queued and queued[-1] == name:  # nothing ran in it: it need never be sent
+            queued.pop()
+        # On PostgreSQL a savepoint that succeeded is left to the commit: a round trip
+        # saved per nested write (a later one of the same name is the most recent, the
+        # one ROLLBACK TO names; rolling back an enclosing one discards it). SQLite
+        # checks every open savepoint on each page it writes, and a group commit
+        # (``host.service``) nests hundreds: there it is released at once.
+        if self.is_sqlite:
+            _savepoint(self._driver(), f"RELEASE SAVEPOINT {name}")
+
+    def _driver(self) -> Any:
+        driver = self.outer.conn.connection.dbapi_connection
+        assert driver is not None
+        return driver
 
 
 class Database:
@@ -295,9 +367,8 @@ class Database:
                 raise no_ledger(self.url) from None
             raise
 
-    @contextmanager
     def write(self, *, flush: bool = True, alone: bool = True,
-              deferred: Deferred | None = None) -> Iterator[Connection]:
+              deferred: Deferred | None = None) -> AbstractContextManager[Connection]:
         """One serialised write transaction: committed on success, rolled back on error.
 
         ``flush=False`` is for records whose loss in a power cut fails safe (the issuer's
@@ -324,14 +395,20 @@ class Database:
         (:class:`Deferred`; :meth:`deferred` finds it from inside): a group commit's moves
         of accounts without bounds, one relative update per account for the whole group,
         its row lock on PostgreSQL taken just before the commit instead of at the group's
-        first move."""
+        first move.
+
+        A joined write is an object of its own (:class:`_Joined`), not a generator: the
+        service's authorisation opens five, inside the one its group shares."""
         outer: _Open | None = getattr(self._open, "unit", None)
-        if outer is not None:
-            if deferred is not None:
-                raise ConfigurationError("only an outermost write keeps writes for its commit")
-            with self._joined(outer, flush, alone) as conn:
-                yield conn
-            return
+        if outer is None:
+            return self._outermost(flush, deferred)
+        if deferred is not None:
+            raise ConfigurationError("only an outermost write keeps writes for its commit")
+        return _Joined(self.is_sqlite, outer, flush, alone)
+
+    @contextmanager
+    def _outermost(self, flush: bool, deferred: Deferred | None) -> Iterator[Connection]:
+        """:meth:`write` when this thread has none open: its own transaction."""
         with self._schema_required(), self._turn(), self.engine.connect() as conn:
             conn.execution_options(**{_WRITE_OPTION: True})
             raw = conn.connection.dbapi_connection  # pragmas outside SQLAlchemy's transaction
@@ -354,54 +431,6 @@ class Database:
             finally:
                 if not flush and self.is_sqlite:
                     raw.execute("PRAGMA synchronous=FULL")  # type: ignore[union-attr]
-
-    @contextmanager
-    def _joined(self, outer: _Open, flush: bool, alone: bool) -> Iterator[Connection]:
-        """A write inside ``outer``: a savepoint (unless not ``alone``), and ``outer``'s
-        durability raised to ``flush`` where the database allows it."""
-        if flush and not outer.flush:
-            if self.is_sqlite:
-                raise ConfigurationError("a write that waits for the disk cannot join one "
-                                         "that does not (SQLite)")
-            outer.conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
-            outer.flush = True
-        if not alone:
-            yield outer.conn
-            return
-        # on the driver: SQLAlchemy's own savepoints compile a statement each time
-        outer.depth += 1
-        name = f"dualcard_{outer.depth}"
-        driver = outer.conn.connection.dbapi_connection
-        assert driver is not None
-        queued: list[str] | None = None
-        if self.is_sqlite:
-            _savepoint(driver, f"SAVEPOINT {name}")
-        else:  # sent with the savepoint's first statement, in one round trip
-            queued = outer.conn.info.setdefault(_QUEUED, [])
-            queued.append(name)
-        mark = outer.deferred.mark() if outer.deferred is not None else 0
-        try:
-            yield outer.conn
-        except BaseException:
-            if queued and name in queued:  # never sent: nothing of it on the server
-                del queued[queued.index(name):]
-            else:
-                _savepoint(driver, f"ROLLBACK TO SAVEPOINT {name}")
-                _savepoint(driver, f"RELEASE SAVEPOINT {name}")
-            if outer.deferred is not None:
-                outer.deferred.undo_to(mark)
-            raise
-        finally:
-            outer.depth -= 1
-        if queued and queued[-1] == name:  # nothing ran in it: it need never be sent
-            queued.pop()
-        # On PostgreSQL a savepoint that succeeded is left to the commit: a round trip
-        # saved per nested write (a later one of the same name is the most recent, the
-        # one ROLLBACK TO names; rolling back an enclosing one discards it). SQLite
-        # checks every open savepoint on each page it writes, and a group commit
-        # (``host.service``) nests hundreds: there it is released at once.
-        if self.is_sqlite:
-            _savepoint(driver, f"RELEASE SAVEPOINT {name}")
 
     def deferred(self) -> Deferred | None:
         """What the write this thread has open keeps for its commit (its ``deferred``);

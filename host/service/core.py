@@ -161,10 +161,18 @@ class ServiceCore:
         """The answers to requests of several connections, in order, as
         :meth:`Connection.handle` gives them, with fewer commits (group commit): the
         authorisations among them (:meth:`Connection.grouped`) share one write transaction,
-        each in a savepoint of it, so each is still all or nothing (D38) and none is
-        answered before the one commit. Every other request is handled alone. If the
-        shared transaction fails to commit, none of it was kept: each of its requests is
-        handled again alone, as if it had just arrived (its own commit, or its 96)."""
+        each still all or nothing (D38), and none is answered before the one commit.
+        Every other request is handled alone. If the shared transaction fails to commit,
+        none of it was kept: each of its requests is handled again alone, as if it had
+        just arrived (its own commit, or its 96).
+
+        In the group a request has no savepoint of its own around its STAN and its
+        answer, only the one its answer's writes take (undone alone, the STAN kept): two
+        statements fewer per authorisation. A refusal before its answer wrote nothing.
+        What would have rolled back to the missing savepoint, an error no refusal answers
+        (the database failing, a handler bug), ends the shared transaction instead:
+        nothing of the group is kept, and each of its requests is handled again alone as
+        above (D66)."""
         answers: list[bytes | None] = [None] * len(requests)
         group: list[tuple[int, Connection, bytes, Message]] = []
         for n, (connection, raw) in enumerate(requests):
@@ -179,7 +187,7 @@ class ServiceCore:
         try:
             with self.services.db.write(flush=False, deferred=GroupPostings()):
                 for n, connection, raw, message in group:
-                    answers[n], trace = connection._traced(raw, message)
+                    answers[n], trace = connection._traced(raw, message, grouped=True)
                     traces.append(trace)
         except Exception:  # nothing of the group was kept: each again, alone
             for n, connection, raw, message in group:
@@ -230,12 +238,17 @@ class Connection:
         self._log(trace)
         return answer_bytes
 
-    def _traced(self, raw: bytes, message: Message | None = None) -> tuple[bytes | None, _Trace]:
-        """The answer and what its log line says (``message``: ``raw`` decoded already)."""
+    def _traced(self, raw: bytes, message: Message | None = None, *,
+                grouped: bool = False) -> tuple[bytes | None, _Trace]:
+        """The answer and what its log line says (``message``: ``raw`` decoded already;
+        ``grouped``: in a transaction other requests share, which an error no refusal
+        answers ends: :meth:`ServiceCore.handle_many`)."""
         trace = _Trace(self.peer)
         try:
-            return self._handle(bytes(raw), trace, message), trace
+            return self._handle(bytes(raw), trace, message, grouped), trace
         except Exception as exc:  # the last line: a handler bug must not stop the server
+            if grouped:
+                raise
             trace.code, trace.reason = "", f"internal error {type(exc).__name__}"
             return None, trace
 
@@ -263,7 +276,8 @@ class Connection:
                              trace.code or "closed", trace.reason,
                              extra={"fields": trace.fields()})
 
-    def _handle(self, raw: bytes, trace: _Trace, decoded: Message | None) -> bytes | None:
+    def _handle(self, raw: bytes, trace: _Trace, decoded: Message | None,
+                grouped: bool = False) -> bytes | None:
         if not is_request_mti(raw[:4]):
             trace.reason = "not an ISO 8583 request"
             return None
@@ -275,7 +289,8 @@ class Connection:
             envelope = envelope_of(message, self.core.clock())
             trace.terminal, trace.stan = envelope.terminal_id, envelope.stan
             terminal = self._authenticate(raw, message, envelope)
-            with self._unit(message):  # committed before the answer leaves
+            # committed before the answer leaves; in a group, with the group's transaction
+            with nullcontext() if grouped else self._unit(message):
                 fresh = self._admit(raw, message, envelope, terminal)
                 reply = self._answer(message, envelope, terminal, trace, fresh=fresh)
         except MessageFormatError as exc:
@@ -283,6 +298,8 @@ class Connection:
         except _Refusal as refusal:
             return self._refuse(message, refusal, trace)
         except Exception as exc:  # the database is out of reach, say: nothing was decided
+            if grouped:  # what it wrote is undone with the group's transaction
+                raise
             failure = _Refusal(ResponseCode.SYSTEM_MALFUNCTION,
                               f"internal error {type(exc).__name__}", terminal)
             return self._refuse(message, failure, trace)

@@ -23,7 +23,8 @@ from host.service.holds import AuthorisationHolds
 from host.service.iso8583 import MTI, ResponseCode, decode
 from host.service.mac import sign
 from host.service.messages import Envelope, authorisation_request
-from host.service.schema import svc_authorisations
+from host.service.replay import ReplayGuard
+from host.service.schema import svc_authorisations, svc_seen_messages
 from host.service.terminals import TerminalKey
 from host.testing.arqcs import genuine_requests
 from host.testing.personalise import SAMPLE
@@ -112,6 +113,52 @@ def test_a_failure_in_a_group_undoes_that_request_alone(host: Host, card: Any) -
     assert _count(host, ledger_transfers) == transfers + 2
     # the bank's account, moved once at the commit, moved for the two kept holds only
     assert _bank_held(host) == held + first.amount + third.amount
+
+
+class _ReplayFailingFor(ReplayGuard):
+    """Takes the STAN ``stan``, then fails (the database went away): in a group, the error
+    comes after the request wrote, with no savepoint of its own to undo it."""
+
+    def __init__(self, host: Host, stan: int) -> None:
+        super().__init__(host.core.services.db)
+        self.stan = stan
+        self.tries = 0
+
+    def reserve(self, terminal_id: str, stan: int, sent_at: dt.datetime, digest: bytes, *,
+                now: dt.datetime) -> bytes | None:
+        holder = super().reserve(terminal_id, stan, sent_at, digest, now=now)
+        if stan == self.stan:
+            self.tries += 1
+            raise ConnectionError("lost the database")
+        return holder
+
+
+def _stans_seen(host: Host, stan: int) -> int:
+    with host.office.db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(svc_seen_messages)
+                                .where(svc_seen_messages.c.stan == stan)).scalar_one())
+
+
+def test_an_error_past_a_grouped_requests_refusals_ends_the_group(
+        host: Host, card: Any) -> None:
+    """A grouped request has no savepoint around its STAN: an error there (not a refusal)
+    undoes the whole group, and each request is handled again alone. The failed one is
+    answered 96 with nothing of it kept, its STAN included; the others as alone, once."""
+    failing = next(_STANS)
+    core = ServiceCore(host.core.services)
+    core.replay = _ReplayFailingFor(host, failing)
+    first, second, third = _requests(host, card, 3)
+    batch = [_signed(host, first), _signed(host, second, failing), _signed(host, third)]
+    transfers, held = _count(host, ledger_transfers), _bank_held(host)
+    answers = core.handle_many([(core.connection(f"t{n}"), raw) for n, raw in enumerate(batch)])
+    assert _codes(answers) == ["00", "96", "00"]
+    assert core.replay.tries == 2  # in the group, then alone
+    assert {bytes(row.arqc) for row in host.authorisations()} == {first.arqc, third.arqc}
+    assert _count(host, ledger_transfers) == transfers + 2
+    assert _bank_held(host) == held + first.amount + third.amount
+    assert _stans_seen(host, failing) == 0  # its STAN was not kept: it may come again
+    again = host.core.handle_many([(host.core.connection("t9"), batch[1])])
+    assert _codes(again) == ["00"]
 
 
 @pytest.fixture
