@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from apdu_specs.caches import pure_cache
+
 from .cvr import CVR, CVR_LENGTH
 from .errors import PaymentFormatError
 
@@ -34,8 +36,14 @@ class IssuerApplicationData:
 
     @classmethod
     def decode(cls, data: bytes) -> IssuerApplicationData:
-        data = bytes(data)
-        if len(data) != IAD_LENGTH or data[0] != IAD_LENGTH - 1:
-            raise PaymentFormatError(f"issuer application data must be {IAD_LENGTH} bytes "
-                                     f"starting 06, got {data.hex().upper()}")
-        return cls(data[1], data[2], CVR.decode(data[3:]))
+        """The IAD ``data`` encodes (kept for the last few values seen: the cards of one
+        issuer send the same few, and the issuer decodes one per authorisation)."""
+        return _decoded(bytes(data))
+
+
+@pure_cache(maxsize=256)
+def _decoded(data: bytes) -> IssuerApplicationData:
+    if len(data) != IAD_LENGTH or data[0] != IAD_LENGTH - 1:
+        raise PaymentFormatError(f"issuer application data must be {IAD_LENGTH} bytes "
+                                 f"starting 06, got {data.hex().upper()}")
+    return IssuerApplicationData(data[1], data[2], CVR.decode(data[3:]))
