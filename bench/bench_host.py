@@ -129,6 +129,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import multiprocessing
@@ -222,7 +223,16 @@ def _signed(requests: Sequence[AuthorisationRequest], keys: dict[str, bytes],
 
 
 def _run_service(url: str, workers: int | None, log_file: str | None,
-                 group_wait: float | None, pipe: Pipe) -> None:
+                 group_wait: float | None, cpu_latency_us: int | None, pipe: Pipe) -> None:
+    with contextlib.ExitStack() as held:
+        if cpu_latency_us is not None:  # as ``dualcard host serve --cpu-latency-us``
+            from host.service.cpu_latency import CPULatencyRequest
+            held.enter_context(CPULatencyRequest(cpu_latency_us))
+        _serve_sample(url, workers, log_file, group_wait, pipe)
+
+
+def _serve_sample(url: str, workers: int | None, log_file: str | None,
+                  group_wait: float | None, pipe: Pipe) -> None:
     if log_file:
         handler = logging.FileHandler(log_file)
         handler.setFormatter(logging.Formatter("%(message)s"))
@@ -440,6 +450,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group-wait-ms", type=float, default=None,
                         help="how long a busy service waits for a fuller group (0: never; "
                              "default: the server's own)")
+    parser.add_argument("--cpu-latency-us", type=int, default=None,
+                        help="the service processes hold the machine's CPUs to waking within "
+                             "this many microseconds while they serve (PM QoS, as "
+                             "'dualcard host serve --cpu-latency-us'; needs root)")
     parser.add_argument("--processes", type=int, default=1,
                         help="service processes on the same database, the terminals shared "
                              "between them in turn (PostgreSQL for more than one)")
@@ -472,7 +486,7 @@ def _measure_servers(args: argparse.Namespace, url: str, workers: int | None,
     """The floor and the service, closed loop then open loop (each its own requests: a
     STAN is taken once)."""
     wait = None if args.group_wait_ms is None else args.group_wait_ms / 1000
-    services = [_spawn(_run_service, url, workers, log_file, wait)
+    services = [_spawn(_run_service, url, workers, log_file, wait, args.cpu_latency_us)
                 for _ in range(args.processes)]
     echo, echo_at, echo_pipe = _spawn(_run_echo)
     addresses = [at for _, at, _ in services]
@@ -504,6 +518,7 @@ def _run(args: argparse.Namespace) -> int:
           f"{'SQLite' if url.startswith('sqlite') else url.split(':', 1)[0]}, "
           f"{args.processes} service process(es), {_handlers(url, workers)}"
           f"{'' if args.group_wait_ms is None else f', group wait {args.group_wait_ms:g} ms'}"
+          f"{'' if args.cpu_latency_us is None else f', CPU wake-up within {args.cpu_latency_us} us'}"
           f"{', logging every request' if args.logs else ''}")
     _report(args, figures, alone)
     approved = _approved(figures.served.answers) + _approved(figures.served_paced.answers)

@@ -34,6 +34,7 @@ misconfigured · 2 bad arguments.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import getpass
 import json
@@ -58,6 +59,7 @@ from host.records.errors import BackOfficeError
 from host.records.ids import check_terminal_id
 from host.service.auth_centre import reset_pin_tries
 from host.service.core import LOGGER, ServiceCore
+from host.service.cpu_latency import MAX_LATENCY_US, CPULatencyRequest
 from host.service.errors import ServiceConfigurationError, ServiceError
 from host.service.kek import KEK_ENV, kek_check_value, read_kek
 from host.service.mac import new_mac_key, read_key_file, write_key_file
@@ -156,6 +158,10 @@ host.add_command(ca)
               show_default=True,
               help="busy, how long a free handler waits for a fuller group of "
                    "authorisations to commit together (0: never waits)")
+@click.option("--cpu-latency-us", type=click.IntRange(0, MAX_LATENCY_US), default=None,
+              help="while serving, hold the machine's CPUs to waking within this many "
+                   "microseconds (a PM QoS request; 0: idle CPUs poll, never halt; needs "
+                   "root; docs/host.md)")
 @click.option("--replay-window", type=click.IntRange(1, 3600), default=300, show_default=True,
               help="seconds a request's DE 7 may differ from the service's clock")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
@@ -174,7 +180,7 @@ def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, b
           payment_keys: str, points_keys: str, card_keys: str, card_register: Path | None,
           approve_up_to: int | None,
           refer_up_to: int | None, workers: int | None, group_wait_ms: float,
-          replay_window: int,
+          cpu_latency_us: int | None, replay_window: int,
           log_level: str, tls_cert: Path | None, tls_key: Path | None, client_ca: Path | None,
           plain: bool, kek_file: Path | None, **notices: Any) -> None:
     """[!] Serve terminals over ISO 8583/TCP (and HTTP), over TLS, until SIGTERM or SIGINT."""
@@ -184,30 +190,35 @@ def serve(db_url: str | None, bind: str, iso_port: int, http_port: int | None, b
                                "office checks the cryptogram of the sale a load claims with "
                                "the card's PAN and PSN")
     _log_json_lines(log_level)
-    if tls is None:
-        LOGGER.warning("serving without TLS (--plain): for a lab only",
-                       extra={"fields": {"event": "plain"}})
-    services = open_services(_url(db_url), payment_keys=payment_keys, points_keys=points_keys,
-                             card_keys=card_keys, card_register=card_register,
-                             bank_id=bank_id,
-                             policy=AuthorisationPolicy(approve_up_to=approve_up_to,
-                                                        refer_up_to=refer_up_to),
-                             kek=read_kek(kek_file), open_token=open_token_provider)
-    if services.vault.kek is None:
-        LOGGER.warning("the terminals' keys are stored in clear: wrap them under a "
-                       "key-encryption key (dualcard host keys wrap)",
-                       extra={"fields": {"event": "keys_in_clear"}})
-    try:
-        core = _core(services, replay_window)
-        threads = workers or 1
-        # the dispatcher is stopped after the doors close
-        with background_notices(services.db, vault=services.vault, **notices):
-            asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port,
-                                           http_port=http_port, workers=threads, tls=tls,
-                                           group_wait=group_wait_ms / 1000,
-                                           on_loop=None if workers is None else False)))
-    finally:
-        services.close()
+    with contextlib.ExitStack() as held:
+        if cpu_latency_us is not None:  # before anything opens: one line if not allowed
+            held.enter_context(CPULatencyRequest(cpu_latency_us))
+            LOGGER.info("CPU wake-up latency held at %d us", cpu_latency_us,
+                        extra={"fields": {"event": "cpu_latency", "us": cpu_latency_us}})
+        if tls is None:
+            LOGGER.warning("serving without TLS (--plain): for a lab only",
+                           extra={"fields": {"event": "plain"}})
+        services = open_services(_url(db_url), payment_keys=payment_keys, points_keys=points_keys,
+                                 card_keys=card_keys, card_register=card_register,
+                                 bank_id=bank_id,
+                                 policy=AuthorisationPolicy(approve_up_to=approve_up_to,
+                                                            refer_up_to=refer_up_to),
+                                 kek=read_kek(kek_file), open_token=open_token_provider)
+        if services.vault.kek is None:
+            LOGGER.warning("the terminals' keys are stored in clear: wrap them under a "
+                           "key-encryption key (dualcard host keys wrap)",
+                           extra={"fields": {"event": "keys_in_clear"}})
+        try:
+            core = _core(services, replay_window)
+            threads = workers or 1
+            # the dispatcher is stopped after the doors close
+            with background_notices(services.db, vault=services.vault, **notices):
+                asyncio.run(_serve(ServiceHost(core, host=bind, iso_port=iso_port,
+                                               http_port=http_port, workers=threads, tls=tls,
+                                               group_wait=group_wait_ms / 1000,
+                                               on_loop=None if workers is None else False)))
+        finally:
+            services.close()
 
 
 def _server_tls(cert: Path | None, key: Path | None, client_ca: Path | None, *,

@@ -22,6 +22,7 @@ from host.cli.host_cmds import host as host_group
 from host.pos.link import PaymentMethod
 from host.pos.network_link import NetworkLink
 from host.service.core import ServiceCore
+from host.service.cpu_latency import cpu_latency_target
 from host.service.mac import read_key_file
 from host.service.runner import ServiceHost
 from host.service.tcp_server import ISOServer
@@ -60,7 +61,9 @@ def test_a_terminal_gets_a_key_file_and_the_service_shows_only_its_kcv(tmp_path:
     assert stranger.exit_code == 1 and "belongs to no merchant" in stranger.output
 
 
-def test_serve_answers_a_terminal_then_stops_on_sigterm(tmp_path: Path, card: Any) -> None:
+def _serve(tmp_path: Path, *options: str) -> tuple[subprocess.Popen[str], Path]:
+    """``dualcard host serve`` of a keyed sample terminal, in clear on a free port, with
+    ``options``; the process and the terminal's key file."""
     files = terminal_files(tmp_path)
     directory = Path(files["dir"])
     db, key_file = str(directory / "ledger.sqlite3"), tmp_path / "terminal.key"
@@ -70,9 +73,14 @@ def test_serve_answers_a_terminal_then_stops_on_sigterm(tmp_path: Path, card: An
         [sys.executable, "-m", "host.cli.main", "host", "serve", "--db", db, "--iso-port", "0",
          "--bank-id", "bank", "--payment-keys", str(directory / "issuer.json"),
          "--points-keys", str(directory / "points-keys.json"),
-         "--card-keys", str(directory / "card-keys.json"), "--plain"],
+         "--card-keys", str(directory / "card-keys.json"), "--plain", *options],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return server, key_file
+
+
+def test_serve_answers_a_terminal_then_stops_on_sigterm(tmp_path: Path, card: Any) -> None:
+    server, key_file = _serve(tmp_path)
     try:
         banner = server.stdout.readline()  # type: ignore[union-attr]
         port = int(banner.rsplit(":", 1)[1])
@@ -94,6 +102,31 @@ def test_serve_answers_a_terminal_then_stops_on_sigterm(tmp_path: Path, card: An
     for secret in (SAMPLE.debit.pan, request.arqc.hex(), read_key_file(key_file)[1].hex()):
         assert secret.lower() not in errors.lower()
     assert logs[-1]["msg"] == "stopped"
+
+
+def test_serve_holds_the_cpu_latency_asked_while_it_serves(tmp_path: Path) -> None:
+    """``--cpu-latency-us``: the machine's wake-up target is the one asked while the service
+    serves, and what it was once the service stopped (the kernel drops the request)."""
+    before = cpu_latency_target()
+    asked = 7 if before > 7 else 0  # lower than any other holder's, so it shows
+    server, _ = _serve(tmp_path, "--cpu-latency-us", str(asked))
+    try:
+        banner = server.stdout.readline()  # type: ignore[union-attr]
+        assert "ISO 8583 on" in banner
+        assert cpu_latency_target() == asked
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=60)
+    assert server.returncode == 0, errors
+    assert cpu_latency_target() == before
+    held = [json.loads(line) for line in errors.splitlines() if '"cpu_latency"' in line]
+    assert [entry["us"] for entry in held] == [asked]
+
+
+def test_serve_refuses_a_cpu_latency_it_cannot_hold_in_one_line() -> None:
+    refused = _invoke("serve", "--cpu-latency-us", "-1", "--bank-id", "bank",
+                      "--payment-keys", "x", "--points-keys", "x", "--card-keys", "x")
+    assert refused.exit_code == 2 and "--cpu-latency-us" in refused.output
 
 
 class _Gate:
