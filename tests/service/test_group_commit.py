@@ -99,10 +99,11 @@ class _HoldFailingFor(AuthorisationHolds):
         return held
 
 
-def test_a_failure_in_a_group_undoes_that_request_alone(host: Host, card: Any) -> None:
-    failing = next(_STANS)
-    core = ServiceCore(host.core.services)
-    core.holds = _HoldFailingFor(host, failing)
+def _group_of_three_the_second_failing(host: Host, card: Any, core: ServiceCore,
+                                       failing: int) -> list[bytes]:
+    """Three authorisations in one group, the second's STAN ``failing``: it is answered 96
+    with nothing of it kept (no record, no hold), the other two approved and held once.
+    The three requests sent."""
     first, second, third = _requests(host, card, 3)
     batch = [_signed(host, first), _signed(host, second, failing), _signed(host, third)]
     transfers, held = _count(host, ledger_transfers), _bank_held(host)
@@ -113,6 +114,14 @@ def test_a_failure_in_a_group_undoes_that_request_alone(host: Host, card: Any) -
     assert _count(host, ledger_transfers) == transfers + 2
     # the bank's account, moved once at the commit, moved for the two kept holds only
     assert _bank_held(host) == held + first.amount + third.amount
+    return batch
+
+
+def test_a_failure_in_a_group_undoes_that_request_alone(host: Host, card: Any) -> None:
+    failing = next(_STANS)
+    core = ServiceCore(host.core.services)
+    core.holds = _HoldFailingFor(host, failing)
+    _group_of_three_the_second_failing(host, card, core, failing)
 
 
 class _ReplayFailingFor(ReplayGuard):
@@ -146,16 +155,9 @@ def test_an_error_past_a_grouped_requests_refusals_ends_the_group(
     answered 96 with nothing of it kept, its STAN included; the others as alone, once."""
     failing = next(_STANS)
     core = ServiceCore(host.core.services)
-    core.replay = _ReplayFailingFor(host, failing)
-    first, second, third = _requests(host, card, 3)
-    batch = [_signed(host, first), _signed(host, second, failing), _signed(host, third)]
-    transfers, held = _count(host, ledger_transfers), _bank_held(host)
-    answers = core.handle_many([(core.connection(f"t{n}"), raw) for n, raw in enumerate(batch)])
-    assert _codes(answers) == ["00", "96", "00"]
-    assert core.replay.tries == 2  # in the group, then alone
-    assert {bytes(row.arqc) for row in host.authorisations()} == {first.arqc, third.arqc}
-    assert _count(host, ledger_transfers) == transfers + 2
-    assert _bank_held(host) == held + first.amount + third.amount
+    core.replay = replay = _ReplayFailingFor(host, failing)
+    batch = _group_of_three_the_second_failing(host, card, core, failing)
+    assert replay.tries == 2  # in the group, then alone
     assert _stans_seen(host, failing) == 0  # its STAN was not kept: it may come again
     again = host.core.handle_many([(host.core.connection("t9"), batch[1])])
     assert _codes(again) == ["00"]
