@@ -13,6 +13,7 @@ last.
 Usage: python bench/bench_host.py [--connections 64] [--requests 10000] [--rate 2000]
                                   [--db URL | --db postgres] [--workers N] [--logs]
                                   [--processes N] [--group-wait-ms 1]
+                                  [--cpu-latency-us 0]
 
 With ``--processes 2`` (PostgreSQL) two service processes serve the same database, half the
 terminals connected to each; the echo floor stays one process.
@@ -123,6 +124,16 @@ ciphers too, twelve more pairs in a quieter hour: p99 median 16.1 -> 11.1 ms, th
 in 10 -> 12 of 12 runs (8.8-16.7 ms), p50 5.6 -> 4.4 ms, 358 -> 304 us of CPU per answer,
 closed loop 3,434 -> 3,811 answers/s. Six single runs half an hour later, the machine
 busier (330-369 us per answer): p99 18.7, 9.5, 25.2, 26.8, 25.3, 11.8 ms.
+
+Against the code before a grouped authorisation took no savepoint of its own, a joined
+write became an object and the issuer kept its decoded IADs (docs/decisions.md D66), five
+runs each, alternating, in a busier hour: open-loop p99 29.3, 8.2, 30.5, 9.6, 9.7 -> 16.0,
+10.6, 16.0, 29.6, 16.2 ms; the service's CPU per answer 289-375 -> 288-342 us; closed loop
+3,096-4,008 -> 3,453-4,353 answers/s. In the same rounds, the same code with
+``--cpu-latency-us 0`` (the service holds the CPUs' wake-up latency at zero while it
+serves, D67): p99 9.4, 11.8, 9.5, 9.9, 8.2 ms, 272-309 us per answer, closed loop
+3,535-4,312/s. Six more pairs after, without and with it: p99 11.0, 17.0, 7.8, 8.3, 15.7,
+11.4 ms and 9.2, 8.7, 10.5, 7.8, 7.1, 11.9 ms; 267-315 and 257-291 us per answer.
 """
 
 from __future__ import annotations
